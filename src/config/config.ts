@@ -1,0 +1,86 @@
+import * as path from "node:path";
+
+export type AuthMode = "off" | "writes" | "all";
+
+export interface Config {
+  databaseUrl: string;
+  databaseProvider: "sqlite" | "postgres";
+  host: string;
+  port: number;
+  dataDir: string;
+  auth: AuthMode;
+  corsOrigins: string[];
+  maxQueryDepth: number;
+  maxQueryComplexity: number;
+  logLevel: string;
+}
+
+/** Raised for invalid configuration; `main` prints its message as one line and exits. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/**
+ * Reads configuration from the environment. Every variable is documented in the README's
+ * "Configuration" table; keep the two in step.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  const dataDir = path.resolve(cwd, env.LAYERMERGE_DATA_DIR || "data");
+  const databaseUrl = env.DATABASE_URL || `file:${path.join(dataDir, "layermerge.db")}`;
+  const databaseProvider = providerOf(databaseUrl);
+
+  const auth = (env.LAYERMERGE_AUTH || "off") as AuthMode;
+  if (!["off", "writes", "all"].includes(auth)) {
+    throw new ConfigError(`LAYERMERGE_AUTH must be off, writes or all (got ${JSON.stringify(env.LAYERMERGE_AUTH)})`);
+  }
+  // With auth off the API is open, so it listens on loopback only unless HOST says otherwise.
+  const host = env.HOST || "127.0.0.1";
+  const port = integer(env, "PORT", 4000, 0, 65535);
+
+  const corsOrigins = (env.LAYERMERGE_CORS_ORIGINS || "")
+    .split(",")
+    .map((o) => o.trim())
+    .filter(Boolean);
+  for (const origin of corsOrigins) {
+    if (origin !== "*" && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+      throw new ConfigError(`LAYERMERGE_CORS_ORIGINS: ${JSON.stringify(origin)} is not an origin like https://dash.example.org`);
+    }
+  }
+
+  return {
+    databaseUrl,
+    databaseProvider,
+    host,
+    port,
+    dataDir,
+    auth,
+    corsOrigins,
+    maxQueryDepth: integer(env, "LAYERMERGE_MAX_QUERY_DEPTH", 12, 1, 1000),
+    maxQueryComplexity: integer(env, "LAYERMERGE_MAX_QUERY_COMPLEXITY", 5000, 1, 10_000_000),
+    logLevel: env.LOG_LEVEL || "info",
+  };
+}
+
+export function providerOf(databaseUrl: string): "sqlite" | "postgres" {
+  if (databaseUrl.startsWith("file:")) return "sqlite";
+  if (/^postgres(ql)?:\/\//.test(databaseUrl)) return "postgres";
+  throw new ConfigError(`DATABASE_URL must start with file: (SQLite) or postgres:// (PostgreSQL); got ${JSON.stringify(redact(databaseUrl))}`);
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(raw)})`);
+  }
+  return value;
+}
+
+/** Hides a password in a URL before it is printed. */
+export function redact(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:***@");
+}
