@@ -1,0 +1,141 @@
+import { DomainError } from "../../errors";
+import { findInstanceCenters } from "./findInstanceCenters";
+import { resolvePanopticPostprocess } from "./panopticPostprocessOptions";
+import { PANOPTIC_VOID, postprocessPanopticDeepLab } from "./postprocessPanopticDeepLab";
+import { semanticArgmax } from "./semanticArgmax";
+
+describe("semanticArgmax", () => {
+  it("takes the largest channel, ties to the lowest", () => {
+    // c0 [1, 2, 3], c1 [3, 2, 1] → [1, tie → 0, 0]
+    expect(Array.from(semanticArgmax(Float32Array.of(1, 2, 3, 3, 2, 1), 2, 1, 3))).toEqual([1, 0, 0]);
+  });
+});
+
+describe("findInstanceCenters", () => {
+  // 1×7 heatmap; threshold 0.1
+  const heat = Float32Array.of(0.5, 0.6, 0.2, 0.2, 0.2, 0.7, 0.7);
+  it("keeps pixels equal to their max-pooled neighbourhood, plateaus included", () => {
+    // kernel 3 pooled: [.6, .6, .6, .2, .7, .7, .7] → equal at x = 1 (.6), 3 (.2), 5 and 6 (.7 tie)
+    expect(findInstanceCenters(heat, 1, 7, 0.1, 3, 200).map((c) => c.x)).toEqual([1, 3, 5, 6]);
+    // kernel 7: x = 3 sees the .7 at x = 5 → suppressed; x = 1 sees only up to x = 4
+    expect(findInstanceCenters(heat, 1, 7, 0.1, 7, 200).map((c) => c.x)).toEqual([1, 5, 6]);
+  });
+
+  it("needs a score strictly above the threshold", () => {
+    expect(findInstanceCenters(Float32Array.of(0.1, 0, 0.11), 1, 3, 0.1, 1, 200).map((c) => c.x)).toEqual([2]);
+  });
+
+  it("applies the reference's top-k rule: strictly above the k-th largest score", () => {
+    // candidates (kernel 3) scores .6, .2, .7, .7 → sorted .7 .7 .6 .2
+    // k = 3: s_3 = .6 → keep > .6: x = 5, 6; k = 2: s_2 = .7 → nothing is above it
+    expect(findInstanceCenters(heat, 1, 7, 0.1, 3, 3).map((c) => c.x)).toEqual([5, 6]);
+    expect(findInstanceCenters(heat, 1, 7, 0.1, 3, 2)).toEqual([]);
+    // k = 5 > 4 candidates: s_5 is a suppressed −1, clamped to 0 → all four
+    expect(findInstanceCenters(heat, 1, 7, 0.1, 3, 5)).toHaveLength(4);
+  });
+
+  it("scans in row-major order in 2-D", () => {
+    // 3×3 with peaks at (0,2) .9 and (2,0) .8, kernel 1 (no suppression), threshold .5
+    const c = findInstanceCenters(Float32Array.of(0, 0, 0.9, 0, 0, 0, 0.8, 0, 0), 3, 3, 0.5, 1, 200);
+    expect(c).toEqual([
+      { y: 0, x: 2, score: Math.fround(0.9) },
+      { y: 2, x: 0, score: Math.fround(0.8) },
+    ]);
+  });
+});
+
+describe("postprocessPanopticDeepLab", () => {
+  // classes: 0 road (stuff), 1 car (thing), 2 sky (stuff), 3 person (thing); 5×7 image
+  const H = 5;
+  const W = 7;
+  const things = new Set([1, 3]);
+  // prettier-ignore
+  const sem = Uint8Array.of(
+    2, 2, 2, 2, 2, 2, 2,
+    2, 1, 1, 0, 3, 3, 2,
+    0, 1, 1, 0, 3, 3, 0,
+    0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0,
+  );
+  const heatmap = () => {
+    const h = new Float32Array(H * W);
+    h[1 * W + 1] = 0.9; // center A at (1,1)
+    h[2 * W + 5] = 0.8; // center B at (2,5)
+    return h;
+  };
+  const at = (y: number, x: number) => y * W + x;
+
+  it("groups thing pixels to the nearest center and numbers instances per class", () => {
+    // zero offsets: car pixels are nearer A, person pixels nearer B → car #1, person #1
+    // sky: 7 + 2 = 9 px → 2000; road: 4 + 14 = 18 px → 0
+    const r = postprocessPanopticDeepLab({ height: H, width: W, semantic: { classIds: sem }, center: heatmap(), offsets: new Float32Array(2 * H * W) }, things, { nmsKernel: 3 });
+    // prettier-ignore
+    expect(Array.from(r.panoptic)).toEqual([
+      2000, 2000, 2000, 2000, 2000, 2000, 2000,
+      2000, 1001, 1001,    0, 3001, 3001, 2000,
+         0, 1001, 1001,    0, 3001, 3001,    0,
+      ...new Array(14).fill(0),
+    ]);
+    expect(r.centers.map((c) => [c.y, c.x])).toEqual([[1, 1], [2, 5]]);
+  });
+
+  it("follows offsets (YX and XY) and takes the majority class", () => {
+    // person pixel (1,4) gets dx = −3 → lands on (1,1) → joins A: A = 4 car + 1 person → car 1001
+    for (const order of ["YX", "XY"] as const) {
+      const off = new Float32Array(2 * H * W);
+      off[(order === "YX" ? H * W : 0) + at(1, 4)] = -3;
+      const r = postprocessPanopticDeepLab({ height: H, width: W, semantic: { classIds: sem }, center: heatmap(), offsets: off }, things, { nmsKernel: 3, offsetOrder: order });
+      expect(r.panoptic[at(1, 4)]).toBe(1001);
+      expect(r.panoptic[at(1, 5)]).toBe(3001);
+    }
+  });
+
+  it("breaks a majority tie toward the smaller class id (torch.mode)", () => {
+    // one center only (A): it gathers 4 car and 4 person pixels → class 1 wins the tie;
+    // person pixels then carry the car instance id
+    const h = new Float32Array(H * W);
+    h[at(1, 1)] = 0.9;
+    const r = postprocessPanopticDeepLab({ height: H, width: W, semantic: { classIds: sem }, center: h, offsets: new Float32Array(2 * H * W) }, things, { nmsKernel: 3 });
+    expect(r.panoptic[at(2, 5)]).toBe(1001);
+  });
+
+  it("turns small segments and center-less things into void", () => {
+    // stuffArea 10: sky (9 px) → void, road (18 px) stays; thingArea 5: both 4-px instances → void
+    const r = postprocessPanopticDeepLab({ height: H, width: W, semantic: { classIds: sem }, center: heatmap(), offsets: new Float32Array(2 * H * W) }, things, { nmsKernel: 3, stuffArea: 10, thingArea: 5 });
+    expect(r.panoptic[at(0, 0)]).toBe(PANOPTIC_VOID);
+    expect(r.panoptic[at(4, 0)]).toBe(0);
+    expect(r.panoptic[at(1, 1)]).toBe(PANOPTIC_VOID);
+    expect(r.panoptic[at(1, 4)]).toBe(PANOPTIC_VOID);
+    // no center above the threshold: thing pixels void, stuff unchanged
+    const none = postprocessPanopticDeepLab({ height: H, width: W, semantic: { classIds: sem }, center: new Float32Array(H * W).fill(0.05), offsets: new Float32Array(2 * H * W) }, things);
+    expect(none.panoptic[at(1, 1)]).toBe(PANOPTIC_VOID);
+    expect(none.panoptic[at(0, 0)]).toBe(2000);
+    expect(none.centers).toEqual([]);
+  });
+
+  it("takes semantic logits and a sigmoid center head, with a custom label divisor", () => {
+    // 1×3: logits c0 [5, 0, 0], c1 [0, 5, 5] (class 1 = thing); center logits [−3, 0, −3]
+    // sigmoid → [.047, .5, .047]: one center at x = 1 → pixels 1 and 2 are car #1 = 1·256 + 1
+    const r = postprocessPanopticDeepLab(
+      { height: 1, width: 3, semantic: { logits: Float32Array.of(5, 0, 0, 0, 5, 5), channels: 2 }, center: Float32Array.of(-3, 0, -3), offsets: new Float32Array(6) },
+      new Set([1]),
+      { centerActivation: "SIGMOID", nmsKernel: 1, labelDivisor: 256 },
+    );
+    expect(Array.from(r.panoptic)).toEqual([0, 257, 257]);
+    expect(Array.from(r.semantic)).toEqual([0, 1, 1]);
+  });
+
+  it("rejects mis-shaped heads and bad options, naming them", () => {
+    const base = { height: H, width: W, semantic: { classIds: sem }, center: heatmap(), offsets: new Float32Array(2 * H * W) };
+    expect(() => postprocessPanopticDeepLab({ ...base, center: new Float32Array(3) }, things)).toThrow(/PANOPTIC_CENTER/);
+    expect(() => postprocessPanopticDeepLab({ ...base, offsets: new Float32Array(3) }, things)).toThrow(/PANOPTIC_OFFSET/);
+    try {
+      resolvePanopticPostprocess({ nmsKernel: 4 });
+      throw new Error("accepted an even kernel");
+    } catch (e) {
+      expect(e).toBeInstanceOf(DomainError);
+      expect((e as DomainError).field).toBe("inference.postprocess.nmsKernel");
+    }
+    expect(resolvePanopticPostprocess({})).toMatchObject({ centerThreshold: 0.1, nmsKernel: 7, topK: 200, stuffArea: 0, thingArea: 0, labelDivisor: 1000, offsetOrder: "YX", centerActivation: "NONE" });
+  });
+});
