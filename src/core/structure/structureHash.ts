@@ -1,0 +1,66 @@
+import { createHash } from "node:crypto";
+import type { TensorInfo } from "./types";
+
+export type HashedTensor = Pick<TensorInfo, "name" | "shape" | "dtype" | "mergeable" | "layerIndex" | "group">;
+export type GroupHashedTensor = Pick<TensorInfo, "name" | "shape" | "dtype" | "mergeable" | "group">;
+
+/** Bumped whenever the encoding below changes, so old and new hashes never collide. */
+const STRUCTURE_VERSION = "layermerge.structure.v1";
+const GROUP_VERSION = "layermerge.group.v1";
+
+/**
+ * The identity of a parameter structure: sha256 over every tensor's (name, shape, dtype,
+ * mergeable, layerIndex, group) and the layer count L (which the merge schedule divides by).
+ *
+ * Tensors are hashed in (layerIndex, name) order rather than file order: the order of tensors
+ * *within* a layer carries no structure (a writer may store a bias before its weight), and
+ * models that differ only in it must share one `Structure` row.
+ *
+ * @param layerCount L; defaults to the highest layer index + 1, which is L whenever every layer
+ *   holds a listed tensor (always for safetensors). Pass `ParsedModel.layerCount` when you have it.
+ */
+export function structureHash(tensors: readonly HashedTensor[], layerCount?: number): string {
+  const L = layerCount ?? tensors.reduce((max, t) => Math.max(max, t.layerIndex + 1), 0);
+  const hash = createHash("sha256").update(`${STRUCTURE_VERSION}\nL=${L}\n`);
+  const ordered = [...tensors].sort((a, b) => a.layerIndex - b.layerIndex || byName(a, b));
+  for (const t of ordered) {
+    hash.update(JSON.stringify([t.name, t.shape, t.dtype, t.mergeable, t.layerIndex, t.group]));
+    hash.update("\n");
+  }
+  return hash.digest("hex");
+}
+
+export interface GroupHash {
+  prefix: string;
+  hash: string;
+}
+
+/**
+ * One hash per group over its tensors' (name, shape, dtype, mergeable), sorted by name. Layer
+ * indices are left out on purpose: the same backbone under two different heads must hash equal
+ * so that "these models share a backbone" is an equality test (and `computeOverlap` can take a
+ * whole group as shared without visiting its tensors). Groups are listed in order of first
+ * appearance.
+ */
+export function groupHashes(tensors: readonly GroupHashedTensor[]): GroupHash[] {
+  const byGroup = new Map<string, GroupHashedTensor[]>();
+  for (const t of tensors) {
+    const list = byGroup.get(t.group);
+    if (list === undefined) byGroup.set(t.group, [t]);
+    else list.push(t);
+  }
+  return [...byGroup].map(([prefix, members]) => ({ prefix, hash: groupHash(prefix, members) }));
+}
+
+export function groupHash(prefix: string, members: readonly GroupHashedTensor[]): string {
+  const hash = createHash("sha256").update(`${GROUP_VERSION}\n${JSON.stringify(prefix)}\n`);
+  for (const t of [...members].sort(byName)) {
+    hash.update(JSON.stringify([t.name, t.shape, t.dtype, t.mergeable]));
+    hash.update("\n");
+  }
+  return hash.digest("hex");
+}
+
+function byName(a: { name: string }, b: { name: string }): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
