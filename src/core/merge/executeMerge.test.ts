@@ -1,0 +1,241 @@
+import { DomainError } from "../errors";
+import { executeMerge } from "./executeMerge";
+import { goldenScenarios } from "./fixtures/goldenScenarios";
+import { f32Tensor, memoryIo, syntheticModel, SyntheticModel } from "./fixtures/syntheticModel";
+import { planMerge } from "./planMerge";
+
+async function mergeAll(
+  models: { anchor: SyntheticModel; contributors: SyntheticModel[]; base?: SyntheticModel },
+  recipe: { method?: string; schedule?: { kind: string; cutoff?: number; knots?: number[] }; weights?: number[]; params?: Record<string, number> },
+  opts: { ranged?: boolean; chunkElements?: number } = {},
+): Promise<Map<string, Uint8Array>> {
+  const plan = planMerge({
+    anchor: models.anchor.parsed,
+    contributors: models.contributors.map((c) => c.parsed),
+    base: models.base?.parsed,
+    method: recipe.method,
+    schedule: recipe.schedule,
+    weights: recipe.weights,
+    params: recipe.params,
+  });
+  const exec = executeMerge(plan, memoryIo(models, opts.ranged), { chunkElements: opts.chunkElements });
+  const out = new Map<string, Uint8Array>();
+  for (const t of models.anchor.parsed.tensors) out.set(t.name, await exec.getMergedTensorBytes(t));
+  exec.finish();
+  return out;
+}
+
+const f32 = (bytes: Uint8Array): number[] => Array.from(new Float32Array(bytes.slice().buffer));
+
+describe("executeMerge against makeGoldens.py (numpy float32, in the documented order)", () => {
+  it.each(goldenScenarios.map((s) => [s.name, s] as const))("%s", async (_name, s) => {
+    const out = await mergeAll(s, s);
+    for (const [name, hex] of Object.entries(s.expected)) {
+      expect({ name, hex: Buffer.from(out.get(name)!).toString("hex") }).toEqual({ name, hex });
+    }
+    expect(out.size).toBe(Object.keys(s.expected).length);
+  });
+
+  it("gives the same bytes when merging chunk by chunk (3 elements; the tensors hold 2 to 6) as whole tensors", async () => {
+    for (const s of goldenScenarios) {
+      const whole = await mergeAll(s, s);
+      const chunked = await mergeAll(s, s, { ranged: true, chunkElements: 3 });
+      for (const [name, bytes] of whole) expect(Buffer.from(chunked.get(name)!).equals(Buffer.from(bytes))).toBe(true);
+    }
+  });
+});
+
+/** Deterministic pseudo-random floats for larger cases. */
+function randomValues(n: number, seed: number, scale = 1): number[] {
+  let x = seed >>> 0;
+  return Array.from({ length: n }, () => {
+    x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0;
+    return ((x / 2 ** 32) * 2 - 1) * scale;
+  });
+}
+
+describe("executeMerge by hand", () => {
+  it("LINEAR over 3 layers with 2 models", async () => {
+    // N = 2, t = 0, 1/2, 1 → w_a = 1/2, 3/4, 1.
+    // layer 0: 0.5·2 + 0.5·4 = 3;  layer 1: 0.75·8 + 0.25·(−8) = 4;  layer 2: anchor's 5 (w_c = 0)
+    const anchor = syntheticModel([f32Tensor("a", [1], 0, [2]), f32Tensor("b", [1], 1, [8]), f32Tensor("c", [1], 2, [5])], 3);
+    const other = syntheticModel([f32Tensor("a", [1], 0, [4]), f32Tensor("b", [1], 1, [-8]), f32Tensor("c", [1], 2, [100])], 3);
+    const out = await mergeAll({ anchor, contributors: [other] }, {});
+    expect(["a", "b", "c"].map((n) => f32(out.get(n)!)[0])).toEqual([3, 4, 5]);
+  });
+
+  it("TASK_ARITHMETIC, TIES and DARE (p = 0) on one 4-element tensor", async () => {
+    // base θ_b = [1, 1, 1, 1]; UNIFORM with 3 models → w = 1/3 each.
+    // τ_anchor = [ 3, −1,  0,  2]
+    // τ_c1     = [ 3,  2, −6,  0]
+    // τ_c2     = [−3,  2,  0, −1]
+    const base = syntheticModel([f32Tensor("w", [4], 0, [1, 1, 1, 1])], 1);
+    const anchor = syntheticModel([f32Tensor("w", [4], 0, [4, 0, 1, 3])], 1);
+    const c1 = syntheticModel([f32Tensor("w", [4], 0, [4, 3, -5, 1])], 1);
+    const c2 = syntheticModel([f32Tensor("w", [4], 0, [-2, 3, 1, 0])], 1);
+    const models = { anchor, contributors: [c1, c2], base };
+    // TA, λ = 1.5: Σ τ / 3 = [3, 3, −6, 1]/3 = [1, 1, −2, 1/3]; θ = 1 + 1.5·that = [2.5, 2.5, −2, 1.5]
+    const ta = f32((await mergeAll(models, { method: "TASK_ARITHMETIC", schedule: { kind: "UNIFORM" }, params: { lambda: 1.5 } })).get("w")!);
+    expect(ta[0]).toBeCloseTo(2.5, 6);
+    expect(ta[1]).toBeCloseTo(2.5, 6);
+    expect(ta[2]).toBeCloseTo(-2, 6);
+    expect(ta[3]).toBeCloseTo(1.5, 6);
+    // TIES, density 0.5 → keep round(0.5·4) = 2 entries per vector by magnitude (ties by index):
+    //   τ̂_anchor = [3, 0, 0, 2]   τ̂_c1 = [3, 0, −6, 0]   τ̂_c2 = [−3, 2, 0, 0]
+    //   elected sign of Σ: [3, 2, −6, 2] → [+, +, −, +]
+    //   disjoint means: e0 = (3 + 3)/2 = 3 (c2's −3 disagrees); e1 = 2 (c2 only); e2 = −6; e3 = 2
+    //   θ = 1 + [3, 2, −6, 2] = [4, 3, −5, 3]
+    const ties = f32((await mergeAll(models, { method: "TIES", schedule: { kind: "UNIFORM" }, params: { density: 0.5 } })).get("w")!);
+    expect(ties).toEqual([4, 3, -5, 3]);
+    // DARE with p = 0 drops nothing and scales by 1: same as TA with λ = 1 → 1 + [1, 1, −2, 1/3]
+    const dare = f32((await mergeAll(models, { method: "DARE", schedule: { kind: "UNIFORM" }, params: { dropRate: 0 } })).get("w")!);
+    expect(dare[0]).toBeCloseTo(2, 6);
+    expect(dare[2]).toBeCloseTo(-1, 6);
+    expect(dare[3]).toBeCloseTo(4 / 3, 6);
+  });
+
+  it("copies the anchor's unshared head byte for byte (cross-architecture)", async () => {
+    const head = f32Tensor("head.weight", [3], 1, [0.1, -0.2, 0.3]);
+    const anchor = syntheticModel([f32Tensor("backbone.w", [2], 0, [1, 2]), head], 2);
+    const other = syntheticModel([f32Tensor("backbone.w", [2], 0, [3, 4]), f32Tensor("head.weight", [5], 1, [9, 9, 9, 9, 9])], 2);
+    const out = await mergeAll({ anchor, contributors: [other] }, {});
+    expect(Buffer.from(out.get("head.weight")!).equals(Buffer.from(head.bytes))).toBe(true);
+    // layer 0 of 2, LINEAR: t = 0 → w = 1/2 each → [2, 3]
+    expect(f32(out.get("backbone.w")!)).toEqual([2, 3]);
+  });
+});
+
+describe("executeMerge against a float64 reference loop", () => {
+  const n = 1000;
+  const names = ["l0", "l1", "l2", "l3", "l4"];
+  const build = (seed: number): SyntheticModel =>
+    syntheticModel(names.map((name, l) => f32Tensor(name, [n], l, randomValues(n, seed * 31 + l, 0.5))), names.length);
+  const anchor = build(1);
+  const contributors = [build(2), build(3), build(4)];
+  const base = build(5);
+  const values = (m: SyntheticModel, l: number): number[] => Array.from(new Float32Array(m.data.slice(l * n * 4, (l + 1) * n * 4).buffer));
+
+  // reference: the DESIGN.md formula evaluated in float64, written independently of layerWeights.ts
+  const weightsAt = (l: number, rel: number[]): number[] => {
+    const t = l / (names.length - 1);
+    const s = (1 - Math.cos(Math.PI * t)) / 2; // COSINE
+    const wa = 1 / 4 + (3 / 4) * s;
+    const total = rel[0] + rel[1] + rel[2];
+    return [wa, ...rel.map((r) => ((1 - wa) * r) / total)];
+  };
+
+  it("LAYERWISE COSINE with relative weights, chunked in 7s: within float32 rounding of the float64 result", async () => {
+    const rel = [1, 2, 0.5];
+    const out = await mergeAll({ anchor, contributors }, { schedule: { kind: "COSINE" }, weights: rel }, { ranged: true, chunkElements: 7 });
+    names.forEach((name, l) => {
+      const w = weightsAt(l, rel);
+      const got = f32(out.get(name)!);
+      const models = [anchor, ...contributors].map((m) => values(m, l));
+      for (let i = 0; i < n; i++) {
+        const expected = models.reduce((sum, x, k) => sum + w[k] * x[i], 0);
+        expect(Math.abs(got[i] - expected)).toBeLessThan(4e-7);
+      }
+    });
+  });
+
+  it("DARE: chunks of 7 equal the whole tensor, and every element is base + λ·Σ_k w_k m_k τ_k/(1−p) for some mask", async () => {
+    const recipe = { method: "DARE", schedule: { kind: "UNIFORM" }, params: { dropRate: 0.5, seed: 99, lambda: 0.8 } };
+    const whole = await mergeAll({ anchor, contributors, base }, recipe);
+    const chunked = await mergeAll({ anchor, contributors, base }, recipe, { ranged: true, chunkElements: 7 });
+    let kept = 0;
+    names.forEach((name, l) => {
+      expect(Buffer.from(chunked.get(name)!).equals(Buffer.from(whole.get(name)!))).toBe(true);
+      const got = f32(whole.get(name)!);
+      const b = values(base, l);
+      const taus = [anchor, ...contributors].map((m) => values(m, l).map((v, i) => v - b[i]));
+      for (let i = 0; i < n; i++) {
+        // find a mask among the 16 that explains the value (float64 arithmetic)
+        let best = Infinity;
+        let bestMask = 0;
+        for (let mask = 0; mask < 16; mask++) {
+          let s = 0;
+          for (let k = 0; k < 4; k++) if (mask & (1 << k)) s += 0.25 * taus[k][i] * 2;
+          const d = Math.abs(b[i] + 0.8 * s - got[i]);
+          if (d < best) { best = d; bestMask = mask; }
+        }
+        expect(best).toBeLessThan(2e-6);
+        for (let k = 0; k < 4; k++) if (bestMask & (1 << k)) kept++;
+      }
+    });
+    // about half the 4·5·1000 entries survive (sd = √(20000/4) ≈ 71)
+    expect(Math.abs(kept - 10000)).toBeLessThan(400);
+  });
+});
+
+describe("executeMerge refusals, progress and cancellation", () => {
+  const anchor = syntheticModel([f32Tensor("w", [3], 0, [1, 2, 3]), f32Tensor("v", [2], 1, [1, 1])], 2);
+
+  it("refuses NaN and Inf in any input, naming model and tensor", async () => {
+    const bad = syntheticModel([f32Tensor("w", [3], 0, [1, NaN, 3]), f32Tensor("v", [2], 1, [1, Infinity])], 2);
+    const plan = planMerge({ anchor: anchor.parsed, contributors: [bad.parsed], names: { anchor: "segformer-a", contributors: ["daformer-b"] } });
+    const exec = executeMerge(plan, memoryIo({ anchor, contributors: [bad] }));
+    await expect(exec.getMergedTensorBytes(anchor.parsed.tensors[0])).rejects.toThrow('daformer-b: tensor "w" holds NaN at element 1');
+    await expect(exec.getMergedTensorBytes(anchor.parsed.tensors[1])).rejects.toThrow('daformer-b: tensor "v" holds +Inf at element 1');
+  });
+
+  it("refuses a result that overflows the anchor's F16", async () => {
+    // F16 anchor 60000, F32 contributor 80000, UNIFORM: (60000 + 80000)/2 = 70000 > 65504 → Inf
+    const a16 = syntheticModel([{ name: "w", shape: [1], dtype: "F16", layerIndex: 0, bytes: new Uint8Array(Uint16Array.from([0x7b53]).buffer) }], 1);
+    const c32 = syntheticModel([f32Tensor("w", [1], 0, [80000])], 1);
+    const plan = planMerge({ anchor: a16.parsed, contributors: [c32.parsed], schedule: { kind: "UNIFORM" } });
+    const exec = executeMerge(plan, memoryIo({ anchor: a16, contributors: [c32] }));
+    await expect(exec.getMergedTensorBytes(a16.parsed.tensors[0])).rejects.toThrow(/merged tensor "w" overflows F16/);
+  });
+
+  it("reports progress by bytes read, reaching 1", async () => {
+    const other = syntheticModel([f32Tensor("w", [3], 0, [0, 0, 0]), f32Tensor("v", [2], 1, [0, 0])], 2);
+    const plan = planMerge({ anchor: anchor.parsed, contributors: [other.parsed] });
+    const seen: number[] = [];
+    const exec = executeMerge(plan, memoryIo({ anchor, contributors: [other] }), { onProgress: (f) => seen.push(f) });
+    await exec.getMergedTensorBytes(anchor.parsed.tensors[0]);
+    // total input bytes = 2 models × (3 + 2) × 4 = 40; after "w": 2 × 12 = 24 → 0.6
+    expect(seen[seen.length - 1]).toBeCloseTo(0.6, 12);
+    await exec.getMergedTensorBytes(anchor.parsed.tensors[1]);
+    exec.finish();
+    expect(seen[seen.length - 1]).toBe(1);
+    expect(seen.every((f, i) => i === 0 || f >= seen[i - 1])).toBe(true);
+  });
+
+  it("throws CANCELLED when the signal aborts, also between the inputs of one tensor", async () => {
+    const other = syntheticModel([f32Tensor("w", [3], 0, [0, 0, 0]), f32Tensor("v", [2], 1, [0, 0])], 2);
+    const plan = planMerge({ anchor: anchor.parsed, contributors: [other.parsed] });
+    const controller = new AbortController();
+    const io = memoryIo({ anchor, contributors: [other] });
+    const readTensor = io.readTensor.bind(io);
+    io.readTensor = async (model, t) => {
+      if (model === 1) controller.abort();
+      return readTensor(model, t);
+    };
+    const exec = executeMerge(plan, io, { signal: controller.signal });
+    const error = await exec.getMergedTensorBytes(anchor.parsed.tensors[0]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DomainError);
+    expect((error as DomainError).code).toBe("CANCELLED");
+    await expect(exec.getMergedTensorBytes(anchor.parsed.tensors[1])).rejects.toMatchObject({ code: "CANCELLED" });
+  });
+
+  it("finish() notices a merged tensor that was never produced", async () => {
+    const other = syntheticModel([f32Tensor("w", [3], 0, [0, 0, 0])], 2);
+    const exec = executeMerge(planMerge({ anchor: anchor.parsed, contributors: [other.parsed] }), memoryIo({ anchor, contributors: [other] }));
+    expect(() => exec.finish()).toThrow(/1 merged tensor\(s\) were never written/);
+  });
+
+  it("reads each input once per tensor (twice for TIES), one at a time, in chunks when it can", async () => {
+    const n = 20;
+    const mk = (seed: number): SyntheticModel => syntheticModel([f32Tensor("w", [n], 0, randomValues(n, seed))], 1);
+    const models = { anchor: mk(1), contributors: [mk(2), mk(3)], base: mk(4) };
+    const plan = planMerge({ anchor: models.anchor.parsed, contributors: models.contributors.map((c) => c.parsed), base: models.base.parsed, method: "TASK_ARITHMETIC" });
+    const io = memoryIo(models, true);
+    await executeMerge(plan, io, { chunkElements: 8 }).getMergedTensorBytes(models.anchor.parsed.tensors[0]);
+    // chunks [0, 8), [8, 16), [16, 20): base, anchor, c1, c2 each
+    expect(io.reads).toEqual([0, 8, 16].flatMap((start) => [-1, 0, 1, 2].map((m) => [m, "w", start, Math.min(8, n - start)])));
+    const tiesPlan = planMerge({ anchor: models.anchor.parsed, contributors: models.contributors.map((c) => c.parsed), base: models.base.parsed, method: "TIES" });
+    const tiesIo = memoryIo(models, true);
+    await executeMerge(tiesPlan, tiesIo, { chunkElements: 8 }).getMergedTensorBytes(models.anchor.parsed.tensors[0]);
+    expect(tiesIo.reads.map((r) => r[0])).toEqual([-1, 0, 1, 2, 0, 1, 2]);
+  });
+});
