@@ -1,0 +1,123 @@
+import { DomainError } from "../errors";
+import { goldenScenarios } from "./fixtures/goldenScenarios";
+import { f32Tensor, syntheticModel } from "./fixtures/syntheticModel";
+import { MergePlanInput, planMerge } from "./planMerge";
+
+// A panoptic anchor and a semantic contributor sharing a backbone (the paper's cross-task case),
+// plus a second contributor sharing only the first layer.
+const anchor = syntheticModel(
+  [
+    f32Tensor("backbone.stem.weight", [4], 0, [0, 0, 0, 0]),
+    f32Tensor("backbone.stem.bias", [2], 0, [0, 0]),
+    f32Tensor("backbone.block.weight", [6], 1, [0, 0, 0, 0, 0, 0]),
+    { name: "backbone.block.index", shape: [2], dtype: "I64", layerIndex: 1, bytes: new Uint8Array(16) },
+    f32Tensor("panoptic_head.weight", [8], 2, new Array(8).fill(0)),
+  ],
+  3,
+);
+const semantic = syntheticModel(
+  [
+    f32Tensor("backbone.stem.weight", [4], 0, [1, 1, 1, 1]),
+    f32Tensor("backbone.stem.bias", [2], 0, [1, 1]),
+    f32Tensor("backbone.block.weight", [6], 1, [1, 1, 1, 1, 1, 1]),
+    f32Tensor("decode_head.weight", [5], 2, [1, 1, 1, 1, 1]),
+  ],
+  3,
+);
+const stemOnly = syntheticModel([f32Tensor("backbone.stem.weight", [4], 0, [2, 2, 2, 2]), f32Tensor("backbone.block.weight", [3, 2], 1, [2, 2, 2, 2, 2, 2])], 2);
+
+const input = (over: Partial<MergePlanInput> = {}): MergePlanInput => ({ anchor: anchor.parsed, contributors: [semantic.parsed, stemOnly.parsed], ...over });
+
+describe("planMerge", () => {
+  it("merges shared floating tensors, copies the rest, N counted per tensor", () => {
+    const plan = planMerge(input());
+    expect(plan.tensors.map((p) => [p.tensor.name, p.action, p.action === "copy" ? p.reason : p.inputs.map((x) => x.model)])).toEqual([
+      ["backbone.stem.weight", "merge", [0, 1, 2]],
+      ["backbone.stem.bias", "merge", [0, 1]],
+      // stemOnly's block.weight is [3, 2], not [6]: not shared
+      ["backbone.block.weight", "merge", [0, 1]],
+      ["backbone.block.index", "copy", "NOT_FLOATING"],
+      ["panoptic_head.weight", "copy", "NOT_SHARED"],
+    ]);
+    expect([plan.mergedCount, plan.copiedCount]).toEqual([3, 2]);
+    // LINEAR, L = 3. stem.weight: N = 3, t = 0 → 1/3 each. stem.bias: N = 2, t = 0 → 1/2 each.
+    // block.weight: N = 2, t = 1/2 → w_a = 1/2 + 1/2·1/2 = 3/4, w_semantic = 1/4.
+    const weights = plan.tensors.map((p) => (p.action === "merge" ? p.inputs.map((x) => x.weight) : []));
+    [1 / 3, 1 / 3, 1 / 3].forEach((w, i) => expect(weights[0][i]).toBeCloseTo(w, 15));
+    expect(weights[1]).toEqual([0.5, 0.5]);
+    expect(weights[2]).toEqual([0.75, 0.25]);
+  });
+
+  it("reports per-layer and mean effective weights, weighted by element counts", () => {
+    const plan = planMerge(input());
+    // layer 0: stem.weight (4 elements, 1/3 each) and stem.bias (2 elements, 1/2, 1/2, 0):
+    //   anchor (4/3 + 1)/6 = 7/18, semantic 7/18, stemOnly (4/3)/6 = 2/9
+    // layer 1: block.weight only: [3/4, 1/4, 0];  layer 2: nothing merged → the anchor's [1, 0, 0]
+    expect(plan.layers.map((r) => r.mergedTensors)).toEqual([2, 1, 0]);
+    [7 / 18, 7 / 18, 2 / 9].forEach((w, i) => expect(plan.layers[0].weights[i]).toBeCloseTo(w, 15));
+    expect(plan.layers[1].weights).toEqual([0.75, 0.25, 0]);
+    expect(plan.layers[2].weights).toEqual([1, 0, 0]);
+    // mean over 12 merged elements: anchor (4/3 + 1 + 4.5)/12 = (41/6)/12 = 41/72,
+    //   semantic (4/3 + 1 + 1.5)/12 = (23/6)/12 = 23/72, stemOnly (4/3)/12 = 8/72
+    [41 / 72, 23 / 72, 8 / 72].forEach((w, i) => expect(plan.meanWeights[i]).toBeCloseTo(w, 15));
+    expect(plan.mergedElements).toBe(12);
+    // output data: 4·4 + 2·4 + 6·4 + 2·8 + 8·4 = 96 bytes; inputs: stem.weight 3·16, bias 2·8, block 2·24 = 112
+    expect(plan.expectedOutputBytes).toBe(96);
+    expect(plan.inputBytes).toBe(112);
+  });
+
+  it.each(goldenScenarios.map((s) => [s.name, s] as const))("per-layer and mean weights match makeGoldens.py: %s", (_name, s) => {
+    const plan = planMerge({
+      anchor: s.anchor.parsed,
+      contributors: s.contributors.map((c) => c.parsed),
+      base: s.base?.parsed,
+      method: s.method,
+      schedule: s.schedule,
+      weights: s.weights,
+      params: s.params,
+    });
+    plan.meanWeights.forEach((w, i) => expect(w).toBeCloseTo(s.meanWeights[i], 12));
+    plan.layers.forEach((row, l) => row.weights.forEach((w, i) => expect(w).toBeCloseTo(s.layers[l][i], 12)));
+  });
+
+  it("merges tensors the base lacks as LAYERWISE", () => {
+    const base = syntheticModel([f32Tensor("backbone.stem.weight", [4], 0, [0, 0, 0, 0])], 1);
+    const plan = planMerge(input({ method: "TIES", base: base.parsed }));
+    expect(plan.tensors.filter((p) => p.action === "merge").map((p) => [p.tensor.name, p.action === "merge" && p.method, p.action === "merge" && !!p.baseTensor])).toEqual([
+      ["backbone.stem.weight", "TIES", true],
+      ["backbone.stem.bias", "LAYERWISE", false],
+      ["backbone.block.weight", "LAYERWISE", false],
+    ]);
+    expect(plan.layerwiseFallbackCount).toBe(2);
+    expect(plan.params).toEqual({ lambda: 1, density: 0.2 });
+  });
+
+  const unrelated = syntheticModel([f32Tensor("other.weight", [4], 0, [1, 1, 1, 1])], 1);
+  it.each<[string, Partial<MergePlanInput>, RegExp, string]>([
+    ["no contributors", { contributors: [] }, /at least one model besides the anchor/, "input.modelIds"],
+    ["nothing shared", { contributors: [unrelated.parsed] }, /nothing to merge: no contributor shares a floating tensor/, "input.modelIds"],
+    ["weights length", { weights: [1] }, /weights has 1 entries but there are 2 contributors/, "input.weights"],
+    ["negative weight", { weights: [1, -1] }, /weight 1 \(for contributor 2\) must be a finite number ≥ 0/, "input.weights.1"],
+    ["all-zero weights on a tensor", { weights: [0, 1] }, /tensor "backbone.stem.bias" is shared with contributor 1 whose relative weights are all 0/, "input.weights"],
+    ["missing base", { method: "DARE" }, /DARE needs baseModelId/, "input.baseModelId"],
+    ["base for LAYERWISE", { base: unrelated.parsed }, /LAYERWISE does not use a base model/, "input.baseModelId"],
+    ["base sharing nothing", { method: "TASK_ARITHMETIC", base: unrelated.parsed }, /base shares none of the merged tensors/, "input.baseModelId"],
+    ["bad params", { method: "TIES", base: anchor.parsed, params: { density: 2 } }, /density must be in/, "input.params.density"],
+  ])("refuses %s", (_label, over, message, field) => {
+    try {
+      planMerge(input(over));
+      throw new Error("expected a DomainError");
+    } catch (e) {
+      expect(e).toBeInstanceOf(DomainError);
+      expect((e as DomainError).code).toBe("BAD_USER_INPUT");
+      expect((e as DomainError).message).toMatch(message);
+      expect((e as DomainError).field).toBe(field);
+    }
+  });
+
+  it("names models in messages when given names", () => {
+    expect(() => planMerge(input({ weights: [0, 1], names: { anchor: "a", contributors: ["daformer-gta", "hrda-syn"] } }))).toThrow(
+      /shared with daformer-gta whose relative weights/,
+    );
+  });
+});
