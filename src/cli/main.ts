@@ -1,0 +1,66 @@
+import "reflect-metadata";
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig } from "../config/config";
+import { DomainError } from "../core/errors";
+import { printAppSchema } from "../graphql/schema";
+import { migrate } from "../persistence/migrate";
+import { tokenCommand } from "./token.command";
+import { serveCommand } from "./serve.command";
+
+const USAGE = `layermerge — a model registry for segmentation models
+
+Usage:
+  layermerge serve                      start the API (GraphQL at http://HOST:PORT/graphql)
+  layermerge migrate                    apply database migrations and exit
+  layermerge schema                     print the GraphQL schema (SDL)
+  layermerge token create --role ROLE --name NAME [--expires 30d]
+                                        create an API token (printed once)
+  layermerge token list [--all]         list tokens (--all includes revoked ones)
+  layermerge token revoke ID            revoke a token
+
+Configuration comes from the environment (DATABASE_URL, HOST, PORT, LAYERMERGE_*); see README.`;
+
+/** Returns the process exit code. Errors a person can fix are one line, without a stack. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case "serve":
+        return await serveCommand();
+      case "migrate": {
+        const config = loadConfig();
+        const result = await migrate(config.databaseUrl);
+        console.log(result.applied.length ? `applied ${result.applied.join(", ")}` : `database is up to date (${result.total} migrations)`);
+        return 0;
+      }
+      case "schema":
+        process.stdout.write(await printAppSchema());
+        return 0;
+      case "token":
+        return await tokenCommand(rest);
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        console.log(USAGE);
+        return command === undefined ? 1 : 0;
+      default:
+        console.error(`layermerge: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof DomainError) {
+      console.error(`layermerge: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+export function parse(args: string[], options: NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>["options"]>) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new DomainError("BAD_USER_INPUT", (error as Error).message);
+  }
+}

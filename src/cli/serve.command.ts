@@ -1,0 +1,26 @@
+import { loadConfig, redact } from "../config/config";
+import { startApp } from "../main";
+
+/** Runs until SIGINT/SIGTERM, then drains requests and closes the database. */
+export async function serveCommand(): Promise<number> {
+  const config = loadConfig();
+  let app;
+  try {
+    app = await startApp(config);
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    if (e.code === "EADDRINUSE") throw new Error(`port ${config.port} on ${config.host} is already in use; set PORT to another port`);
+    if (e.code === "ECONNREFUSED" || /connect/i.test(e.message ?? "")) {
+      throw new Error(`cannot reach the database at ${redact(config.databaseUrl)}: ${e.message}`);
+    }
+    throw error;
+  }
+  console.error(`layermerge: serving GraphQL at ${app.server.url} (auth ${config.auth})`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  await app.stop();
+  return 0;
+}

@@ -1,0 +1,32 @@
+import "reflect-metadata";
+import { GraphQLSchema, lexicographicSortSchema, printSchema } from "graphql";
+import { buildSchema } from "type-graphql";
+import { authChecker } from "./authChecker";
+import { BackboneResolver } from "./resolvers/backbone.resolver";
+import { DatasetResolver } from "./resolvers/dataset.resolver";
+import { LineageResolver } from "./resolvers/lineage.resolver";
+import { ModelResolver } from "./resolvers/model.resolver";
+import { TaskResolver } from "./resolvers/task.resolver";
+import { TokenResolver } from "./resolvers/token.resolver";
+
+export const resolvers = [TaskResolver, DatasetResolver, BackboneResolver, ModelResolver, LineageResolver, TokenResolver] as const;
+
+let cached: GraphQLSchema | undefined;
+
+/** The executable schema (built once per process; type-graphql metadata is global). */
+export async function buildAppSchema(): Promise<GraphQLSchema> {
+  cached ??= await buildSchema({
+    resolvers: [...resolvers],
+    authChecker,
+    authMode: "error",
+    // Inputs are checked by the services, which name the offending field; class-validator would
+    // be a second, divergent set of rules.
+    validate: false,
+  });
+  return cached;
+}
+
+/** The SDL committed as schema.graphql (sorted, so reviews show real changes only). */
+export async function printAppSchema(): Promise<string> {
+  return printSchema(lexicographicSortSchema(await buildAppSchema())) + "\n";
+}

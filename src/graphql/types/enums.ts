@@ -1,0 +1,25 @@
+import { registerEnumType } from "type-graphql";
+import {
+  ChannelOrder, DatasetFormat, DatasetSortField, LineageDirection, LineageRelation, ModelOrigin, ModelSortField,
+  OutputKind, PrimaryMetric, ResizeMode, Role, SortDirection, TaskKind,
+} from "../../domain/enums";
+
+/** The GraphQL enums are the domain vocabularies, registered once. */
+registerEnumType(TaskKind, { name: "TaskKind" });
+registerEnumType(PrimaryMetric, { name: "PrimaryMetric", description: "The metric that ranks models on a task." });
+registerEnumType(DatasetFormat, { name: "DatasetFormat", description: "On-disk layout of a dataset split." });
+registerEnumType(ModelOrigin, { name: "ModelOrigin" });
+registerEnumType(LineageRelation, { name: "LineageRelation", description: "How a child model derives from its parent." });
+registerEnumType(LineageDirection, { name: "LineageDirection" });
+registerEnumType(ResizeMode, { name: "ResizeMode", description: "FIXED: resize to width×height; KEEP_RATIO: scale to fit, keeping the aspect ratio; SLIDE: sliding windows of cropSize every stride, logits averaged." });
+registerEnumType(ChannelOrder, { name: "ChannelOrder" });
+registerEnumType(OutputKind, { name: "OutputKind" });
+registerEnumType(Role, { name: "Role", description: "READER < WRITER < ADMIN." });
+registerEnumType(SortDirection, { name: "SortDirection" });
+registerEnumType(ModelSortField, { name: "ModelSortField" });
+registerEnumType(DatasetSortField, { name: "DatasetSortField" });
+
+export {
+  ChannelOrder, DatasetFormat, DatasetSortField, LineageDirection, LineageRelation, ModelOrigin, ModelSortField,
+  OutputKind, PrimaryMetric, ResizeMode, Role, SortDirection, TaskKind,
+};

@@ -1,0 +1,78 @@
+import { Field, Float, InputType, Int, ObjectType } from "type-graphql";
+import { ChannelOrder, OutputKind, ResizeMode } from "./enums";
+
+@ObjectType()
+export class ResizeSpec {
+  @Field(() => ResizeMode) mode!: ResizeMode;
+  @Field(() => [Int], { nullable: true, description: "SLIDE: [height, width] of a window." }) cropSize!: number[] | null;
+  @Field(() => [Int], { nullable: true, description: "SLIDE: [height, width] step between windows." }) stride!: number[] | null;
+}
+
+@ObjectType()
+export class OutputSpec {
+  @Field() name!: string;
+  @Field(() => OutputKind) kind!: OutputKind;
+}
+
+@ObjectType({ description: "Panoptic-DeepLab post-processing settings." })
+export class PostprocessSpec {
+  @Field(() => Float) centerThreshold!: number;
+  @Field(() => Int) nmsKernel!: number;
+  @Field(() => Int) topK!: number;
+  @Field(() => Int) stuffArea!: number;
+  @Field(() => Int) thingArea!: number;
+  @Field(() => Int) labelDivisor!: number;
+  @Field({ description: "YX: channel 0 is dy." }) offsetOrder!: string;
+  @Field({ description: "NONE or SIGMOID." }) centerActivation!: string;
+}
+
+@ObjectType({ description: "How to run the model: input, size, resize, normalisation (0–255 scale), outputs." })
+export class InferenceContract {
+  @Field() inputName!: string;
+  @Field(() => Int) width!: number;
+  @Field(() => Int) height!: number;
+  @Field(() => ResizeSpec) resize!: ResizeSpec;
+  @Field(() => ChannelOrder) channelOrder!: ChannelOrder;
+  @Field(() => [Float]) mean!: number[];
+  @Field(() => [Float]) std!: number[];
+  @Field(() => [OutputSpec]) outputs!: OutputSpec[];
+  @Field(() => PostprocessSpec, { nullable: true }) postprocess!: PostprocessSpec | null;
+}
+
+@InputType()
+export class ResizeSpecInput {
+  @Field(() => ResizeMode) mode!: ResizeMode;
+  @Field(() => [Int], { nullable: true }) cropSize?: number[];
+  @Field(() => [Int], { nullable: true }) stride?: number[];
+}
+
+@InputType()
+export class OutputSpecInput {
+  @Field() name!: string;
+  @Field(() => OutputKind) kind!: OutputKind;
+}
+
+@InputType()
+export class PostprocessSpecInput {
+  @Field(() => Float, { nullable: true, description: "Default 0.1." }) centerThreshold?: number;
+  @Field(() => Int, { nullable: true, description: "Default 7." }) nmsKernel?: number;
+  @Field(() => Int, { nullable: true, description: "Default 200." }) topK?: number;
+  @Field(() => Int, { nullable: true, description: "Default 0 (Cityscapes configs often use 2048)." }) stuffArea?: number;
+  @Field(() => Int, { nullable: true, description: "Default 0." }) thingArea?: number;
+  @Field(() => Int, { nullable: true, description: "Default 1000." }) labelDivisor?: number;
+  @Field({ nullable: true, description: "YX (default) or XY." }) offsetOrder?: "YX" | "XY";
+  @Field({ nullable: true, description: "NONE (default) or SIGMOID." }) centerActivation?: "NONE" | "SIGMOID";
+}
+
+@InputType({ description: "Defaults: input 'input', 512×512, FIXED, RGB, ImageNet mean/std on 0–255, one SEMANTIC_LOGITS output 'logits'." })
+export class InferenceContractInput {
+  @Field({ nullable: true }) inputName?: string;
+  @Field(() => Int, { nullable: true }) width?: number;
+  @Field(() => Int, { nullable: true }) height?: number;
+  @Field(() => ResizeSpecInput, { nullable: true }) resize?: ResizeSpecInput;
+  @Field(() => ChannelOrder, { nullable: true }) channelOrder?: ChannelOrder;
+  @Field(() => [Float], { nullable: true }) mean?: number[];
+  @Field(() => [Float], { nullable: true }) std?: number[];
+  @Field(() => [OutputSpecInput], { nullable: true }) outputs?: OutputSpecInput[];
+  @Field(() => PostprocessSpecInput, { nullable: true }) postprocess?: PostprocessSpecInput;
+}

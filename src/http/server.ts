@@ -1,0 +1,88 @@
+import * as http from "node:http";
+import { randomUUID } from "node:crypto";
+import express from "express";
+import { ApolloServer } from "@apollo/server";
+import { expressMiddleware } from "@as-integrations/express5";
+import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
+import { GraphQLError } from "graphql";
+import type { Config } from "../config/config";
+import type { Services } from "../services/services";
+import type { Logger } from "../logging";
+import { DomainError } from "../core/errors";
+import { buildAppSchema } from "../graphql/schema";
+import { createFormatError } from "../graphql/errors";
+import { limitsPlugin } from "../graphql/limits";
+import type { GraphQLContext } from "../graphql/context";
+import { authenticate } from "./authenticate";
+import { cors } from "./cors";
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  httpServer: http.Server;
+  stop(): Promise<void>;
+}
+
+/** The HTTP face of the registry: GraphQL at /graphql (more routes join here). */
+export async function startServer(config: Config, services: Services, logger: Logger): Promise<RunningServer> {
+  const app = express();
+  app.disable("x-powered-by");
+  const httpServer = http.createServer(app);
+  const schema = await buildAppSchema();
+
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema,
+    introspection: true,
+    formatError: createFormatError(logger),
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      limitsPlugin(schema, { maxDepth: config.maxQueryDepth, maxComplexity: config.maxQueryComplexity }),
+    ],
+  });
+  await apollo.start();
+
+  app.use(cors(config.corsOrigins));
+  app.get("/healthz", async (_req, res) => {
+    try {
+      await services.database.prisma.$queryRawUnsafe("SELECT 1");
+      res.json({ status: "ok", database: "ok" });
+    } catch (error) {
+      logger.error({ err: error }, "health check failed");
+      res.status(503).json({ status: "unavailable", database: "unreachable" });
+    }
+  });
+  app.use(
+    "/graphql",
+    express.json({ limit: "2mb" }),
+    expressMiddleware(apollo, {
+      context: async ({ req }) => {
+        let viewer;
+        try {
+          viewer = await authenticate(req.headers, config.auth, services.tokens);
+        } catch (error) {
+          if (error instanceof DomainError) {
+            throw new GraphQLError(error.message, { extensions: { code: error.code, http: { status: 401 } } });
+          }
+          throw error;
+        }
+        return { services, loaders: services.createLoaders(), viewer, requestId: randomUUID() };
+      },
+    }),
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once("error", reject);
+    httpServer.listen(config.port, config.host, () => resolve());
+  });
+  const address = httpServer.address();
+  const port = typeof address === "object" && address ? address.port : config.port;
+  const hostForUrl = config.host.includes(":") ? `[${config.host}]` : config.host;
+  return {
+    url: `http://${hostForUrl}:${port}/graphql`,
+    port,
+    httpServer,
+    async stop() {
+      await apollo.stop();
+    },
+  };
+}

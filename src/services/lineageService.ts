@@ -1,0 +1,129 @@
+import { Prisma } from "../persistence/generated/sqlite/client";
+import type { Db } from "../persistence/database";
+import { badInput, conflict } from "../core/errors";
+import { LineageDirection, LineageRelation } from "../domain/enums";
+import { oneOf } from "./validate";
+import { isUniqueViolation } from "./prismaErrors";
+import type { Loaders } from "./loaders";
+import type { ModelRow } from "./modelService";
+
+export interface LineageEdgeInput {
+  parentId: string;
+  childId: string;
+  relation: string;
+  weight?: number | null;
+}
+
+export interface LineageArgs {
+  modelId: string;
+  direction?: LineageDirection | null;
+  depth?: number | null;
+  relations?: string[] | null;
+}
+
+export const DEFAULT_LINEAGE_DEPTH = 3;
+export const MAX_LINEAGE_DEPTH = 50;
+
+export type LineageEdgeRow = Awaited<ReturnType<Db["lineageEdge"]["findFirstOrThrow"]>>;
+
+export class LineageService {
+  constructor(private readonly db: Db) {}
+
+  /** Adds parent → child; refuses self-edges and edges that would close a cycle. */
+  async addEdge(input: LineageEdgeInput, mergeId?: string): Promise<LineageEdgeRow> {
+    const relation = oneOf(input.relation, LineageRelation, "input.relation");
+    if (input.parentId === input.childId) throw badInput("a model cannot be its own parent", "input.childId");
+    if (input.weight != null && !Number.isFinite(input.weight)) throw badInput("input.weight must be a finite number", "input.weight");
+    const [parent, child] = await Promise.all([
+      this.db.model.findUnique({ where: { id: input.parentId }, select: { id: true, name: true } }),
+      this.db.model.findUnique({ where: { id: input.childId }, select: { id: true, name: true } }),
+    ]);
+    if (!parent) throw badInput(`input.parentId ${JSON.stringify(input.parentId)} does not exist`, "input.parentId");
+    if (!child) throw badInput(`input.childId ${JSON.stringify(input.childId)} does not exist`, "input.childId");
+    // A cycle appears exactly when the parent already descends from the child.
+    const descendants = await this.walk(input.childId, "down", MAX_LINEAGE_DEPTH * 1000, null);
+    if (descendants.has(input.parentId)) {
+      throw badInput(`adding ${parent.name} → ${child.name} would create a cycle: ${parent.name} already descends from ${child.name}`, "input.parentId");
+    }
+    try {
+      return await this.db.lineageEdge.create({
+        data: { parentId: parent.id, childId: child.id, relation, weight: input.weight ?? null, mergeId: mergeId ?? null },
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw conflict(`${parent.name} → ${child.name} (${relation}) already exists`, "input.relation");
+      throw error;
+    }
+  }
+
+  async removeEdge(id: string): Promise<LineageEdgeRow> {
+    const edge = await this.db.lineageEdge.findUnique({ where: { id } });
+    if (!edge) throw badInput(`lineage edge ${JSON.stringify(id)} does not exist`, "id");
+    if (edge.mergeId) throw conflict("this edge records a merge and cannot be removed on its own");
+    await this.db.lineageEdge.delete({ where: { id } });
+    return edge;
+  }
+
+  /**
+   * The model's ancestors and/or descendants within `depth` hops over the chosen relations,
+   * and the edges among them. Computed in the database with a recursive CTE, so a deep
+   * history costs one query per direction, not one per generation.
+   */
+  async lineage(args: LineageArgs): Promise<{ nodeIds: string[]; edges: LineageEdgeRow[] }> {
+    const depth = args.depth ?? DEFAULT_LINEAGE_DEPTH;
+    if (!Number.isInteger(depth) || depth < 0 || depth > MAX_LINEAGE_DEPTH) {
+      throw badInput(`depth must be an integer from 0 to ${MAX_LINEAGE_DEPTH} (got ${depth})`, "depth");
+    }
+    const relations = args.relations?.map((r, i) => oneOf(r, LineageRelation, `relations.${i}`)) ?? null;
+    const root = await this.db.model.findUnique({ where: { id: args.modelId }, select: { id: true } });
+    if (!root) throw badInput(`modelId ${JSON.stringify(args.modelId)} does not exist`, "modelId");
+    const direction = args.direction ?? LineageDirection.BOTH;
+    const nodes = new Set<string>([root.id]);
+    const up = direction !== LineageDirection.DESCENDANTS ? await this.walk(root.id, "up", depth, relations) : new Set<string>();
+    const down = direction !== LineageDirection.ANCESTORS ? await this.walk(root.id, "down", depth, relations) : new Set<string>();
+    for (const id of up) nodes.add(id);
+    for (const id of down) nodes.add(id);
+    const ids = [...nodes];
+    // Only edges along the walked directions: an ancestor-side edge has its child among the
+    // ancestors (or the root), a descendant-side edge its parent among the descendants.
+    const upIds = [...up, root.id];
+    const downIds = [...down, root.id];
+    const edges = await this.db.lineageEdge.findMany({
+      where: {
+        ...(relations ? { relation: { in: relations } } : {}),
+        OR: [
+          ...(direction !== LineageDirection.DESCENDANTS ? [{ childId: { in: upIds }, parentId: { in: [...up] } }] : []),
+          ...(direction !== LineageDirection.ANCESTORS ? [{ parentId: { in: downIds }, childId: { in: [...down] } }] : []),
+        ],
+      },
+      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+    });
+    return { nodeIds: ids, edges };
+  }
+
+  /** The lineage subgraph with its models loaded (through the request's loader). */
+  async graph(args: LineageArgs, loaders: Loaders) {
+    const { nodeIds, edges } = await this.lineage(args);
+    const nodes = (await loaders.model.loadMany(nodeIds)).filter((m): m is ModelRow => m != null && !(m instanceof Error));
+    return { nodes, edges };
+  }
+
+  /** Ids reachable from `start` (excluded) within `depth` hops; one recursive query. */
+  private async walk(start: string, way: "up" | "down", depth: number, relations: string[] | null): Promise<Set<string>> {
+    if (depth === 0) return new Set();
+    const next = way === "up" ? Prisma.raw(`e."parentId"`) : Prisma.raw(`e."childId"`);
+    const from = way === "up" ? Prisma.raw(`e."childId"`) : Prisma.raw(`e."parentId"`);
+    const relationFilter = relations && relations.length ? Prisma.sql`AND e."relation" IN (${Prisma.join(relations)})` : relations ? Prisma.sql`AND 1 = 0` : Prisma.empty;
+    // UNION (not UNION ALL) drops repeated (id, depth) rows, which bounds diamonds; depth
+    // bounds everything else.
+    const rows = await this.db.$queryRaw<Array<{ id: string }>>`
+      WITH RECURSIVE walk(id, depth) AS (
+        SELECT CAST(${start} AS TEXT), 0
+        UNION
+        SELECT ${next}, w.depth + 1
+        FROM "LineageEdge" e JOIN walk w ON ${from} = w.id
+        WHERE w.depth < ${depth} ${relationFilter}
+      )
+      SELECT DISTINCT id FROM walk WHERE id <> ${start}`;
+    return new Set(rows.map((r) => r.id));
+  }
+}

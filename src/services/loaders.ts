@@ -1,0 +1,40 @@
+import DataLoader from "dataloader";
+import type { Db } from "../persistence/database";
+import type { LineageEdgeRow as EdgeRow } from "./lineageService";
+
+/**
+ * Per-request batching: every field resolver that needs a related row goes through one of
+ * these, so a page of N models costs a fixed number of queries, not N per field.
+ */
+export function createLoaders(db: Db) {
+  const byId = <T extends { id: string }>(fetch: (ids: string[]) => Promise<T[]>) =>
+    new DataLoader<string, T | null>(async (ids) => {
+      const rows = await fetch([...ids]);
+      const map = new Map(rows.map((r) => [r.id, r]));
+      return ids.map((id) => map.get(id) ?? null);
+    });
+  const groupBy = <T>(key: keyof T & string, fetch: (ids: string[]) => Promise<T[]>) =>
+    new DataLoader<string, T[]>(async (ids) => {
+      const rows = await fetch([...ids]);
+      const map = new Map<string, T[]>();
+      for (const row of rows) {
+        const k = row[key] as unknown as string;
+        let list = map.get(k);
+        if (!list) map.set(k, (list = []));
+        list.push(row);
+      }
+      return ids.map((id) => map.get(id) ?? []);
+    });
+
+  return {
+    task: byId((ids) => db.task.findMany({ where: { id: { in: ids } } })),
+    backbone: byId((ids) => db.backbone.findMany({ where: { id: { in: ids } } })),
+    dataset: byId((ids) => db.dataset.findMany({ where: { id: { in: ids } } })),
+    model: byId((ids) => db.model.findMany({ where: { id: { in: ids } } })),
+    tags: groupBy<{ modelId: string; tag: string }>("modelId", (ids) => db.modelTag.findMany({ where: { modelId: { in: ids } }, orderBy: { tag: "asc" } })),
+    parentEdges: groupBy<EdgeRow>("childId", (ids) => db.lineageEdge.findMany({ where: { childId: { in: ids } }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] })),
+    childEdges: groupBy<EdgeRow>("parentId", (ids) => db.lineageEdge.findMany({ where: { parentId: { in: ids } }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] })),
+  };
+}
+
+export type Loaders = ReturnType<typeof createLoaders>;

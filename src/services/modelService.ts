@@ -1,0 +1,192 @@
+import type { Db, Provider } from "../persistence/database";
+import { badInput, conflict, notFound } from "../core/errors";
+import { ModelOrigin, ModelSortField, SortDirection } from "../domain/enums";
+import { oneOf, optionalText, requiredText, tagList } from "./validate";
+import { isUniqueViolation } from "./prismaErrors";
+import { Connection, connectionFrom, decodeCursor, encodeCursor, keysetAfter, pageSize } from "./pagination";
+import { checkInferenceContract, InferenceContractInput } from "./inferenceContract";
+import { containsInsensitive } from "./datasetService";
+
+export type ModelRow = Awaited<ReturnType<Db["model"]["findFirstOrThrow"]>>;
+
+export interface ModelInput {
+  name: string;
+  version?: string | null;
+  description?: string | null;
+  taskId: string;
+  architecture?: string | null;
+  backboneId?: string | null;
+  sourceDatasetId?: string | null;
+  targetDatasetId?: string | null;
+  udaStrategy?: string | null;
+  origin?: string | null;
+  tags?: string[] | null;
+  inference?: InferenceContractInput | null;
+}
+
+export interface ModelWhere {
+  AND?: ModelWhere[] | null;
+  OR?: ModelWhere[] | null;
+  NOT?: ModelWhere | null;
+  ids?: string[] | null;
+  taskId?: string | null;
+  backboneId?: string | null;
+  architecture?: string | null;
+  udaStrategy?: string | null;
+  origin?: string | null;
+  sourceDatasetId?: string | null;
+  targetDatasetId?: string | null;
+  /** Source or target. */
+  datasetId?: string | null;
+  tagsAll?: string[] | null;
+  tagsAny?: string[] | null;
+  nameContains?: string | null;
+  createdAfter?: Date | null;
+  createdBefore?: Date | null;
+}
+
+export interface ModelListArgs {
+  where?: ModelWhere | null;
+  orderBy?: { field: ModelSortField; direction?: SortDirection | null } | null;
+  first?: number | null;
+  after?: string | null;
+  includeDeleted?: boolean | null;
+}
+
+const MAX_FILTER_NESTING = 6;
+
+export class ModelService {
+  constructor(private readonly db: Db, private readonly provider: Provider) {}
+
+  get(id: string) {
+    return this.db.model.findUnique({ where: { id } });
+  }
+
+  async list(args: ModelListArgs): Promise<Connection<ModelRow>> {
+    const first = pageSize(args.first);
+    const cursor = decodeCursor(args.after);
+    const field = args.orderBy?.field === ModelSortField.NAME ? "name" : "createdAt";
+    const defaultDirection = field === "name" ? SortDirection.ASC : SortDirection.DESC;
+    const direction = (args.orderBy?.direction ?? defaultDirection) === SortDirection.ASC ? "asc" : "desc";
+    const filters = [this.buildWhere(args.where ?? {}, "where", 0)];
+    if (!args.includeDeleted) filters.push({ deletedAt: null });
+    const where = { AND: filters };
+    const [rows, totalCount] = await Promise.all([
+      this.db.model.findMany({
+        where: { AND: [where, keysetAfter(field, direction, cursor, field === "createdAt")] },
+        orderBy: [{ [field]: direction }, { id: direction }],
+        take: first + 1,
+      }),
+      this.db.model.count({ where }),
+    ]);
+    return connectionFrom(rows, first, cursor !== null, totalCount, (m) => encodeCursor(field === "name" ? m.name : m.createdAt.toISOString(), m.id));
+  }
+
+  async create(input: ModelInput): Promise<ModelRow> {
+    const data = await this.checkInput(input, false);
+    const tags = tagList(input.tags, "input.tags") ?? [];
+    try {
+      return await this.db.model.create({
+        data: { ...data, name: data.name as string, taskId: data.taskId as string, tags: { create: tags.map((tag) => ({ tag })) } } as Parameters<Db["model"]["create"]>[0]["data"],
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw conflict(`model ${data.name} version ${data.version} already exists (deleted models keep their name and version)`, "input.version");
+      throw error;
+    }
+  }
+
+  async update(id: string, input: Partial<ModelInput>): Promise<ModelRow> {
+    const current = await this.requireLive(id);
+    const data = await this.checkInput(input, true);
+    const tags = tagList(input.tags, "input.tags");
+    try {
+      return await this.db.$transaction(async (tx) => {
+        if (tags) {
+          await tx.modelTag.deleteMany({ where: { modelId: id } });
+          if (tags.length) await tx.modelTag.createMany({ data: tags.map((tag) => ({ modelId: id, tag })) });
+        }
+        return tx.model.update({ where: { id: current.id }, data });
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw conflict(`that model name and version are already taken`, "input.version");
+      throw error;
+    }
+  }
+
+  /**
+   * Soft delete: the row stays (its name + version stay taken, its artifact is kept, lineage
+   * through it still resolves) but lists hide it. Refused while live children derive from it.
+   */
+  async delete(id: string): Promise<ModelRow> {
+    const model = await this.requireLive(id);
+    const children = await this.db.lineageEdge.findMany({
+      where: { parentId: id, child: { deletedAt: null } },
+      select: { child: { select: { name: true, version: true } } },
+      take: 5,
+    });
+    if (children.length > 0) {
+      const names = children.map((c) => `${c.child.name}@${c.child.version}`).join(", ");
+      throw conflict(`model ${model.name}@${model.version} has children that derive from it (${names}); delete them first`);
+    }
+    return this.db.model.update({ where: { id }, data: { deletedAt: new Date() } });
+  }
+
+  async requireLive(id: string): Promise<ModelRow> {
+    const model = await this.db.model.findUnique({ where: { id } });
+    if (!model || model.deletedAt) throw notFound("model", id, "id");
+    return model;
+  }
+
+  private async checkInput(input: Partial<ModelInput>, partial: boolean) {
+    const refs = [
+      ["taskId", input.taskId, (id: string) => this.db.task.findUnique({ where: { id }, select: { id: true } })],
+      ["backboneId", input.backboneId, (id: string) => this.db.backbone.findUnique({ where: { id }, select: { id: true } })],
+      ["sourceDatasetId", input.sourceDatasetId, (id: string) => this.db.dataset.findUnique({ where: { id }, select: { id: true } })],
+      ["targetDatasetId", input.targetDatasetId, (id: string) => this.db.dataset.findUnique({ where: { id }, select: { id: true } })],
+    ] as const;
+    if (!partial && !input.taskId) throw badInput("input.taskId is required", "input.taskId");
+    await Promise.all(
+      refs.map(async ([name, id, find]) => {
+        if (id == null) return;
+        if (!(await find(id))) throw badInput(`input.${name} ${JSON.stringify(id)} does not exist`, `input.${name}`);
+      }),
+    );
+    const version = input.version === undefined && partial ? undefined : optionalText(input.version, "input.version", 100) ?? "1";
+    return {
+      name: partial && input.name == null ? undefined : requiredText(input.name, "input.name"),
+      version,
+      description: optionalText(input.description, "input.description", 10_000),
+      taskId: input.taskId ?? undefined,
+      architecture: optionalText(input.architecture, "input.architecture"),
+      backboneId: input.backboneId,
+      sourceDatasetId: input.sourceDatasetId,
+      targetDatasetId: input.targetDatasetId,
+      udaStrategy: optionalText(input.udaStrategy, "input.udaStrategy"),
+      origin: input.origin != null ? oneOf(input.origin, ModelOrigin, "input.origin") : partial ? undefined : ModelOrigin.TRAINED,
+      inference: input.inference != null ? (checkInferenceContract(input.inference) as unknown as object) : undefined,
+    };
+  }
+
+  private buildWhere(where: ModelWhere, field: string, depth: number): Record<string, unknown> {
+    if (depth > MAX_FILTER_NESTING) throw badInput(`${field} nests AND/OR/NOT more than ${MAX_FILTER_NESTING} levels`, field);
+    const parts: Record<string, unknown>[] = [];
+    if (where.ids != null) parts.push({ id: { in: where.ids } });
+    if (where.taskId != null) parts.push({ taskId: where.taskId });
+    if (where.backboneId != null) parts.push({ backboneId: where.backboneId });
+    if (where.architecture != null) parts.push({ architecture: where.architecture });
+    if (where.udaStrategy != null) parts.push({ udaStrategy: where.udaStrategy });
+    if (where.origin != null) parts.push({ origin: oneOf(where.origin, ModelOrigin, `${field}.origin`) });
+    if (where.sourceDatasetId != null) parts.push({ sourceDatasetId: where.sourceDatasetId });
+    if (where.targetDatasetId != null) parts.push({ targetDatasetId: where.targetDatasetId });
+    if (where.datasetId != null) parts.push({ OR: [{ sourceDatasetId: where.datasetId }, { targetDatasetId: where.datasetId }] });
+    for (const tag of where.tagsAll ?? []) parts.push({ tags: { some: { tag } } });
+    if (where.tagsAny != null) parts.push({ tags: { some: { tag: { in: where.tagsAny } } } });
+    if (where.nameContains != null) parts.push({ name: containsInsensitive(where.nameContains, this.provider) });
+    if (where.createdAfter != null) parts.push({ createdAt: { gte: where.createdAfter } });
+    if (where.createdBefore != null) parts.push({ createdAt: { lt: where.createdBefore } });
+    if (where.AND) parts.push({ AND: where.AND.map((w, i) => this.buildWhere(w, `${field}.AND.${i}`, depth + 1)) });
+    if (where.OR) parts.push({ OR: where.OR.map((w, i) => this.buildWhere(w, `${field}.OR.${i}`, depth + 1)) });
+    if (where.NOT) parts.push({ NOT: this.buildWhere(where.NOT, `${field}.NOT`, depth + 1) });
+    return parts.length ? { AND: parts } : {};
+  }
+}
