@@ -1,0 +1,90 @@
+import { classify, computeOverlap, type TensorMismatch } from "./computeOverlap";
+import { overlapIndex, type StructureLike } from "./overlapIndex";
+import type { DType } from "./types";
+
+export interface CappedList<T> {
+  /** How many there are in all; `items` holds at most `cap` of them. */
+  total: number;
+  items: T[];
+}
+
+export interface ListedTensor {
+  name: string;
+  shape: readonly number[];
+  dtype: DType;
+}
+
+export interface SharedTensor {
+  name: string;
+  shape: readonly number[];
+  dtypeA: DType;
+  dtypeB: DType;
+}
+
+export interface StructureComparison {
+  sharedTensorCount: number;
+  sharedParameterCount: number;
+  fractionOfA: number;
+  fractionOfB: number;
+  /** Names only a has (a's order). */
+  onlyInA: CappedList<ListedTensor>;
+  /** Names only b has (b's order). */
+  onlyInB: CappedList<ListedTensor>;
+  /** As `computeOverlap`'s mismatches: shape differences, parameter on one side only, and dtype-only differences (which are also shared). */
+  mismatched: CappedList<TensorMismatch>;
+  shared: CappedList<SharedTensor>;
+  /** Names both have where neither is a parameter (integer buffers, quantized data). */
+  neitherParameter: CappedList<ListedTensor>;
+}
+
+/**
+ * A side-by-side comparison of two structures for people (issue 3, `compareStructures`): every
+ * name of a lands in exactly one of onlyInA, shared, neitherParameter or the non-mergeable
+ * mismatches, and every name of b in the analogous buckets.
+ */
+export function compareStructures(a: StructureLike, b: StructureLike, cap = 100): StructureComparison {
+  const ia = overlapIndex(a);
+  const ib = overlapIndex(b);
+  const overlap = computeOverlap(a, b);
+  const onlyInA = capped<ListedTensor>(cap);
+  const onlyInB = capped<ListedTensor>(cap);
+  const mismatched = capped<TensorMismatch>(cap);
+  const shared = capped<SharedTensor>(cap);
+  const neitherParameter = capped<ListedTensor>(cap);
+  for (const ta of ia.tensors) {
+    const tb = ib.byName.get(ta.name);
+    if (tb === undefined) {
+      onlyInA.add({ name: ta.name, shape: ta.shape, dtype: ta.dtype });
+      continue;
+    }
+    const verdict = classify(ta, tb);
+    if (verdict.shared) shared.add({ name: ta.name, shape: ta.shape, dtypeA: ta.dtype, dtypeB: tb.dtype });
+    if (verdict.mismatch !== undefined) mismatched.add(verdict.mismatch);
+    if (!verdict.shared && verdict.mismatch === undefined) neitherParameter.add({ name: ta.name, shape: ta.shape, dtype: ta.dtype });
+  }
+  for (const tb of ib.tensors) {
+    if (!ia.byName.has(tb.name)) onlyInB.add({ name: tb.name, shape: tb.shape, dtype: tb.dtype });
+  }
+  return {
+    sharedTensorCount: overlap.sharedTensorCount,
+    sharedParameterCount: overlap.sharedParameterCount,
+    fractionOfA: overlap.fractionOfA,
+    fractionOfB: overlap.fractionOfB,
+    onlyInA: onlyInA.list,
+    onlyInB: onlyInB.list,
+    mismatched: mismatched.list,
+    shared: shared.list,
+    neitherParameter: neitherParameter.list,
+  };
+}
+
+function capped<T>(cap: number): { list: CappedList<T>; add(item: T): void } {
+  const list: CappedList<T> = { total: 0, items: [] };
+  return {
+    list,
+    add(item) {
+      list.total++;
+      if (list.items.length < cap) list.items.push(item);
+    },
+  };
+}

@@ -1,0 +1,103 @@
+import type { IndexedTensor } from "./overlapIndex";
+import { overlapIndex, type StructureLike } from "./overlapIndex";
+import type { DType } from "./types";
+
+export interface TensorMismatch {
+  name: string;
+  shapeA: readonly number[];
+  shapeB: readonly number[];
+  dtypeA: DType;
+  dtypeB: DType;
+  /** True for a floating-dtype difference alone: still shared, converted when merged. */
+  mergeable: boolean;
+}
+
+export interface GroupOverlap {
+  prefix: string;
+  /** Shared parameter tensors. */
+  shared: number;
+  /** Elements of the shared parameter tensors. */
+  sharedParameters: number;
+  /** Parameter tensors of this group in a and in b (the denominators a dashboard shows). */
+  tensorsA: number;
+  tensorsB: number;
+}
+
+export interface Overlap {
+  sharedTensorCount: number;
+  sharedParameterCount: number;
+  /** Shared elements / a's parameter elements (0 when a has none). */
+  fractionOfA: number;
+  fractionOfB: number;
+  /** a's groups in their order, then b's other groups. */
+  groups: GroupOverlap[];
+  /** In a's group order, then a's tensor order. */
+  mismatches: TensorMismatch[];
+}
+
+/**
+ * How much two structures share (issue 3, item 7). A tensor is shared when both have it under the
+ * same name and shape and both are parameters (mergeable, floating dtype); the dtypes may differ
+ * (F32 vs F16: shared, and listed as a mergeable mismatch). A name match is a non-mergeable
+ * mismatch when the shapes differ or only one side is a parameter. Names that are parameters on
+ * neither side (BatchNorm counters, quantized weights) are neither shared nor mismatched: they
+ * do not explain anything about mergeability.
+ *
+ * Cost: groups with equal hashes are taken whole; groups present on one side only cost nothing;
+ * only groups that differ are walked tensor by tensor. Pass the same structure objects again and
+ * their indexes are reused (see `overlapIndex`).
+ */
+export function computeOverlap(a: StructureLike, b: StructureLike): Overlap {
+  const ia = overlapIndex(a);
+  const ib = overlapIndex(b);
+  const groups: GroupOverlap[] = [];
+  const mismatches: TensorMismatch[] = [];
+  let sharedTensorCount = 0;
+  let sharedParameterCount = 0;
+  for (const ga of ia.groups.values()) {
+    const gb = ib.groups.get(ga.prefix);
+    const overlap: GroupOverlap = { prefix: ga.prefix, shared: 0, sharedParameters: 0, tensorsA: ga.parameterTensorCount, tensorsB: gb?.parameterTensorCount ?? 0 };
+    groups.push(overlap);
+    if (gb === undefined) continue;
+    if (ga.hash === gb.hash) {
+      overlap.shared = ga.parameterTensorCount;
+      overlap.sharedParameters = ga.parameterElements;
+    } else {
+      for (const ta of ga.tensors) {
+        const tb = ib.byName.get(ta.name);
+        if (tb === undefined) continue;
+        const verdict = classify(ta, tb);
+        if (verdict.shared) {
+          overlap.shared++;
+          overlap.sharedParameters += ta.elements;
+        }
+        if (verdict.mismatch !== undefined) mismatches.push(verdict.mismatch);
+      }
+    }
+    sharedTensorCount += overlap.shared;
+    sharedParameterCount += overlap.sharedParameters;
+  }
+  for (const gb of ib.groups.values()) {
+    if (!ia.groups.has(gb.prefix)) groups.push({ prefix: gb.prefix, shared: 0, sharedParameters: 0, tensorsA: 0, tensorsB: gb.parameterTensorCount });
+  }
+  return {
+    sharedTensorCount,
+    sharedParameterCount,
+    fractionOfA: ia.parameterElements === 0 ? 0 : sharedParameterCount / ia.parameterElements,
+    fractionOfB: ib.parameterElements === 0 ? 0 : sharedParameterCount / ib.parameterElements,
+    groups,
+    mismatches,
+  };
+}
+
+/** The one rule for a pair of tensors with the same name; `compareStructures` uses it too. */
+export function classify(ta: IndexedTensor, tb: IndexedTensor): { shared: boolean; mismatch?: TensorMismatch } {
+  const sameShape = ta.shapeKey === tb.shapeKey;
+  const shared = sameShape && ta.parameter && tb.parameter;
+  const mismatch = (mergeable: boolean): TensorMismatch => ({
+    name: ta.name, shapeA: ta.shape, shapeB: tb.shape, dtypeA: ta.dtype, dtypeB: tb.dtype, mergeable,
+  });
+  if (shared) return ta.dtype === tb.dtype ? { shared } : { shared, mismatch: mismatch(true) };
+  if (!ta.parameter && !tb.parameter) return { shared };
+  return { shared, mismatch: mismatch(false) };
+}
