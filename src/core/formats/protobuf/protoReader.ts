@@ -144,6 +144,14 @@ export class ProtoReader {
     throw corrupt(this.what, start, "varint longer than 10 bytes");
   }
 
+  /** Reads `width` fixed bytes (a fixed32/fixed64 value) at the current position. */
+  readFixed(width: number): Uint8Array {
+    const start = this.pos;
+    if (width > this.end - start) throw corrupt(this.what, start, `${width}-byte value runs past the end of the message`);
+    this.pos += width;
+    return this.source.read(start, width);
+  }
+
   /** A reader over a length-delimited field's payload. */
   sub(field: ProtoField, what: string): ProtoReader {
     return new ProtoReader(this.source, field.offset, field.end, what);

@@ -136,7 +136,7 @@ export function buildSegNet(options: SegNetOptions = {}): SegNet {
   if (o.quantized) {
     layer++;
     const n = width * width * 9;
-    const wq = add("backbone.layer1.conv.weight_quantized", "I8", [width, width, 3, 3], Array.from({ length: n }, () => Math.round((random() - 0.5) * 200)), "quant");
+    const wq = add("backbone.layer1.conv.weight_quantized", "I8", [width, width, 3, 3], Array.from({ length: n }, () => Math.round((random() - 0.5) * 200) + 0), "quant");
     const ws = add("backbone.layer1.conv.weight_scale", "F32", [], [0.004], "quant");
     const wz = add("backbone.layer1.conv.weight_zero_point", "I8", [], [0], "quant");
     const b = add("backbone.layer1.conv.bias", "F32", [width], randomValues(width, 0.2), "param");
