@@ -1,5 +1,8 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { DomainError, InvariantError } from "../../errors";
-import { bufferSource } from "../byteSource";
+import { bufferSource, FileByteSource } from "../byteSource";
 import { parseSafetensors } from "./parseSafetensors";
 import { rewriteSafetensors, rewrittenSafetensorsSize, type SafetensorsTensorRef } from "./rewriteSafetensors";
 import { assembleSafetensors, writeSafetensors, type TestTensor } from "./testing/writeSafetensors";
@@ -117,5 +120,32 @@ describe("rewriteSafetensors", () => {
       .rejects.toThrow(DomainError);
     await expect(rewriteSafetensors(bufferSource(anchor), { replace: ["head.bias"], getTensorBytes: async () => new Uint8Array(3) }, out.sink))
       .rejects.toThrow(InvariantError);
+  });
+
+  it("streams a file larger than the copy chunk from disk", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "layermerge-st-"));
+    try {
+      // 3·2^18 = 786,432 F32 elements = 3 MiB, copied in 1 MiB + 1 byte chunks around a replaced bias.
+      const big = writeSafetensors([
+        { name: "a.weight", dtype: "F32", shape: [3, 1 << 18] },
+        { name: "a.bias", dtype: "F32", shape: [3] },
+        { name: "b.weight", dtype: "F16", shape: [1 << 18] },
+      ]);
+      const file = path.join(dir, "anchor.safetensors");
+      fs.writeFileSync(file, big);
+      const { n, header } = split(big);
+      const expected = Buffer.from(big);
+      expected.fill(7, 8 + n + header["a.bias"].data_offsets[0], 8 + n + header["a.bias"].data_offsets[1]);
+      const source = new FileByteSource(file);
+      const out = collect();
+      try {
+        await rewriteSafetensors(source, { replace: ["a.bias"], getTensorBytes: async () => new Uint8Array(12).fill(7), chunkBytes: (1 << 20) + 1 }, out.sink);
+      } finally {
+        source.close();
+      }
+      expect(out.bytes().equals(expected)).toBe(true);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -6,7 +6,8 @@ import { OFFICIAL_DTYPE_RANK, SAFETENSORS_DTYPES } from "../safetensorsDtypes";
  * A safetensors writer for tests: it writes tensors in exactly the order given, so tests can make
  * both forward-ordered files and files ordered as the official writer orders them
  * (`officialOrder`). Written independently of the reader: header entries are built as plain
- * objects and `JSON.stringify`ed.
+ * objects and `JSON.stringify`ed (so integer-like names such as "0" come first in the header's
+ * key order; their storage order is still the order given).
  */
 export interface TestTensor {
   name: string;
