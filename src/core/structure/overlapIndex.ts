@@ -44,7 +44,8 @@ export interface OverlapIndex {
 
 /**
  * Indexes are cached per structure object: the registry compares one new structure with every
- * known one, and each known structure's index is built once, not once per comparison.
+ * known one, and each known structure's index is built once, not once per comparison. Structures
+ * are therefore treated as immutable: build a new object rather than editing `tensors` in place.
  */
 const cache = new WeakMap<StructureLike, OverlapIndex>();
 
