@@ -148,8 +148,11 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
     return acc;
   }
 
-  function encodeChecked(p: PlannedTensor, values: FloatArray, into: Uint8Array, byteOffset: number): void {
-    const bytes = encodeFromFloats(values, p.tensor.dtype);
+  /** Encodes into the anchor's dtype; returns the bytes (a view of `values` when no conversion is needed). */
+  function encodeChecked(p: PlannedTensor, values: FloatArray): Uint8Array {
+    const dtype = p.tensor.dtype;
+    const same = (dtype === "F32" && values instanceof Float32Array) || (dtype === "F64" && values instanceof Float64Array);
+    const bytes = same ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : encodeFromFloats(values, dtype);
     const bad = countNonFinite(bytes, p.tensor.dtype);
     if (bad > 0) {
       throw badInput(
@@ -158,14 +161,13 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
         { tensor: p.tensor.name, dtype: p.tensor.dtype },
       );
     }
-    into.set(bytes, byteOffset);
+    return bytes;
   }
 
   async function merge(p: Extract<PlannedTensor, { action: "merge" }>): Promise<Uint8Array> {
     const t = p.tensor;
     const f64 = t.dtype === "F64";
     const width = byteWidth(t);
-    const out = new Uint8Array(t.elements * width);
     if (p.method === "TIES") {
       invariant(p.baseTensor, `TIES tensor ${t.name} planned without a base tensor`);
       const base = await readValues(BASE_MODEL_INDEX, p.baseTensor, f64, 0, t.elements);
@@ -174,13 +176,13 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
         p.inputs.map((x) => ({ weight: x.weight, read: () => readValues(x.model, x.tensor, f64, 0, t.elements) })),
         { density: plan.params.density, lambda: plan.params.lambda },
       );
-      encodeChecked(p, merged, out, 0);
-      return out;
+      return encodeChecked(p, merged);
     }
-    const chunk = io.readTensorRange ? chunkElements : Math.max(t.elements, 1);
-    for (let start = 0; start < t.elements; start += chunk) {
-      const count = Math.min(chunk, t.elements - start);
-      encodeChecked(p, await mergeChunk(p, f64, start, count), out, start * width);
+    if (!io.readTensorRange || t.elements <= chunkElements) return encodeChecked(p, await mergeChunk(p, f64, 0, t.elements));
+    const out = new Uint8Array(t.elements * width);
+    for (let start = 0; start < t.elements; start += chunkElements) {
+      const count = Math.min(chunkElements, t.elements - start);
+      out.set(encodeChecked(p, await mergeChunk(p, f64, start, count)), start * width);
     }
     return out;
   }
