@@ -103,9 +103,10 @@ export const MERGE_METHODS: Readonly<Record<MergeMethodName, MergeMethod>> = dee
       {
         name: "dropRate",
         type: "FLOAT",
-        // The paper's standard setting (its main results use p = 0.9); it also shows that rates
-        // this high only work when the deltas are small, as after fine-tuning — lower it for
-        // models trained far from the base.
+        // The paper's headline rate: dropping 90% of the delta parameters (rescaled) keeps the
+        // fine-tuned abilities (arXiv 2311.03099, §4). The same paper tunes p per merge and
+        // shows high rates fail when deltas are large (models trained far from the base), so
+        // users of such models should lower it.
         default: 0.9,
         min: 0,
         max: 1,
