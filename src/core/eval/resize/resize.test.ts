@@ -7,12 +7,15 @@ import { planSlideWindows } from "./planSlideWindows";
 import { preprocessImage } from "./preprocessImage";
 import { resizeArgmax } from "./resizeArgmax";
 import { resizeBilinear } from "./resizeBilinear";
+import { resizeNearest } from "./resizeNearest";
+import { resizeOffsets } from "./resizeOffsets";
 import { SlideAccumulator } from "./SlideAccumulator";
 
 // Written by fixtures/make_resize_fixtures.py with PyTorch (see the script for how to rerun it).
 interface Fixtures {
   resize: Array<{ c: number; inH: number; inW: number; outH: number; outW: number; input: number[]; output: number[]; argmax: number[] }>;
   preprocess: Array<{ inH: number; inW: number; outH: number; outW: number; order: "RGB" | "BGR"; mean: number[]; std: number[]; image: number[]; output: number[] }>;
+  nearest: Array<{ inH: number; inW: number; outH: number; outW: number; input: number[]; output: number[] }>;
   slide: { H: number; W: number; cropH: number; cropW: number; strideH: number; strideW: number; C: number; windows: Array<{ y1: number; y2: number; x1: number; x2: number; logitsH: number; logitsW: number; logits: number[] }>; output: number[] };
 }
 const fx: Fixtures = JSON.parse(readFileSync(join(__dirname, "fixtures", "resize_fixtures.json"), "utf8"));
@@ -176,5 +179,30 @@ describe("slide inference", () => {
     const acc = new SlideAccumulator(s.C, s.H, s.W);
     for (const w of s.windows) acc.add(w, Float32Array.from(w.logits), w.logitsH, w.logitsW);
     expectClose(acc.finish(), s.output, 1e-5);
+  });
+});
+
+describe("resizeNearest", () => {
+  it("picks src = floor(dst · in/out), by hand", () => {
+    // 3 → 5: scale 0.6 → src 0, 0, 1, 1, 2;  4 → 2: scale 2 → src 0, 2
+    expect(Array.from(resizeNearest(Uint8Array.of(10, 20, 30), 1, 3, 1, 5))).toEqual([10, 10, 20, 20, 30]);
+    expect(Array.from(resizeNearest(Int32Array.of(1, 2, 3, 4), 1, 4, 1, 2))).toEqual([1, 3]);
+  });
+
+  it("matches torch nearest (fixtures)", () => {
+    for (const f of fx.nearest) {
+      expect(Array.from(resizeNearest(Int32Array.from(f.input), f.inH, f.inW, f.outH, f.outW))).toEqual(f.output);
+    }
+  });
+});
+
+describe("resizeOffsets", () => {
+  it("scales displacements with the map", () => {
+    // 1×2 → 2×4 (2× both ways): dy constant 1 → 2; dx [0, 4] → bilinear [0, 1, 3, 4] then ×2
+    const out = resizeOffsets(Float32Array.of(1, 1, 0, 4), 1, 2, 2, 4, "YX");
+    expect(Array.from(out)).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 0, 2, 6, 8, 0, 2, 6, 8]);
+    // 1×2 → 1×4, XY: channel 0 is dx → ×2 (width factor), channel 1 is dy [0, 1, 3, 4] → ×1 (height factor)
+    const xy = resizeOffsets(Float32Array.of(1, 1, 0, 4), 1, 2, 1, 4, "XY");
+    expect(Array.from(xy)).toEqual([2, 2, 2, 2, 0, 1, 3, 4]);
   });
 });
