@@ -33,3 +33,4 @@ export { loadSample } from "./datasets/loadSample";
 export { readDataset, type ReadDatasetOptions } from "./datasets/readDataset";
 export { validateDataset, type DatasetReport, type ValidateDatasetOptions } from "./datasets/validateDataset";
 export { datasetChecksum } from "./datasets/datasetChecksum";
+export { prefetch } from "./datasets/prefetch";
