@@ -1,3 +1,5 @@
+import { readFileSync } from "fs";
+import { join } from "path";
 import { DomainError } from "../../errors";
 import { findInstanceCenters } from "./findInstanceCenters";
 import { resolvePanopticPostprocess } from "./panopticPostprocessOptions";
@@ -137,5 +139,20 @@ describe("postprocessPanopticDeepLab", () => {
       expect((e as DomainError).field).toBe("inference.postprocess.nmsKernel");
     }
     expect(resolvePanopticPostprocess({})).toMatchObject({ centerThreshold: 0.1, nmsKernel: 7, topK: 200, stuffArea: 0, thingArea: 0, labelDivisor: 1000, offsetOrder: "YX", centerActivation: "NONE" });
+  });
+});
+
+describe("postprocessPanopticDeepLab against torch (fixtures/make_panoptic_fixtures.py)", () => {
+  const fx = JSON.parse(readFileSync(join(__dirname, "fixtures", "panoptic_fixtures.json"), "utf8")) as {
+    cases: Array<{ H: number; W: number; C: number; things: number[]; options: Record<string, number>; semantic: number[]; center: number[]; offsets: number[]; centers: number[][]; panoptic: number[] }>;
+  };
+  it.each(fx.cases.map((c, i) => [i, c] as const))("case %i", (_i, c) => {
+    const r = postprocessPanopticDeepLab(
+      { height: c.H, width: c.W, semantic: { logits: Float32Array.from(c.semantic), channels: c.C }, center: Float32Array.from(c.center), offsets: Float32Array.from(c.offsets) },
+      new Set(c.things),
+      c.options,
+    );
+    expect(r.centers.map((p) => [p.y, p.x])).toEqual(c.centers);
+    expect(Array.from(r.panoptic)).toEqual(c.panoptic);
   });
 });
