@@ -15,12 +15,12 @@ export async function serveCommand(): Promise<number> {
     }
     throw error;
   }
-  console.error(`layermerge: serving GraphQL at ${app.server.url} (auth ${config.auth})`);
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
+  const stopped = new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
   });
+  console.error(`layermerge: serving GraphQL at ${app.server.url} (auth ${config.auth})`);
+  await stopped;
   await app.stop();
   return 0;
 }

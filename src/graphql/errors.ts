@@ -20,7 +20,7 @@ export function createFormatError(logger: Logger) {
         extensions: { code: original.code, ...(original.field ? { field: original.field } : {}), ...(original.details ?? {}) },
       };
     }
-    if (original instanceof GraphQLError && !original.originalError) return formatted;
+    if (original instanceof GraphQLError && formatted.extensions?.code !== "INTERNAL_SERVER_ERROR") return formatted;
     logger.error({ err: original, path: formatted.path }, "unexpected error while resolving a GraphQL request");
     return { message: "Internal server error", locations: formatted.locations, path: formatted.path, extensions: { code: "INTERNAL_SERVER_ERROR" } };
   };

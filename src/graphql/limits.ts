@@ -2,7 +2,9 @@ import type { ApolloServerPlugin } from "@apollo/server";
 import {
   DocumentNode, FragmentDefinitionNode, GraphQLError, GraphQLSchema, Kind, OperationDefinitionNode, SelectionSetNode,
 } from "graphql";
+import { getNamedType, isLeafType } from "graphql";
 import { getComplexity, simpleEstimator, ComplexityEstimator } from "graphql-query-complexity";
+import { DEFAULT_PAGE_SIZE } from "../services/pagination";
 
 /**
  * Depth: the longest chain of nested fields (introspection's own nesting is not counted: a
@@ -34,11 +36,16 @@ export function queryDepth(document: DocumentNode, operationName?: string | null
   return depthOf(operation.selectionSet, new Set());
 }
 
-/** A connection's children cost `first` times over; other fields cost one plus their children. */
-const pageEstimator: ComplexityEstimator = ({ args, childComplexity }) => {
-  const first = typeof args.first === "number" ? args.first : undefined;
-  if (first !== undefined) return 1 + Math.max(first, 1) * childComplexity;
-  return undefined as unknown as number;
+/**
+ * Cost counts objects fetched, not bytes: a scalar field costs nothing (it comes with its row),
+ * an object field costs one plus its children, and a connection's children count `first` times
+ * (default page size when absent).
+ */
+const pageEstimator: ComplexityEstimator = ({ args, childComplexity, field }) => {
+  if (typeof args.first === "number") return 1 + Math.max(args.first, 1) * childComplexity;
+  if (field.args.some((a) => a.name === "first")) return 1 + DEFAULT_PAGE_SIZE * childComplexity;
+  if (isLeafType(getNamedType(field.type))) return 0;
+  return 1 + childComplexity;
 };
 
 export function limitsPlugin(schema: GraphQLSchema, limits: { maxDepth: number; maxComplexity: number }): ApolloServerPlugin {
@@ -52,13 +59,19 @@ export function limitsPlugin(schema: GraphQLSchema, limits: { maxDepth: number; 
               extensions: { code: "QUERY_TOO_COMPLEX", depth, maxDepth: limits.maxDepth },
             });
           }
-          const complexity = getComplexity({
-            schema,
-            query: document,
-            operationName: operationName ?? request.operationName ?? undefined,
-            variables: request.variables ?? {},
-            estimators: [pageEstimator, simpleEstimator({ defaultComplexity: 1 })],
-          });
+          let complexity: number;
+          try {
+            complexity = getComplexity({
+              schema,
+              query: document,
+              operationName: operationName ?? request.operationName ?? undefined,
+              variables: request.variables ?? {},
+              estimators: [pageEstimator, simpleEstimator({ defaultComplexity: 1 })],
+            });
+          } catch {
+            // Variables that do not coerce: execution reports them as BAD_USER_INPUT next.
+            return;
+          }
           if (complexity > limits.maxComplexity) {
             throw new GraphQLError(`query complexity ${complexity} exceeds the limit of ${limits.maxComplexity}; ask for fewer items per page or fewer fields, or raise LAYERMERGE_MAX_QUERY_COMPLEXITY`, {
               extensions: { code: "QUERY_TOO_COMPLEX", complexity, maxComplexity: limits.maxComplexity },

@@ -1,0 +1,37 @@
+import { GraphQLError } from "graphql";
+import { createFormatError } from "./errors";
+import { DomainError } from "../core/errors";
+
+function fakeLogger() {
+  const calls: unknown[][] = [];
+  return { logger: { error: (...args: unknown[]) => calls.push(args) } as never, calls };
+}
+
+describe("formatError", () => {
+  test("a DomainError keeps its message, code and field", () => {
+    const { logger, calls } = fakeLogger();
+    const wrapped = new GraphQLError("x", { path: ["createModel"], originalError: new DomainError("BAD_USER_INPUT", "input.name must not be empty", { field: "input.name" }) });
+    const out = createFormatError(logger)({ message: "x", path: ["createModel"] }, wrapped);
+    expect(out).toEqual({ message: "input.name must not be empty", path: ["createModel"], locations: undefined, extensions: { code: "BAD_USER_INPUT", field: "input.name" } });
+    expect(calls).toHaveLength(0);
+  });
+
+  test("an unexpected error is masked for the client and logged in full", () => {
+    const { logger, calls } = fakeLogger();
+    const secret = new Error("connect ECONNREFUSED 10.0.0.5:5432 password=hunter2");
+    const wrapped = new GraphQLError(secret.message, { path: ["models"], originalError: secret });
+    const out = createFormatError(logger)({ message: secret.message, path: ["models"], extensions: { code: "INTERNAL_SERVER_ERROR" } }, wrapped);
+    expect(out.message).toBe("Internal server error");
+    expect(out.extensions).toEqual({ code: "INTERNAL_SERVER_ERROR" });
+    expect(JSON.stringify(out)).not.toMatch(/hunter2/);
+    expect(calls).toHaveLength(1);
+    expect((calls[0][0] as { err: Error }).err).toBe(secret);
+  });
+
+  test("GraphQL's own validation errors pass through with their code", () => {
+    const { logger } = fakeLogger();
+    const error = new GraphQLError('Cannot query field "nope" on type "Query".', { extensions: { code: "GRAPHQL_VALIDATION_FAILED" } });
+    const formatted = { message: error.message, extensions: { code: "GRAPHQL_VALIDATION_FAILED" } };
+    expect(createFormatError(logger)(formatted, error)).toBe(formatted);
+  });
+});
