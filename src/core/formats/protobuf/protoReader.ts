@@ -24,8 +24,13 @@ export interface ProtoField {
 const TWO_32 = 2 ** 32;
 /** Protobuf field numbers are at most 2^29 - 1. */
 const MAX_FIELD_NUMBER = 536870911;
-/** Refill size for the tag/varint buffer: small fields cost one read per window, not per byte. */
-const WINDOW = 64 * 1024;
+/**
+ * Refill sizes for the tag/varint buffer: small fields cost one read per window, not per byte.
+ * The first window is small because a TensorProto header is ~100 bytes before megabytes of
+ * raw_data; runs of many small fields (nodes) grow it.
+ */
+const FIRST_WINDOW = 4096;
+const MAX_WINDOW = 1 << 20;
 
 /**
  * Walks the fields of one message spanning [start, end) of a ByteSource. Every length is checked
@@ -35,6 +40,7 @@ const WINDOW = 64 * 1024;
 export class ProtoReader {
   private window: Uint8Array = new Uint8Array(0);
   private windowStart = 0;
+  private windowSize = FIRST_WINDOW;
   private pos: number;
 
   /**
@@ -170,7 +176,8 @@ export class ProtoReader {
   private byteAt(offset: number): number {
     const i = offset - this.windowStart;
     if (i >= 0 && i < this.window.length) return this.window[i];
-    const length = Math.min(WINDOW, this.end - offset);
+    const length = Math.min(this.windowSize, this.end - offset);
+    this.windowSize = Math.min(2 * this.windowSize, MAX_WINDOW);
     this.window = this.source.read(offset, length);
     this.windowStart = offset;
     return this.window[0];
