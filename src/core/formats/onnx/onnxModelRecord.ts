@@ -26,6 +26,8 @@ export interface TypedRange {
   packed: boolean;
   /** Packed ranges: offset of the payload's length prefix (rewritten when the payload's size changes). */
   prefixOffset: number;
+  /** Values in this range. */
+  count: number;
 }
 
 export type OnnxTensorData =

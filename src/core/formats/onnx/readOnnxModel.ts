@@ -2,7 +2,7 @@ import { badInput } from "../../errors";
 import type { ByteSource } from "../byteSource";
 import { ProtoReader, type ProtoField } from "../protobuf/protoReader";
 import { onnxDataType } from "./onnxDataType";
-import type { LenSpan, OnnxModelRecord, OnnxNodeRecord, OnnxTensorRecord, OnnxValueInfo } from "./onnxModelRecord";
+import type { LenSpan, OnnxModelRecord, OnnxNodeRecord, OnnxValueInfo } from "./onnxModelRecord";
 import { expectWire, readStringEntry, readTensorProto } from "./readTensorProto";
 
 /** Field numbers from onnx/onnx.proto3. */

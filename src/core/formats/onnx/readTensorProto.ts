@@ -158,15 +158,17 @@ function addTypedRange(r: ProtoReader, f: ProtoField, field: TypedAccumulator["f
       if (f.length % width !== 0) throw badInput(`${label}: packed ${field} of ${f.length} bytes is not a whole number of ${width}-byte values`, undefined, { offset: f.offset });
       count = f.length / width;
     }
-    out.ranges.push({ offset: f.offset, length: f.length, packed: true, prefixOffset: f.prefixOffset });
+    out.ranges.push({ offset: f.offset, length: f.length, packed: true, prefixOffset: f.prefixOffset, count });
     out.count += count;
     return out;
   }
   const wire = encoding === "fixed32" ? 5 : encoding === "fixed64" ? 1 : 0;
   expectWire(f, wire, label, field);
   const last = out.ranges[out.ranges.length - 1];
-  if (last && !last.packed && last.offset + last.length === f.tagOffset) last.length = f.end - last.offset;
-  else out.ranges.push({ offset: f.tagOffset, length: f.end - f.tagOffset, packed: false, prefixOffset: f.tagOffset });
+  if (last && !last.packed && last.offset + last.length === f.tagOffset) {
+    last.length = f.end - last.offset;
+    last.count++;
+  } else out.ranges.push({ offset: f.tagOffset, length: f.end - f.tagOffset, packed: false, prefixOffset: f.tagOffset, count: 1 });
   out.count += 1;
   return out;
 }

@@ -181,10 +181,8 @@ function encodeVarintSite(plan: OnnxRewritePlan, site: RewriteSite, bytes: Uint8
   let next = 0;
   return d.ranges.map((r) => {
     if (r.packed) {
-      const w = new ProtoWriter();
-      const count = countPackedVarints(plan, r);
-      for (let i = 0; i < count; i++) w.varint(values(next++));
-      const payload = w.finish();
+      const payload = encodePacked(values, next, r.count, site.tensor.dtype);
+      next += r.count;
       return [encodeVarint(payload.length), payload];
     }
     return [rewriteRecords(plan, r, (w) => w.varint(values(next++)))];
@@ -244,14 +242,31 @@ function countRecords(plan: OnnxRewritePlan, r: TypedRange, width: number): numb
   return n;
 }
 
-function countPackedVarints(plan: OnnxRewritePlan, r: TypedRange): number {
-  const reader = new ProtoReader(plan.source, r.offset, r.offset + r.length, "typed tensor field");
-  let n = 0;
-  while (!reader.atEnd) {
-    reader.readVarint();
-    n++;
+/**
+ * Packed varints straight into one buffer: the hot loop of fp16 tensors stored as int32_data
+ * (millions of values), so no per-value allocation. 16-bit and 8-bit unsigned values take at
+ * most 3 bytes; anything that may be negative or 64-bit is allowed 10.
+ */
+function encodePacked(values: (i: number) => number | bigint, first: number, count: number, dtype: TensorInfo["dtype"]): Uint8Array {
+  const small = ["F16", "BF16", "U16", "U8", "BOOL", "F8_E4M3", "F8_E5M2"].includes(dtype);
+  const out = new Uint8Array(count * (small ? 3 : 10));
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const value = values(first + i);
+    if (typeof value === "number" && value >= 0 && value < 0x80000000) {
+      let v = value;
+      while (v >= 0x80) {
+        out[at++] = (v & 0x7f) | 0x80;
+        v >>>= 7;
+      }
+      out[at++] = v;
+    } else {
+      const bytes = encodeVarint(value);
+      out.set(bytes, at);
+      at += bytes.length;
+    }
   }
-  return n;
+  return out.subarray(0, at);
 }
 
 function rawFieldHeader(length: number): Uint8Array {

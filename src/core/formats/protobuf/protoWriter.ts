@@ -11,6 +11,9 @@ export const WIRE_FIXED32 = 5;
 
 /** Bytes a varint takes for a non-negative integer below 2^64 (a number or a bigint). */
 export function varintSize(value: number | bigint): number {
+  if (typeof value === "number" && value >= 0 && value < 0x80000000) {
+    return value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : value < 0x10000000 ? 4 : 5;
+  }
   let v = typeof value === "bigint" ? BigInt.asUintN(64, value) : BigInt(checkedUnsigned(value));
   let n = 1;
   while (v >= 0x80n) {
@@ -25,7 +28,11 @@ export function varintSize(value: number | bigint): number {
  * protobuf does for int32/int64 fields.
  */
 export function encodeVarint(value: number | bigint): Uint8Array {
-  if (typeof value === "number" && value >= 0 && value < 0x80) return Uint8Array.of(value);
+  if (typeof value === "number" && value >= 0 && Number.isSafeInteger(value)) {
+    const out = new Uint8Array(varintSize(value));
+    writeUnsigned(out, 0, value);
+    return out;
+  }
   let v = typeof value === "bigint" ? BigInt.asUintN(64, value) : BigInt.asUintN(64, BigInt(checkedInteger(value)));
   const out: number[] = [];
   while (v >= 0x80n) {
@@ -34,6 +41,17 @@ export function encodeVarint(value: number | bigint): Uint8Array {
   }
   out.push(Number(v));
   return Uint8Array.from(out);
+}
+
+/** Writes a non-negative safe integer as a varint at `at`; returns the position after it. */
+function writeUnsigned(into: Uint8Array, at: number, value: number): number {
+  let v = value;
+  while (v >= 0x80) {
+    into[at++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  into[at++] = v;
+  return at;
 }
 
 function checkedInteger(value: number): number {
@@ -66,6 +84,12 @@ export class ProtoWriter {
   }
 
   varint(value: number | bigint): this {
+    if (typeof value === "number" && value >= 0 && Number.isSafeInteger(value)) {
+      // The hot path of typed tensor encoding: no allocation per value.
+      this.reserve(10);
+      this.length = writeUnsigned(this.buffer, this.length, value);
+      return this;
+    }
     return this.raw(encodeVarint(value));
   }
 
