@@ -1,7 +1,7 @@
 import "reflect-metadata";
 import { Config, loadConfig, redact } from "./config/config";
 import { openDatabase } from "./persistence/database";
-import { createServices } from "./services/services";
+import { createInfrastructure, createServices } from "./services/services";
 import { startServer } from "./http/server";
 import { createLogger } from "./logging";
 
@@ -9,7 +9,7 @@ import { createLogger } from "./logging";
 export async function startApp(config: Config = loadConfig()) {
   const logger = createLogger(config.logLevel);
   const database = await openDatabase(config.databaseUrl);
-  const services = createServices(database);
+  const services = createServices(config, createInfrastructure(config, database));
   const server = await startServer(config, services, logger);
   logger.info({ url: server.url, database: redact(config.databaseUrl), auth: config.auth }, "layermerge is serving");
   return {
@@ -19,6 +19,7 @@ export async function startApp(config: Config = loadConfig()) {
     server,
     async stop() {
       await server.stop();
+      await services.pool.close();
       await database.close();
     },
   };

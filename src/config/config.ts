@@ -13,6 +13,11 @@ export interface Config {
   maxQueryDepth: number;
   maxQueryComplexity: number;
   logLevel: string;
+  /** Folders whose files registerModel may import by path (empty: path imports are refused). */
+  importRoots: string[];
+  maxUploadBytes: number;
+  /** Worker threads for parsing, merging and evaluation in this process. */
+  workers: number;
 }
 
 /** Raised for invalid configuration; `main` prints its message as one line and exits. */
@@ -61,6 +66,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     maxQueryDepth: integer(env, "LAYERMERGE_MAX_QUERY_DEPTH", 12, 1, 1000),
     maxQueryComplexity: integer(env, "LAYERMERGE_MAX_QUERY_COMPLEXITY", 5000, 1, 10_000_000),
     logLevel: env.LOG_LEVEL || "info",
+    importRoots: (env.LAYERMERGE_IMPORT_ROOTS || "")
+      .split(path.delimiter)
+      .map((p) => p.trim())
+      .filter(Boolean)
+      .map((p) => path.resolve(cwd, p)),
+    maxUploadBytes: integer(env, "LAYERMERGE_MAX_UPLOAD_BYTES", 8 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
+    workers: integer(env, "LAYERMERGE_WORKERS", 1, 1, 64),
   };
 }
 

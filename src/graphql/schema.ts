@@ -8,8 +8,9 @@ import { LineageResolver } from "./resolvers/lineage.resolver";
 import { ModelResolver } from "./resolvers/model.resolver";
 import { TaskResolver } from "./resolvers/task.resolver";
 import { TokenResolver } from "./resolvers/token.resolver";
+import { StructureResolver } from "./resolvers/structure.resolver";
 
-export const resolvers = [TaskResolver, DatasetResolver, BackboneResolver, ModelResolver, LineageResolver, TokenResolver] as const;
+export const resolvers = [TaskResolver, DatasetResolver, BackboneResolver, ModelResolver, LineageResolver, TokenResolver, StructureResolver] as const;
 
 let cached: GraphQLSchema | undefined;
 

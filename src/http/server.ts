@@ -15,6 +15,7 @@ import { limitsPlugin } from "../graphql/limits";
 import type { GraphQLContext } from "../graphql/context";
 import { authenticate } from "./authenticate";
 import { cors } from "./cors";
+import { artifactRoutes } from "./artifactRoutes";
 
 export interface RunningServer {
   url: string;
@@ -51,6 +52,7 @@ export async function startServer(config: Config, services: Services, logger: Lo
       res.status(503).json({ status: "unavailable", database: "unreachable" });
     }
   });
+  app.use(artifactRoutes(config, services, logger));
   app.use(
     "/graphql",
     express.json({ limit: "2mb" }),

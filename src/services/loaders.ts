@@ -31,6 +31,8 @@ export function createLoaders(db: Db) {
     backbone: byId((ids) => db.backbone.findMany({ where: { id: { in: ids } } })),
     dataset: byId((ids) => db.dataset.findMany({ where: { id: { in: ids } } })),
     model: byId((ids) => db.model.findMany({ where: { id: { in: ids } } })),
+    artifact: byId(async (ids) => (await db.artifact.findMany({ where: { id: { in: ids } } })).map((a) => ({ ...a, sizeBytes: Number(a.sizeBytes) }))),
+    structure: byId(async (ids) => (await db.structure.findMany({ where: { id: { in: ids } } })).map((s) => ({ ...s, parameterCount: Number(s.parameterCount) }))),
     tags: groupBy<{ modelId: string; tag: string }>("modelId", (ids) => db.modelTag.findMany({ where: { modelId: { in: ids } }, orderBy: { tag: "asc" } })),
     parentEdges: groupBy<EdgeRow>("childId", (ids) => db.lineageEdge.findMany({ where: { childId: { in: ids } }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] })),
     childEdges: groupBy<EdgeRow>("parentId", (ids) => db.lineageEdge.findMany({ where: { parentId: { in: ids } }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] })),

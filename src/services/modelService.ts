@@ -55,6 +55,11 @@ export interface ModelListArgs {
 
 const MAX_FILTER_NESTING = 6;
 
+export interface ValidatedModel {
+  data: Record<string, unknown> & { name: string; version: string; taskId: string };
+  tags: string[];
+}
+
 export class ModelService {
   constructor(private readonly db: Db, private readonly provider: Provider) {}
 
@@ -83,16 +88,36 @@ export class ModelService {
   }
 
   async create(input: ModelInput): Promise<ModelRow> {
+    return this.insert(await this.validateForCreate(input));
+  }
+
+  /**
+   * Checks a new model's fields (and that its name + version is free) without writing, so that
+   * registration can refuse bad metadata before it stores or parses anything.
+   */
+  async validateForCreate(input: ModelInput): Promise<ValidatedModel> {
     const data = await this.checkInput(input, false);
     const tags = tagList(input.tags, "input.tags") ?? [];
+    const taken = await this.db.model.findUnique({ where: { name_version: { name: data.name!, version: data.version! } }, select: { id: true } });
+    if (taken) throw this.nameTaken(data.name!, data.version!);
+    return { data: { ...data, name: data.name!, taskId: data.taskId!, version: data.version! }, tags };
+  }
+
+  /** Inserts a validated model, optionally inside a transaction and with extra columns. */
+  async insert(validated: ValidatedModel, extra: { structureId?: string; artifactId?: string; origin?: string } = {}, tx: Db = this.db): Promise<ModelRow> {
+    const { data, tags } = validated;
     try {
-      return await this.db.model.create({
-        data: { ...data, name: data.name as string, taskId: data.taskId as string, tags: { create: tags.map((tag) => ({ tag })) } } as Parameters<Db["model"]["create"]>[0]["data"],
+      return await tx.model.create({
+        data: { ...data, ...extra, tags: { create: tags.map((tag) => ({ tag })) } } as Parameters<Db["model"]["create"]>[0]["data"],
       });
     } catch (error) {
-      if (isUniqueViolation(error)) throw conflict(`model ${data.name} version ${data.version} already exists (deleted models keep their name and version)`, "input.version");
+      if (isUniqueViolation(error)) throw this.nameTaken(data.name, data.version);
       throw error;
     }
+  }
+
+  private nameTaken(name: string, version: string) {
+    return conflict(`model ${name} version ${version} already exists (deleted models keep their name and version)`, "input.version");
   }
 
   async update(id: string, input: Partial<ModelInput>): Promise<ModelRow> {

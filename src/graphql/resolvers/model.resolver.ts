@@ -6,6 +6,7 @@ import { Backbone } from "../types/backbone.type";
 import { Dataset } from "../types/dataset.type";
 import { LineageEdge } from "../types/lineage.type";
 import { Role } from "../types/enums";
+import { Artifact, Structure } from "../types/structure.type";
 
 @Resolver(() => Model)
 export class ModelResolver {
@@ -69,6 +70,16 @@ export class ModelResolver {
   @FieldResolver(() => [Model], { description: "Models derived from this one (any relation)." })
   async children(@Root() model: Model, @Ctx() ctx: GraphQLContext) {
     return loadEnds(ctx, await ctx.loaders.childEdges.load(model.id), "childId");
+  }
+
+  @FieldResolver(() => Artifact, { nullable: true, description: "The model's weights, when registered from a file." })
+  artifact(@Root() model: Model, @Ctx() ctx: GraphQLContext) {
+    return model.artifactId ? ctx.loaders.artifact.load(model.artifactId) : null;
+  }
+
+  @FieldResolver(() => Structure, { nullable: true, description: "The parameter structure read from the weights." })
+  structure(@Root() model: Model, @Ctx() ctx: GraphQLContext) {
+    return model.structureId ? ctx.loaders.structure.load(model.structureId) : null;
   }
 
   @Authorized(Role.WRITER)

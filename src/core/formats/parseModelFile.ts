@@ -1,0 +1,51 @@
+import * as path from "node:path";
+import { badInput } from "../errors";
+import type { ParsedModel } from "../structure/types";
+import { FileByteSource } from "./byteSource";
+import { isSafetensors } from "./safetensors/isSafetensors";
+import { parseSafetensors } from "./safetensors/parseSafetensors";
+import { parseOnnx } from "./onnx/parseOnnx";
+import { openExternalData } from "./onnx/externalData";
+
+export interface ParseModelFileOptions {
+  /** safetensors: module prefixes in forward order (overrides the detected order). */
+  layerOrder?: readonly string[];
+  /**
+   * ONNX external data: the folder the model's side files live in. Absent for uploaded blobs
+   * (which carry no side files): a model that needs them is then refused.
+   */
+  externalDataRoot?: string;
+}
+
+/**
+ * Detects the format from the bytes (safetensors' header, else ONNX protobuf) and parses the
+ * parameter structure. Errors name the problem; an unknown format says what was expected.
+ */
+export function parseModelFile(file: string, options: ParseModelFileOptions = {}): ParsedModel {
+  // A small read-ahead window: parsing touches headers spread across the file, not the data.
+  const source = new FileByteSource(file, 64 * 1024);
+  try {
+    if (source.size === 0) throw badInput("the file is empty; expected an ONNX or safetensors model", "artifact");
+    if (isSafetensors(source)) return parseSafetensors(source, { layerOrder: options.layerOrder });
+    const first = source.read(0, 1)[0];
+    // Every ONNX ModelProto field has a small field number; a first byte outside protobuf's
+    // tag space for fields 1–20 means this is neither format.
+    if ((first & 7) > 5 || first >> 3 === 0 || first >> 3 > 20) {
+      throw badInput("the file is neither safetensors nor ONNX (unrecognised leading bytes)", "artifact");
+    }
+    const external = options.externalDataRoot ? openExternalData(options.externalDataRoot) : undefined;
+    try {
+      const parsed = parseOnnx(source, external ? { externalDataRoot: options.externalDataRoot, openExternal: external } : {});
+      if (options.layerOrder) throw badInput("layerOrder applies to safetensors models only (ONNX layer order comes from the graph)", "input.layerOrder");
+      return parsed;
+    } finally {
+      external?.close();
+    }
+  } finally {
+    source.close();
+  }
+}
+
+export function folderOf(file: string): string {
+  return path.dirname(path.resolve(file));
+}

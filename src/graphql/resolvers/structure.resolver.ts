@@ -1,0 +1,49 @@
+import { Arg, Authorized, Ctx, FieldResolver, Float, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import type { GraphQLContext } from "../context";
+import { Model } from "../types/model.type";
+import {
+  MergeCandidateConnection, RegisterModelInput, Structure, StructureComparison, StructureTensorConnection,
+} from "../types/structure.type";
+import { Role } from "../types/enums";
+
+@Resolver(() => Structure)
+export class StructureResolver {
+  @FieldResolver(() => StructureTensorConnection, { description: "Tensors in layer order; `first` defaults to 100, at most 1000." })
+  tensors(
+    @Root() structure: Structure,
+    @Ctx() ctx: GraphQLContext,
+    @Arg("first", () => Int, { nullable: true }) first?: number,
+    @Arg("after", () => String, { nullable: true }) after?: string,
+    @Arg("group", () => String, { nullable: true }) group?: string,
+  ) {
+    return ctx.services.structures.tensors(structure.id, { first, after, group });
+  }
+
+  @Query(() => MergeCandidateConnection, { description: "Models that share parameters with the anchor, by shared fraction (first defaults to 20, at most 200)." })
+  mergeCandidates(
+    @Arg("anchorId", () => ID) anchorId: string,
+    @Ctx() ctx: GraphQLContext,
+    @Arg("minSharedFraction", () => Float, { nullable: true, defaultValue: 0.5 }) minSharedFraction: number,
+    @Arg("sameTask", { nullable: true, defaultValue: false }) sameTask: boolean,
+    @Arg("first", () => Int, { nullable: true }) first?: number,
+    @Arg("after", () => String, { nullable: true }) after?: string,
+  ) {
+    return ctx.services.candidates.candidates({ anchorId, minSharedFraction, sameTask, first, after });
+  }
+
+  @Query(() => StructureComparison)
+  compareStructures(
+    @Arg("aId", () => ID) aId: string,
+    @Arg("bId", () => ID) bId: string,
+    @Ctx() ctx: GraphQLContext,
+    @Arg("cap", () => Int, { nullable: true, defaultValue: 100, description: "Most items per list (totals are always complete)." }) cap: number,
+  ) {
+    return ctx.services.structures.compare(aId, bId, cap);
+  }
+
+  @Authorized(Role.WRITER)
+  @Mutation(() => Model, { description: "Registers a model from its weights; the file is parsed off the event loop and its structure recorded." })
+  registerModel(@Arg("input") input: RegisterModelInput, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.registration.register(input);
+  }
+}

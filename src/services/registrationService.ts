@@ -1,0 +1,227 @@
+import * as fsp from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import { createHash, randomUUID } from "node:crypto";
+import type { Db } from "../persistence/database";
+import { badInput } from "../core/errors";
+import type { ParsedModel } from "../core/structure/types";
+import { summarizeStructure } from "../core/structure/summarizeStructure";
+import { computeOverlap } from "../core/structure/computeOverlap";
+import type { StructureLike } from "../core/structure/overlapIndex";
+import type { ArtifactStore } from "../storage/artifactStore";
+import { SHA256_PATTERN } from "../storage/artifactStore";
+import type { ThreadPool } from "../workers/threadPool";
+import type { ModelInput, ModelRow, ModelService } from "./modelService";
+import type { StructureCatalog } from "./structureCatalog";
+import { resolveImportPath } from "./importPath";
+import { isUniqueViolation } from "./prismaErrors";
+
+export interface RegisterModelInput extends ModelInput {
+  artifactSha256?: string | null;
+  path?: string | null;
+  /** safetensors: module prefixes in forward order. */
+  layerOrder?: string[] | null;
+  /** safetensors: take the layer order of this registered model (its modules this file has). */
+  layerOrderFromModelId?: string | null;
+}
+
+export interface RegistrationConfig {
+  importRoots: string[];
+  maxUploadBytes: number;
+}
+
+/**
+ * Registration from an artifact (issue 3): the bytes are stored content-addressed, parsed in a
+ * worker thread, their structure deduplicated and compared with every known structure, and the
+ * model recorded — or, on any failure, nothing is left behind (no row, no orphan blob).
+ */
+export class RegistrationService {
+  constructor(
+    private readonly db: Db,
+    private readonly store: ArtifactStore,
+    private readonly pool: ThreadPool,
+    private readonly catalog: StructureCatalog,
+    private readonly models: ModelService,
+    private readonly config: RegistrationConfig,
+  ) {}
+
+  async register(input: RegisterModelInput): Promise<ModelRow> {
+    if (!!input.artifactSha256 === !!input.path) {
+      throw badInput("give exactly one of input.artifactSha256 (an uploaded artifact) and input.path (a file under LAYERMERGE_IMPORT_ROOTS)", input.path ? "input.path" : "input.artifactSha256");
+    }
+    if (input.layerOrder && input.layerOrderFromModelId) throw badInput("give at most one of input.layerOrder and input.layerOrderFromModelId", "input.layerOrder");
+    const validated = await this.models.validateForCreate(input);
+    const givenOrder = input.layerOrder ?? (input.layerOrderFromModelId ? await this.layerOrderOf(input.layerOrderFromModelId) : undefined);
+
+    let sha256: string;
+    let newBlob = false;
+    let parsed: ParsedModel;
+    const cleanup: Array<() => Promise<void>> = [];
+    try {
+      if (input.artifactSha256) {
+        sha256 = input.artifactSha256.toLowerCase();
+        if (!SHA256_PATTERN.test(sha256)) throw badInput("input.artifactSha256 must be 64 hex digits", "input.artifactSha256");
+        if (!(await this.store.stat(sha256))) {
+          throw badInput(`no uploaded artifact has sha256 ${sha256}; upload it first with PUT /artifacts`, "input.artifactSha256");
+        }
+        const local = await this.store.localPath(sha256);
+        cleanup.push(() => local.release());
+        parsed = await this.parse(local.path, givenOrder, input.layerOrderFromModelId != null, undefined);
+      } else {
+        const file = await resolveImportPath(input.path!, this.config.importRoots);
+        const stat = await fsp.stat(file);
+        if (stat.size > this.config.maxUploadBytes) throw badInput(`${file} is larger than LAYERMERGE_MAX_UPLOAD_BYTES (${this.config.maxUploadBytes})`, "input.path");
+        parsed = await this.parse(file, givenOrder, input.layerOrderFromModelId != null, path.dirname(file));
+        let storedFrom = file;
+        const externalFiles = (parsed.metadata as { externalDataFiles?: string[] }).externalDataFiles ?? [];
+        if (parsed.format === "onnx" && externalFiles.length > 0) {
+          const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "layermerge-import-"));
+          cleanup.push(() => fsp.rm(dir, { recursive: true, force: true }));
+          storedFrom = path.join(dir, "model.onnx");
+          await this.pool.run("inlineOnnxExternalData", { file, out: storedFrom });
+        }
+        const blob = await this.store.putFile(storedFrom, { maxBytes: this.config.maxUploadBytes });
+        sha256 = blob.sha256;
+        newBlob = blob.created;
+      }
+      const structureId = await this.ensureStructure(parsed);
+      const size = (await this.store.stat(sha256))!.sizeBytes;
+      return await this.db.$transaction(async (tx) => {
+        const artifact =
+          (await tx.artifact.findUnique({ where: { sha256 } })) ??
+          (await tx.artifact.create({ data: { sha256, sizeBytes: BigInt(size), format: parsed.format, storageKey: sha256 } }));
+        return this.models.insert(validated, { structureId, artifactId: artifact.id }, tx as unknown as Db);
+      });
+    } catch (error) {
+      // An upload or import that did not become a registered artifact is garbage.
+      const sha = input.artifactSha256?.toLowerCase() ?? (newBlob ? sha256! : undefined);
+      if (sha && SHA256_PATTERN.test(sha) && (newBlob || input.artifactSha256)) {
+        const referenced = await this.db.artifact.findUnique({ where: { sha256: sha }, select: { id: true } });
+        if (!referenced) await this.store.delete(sha).catch(() => undefined);
+      }
+      throw error;
+    } finally {
+      for (const step of cleanup.reverse()) await step().catch(() => undefined);
+    }
+  }
+
+  private async parse(file: string, order: string[] | undefined, filterOrder: boolean, externalDataRoot: string | undefined): Promise<ParsedModel> {
+    if (order && filterOrder) {
+      // An order taken from another model may name modules this one lacks (another head).
+      const first = await this.pool.run("parseModelFile", { file, options: { externalDataRoot } });
+      if (first.format !== "safetensors") return first;
+      const modules = new Set(first.tensors.map((t) => moduleOf(t.name)));
+      order = order.filter((m) => modules.has(m));
+    }
+    return this.pool.run("parseModelFile", { file, options: { layerOrder: order, externalDataRoot } });
+  }
+
+  private async layerOrderOf(modelId: string): Promise<string[]> {
+    const model = await this.db.model.findUnique({ where: { id: modelId }, select: { structureId: true } });
+    if (!model) throw badInput(`input.layerOrderFromModelId ${JSON.stringify(modelId)} does not exist`, "input.layerOrderFromModelId");
+    if (!model.structureId) throw badInput("input.layerOrderFromModelId names a model without a registered artifact", "input.layerOrderFromModelId");
+    const tensors = await this.db.structureTensor.findMany({ where: { structureId: model.structureId }, orderBy: [{ layerIndex: "asc" }, { position: "asc" }], select: { name: true } });
+    const order: string[] = [];
+    const seen = new Set<string>();
+    for (const t of tensors) {
+      const m = moduleOf(t.name);
+      if (!seen.has(m)) {
+        seen.add(m);
+        order.push(m);
+      }
+    }
+    return order;
+  }
+
+  /**
+   * The id of the Structure row for this parameter structure, creating it (with its tensors and
+   * its overlap with every known structure, in one transaction) when it is new.
+   */
+  async ensureStructure(parsed: ParsedModel): Promise<string> {
+    const summary = summarizeStructure(parsed);
+    const hash = createHash("sha256").update(JSON.stringify([summary.hash, parsed.format, parsed.layerOrderSource])).digest("hex");
+    const existing = await this.db.structure.findUnique({ where: { hash }, select: { id: true } });
+    if (existing) return existing.id;
+
+    const id = randomUUID();
+    const structure: StructureLike = {
+      tensors: parsed.tensors.map((t) => ({ name: t.name, shape: t.shape, dtype: t.dtype, mergeable: t.mergeable, group: t.group, elements: t.elements })),
+    };
+    const overlaps: OverlapRow[] = [];
+    for (const other of await this.catalog.all()) {
+      const o = computeOverlap(structure, other.structure);
+      if (o.sharedTensorCount === 0 && o.mismatches.length === 0) continue;
+      // One row per unordered pair, a < b by id, so both directions are one indexed lookup.
+      const newIsA = id < other.id;
+      overlaps.push({
+        structureAId: newIsA ? id : other.id,
+        structureBId: newIsA ? other.id : id,
+        sharedTensorCount: o.sharedTensorCount,
+        sharedParameterCount: BigInt(o.sharedParameterCount),
+        fractionOfA: newIsA ? o.fractionOfA : o.fractionOfB,
+        fractionOfB: newIsA ? o.fractionOfB : o.fractionOfA,
+        groups: o.groups.map((g) => ({ prefix: g.prefix, shared: g.shared, sharedParameters: g.sharedParameters, tensorsA: newIsA ? g.tensorsA : g.tensorsB, tensorsB: newIsA ? g.tensorsB : g.tensorsA })),
+        mismatches: o.mismatches.map((m) =>
+          newIsA ? m : { name: m.name, shapeA: m.shapeB, shapeB: m.shapeA, dtypeA: m.dtypeB, dtypeB: m.dtypeA, mergeable: m.mergeable },
+        ),
+      });
+    }
+    try {
+      await this.db.$transaction(async (tx) => {
+        await tx.structure.create({
+          data: {
+            id,
+            hash,
+            format: parsed.format,
+            tensorCount: summary.tensorCount,
+            parameterCount: BigInt(summary.parameterCount),
+            parameterCountByDtype: summary.dtypes as unknown as object,
+            layerCount: parsed.layerCount,
+            layerOrderSource: parsed.layerOrderSource,
+            generatedNameCount: parsed.generatedNameCount,
+            groups: summary.groups.map((g) => ({ prefix: g.prefix, tensorCount: g.tensorCount, parameterCount: g.parameterCount })) as unknown as object,
+          },
+        });
+        const rows = parsed.tensors.map((t, position) => ({
+          structureId: id,
+          position,
+          name: t.name,
+          shape: JSON.stringify(t.shape),
+          dtype: t.dtype,
+          elements: BigInt(t.elements),
+          layerIndex: t.layerIndex,
+          group: t.group,
+          mergeable: t.mergeable,
+        }));
+        for (let i = 0; i < rows.length; i += 500) await tx.structureTensor.createMany({ data: rows.slice(i, i + 500) });
+        for (let i = 0; i < overlaps.length; i += 200) {
+          await tx.structureOverlap.createMany({ data: overlaps.slice(i, i + 200).map((o) => ({ ...o, groups: o.groups as unknown as object, mismatches: o.mismatches as unknown as object })) });
+        }
+      });
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+      // Another registration created the same structure first.
+      const winner = await this.db.structure.findUnique({ where: { hash }, select: { id: true } });
+      if (!winner) throw error;
+      return winner.id;
+    }
+    this.catalog.remember(id, structure);
+    return id;
+  }
+}
+
+interface OverlapRow {
+  structureAId: string;
+  structureBId: string;
+  sharedTensorCount: number;
+  sharedParameterCount: bigint;
+  fractionOfA: number;
+  fractionOfB: number;
+  groups: unknown[];
+  mismatches: unknown[];
+}
+
+function moduleOf(name: string): string {
+  const i = name.lastIndexOf(".");
+  return i < 0 ? name : name.slice(0, i);
+}

@@ -1,0 +1,67 @@
+import type { Db } from "../persistence/database";
+import type { StructureLike } from "../core/structure/overlapIndex";
+import type { DType } from "../core/structure/types";
+
+/**
+ * Structures are immutable once stored, so each process keeps their tensor lists in memory
+ * (loaded lazily, refreshed by id) and overlap against all known structures costs no database
+ * reads. The overlap index built from each object is cached by core (WeakMap on the object),
+ * which is why the same object is handed out every time.
+ */
+export class StructureCatalog {
+  private readonly byId = new Map<string, StructureLike>();
+  private loadedAll = false;
+
+  constructor(private readonly db: Db) {}
+
+  async get(id: string): Promise<StructureLike> {
+    const cached = this.byId.get(id);
+    if (cached) return cached;
+    const [loaded] = await this.load([id]);
+    return loaded;
+  }
+
+  /** Every stored structure except `exceptId`, fetching those created since the last call. */
+  async all(exceptId?: string): Promise<Array<{ id: string; structure: StructureLike }>> {
+    const ids = await this.db.structure.findMany({ select: { id: true } });
+    const missing = ids.map((s) => s.id).filter((id) => !this.byId.has(id));
+    if (missing.length) await this.load(missing);
+    this.loadedAll = true;
+    return ids.filter((s) => s.id !== exceptId).map((s) => ({ id: s.id, structure: this.byId.get(s.id)! }));
+  }
+
+  remember(id: string, structure: StructureLike): void {
+    this.byId.set(id, structure);
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  get warmed(): boolean {
+    return this.loadedAll;
+  }
+
+  private async load(ids: string[]): Promise<StructureLike[]> {
+    const out: StructureLike[] = [];
+    // Bounded batches keep the IN list within SQLite's parameter limit.
+    for (let i = 0; i < ids.length; i += 200) {
+      const batch = ids.slice(i, i + 200);
+      const rows = await this.db.structureTensor.findMany({
+        where: { structureId: { in: batch } },
+        orderBy: [{ structureId: "asc" }, { position: "asc" }],
+        select: { structureId: true, name: true, shape: true, dtype: true, mergeable: true, group: true, elements: true },
+      });
+      const grouped = new Map<string, StructureLike["tensors"][number][]>(batch.map((id) => [id, []]));
+      for (const r of rows) {
+        grouped.get(r.structureId)!.push({ name: r.name, shape: JSON.parse(r.shape), dtype: r.dtype as DType, mergeable: r.mergeable, group: r.group, elements: Number(r.elements) });
+      }
+      for (const id of batch) {
+        const structure: StructureLike = { tensors: grouped.get(id)! };
+        this.byId.set(id, structure);
+        out.push(structure);
+      }
+    }
+    return out;
+  }
+}

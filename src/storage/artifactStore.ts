@@ -1,0 +1,38 @@
+import type { Readable } from "node:stream";
+
+export interface StoredBlob {
+  sha256: string;
+  sizeBytes: number;
+  /** False when the same bytes were already stored (nothing new was written). */
+  created: boolean;
+}
+
+export interface BlobInfo {
+  sha256: string;
+  sizeBytes: number;
+}
+
+/**
+ * Content-addressed blob storage: a blob's key is the sha256 of its bytes. Implementations must
+ * never expose a partial blob under a real hash (write elsewhere, verify, then publish).
+ */
+export interface ArtifactStore {
+  /** Streams `body` in, hashing as it goes; refuses (PAYLOAD_TOO_LARGE) past `maxBytes`. */
+  put(body: AsyncIterable<Uint8Array> | Readable, options?: { maxBytes?: number; expectedSha256?: string }): Promise<StoredBlob>;
+  /** Copies a local file in (imports). */
+  putFile(path: string, options?: { maxBytes?: number }): Promise<StoredBlob>;
+  stat(sha256: string): Promise<BlobInfo | null>;
+  /** Bytes [start, end] inclusive, or the whole blob. */
+  read(sha256: string, range?: { start: number; end: number }): Promise<Readable>;
+  /**
+   * A local file path holding the blob, for parsers and merges that read by offset. For remote
+   * stores this downloads to a cache; `release` removes what was fetched.
+   */
+  localPath(sha256: string): Promise<{ path: string; release(): Promise<void> }>;
+  delete(sha256: string): Promise<void>;
+  /** Reachability check for /healthz. */
+  check(): Promise<void>;
+  readonly description: string;
+}
+
+export const SHA256_PATTERN = /^[0-9a-f]{64}$/;

@@ -1,0 +1,58 @@
+import { parseModelFile, ParseModelFileOptions } from "../core/formats/parseModelFile";
+import { FileByteSource } from "../core/formats/byteSource";
+import { openFileSink } from "../core/formats/fileSink";
+import { openExternalData } from "../core/formats/onnx/externalData";
+import { MAX_INLINE_MODEL_BYTES, planOnnxRewrite } from "../core/formats/onnx/planOnnxRewrite";
+import { writeOnnxRewrite } from "../core/formats/onnx/writeOnnxRewrite";
+import { badInput } from "../core/errors";
+import * as path from "node:path";
+import type { ParsedModel } from "../core/structure/types";
+
+/**
+ * Every task a worker thread can run: name → handler. The pool's `run` is typed from this map,
+ * so a task and its payload cannot drift apart.
+ */
+export const taskHandlers = {
+  async parseModelFile(payload: { file: string; options: ParseModelFileOptions }): Promise<ParsedModel> {
+    return parseModelFile(payload.file, payload.options);
+  },
+  /**
+   * An imported ONNX model with external data becomes one self-contained file (the store is
+   * content-addressed and cannot carry side files): the data is inlined as raw_data.
+   */
+  async inlineOnnxExternalData(payload: { file: string; out: string }): Promise<{ sizeBytes: number }> {
+    const source = new FileByteSource(payload.file);
+    const external = openExternalData(path.dirname(path.resolve(payload.file)));
+    try {
+      const parsed = parseModelFile(payload.file, { externalDataRoot: path.dirname(path.resolve(payload.file)) });
+      const plan = planOnnxRewrite(source, parsed, new Set(), {}, { openExternal: external });
+      if (plan.outputSize > MAX_INLINE_MODEL_BYTES) {
+        throw badInput(`the model with its external data is ${plan.outputSize} bytes; a self-contained ONNX file is limited to 2 GiB (upload it as safetensors instead)`, "input.path");
+      }
+      const sink = await openFileSink(payload.out);
+      try {
+        await writeOnnxRewrite(plan, async () => new Uint8Array(0), sink);
+        await sink.close();
+      } catch (error) {
+        await sink.abort();
+        throw error;
+      }
+      return { sizeBytes: sink.bytesWritten };
+    } finally {
+      external.close();
+      source.close();
+    }
+  },
+  async sleep(payload: { ms: number }): Promise<number> {
+    // Used by tests to show that the pool keeps the caller's event loop free.
+    const until = Date.now() + payload.ms;
+    while (Date.now() < until) {
+      /* busy on purpose */
+    }
+    return payload.ms;
+  },
+} as const;
+
+export type TaskName = keyof typeof taskHandlers;
+export type TaskPayload<K extends TaskName> = Parameters<(typeof taskHandlers)[K]>[0];
+export type TaskResult<K extends TaskName> = Awaited<ReturnType<(typeof taskHandlers)[K]>>;

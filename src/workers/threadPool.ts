@@ -1,0 +1,117 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Worker } from "node:worker_threads";
+import { DomainError, DomainErrorCode } from "../core/errors";
+import type { TaskName, TaskPayload, TaskResult } from "./tasks";
+
+interface Pending {
+  task: TaskName;
+  payload: unknown;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+  onProgress?: (progress: unknown) => void;
+  transfer?: ArrayBuffer[];
+}
+
+interface Slot {
+  worker: Worker;
+  busy: Pending | null;
+}
+
+/** What crosses back from a worker: a result, a progress note, or an error as plain data. */
+export type WorkerMessage =
+  | { type: "result"; value: unknown }
+  | { type: "progress"; value: unknown }
+  | { type: "error"; error: { name: string; message: string; code?: DomainErrorCode; field?: string; details?: Record<string, unknown>; stack?: string } };
+
+/**
+ * A fixed pool of worker threads for CPU-heavy work (parsing, merging, evaluation), so the API's
+ * event loop stays responsive. Errors come back as values and are rebuilt here: a DomainError
+ * stays a DomainError with its code, anything else becomes an Error with the worker's message.
+ */
+export class ThreadPool {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Pending[] = [];
+  private closed = false;
+
+  constructor(private readonly size = 1) {
+    if (!Number.isInteger(size) || size < 1) throw new Error(`thread pool size must be ≥ 1 (got ${size})`);
+  }
+
+  run<K extends TaskName>(task: K, payload: TaskPayload<K>, options: { onProgress?: (p: unknown) => void; transfer?: ArrayBuffer[] } = {}): Promise<TaskResult<K>> {
+    if (this.closed) return Promise.reject(new Error("the thread pool is closed"));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ task, payload, resolve: resolve as (v: unknown) => void, reject, onProgress: options.onProgress, transfer: options.transfer });
+      this.dispatch();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const p of this.queue.splice(0)) p.reject(new Error("the thread pool closed before the task ran"));
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    this.slots.length = 0;
+  }
+
+  private dispatch(): void {
+    while (this.queue.length) {
+      let slot = this.slots.find((s) => !s.busy);
+      if (!slot && this.slots.length < this.size) slot = this.spawn();
+      if (!slot) return;
+      const job = this.queue.shift()!;
+      slot.busy = job;
+      slot.worker.postMessage({ task: job.task, payload: job.payload }, job.transfer ?? []);
+    }
+  }
+
+  private spawn(): Slot {
+    const worker = startWorker();
+    const slot: Slot = { worker, busy: null };
+    worker.unref();
+    worker.on("message", (message: WorkerMessage) => {
+      const job = slot.busy;
+      if (!job) return;
+      if (message.type === "progress") {
+        job.onProgress?.(message.value);
+        return;
+      }
+      slot.busy = null;
+      if (message.type === "result") job.resolve(message.value);
+      else job.reject(rebuildError(message.error));
+      this.dispatch();
+    });
+    const fail = (error: Error) => {
+      const job = slot.busy;
+      slot.busy = null;
+      this.slots.splice(this.slots.indexOf(slot), 1);
+      job?.reject(new Error(`worker thread died: ${error.message}`));
+      this.dispatch();
+    };
+    worker.on("error", fail);
+    worker.on("exit", (code) => {
+      if (this.slots.includes(slot)) fail(new Error(`exit code ${code}`));
+    });
+    this.slots.push(slot);
+    return slot;
+  }
+}
+
+function startWorker(): Worker {
+  const compiled = path.join(__dirname, "workerMain.js");
+  if (fs.existsSync(compiled)) return new Worker(compiled);
+  // Running from TypeScript sources (tests): compile on the fly with the same swc settings.
+  const hook = path.resolve(__dirname, "..", "..", "scripts", "ts-hook.js");
+  const entry = path.join(__dirname, "workerMain.ts");
+  return new Worker(`require(${JSON.stringify(hook)}); require(${JSON.stringify(entry)});`, { eval: true });
+}
+
+function rebuildError(e: Extract<WorkerMessage, { type: "error" }>["error"]): Error {
+  if (e.code) {
+    const error = new DomainError(e.code, e.message, { field: e.field, details: e.details });
+    return error;
+  }
+  const error = new Error(e.message);
+  error.name = e.name;
+  if (e.stack) error.stack = e.stack;
+  return error;
+}
