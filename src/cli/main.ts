@@ -6,6 +6,7 @@ import { printAppSchema } from "../graphql/schema";
 import { migrate } from "../persistence/migrate";
 import { tokenCommand } from "./token.command";
 import { serveCommand } from "./serve.command";
+import { registerCommand } from "./register.command";
 
 const USAGE = `layermerge — a model registry for segmentation models
 
@@ -17,6 +18,11 @@ Usage:
                                         create an API token (printed once)
   layermerge token list [--all]         list tokens (--all includes revoked ones)
   layermerge token revoke ID            revoke a token
+  layermerge register FILE --name NAME --task TASK [--backbone --source --target --strategy --tags …]
+                                        upload a model file (with a progress bar) and register it
+
+Commands that talk to a running registry use LAYERMERGE_URL (default http://127.0.0.1:4000)
+and LAYERMERGE_TOKEN.
 
 Configuration comes from the environment (DATABASE_URL, HOST, PORT, LAYERMERGE_*); see README.`;
 
@@ -38,6 +44,8 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case "token":
         return await tokenCommand(rest);
+      case "register":
+        return await registerCommand(rest);
       case undefined:
       case "help":
       case "--help":

@@ -1,10 +1,11 @@
 import type { TestServer } from "./testServer";
 
 /** A small registry: a semantic task, GTA5 → Cityscapes datasets, a backbone. */
-export async function seedBasics(server: TestServer, suffix = "") {
+export async function seedBasics(server: TestServer, suffix = "", token?: string) {
   const { createTask: task } = await server.ok(
     `mutation($i: CreateTaskInput!) { createTask(input: $i) { id key } }`,
     { i: { key: `semantic${suffix}`, name: "Semantic segmentation", kind: "SEMANTIC", primaryMetric: "MIOU" } },
+    { token },
   );
   const classes = [
     { id: 0, name: "road", isThing: false },
@@ -13,14 +14,17 @@ export async function seedBasics(server: TestServer, suffix = "") {
   const { createDataset: gta } = await server.ok(
     `mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }`,
     { i: { name: `GTA5${suffix}`, taskId: task.id, domain: "GTA5", split: "train", format: "SEMANTIC_PNG", location: "/data/gta5", classes } },
+    { token },
   );
   const { createDataset: cityscapes } = await server.ok(
     `mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }`,
     { i: { name: `Cityscapes${suffix}`, taskId: task.id, domain: "Cityscapes", format: "CITYSCAPES", location: "/data/cityscapes", classes } },
+    { token },
   );
   const { createBackbone: backbone } = await server.ok(
     `mutation($i: CreateBackboneInput!) { createBackbone(input: $i) { id } }`,
     { i: { name: `MiT-B5${suffix}`, family: "SegFormer", parameterPrefix: "backbone." } },
+    { token },
   );
   return { task, gta, cityscapes, backbone };
 }

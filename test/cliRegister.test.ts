@@ -1,0 +1,64 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { startTestServer, TestServer } from "./support/testServer";
+import { seedBasics } from "./support/fixtures";
+import { main } from "../src/cli/main";
+import { buildSegNet } from "../src/core/formats/onnx/testing/buildSegNet";
+
+async function cli(args: string[], env: Record<string, string>) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = jest.spyOn(console, "log").mockImplementation((...a) => void out.push(a.join(" ")));
+  const error = jest.spyOn(console, "error").mockImplementation((...a) => void err.push(a.join(" ")));
+  const write = jest.spyOn(process.stderr, "write").mockImplementation((chunk: any) => (err.push(String(chunk)), true));
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  try {
+    return { code: await main(args), out: out.join("\n"), err: err.join("") };
+  } finally {
+    process.env = saved;
+    log.mockRestore();
+    error.mockRestore();
+    write.mockRestore();
+  }
+}
+
+describe("layermerge register", () => {
+  let server: TestServer;
+  let dir: string;
+  beforeAll(async () => {
+    server = await startTestServer("sqlite", { LAYERMERGE_AUTH: "writes" });
+    const admin = await server.app.services.tokens.create({ name: "seed", role: "ADMIN" });
+    await seedBasics(server, "", admin.token);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-cli-"));
+  });
+  afterAll(async () => {
+    await server.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("uploads with progress, registers by task key and backbone name, and skips uploads the registry already has", async () => {
+    const { token } = await server.app.services.tokens.create({ name: "cli", role: "WRITER" });
+    const file = path.join(dir, "model.onnx");
+    fs.writeFileSync(file, buildSegNet().bytes);
+    const env = { LAYERMERGE_URL: server.origin, LAYERMERGE_TOKEN: token };
+    const first = await cli(["register", file, "--name", "cli-model", "--task", "semantic", "--backbone", "MiT-B5", "--target", "Cityscapes", "--tags", "a,b"], env);
+    expect(first.code).toBe(0);
+    expect(first.err).toMatch(/uploading .*100%/);
+    expect(first.err).toMatch(/registered cli-model@1: 7 tensors, 852 parameters, 4 layers \(backbone 5, decode_head 2\)/);
+    const id = first.out.trim();
+    const { model } = await server.ok(`query($id: ID!) { model(id: $id) { name tags backbone { name } targetDataset { name } artifact { sizeBytes } } }`, { id });
+    expect(model).toEqual({ name: "cli-model", tags: ["a", "b"], backbone: { name: "MiT-B5" }, targetDataset: { name: "Cityscapes" }, artifact: { sizeBytes: fs.statSync(file).size } });
+
+    const second = await cli(["register", file, "--name", "cli-model", "--version", "2", "--task", "semantic"], env);
+    expect(second.code).toBe(0);
+    expect(second.err).toMatch(/already holds .*skipping the upload/);
+
+    const noToken = await cli(["register", file, "--name", "x", "--task", "semantic"], { LAYERMERGE_URL: server.origin, LAYERMERGE_TOKEN: "" });
+    expect(noToken.code).toBe(1);
+    expect(noToken.err).toMatch(/token/i);
+    const badTask = await cli(["register", file, "--name", "x", "--task", "nope"], env);
+    expect(badTask.err).toMatch(/unknown task "nope"/);
+  });
+});
