@@ -1,0 +1,91 @@
+import {
+  ConfusionMatrix,
+  PanopticQuality,
+  panopticFromLabelMap,
+  postprocessPanopticDeepLab,
+  resizeArgmax,
+  resizeBilinear,
+  resizeNearest,
+  resizeOffsets,
+  semanticArgmax,
+  type ClassIdArray,
+  type DatasetClass,
+  type DatasetSample,
+  type PanopticPostprocessOptions,
+} from "../core/eval";
+import { badInput } from "../core/errors";
+import type { FloatMap, IdMap } from "./readHeadOutputs";
+
+/**
+ * Turns one image's predictions into label-resolution maps and adds them to the split's metrics:
+ * a confusion matrix always (panoptic models get mIoU of their semantic part too) and, for
+ * PANOPTIC, panoptic quality against the COCO ground truth.
+ */
+export class SampleScorer {
+  readonly cm: ConfusionMatrix;
+  readonly pq: PanopticQuality | null;
+  private readonly things: ReadonlySet<number>;
+  private readonly postprocess: Partial<PanopticPostprocessOptions>;
+  private readonly labelDivisor: number;
+
+  constructor(readonly numClasses: number, ignoreIndex: number, classes: readonly DatasetClass[], panoptic: boolean, postprocess: Partial<PanopticPostprocessOptions>, private readonly modelPath: string) {
+    this.cm = new ConfusionMatrix(numClasses, ignoreIndex);
+    this.pq = panoptic ? new PanopticQuality(classes.map((c) => ({ id: c.id, isThing: c.isThing }))) : null;
+    this.things = new Set(classes.filter((c) => c.isThing).map((c) => c.id));
+    this.postprocess = postprocess;
+    this.labelDivisor = postprocess.labelDivisor ?? 1000;
+  }
+
+  /** Logits [C, h, w] covering the whole (resized) image go to label resolution before argmax (DESIGN.md). */
+  addLogits(sample: DatasetSample, logits: FloatMap): void {
+    const { data, channels, height, width } = logits;
+    const pred = height === sample.height && width === sample.width
+      ? semanticArgmax(data, channels, height, width)
+      : resizeArgmax(data, channels, height, width, sample.height, sample.width);
+    this.addSemantic(sample, pred);
+  }
+
+  addIds(sample: DatasetSample, ids: IdMap): void {
+    this.addSemantic(sample, resizeNearest(ids.data, ids.height, ids.width, sample.height, sample.width));
+  }
+
+  /** PANOPTIC_IDS: class · labelDivisor + instance, negative = void (a void pixel counts as a miss for mIoU). */
+  addPanopticIds(sample: DatasetSample, ids: IdMap, outputName: string): void {
+    const map = resizeNearest(ids.data, ids.height, ids.width, sample.height, sample.width);
+    const semantic = new Int32Array(map.length);
+    for (let i = 0; i < map.length; i++) {
+      const v = map[i];
+      const c = v < 0 ? -1 : Math.floor(v / this.labelDivisor);
+      if (c >= this.numClasses) {
+        throw badInput(`model ${this.modelPath}: output "${outputName}" (PANOPTIC_IDS) holds ${v} for ${sample.name}, class ${c} with labelDivisor ${this.labelDivisor}, but the dataset has ${this.numClasses} classes`, "inference.postprocess.labelDivisor", { output: outputName });
+      }
+      semantic[i] = c;
+    }
+    this.addSemantic(sample, semantic);
+    if (this.pq) this.addPanoptic(sample, map);
+  }
+
+  /**
+   * Panoptic-DeepLab heads are brought to label resolution (semantic by resizeArgmax, the center
+   * heatmap bilinearly, offsets bilinearly with their values rescaled) and post-processed there.
+   */
+  addDeepLab(sample: DatasetSample, semantic: FloatMap, center: FloatMap, offset: FloatMap): void {
+    const H = sample.height;
+    const W = sample.width;
+    const classIds: ClassIdArray = resizeArgmax(semantic.data, semantic.channels, semantic.height, semantic.width, H, W);
+    const heat = resizeBilinear(center.data, 1, center.height, center.width, H, W);
+    const offsets = resizeOffsets(offset.data, offset.height, offset.width, H, W, this.postprocess.offsetOrder ?? "YX");
+    const result = postprocessPanopticDeepLab({ height: H, width: W, semantic: { classIds }, center: heat, offsets }, this.things, this.postprocess);
+    this.addSemantic(sample, result.semantic);
+    if (this.pq) this.addPanoptic(sample, result.panoptic);
+  }
+
+  private addSemantic(sample: DatasetSample, pred: ClassIdArray): void {
+    this.cm.add(pred, sample.label, sample.label.length, sample.labelPath);
+  }
+
+  private addPanoptic(sample: DatasetSample, map: Int32Array): void {
+    if (sample.kind !== "panoptic") throw badInput(`${sample.labelPath} has no panoptic ground truth; PANOPTIC evaluation needs a COCO_PANOPTIC dataset`, "dataset.format");
+    this.pq!.addImage(sample.panoptic, panopticFromLabelMap(map, { labelDivisor: this.labelDivisor }), sample.name);
+  }
+}

@@ -1,0 +1,245 @@
+import * as ort from "onnxruntime-node";
+import {
+  ConfusionMatrix,
+  extractWindow,
+  listDataset,
+  meanIoU,
+  prefetch,
+  preprocessImage,
+  readDataset,
+  resolvePanopticPostprocess,
+  SlideAccumulator,
+  type DatasetSample,
+  type PanopticPostprocessOptions,
+  type SlideWindow,
+} from "../core/eval";
+import { badInput, DomainError, invariant } from "../core/errors";
+import { SharpDecoder } from "../imaging/sharpDecoder";
+import type { EvaluateModelOptions, EvaluationResult } from "./evaluationTypes";
+import { openSession, sessionThreads } from "./openSession";
+import { planInput, type InputPlan } from "./planInput";
+import { planModelIo, type ModelIo } from "./planModelIo";
+import { readHeadOutputs } from "./readHeadOutputs";
+import type { OutputKindName, RuntimeContract } from "./runtimeContract";
+import { SampleScorer } from "./SampleScorer";
+import { summarizeEvaluation } from "./summarizeEvaluation";
+
+interface SampleState {
+  sample: DatasetSample;
+  plan: InputPlan;
+  /** The preprocessed resized image [3, H, W] that windows are cut from, until the last is cut. */
+  input: Float32Array | null;
+  uncut: number;
+  unscored: number;
+  acc: SlideAccumulator | null;
+}
+
+interface Item {
+  state: SampleState;
+  window: SlideWindow | null;
+}
+
+interface Batch {
+  items: Item[];
+  feed: ort.Tensor;
+}
+
+/**
+ * Evaluates an ONNX model on a dataset split (issue 5, item 2): one onnxruntime session, images
+ * streamed from disk, metrics over the whole split (mIoU from one confusion matrix; PQ as COCO
+ * panopticapi).
+ *
+ * Work overlaps in a three-stage pipeline, so that onnxruntime is the bottleneck: samples are
+ * decoded ahead by `prefetch` (sharp decodes on libuv's threads), and while batch k runs
+ * (session.run executes on onnxruntime's threads and releases the event loop) the JS thread
+ * scores batch k − 1 and preprocesses batch k + 1, which is ready to start the moment k returns.
+ * Memory holds the prefetched samples plus three batches.
+ *
+ * Caller mistakes — dataset files (pairing, sizes, label values, unreadable files), a model that
+ * does not match its contract — are DomainErrors naming the file or tensor; an aborted `signal`
+ * ends the run with DomainError code CANCELLED.
+ */
+export async function evaluateModel(options: EvaluateModelOptions): Promise<EvaluationResult> {
+  const started = performance.now();
+  const { modelPath, contract, dataset, task, signal } = options;
+  checkAbort(signal);
+  const numClasses = checkOptions(options);
+  const ignoreIndex = dataset.ignoreIndex ?? 255;
+  const postprocess = resolvePanopticPostprocess(definedOnly(contract.postprocess ?? {}));
+  const scorer = new SampleScorer(numClasses, ignoreIndex, dataset.classes, task === "PANOPTIC", postprocess, modelPath);
+  meanIoU(new ConfusionMatrix(numClasses, ignoreIndex), { classes: options.classes }); // checks the subset before any work
+
+  const index = await listDataset(dataset);
+  const total = Math.min(index.entries.length, options.limit ?? Infinity);
+  const threads = sessionThreads(options.threads);
+  const session = await openSession(modelPath, threads);
+  const notes: string[] = [];
+  try {
+    checkAbort(signal);
+    const io = planModelIo(session, contract, task, numClasses, modelPath);
+    const batchSize = chooseBatchSize(options.batchSize ?? 1, io, notes);
+    const kinds = new Map<string, OutputKindName>(contract.outputs.map((o) => [o.name, o.kind]));
+    const decoder = options.decoder ?? new SharpDecoder();
+    const samples = prefetch(readDataset(dataset, decoder, { limit: total }), options.prefetchDepth ?? 2);
+
+    let done = 0;
+    const loopStart = performance.now();
+    const finishSample = () => {
+      done++;
+      if (options.onProgress) {
+        const elapsed = performance.now() - loopStart;
+        options.onProgress(done, total, done < total ? (elapsed / done) * (total - done) : 0);
+      }
+    };
+
+    const run = async (batch: Batch): Promise<ort.InferenceSession.ReturnType> => {
+      try {
+        return await session.run({ [io.inputName]: batch.feed }, io.fetches);
+      } catch (e) {
+        throw badInput(`onnxruntime could not run model ${modelPath} on input "${io.inputName}" of shape [${batch.feed.dims.join(", ")}]: ${(e as Error).message}`, "inference", { file: modelPath });
+      }
+    };
+
+    const score = (batch: Batch, outputs: ort.InferenceSession.ReturnType) => {
+      const predictions = readHeadOutputs(outputs, io.head, kinds, batch.feed.dims[0], numClasses, modelPath);
+      batch.items.forEach((item, k) => {
+        const p = predictions[k];
+        const { state } = item;
+        if (item.window) {
+          invariant(p.kind === "logits", "windowed inference reads logits");
+          state.acc ??= new SlideAccumulator(p.logits.channels, state.plan.height, state.plan.width);
+          state.acc.add(item.window, p.logits.data, p.logits.height, p.logits.width, state.plan.tensorHeight, state.plan.tensorWidth);
+          if (--state.unscored > 0) return;
+          scorer.addLogits(state.sample, { data: state.acc.finish(), channels: p.logits.channels, height: state.plan.height, width: state.plan.width });
+        } else if (p.kind === "logits") {
+          scorer.addLogits(state.sample, p.logits);
+        } else if (p.kind === "ids") {
+          scorer.addIds(state.sample, p.ids);
+        } else if (p.kind === "panopticIds") {
+          scorer.addPanopticIds(state.sample, p.ids, io.fetches[0]);
+        } else {
+          scorer.addDeepLab(state.sample, p.semantic, p.center, p.offset);
+        }
+        finishSample();
+      });
+    };
+
+    // Software pipeline: start batch k + 1 as soon as k returns, then score k while k + 1 runs.
+    let inflight: { batch: Batch; outputs: Promise<ort.InferenceSession.ReturnType> } | null = null;
+    const launch = (batch: Batch) => {
+      const outputs = run(batch);
+      outputs.catch(() => undefined); // awaited below; this only keeps a failure from being reported as unhandled meanwhile
+      return { batch, outputs };
+    };
+    try {
+      for await (const batch of batches(samples, contract, io, batchSize, modelPath)) {
+        checkAbort(signal);
+        if (inflight) {
+          const previous = inflight;
+          const outputs = await previous.outputs;
+          checkAbort(signal);
+          inflight = launch(batch);
+          score(previous.batch, outputs);
+        } else {
+          inflight = launch(batch);
+        }
+      }
+      if (inflight) {
+        const previous = inflight;
+        inflight = null;
+        score(previous.batch, await previous.outputs);
+      }
+    } finally {
+      if (inflight) await inflight.outputs.catch(() => undefined); // never release the session under a running batch
+    }
+    checkAbort(signal);
+    invariant(done === total, `every listed sample was scored (${done} of ${total})`);
+    return summarizeEvaluation({
+      task,
+      dataset,
+      scorer,
+      classes: options.classes,
+      images: done,
+      durationMs: performance.now() - started,
+      settings: { batchSize, ...threads, outputs: io.fetches },
+      notes,
+    });
+  } finally {
+    await session.release();
+  }
+}
+
+/** Groups the samples' inputs (one per image, or one per SLIDE window) into batches of equal tensor size and fills their tensors. */
+async function* batches(samples: AsyncIterable<DatasetSample>, contract: RuntimeContract, io: ModelIo, batchSize: number, modelPath: string): AsyncGenerator<Batch> {
+  let open: { items: Item[]; height: number; width: number } | null = null;
+  for await (const sample of samples) {
+    const plan = planInput(sample.width, sample.height, contract, { height: io.fixedHeight, width: io.fixedWidth }, io.inputName);
+    if (plan.windows && io.head.kind !== "logits") {
+      throw badInput(`model ${modelPath}: ${contract.resize.mode === "SLIDE" ? "SLIDE inference" : `padding ${sample.name} to the model's fixed input size`} averages logits, so it needs a SEMANTIC_LOGITS output`, "inference.resize.mode");
+    }
+    const state: SampleState = { sample, plan, input: null, uncut: plan.windows?.length ?? 1, unscored: plan.windows?.length ?? 1, acc: null };
+    if (plan.windows) state.input = preprocessImage(sample.image, { ...normalisation(contract), width: plan.width, height: plan.height });
+    for (const window of plan.windows ?? [null]) {
+      if (open && (open.height !== plan.tensorHeight || open.width !== plan.tensorWidth)) {
+        yield fill(open, contract, io);
+        open = null;
+      }
+      open ??= { items: [], height: plan.tensorHeight, width: plan.tensorWidth };
+      open.items.push({ state, window });
+      if (open.items.length === batchSize) {
+        yield fill(open, contract, io);
+        open = null;
+      }
+    }
+  }
+  if (open) yield fill(open, contract, io);
+}
+
+function fill(open: { items: Item[]; height: number; width: number }, contract: RuntimeContract, io: ModelIo): Batch {
+  const { items, height, width } = open;
+  // A model with a fixed batch dimension gets full batches; the missing items are zero images whose outputs are ignored.
+  const n = io.fixedBatch ?? items.length;
+  const size = 3 * height * width;
+  const data = new Float32Array(n * size);
+  items.forEach((item, k) => {
+    const { state } = item;
+    const slot = data.subarray(k * size, (k + 1) * size);
+    if (item.window) {
+      extractWindow(state.input!, 3, state.plan.height, state.plan.width, item.window, height, width, slot);
+      if (--state.uncut === 0) state.input = null;
+    } else {
+      preprocessImage(state.sample.image, { ...normalisation(contract), width, height }, slot);
+    }
+  });
+  return { items, feed: new ort.Tensor("float32", data, [n, 3, height, width]) };
+}
+
+function normalisation(contract: RuntimeContract) {
+  return { channelOrder: contract.channelOrder, mean: contract.mean, std: contract.std };
+}
+
+function chooseBatchSize(requested: number, io: ModelIo, notes: string[]): number {
+  if (io.fixedBatch === null || io.fixedBatch === requested) return requested;
+  notes.push(`model input "${io.inputName}" has a fixed batch size of ${io.fixedBatch}; ran batches of ${io.fixedBatch} instead of ${requested}${io.fixedBatch > 1 ? " (the last one padded with blank images)" : ""}`);
+  return io.fixedBatch;
+}
+
+/** Returns the number of classes (model channels): the largest class id + 1. */
+function checkOptions(options: EvaluateModelOptions): number {
+  const { dataset, task, batchSize, limit } = options;
+  if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 1024)) throw badInput(`batchSize must be an integer from 1 to 1024, got ${batchSize}`, "batchSize");
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw badInput(`limit must be a positive integer, got ${limit}`, "limit");
+  if (options.prefetchDepth !== undefined && (!Number.isInteger(options.prefetchDepth) || options.prefetchDepth < 1)) throw badInput(`prefetchDepth must be a positive integer`, "prefetchDepth");
+  if (task !== "SEMANTIC" && task !== "PANOPTIC") throw badInput(`task must be SEMANTIC or PANOPTIC, got ${String(task)}`, "task");
+  if (task === "PANOPTIC" && dataset.format !== "COCO_PANOPTIC") throw badInput(`a PANOPTIC evaluation needs a COCO_PANOPTIC dataset; ${dataset.location} is ${dataset.format}`, "dataset.format");
+  if (dataset.classes.length === 0) throw badInput(`dataset ${dataset.location} lists no classes`, "dataset.classes");
+  return Math.max(...dataset.classes.map((c) => c.id)) + 1;
+}
+
+function definedOnly(p: NonNullable<RuntimeContract["postprocess"]>): Partial<PanopticPostprocessOptions> {
+  return Object.fromEntries(Object.entries(p).filter(([, v]) => v !== null && v !== undefined)) as Partial<PanopticPostprocessOptions>;
+}
+
+function checkAbort(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new DomainError("CANCELLED", "evaluation cancelled", { cause: signal.reason });
+}

@@ -1,0 +1,31 @@
+import { availableParallelism } from "os";
+import * as ort from "onnxruntime-node";
+import { badInput } from "../core/errors";
+
+export interface SessionThreads {
+  intraOpNumThreads: number;
+  interOpNumThreads: number;
+  executionMode: "sequential" | "parallel";
+}
+
+/**
+ * Thread settings of an evaluation session. Segmentation nets are a chain of large convolutions,
+ * so all parallelism goes to intra-op threads (one per core by default) and the graph runs
+ * sequentially (`interOpNumThreads` 1: with `executionMode` sequential onnxruntime creates no
+ * inter-op pool). JS-side work (decode, preprocess, argmax) overlaps with `session.run`, which runs
+ * on onnxruntime's own threads and leaves the event loop free.
+ */
+export function sessionThreads(threads?: number): SessionThreads {
+  const intra = threads ?? availableParallelism();
+  if (!Number.isInteger(intra) || intra < 1 || intra > 256) throw badInput(`threads must be an integer from 1 to 256, got ${threads}`, "threads");
+  return { intraOpNumThreads: intra, interOpNumThreads: 1, executionMode: "sequential" };
+}
+
+/** One onnxruntime session per evaluation; a file onnxruntime cannot load is the caller's mistake, named. */
+export async function openSession(modelPath: string, threads: SessionThreads): Promise<ort.InferenceSession> {
+  try {
+    return await ort.InferenceSession.create(modelPath, { ...threads, graphOptimizationLevel: "all" });
+  } catch (e) {
+    throw badInput(`model ${modelPath} cannot be loaded by onnxruntime: ${(e as Error).message}`, "modelPath", { file: modelPath });
+  }
+}

@@ -1,0 +1,75 @@
+import type * as ort from "onnxruntime-node";
+import { badInput, invariant } from "../core/errors";
+import { checkOutputShape, type ModelHead } from "./planModelIo";
+import type { OutputKindName } from "./runtimeContract";
+
+export interface FloatMap {
+  data: Float32Array;
+  channels: number;
+  height: number;
+  width: number;
+}
+
+export interface IdMap {
+  data: Int32Array;
+  height: number;
+  width: number;
+}
+
+/** One batch item's predictions, views into the batch outputs (no copy for float32). */
+export type ItemPrediction =
+  | { kind: "logits"; logits: FloatMap }
+  | { kind: "ids"; ids: IdMap }
+  | { kind: "panopticIds"; ids: IdMap }
+  | { kind: "deeplab"; semantic: FloatMap; center: FloatMap; offset: FloatMap };
+
+/**
+ * Splits the outputs of one session.run over `batch` items, checking the real tensors against the
+ * contract (the metadata may leave dims symbolic): type, rank, channels, batch size.
+ */
+export function readHeadOutputs(outputs: ort.InferenceSession.ReturnType, head: ModelHead, kinds: ReadonlyMap<string, OutputKindName>, batch: number, numClasses: number, modelPath: string): ItemPrediction[] {
+  const tensor = (name: string) => {
+    const t = outputs[name] as ort.Tensor | undefined;
+    invariant(t !== undefined, `session.run returned the fetched output ${name}`);
+    const kind = kinds.get(name)!;
+    checkOutputShape(name, kind, t.type, t.dims, numClasses, modelPath);
+    if (t.dims[0] !== batch) throw badInput(`model ${modelPath}: output "${name}" has batch size ${t.dims[0]} for ${batch} input image(s)`, undefined, { output: name });
+    return t;
+  };
+  const items: ItemPrediction[] = [];
+  if (head.kind === "logits") {
+    const t = tensor(head.name);
+    for (let i = 0; i < batch; i++) items.push({ kind: "logits", logits: floatItem(t, i) });
+  } else if (head.kind === "ids" || head.kind === "panopticIds") {
+    const t = tensor(head.name);
+    for (let i = 0; i < batch; i++) items.push({ kind: head.kind, ids: idItem(t, i) } as ItemPrediction);
+  } else {
+    const s = tensor(head.semantic);
+    const c = tensor(head.center);
+    const o = tensor(head.offset);
+    for (let i = 0; i < batch; i++) items.push({ kind: "deeplab", semantic: floatItem(s, i), center: floatItem(c, i), offset: floatItem(o, i) });
+  }
+  return items;
+}
+
+function floatItem(t: ort.Tensor, i: number): FloatMap {
+  const [, channels, height, width] = t.dims;
+  const n = channels * height * width;
+  return { data: (t.data as Float32Array).subarray(i * n, (i + 1) * n), channels, height, width };
+}
+
+function idItem(t: ort.Tensor, i: number): IdMap {
+  const height = t.dims[t.dims.length - 2];
+  const width = t.dims[t.dims.length - 1];
+  const n = height * width;
+  const src = t.data as ArrayLike<number | bigint>;
+  if (src instanceof Int32Array) return { data: src.subarray(i * n, (i + 1) * n), height, width };
+  const data = new Int32Array(n);
+  const base = i * n;
+  if (src instanceof BigInt64Array || src instanceof BigUint64Array) {
+    for (let k = 0; k < n; k++) data[k] = Number(src[base + k]);
+  } else {
+    for (let k = 0; k < n; k++) data[k] = src[base + k] as number;
+  }
+  return { data, height, width };
+}

@@ -1,0 +1,32 @@
+/**
+ * The inference contract as the runtime reads it: structurally the foundation issue's
+ * `InferenceContract` (src/services/inferenceContract.ts, whose enums are assignable to these
+ * string unions), restated here so that runtime/ does not import the services layer above it.
+ * It is expected already normalised by `checkInferenceContract` (defaults filled, values checked).
+ */
+export type ResizeModeName = "FIXED" | "KEEP_RATIO" | "SLIDE";
+export type OutputKindName = "SEMANTIC_LOGITS" | "SEMANTIC_IDS" | "PANOPTIC_SEMANTIC" | "PANOPTIC_CENTER" | "PANOPTIC_OFFSET" | "PANOPTIC_IDS";
+
+export interface RuntimeContract {
+  inputName: string;
+  /** FIXED: the input size. KEEP_RATIO and SLIDE: the scale of mmseg's `Resize(keep_ratio=True)`. */
+  width: number;
+  height: number;
+  /** SLIDE: `cropSize` and `stride` are [height, width]. */
+  resize: { mode: ResizeModeName; cropSize?: readonly number[] | null; stride?: readonly number[] | null };
+  channelOrder: "RGB" | "BGR";
+  /** Per channel, in `channelOrder`, on the 0–255 scale. */
+  mean: readonly number[];
+  std: readonly number[];
+  outputs: ReadonlyArray<{ name: string; kind: OutputKindName }>;
+  postprocess?: {
+    centerThreshold?: number | null;
+    nmsKernel?: number | null;
+    topK?: number | null;
+    stuffArea?: number | null;
+    thingArea?: number | null;
+    labelDivisor?: number | null;
+    offsetOrder?: "YX" | "XY" | null;
+    centerActivation?: "NONE" | "SIGMOID" | null;
+  } | null;
+}
