@@ -1,0 +1,707 @@
+/**
+ * `npm run bench:candidates` (issue 3, item 10): merge-candidate lookup and registration latency
+ * over a registry of 100,000 models spread over 200 structures of ~300 tensors.
+ *
+ *   node scripts/bench-candidates.js [--postgres URL] [--models N] [--anchors N] [--explain]
+ *
+ * Runs on SQLite (a temp data dir) and, when `--postgres URL` or BENCH_DATABASE_URL is given,
+ * again on PostgreSQL in a fresh schema that is dropped at the end. Prints a table per provider
+ * and writes bench/results/candidates-<provider>.json.
+ *
+ * Seeding, so the figures can be judged:
+ * - 200 structures = 20 backbones × 10 heads, registered through `registration.ensureStructure`
+ *   (so overlaps are computed and stored exactly as registration does). Each ParsedModel comes
+ *   from a real safetensors file parsed by the core reader, so a later upload of a file with the
+ *   same shapes finds the same structure.
+ * - Backbones: 4 families (ResNet-style names at widths 4 and 6, MiT-style names at widths 4 and
+ *   6) × 5 variants. Variants of a family share the stem and the first stages tensor for tensor,
+ *   differ in the depth of stage 3 (tensors only one side has) and, for variants 3–4, in the
+ *   channel count of stage 4 (same names, other shapes: mismatches). Families of the same naming
+ *   style share names at other widths (all mismatches), like MiT-B0 vs MiT-B2.
+ * - Heads: 5 kinds (FCN, SegFormer MLP, PSP, ASPP, UPerNet; PSP and UPerNet share module names)
+ *   × 2 class counts (19 Cityscapes/GTA5, 16 Synthia: conv_seg mismatches).
+ * - 100,000 models by bulk insert (`createMany`, 1,000 rows a batch, with an Artifact row each
+ *   whose blob is not in the store), over the structures by a Zipf(1) law on a shuffled rank, so
+ *   a few structures hold thousands of models as popular architectures do.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { execSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { Client } from "pg";
+import { loadConfig } from "../src/config/config";
+import { startApp } from "../src/main";
+import { parsePostgresUrl } from "../src/persistence/postgresUrl";
+import { sqliteFilePath } from "../src/persistence/migrate";
+import { bufferSource } from "../src/core/formats/byteSource";
+import { parseSafetensors } from "../src/core/formats/safetensors/parseSafetensors";
+import { byteLength, writeSafetensors, type TestTensor } from "../src/core/formats/safetensors/testing/writeSafetensors";
+import type { ParsedModel } from "../src/core/structure/types";
+
+type App = Awaited<ReturnType<typeof startApp>>;
+type Provider = "sqlite" | "postgres";
+
+const BACKBONES = 20;
+const HEADS = 10;
+const TARGETS = { candidatesP95Ms: 25, knownRegistrationMs: 10, newRegistrationMs: 250 };
+
+interface Options {
+  postgres?: string;
+  models: number;
+  anchors: number;
+  knownRegistrations: number;
+  newRegistrations: number;
+  explain: boolean;
+  seed: number;
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = {
+    postgres: process.env.BENCH_DATABASE_URL || undefined,
+    models: 100_000,
+    anchors: 200,
+    knownRegistrations: 200,
+    newRegistrations: 20,
+    explain: false,
+    seed: 20240915,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value`);
+      return v;
+    };
+    if (arg === "--postgres") options.postgres = value();
+    else if (arg === "--models") options.models = positive(arg, value());
+    else if (arg === "--anchors") options.anchors = positive(arg, value());
+    else if (arg === "--known") options.knownRegistrations = positive(arg, value());
+    else if (arg === "--new") options.newRegistrations = Math.min(BACKBONES * 5, positive(arg, value()));
+    else if (arg === "--seed") options.seed = positive(arg, value());
+    else if (arg === "--explain") options.explain = true;
+    else throw new Error(`unknown argument ${arg}; usage: bench-candidates [--postgres URL] [--models N] [--anchors N] [--known N] [--new N] [--seed N] [--explain]`);
+  }
+  return options;
+}
+
+function positive(name: string, raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer (got ${raw})`);
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Synthetic structures
+
+/** mulberry32: a small seeded PRNG, so every run seeds the same registry. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Spec = Pick<TestTensor, "name" | "dtype" | "shape">;
+
+function batchNorm(prefix: string, c: number): Spec[] {
+  return [
+    { name: `${prefix}.weight`, dtype: "F32", shape: [c] },
+    { name: `${prefix}.bias`, dtype: "F32", shape: [c] },
+    { name: `${prefix}.running_mean`, dtype: "F32", shape: [c] },
+    { name: `${prefix}.running_var`, dtype: "F32", shape: [c] },
+    // Not a parameter (I64): listed, never shared.
+    { name: `${prefix}.num_batches_tracked`, dtype: "I64", shape: [] },
+  ];
+}
+
+function convModule(prefix: string, cout: number, cin: number, k: number): Spec[] {
+  return [{ name: `${prefix}.conv.weight`, dtype: "F32", shape: [cout, cin, k, k] }, ...batchNorm(`${prefix}.bn`, cout)];
+}
+
+interface Backbone {
+  index: number;
+  family: number;
+  variant: number;
+  /** Output channels of the four stages (what heads consume). */
+  channels: number[];
+  tensors: Spec[];
+}
+
+/** Backbone b: family ⌊b/5⌋ (style and width), variant b mod 5 (stage-3 depth, stage-4 width). */
+function backbone(index: number): Backbone {
+  const family = Math.floor(index / 5);
+  const variant = index % 5;
+  const style = family < 2 ? "resnet" : "mit";
+  const width = family % 2 === 0 ? 4 : 6;
+  const channels = [1, 2, 3, 4].map((k) => width * k);
+  if (variant >= 3) channels[3]! += 2;
+  const tensors: Spec[] = [];
+  if (style === "resnet") {
+    const depths = [3, 4, 6 + variant, 3];
+    tensors.push({ name: "backbone.stem.conv.weight", dtype: "F32", shape: [width, 3, 3, 3] }, ...batchNorm("backbone.stem.bn", width));
+    let cin = width;
+    depths.forEach((depth, s) => {
+      const c = channels[s]!;
+      for (let k = 0; k < depth; k++) {
+        const p = `backbone.layer${s + 1}.${k}`;
+        tensors.push({ name: `${p}.conv1.weight`, dtype: "F32", shape: [c, k === 0 ? cin : c, 3, 3] }, ...batchNorm(`${p}.bn1`, c));
+        tensors.push({ name: `${p}.conv2.weight`, dtype: "F32", shape: [c, c, 1, 1] }, ...batchNorm(`${p}.bn2`, c));
+        if (k === 0) tensors.push({ name: `${p}.downsample.0.weight`, dtype: "F32", shape: [c, cin, 1, 1] }, ...batchNorm(`${p}.downsample.1`, c));
+      }
+      cin = c;
+    });
+  } else {
+    const depths = [2, 3, 4 + variant, 3];
+    let cin = 3;
+    depths.forEach((depth, s) => {
+      const c = channels[s]!;
+      const e = `backbone.patch_embed${s + 1}`;
+      tensors.push(
+        { name: `${e}.proj.weight`, dtype: "F32", shape: [c, cin, s === 0 ? 7 : 3, s === 0 ? 7 : 3] },
+        { name: `${e}.proj.bias`, dtype: "F32", shape: [c] },
+        { name: `${e}.norm.weight`, dtype: "F32", shape: [c] },
+        { name: `${e}.norm.bias`, dtype: "F32", shape: [c] },
+      );
+      for (let k = 0; k < depth; k++) {
+        const p = `backbone.block${s + 1}.${k}`;
+        const linear = (name: string, out: number, inp: number): Spec[] => [
+          { name: `${p}.${name}.weight`, dtype: "F32", shape: [out, inp] },
+          { name: `${p}.${name}.bias`, dtype: "F32", shape: [out] },
+        ];
+        tensors.push(
+          { name: `${p}.norm1.weight`, dtype: "F32", shape: [c] },
+          { name: `${p}.norm1.bias`, dtype: "F32", shape: [c] },
+          ...linear("attn.q", c, c),
+          ...linear("attn.kv", 2 * c, c),
+          ...linear("attn.proj", c, c),
+          { name: `${p}.norm2.weight`, dtype: "F32", shape: [c] },
+          { name: `${p}.norm2.bias`, dtype: "F32", shape: [c] },
+          ...linear("mlp.fc1", 4 * c, c),
+          { name: `${p}.mlp.dwconv.dwconv.weight`, dtype: "F32", shape: [4 * c, 1, 3, 3] },
+          { name: `${p}.mlp.dwconv.dwconv.bias`, dtype: "F32", shape: [4 * c] },
+          ...linear("mlp.fc2", c, 4 * c),
+        );
+      }
+      tensors.push({ name: `backbone.norm${s + 1}.weight`, dtype: "F32", shape: [c] }, { name: `backbone.norm${s + 1}.bias`, dtype: "F32", shape: [c] });
+      cin = c;
+    });
+  }
+  return { index, family, variant, channels, tensors };
+}
+
+const HEAD_KINDS = ["fcn", "segformer", "psp", "aspp", "uper"] as const;
+const HEAD_CHANNELS = 16;
+
+/** Head h: kind h mod 5, 19 classes for h < 5 and 16 (Synthia) above; `classes` overrides. */
+function head(h: number, bb: Backbone, classes = h < 5 ? 19 : 16): Spec[] {
+  const kind = HEAD_KINDS[h % 5]!;
+  const ch = HEAD_CHANNELS;
+  const [c1, c2, c3, c4] = bb.channels as [number, number, number, number];
+  const d = "decode_head";
+  const out: Spec[] = [];
+  const aux = () => out.push(...convModule("auxiliary_head.convs.0", ch, c3, 3), { name: "auxiliary_head.conv_seg.weight", dtype: "F32", shape: [classes, ch, 1, 1] }, { name: "auxiliary_head.conv_seg.bias", dtype: "F32", shape: [classes] });
+  const psp = () => [1, 2, 3, 6].forEach((_, k) => out.push(...convModule(`${d}.psp_modules.${k}.1`, ch, c4, 1)));
+  switch (kind) {
+    case "fcn":
+      out.push(...convModule(`${d}.convs.0`, ch, c4, 3), ...convModule(`${d}.convs.1`, ch, ch, 3), ...convModule(`${d}.conv_cat`, ch, c4 + ch, 3));
+      aux();
+      break;
+    case "segformer":
+      [c1, c2, c3, c4].forEach((c, k) => out.push({ name: `${d}.linear_c${k + 1}.proj.weight`, dtype: "F32", shape: [ch, c] }, { name: `${d}.linear_c${k + 1}.proj.bias`, dtype: "F32", shape: [ch] }));
+      out.push(...convModule(`${d}.linear_fuse`, ch, 4 * ch, 1));
+      break;
+    case "psp":
+      psp();
+      out.push(...convModule(`${d}.bottleneck`, ch, c4 + 4 * ch, 3));
+      aux();
+      break;
+    case "aspp":
+      out.push(...convModule(`${d}.image_pool.1`, ch, c4, 1));
+      [1, 12, 24, 36].forEach((_, k) => out.push(...convModule(`${d}.aspp_modules.${k}`, ch, c4, k === 0 ? 1 : 3)));
+      out.push(...convModule(`${d}.bottleneck`, ch, 5 * ch, 3));
+      aux();
+      break;
+    case "uper":
+      psp();
+      out.push(...convModule(`${d}.bottleneck`, ch, c4 + 4 * ch, 3));
+      [c1, c2, c3].forEach((c, k) => out.push(...convModule(`${d}.lateral_convs.${k}`, ch, c, 1), ...convModule(`${d}.fpn_convs.${k}`, ch, ch, 3)));
+      out.push(...convModule(`${d}.fpn_bottleneck`, ch, 4 * ch, 3));
+      aux();
+      break;
+  }
+  out.push({ name: `${d}.conv_seg.weight`, dtype: "F32", shape: [classes, ch, 1, 1] }, { name: `${d}.conv_seg.bias`, dtype: "F32", shape: [classes] });
+  return out;
+}
+
+/**
+ * A safetensors file for these tensors, in forward order (so the layer order is the storage
+ * order). `salt` changes the bytes, not the structure: each registered model is its own file.
+ */
+function fileFor(specs: readonly Spec[], salt: number): Uint8Array {
+  const random = prng(salt * 7919 + 1);
+  const tensors: TestTensor[] = specs.map((s) => {
+    const data = new Uint8Array(byteLength(s));
+    for (let k = 0; k < data.length; k += 4) {
+      const v = Math.floor(random() * 0xffffffff);
+      data[k] = v & 0xff;
+      if (k + 1 < data.length) data[k + 1] = (v >>> 8) & 0xff;
+      if (k + 2 < data.length) data[k + 2] = (v >>> 16) & 0xff;
+      // Keeps F32 values finite: the top byte is never 0x7f/0xff.
+      if (k + 3 < data.length) data[k + 3] = (v >>> 24) & 0x3f;
+    }
+    return { ...s, data };
+  });
+  return writeSafetensors(tensors, { metadata: { format: "pt", bench: String(salt) } });
+}
+
+function parse(bytes: Uint8Array): ParsedModel {
+  return parseSafetensors(bufferSource(bytes));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurement helpers
+
+/** Nearest-rank percentile of sorted values. */
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+}
+
+interface Stats {
+  n: number;
+  medianMs: number;
+  p95Ms: number;
+  meanMs: number;
+  minMs: number;
+  maxMs: number;
+}
+
+function stats(samples: readonly number[]): Stats {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const round = (x: number) => Math.round(x * 100) / 100;
+  return {
+    n: sorted.length,
+    medianMs: round(percentile(sorted, 50)),
+    p95Ms: round(percentile(sorted, 95)),
+    meanMs: round(sorted.reduce((s, x) => s + x, 0) / Math.max(1, sorted.length)),
+    minMs: round(sorted[0] ?? NaN),
+    maxMs: round(sorted[sorted.length - 1] ?? NaN),
+  };
+}
+
+function now(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const t0 = now();
+  const value = await fn();
+  return { ms: now() - t0, value };
+}
+
+function log(message: string): void {
+  process.stderr.write(`[bench:candidates] ${message}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run
+
+const CANDIDATES = `query($a: ID!) { mergeCandidates(anchorId: $a, first: 20) {
+  totalCount
+  edges { node { model { id name } sharedFraction sharedTensorCount groups { prefix shared total } } } } }`;
+
+interface Target {
+  provider: Provider;
+  databaseUrl: string;
+  dataDir: string;
+  cleanup(): Promise<void>;
+}
+
+async function sqliteTarget(): Promise<Target> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-bench-"));
+  return {
+    provider: "sqlite",
+    databaseUrl: `file:${path.join(dataDir, "bench.db")}`,
+    dataDir,
+    async cleanup() {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function postgresTarget(base: string): Promise<Target> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-bench-"));
+  const schema = `lm_bench_${Date.now().toString(36)}`;
+  const url = new URL(base);
+  url.searchParams.set("schema", schema);
+  return {
+    provider: "postgres",
+    databaseUrl: url.toString(),
+    dataDir,
+    async cleanup() {
+      const client = new Client({ connectionString: parsePostgresUrl(base).connectionString });
+      await client.connect();
+      try {
+        await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      } finally {
+        await client.end();
+      }
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+interface Seeded {
+  taskId: string;
+  structureIds: string[];
+  /** Specs of structure k = backbone ⌊k/10⌋ with head k mod 10. */
+  specs: Spec[][];
+  tensorCounts: number[];
+  modelIds: string[];
+  modelsPerStructure: number[];
+  overlapRows: number;
+  seedStructuresMs: number;
+  seedModelsMs: number;
+}
+
+async function seed(app: App, options: Options): Promise<Seeded> {
+  const { services } = app;
+  const db = services.database.prisma;
+  const task = await services.tasks.create({ key: "semantic", name: "Semantic segmentation", kind: "SEMANTIC", primaryMetric: "MIOU" });
+
+  const t0 = now();
+  const structureIds: string[] = [];
+  const specs: Spec[][] = [];
+  const tensorCounts: number[] = [];
+  for (let b = 0; b < BACKBONES; b++) {
+    const bb = backbone(b);
+    for (let h = 0; h < HEADS; h++) {
+      const s = [...bb.tensors, ...head(h, bb)];
+      specs.push(s);
+      tensorCounts.push(s.length);
+      structureIds.push(await services.registration.ensureStructure(parse(fileFor(s, 0))));
+    }
+  }
+  const seedStructuresMs = now() - t0;
+  if (new Set(structureIds).size !== structureIds.length) throw new Error("bench generator made two identical structures");
+  const overlapRows = await db.structureOverlap.count();
+  log(`seeded ${structureIds.length} structures (${overlapRows} overlap rows) in ${(seedStructuresMs / 1000).toFixed(1)} s`);
+
+  // Zipf(1) over a shuffled ranking of the structures.
+  const random = prng(options.seed);
+  const rank = structureIds.map((_, k) => k);
+  for (let k = rank.length - 1; k > 0; k--) {
+    const j = Math.floor(random() * (k + 1));
+    [rank[k], rank[j]] = [rank[j]!, rank[k]!];
+  }
+  const weights = rank.map((r) => 1 / (r + 1));
+  const total = weights.reduce((s, w) => s + w, 0);
+  const modelsPerStructure = weights.map((w) => Math.floor((w / total) * options.models));
+  for (let k = 0, left = options.models - modelsPerStructure.reduce((s, n) => s + n, 0); left > 0; k = (k + 1) % modelsPerStructure.length, left--) modelsPerStructure[k]!++;
+
+  const t1 = now();
+  const modelIds: string[] = [];
+  const BATCH = 1000;
+  let pending: Array<{ structure: number; n: number }> = [];
+  const flush = async (rows: Array<{ structure: number; n: number }>) => {
+    const artifacts = rows.map(() => ({ id: randomUUID(), sha256: randomUUID().replace(/-/g, "") + randomUUID().replace(/-/g, ""), sizeBytes: BigInt(100_000), format: "safetensors", storageKey: "" }));
+    for (const a of artifacts) a.storageKey = a.sha256;
+    const models = rows.map((r, k) => ({ id: randomUUID(), name: `bench-s${r.structure}-m${r.n}`, taskId: task.id, architecture: HEAD_KINDS[r.structure % 5], structureId: structureIds[r.structure]!, artifactId: artifacts[k]!.id }));
+    await db.artifact.createMany({ data: artifacts });
+    await db.model.createMany({ data: models });
+    for (const m of models) modelIds.push(m.id);
+  };
+  for (let s = 0; s < structureIds.length; s++) {
+    for (let n = 0; n < modelsPerStructure[s]!; n++) {
+      pending.push({ structure: s, n });
+      if (pending.length === BATCH) {
+        await flush(pending);
+        pending = [];
+      }
+    }
+  }
+  if (pending.length) await flush(pending);
+  const seedModelsMs = now() - t1;
+  log(`bulk-inserted ${modelIds.length} models (+ an Artifact row each) in ${(seedModelsMs / 1000).toFixed(1)} s`);
+  // Fresh statistics, as a long-running registry would have: both planners need them.
+  await db.$executeRawUnsafe("ANALYZE");
+  return { taskId: task.id, structureIds, specs, tensorCounts, modelIds, modelsPerStructure, overlapRows, seedStructuresMs, seedModelsMs };
+}
+
+interface Prepared {
+  sha256: string;
+  name: string;
+}
+
+async function upload(app: App, bytes: Uint8Array): Promise<string> {
+  const blob = await app.services.store.put([bytes]);
+  return blob.sha256;
+}
+
+async function timeRegistrations(app: App, seeded: Seeded, options: Options) {
+  const random = prng(options.seed + 1);
+  // Uploads first, untimed: the figure is registration, not upload.
+  const known: Prepared[] = [];
+  for (let i = 0; i < options.knownRegistrations; i++) {
+    const s = Math.floor(random() * seeded.structureIds.length);
+    known.push({ sha256: await upload(app, fileFor(seeded.specs[s]!, 1000 + i)), name: `bench-known-${i}` });
+  }
+  const fresh: Prepared[] = [];
+  for (let i = 0; i < options.newRegistrations; i++) {
+    // A head kind with 21 classes (Pascal VOC): new on every backbone; i ≥ 20 wraps to other kinds.
+    const bb = backbone(i % BACKBONES);
+    const specs = [...bb.tensors, ...head((i + Math.floor(i / BACKBONES)) % 5, bb, 21)];
+    fresh.push({ sha256: await upload(app, fileFor(specs, 5000 + i)), name: `bench-new-${i}` });
+  }
+  const register = (p: Prepared) => app.services.registration.register({ artifactSha256: p.sha256, name: p.name, taskId: seeded.taskId });
+
+  // Warm-up: one registration each, not counted (the worker thread starts and compiles).
+  await register({ sha256: await upload(app, fileFor(seeded.specs[0]!, 999_999)), name: "bench-warmup" });
+
+  const structuresBefore = await app.services.database.prisma.structure.count();
+  const knownMs: number[] = [];
+  for (const p of known) knownMs.push((await timed(() => register(p))).ms);
+  const structuresAfterKnown = await app.services.database.prisma.structure.count();
+  if (structuresAfterKnown !== structuresBefore) throw new Error(`known-structure registrations created ${structuresAfterKnown - structuresBefore} structures; the generator and the reader disagree`);
+  const newMs: number[] = [];
+  for (const p of fresh) newMs.push((await timed(() => register(p))).ms);
+  const created = (await app.services.database.prisma.structure.count()) - structuresAfterKnown;
+  if (created !== fresh.length) throw new Error(`new-structure registrations created ${created} structures, expected ${fresh.length}`);
+  return { known: stats(knownMs), new: stats(newMs) };
+}
+
+async function timeCandidates(app: App, seeded: Seeded, options: Options) {
+  const random = prng(options.seed + 2);
+  const pick = () => seeded.modelIds[Math.floor(random() * seeded.modelIds.length)]!;
+  const query = async (anchor: string) => {
+    const res = await fetch(app.server.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: CANDIDATES, variables: { a: anchor } }) });
+    const body = (await res.json()) as { data?: { mergeCandidates: { totalCount: number; edges: unknown[] } }; errors?: unknown };
+    if (!res.ok || body.errors || !body.data) throw new Error(`mergeCandidates failed (${res.status}): ${JSON.stringify(body.errors ?? body)}`);
+    return body.data.mergeCandidates;
+  };
+  for (let i = 0; i < 20; i++) await query(pick());
+  const ms: number[] = [];
+  const totals: number[] = [];
+  const pageSizes: number[] = [];
+  for (let i = 0; i < options.anchors; i++) {
+    const { ms: t, value } = await timed(() => query(pick()));
+    ms.push(t);
+    totals.push(value.totalCount);
+    pageSizes.push(value.edges.length);
+  }
+  const sortedTotals = [...totals].sort((a, b) => a - b);
+  return {
+    latency: stats(ms),
+    totalCount: { min: sortedTotals[0]!, median: percentile(sortedTotals, 50), p95: percentile(sortedTotals, 95), max: sortedTotals[sortedTotals.length - 1]!, mean: Math.round(totals.reduce((s, n) => s + n, 0) / totals.length) },
+    pageSize: { min: Math.min(...pageSizes), max: Math.max(...pageSizes) },
+  };
+}
+
+async function databaseSize(app: App, target: Target): Promise<{ bytes: number; detail: Record<string, number> }> {
+  const db = app.services.database.prisma;
+  if (target.provider === "sqlite") {
+    const file = sqliteFilePath(target.databaseUrl);
+    const size = (f: string) => (fs.existsSync(f) ? fs.statSync(f).size : 0);
+    const detail = { db: size(file), wal: size(`${file}-wal`) };
+    const perTable = await tableSizesSqlite(app);
+    return { bytes: detail.db + detail.wal, detail: { ...detail, ...perTable } };
+  }
+  const schema = parsePostgresUrl(target.databaseUrl).schema;
+  const rows = await db.$queryRawUnsafe<Array<{ t: string; n: bigint }>>(
+    `SELECT c.relname AS t, pg_total_relation_size(c.oid) AS n FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace WHERE ns.nspname = $1 AND c.relkind = 'r' ORDER BY 2 DESC`,
+    schema,
+  );
+  const detail = Object.fromEntries(rows.map((r) => [r.t, Number(r.n)]));
+  return { bytes: rows.reduce((s, r) => s + Number(r.n), 0), detail };
+}
+
+/** Per-table bytes (tables and their indexes) from SQLite's dbstat, when compiled in. */
+async function tableSizesSqlite(app: App): Promise<Record<string, number>> {
+  try {
+    const rows = await app.services.database.prisma.$queryRawUnsafe<Array<{ name: string; n: bigint | number }>>(
+      `SELECT COALESCE(m.tbl_name, d.name) AS name, SUM(d.pgsize) AS n FROM dbstat d LEFT JOIN sqlite_master m ON m.name = d.name GROUP BY 1 ORDER BY 2 DESC`,
+    );
+    return Object.fromEntries(rows.map((r) => [`table:${r.name}`, Number(r.n)]));
+  } catch {
+    return {};
+  }
+}
+
+/** The candidate queries' plans for one anchor, for the report (`--explain`). */
+async function explain(app: App, seeded: Seeded): Promise<string> {
+  const db = app.services.database.prisma;
+  const provider = app.services.database.provider;
+  const counts = seeded.modelsPerStructure;
+  const busiest = counts.indexOf(Math.max(...counts));
+  const anchor = await db.model.findFirstOrThrow({ where: { structureId: seeded.structureIds[busiest] }, select: { id: true, structureId: true } });
+  const S = anchor.structureId!;
+  const cte = `WITH c AS (
+        SELECT o."structureBId" AS sid, o."fractionOfA" AS f, o."structureAId" AS a, o."structureBId" AS b, 0 AS side
+        FROM "StructureOverlap" o WHERE o."structureAId" = '${S}' AND o."fractionOfA" >= 0.5
+        UNION ALL
+        SELECT o."structureAId", o."fractionOfB", o."structureAId", o."structureBId", 1
+        FROM "StructureOverlap" o WHERE o."structureBId" = '${S}' AND o."fractionOfB" >= 0.5
+        UNION ALL
+        SELECT CAST('${S}' AS TEXT), CAST(1.0 AS DOUBLE PRECISION), CAST('${S}' AS TEXT), CAST('${S}' AS TEXT), 2)`;
+  const filters = `m."deletedAt" IS NULL AND m."id" <> '${anchor.id}'`;
+  const page = `${cte} SELECT m."id", c.f FROM "Model" m JOIN c ON m."structureId" = c.sid WHERE ${filters} ORDER BY c.f DESC, m."id" ASC LIMIT 21`;
+  const count = `${cte} SELECT COUNT(*) FROM "Model" m JOIN c ON m."structureId" = c.sid WHERE ${filters}`;
+  const out: string[] = [`anchor ${anchor.id} (structure with ${counts[busiest]} models)`];
+  for (const [label, sql] of [["page", page], ["count", count]] as const) {
+    out.push(`-- ${label}`);
+    if (provider === "sqlite") {
+      const rows = await db.$queryRawUnsafe<Array<{ detail: string }>>(`EXPLAIN QUERY PLAN ${sql}`);
+      out.push(...rows.map((r) => r.detail));
+      const t = await timed(() => db.$queryRawUnsafe(sql));
+      out.push(`(ran in ${t.ms.toFixed(1)} ms)`);
+    } else {
+      const rows = await db.$queryRawUnsafe<Array<{ "QUERY PLAN": string }>>(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`);
+      out.push(...rows.map((r) => r["QUERY PLAN"]));
+    }
+  }
+  return out.join("\n");
+}
+
+interface Result {
+  provider: Provider;
+  date: string;
+  commit: string;
+  node: string;
+  machine: { cpus: number; cpuModel: string };
+  seeding: {
+    structures: number;
+    tensorsPerStructure: { min: number; mean: number; max: number };
+    overlapRows: number;
+    structuresVia: string;
+    structuresSeconds: number;
+    models: number;
+    modelsVia: string;
+    modelsSeconds: number;
+    modelsPerStructure: { min: number; median: number; max: number; distribution: string };
+  };
+  registration: { known: Stats; new: Stats };
+  candidates: Awaited<ReturnType<typeof timeCandidates>> & { anchors: number; via: string };
+  databaseBytes: number;
+  databaseDetail: Record<string, number>;
+  targets: typeof TARGETS;
+  met: { candidates: boolean; knownRegistration: boolean; newRegistration: boolean };
+  explain?: string;
+}
+
+async function runOn(target: Target, options: Options): Promise<Result> {
+  log(`${target.provider}: starting the app (data dir ${target.dataDir})`);
+  const config = loadConfig({ DATABASE_URL: target.databaseUrl, LAYERMERGE_DATA_DIR: target.dataDir, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent" });
+  const app = await startApp(config);
+  try {
+    const seeded = await seed(app, options);
+    log(`${target.provider}: timing ${options.knownRegistrations} known-structure and ${options.newRegistrations} new-structure registrations`);
+    const registration = await timeRegistrations(app, seeded, options);
+    log(`${target.provider}: timing mergeCandidates over HTTP for ${options.anchors} anchors`);
+    const candidates = await timeCandidates(app, seeded, options);
+    const size = await databaseSize(app, target);
+    const explained = options.explain ? await explain(app, seeded) : undefined;
+    const sortedCounts = [...seeded.modelsPerStructure].sort((a, b) => a - b);
+    return {
+      provider: target.provider,
+      date: new Date().toISOString(),
+      commit: gitCommit(),
+      node: process.version,
+      machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? "unknown" },
+      seeding: {
+        structures: seeded.structureIds.length,
+        tensorsPerStructure: {
+          min: Math.min(...seeded.tensorCounts),
+          mean: Math.round(seeded.tensorCounts.reduce((s, n) => s + n, 0) / seeded.tensorCounts.length),
+          max: Math.max(...seeded.tensorCounts),
+        },
+        overlapRows: seeded.overlapRows,
+        structuresVia: "services.registration.ensureStructure (overlaps computed and stored as at registration)",
+        structuresSeconds: Math.round(seeded.seedStructuresMs) / 1000,
+        models: seeded.modelIds.length,
+        modelsVia: "bulk insert: prisma createMany, 1,000 Model + 1,000 Artifact rows a batch",
+        modelsSeconds: Math.round(seeded.seedModelsMs) / 1000,
+        modelsPerStructure: { min: sortedCounts[0]!, median: percentile(sortedCounts, 50), max: sortedCounts[sortedCounts.length - 1]!, distribution: "Zipf(1) over a shuffled structure ranking" },
+      },
+      registration,
+      candidates: { ...candidates, anchors: options.anchors, via: "GraphQL over HTTP (fetch), first: 20, after 20 warm-up queries; anchors uniform over models" },
+      databaseBytes: size.bytes,
+      databaseDetail: size.detail,
+      targets: TARGETS,
+      met: {
+        candidates: candidates.latency.p95Ms <= TARGETS.candidatesP95Ms,
+        knownRegistration: registration.known.p95Ms <= TARGETS.knownRegistrationMs,
+        newRegistration: registration.new.p95Ms <= TARGETS.newRegistrationMs,
+      },
+      explain: explained,
+    };
+  } finally {
+    await app.stop();
+  }
+}
+
+function gitCommit(): string {
+  try {
+    return execSync("git rev-parse --short HEAD", { cwd: path.resolve(__dirname, ".."), stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+function table(r: Result): string {
+  const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+  const mark = (ok: boolean) => (ok ? "ok" : "MISSED");
+  const rows: Array<[string, string, string, string, string]> = [
+    ["measure", "median ms", "p95 ms", "target", ""],
+    ["register, known structure", String(r.registration.known.medianMs), String(r.registration.known.p95Ms), `≤ ${TARGETS.knownRegistrationMs} ms`, mark(r.met.knownRegistration)],
+    ["register, new structure", String(r.registration.new.medianMs), String(r.registration.new.p95Ms), `≤ ${TARGETS.newRegistrationMs} ms`, mark(r.met.newRegistration)],
+    ["mergeCandidates (HTTP, first 20)", String(r.candidates.latency.medianMs), String(r.candidates.latency.p95Ms), `p95 ≤ ${TARGETS.candidatesP95Ms} ms`, mark(r.met.candidates)],
+  ];
+  const widths = [0, 1, 2, 3, 4].map((k) => Math.max(...rows.map((row) => row[k]!.length)));
+  const lines = rows.map((row) => row.map((c, k) => (k === 0 ? c.padEnd(widths[k]!) : c.padStart(widths[k]!))).join("  "));
+  lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
+  const t = r.candidates.totalCount;
+  return [
+    `== ${r.provider} (commit ${r.commit}, ${r.node}, ${r.machine.cpus} CPUs) ==`,
+    `seeded ${r.seeding.structures} structures (${r.seeding.tensorsPerStructure.min}–${r.seeding.tensorsPerStructure.max} tensors, mean ${r.seeding.tensorsPerStructure.mean}; ${r.seeding.overlapRows} overlap rows) via ensureStructure in ${r.seeding.structuresSeconds} s`,
+    `seeded ${r.seeding.models} models via ${r.seeding.modelsVia} in ${r.seeding.modelsSeconds} s; models per structure ${r.seeding.modelsPerStructure.min}–${r.seeding.modelsPerStructure.max} (median ${r.seeding.modelsPerStructure.median}, ${r.seeding.modelsPerStructure.distribution})`,
+    ...lines,
+    `candidates per anchor (totalCount): min ${t.min}, median ${t.median}, p95 ${t.p95}, max ${t.max}, mean ${t.mean}  (${r.candidates.anchors} anchors)`,
+    `registration samples: known n=${r.registration.known.n} (max ${r.registration.known.maxMs} ms), new n=${r.registration.new.n} (max ${r.registration.new.maxMs} ms)`,
+    `database size: ${mb(r.databaseBytes)}  ${Object.entries(r.databaseDetail).slice(0, 8).map(([k, v]) => `${k} ${mb(v)}`).join(", ")}`,
+    ...(r.explain ? ["query plans:", r.explain] : []),
+  ].join("\n");
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const targets: Array<() => Promise<Target>> = [sqliteTarget];
+  if (options.postgres) {
+    const base = options.postgres;
+    targets.push(() => postgresTarget(base));
+  }
+  const resultsDir = path.resolve(__dirname, "results");
+  fs.mkdirSync(resultsDir, { recursive: true });
+  for (const make of targets) {
+    const target = await make();
+    try {
+      const result = await runOn(target, options);
+      console.log(table(result) + "\n");
+      const file = path.join(resultsDir, `candidates-${result.provider}.json`);
+      fs.writeFileSync(file, JSON.stringify(result, null, 2) + "\n");
+      log(`wrote ${path.relative(process.cwd(), file)}`);
+    } finally {
+      await target.cleanup();
+    }
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
