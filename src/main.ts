@@ -9,7 +9,8 @@ import { createLogger } from "./logging";
 export async function startApp(config: Config = loadConfig()) {
   const logger = createLogger(config.logLevel);
   const database = await openDatabase(config.databaseUrl);
-  const services = createServices(config, createInfrastructure(config, database));
+  const services = createServices(config, createInfrastructure(config, database), logger);
+  await services.runner.start();
   const server = await startServer(config, services, logger);
   logger.info({ url: server.url, database: redact(config.databaseUrl), auth: config.auth }, "layermerge is serving");
   return {
@@ -19,6 +20,7 @@ export async function startApp(config: Config = loadConfig()) {
     server,
     async stop() {
       await server.stop();
+      await services.runner.stop();
       await services.pool.close();
       await database.close();
     },

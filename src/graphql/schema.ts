@@ -9,8 +9,9 @@ import { ModelResolver } from "./resolvers/model.resolver";
 import { TaskResolver } from "./resolvers/task.resolver";
 import { TokenResolver } from "./resolvers/token.resolver";
 import { StructureResolver } from "./resolvers/structure.resolver";
+import { JobResolver, MergeInputResolver, MergeResolver, ModelMergeResolver } from "./resolvers/merge.resolver";
 
-export const resolvers = [TaskResolver, DatasetResolver, BackboneResolver, ModelResolver, LineageResolver, TokenResolver, StructureResolver] as const;
+export const resolvers = [TaskResolver, DatasetResolver, BackboneResolver, ModelResolver, LineageResolver, TokenResolver, StructureResolver, MergeResolver, MergeInputResolver, JobResolver, ModelMergeResolver] as const;
 
 let cached: GraphQLSchema | undefined;
 

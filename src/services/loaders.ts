@@ -2,6 +2,8 @@ import DataLoader from "dataloader";
 import type { Db } from "../persistence/database";
 import type { LineageEdgeRow as EdgeRow } from "./lineageService";
 
+type MergeInputRow = Awaited<ReturnType<Db["mergeInput"]["findFirstOrThrow"]>>;
+
 /**
  * Per-request batching: every field resolver that needs a related row goes through one of
  * these, so a page of N models costs a fixed number of queries, not N per field.
@@ -33,6 +35,14 @@ export function createLoaders(db: Db) {
     model: byId((ids) => db.model.findMany({ where: { id: { in: ids } } })),
     artifact: byId(async (ids) => (await db.artifact.findMany({ where: { id: { in: ids } } })).map((a) => ({ ...a, sizeBytes: Number(a.sizeBytes) }))),
     structure: byId(async (ids) => (await db.structure.findMany({ where: { id: { in: ids } } })).map((s) => ({ ...s, parameterCount: Number(s.parameterCount) }))),
+    job: byId((ids) => db.job.findMany({ where: { id: { in: ids } } })),
+    merge: byId((ids) => db.merge.findMany({ where: { id: { in: ids } } })),
+    mergeByOutput: new DataLoader<string, Awaited<ReturnType<Db["merge"]["findFirstOrThrow"]>> | null>(async (ids) => {
+      const rows = await db.merge.findMany({ where: { outputModelId: { in: [...ids] } } });
+      const map = new Map(rows.map((r) => [r.outputModelId!, r]));
+      return ids.map((id) => map.get(id) ?? null);
+    }),
+    mergeInputs: groupBy<MergeInputRow>("mergeId", (ids) => db.mergeInput.findMany({ where: { mergeId: { in: ids } }, orderBy: { position: "asc" } })),
     tags: groupBy<{ modelId: string; tag: string }>("modelId", (ids) => db.modelTag.findMany({ where: { modelId: { in: ids } }, orderBy: { tag: "asc" } })),
     parentEdges: groupBy<EdgeRow>("childId", (ids) => db.lineageEdge.findMany({ where: { childId: { in: ids } }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] })),
     childEdges: groupBy<EdgeRow>("parentId", (ids) => db.lineageEdge.findMany({ where: { parentId: { in: ids } }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] })),

@@ -15,6 +15,11 @@ import { StructureCatalog } from "./structureCatalog";
 import { StructureService } from "./structureService";
 import { TaskService } from "./taskService";
 import { TokenService } from "./tokenService";
+import { MergeService } from "./mergeService";
+import { JobService } from "./jobService";
+import { EmbeddedJobRunner, JobRunner } from "../jobs/embeddedJobRunner";
+import { JobEvents } from "../jobs/jobEvents";
+import type { Logger } from "../logging";
 
 export interface Infrastructure {
   database: Database;
@@ -32,11 +37,23 @@ export function createInfrastructure(config: Config, database: Database): Infras
 }
 
 /** Every use case, wired to one set of infrastructure. Built once per process in `main`. */
-export function createServices(config: Config, infra: Infrastructure) {
+export function createServices(config: Config, infra: Infrastructure, logger: Logger) {
   const { prisma: db, provider } = infra.database;
   const catalog = new StructureCatalog(db);
   const models = new ModelService(db, provider);
+  const events = new JobEvents();
+  let runner: JobRunner | undefined;
+  const jobRunner = () => {
+    if (!runner) throw new Error("the job runner is not started");
+    return runner;
+  };
+  const merges = new MergeService(db, infra.store, infra.pool, catalog, models, jobRunner);
+  runner = new EmbeddedJobRunner(db, { MERGE: (payload, ctx) => merges.run(payload, ctx) }, events, logger, config.workers);
   return {
+    runner,
+    events,
+    merges,
+    jobs: new JobService(db, jobRunner),
     ...infra,
     config,
     catalog,

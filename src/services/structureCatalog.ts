@@ -1,6 +1,6 @@
 import type { Db } from "../persistence/database";
 import type { StructureLike } from "../core/structure/overlapIndex";
-import type { DType } from "../core/structure/types";
+import type { DType, LayerOrderSource, ParsedModel } from "../core/structure/types";
 
 /**
  * Structures are immutable once stored, so each process keeps their tensor lists in memory
@@ -10,6 +10,7 @@ import type { DType } from "../core/structure/types";
  */
 export class StructureCatalog {
   private readonly byId = new Map<string, StructureLike>();
+  private readonly plans = new Map<string, ParsedModel>();
   private loadedAll = false;
 
   constructor(private readonly db: Db) {}
@@ -28,6 +29,36 @@ export class StructureCatalog {
     if (missing.length) await this.load(missing);
     this.loadedAll = true;
     return ids.filter((s) => s.id !== exceptId).map((s) => ({ id: s.id, structure: this.byId.get(s.id)! }));
+  }
+
+  /**
+   * The structure as a ParsedModel without data locations: enough for merge planning and
+   * previews (names, shapes, dtypes, layer indices), with no artifact read.
+   */
+  async planModel(id: string): Promise<ParsedModel> {
+    const cached = this.plans.get(id);
+    if (cached) return cached;
+    const structure = await this.db.structure.findUniqueOrThrow({ where: { id }, select: { format: true, layerCount: true, layerOrderSource: true, generatedNameCount: true } });
+    const rows = await this.db.structureTensor.findMany({ where: { structureId: id }, orderBy: { position: "asc" } });
+    const parsed: ParsedModel = {
+      format: structure.format as ParsedModel["format"],
+      layerCount: structure.layerCount,
+      layerOrderSource: structure.layerOrderSource as LayerOrderSource,
+      generatedNameCount: structure.generatedNameCount,
+      metadata: {},
+      tensors: rows.map((r) => ({
+        name: r.name,
+        shape: JSON.parse(r.shape) as number[],
+        dtype: r.dtype as DType,
+        elements: Number(r.elements),
+        mergeable: r.mergeable,
+        layerIndex: r.layerIndex,
+        group: r.group,
+        location: { kind: "raw" as const, offset: 0, length: 0 },
+      })),
+    };
+    this.plans.set(id, parsed);
+    return parsed;
   }
 
   remember(id: string, structure: StructureLike): void {

@@ -6,6 +6,7 @@ import { MAX_INLINE_MODEL_BYTES, planOnnxRewrite } from "../core/formats/onnx/pl
 import { writeOnnxRewrite } from "../core/formats/onnx/writeOnnxRewrite";
 import { badInput } from "../core/errors";
 import * as path from "node:path";
+import { runMerge, RunMergePayload, RunMergeResult } from "./runMerge";
 import type { ParsedModel } from "../core/structure/types";
 
 /**
@@ -42,6 +43,9 @@ export const taskHandlers = {
       external.close();
       source.close();
     }
+  },
+  async runMerge(payload: RunMergePayload, progress: (p: unknown) => void): Promise<RunMergeResult> {
+    return runMerge(payload, progress);
   },
   async sleep(payload: { ms: number }): Promise<number> {
     // Used by tests to show that the pool keeps the caller's event loop free.

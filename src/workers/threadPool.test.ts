@@ -25,3 +25,18 @@ describe("ThreadPool", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe("ThreadPool cancellation", () => {
+  test("aborting a running task terminates its thread; the pool goes on with a fresh one", async () => {
+    const pool = new ThreadPool(1);
+    const controller = new AbortController();
+    const started = Date.now();
+    const running = pool.run("sleep", { ms: 5000 }, { signal: controller.signal });
+    const queued = pool.run("sleep", { ms: 10 });
+    setTimeout(() => controller.abort(), 200);
+    await expect(running).rejects.toMatchObject({ code: "CANCELLED" });
+    expect(Date.now() - started).toBeLessThan(2000);
+    await expect(queued).resolves.toBe(10);
+    await pool.close();
+  });
+});

@@ -11,6 +11,7 @@ interface Pending {
   reject(error: unknown): void;
   onProgress?: (progress: unknown) => void;
   transfer?: ArrayBuffer[];
+  signal?: AbortSignal;
 }
 
 interface Slot {
@@ -38,12 +39,36 @@ export class ThreadPool {
     if (!Number.isInteger(size) || size < 1) throw new Error(`thread pool size must be ≥ 1 (got ${size})`);
   }
 
-  run<K extends TaskName>(task: K, payload: TaskPayload<K>, options: { onProgress?: (p: unknown) => void; transfer?: ArrayBuffer[] } = {}): Promise<TaskResult<K>> {
+  /**
+   * Runs a task on the next free thread. Aborting `signal` cancels it: a queued task is dropped,
+   * a running one has its thread terminated (the pool starts a fresh one), and the promise
+   * rejects with a CANCELLED DomainError.
+   */
+  run<K extends TaskName>(task: K, payload: TaskPayload<K>, options: { onProgress?: (p: unknown) => void; transfer?: ArrayBuffer[]; signal?: AbortSignal } = {}): Promise<TaskResult<K>> {
     if (this.closed) return Promise.reject(new Error("the thread pool is closed"));
+    if (options.signal?.aborted) return Promise.reject(cancelled());
     return new Promise((resolve, reject) => {
-      this.queue.push({ task, payload, resolve: resolve as (v: unknown) => void, reject, onProgress: options.onProgress, transfer: options.transfer });
+      const job: Pending = { task, payload, resolve: resolve as (v: unknown) => void, reject, onProgress: options.onProgress, transfer: options.transfer, signal: options.signal };
+      options.signal?.addEventListener("abort", () => this.cancel(job), { once: true });
+      this.queue.push(job);
       this.dispatch();
     });
+  }
+
+  private cancel(job: Pending): void {
+    const queued = this.queue.indexOf(job);
+    if (queued >= 0) {
+      this.queue.splice(queued, 1);
+      job.reject(cancelled());
+      return;
+    }
+    const slot = this.slots.find((s) => s.busy === job);
+    if (!slot) return;
+    slot.busy = null;
+    this.slots.splice(this.slots.indexOf(slot), 1);
+    void slot.worker.terminate();
+    job.reject(cancelled());
+    this.dispatch();
   }
 
   async close(): Promise<void> {
@@ -89,11 +114,16 @@ export class ThreadPool {
     };
     worker.on("error", fail);
     worker.on("exit", (code) => {
+      // A slot removed by cancel() was terminated on purpose.
       if (this.slots.includes(slot)) fail(new Error(`exit code ${code}`));
     });
     this.slots.push(slot);
     return slot;
   }
+}
+
+function cancelled(): DomainError {
+  return new DomainError("CANCELLED", "cancelled");
 }
 
 function startWorker(): Worker {

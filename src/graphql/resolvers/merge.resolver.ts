@@ -1,0 +1,98 @@
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import type { GraphQLContext } from "../context";
+import { Job, JobConnection, JobKind, JobStatus } from "../types/job.type";
+import { Merge, MergeInputInfo, MergeMethodInfo, MergePlan, StartMergeInput } from "../types/merge.type";
+import { Model } from "../types/model.type";
+import { Role } from "../types/enums";
+
+@Resolver(() => Merge)
+export class MergeResolver {
+  @Query(() => MergePlan, { description: "Preview a merge without running it: per-layer weights, merged/copied tensors, output size." })
+  mergePlan(@Arg("input") input: StartMergeInput, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.merges.preview(input);
+  }
+
+  @Query(() => [MergeMethodInfo])
+  mergeMethods(@Ctx() ctx: GraphQLContext) {
+    return ctx.services.merges.methods();
+  }
+
+  @Authorized(Role.WRITER)
+  @Mutation(() => Job, { description: "Validates the merge, then queues it and returns its job at once." })
+  startMerge(@Arg("input") input: StartMergeInput, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.merges.start(input);
+  }
+
+  @FieldResolver(() => Model)
+  anchor(@Root() merge: Merge, @Ctx() ctx: GraphQLContext) {
+    return ctx.loaders.model.load(merge.anchorId);
+  }
+
+  @FieldResolver(() => Model, { nullable: true })
+  outputModel(@Root() merge: Merge, @Ctx() ctx: GraphQLContext) {
+    return merge.outputModelId ? ctx.loaders.model.load(merge.outputModelId) : null;
+  }
+
+  @FieldResolver(() => [MergeInputInfo], { description: "Anchor first, then contributors in order, then the base." })
+  inputs(@Root() merge: Merge, @Ctx() ctx: GraphQLContext) {
+    return ctx.loaders.mergeInputs.load(merge.id);
+  }
+
+  @FieldResolver(() => Job, { nullable: true })
+  job(@Root() merge: Merge, @Ctx() ctx: GraphQLContext) {
+    return merge.jobId ? ctx.loaders.job.load(merge.jobId) : null;
+  }
+}
+
+@Resolver(() => MergeInputInfo)
+export class MergeInputResolver {
+  @FieldResolver(() => Model)
+  model(@Root() input: MergeInputInfo, @Ctx() ctx: GraphQLContext) {
+    return ctx.loaders.model.load(input.modelId);
+  }
+}
+
+@Resolver(() => Job)
+export class JobResolver {
+  @Query(() => Job, { nullable: true })
+  job(@Arg("id", () => ID) id: string, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.jobs.get(id);
+  }
+
+  @Query(() => JobConnection, { description: "Newest first." })
+  jobs(
+    @Ctx() ctx: GraphQLContext,
+    @Arg("status", () => [JobStatus], { nullable: true }) status?: string[],
+    @Arg("kind", () => JobKind, { nullable: true }) kind?: string,
+    @Arg("first", () => Int, { nullable: true }) first?: number,
+    @Arg("after", () => String, { nullable: true }) after?: string,
+  ) {
+    return ctx.services.jobs.list({ status, kind, first, after });
+  }
+
+  @Authorized(Role.WRITER)
+  @Mutation(() => Job, { description: "Stops a queued or running job; a cancelled merge leaves no artifact and no model." })
+  cancelJob(@Arg("id", () => ID) id: string, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.jobs.cancel(id);
+  }
+
+  @FieldResolver(() => Model, { nullable: true, description: "The model a job produced (a merge's output)." })
+  model(@Root() job: Job, @Ctx() ctx: GraphQLContext) {
+    const id = (job.result as { modelId?: string } | null)?.modelId;
+    return id ? ctx.loaders.model.load(id) : null;
+  }
+
+  @FieldResolver(() => Merge, { nullable: true })
+  merge(@Root() job: Job, @Ctx() ctx: GraphQLContext) {
+    const id = (job.result as { mergeId?: string } | null)?.mergeId;
+    return id ? ctx.loaders.merge.load(id) : null;
+  }
+}
+
+@Resolver(() => Model)
+export class ModelMergeResolver {
+  @FieldResolver(() => Merge, { nullable: true, description: "For a merged model: how it was made." })
+  merge(@Root() model: Model, @Ctx() ctx: GraphQLContext) {
+    return ctx.loaders.mergeByOutput.load(model.id);
+  }
+}

@@ -1,0 +1,340 @@
+import * as fsp from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import { createHash } from "node:crypto";
+import type { Db } from "../persistence/database";
+import { badInput, DomainError } from "../core/errors";
+import { MERGE_METHOD_NAMES, MERGE_METHODS, planMerge, type MergePlan } from "../core/merge";
+import type { ArtifactStore } from "../storage/artifactStore";
+import type { ThreadPool } from "../workers/threadPool";
+import type { RunMergeResult } from "../workers/runMerge";
+import type { JobContext, JobOutcome } from "../jobs/jobTypes";
+import type { JobRunner } from "../jobs/embeddedJobRunner";
+import { ModelOrigin } from "../domain/enums";
+import type { ModelRow, ModelService } from "./modelService";
+import type { StructureCatalog } from "./structureCatalog";
+import { tagList } from "./validate";
+
+export interface MergeRequest {
+  anchorId: string;
+  modelIds: string[];
+  method?: string | null;
+  schedule?: { kind?: string | null; cutoff?: number | null; knots?: number[] | null } | null;
+  weights?: number[] | null;
+  baseModelId?: string | null;
+  params?: { [name: string]: number | null | undefined } | object | null;
+  output?: { name?: string | null; version?: string | null; tags?: string[] | null } | null;
+}
+
+/** The resolved recipe: everything a merge needs to be re-run exactly (stored in the job and the Merge row). */
+export interface MergeRecipe {
+  method: string;
+  schedule: { kind: string; cutoff?: number | null; knots?: number[] | null };
+  params: Record<string, number>;
+  weights: number[] | null;
+  anchorId: string;
+  contributorIds: string[];
+  baseModelId: string | null;
+  /** sha256 of each input's artifact, same order: anchor, contributors…, base. */
+  artifacts: { anchor: string; contributors: string[]; base: string | null };
+}
+
+export interface MergeJobPayload {
+  recipe: MergeRecipe;
+  recipeHash: string;
+  output: { name: string; version: string; tags: string[] };
+}
+
+interface Inputs {
+  anchor: ModelWithArtifact;
+  contributors: ModelWithArtifact[];
+  base: ModelWithArtifact | null;
+}
+
+type ModelWithArtifact = ModelRow & { artifact: { sha256: string; format: string } | null };
+
+/**
+ * Merges (issue 4): validate and plan up front from stored structures (no artifact read), queue
+ * a job, and in the job stream the merge in a worker thread, then record the output model, its
+ * recipe and its lineage in one transaction. Identical recipes return the existing model.
+ */
+export class MergeService {
+  constructor(
+    private readonly db: Db,
+    private readonly store: ArtifactStore,
+    private readonly pool: ThreadPool,
+    private readonly catalog: StructureCatalog,
+    private readonly models: ModelService,
+    private readonly jobs: () => JobRunner,
+  ) {}
+
+  /** Preview: the per-layer weights, what is merged or copied, and the output size. */
+  async plan(request: MergeRequest): Promise<{ plan: MergePlan; inputs: Inputs }> {
+    const inputs = await this.loadInputs(request);
+    const plan = planMerge({
+      anchor: await this.catalog.planModel(inputs.anchor.structureId!),
+      contributors: await Promise.all(inputs.contributors.map((c) => this.catalog.planModel(c.structureId!))),
+      base: inputs.base ? await this.catalog.planModel(inputs.base.structureId!) : null,
+      method: request.method,
+      schedule: request.schedule,
+      weights: request.weights,
+      params: request.params ? Object.fromEntries(Object.entries(request.params).filter(([, v]) => v != null)) : null,
+      names: { anchor: label(inputs.anchor), contributors: inputs.contributors.map(label), base: inputs.base ? label(inputs.base) : undefined },
+    });
+    return { plan, inputs };
+  }
+
+  /** `mergePlan` for clients: the plan with its inputs as models. */
+  async preview(request: MergeRequest) {
+    const { plan, inputs } = await this.plan(request);
+    const models = [inputs.anchor, ...inputs.contributors];
+    return {
+      method: plan.method,
+      schedule: { cutoff: null, knots: null, ...plan.schedule },
+      params: { ...plan.params, weights: plan.weights },
+      layerCount: plan.layerCount,
+      layers: plan.layers,
+      inputs: [
+        ...models.map((m, i) => ({ model: m, role: i === 0 ? "ANCHOR" : "CONTRIBUTOR", meanWeight: plan.meanWeights[i] })),
+        ...(inputs.base ? [{ model: inputs.base, role: "BASE", meanWeight: null }] : []),
+      ],
+      mergedTensorCount: plan.mergedCount,
+      copiedTensorCount: plan.copiedCount,
+      mergedElements: plan.mergedElements,
+      expectedOutputBytes: plan.expectedOutputBytes,
+      inputBytes: plan.inputBytes,
+      tensors: plan.tensors.map((t) => ({
+        name: t.tensor.name,
+        action: t.action === "merge" ? "MERGE" : "COPY",
+        reason: t.action === "copy" ? t.reason : null,
+        layerIndex: t.tensor.layerIndex,
+        shape: t.tensor.shape,
+        dtype: t.tensor.dtype,
+        sharedBy: t.action === "merge" ? t.inputs.length : 1,
+      })),
+    };
+  }
+
+  /** The registry's methods, for clients that build merge forms. */
+  methods() {
+    return MERGE_METHOD_NAMES.map((name) => {
+      const m = MERGE_METHODS[name];
+      return {
+        name,
+        title: m.title,
+        description: m.description,
+        arxiv: m.paper.arxiv,
+        paperTitle: m.paper.title,
+        needsBase: m.needsBase,
+        parameters: m.parameters.map((p) => ({ name: p.name, type: p.type, default: p.default ?? null, min: p.min ?? null, max: p.max ?? null, description: p.description })),
+      };
+    });
+  }
+
+  /** Validates everything, then queues the merge and returns its job at once. */
+  async start(request: MergeRequest) {
+    const { plan, inputs } = await this.plan(request);
+    const recipe: MergeRecipe = {
+      method: plan.method,
+      schedule: plan.schedule as MergeRecipe["schedule"],
+      params: plan.params,
+      weights: plan.weights,
+      anchorId: inputs.anchor.id,
+      contributorIds: inputs.contributors.map((c) => c.id),
+      baseModelId: inputs.base?.id ?? null,
+      artifacts: { anchor: inputs.anchor.artifact!.sha256, contributors: inputs.contributors.map((c) => c.artifact!.sha256), base: inputs.base?.artifact?.sha256 ?? null },
+    };
+    const recipeHash = hashRecipe(recipe);
+
+    const existing = await this.db.merge.findFirst({ where: { recipeHash, outputModel: { deletedAt: null } }, include: { outputModel: true } });
+    if (existing?.outputModel) {
+      const m = existing.outputModel;
+      return this.db.job.create({
+        data: {
+          kind: "MERGE",
+          status: "SUCCEEDED",
+          progress: 1,
+          payload: { recipe, recipeHash } as unknown as object,
+          result: { modelId: m.id, mergeId: existing.id, reused: true },
+          message: `an identical merge already exists: ${m.name}@${m.version} (${m.id}); returning it instead of a duplicate`,
+          finishedAt: new Date(),
+          startedAt: new Date(),
+        },
+      });
+    }
+
+    const name = request.output?.name?.trim() || `${inputs.anchor.name}-${plan.method.toLowerCase()}-${recipeHash.slice(0, 8)}`;
+    const version = request.output?.version?.trim() || "1";
+    const tags = tagList(request.output?.tags, "input.output.tags") ?? [];
+    const taken = await this.db.model.findUnique({ where: { name_version: { name, version } }, select: { id: true } });
+    if (taken) throw new DomainError("CONFLICT", `a model ${name}@${version} already exists; choose another output name or version`, { field: "input.output.name" });
+    const payload: MergeJobPayload = { recipe, recipeHash, output: { name, version, tags } };
+    const job = await this.db.job.create({ data: { kind: "MERGE", payload: payload as unknown as object, message: "queued" } });
+    await this.jobs().enqueue(job.id);
+    return job;
+  }
+
+  /** The MERGE job handler. Idempotent: a job that already produced its merge returns it. */
+  async run(payload: MergeJobPayload, ctx: JobContext): Promise<JobOutcome> {
+    const done = await this.db.merge.findFirst({ where: { jobId: ctx.jobId }, include: { outputModel: true } });
+    if (done?.outputModel) return { result: { modelId: done.outputModel.id, mergeId: done.id }, message: `merged into ${done.outputModel.name}@${done.outputModel.version}` };
+
+    const { recipe } = payload;
+    const inputs = await this.loadInputs({ anchorId: recipe.anchorId, modelIds: recipe.contributorIds, baseModelId: recipe.baseModelId, method: recipe.method });
+    const shas = [inputs.anchor, ...inputs.contributors, ...(inputs.base ? [inputs.base] : [])].map((m) => m.artifact!.sha256);
+    const expected = [recipe.artifacts.anchor, ...recipe.artifacts.contributors, ...(recipe.artifacts.base ? [recipe.artifacts.base] : [])];
+    if (shas.join() !== expected.join()) throw badInput("an input model's artifact changed since the merge was queued");
+
+    const locals = await Promise.all([inputs.anchor, ...inputs.contributors, ...(inputs.base ? [inputs.base] : [])].map((m) => this.store.localPath(m.artifact!.sha256)));
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "layermerge-merge-"));
+    const outFile = path.join(dir, inputs.anchor.artifact!.format === "onnx" ? "merged.onnx" : "merged.safetensors");
+    let storedSha: string | null = null;
+    let createdBlob = false;
+    try {
+      ctx.progress(0, "merging");
+      const n = inputs.contributors.length;
+      const result: RunMergeResult = await this.pool.run(
+        "runMerge",
+        {
+          anchor: { file: locals[0].path, name: label(inputs.anchor) },
+          contributors: inputs.contributors.map((c, i) => ({ file: locals[1 + i].path, name: label(c) })),
+          base: inputs.base ? { file: locals[1 + n].path, name: label(inputs.base) } : null,
+          recipe: { method: recipe.method, schedule: recipe.schedule, weights: recipe.weights, params: recipe.params },
+          outFile,
+          metadata: mergeMetadata(recipe),
+        },
+        {
+          signal: ctx.signal,
+          onProgress: (p) => {
+            const { fraction, message } = p as { fraction: number; message: string };
+            ctx.progress(fraction * 0.95, message);
+          },
+        },
+      );
+      ctx.progress(0.96, "storing the merged model");
+      const blob = await this.store.putFile(outFile);
+      storedSha = blob.sha256;
+      createdBlob = blob.created;
+      if (ctx.signal.aborted) throw new DomainError("CANCELLED", "cancelled");
+      const created = await this.record(payload, inputs, result, blob.sha256, blob.sizeBytes, ctx.jobId);
+      const reuse = created.reused ? " (an identical merge finished first; returning it)" : "";
+      return {
+        result: { modelId: created.model.id, mergeId: created.mergeId, sha256: blob.sha256, mergedTensors: result.mergedCount, copiedTensors: result.copiedCount },
+        message: `merged ${result.mergedCount} tensors (${result.copiedCount} copied) into ${created.model.name}@${created.model.version}${reuse}`,
+      };
+    } catch (error) {
+      if (storedSha && createdBlob) {
+        const referenced = await this.db.artifact.findUnique({ where: { sha256: storedSha }, select: { id: true } });
+        if (!referenced) await this.store.delete(storedSha).catch(() => undefined);
+      }
+      throw error;
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+      for (const l of locals) await l.release().catch(() => undefined);
+    }
+  }
+
+  private async record(payload: MergeJobPayload, inputs: Inputs, result: RunMergeResult, sha256: string, sizeBytes: number, jobId: string) {
+    const { recipe, recipeHash, output } = payload;
+    const anchor = inputs.anchor;
+    return this.db.$transaction(async (tx) => {
+      // Deterministic merges: the same recipe gives the same bytes. If another job recorded it
+      // first, this one returns that model.
+      const twin = await tx.merge.findFirst({ where: { recipeHash, outputModel: { deletedAt: null } }, include: { outputModel: true } });
+      if (twin?.outputModel) return { model: twin.outputModel, mergeId: twin.id, reused: true };
+      const artifact = (await tx.artifact.findUnique({ where: { sha256 } })) ?? (await tx.artifact.create({ data: { sha256, sizeBytes: BigInt(sizeBytes), format: result.format, storageKey: sha256 } }));
+      const names = [anchor, ...inputs.contributors].map((m) => m.name).join(", ");
+      const validated = await this.models.validateForCreate({
+        name: output.name,
+        version: output.version,
+        taskId: anchor.taskId,
+        architecture: anchor.architecture,
+        backboneId: anchor.backboneId,
+        sourceDatasetId: anchor.sourceDatasetId,
+        targetDatasetId: anchor.targetDatasetId,
+        description: `${recipe.method} merge (${recipe.schedule.kind} schedule) of ${names}; anchor ${anchor.name}`,
+        tags: output.tags,
+      });
+      const model = await this.models.insert(validated, { structureId: anchor.structureId!, artifactId: artifact.id, origin: ModelOrigin.MERGED }, tx as unknown as Db);
+      if (anchor.inference) await tx.model.update({ where: { id: model.id }, data: { inference: anchor.inference as object } });
+      const merge = await tx.merge.create({
+        data: {
+          method: recipe.method,
+          schedule: recipe.schedule as object,
+          params: { ...recipe.params, weights: recipe.weights } as object,
+          recipeHash,
+          anchorId: anchor.id,
+          baseModelId: recipe.baseModelId,
+          outputModelId: model.id,
+          jobId,
+          layers: result.layers as unknown as object,
+        },
+      });
+      const all = [anchor, ...inputs.contributors];
+      await tx.mergeInput.createMany({
+        data: [
+          ...all.map((m, i) => ({
+            mergeId: merge.id,
+            modelId: m.id,
+            role: i === 0 ? "ANCHOR" : "CONTRIBUTOR",
+            position: i,
+            relativeWeight: i === 0 ? null : (recipe.weights?.[i - 1] ?? null),
+            meanWeight: result.meanWeights[i],
+          })),
+          ...(inputs.base ? [{ mergeId: merge.id, modelId: inputs.base.id, role: "BASE", position: all.length, relativeWeight: null, meanWeight: null }] : []),
+        ],
+      });
+      await tx.lineageEdge.createMany({
+        data: all.map((m, i) => ({ parentId: m.id, childId: model.id, relation: "MERGED_FROM", weight: result.meanWeights[i], mergeId: merge.id })),
+      });
+      return { model, mergeId: merge.id, reused: false };
+    });
+  }
+
+  private async loadInputs(request: Pick<MergeRequest, "anchorId" | "modelIds" | "baseModelId" | "method">): Promise<Inputs> {
+    if (!Array.isArray(request.modelIds) || request.modelIds.length === 0) throw badInput("input.modelIds must name at least one model to merge with the anchor", "input.modelIds");
+    if (request.modelIds.includes(request.anchorId)) throw badInput("the anchor must not also be listed in input.modelIds", "input.modelIds");
+    if (new Set(request.modelIds).size !== request.modelIds.length) throw badInput("input.modelIds lists a model twice", "input.modelIds");
+    if (request.baseModelId && (request.baseModelId === request.anchorId || request.modelIds.includes(request.baseModelId))) {
+      throw badInput("the base model must differ from the anchor and the contributors", "input.baseModelId");
+    }
+    const ids = [request.anchorId, ...request.modelIds, ...(request.baseModelId ? [request.baseModelId] : [])];
+    const rows = await this.db.model.findMany({ where: { id: { in: ids } }, include: { artifact: { select: { sha256: true, format: true } } } });
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const get = (id: string, field: string): ModelWithArtifact => {
+      const m = byId.get(id);
+      if (!m || m.deletedAt) throw badInput(`${field} ${JSON.stringify(id)} is not a live model`, field);
+      if (!m.artifact || !m.structureId) throw badInput(`${field}: ${m.name}@${m.version} has no registered weights (register it from an artifact first)`, field);
+      return m;
+    };
+    const anchor = get(request.anchorId, "input.anchorId");
+    const contributors = request.modelIds.map((id, i) => get(id, `input.modelIds.${i}`));
+    const base = request.baseModelId ? get(request.baseModelId, "input.baseModelId") : null;
+    return { anchor, contributors, base };
+  }
+}
+
+function label(m: { name: string; version: string }): string {
+  return `${m.name}@${m.version}`;
+}
+
+export function hashRecipe(recipe: MergeRecipe): string {
+  return createHash("sha256").update(JSON.stringify(["layermerge-merge-v1", recipe.method, recipe.schedule, sortKeys(recipe.params), recipe.weights, recipe.artifacts])).digest("hex");
+}
+
+function sortKeys(o: Record<string, number>): Array<[string, number]> {
+  return Object.keys(o).sort().map((k) => [k, o[k]]);
+}
+
+/** What the merged file records about itself (deterministic: no ids, no timestamps). */
+function mergeMetadata(recipe: MergeRecipe): Record<string, string> {
+  return {
+    "layermerge.method": recipe.method,
+    "layermerge.schedule": JSON.stringify(recipe.schedule),
+    "layermerge.params": JSON.stringify(sortKeys(recipe.params)),
+    "layermerge.weights": JSON.stringify(recipe.weights),
+    "layermerge.anchor_sha256": recipe.artifacts.anchor,
+    "layermerge.parents_sha256": JSON.stringify(recipe.artifacts.contributors),
+    ...(recipe.artifacts.base ? { "layermerge.base_sha256": recipe.artifacts.base } : {}),
+  };
+}
