@@ -62,3 +62,32 @@ describe("layermerge register", () => {
     expect(badTask.err).toMatch(/unknown task "nope"/);
   });
 });
+
+describe("layermerge merge", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer("sqlite");
+  });
+  afterAll(() => server.stop());
+
+  test("starts a merge, follows it to the end and prints the merged model's id", async () => {
+    const { task } = await seedBasics(server);
+    const ids: string[] = [];
+    for (const seed of [1, 2, 3]) {
+      const bytes = buildSegNet({ seed }).bytes;
+      const put = await fetch(`${server.origin}/artifacts`, { method: "PUT", body: bytes });
+      const { sha256 } = (await put.json()) as { sha256: string };
+      const { registerModel } = await server.ok(`mutation($i: RegisterModelInput!) { registerModel(input: $i) { id } }`, { i: { name: `m${seed}`, taskId: task.id, artifactSha256: sha256 } });
+      ids.push(registerModel.id);
+    }
+    const env = { LAYERMERGE_URL: server.origin };
+    const result = await cli(["merge", "--anchor", ids[0], "--with", ids[1], ids[2], "--schedule", "step", "--cutoff", "0.5", "--name", "cli-merge"], env);
+    expect(result.code).toBe(0);
+    expect(result.err).toMatch(/merging .*100%/);
+    const { model } = await server.ok(`query($id: ID!) { model(id: $id) { name merge { schedule { kind cutoff } inputs { model { name } } } } }`, { id: result.out.trim() });
+    expect(model).toEqual({ name: "cli-merge", merge: { schedule: { kind: "STEP", cutoff: 0.5 }, inputs: [{ model: { name: "m1" } }, { model: { name: "m2" } }, { model: { name: "m3" } }] } });
+    const bad = await cli(["merge", "--anchor", ids[0], "--with", ids[0]], env);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/BAD_USER_INPUT: the anchor must not also be listed/);
+  });
+});

@@ -7,6 +7,7 @@ import { migrate } from "../persistence/migrate";
 import { tokenCommand } from "./token.command";
 import { serveCommand } from "./serve.command";
 import { registerCommand } from "./register.command";
+import { mergeCommand } from "./merge.command";
 
 const USAGE = `layermerge — a model registry for segmentation models
 
@@ -20,6 +21,8 @@ Usage:
   layermerge token revoke ID            revoke a token
   layermerge register FILE --name NAME --task TASK [--backbone --source --target --strategy --tags …]
                                         upload a model file (with a progress bar) and register it
+  layermerge merge --anchor ID --with ID [ID …] [--method M --schedule S --cutoff T --knots … --name N]
+                                        merge models (progress bar), print the merged model's id
 
 Commands that talk to a running registry use LAYERMERGE_URL (default http://127.0.0.1:4000)
 and LAYERMERGE_TOKEN.
@@ -46,6 +49,8 @@ export async function main(argv: string[]): Promise<number> {
         return await tokenCommand(rest);
       case "register":
         return await registerCommand(rest);
+      case "merge":
+        return await mergeCommand(rest);
       case undefined:
       case "help":
       case "--help":

@@ -1,0 +1,67 @@
+import { DomainError } from "../core/errors";
+import { ApiClient } from "./apiClient";
+import { ProgressBar } from "./progressBar";
+import { parse } from "./main";
+
+const USAGE = `usage: layermerge merge --anchor ID --with ID [ID …] [--method LAYERWISE|TASK_ARITHMETIC|TIES|DARE]
+                        [--schedule LINEAR|STEP|COSINE|UNIFORM|CUSTOM] [--cutoff T] [--knots s0,s1,…]
+                        [--weights w1,w2,…] [--base ID] [--lambda L] [--density K] [--drop-rate P] [--seed S]
+                        [--name NAME] [--version V] [--tags a,b]`;
+
+/** Starts a merge, follows its job with a progress bar, and prints the merged model's id. */
+export async function mergeCommand(args: string[], client = new ApiClient()): Promise<number> {
+  const { values, positionals } = parse(args, {
+    anchor: { type: "string" }, with: { type: "string", multiple: true }, method: { type: "string" }, schedule: { type: "string" },
+    cutoff: { type: "string" }, knots: { type: "string" }, weights: { type: "string" }, base: { type: "string" },
+    lambda: { type: "string" }, density: { type: "string" }, "drop-rate": { type: "string" }, seed: { type: "string" },
+    name: { type: "string" }, version: { type: "string" }, tags: { type: "string" },
+  });
+  const contributors = [...((values.with as string[] | undefined) ?? []), ...positionals];
+  if (!values.anchor || contributors.length === 0) {
+    console.error(USAGE);
+    return 2;
+  }
+  const num = (v: unknown, flag: string) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new DomainError("BAD_USER_INPUT", `--${flag} must be a number (got ${JSON.stringify(v)})`);
+    return n;
+  };
+  const list = (v: unknown, flag: string) => (v === undefined ? undefined : String(v).split(",").map((x) => num(x.trim(), flag)!));
+  const params = { lambda: num(values.lambda, "lambda"), density: num(values.density, "density"), dropRate: num(values["drop-rate"], "drop-rate"), seed: num(values.seed, "seed") };
+  const input = {
+    anchorId: values.anchor,
+    modelIds: contributors,
+    method: values.method?.toString().toUpperCase(),
+    schedule: values.schedule || values.cutoff || values.knots ? { kind: values.schedule?.toString().toUpperCase(), cutoff: num(values.cutoff, "cutoff"), knots: list(values.knots, "knots") } : undefined,
+    weights: list(values.weights, "weights"),
+    baseModelId: values.base,
+    params: Object.values(params).some((v) => v !== undefined) ? params : undefined,
+    output: { name: values.name, version: values.version, tags: values.tags ? String(values.tags).split(",").map((t) => t.trim()) : undefined },
+  };
+  const { startMerge: job } = await client.graphql(`mutation($i: StartMergeInput!) { startMerge(input: $i) { id status message } }`, { i: input });
+  console.error(`merge job ${job.id} ${job.status.toLowerCase()}`);
+  const final = await followJob(client, job.id, "merging");
+  if (final.status !== "SUCCEEDED") {
+    console.error(`merge ${final.status.toLowerCase()}: ${final.error ?? final.message ?? ""}`);
+    return 1;
+  }
+  console.error(final.message);
+  console.log(final.model.id);
+  return 0;
+}
+
+/** Polls a job until it ends, drawing its progress. */
+export async function followJob(client: ApiClient, id: string, label: string): Promise<any> {
+  const bar = new ProgressBar(label);
+  for (;;) {
+    const { job } = await client.graphql(`query($id: ID!) { job(id: $id) { id status progress message error model { id name version } } }`, { id });
+    if (job.status === "RUNNING" || job.status === "SUCCEEDED") bar.update(job.progress, job.message ?? "");
+    if (!["QUEUED", "RUNNING"].includes(job.status)) {
+      if (job.status === "SUCCEEDED") bar.done();
+      else process.stderr.write("\n");
+      return job;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
