@@ -3,17 +3,16 @@ import {
   PanopticQuality,
   panopticFromLabelMap,
   postprocessPanopticDeepLab,
-  resizeArgmax,
   resizeBilinear,
   resizeNearest,
   resizeOffsets,
-  semanticArgmax,
   type ClassIdArray,
   type DatasetClass,
   type DatasetSample,
   type PanopticPostprocessOptions,
 } from "../core/eval";
 import { badInput } from "../core/errors";
+import { fastResizeArgmax } from "./fastResizeArgmax";
 import type { FloatMap, IdMap } from "./readHeadOutputs";
 
 /**
@@ -39,10 +38,7 @@ export class SampleScorer {
   /** Logits [C, h, w] covering the whole (resized) image go to label resolution before argmax (DESIGN.md). */
   addLogits(sample: DatasetSample, logits: FloatMap): void {
     const { data, channels, height, width } = logits;
-    const pred = height === sample.height && width === sample.width
-      ? semanticArgmax(data, channels, height, width)
-      : resizeArgmax(data, channels, height, width, sample.height, sample.width);
-    this.addSemantic(sample, pred);
+    this.addSemantic(sample, fastResizeArgmax(data, channels, height, width, sample.height, sample.width));
   }
 
   addIds(sample: DatasetSample, ids: IdMap): void {
@@ -66,13 +62,13 @@ export class SampleScorer {
   }
 
   /**
-   * Panoptic-DeepLab heads are brought to label resolution (semantic by resizeArgmax, the center
+   * Panoptic-DeepLab heads are brought to label resolution (semantic by fastResizeArgmax, the center
    * heatmap bilinearly, offsets bilinearly with their values rescaled) and post-processed there.
    */
   addDeepLab(sample: DatasetSample, semantic: FloatMap, center: FloatMap, offset: FloatMap): void {
     const H = sample.height;
     const W = sample.width;
-    const classIds: ClassIdArray = resizeArgmax(semantic.data, semantic.channels, semantic.height, semantic.width, H, W);
+    const classIds: ClassIdArray = fastResizeArgmax(semantic.data, semantic.channels, semantic.height, semantic.width, H, W);
     const heat = resizeBilinear(center.data, 1, center.height, center.width, H, W);
     const offsets = resizeOffsets(offset.data, offset.height, offset.width, H, W, this.postprocess.offsetOrder ?? "YX");
     const result = postprocessPanopticDeepLab({ height: H, width: W, semantic: { classIds }, center: heat, offsets }, this.things, this.postprocess);

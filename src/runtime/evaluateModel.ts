@@ -1,11 +1,9 @@
-import * as ort from "onnxruntime-node";
 import {
   ConfusionMatrix,
   extractWindow,
   listDataset,
   meanIoU,
   prefetch,
-  preprocessImage,
   readDataset,
   resolvePanopticPostprocess,
   SlideAccumulator,
@@ -15,13 +13,16 @@ import {
 } from "../core/eval";
 import { badInput, DomainError, invariant } from "../core/errors";
 import { SharpDecoder } from "../imaging/sharpDecoder";
+import { fastPreprocess } from "./fastPreprocess";
 import type { EvaluateModelOptions, EvaluationResult } from "./evaluationTypes";
-import { openSession, sessionThreads } from "./openSession";
+import type { OutputValue } from "./inferenceProtocol";
+import { sessionThreads } from "./openSession";
 import { planInput, type InputPlan } from "./planInput";
 import { planModelIo, type ModelIo } from "./planModelIo";
 import { readHeadOutputs } from "./readHeadOutputs";
 import type { OutputKindName, RuntimeContract } from "./runtimeContract";
 import { SampleScorer } from "./SampleScorer";
+import { WorkerSession } from "./WorkerSession";
 import { summarizeEvaluation } from "./summarizeEvaluation";
 
 interface SampleState {
@@ -41,19 +42,24 @@ interface Item {
 
 interface Batch {
   items: Item[];
-  feed: ort.Tensor;
+  /** [N, 3, H, W] float32; N ≥ items.length (a fixed batch dimension is filled with blank images). */
+  data: Float32Array;
+  dims: number[];
 }
+
+/** Batches sent to the inference worker ahead of the one being scored; 2 keeps the worker's queue non-empty. */
+const IN_FLIGHT = 2;
 
 /**
  * Evaluates an ONNX model on a dataset split (issue 5, item 2): one onnxruntime session, images
  * streamed from disk, metrics over the whole split (mIoU from one confusion matrix; PQ as COCO
  * panopticapi).
  *
- * Work overlaps in a three-stage pipeline, so that onnxruntime is the bottleneck: samples are
- * decoded ahead by `prefetch` (sharp decodes on libuv's threads), and while batch k runs
- * (session.run executes on onnxruntime's threads and releases the event loop) the JS thread
- * scores batch k − 1 and preprocesses batch k + 1, which is ready to start the moment k returns.
- * Memory holds the prefetched samples plus three batches.
+ * Work overlaps so that onnxruntime is the bottleneck: samples are decoded ahead by `prefetch`
+ * (sharp decodes on libuv's threads); the session runs in a worker thread (WorkerSession), because
+ * onnxruntime-node's session.run blocks its calling thread; while the worker runs batch k with
+ * k + 1 queued behind it, this thread scores batch k − 1 and preprocesses k + 2. Memory holds the
+ * prefetched samples plus three batches and their outputs.
  *
  * Caller mistakes — dataset files (pairing, sizes, label values, unreadable files), a model that
  * does not match its contract — are DomainErrors naming the file or tensor; an aborted `signal`
@@ -72,7 +78,7 @@ export async function evaluateModel(options: EvaluateModelOptions): Promise<Eval
   const index = await listDataset(dataset);
   const total = Math.min(index.entries.length, options.limit ?? Infinity);
   const threads = sessionThreads(options.threads);
-  const session = await openSession(modelPath, threads);
+  const session = await WorkerSession.open(modelPath, threads);
   const notes: string[] = [];
   try {
     checkAbort(signal);
@@ -92,16 +98,17 @@ export async function evaluateModel(options: EvaluateModelOptions): Promise<Eval
       }
     };
 
-    const run = async (batch: Batch): Promise<ort.InferenceSession.ReturnType> => {
+    const run = async (batch: Batch): Promise<Record<string, OutputValue>> => {
+      const dims = batch.dims;
       try {
-        return await session.run({ [io.inputName]: batch.feed }, io.fetches);
+        return await session.run(io.inputName, batch.data, dims, io.fetches);
       } catch (e) {
-        throw badInput(`onnxruntime could not run model ${modelPath} on input "${io.inputName}" of shape [${batch.feed.dims.join(", ")}]: ${(e as Error).message}`, "inference", { file: modelPath });
+        throw badInput(`onnxruntime could not run model ${modelPath} on input "${io.inputName}" of shape [${dims.join(", ")}]: ${(e as Error).message}`, "inference", { file: modelPath });
       }
     };
 
-    const score = (batch: Batch, outputs: ort.InferenceSession.ReturnType) => {
-      const predictions = readHeadOutputs(outputs, io.head, kinds, batch.feed.dims[0], numClasses, modelPath);
+    const score = (batch: Batch, outputs: Record<string, OutputValue>) => {
+      const predictions = readHeadOutputs(outputs, io.head, kinds, batch.dims[0], numClasses, modelPath);
       batch.items.forEach((item, k) => {
         const p = predictions[k];
         const { state } = item;
@@ -124,33 +131,31 @@ export async function evaluateModel(options: EvaluateModelOptions): Promise<Eval
       });
     };
 
-    // Software pipeline: start batch k + 1 as soon as k returns, then score k while k + 1 runs.
-    let inflight: { batch: Batch; outputs: Promise<ort.InferenceSession.ReturnType> } | null = null;
+    // Pipeline: the worker always has the next batch queued behind the one it runs, and this
+    // thread scores a returned batch and prepares another meanwhile.
+    const inflight: Array<{ batch: Batch; outputs: Promise<Record<string, OutputValue>> }> = [];
     const launch = (batch: Batch) => {
       const outputs = run(batch);
-      outputs.catch(() => undefined); // awaited below; this only keeps a failure from being reported as unhandled meanwhile
-      return { batch, outputs };
+      outputs.catch(() => undefined); // awaited in order below; this only keeps a failure from being reported as unhandled meanwhile
+      inflight.push({ batch, outputs });
+    };
+    const scoreOldest = async () => {
+      const oldest = inflight[0];
+      const outputs = await oldest.outputs;
+      inflight.shift();
+      checkAbort(signal);
+      score(oldest.batch, outputs);
     };
     try {
       for await (const batch of batches(samples, contract, io, batchSize, modelPath)) {
         checkAbort(signal);
-        if (inflight) {
-          const previous = inflight;
-          const outputs = await previous.outputs;
-          checkAbort(signal);
-          inflight = launch(batch);
-          score(previous.batch, outputs);
-        } else {
-          inflight = launch(batch);
-        }
+        launch(batch);
+        if (inflight.length >= IN_FLIGHT) await scoreOldest();
       }
-      if (inflight) {
-        const previous = inflight;
-        inflight = null;
-        score(previous.batch, await previous.outputs);
-      }
+      while (inflight.length > 0) await scoreOldest();
     } finally {
-      if (inflight) await inflight.outputs.catch(() => undefined); // never release the session under a running batch
+      // never release the session under a running batch
+      await Promise.all(inflight.map((f) => f.outputs.catch(() => undefined)));
     }
     checkAbort(signal);
     invariant(done === total, `every listed sample was scored (${done} of ${total})`);
@@ -178,7 +183,7 @@ async function* batches(samples: AsyncIterable<DatasetSample>, contract: Runtime
       throw badInput(`model ${modelPath}: ${contract.resize.mode === "SLIDE" ? "SLIDE inference" : `padding ${sample.name} to the model's fixed input size`} averages logits, so it needs a SEMANTIC_LOGITS output`, "inference.resize.mode");
     }
     const state: SampleState = { sample, plan, input: null, uncut: plan.windows?.length ?? 1, unscored: plan.windows?.length ?? 1, acc: null };
-    if (plan.windows) state.input = preprocessImage(sample.image, { ...normalisation(contract), width: plan.width, height: plan.height });
+    if (plan.windows) state.input = fastPreprocess(sample.image, { ...normalisation(contract), width: plan.width, height: plan.height });
     for (const window of plan.windows ?? [null]) {
       if (open && (open.height !== plan.tensorHeight || open.width !== plan.tensorWidth)) {
         yield fill(open, contract, io);
@@ -208,10 +213,10 @@ function fill(open: { items: Item[]; height: number; width: number }, contract: 
       extractWindow(state.input!, 3, state.plan.height, state.plan.width, item.window, height, width, slot);
       if (--state.uncut === 0) state.input = null;
     } else {
-      preprocessImage(state.sample.image, { ...normalisation(contract), width, height }, slot);
+      fastPreprocess(state.sample.image, { ...normalisation(contract), width, height }, slot);
     }
   });
-  return { items, feed: new ort.Tensor("float32", data, [n, 3, height, width]) };
+  return { items, data, dims: [n, 3, height, width] };
 }
 
 function normalisation(contract: RuntimeContract) {

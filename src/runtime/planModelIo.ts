@@ -1,6 +1,6 @@
-import type * as ort from "onnxruntime-node";
 import { badInput } from "../core/errors";
 import type { EvaluationTask } from "./evaluationTypes";
+import type { ValueMetadata } from "./inferenceProtocol";
 import type { OutputKindName, RuntimeContract } from "./runtimeContract";
 
 /** How the predictions are read from the model's outputs. */
@@ -25,7 +25,12 @@ export interface ModelIo {
   fetches: string[];
 }
 
-type SessionShape = Pick<ort.InferenceSession, "inputNames" | "outputNames" | "inputMetadata" | "outputMetadata">;
+interface SessionShape {
+  inputNames: readonly string[];
+  outputNames: readonly string[];
+  inputMetadata: readonly ValueMetadata[];
+  outputMetadata: readonly ValueMetadata[];
+}
 
 /**
  * Picks the outputs the task needs from the contract and checks them, and the input, against the
@@ -118,6 +123,6 @@ export function checkOutputShape(name: string, kind: OutputKindName, type: strin
   }
 }
 
-function checkOutputMeta(name: string, kind: OutputKindName, meta: ort.InferenceSession.TensorValueMetadata, numClasses: number, modelPath: string, index: number): void {
+function checkOutputMeta(name: string, kind: OutputKindName, meta: Extract<ValueMetadata, { isTensor: true }>, numClasses: number, modelPath: string, index: number): void {
   checkOutputShape(name, kind, meta.type, meta.shape, numClasses, modelPath, `inference.outputs.${index}`);
 }

@@ -1,5 +1,5 @@
-import type * as ort from "onnxruntime-node";
 import { badInput, invariant } from "../core/errors";
+import type { OutputValue } from "./inferenceProtocol";
 import { checkOutputShape, type ModelHead } from "./planModelIo";
 import type { OutputKindName } from "./runtimeContract";
 
@@ -27,9 +27,9 @@ export type ItemPrediction =
  * Splits the outputs of one session.run over `batch` items, checking the real tensors against the
  * contract (the metadata may leave dims symbolic): type, rank, channels, batch size.
  */
-export function readHeadOutputs(outputs: ort.InferenceSession.ReturnType, head: ModelHead, kinds: ReadonlyMap<string, OutputKindName>, batch: number, numClasses: number, modelPath: string): ItemPrediction[] {
+export function readHeadOutputs(outputs: Record<string, OutputValue>, head: ModelHead, kinds: ReadonlyMap<string, OutputKindName>, batch: number, numClasses: number, modelPath: string): ItemPrediction[] {
   const tensor = (name: string) => {
-    const t = outputs[name] as ort.Tensor | undefined;
+    const t = outputs[name] as OutputValue | undefined;
     invariant(t !== undefined, `session.run returned the fetched output ${name}`);
     const kind = kinds.get(name)!;
     checkOutputShape(name, kind, t.type, t.dims, numClasses, modelPath);
@@ -52,13 +52,13 @@ export function readHeadOutputs(outputs: ort.InferenceSession.ReturnType, head: 
   return items;
 }
 
-function floatItem(t: ort.Tensor, i: number): FloatMap {
+function floatItem(t: OutputValue, i: number): FloatMap {
   const [, channels, height, width] = t.dims;
   const n = channels * height * width;
   return { data: (t.data as Float32Array).subarray(i * n, (i + 1) * n), channels, height, width };
 }
 
-function idItem(t: ort.Tensor, i: number): IdMap {
+function idItem(t: OutputValue, i: number): IdMap {
   const height = t.dims[t.dims.length - 2];
   const width = t.dims[t.dims.length - 1];
   const n = height * width;

@@ -1,0 +1,85 @@
+import * as fs from "fs";
+import * as path from "path";
+import { Worker } from "worker_threads";
+import { badInput, invariant } from "../core/errors";
+import type { FromWorker, OutputValue, ToWorker, ValueMetadata } from "./inferenceProtocol";
+import type { SessionThreads } from "./openSession";
+
+/**
+ * An onnxruntime session living in its own worker thread (see inferenceWorker.ts for why), with
+ * the metadata of the model and a `run` that resolves when the worker posts the outputs back.
+ * Input buffers are transferred, not copied; so are output buffers when onnxruntime allows it.
+ */
+export class WorkerSession {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (o: Record<string, OutputValue>) => void; reject: (e: Error) => void }>();
+  private exited: Promise<void>;
+  private failure: Error | null = null;
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly modelPath: string,
+    readonly inputNames: readonly string[],
+    readonly outputNames: readonly string[],
+    readonly inputMetadata: readonly ValueMetadata[],
+    readonly outputMetadata: readonly ValueMetadata[],
+  ) {
+    this.exited = new Promise((resolve) => worker.once("exit", () => resolve()));
+    worker.on("message", (m: FromWorker) => {
+      if (m.type === "ready") return;
+      const id = m.id;
+      invariant(id !== null, "worker replies to runs carry their id");
+      const p = this.pending.get(id);
+      invariant(p, `a pending run ${id}`);
+      this.pending.delete(id);
+      if (m.type === "result") p.resolve(m.outputs);
+      else p.reject(new Error(m.message));
+    });
+    const fail = (e: Error) => {
+      this.failure = e;
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+    };
+    worker.on("error", fail);
+    worker.on("exit", (code) => fail(new Error(`the inference worker exited (code ${code})`)));
+  }
+
+  /** Opens `modelPath` in a new worker; a file onnxruntime cannot load is the caller's mistake, named. */
+  static async open(modelPath: string, threads: SessionThreads): Promise<WorkerSession> {
+    const worker = startWorker();
+    const ready = await new Promise<Extract<FromWorker, { type: "ready" }>>((resolve, reject) => {
+      worker.once("message", (m: FromWorker) => (m.type === "ready" ? resolve(m) : reject(new Error(m.type === "error" ? m.message : "unexpected message"))));
+      worker.once("error", reject);
+      worker.postMessage({ type: "open", modelPath, threads } satisfies ToWorker);
+    }).catch(async (e: Error) => {
+      await worker.terminate();
+      throw badInput(`model ${modelPath} cannot be loaded by onnxruntime: ${e.message}`, "modelPath", { file: modelPath });
+    });
+    return new WorkerSession(worker, modelPath, ready.inputNames, ready.outputNames, ready.inputMetadata, ready.outputMetadata);
+  }
+
+  /** Runs one batch; `data` is transferred to the worker (unusable here afterwards). */
+  run(inputName: string, data: Float32Array, dims: number[], fetches: string[]): Promise<Record<string, OutputValue>> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ type: "run", id, inputName, data, dims, fetches } satisfies ToWorker, [data.buffer as ArrayBuffer]);
+    });
+  }
+
+  /** Releases the session and ends the worker, after the runs already sent. */
+  async release(): Promise<void> {
+    if (!this.failure) this.worker.postMessage({ type: "release" } satisfies ToWorker);
+    await this.exited;
+  }
+}
+
+function startWorker(): Worker {
+  const compiled = path.join(__dirname, "inferenceWorker.js");
+  if (fs.existsSync(compiled)) return new Worker(compiled);
+  // From TypeScript sources (tests, bench): compile on the fly with the project's swc settings.
+  const hook = path.resolve(__dirname, "..", "..", "scripts", "ts-hook.js");
+  const entry = path.join(__dirname, "inferenceWorker.ts");
+  return new Worker(`require(${JSON.stringify(hook)}); require(${JSON.stringify(entry)});`, { eval: true });
+}

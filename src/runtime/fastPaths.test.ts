@@ -1,0 +1,80 @@
+import { preprocessImage, resizeArgmax } from "../core/eval";
+import { fastPreprocess } from "./fastPreprocess";
+import { fastResizeArgmax } from "./fastResizeArgmax";
+
+/** mulberry32 */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Logits that form regions (a class dominates each blob) with noise, so both agreeing and boundary pixels occur. */
+function regionLogits(channels: number, h: number, w: number, seed: number): Float32Array {
+  const random = prng(seed);
+  const centers = Array.from({ length: channels * 2 }, () => [random() * h, random() * w, Math.floor(random() * channels)]);
+  const out = new Float32Array(channels * h * w);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      for (let c = 0; c < channels; c++) {
+        let v = (random() - 0.5) * 0.3;
+        for (const [cy, cx, cc] of centers) if (cc === c) v += 3 * Math.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (0.05 * h * w));
+        out[(c * h + y) * w + x] = v;
+      }
+    }
+  }
+  return out;
+}
+
+describe("fastResizeArgmax", () => {
+  // The reference is core's resizeArgmax, itself checked against torch (resize_fixtures.json);
+  // this implementation shares none of its row-cache code.
+  it.each([
+    [5, 16, 16, 32, 32],
+    [19, 24, 40, 48, 80],
+    [3, 10, 14, 37, 23],
+    [4, 31, 17, 12, 9],
+    [2, 8, 8, 8, 8],
+  ])("%i classes, %i×%i → %i×%i, equals resizeArgmax pixel for pixel", (c, inH, inW, outH, outW) => {
+    const logits = regionLogits(c, inH, inW, c * 1000 + inH);
+    const expected = resizeArgmax(logits, c, inH, inW, outH, outW);
+    const got = fastResizeArgmax(logits, c, inH, inW, outH, outW);
+    expect(got.length).toBe(outH * outW);
+    expect(Array.from(got)).toEqual(Array.from(expected));
+    // both kinds of pixels were exercised
+    expect(new Set(Array.from(got)).size).toBeGreaterThan(1);
+  });
+
+  it("breaks ties to the lowest class, as torch.argmax", () => {
+    // 2 classes, 1×2 → 1×4: both logits equal everywhere → class 0 everywhere
+    expect(Array.from(fastResizeArgmax(Float32Array.of(1, 2, 1, 2), 2, 1, 2, 1, 4))).toEqual([0, 0, 0, 0]);
+    // class 1 wins at the right pixel only: (0, 0 | 0, 1) → outputs at src x 0, 0.25, 0.75, 1 → 0, 1, 1, 1 (any positive weight on the right wins)
+    expect(Array.from(fastResizeArgmax(Float32Array.of(0, 0, 0, 1), 2, 1, 2, 1, 4))).toEqual([0, 1, 1, 1]);
+  });
+});
+
+describe("fastPreprocess", () => {
+  it.each([["RGB", 3], ["BGR", 3], ["RGB", 4]] as const)("%s with %i channels at the input size equals preprocessImage bit for bit", (order, channels) => {
+    const random = prng(channels);
+    const image = { width: 7, height: 5, channels, data: Uint8Array.from({ length: 7 * 5 * channels }, () => Math.floor(random() * 256)) };
+    const options = { width: 7, height: 5, channelOrder: order, mean: [123.675, 116.28, 103.53], std: [58.395, 57.12, 57.375] };
+    const expected = preprocessImage(image, options, new Float32Array(2 * 3 * 35), 3 * 35);
+    const got = fastPreprocess(image, options, new Float32Array(2 * 3 * 35), 3 * 35);
+    expect(Array.from(got)).toEqual(Array.from(expected));
+    // and by hand: first pixel's first channel
+    const first = order === "RGB" ? image.data[0] : image.data[2];
+    expect(got[3 * 35]).toBeCloseTo((first - 123.675) / 58.395, 5);
+  });
+
+  it("resizes through core when the sizes differ", () => {
+    const image = { width: 2, height: 1, channels: 1, data: Uint8Array.of(0, 100) };
+    // 2 → 4 half-pixel: src 0 (clamped), 0.25, 0.75, 1 → 0, 25, 75, 100
+    const got = fastPreprocess(image, { width: 4, height: 1, channelOrder: "RGB", mean: [0, 0, 0], std: [1, 1, 1] });
+    expect(Array.from(got.subarray(0, 4))).toEqual([0, 25, 75, 100]);
+  });
+});

@@ -1,0 +1,21 @@
+import type { SessionThreads } from "./openSession";
+
+/** Messages between evaluateModel and its inference worker (inferenceWorker.ts). */
+
+export interface OutputValue {
+  type: string;
+  dims: number[];
+  data: Float32Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Int16Array | Uint16Array | Uint32Array | BigUint64Array;
+}
+
+export type ValueMetadata = { name: string; isTensor: false } | { name: string; isTensor: true; type: string; shape: Array<number | string> };
+
+export type ToWorker =
+  | { type: "open"; modelPath: string; threads: SessionThreads }
+  | { type: "run"; id: number; inputName: string; data: Float32Array; dims: number[]; fetches: string[] }
+  | { type: "release" };
+
+export type FromWorker =
+  | { type: "ready"; inputNames: string[]; outputNames: string[]; inputMetadata: ValueMetadata[]; outputMetadata: ValueMetadata[] }
+  | { type: "result"; id: number; outputs: Record<string, OutputValue> }
+  | { type: "error"; id: number | null; message: string };

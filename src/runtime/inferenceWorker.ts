@@ -1,0 +1,56 @@
+import { parentPort } from "worker_threads";
+import * as ort from "onnxruntime-node";
+import type { FromWorker, OutputValue, ToWorker, ValueMetadata } from "./inferenceProtocol";
+
+/**
+ * Owns the evaluation's onnxruntime session. onnxruntime-node's `session.run` returns a promise
+ * but computes synchronously on the calling thread (1.30: `setImmediate` → native `run`), so run
+ * on the main thread it would block decoding, preprocessing and scoring; here it blocks only this
+ * thread. Requests queue in the port while a run executes, so the next batch starts at once.
+ */
+const port = parentPort!;
+let session: ort.InferenceSession | null = null;
+
+const send = (message: FromWorker, transfer: ArrayBuffer[] = []) => {
+  try {
+    port.postMessage(message, transfer);
+  } catch {
+    port.postMessage(message); // buffers onnxruntime does not let go of are copied instead
+  }
+};
+
+port.on("message", async (message: ToWorker) => {
+  try {
+    if (message.type === "open") {
+      session = await ort.InferenceSession.create(message.modelPath, { ...message.threads, graphOptimizationLevel: "all" });
+      send({
+        type: "ready",
+        inputNames: [...session.inputNames],
+        outputNames: [...session.outputNames],
+        inputMetadata: session.inputMetadata.map(plainMetadata),
+        outputMetadata: session.outputMetadata.map(plainMetadata),
+      });
+    } else if (message.type === "run") {
+      const feed = new ort.Tensor("float32", message.data, message.dims);
+      const result = await session!.run({ [message.inputName]: feed }, message.fetches);
+      const outputs: Record<string, OutputValue> = {};
+      const transfer: ArrayBuffer[] = [];
+      for (const name of message.fetches) {
+        const t = result[name] as ort.Tensor;
+        outputs[name] = { type: t.type, dims: [...t.dims], data: t.data as OutputValue["data"] };
+        if (t.data instanceof Object && "buffer" in t.data && t.data.buffer instanceof ArrayBuffer) transfer.push(t.data.buffer);
+      }
+      send({ type: "result", id: message.id, outputs }, transfer);
+    } else {
+      await session?.release();
+      session = null;
+      port.close();
+    }
+  } catch (e) {
+    send({ type: "error", id: message.type === "run" ? message.id : null, message: (e as Error).message });
+  }
+});
+
+function plainMetadata(m: ort.InferenceSession.ValueMetadata): ValueMetadata {
+  return m.isTensor ? { name: m.name, isTensor: true, type: m.type, shape: [...m.shape] } : { name: m.name, isTensor: false };
+}
