@@ -15,6 +15,8 @@ export class WorkerSession {
   private readonly pending = new Map<number, { resolve: (o: Record<string, OutputValue>) => void; reject: (e: Error) => void }>();
   private exited: Promise<void>;
   private failure: Error | null = null;
+  /** Input buffers the worker handed back, by length, for the next batches (no 3 MB allocation per image). */
+  private readonly spare = new Map<number, Float32Array[]>();
 
   private constructor(
     private readonly worker: Worker,
@@ -32,7 +34,12 @@ export class WorkerSession {
       const p = this.pending.get(id);
       invariant(p, `a pending run ${id}`);
       this.pending.delete(id);
-      if (m.type === "result") p.resolve(m.outputs);
+      if (m.type === "result") {
+        const list = this.spare.get(m.input.length) ?? [];
+        if (list.length < 4) list.push(m.input);
+        this.spare.set(m.input.length, list);
+        p.resolve(m.outputs);
+      }
       else p.reject(new Error(m.message));
     });
     const fail = (e: Error) => {
@@ -56,6 +63,12 @@ export class WorkerSession {
       throw badInput(`model ${modelPath} cannot be loaded by onnxruntime: ${e.message}`, "modelPath", { file: modelPath });
     });
     return new WorkerSession(worker, modelPath, ready.inputNames, ready.outputNames, ready.inputMetadata, ready.outputMetadata);
+  }
+
+  /** A zeroed input buffer of `length` floats, reused when one is spare. */
+  inputBuffer(length: number): Float32Array {
+    const reused = this.spare.get(length)?.pop();
+    return reused ? reused.fill(0) : new Float32Array(length);
   }
 
   /** Runs one batch; `data` is transferred to the worker (unusable here afterwards). */

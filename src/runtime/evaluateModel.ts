@@ -147,7 +147,7 @@ export async function evaluateModel(options: EvaluateModelOptions): Promise<Eval
       score(oldest.batch, outputs);
     };
     try {
-      for await (const batch of batches(samples, contract, io, batchSize, modelPath)) {
+      for await (const batch of batches(samples, contract, io, batchSize, modelPath, session)) {
         checkAbort(signal);
         launch(batch);
         if (inflight.length >= IN_FLIGHT) await scoreOldest();
@@ -175,7 +175,7 @@ export async function evaluateModel(options: EvaluateModelOptions): Promise<Eval
 }
 
 /** Groups the samples' inputs (one per image, or one per SLIDE window) into batches of equal tensor size and fills their tensors. */
-async function* batches(samples: AsyncIterable<DatasetSample>, contract: RuntimeContract, io: ModelIo, batchSize: number, modelPath: string): AsyncGenerator<Batch> {
+async function* batches(samples: AsyncIterable<DatasetSample>, contract: RuntimeContract, io: ModelIo, batchSize: number, modelPath: string, session: WorkerSession): AsyncGenerator<Batch> {
   let open: { items: Item[]; height: number; width: number } | null = null;
   for await (const sample of samples) {
     const plan = planInput(sample.width, sample.height, contract, { height: io.fixedHeight, width: io.fixedWidth }, io.inputName);
@@ -186,26 +186,26 @@ async function* batches(samples: AsyncIterable<DatasetSample>, contract: Runtime
     if (plan.windows) state.input = fastPreprocess(sample.image, { ...normalisation(contract), width: plan.width, height: plan.height });
     for (const window of plan.windows ?? [null]) {
       if (open && (open.height !== plan.tensorHeight || open.width !== plan.tensorWidth)) {
-        yield fill(open, contract, io);
+        yield fill(open, contract, io, session);
         open = null;
       }
       open ??= { items: [], height: plan.tensorHeight, width: plan.tensorWidth };
       open.items.push({ state, window });
       if (open.items.length === batchSize) {
-        yield fill(open, contract, io);
+        yield fill(open, contract, io, session);
         open = null;
       }
     }
   }
-  if (open) yield fill(open, contract, io);
+  if (open) yield fill(open, contract, io, session);
 }
 
-function fill(open: { items: Item[]; height: number; width: number }, contract: RuntimeContract, io: ModelIo): Batch {
+function fill(open: { items: Item[]; height: number; width: number }, contract: RuntimeContract, io: ModelIo, session: WorkerSession): Batch {
   const { items, height, width } = open;
   // A model with a fixed batch dimension gets full batches; the missing items are zero images whose outputs are ignored.
   const n = io.fixedBatch ?? items.length;
   const size = 3 * height * width;
-  const data = new Float32Array(n * size);
+  const data = session.inputBuffer(n * size);
   items.forEach((item, k) => {
     const { state } = item;
     const slot = data.subarray(k * size, (k + 1) * size);

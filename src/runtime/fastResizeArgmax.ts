@@ -59,3 +59,4 @@ export function fastResizeArgmax(logits: Float32Array, channels: number, inH: nu
   }
   return dst;
 }
+

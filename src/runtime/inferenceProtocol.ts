@@ -17,5 +17,6 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: "ready"; inputNames: string[]; outputNames: string[]; inputMetadata: ValueMetadata[]; outputMetadata: ValueMetadata[] }
-  | { type: "result"; id: number; outputs: Record<string, OutputValue> }
+  /** `input` is the run's input buffer handed back for reuse. */
+  | { type: "result"; id: number; outputs: Record<string, OutputValue>; input: Float32Array }
   | { type: "error"; id: number | null; message: string };

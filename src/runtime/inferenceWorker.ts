@@ -34,13 +34,13 @@ port.on("message", async (message: ToWorker) => {
       const feed = new ort.Tensor("float32", message.data, message.dims);
       const result = await session!.run({ [message.inputName]: feed }, message.fetches);
       const outputs: Record<string, OutputValue> = {};
-      const transfer: ArrayBuffer[] = [];
+      const transfer: ArrayBuffer[] = [message.data.buffer as ArrayBuffer];
       for (const name of message.fetches) {
         const t = result[name] as ort.Tensor;
         outputs[name] = { type: t.type, dims: [...t.dims], data: t.data as OutputValue["data"] };
         if (t.data instanceof Object && "buffer" in t.data && t.data.buffer instanceof ArrayBuffer) transfer.push(t.data.buffer);
       }
-      send({ type: "result", id: message.id, outputs }, transfer);
+      send({ type: "result", id: message.id, outputs, input: message.data }, transfer);
     } else {
       await session?.release();
       session = null;
