@@ -1,3 +1,6 @@
+import { formatSeconds } from "../services/format";
+
+export { formatSeconds };
 /**
  * A terminal progress bar on stderr: redrawn in place on a TTY, a line per 10 % otherwise (CI
  * logs, pipes), so long uploads, merges and evaluations always show that they move.
@@ -36,13 +39,6 @@ export class ProgressBar {
     if (this.tty) this.stream.write("\n");
     if (message) this.stream.write(`${message}\n`);
   }
-}
-
-export function formatSeconds(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }
 
 export function formatBytes(n: number): string {

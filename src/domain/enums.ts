@@ -26,7 +26,7 @@ export enum OutputKind {
 }
 export enum Role { READER = "READER", WRITER = "WRITER", ADMIN = "ADMIN" }
 export enum SortDirection { ASC = "ASC", DESC = "DESC" }
-export enum ModelSortField { NAME = "NAME", CREATED_AT = "CREATED_AT" }
+export enum ModelSortField { NAME = "NAME", CREATED_AT = "CREATED_AT", SCORE = "SCORE" }
 export enum DatasetSortField { NAME = "NAME", CREATED_AT = "CREATED_AT" }
 
 /** READER < WRITER < ADMIN: a role may do what any lower role may. */

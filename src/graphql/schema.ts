@@ -10,8 +10,12 @@ import { TaskResolver } from "./resolvers/task.resolver";
 import { TokenResolver } from "./resolvers/token.resolver";
 import { StructureResolver } from "./resolvers/structure.resolver";
 import { JobResolver, MergeInputResolver, MergeResolver, ModelMergeResolver } from "./resolvers/merge.resolver";
+import {
+  EvaluationResolver, JobEvaluationResolver, LeaderboardEntryResolver, MergeGainResolver, ModelEvaluationResolver, ParentGainResolver,
+} from "./resolvers/evaluation.resolver";
 
-export const resolvers = [TaskResolver, DatasetResolver, BackboneResolver, ModelResolver, LineageResolver, TokenResolver, StructureResolver, MergeResolver, MergeInputResolver, JobResolver, ModelMergeResolver] as const;
+export const resolvers = [TaskResolver, DatasetResolver, BackboneResolver, ModelResolver, LineageResolver, TokenResolver, StructureResolver, MergeResolver, MergeInputResolver, JobResolver, ModelMergeResolver,
+  EvaluationResolver, LeaderboardEntryResolver, ParentGainResolver, ModelEvaluationResolver, MergeGainResolver, JobEvaluationResolver] as const;
 
 let cached: GraphQLSchema | undefined;
 

@@ -45,14 +45,14 @@ export class EmbeddedJobRunner implements JobRunner {
       data: { status: "QUEUED", message: "resumed after a restart" },
     });
     if (resumed.count) this.logger.warn({ count: resumed.count }, "re-queued jobs that were running when the process stopped");
-    this.poll = setInterval(() => void this.pump(), 2000);
-    this.poll.unref();
+    // Jobs arrive through enqueue() in this process, so no polling: pump on enqueue and when a
+    // job ends (and again shortly after a failed claim).
     void this.pump();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.poll) clearInterval(this.poll);
+    if (this.poll) clearTimeout(this.poll);
     // Running jobs stay RUNNING in the database and resume at the next start.
     for (const controller of this.running.values()) controller.abort(new Error("shutting down"));
   }
@@ -87,7 +87,9 @@ export class EmbeddedJobRunner implements JobRunner {
         void this.run(next.id);
       }
     } catch (error) {
-      this.logger.error({ err: error }, "job runner failed to claim a job");
+      this.logger.error({ err: error }, "job runner failed to claim a job; retrying in 5 s");
+      this.poll = setTimeout(() => void this.pump(), 5000);
+      this.poll.unref();
     } finally {
       this.pumping = false;
     }

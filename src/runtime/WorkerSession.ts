@@ -60,7 +60,8 @@ export class WorkerSession {
       worker.postMessage({ type: "open", modelPath, threads } satisfies ToWorker);
     }).catch(async (e: Error) => {
       await worker.terminate();
-      throw badInput(`model ${modelPath} cannot be loaded by onnxruntime: ${e.message}`, "modelPath", { file: modelPath });
+      const prefix = `model ${modelPath} cannot be loaded by onnxruntime`;
+      throw badInput(e.message.startsWith(prefix) ? e.message : `${prefix}: ${e.message}`, "modelPath", { file: modelPath });
     });
     return new WorkerSession(worker, modelPath, ready.inputNames, ready.outputNames, ready.inputMetadata, ready.outputMetadata);
   }

@@ -1,6 +1,7 @@
 import { parentPort } from "worker_threads";
 import * as ort from "onnxruntime-node";
 import type { FromWorker, OutputValue, ToWorker, ValueMetadata } from "./inferenceProtocol";
+import { openSession } from "./openSession";
 
 /**
  * Owns the evaluation's onnxruntime session. onnxruntime-node's `session.run` returns a promise
@@ -22,7 +23,7 @@ const send = (message: FromWorker, transfer: ArrayBuffer[] = []) => {
 port.on("message", async (message: ToWorker) => {
   try {
     if (message.type === "open") {
-      session = await ort.InferenceSession.create(message.modelPath, { ...message.threads, graphOptimizationLevel: "all" });
+      session = await openSession(message.modelPath, message.threads);
       send({
         type: "ready",
         inputNames: [...session.inputNames],

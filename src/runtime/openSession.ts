@@ -10,10 +10,9 @@ export interface SessionThreads {
 
 /**
  * Thread settings of an evaluation session. Segmentation nets are a chain of large convolutions,
- * so all parallelism goes to intra-op threads (one per core by default) and the graph runs
- * sequentially (`interOpNumThreads` 1: with `executionMode` sequential onnxruntime creates no
- * inter-op pool). JS-side work (decode, preprocess, argmax) overlaps with `session.run`, which runs
- * on onnxruntime's own threads and leaves the event loop free.
+ * so all parallelism goes to intra-op threads (one per core by default: onnxruntime's pool plus
+ * the calling thread) and the graph runs sequentially (`interOpNumThreads` 1; with `executionMode`
+ * sequential onnxruntime creates no inter-op pool).
  */
 export function sessionThreads(threads?: number): SessionThreads {
   const intra = threads ?? availableParallelism();
@@ -21,7 +20,10 @@ export function sessionThreads(threads?: number): SessionThreads {
   return { intraOpNumThreads: intra, interOpNumThreads: 1, executionMode: "sequential" };
 }
 
-/** One onnxruntime session per evaluation; a file onnxruntime cannot load is the caller's mistake, named. */
+/**
+ * A session on the calling thread (the benchmark's bare loop). evaluateModel uses WorkerSession
+ * instead: onnxruntime-node's session.run blocks the thread that calls it.
+ */
 export async function openSession(modelPath: string, threads: SessionThreads): Promise<ort.InferenceSession> {
   try {
     return await ort.InferenceSession.create(modelPath, { ...threads, graphOptimizationLevel: "all" });

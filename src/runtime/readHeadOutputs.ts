@@ -62,14 +62,16 @@ function idItem(t: OutputValue, i: number): IdMap {
   const height = t.dims[t.dims.length - 2];
   const width = t.dims[t.dims.length - 1];
   const n = height * width;
-  const src = t.data as ArrayLike<number | bigint>;
-  if (src instanceof Int32Array) return { data: src.subarray(i * n, (i + 1) * n), height, width };
-  const data = new Int32Array(n);
   const base = i * n;
-  if (src instanceof BigInt64Array || src instanceof BigUint64Array) {
+  // By the tensor's type name, not instanceof: arrays may come from another realm (jest, workers).
+  if (t.type === "int32") return { data: (t.data as Int32Array).subarray(base, base + n), height, width };
+  const data = new Int32Array(n);
+  if (t.type === "int64" || t.type === "uint64") {
+    const src = t.data as BigInt64Array;
     for (let k = 0; k < n; k++) data[k] = Number(src[base + k]);
   } else {
-    for (let k = 0; k < n; k++) data[k] = src[base + k] as number;
+    const src = t.data as ArrayLike<number>;
+    for (let k = 0; k < n; k++) data[k] = src[base + k];
   }
   return { data, height, width };
 }

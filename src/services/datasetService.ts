@@ -4,6 +4,9 @@ import { DatasetFormat, DatasetSortField, SortDirection } from "../domain/enums"
 import { oneOf, optionalText, requiredText } from "./validate";
 import { isUniqueViolation } from "./prismaErrors";
 import { Connection, connectionFrom, decodeCursor, encodeCursor, keysetAfter, pageSize } from "./pagination";
+import type { ThreadPool } from "../workers/threadPool";
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
 
 export interface DatasetClass {
   /** The model's output channel. */
@@ -23,6 +26,8 @@ export interface DatasetInput {
   location: string;
   ignoreIndex?: number | null;
   classes: Array<{ id: number; name: string; isThing: boolean; datasetId?: number | null }>;
+  /** Check the files now (default true); false records the dataset without looking at them. */
+  verify?: boolean | null;
 }
 
 export interface DatasetWhere {
@@ -47,7 +52,7 @@ const MAX_CLASSES = 10_000;
 const MAX_FILTER_NESTING = 6;
 
 export class DatasetService {
-  constructor(private readonly db: Db, private readonly provider: Provider) {}
+  constructor(private readonly db: Db, private readonly provider: Provider, private readonly pool?: ThreadPool) {}
 
   get(id: string) {
     return this.db.dataset.findUnique({ where: { id } });
@@ -86,12 +91,35 @@ export class DatasetService {
       ignoreIndex: checkIgnoreIndex(ignoreIndex),
       classes: checkClasses(input.classes, ignoreIndex) as unknown as object,
     };
+    const checked = input.verify === false ? {} : await this.verify({ ...data, classes: data.classes as unknown as DatasetClass[] });
     try {
-      return await this.db.dataset.create({ data });
+      return await this.db.dataset.create({ data: { ...data, ...checked } });
     } catch (error) {
       if (isUniqueViolation(error)) throw conflict(`dataset ${JSON.stringify(data.name)} already has a split ${JSON.stringify(data.split)}`, "input.name");
       throw error;
     }
+  }
+
+  /**
+   * Reads the split's files (in a worker thread): pairing, label values against the class list,
+   * isThing against a panoptic JSON; records count, size and checksum. Any problem refuses the
+   * dataset with BAD_USER_INPUT listing the files at fault.
+   */
+  async verify(data: { format: string; location: string; classes: DatasetClass[]; ignoreIndex: number; split: string }) {
+    if (!this.pool) throw new Error("dataset verification needs the worker pool");
+    if (!path.isAbsolute(data.location)) throw badInput("input.location must be an absolute folder path", "input.location");
+    const stat = await fs.stat(data.location).catch(() => null);
+    if (!stat?.isDirectory()) throw badInput(`input.location: no folder at ${data.location} (pass verify: false to record a dataset stored elsewhere)`, "input.location");
+    const report = await this.pool.run("validateDataset", {
+      spec: { format: data.format as never, location: data.location, classes: data.classes, ignoreIndex: data.ignoreIndex, split: data.split },
+    });
+    if (report.images === 0 && report.problems.length === 0) throw badInput(`${data.location} holds no ${data.format} image/label pairs`, "input.location");
+    if (!report.ok) {
+      const shown = report.problems.slice(0, 20).map((p) => `${p.file}: ${p.message}`);
+      const more = report.problems.length > 20 || report.truncated ? ` (and more; ${report.problems.length}${report.truncated ? "+" : ""} problems)` : "";
+      throw badInput(`the dataset has problems — ${shown.join("; ")}${more}`, "input.location", { problems: report.problems.slice(0, 200) });
+    }
+    return { imageCount: report.images, sizeBytes: BigInt(report.totalBytes), checksum: report.checksum };
   }
 
   async update(id: string, input: Partial<DatasetInput>) {

@@ -43,6 +43,14 @@ export function createLoaders(db: Db) {
       return ids.map((id) => map.get(id) ?? null);
     }),
     mergeInputs: groupBy<MergeInputRow>("mergeId", (ids) => db.mergeInput.findMany({ where: { mergeId: { in: ids } }, orderBy: { position: "asc" } })),
+    evaluation: byId((ids) => db.evaluation.findMany({ where: { id: { in: ids } } })),
+    /** Keys are "modelId|datasetId". */
+    score: new DataLoader<string, number | null>(async (keys) => {
+      const pairs = keys.map((k) => k.split("|") as [string, string]);
+      const rows = await db.modelScore.findMany({ where: { OR: pairs.map(([modelId, datasetId]) => ({ modelId, datasetId })) } });
+      const map = new Map(rows.map((r) => [`${r.modelId}|${r.datasetId}`, r.score]));
+      return keys.map((k) => map.get(k) ?? null);
+    }),
     tags: groupBy<{ modelId: string; tag: string }>("modelId", (ids) => db.modelTag.findMany({ where: { modelId: { in: ids } }, orderBy: { tag: "asc" } })),
     parentEdges: groupBy<EdgeRow>("childId", (ids) => db.lineageEdge.findMany({ where: { childId: { in: ids } }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] })),
     childEdges: groupBy<EdgeRow>("parentId", (ids) => db.lineageEdge.findMany({ where: { parentId: { in: ids } }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] })),

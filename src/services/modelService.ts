@@ -47,7 +47,7 @@ export interface ModelWhere {
 
 export interface ModelListArgs {
   where?: ModelWhere | null;
-  orderBy?: { field: ModelSortField; direction?: SortDirection | null } | null;
+  orderBy?: { field: ModelSortField; direction?: SortDirection | null; datasetId?: string | null } | null;
   first?: number | null;
   after?: string | null;
   includeDeleted?: boolean | null;
@@ -68,6 +68,7 @@ export class ModelService {
   }
 
   async list(args: ModelListArgs): Promise<Connection<ModelRow>> {
+    if (args.orderBy?.field === ModelSortField.SCORE) return this.listByScore(args);
     const first = pageSize(args.first);
     const cursor = decodeCursor(args.after);
     const field = args.orderBy?.field === ModelSortField.NAME ? "name" : "createdAt";
@@ -85,6 +86,44 @@ export class ModelService {
       this.db.model.count({ where }),
     ]);
     return connectionFrom(rows, first, cursor !== null, totalCount, (m) => encodeCursor(field === "name" ? m.name : m.createdAt.toISOString(), m.id));
+  }
+
+  /**
+   * Sorted by the canonical score on one dataset: scored models first (by score, then id), then
+   * the unscored ones (by id). The cursor's value is the score, or null once in the unscored part.
+   */
+  private async listByScore(args: ModelListArgs): Promise<Connection<ModelRow>> {
+    const datasetId = args.orderBy?.datasetId;
+    if (!datasetId) throw badInput("orderBy.datasetId is required to sort by SCORE", "orderBy.datasetId");
+    const first = pageSize(args.first);
+    const cursor = decodeCursor(args.after);
+    const asc = args.orderBy?.direction === SortDirection.ASC;
+    const filters = [this.buildWhere(args.where ?? {}, "where", 0)];
+    if (!args.includeDeleted) filters.push({ deletedAt: null });
+    const where = { AND: filters };
+    const out: Array<{ model: ModelRow; score: number | null }> = [];
+    if (!cursor || cursor.value !== null) {
+      const op = asc ? "gt" : "lt";
+      const after = cursor ? { OR: [{ score: { [op]: Number(cursor.value) } }, { score: Number(cursor.value), modelId: { gt: cursor.id } }] } : {};
+      const scored = await this.db.modelScore.findMany({
+        where: { AND: [{ datasetId, model: where }, after] },
+        orderBy: [{ score: asc ? "asc" : "desc" }, { modelId: "asc" }],
+        take: first + 1,
+        include: { model: true },
+      });
+      out.push(...scored.map((s) => ({ model: s.model, score: s.score })));
+    }
+    if (out.length <= first) {
+      const unscored = await this.db.model.findMany({
+        where: { AND: [where, { scores: { none: { datasetId } } }, cursor && cursor.value === null ? { id: { gt: cursor.id } } : {}] },
+        orderBy: { id: "asc" },
+        take: first + 1 - out.length,
+      });
+      out.push(...unscored.map((model) => ({ model, score: null })));
+    }
+    const totalCount = await this.db.model.count({ where });
+    const connection = connectionFrom(out, first, cursor !== null, totalCount, (r) => encodeCursor(r.score, r.model.id));
+    return { ...connection, edges: connection.edges.map((e) => ({ cursor: e.cursor, node: e.node.model })) };
   }
 
   async create(input: ModelInput): Promise<ModelRow> {

@@ -16,6 +16,7 @@ import { StructureService } from "./structureService";
 import { TaskService } from "./taskService";
 import { TokenService } from "./tokenService";
 import { MergeService } from "./mergeService";
+import { EvaluationService } from "./evaluationService";
 import { JobService } from "./jobService";
 import { EmbeddedJobRunner, JobRunner } from "../jobs/embeddedJobRunner";
 import { JobEvents } from "../jobs/jobEvents";
@@ -48,7 +49,14 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
     return runner;
   };
   const merges = new MergeService(db, infra.store, infra.pool, catalog, models, jobRunner);
-  runner = new EmbeddedJobRunner(db, { MERGE: (payload, ctx) => merges.run(payload, ctx) }, events, logger, config.workers);
+  const evaluations = new EvaluationService(db, infra.store, infra.pool, jobRunner);
+  runner = new EmbeddedJobRunner(
+    db,
+    { MERGE: (payload, ctx) => merges.run(payload, ctx), EVALUATE: (payload, ctx) => evaluations.run(payload, ctx) },
+    events,
+    logger,
+    config.workers,
+  );
   return {
     runner,
     events,
@@ -58,7 +66,8 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
     config,
     catalog,
     tasks: new TaskService(db),
-    datasets: new DatasetService(db, provider),
+    datasets: new DatasetService(db, provider, infra.pool),
+    evaluations,
     backbones: new BackboneService(db),
     models,
     lineage: new LineageService(db),

@@ -7,6 +7,10 @@ import { writeOnnxRewrite } from "../core/formats/onnx/writeOnnxRewrite";
 import { badInput } from "../core/errors";
 import * as path from "node:path";
 import { runMerge, RunMergePayload, RunMergeResult } from "./runMerge";
+import { validateDataset } from "../core/eval/datasets/validateDataset";
+import type { DatasetSpec } from "../core/eval/datasets/datasetTypes";
+import { SharpDecoder } from "../imaging/sharpDecoder";
+import type { EvaluateModelOptions, EvaluationResult } from "../runtime";
 import type { ParsedModel } from "../core/structure/types";
 
 /**
@@ -46,6 +50,19 @@ export const taskHandlers = {
   },
   async runMerge(payload: RunMergePayload, progress: (p: unknown) => void): Promise<RunMergeResult> {
     return runMerge(payload, progress);
+  },
+  /** Checks a dataset's files (pairing, label values, isThing) and computes its size and checksum. */
+  async validateDataset(payload: { spec: DatasetSpec }, progress: (p: unknown) => void) {
+    return validateDataset(payload.spec, new SharpDecoder(), { maxProblems: 200, onProgress: (done, total) => progress({ done, total }) });
+  },
+  /**
+   * One evaluation. onnxruntime is loaded here, in the worker, on first use: the API thread
+   * never imports it, and its pre/post-processing never runs on the API's event loop.
+   */
+  async evaluate(payload: Omit<EvaluateModelOptions, "onProgress" | "signal" | "decoder">, progress: (p: unknown) => void): Promise<EvaluationResult> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { evaluateModel } = require("../runtime") as typeof import("../runtime");
+    return evaluateModel({ ...payload, onProgress: (done, total, etaMs) => progress({ done, total, etaMs }) });
   },
   async sleep(payload: { ms: number }): Promise<number> {
     // Used by tests to show that the pool keeps the caller's event loop free.

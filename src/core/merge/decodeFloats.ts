@@ -5,14 +5,27 @@ import { f16BitsToFloat } from "./halfPrecision";
 import { FloatArray, viewAs } from "./floatArrays";
 
 let f16Table: Float32Array | undefined;
+let bf16Table: Float32Array | undefined;
 
 /** All 65536 fp16 values, built once (256 KiB): decoding becomes one lookup per element. */
-function f16Lookup(): Float32Array {
+export function f16Lookup(): Float32Array {
   if (!f16Table) {
     f16Table = new Float32Array(65536);
     for (let h = 0; h < 65536; h++) f16Table[h] = f16BitsToFloat(h);
   }
   return f16Table;
+}
+
+/**
+ * All 65536 bf16 values (256 KiB). JavaScript cannot reinterpret bits as a float without a
+ * typed-array round trip, so a lookup lets kernels decode and accumulate in one pass.
+ */
+export function bf16Lookup(): Float32Array {
+  if (!bf16Table) {
+    bf16Table = new Float32Array(65536);
+    new Uint32Array(bf16Table.buffer).forEach((_, h, bits) => (bits[h] = h << 16));
+  }
+  return bf16Table;
 }
 
 function checkLength(bytes: Uint8Array, dtype: DType): number {

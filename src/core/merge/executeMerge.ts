@@ -3,9 +3,9 @@ import type { TensorInfo } from "../structure/types";
 import { DTYPE_BYTES } from "../structure/types";
 import { decodeInto } from "./decodeFloats";
 import { dropStreamKey, dropThreshold } from "./dropMask";
-import { countNonFinite, encodeFromFloats } from "./encodeFloats";
+import { anyNonFinite32, countNonFinite, encodeFromFloats, encodeHalfInto } from "./encodeFloats";
 import { FloatArray, viewAs } from "./floatArrays";
-import { addWeighted, addWeightedDelta, addWeightedDroppedDelta, applyTaskVector } from "./mergeKernels";
+import { accumulateWeighted, addWeightedDelta, addWeightedDroppedDelta, applyTaskVector, addWeighted } from "./mergeKernels";
 import type { MergePlan, PlannedTensor } from "./planMerge";
 import { tiesMerge } from "./tiesMerge";
 
@@ -25,7 +25,17 @@ export interface MergeIo {
    * one chunk rather than one tensor.
    */
   readTensorRange?(modelIndex: number, tensor: TensorInfo, elementStart: number, elementCount: number): Promise<Uint8Array>;
+  /**
+   * Optional, fastest: for a tensor stored as contiguous little-endian bytes of its dtype, a
+   * reader that copies elements into a buffer the executor owns; null for other encodings. With
+   * it, LAYERWISE merges reuse two read buffers for the whole merge and keep the next read in
+   * flight while computing on the current one; tensors whose inputs all have readers are chunked.
+   */
+  rangeReader?(modelIndex: number, tensor: TensorInfo): RangeReader | null;
 }
+
+/** Copies the bytes of elements [elementStart, elementStart + elementCount) into `into` (exactly that long). */
+export type RangeReader = (elementStart: number, elementCount: number, into: Uint8Array) => Promise<void>;
 
 export interface MergeExecutionOptions {
   /** Fraction of the merge's input bytes read so far (0..1), and what is being done. */
@@ -91,13 +101,30 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
   };
   const modelName = (index: number): string => (index === BASE_MODEL_INDEX ? plan.baseName ?? "base" : plan.modelNames[index]);
 
+  const readerOf = (model: number, tensor: TensorInfo): RangeReader | null => (io.rangeReader ? io.rangeReader(model, tensor) : null);
+
+  /** Bytes of elements [start, start + count) in a buffer of their own (callers may hold several). */
+  async function fetchFresh(model: number, tensor: TensorInfo, start: number, count: number): Promise<Uint8Array> {
+    const reader = readerOf(model, tensor);
+    if (reader) {
+      const into = new Uint8Array(count * byteWidth(tensor));
+      await reader(start, count, into);
+      return into;
+    }
+    if (start === 0 && count === tensor.elements) return io.readTensor(model, tensor);
+    invariant(io.readTensorRange, `tensor ${tensor.name} was chunked without a way to read ranges`);
+    return io.readTensorRange(model, tensor, start, count);
+  }
+
+  /** Chunking needs every input of the tensor readable by range. */
+  const canChunk = (p: Extract<PlannedTensor, { action: "merge" }>): boolean =>
+    io.readTensorRange !== undefined ||
+    (p.inputs.every((x) => readerOf(x.model, x.tensor) !== null) && (!p.baseTensor || readerOf(BASE_MODEL_INDEX, p.baseTensor) !== null));
+
   /** Reads, decodes into the working precision and checks elements [start, start + count). */
   async function readValues(model: number, tensor: TensorInfo, f64: boolean, start: number, count: number): Promise<FloatArray> {
     checkCancelled();
-    const whole = start === 0 && count === tensor.elements;
-    const bytes = whole || !io.readTensorRange
-      ? await io.readTensor(model, tensor)
-      : await io.readTensorRange(model, tensor, start, count);
+    const bytes = await fetchFresh(model, tensor, start, count);
     checkCancelled();
     const expected = count * byteWidth(tensor);
     if (bytes.byteLength !== expected) {
@@ -154,14 +181,99 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
     const same = (dtype === "F32" && values instanceof Float32Array) || (dtype === "F64" && values instanceof Float64Array);
     const bytes = same ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : encodeFromFloats(values, dtype);
     const bad = countNonFinite(bytes, p.tensor.dtype);
-    if (bad > 0) {
-      throw badInput(
-        `merged tensor ${JSON.stringify(p.tensor.name)} overflows ${p.tensor.dtype}: ${bad} value(s) exceed its largest finite number; lower lambda or merge into an anchor with a wider dtype`,
-        undefined,
-        { tensor: p.tensor.name, dtype: p.tensor.dtype },
-      );
-    }
+    if (bad > 0) throw overflow(p, bad);
     return bytes;
+  }
+
+  function overflow(p: PlannedTensor, bad: number): DomainError {
+    return badInput(
+      `merged tensor ${JSON.stringify(p.tensor.name)} overflows ${p.tensor.dtype}: ${bad} value(s) exceed its largest finite number; lower lambda or merge into an anchor with a wider dtype`,
+      undefined,
+      { tensor: p.tensor.name, dtype: p.tensor.dtype },
+    );
+  }
+
+  // Read buffers of the LAYERWISE fast path, reused across tensors: one being computed on, one
+  // being filled. They grow to the largest chunk once, so memory is two chunks, not N tensors.
+  const readBuffers: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0)];
+  let accScratch = new Float32Array(0);
+  const readBuffer = (slot: number, bytes: number): Uint8Array => {
+    if (readBuffers[slot].byteLength < bytes) readBuffers[slot] = new Uint8Array(bytes);
+    return readBuffers[slot].subarray(0, bytes);
+  };
+
+  /**
+   * LAYERWISE in float32, the default and hot path: per chunk, every input is decoded and
+   * accumulated in one pass from its bytes (accumulateWeighted), into the output itself for F32
+   * anchors, then encoded into the output with one fused overflow check. The next input's read
+   * is issued before the current one is computed on, so file reads overlap arithmetic.
+   *
+   * Non-finite inputs are found from the result: a NaN or ±Inf in any input makes its element
+   * of the sum non-finite too (Inf·0 and Inf − Inf are NaN), so a finite chunk had finite inputs.
+   * When a chunk is not finite its inputs are read again and checked in order, which gives the
+   * same error as checking each input as it is read.
+   */
+  async function mergeLayerwise32(p: Extract<PlannedTensor, { action: "merge" }>): Promise<Uint8Array> {
+    const t = p.tensor;
+    const width = byteWidth(t);
+    const out = new Uint8Array(t.elements * width);
+    const step = canChunk(p) ? chunkElements : t.elements;
+    const readers = p.inputs.map((x) => readerOf(x.model, x.tensor));
+    const jobs: Array<{ start: number; count: number; input: number }> = [];
+    for (let start = 0; start < t.elements; start += step) {
+      for (let input = 0; input < p.inputs.length; input++) jobs.push({ start, count: Math.min(step, t.elements - start), input });
+    }
+    const issue = (j: number): Promise<Uint8Array> => {
+      const { start, count, input } = jobs[j];
+      const x = p.inputs[input];
+      const reader = readers[input];
+      let read: Promise<Uint8Array>;
+      if (reader) {
+        const into = readBuffer(j & 1, count * byteWidth(x.tensor));
+        read = reader(start, count, into).then(() => into);
+      } else read = fetchFresh(x.model, x.tensor, start, count);
+      // Settled later by the await below, or dropped when an earlier job throws.
+      read.catch(() => undefined);
+      return read;
+    };
+    let next = issue(0);
+    try {
+      for (let j = 0; j < jobs.length; j++) {
+        checkCancelled();
+        const { start, count, input } = jobs[j];
+        const x = p.inputs[input];
+        const bytes = await next;
+        checkCancelled();
+        if (j + 1 < jobs.length) next = issue(j + 1);
+        const expected = count * byteWidth(x.tensor);
+        if (bytes.byteLength !== expected) {
+          throw badInput(`${modelName(x.model)}: tensor ${JSON.stringify(x.tensor.name)} gave ${bytes.byteLength} bytes of data where ${count} ${x.tensor.dtype} elements need ${expected}`);
+        }
+        let acc: Float32Array;
+        if (t.dtype === "F32") acc = new Float32Array(out.buffer, start * 4, count);
+        else {
+          if (accScratch.length < count) accScratch = new Float32Array(count);
+          acc = accScratch.subarray(0, count);
+        }
+        accumulateWeighted(acc, bytes, x.tensor.dtype, x.weight, input === 0);
+        bytesDone += bytes.byteLength;
+        report(`merging ${t.name} (${mergedTensorsDone + 1}/${plan.mergedCount})`);
+        if (input < p.inputs.length - 1) continue;
+        const bad = t.dtype === "F32" ? anyNonFinite32(acc) : encodeHalfInto(acc, t.dtype as "F16" | "BF16", new Uint16Array(out.buffer, start * 2, count));
+        if (bad) await refuseChunk(p, start, count, out.subarray(start * width, (start + count) * width));
+      }
+    } catch (error) {
+      // A read still in flight would land in a buffer the next tensor uses.
+      await next.catch(() => undefined);
+      throw error;
+    }
+    return out;
+  }
+
+  /** A chunk with non-finite results: name the first non-finite input, else report the overflow. */
+  async function refuseChunk(p: Extract<PlannedTensor, { action: "merge" }>, start: number, count: number, encoded: Uint8Array): Promise<never> {
+    for (const x of p.inputs) await readValues(x.model, x.tensor, false, start, count);
+    throw overflow(p, countNonFinite(encoded, p.tensor.dtype));
   }
 
   async function merge(p: Extract<PlannedTensor, { action: "merge" }>): Promise<Uint8Array> {
@@ -178,7 +290,8 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
       );
       return encodeChecked(p, merged);
     }
-    if (!io.readTensorRange || t.elements <= chunkElements) return encodeChecked(p, await mergeChunk(p, f64, 0, t.elements));
+    if (p.method === "LAYERWISE" && !f64) return mergeLayerwise32(p);
+    if (!canChunk(p) || t.elements <= chunkElements) return encodeChecked(p, await mergeChunk(p, f64, 0, t.elements));
     const out = new Uint8Array(t.elements * width);
     for (let start = 0; start < t.elements; start += chunkElements) {
       const count = Math.min(chunkElements, t.elements - start);

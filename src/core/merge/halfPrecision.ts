@@ -7,11 +7,11 @@
  * pure; whether an Inf result is acceptable is the merge executor's decision (it refuses it).
  */
 
-const F32_EXPONENT_MASK = 0x7f800000;
+export const F32_EXPONENT_MASK = 0x7f800000;
 /** 127 - 15 = 112: the difference of the exponent biases, shifted into float32's exponent field. */
-const F32_TO_F16_REBIAS = 112 << 23;
+export const F32_TO_F16_REBIAS = 112 << 23;
 /** float32 bits of 2^-14, the smallest normal fp16. */
-const F16_MIN_NORMAL_AS_F32 = 0x38800000;
+export const F16_MIN_NORMAL_AS_F32 = 0x38800000;
 const TWO_POW_24 = 16777216;
 
 /** fp16 bits → float32 value (exact). */

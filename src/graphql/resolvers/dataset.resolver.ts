@@ -3,6 +3,7 @@ import type { GraphQLContext } from "../context";
 import { CreateDatasetInput, Dataset, DatasetConnection, DatasetOrderBy, DatasetWhere, UpdateDatasetInput } from "../types/dataset.type";
 import { Task } from "../types/task.type";
 import { Role } from "../types/enums";
+import { GraphQLSafeInt } from "graphql-scalars";
 
 @Resolver(() => Dataset)
 export class DatasetResolver {
@@ -25,6 +26,11 @@ export class DatasetResolver {
   @FieldResolver(() => Task)
   task(@Root() dataset: Dataset, @Ctx() ctx: GraphQLContext) {
     return ctx.loaders.task.load(dataset.taskId);
+  }
+
+  @FieldResolver(() => GraphQLSafeInt, { nullable: true, description: "Bytes of the split's files, once checked." })
+  sizeBytes(@Root() dataset: { sizeBytes: bigint | number | null }) {
+    return dataset.sizeBytes == null ? null : Number(dataset.sizeBytes);
   }
 
   @Authorized(Role.WRITER)

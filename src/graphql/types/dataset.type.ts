@@ -58,6 +58,7 @@ export class CreateDatasetInput {
   @Field({ description: "Folder holding the split." }) location!: string;
   @Field(() => Int, { nullable: true, description: "Default 255." }) ignoreIndex?: number;
   @Field(() => [DatasetClassInput]) classes!: DatasetClassInput[];
+  @Field({ nullable: true, defaultValue: true, description: "Check the files now: pairing, label values, isThing; records count, size and checksum. false records a dataset stored elsewhere without looking." }) verify?: boolean;
 }
 
 @InputType()

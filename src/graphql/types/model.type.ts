@@ -93,5 +93,6 @@ export class ModelWhere {
 @InputType()
 export class ModelOrderBy {
   @Field(() => ModelSortField) field!: ModelSortField;
-  @Field(() => SortDirection, { nullable: true, description: "Default ASC for NAME, DESC for CREATED_AT." }) direction?: SortDirection;
+  @Field(() => SortDirection, { nullable: true, description: "Default ASC for NAME, DESC for CREATED_AT and SCORE." }) direction?: SortDirection;
+  @Field(() => ID, { nullable: true, description: "SCORE: the dataset whose canonical score orders the models (unscored models come last)." }) datasetId?: string;
 }
