@@ -8,6 +8,7 @@ import { waitForJob } from "./support/jobs";
 import { blockImage, colourNet, writeSemanticSample } from "../src/runtime/testing/evalFixtures";
 import { writeOnnxModel } from "../src/core/formats/onnx/testing/onnxModelWriter";
 import { writeSafetensors } from "../src/core/formats/safetensors/testing/writeSafetensors";
+import { main } from "../src/cli/main";
 
 const CLASSES = [
   { id: 0, name: "red", isThing: false },
@@ -169,6 +170,32 @@ describe.each(databaseKinds)("evaluation through GraphQL (%s)", (kind) => {
     expect(limited.evaluation.images).toBe(1);
     const after = await server.ok(`query($id: ID!, $d: ID!) { model(id: $id) { score(datasetId: $d) } }`, { id: ids.identity, d: datasetId });
     expect(after.model.score).toBeCloseTo(MIOU, 12);
+  });
+
+  test("the CLI evaluates with a progress bar and prints the per-class table", async () => {
+    const err: string[] = [];
+    const out: string[] = [];
+    const spies = [
+      jest.spyOn(console, "error").mockImplementation((...a) => void err.push(a.join(" "))),
+      jest.spyOn(console, "log").mockImplementation((...a) => void out.push(a.join(" "))),
+      jest.spyOn(process.stderr, "write").mockImplementation((c: any) => (err.push(String(c)), true)),
+    ];
+    const saved = process.env.LAYERMERGE_URL;
+    process.env.LAYERMERGE_URL = server.origin;
+    try {
+      expect(await main(["evaluate", "--model", ids.identity, "--dataset", datasetId, "--force"])).toBe(0);
+    } finally {
+      process.env.LAYERMERGE_URL = saved;
+      spies.forEach((s) => s.mockRestore());
+    }
+    const text = err.join("\n");
+    expect(text).toMatch(/evaluating .*100%/);
+    // red 19/22 = 86.36 %, green 19/20 = 95.00 %, blue 22/24 = 91.67 %; mIoU 91.01 %
+    expect(text).toMatch(/red\s+0\s+86\.36/);
+    expect(text).toMatch(/green\s+1\s+95\.00/);
+    expect(text).toMatch(/blue\s+2\s+91\.67/);
+    expect(text).toMatch(/mIoU 91\.01/);
+    expect(out.join("").trim()).toMatch(/^\w+$/);
   });
 
   test("leaderboard ranks by score (external scores included), and a merge's gain is shown, negative too", async () => {

@@ -8,6 +8,7 @@ import { tokenCommand } from "./token.command";
 import { serveCommand } from "./serve.command";
 import { registerCommand } from "./register.command";
 import { mergeCommand } from "./merge.command";
+import { evaluateCommand } from "./evaluate.command";
 
 const USAGE = `layermerge — a model registry for segmentation models
 
@@ -23,6 +24,8 @@ Usage:
                                         upload a model file (with a progress bar) and register it
   layermerge merge --anchor ID --with ID [ID …] [--method M --schedule S --cutoff T --knots … --name N]
                                         merge models (progress bar), print the merged model's id
+  layermerge evaluate --model ID --dataset ID [--limit N --batch-size B --classes 0,1,… --force]
+                                        evaluate (progress bar), print the per-class table and the score
 
 Commands that talk to a running registry use LAYERMERGE_URL (default http://127.0.0.1:4000)
 and LAYERMERGE_TOKEN.
@@ -51,6 +54,8 @@ export async function main(argv: string[]): Promise<number> {
         return await registerCommand(rest);
       case "merge":
         return await mergeCommand(rest);
+      case "evaluate":
+        return await evaluateCommand(rest);
       case undefined:
       case "help":
       case "--help":
