@@ -1,6 +1,7 @@
 import goldens from "./fixtures/goldens.json";
 import { decodeToFloat32, decodeToFloat64 } from "./decodeFloats";
-import { countNonFinite, encodeFromFloat32, encodeFromFloats } from "./encodeFloats";
+import { anyNonFinite32, countNonFinite, encodeFromFloat32, encodeFromFloats, encodeHalfInto } from "./encodeFloats";
+import { f32BitsToBf16Bits, f32BitsToF16Bits } from "./halfPrecision";
 
 function u16(bytes: Uint8Array): number[] {
   return Array.from(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2));
@@ -75,5 +76,48 @@ describe("decodeToFloat32", () => {
   it("rejects non-floating dtypes and ragged byte counts", () => {
     expect(() => decodeToFloat32(new Uint8Array(8), "I64")).toThrow(/only F64, F32, F16 and BF16/);
     expect(() => decodeToFloat32(new Uint8Array(3), "F16")).toThrow(/not a whole number of F16 elements/);
+  });
+});
+
+describe("encodeHalfInto (the merge's fused encoder)", () => {
+  // Reference: the scalar codecs, themselves checked against numpy above, element by element.
+  const patterns = (): Float32Array => {
+    const bits = new Uint32Array(200_000);
+    let x = 12345;
+    for (let i = 0; i < bits.length; i++) {
+      x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0;
+      // every exponent, and low mantissa bits forced to the rounding ties every 8th value
+      bits[i] = i % 8 === 0 ? (x & 0xffffe000) | 0x1000 : i % 8 === 1 ? (x & 0xffff0000) | 0x8000 : x;
+    }
+    return new Float32Array(bits.buffer);
+  };
+
+  it.each(["F16", "BF16"] as const)("gives the scalar codec's %s bits on 200,000 patterns, with an exact non-finite flag", (dtype) => {
+    const values = patterns();
+    const bits = new Uint32Array(values.buffer);
+    const out = new Uint16Array(values.length);
+    const flagged = encodeHalfInto(values, dtype, out);
+    let nonFinite = false;
+    for (let i = 0; i < values.length; i++) {
+      const expected = dtype === "F16" ? f32BitsToF16Bits(bits[i], values[i]) : f32BitsToBf16Bits(bits[i]);
+      if (out[i] !== expected) throw new Error(`bits 0x${bits[i].toString(16)}: got 0x${out[i].toString(16)}, expected 0x${expected.toString(16)}`);
+      nonFinite ||= (expected & (dtype === "F16" ? 0x7c00 : 0x7f80)) === (dtype === "F16" ? 0x7c00 : 0x7f80);
+    }
+    expect(nonFinite).toBe(true);
+    expect(flagged).toBe(true);
+    // finite values that stay finite: no flag
+    const small = Float32Array.from([0, -0, 1, -65504, 2 ** -24, 3e-8]);
+    expect(encodeHalfInto(small, dtype, new Uint16Array(small.length))).toBe(false);
+    expect(encodeHalfInto(Float32Array.from([1, 70000]), "F16", new Uint16Array(2))).toBe(true);
+  });
+
+  it("anyNonFinite32 finds one NaN or Inf among finite values", () => {
+    const values = new Float32Array(1001).fill(3.5);
+    expect(anyNonFinite32(values)).toBe(false);
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      values[777] = bad;
+      expect(anyNonFinite32(values)).toBe(true);
+    }
+    expect(anyNonFinite32(Float32Array.from([3.4028234663852886e38, -3.4028234663852886e38, 1e-45]))).toBe(false);
   });
 });

@@ -1,13 +1,14 @@
 import { DomainError } from "../errors";
-import { executeMerge } from "./executeMerge";
+import { executeMerge, type MergeIo } from "./executeMerge";
 import { goldenScenarios } from "./fixtures/goldenScenarios";
 import { f32Tensor, memoryIo, syntheticModel, SyntheticModel } from "./fixtures/syntheticModel";
+import { f32BitsToBf16Bits, f32BitsToF16Bits } from "./halfPrecision";
 import { planMerge } from "./planMerge";
 
 async function mergeAll(
   models: { anchor: SyntheticModel; contributors: SyntheticModel[]; base?: SyntheticModel },
   recipe: { method?: string; schedule?: { kind: string; cutoff?: number; knots?: number[] }; weights?: number[]; params?: Record<string, number> },
-  opts: { ranged?: boolean; chunkElements?: number } = {},
+  opts: { ranged?: boolean; chunkElements?: number; readers?: boolean } = {},
 ): Promise<Map<string, Uint8Array>> {
   const plan = planMerge({
     anchor: models.anchor.parsed,
@@ -18,7 +19,9 @@ async function mergeAll(
     weights: recipe.weights,
     params: recipe.params,
   });
-  const exec = executeMerge(plan, memoryIo(models, opts.ranged), { chunkElements: opts.chunkElements });
+  const io = memoryIo(models, opts.ranged);
+  if (opts.readers) io.rangeReader = intoReader(models);
+  const exec = executeMerge(plan, io, { chunkElements: opts.chunkElements });
   const out = new Map<string, Uint8Array>();
   for (const t of models.anchor.parsed.tensors) out.set(t.name, await exec.getMergedTensorBytes(t));
   exec.finish();
@@ -26,6 +29,26 @@ async function mergeAll(
 }
 
 const f32 = (bytes: Uint8Array): number[] => Array.from(new Float32Array(bytes.slice().buffer));
+
+/**
+ * A `rangeReader` over synthetic models, as runMerge gives for raw file data: copies into the
+ * executor's (reused) buffers, asynchronously, and poisons every byte past the range, so a
+ * kernel that reads beyond `count` elements would produce NaN and fail the comparison.
+ */
+function intoReader(models: { anchor: SyntheticModel; contributors: SyntheticModel[]; base?: SyntheticModel }): NonNullable<MergeIo["rangeReader"]> {
+  const pick = (index: number) => (index === -1 ? models.base! : index === 0 ? models.anchor : models.contributors[index - 1]);
+  return (index, t) => {
+    if (t.location.kind !== "raw") return null;
+    const offset = t.location.offset;
+    const width = t.location.length / t.elements;
+    return async (start, count, into) => {
+      await new Promise((r) => setImmediate(r));
+      into.set(pick(index).data.subarray(offset + start * width, offset + (start + count) * width));
+      const whole = new Uint8Array(into.buffer, into.byteOffset, into.buffer.byteLength - into.byteOffset);
+      whole.fill(0xff, count * width);
+    };
+  };
+}
 
 describe("executeMerge against makeGoldens.py (numpy float32, in the documented order)", () => {
   it.each(goldenScenarios.map((s) => [s.name, s] as const))("%s", async (_name, s) => {
@@ -41,6 +64,15 @@ describe("executeMerge against makeGoldens.py (numpy float32, in the documented 
       const whole = await mergeAll(s, s);
       const chunked = await mergeAll(s, s, { ranged: true, chunkElements: 3 });
       for (const [name, bytes] of whole) expect(Buffer.from(chunked.get(name)!).equals(Buffer.from(bytes))).toBe(true);
+    }
+  });
+
+  it.each([1, 3, 1 << 20])("gives numpy's bytes when reading through rangeReader into reused buffers (chunks of %i)", async (chunkElements) => {
+    for (const s of goldenScenarios) {
+      const out = await mergeAll(s, s, { readers: true, chunkElements });
+      for (const [name, hex] of Object.entries(s.expected)) {
+        expect({ scenario: s.name, name, hex: Buffer.from(out.get(name)!).toString("hex") }).toEqual({ scenario: s.name, name, hex });
+      }
     }
   });
 });
@@ -164,6 +196,66 @@ describe("executeMerge against a float64 reference loop", () => {
     });
     // about half the 4·5·1000 entries survive (sd = √(20000/4) ≈ 71)
     expect(Math.abs(kept - 10000)).toBeLessThan(400);
+  });
+});
+
+describe("LAYERWISE over mixed dtypes and long tensors, against a plain float32 loop", () => {
+  // Reference, written apart from the kernels: decode by the format's definition, accumulate in
+  // float32 (Math.fround after every operation) anchor first, encode with the scalar codecs
+  // (checked against numpy in encodeFloats.test.ts).
+  const decode = (dtype: string, bytes: Uint8Array, i: number): number => {
+    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (dtype === "F32") return v.getFloat32(i * 4, true);
+    const h = v.getUint16(i * 2, true);
+    if (dtype === "BF16") return new Float32Array(Uint32Array.of(h << 16).buffer)[0];
+    const e = (h >> 10) & 31;
+    const m = h & 1023;
+    const mag = e === 0 ? m * 2 ** -24 : e === 31 ? (m ? NaN : Infinity) : (1 + m / 1024) * 2 ** (e - 15);
+    return h & 0x8000 ? -mag : mag;
+  };
+  const randomTensor = (dtype: "F32" | "F16" | "BF16", n: number, seed: number): Uint8Array => {
+    const values = randomValues(n, seed, 4);
+    // a few fp16 subnormals and exact zeros of both signs
+    for (let i = 0; i < n; i += 97) values[i] = (i % 3 === 0 ? 3e-6 : -2e-7) * (1 + (i % 5));
+    values[5] = 0;
+    values[6] = -0;
+    if (dtype === "F32") return new Uint8Array(Float32Array.from(values).buffer);
+    const f32 = Float32Array.from(values);
+    const bits = new Uint32Array(f32.buffer);
+    return new Uint8Array(Uint16Array.from(f32, (x, i) => (dtype === "F16" ? f32BitsToF16Bits(bits[i], x) : f32BitsToBf16Bits(bits[i]))).buffer);
+  };
+  const n = 10_007;
+  const cases: Array<["F32" | "F16" | "BF16", Array<"F32" | "F16" | "BF16">]> = [
+    ["F32", ["F32", "F16", "BF16"]],
+    ["F16", ["F16", "F32", "F16"]],
+    ["BF16", ["BF16", "BF16", "F32"]],
+  ];
+  it.each(cases)("%s anchor with %j contributors, chunks of 1000 through rangeReader, and whole", async (anchorDtype, contributorDtypes) => {
+    const model = (dtype: "F32" | "F16" | "BF16", seed: number) =>
+      syntheticModel([0, 1, 2].map((l) => ({ name: `w${l}`, shape: [n], dtype, layerIndex: l, bytes: randomTensor(dtype, n, seed * 10 + l) })), 3);
+    const anchor = model(anchorDtype, 1);
+    const contributors = contributorDtypes.map((d, k) => model(d, k + 2));
+    const recipe = { schedule: { kind: "COSINE" }, weights: [1, 2, 0.5] };
+    const plan = planMerge({ anchor: anchor.parsed, contributors: contributors.map((c) => c.parsed), ...recipe });
+    const chunked = await mergeAll({ anchor, contributors }, recipe, { readers: true, chunkElements: 1000 });
+    const whole = await mergeAll({ anchor, contributors }, recipe);
+    for (const p of plan.tensors) {
+      if (p.action !== "merge") throw new Error("every tensor is shared");
+      const inputs = p.inputs.map((x) => ({ w: Math.fround(x.weight), dtype: x.tensor.dtype, bytes: [anchor, ...contributors][x.model].data.subarray((x.tensor.location as { offset: number }).offset) }));
+      const expected = new Uint8Array(n * (anchorDtype === "F32" ? 4 : 2));
+      const view = new DataView(expected.buffer);
+      for (let i = 0; i < n; i++) {
+        let acc = 0;
+        for (const x of inputs) acc = Math.fround(acc + Math.fround(x.w * decode(x.dtype, x.bytes, i)));
+        if (anchorDtype === "F32") view.setFloat32(i * 4, acc, true);
+        else {
+          const bits = new Uint32Array(Float32Array.of(acc).buffer)[0];
+          view.setUint16(i * 2, anchorDtype === "F16" ? f32BitsToF16Bits(bits, acc) : f32BitsToBf16Bits(bits), true);
+        }
+      }
+      expect(Buffer.from(chunked.get(p.tensor.name)!).equals(Buffer.from(expected))).toBe(true);
+      expect(Buffer.from(whole.get(p.tensor.name)!).equals(Buffer.from(expected))).toBe(true);
+    }
   });
 });
 

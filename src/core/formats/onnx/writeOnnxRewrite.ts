@@ -8,6 +8,10 @@ import { readTensorBytes } from "./readTensorBytes";
 import { prefixEdits } from "./rewriteLayout";
 
 export interface ByteSink {
+  /**
+   * Takes the next bytes. The sink may still be reading `chunk` after this resolves (openFileSink
+   * writes in the background), so chunks handed to it are never modified afterwards.
+   */
   write(chunk: Uint8Array): Promise<void>;
 }
 

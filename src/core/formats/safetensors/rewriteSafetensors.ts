@@ -5,6 +5,10 @@ import { isJsonObject, serializeHeaderJson, type JsonObject } from "./headerJson
 import { METADATA_KEY, readSafetensorsHeader, type SafetensorsHeader } from "./readSafetensorsHeader";
 
 export interface ByteSink {
+  /**
+   * Takes the next bytes. The sink may still be reading `chunk` after this resolves (openFileSink
+   * writes in the background), so chunks handed to it are never modified afterwards.
+   */
   write(chunk: Uint8Array): Promise<void>;
 }
 
