@@ -6,6 +6,8 @@ import { Readable } from "node:stream";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { ArtifactIntegrityError, S3ArtifactStore, S3ArtifactStoreOptions } from "./s3ArtifactStore";
 import { S3TestServer, motoServerInstalled, startMotoServer, startS3rver } from "./testing/s3TestServer";
+import { buildSegNet } from "../core/formats/onnx/testing/buildSegNet";
+import { parseModelFile } from "../core/formats/parseModelFile";
 
 const MiB = 1024 * 1024;
 
@@ -281,3 +283,39 @@ function writeTemp(dir: string, bytes: Buffer): string {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("S3ArtifactStore as registration and merges use it", () => {
+  let server: S3TestServer;
+  let dir: string;
+  beforeAll(async () => {
+    server = await startS3rver();
+    await server.createBucket("lm-smoke");
+  });
+  afterAll(async () => server.close());
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-s3smoke-"));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test("an uploaded ONNX model parses from its cached copy, and a tensor read by byte range is the tensor", async () => {
+    const store = new S3ArtifactStore({ client: server.client, bucket: "lm-smoke", prefix: "lm", cacheDir: path.join(dir, "cache") });
+    const net = buildSegNet();
+    const bytes = Buffer.from(net.bytes);
+    // As PUT /artifacts does: the request body streamed in, then HEAD via stat, then parse a local copy.
+    const blob = await store.put(Readable.from(chunksOf(bytes, 1000)), { maxBytes: 1 << 20 });
+    expect(blob.sha256).toBe(sha(bytes));
+    expect(await store.stat(blob.sha256)).toEqual({ sha256: blob.sha256, sizeBytes: bytes.length });
+    const local = await store.localPath(blob.sha256);
+    const parsed = parseModelFile(local.path);
+    await local.release();
+    // buildSegNet's defaults, counted by hand (see test/registration.test.ts): stem 216 + 8,
+    // layer1 576 + 8, gamma 8, conv_seg 32 + 4 = 852 parameter elements.
+    expect(parsed.tensors.filter((t) => t.mergeable).reduce((n, t) => n + t.elements, 0)).toBe(852);
+    const weight = parsed.tensors.find((t) => t.name === "backbone.layer1.conv.weight")!;
+    expect(weight.location.kind).toBe("raw");
+    const { offset, length } = weight.location as { offset: number; length: number };
+    expect(length).toBe(576 * 4); // 8·8·3·3 float32
+    const ranged = await collect(await store.read(blob.sha256, { start: offset, end: offset + length - 1 }));
+    expect(ranged).toEqual(bytes.subarray(offset, offset + length));
+  });
+});
