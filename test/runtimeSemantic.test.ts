@@ -80,7 +80,7 @@ describe("evaluateModel, semantic", () => {
     expect(r.metrics.aAcc).toBeCloseTo(60 / 63, 12); // 19 + 19 + 22 correct of 63 counted
     expect(r.metrics.pixels).toBe(63);
     expect(r.images).toBe(1);
-    expect(r.settings).toMatchObject({ batchSize: 1, intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: "sequential", outputs: ["logits"] });
+    expect(r.settings).toMatchObject({ batchSize: 1, intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: "sequential", allowSpinning: false, outputs: ["logits"] });
     expect(progress).toEqual([[1, 1, 0]]);
     expect(r.perClass.map((c) => c.name)).toEqual(["red", "green", "blue"]);
   });

@@ -77,7 +77,7 @@ export async function evaluateModel(options: EvaluateModelOptions): Promise<Eval
 
   const index = await listDataset(dataset);
   const total = Math.min(index.entries.length, options.limit ?? Infinity);
-  const threads = sessionThreads(options.threads);
+  const threads = sessionThreads(options.threads, options.allowSpinning);
   const session = await WorkerSession.open(modelPath, threads);
   const notes: string[] = [];
   try {

@@ -17,6 +17,8 @@ export interface EvaluateModelOptions {
   classes?: readonly number[];
   /** onnxruntime intra-op threads; default os.availableParallelism(). See sessionSettings. */
   threads?: number;
+  /** Let onnxruntime's intra-op threads busy-wait between parallel sections (default false; see sessionThreads). */
+  allowSpinning?: boolean;
   /** Called after every image: images done, images in total, estimated milliseconds left. */
   onProgress?: (done: number, total: number, etaMs: number | null) => void;
   signal?: AbortSignal;
@@ -64,6 +66,7 @@ export interface EvaluationSettings {
   intraOpNumThreads: number;
   interOpNumThreads: number;
   executionMode: "sequential" | "parallel";
+  allowSpinning: boolean;
   /** The outputs that were fetched and how they were read. */
   outputs: string[];
 }

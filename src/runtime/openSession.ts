@@ -6,6 +6,8 @@ export interface SessionThreads {
   intraOpNumThreads: number;
   interOpNumThreads: number;
   executionMode: "sequential" | "parallel";
+  /** onnxruntime's `session.intra_op.allow_spinning`: idle pool threads busy-wait for work. */
+  allowSpinning: boolean;
 }
 
 /**
@@ -13,11 +15,16 @@ export interface SessionThreads {
  * so all parallelism goes to intra-op threads (one per core by default: onnxruntime's pool plus
  * the calling thread) and the graph runs sequentially (`interOpNumThreads` 1; with `executionMode`
  * sequential onnxruntime creates no inter-op pool).
+ *
+ * Spinning is off by default: an evaluation shares the cores with its own decoding and scoring
+ * (and a registry machine with other jobs), and busy-waiting pool threads take CPU from them
+ * without speeding up the model. Measured here (bench/evalBench.ts, 2 shared vCPUs, 512² conv net):
+ * bare session.run 34 vs 46 ms CPU per image at the same speed, full evaluation 94 vs 109 ms/image.
  */
-export function sessionThreads(threads?: number): SessionThreads {
+export function sessionThreads(threads?: number, allowSpinning = false): SessionThreads {
   const intra = threads ?? availableParallelism();
   if (!Number.isInteger(intra) || intra < 1 || intra > 256) throw badInput(`threads must be an integer from 1 to 256, got ${threads}`, "threads");
-  return { intraOpNumThreads: intra, interOpNumThreads: 1, executionMode: "sequential" };
+  return { intraOpNumThreads: intra, interOpNumThreads: 1, executionMode: "sequential", allowSpinning };
 }
 
 /**
@@ -26,7 +33,12 @@ export function sessionThreads(threads?: number): SessionThreads {
  */
 export async function openSession(modelPath: string, threads: SessionThreads): Promise<ort.InferenceSession> {
   try {
-    return await ort.InferenceSession.create(modelPath, { ...threads, graphOptimizationLevel: "all" });
+    const { allowSpinning, ...counts } = threads;
+    return await ort.InferenceSession.create(modelPath, {
+      ...counts,
+      graphOptimizationLevel: "all",
+      extra: { session: { intra_op: { allow_spinning: allowSpinning ? "1" : "0" } } },
+    });
   } catch (e) {
     throw badInput(`model ${modelPath} cannot be loaded by onnxruntime: ${(e as Error).message}`, "modelPath", { file: modelPath });
   }

@@ -1,0 +1,239 @@
+/**
+ * Evaluation throughput (issue 5, item 7): images/s of the full evaluateModel pipeline (decode,
+ * preprocess, session.run, argmax at label resolution, confusion matrix) against a bare loop of
+ * session.run on pre-decoded tensors, with the same session settings, in the same process.
+ * Target: full ≥ 0.9 × bare. Also labels (and images) at 2× the input resolution, and peak RSS.
+ *
+ * Run: node scripts/bench-eval.js   (env: BENCH_IMAGES=200, BENCH_ROUNDS=2, BENCH_THREADS, BENCH_BATCH=1,
+ * BENCH_SPIN=1 lets onnxruntime threads spin, BENCH_KEEP=1 keeps the data). Prints the figures and writes them to bench/results/eval-<date>.json.
+ *
+ * On a shared machine other processes take CPU at random, so each round runs bare, full 1× and
+ * full 2× back to back, the best round of each is reported, and so is process CPU time per image
+ * (all threads), which contention does not inflate: bare CPU/full CPU is the ratio a dedicated,
+ * CPU-bound machine would approach.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "fs";
+import { cpus, loadavg, tmpdir } from "os";
+import { join } from "path";
+import * as ort from "onnxruntime-node";
+import sharp from "sharp";
+import { preprocessImage, type DatasetSpec } from "../src/core/eval";
+import type { TestNode, TestTensor } from "../src/core/formats/onnx/testing/onnxModelWriter";
+import { SharpDecoder } from "../src/imaging/sharpDecoder";
+import { evaluateModel, openSession, sessionThreads, type RuntimeContract } from "../src/runtime";
+import { writeModel } from "../src/runtime/testing/evalFixtures";
+
+const SIZE = 512;
+const CLASSES = 19;
+const IMAGES = Number(process.env.BENCH_IMAGES ?? 200);
+const BATCH = Number(process.env.BENCH_BATCH ?? 1);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const threads = sessionThreads(process.env.BENCH_THREADS ? Number(process.env.BENCH_THREADS) : undefined, process.env.BENCH_SPIN === "1");
+
+/** mulberry32, so every run benchmarks the same bytes. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A segmentation-shaped conv net: stem 3→32 /2, 32→32, 32→64 /2, 2 × 64→64 (3×3, ReLU), a 1×1
+ * head to 19 classes at 1/4 resolution and a bilinear Resize ×4 back to the input, as mmseg
+ * exports do. Returns the path and its multiply-accumulates per image.
+ */
+function buildBenchNet(path: string): { path: string; macs: number } {
+  const random = prng(1);
+  const nodes: TestNode[] = [];
+  const initializers: TestTensor[] = [];
+  let macs = 0;
+  let side = SIZE;
+  let x = "image";
+  const conv = (name: string, cin: number, cout: number, k: number, stride: number, relu: boolean) => {
+    const scale = Math.sqrt(2 / (cin * k * k));
+    initializers.push({ name: `${name}.weight`, dtype: "F32", dims: [cout, cin, k, k], values: Array.from({ length: cout * cin * k * k }, () => (random() * 2 - 1) * scale) });
+    initializers.push({ name: `${name}.bias`, dtype: "F32", dims: [cout], values: Array.from({ length: cout }, () => (random() - 0.5) * 0.1) });
+    const pad = (k - 1) / 2;
+    const out = `${name}.out`;
+    nodes.push({ opType: "Conv", name, inputs: [x, `${name}.weight`, `${name}.bias`], outputs: [out], attributes: [{ name: "kernel_shape", ints: [k, k] }, { name: "pads", ints: [pad, pad, pad, pad] }, { name: "strides", ints: [stride, stride] }] });
+    side = side / stride;
+    macs += cin * cout * k * k * side * side;
+    x = out;
+    if (relu) {
+      nodes.push({ opType: "Relu", inputs: [out], outputs: [`${name}.relu`] });
+      x = `${name}.relu`;
+    }
+  };
+  conv("stem", 3, 32, 3, 2, true);
+  conv("layer1", 32, 32, 3, 1, true);
+  conv("down", 32, 64, 3, 2, true);
+  conv("layer2a", 64, 64, 3, 1, true);
+  conv("layer2b", 64, 64, 3, 1, true);
+  conv("head", 64, CLASSES, 1, 1, false);
+  initializers.push({ name: "scales", dtype: "F32", dims: [4], values: [1, 1, 4, 4] });
+  nodes.push({ opType: "Resize", inputs: [x, "", "scales"], outputs: ["logits"], attributes: [{ name: "mode", string: "linear" }] });
+  writeModel(path, {
+    inputs: [{ name: "image", dtype: "F32", shape: ["N", 3, SIZE, SIZE] }],
+    outputs: [{ name: "logits", dtype: "F32", shape: ["N", CLASSES, SIZE, SIZE] }],
+    nodes,
+    initializers,
+  });
+  return { path, macs };
+}
+
+/** Street-scene-like PNGs: smooth gradients, a few flat regions, mild noise; labels are the regions. */
+async function writeDataset(root: string, side: number, count: number): Promise<DatasetSpec> {
+  const random = prng(side);
+  mkdirSync(join(root, "images"), { recursive: true });
+  mkdirSync(join(root, "labels"), { recursive: true });
+  const cell = side / 8;
+  for (let i = 0; i < count; i++) {
+    const classes = Array.from({ length: 64 }, () => (random() < 0.05 ? 255 : Math.floor(random() * CLASSES)));
+    const rgb = Buffer.alloc(side * side * 3);
+    const label = Buffer.alloc(side * side);
+    for (let y = 0; y < side; y++) {
+      for (let x = 0; x < side; x++) {
+        const c = classes[Math.floor(y / cell) * 8 + Math.floor(x / cell)];
+        const o = (y * side + x) * 3;
+        const base = (c * 13) % 256;
+        rgb[o] = Math.max(0, Math.min(255, base + ((x * 255) / side) * 0.3 + (random() - 0.5) * 16));
+        rgb[o + 1] = Math.max(0, Math.min(255, (base * 7) % 256 + ((y * 255) / side) * 0.3 + (random() - 0.5) * 16));
+        rgb[o + 2] = Math.max(0, Math.min(255, (base * 3) % 256 + (random() - 0.5) * 16));
+        label[y * side + x] = c;
+      }
+    }
+    const name = `frame_${String(i).padStart(4, "0")}.png`;
+    await sharp(rgb, { raw: { width: side, height: side, channels: 3 } }).png().toFile(join(root, "images", name));
+    await sharp(label, { raw: { width: side, height: side, channels: 1 } }).toColourspace("b-w").png().toFile(join(root, "labels", name));
+  }
+  return {
+    format: "SEMANTIC_PNG",
+    location: root,
+    classes: Array.from({ length: CLASSES }, (_, id) => ({ id, name: `class${id}`, isThing: false })),
+  };
+}
+
+const CONTRACT: RuntimeContract = {
+  inputName: "image",
+  width: SIZE,
+  height: SIZE,
+  resize: { mode: "FIXED" },
+  channelOrder: "RGB",
+  mean: [123.675, 116.28, 103.53],
+  std: [58.395, 57.12, 57.375],
+  outputs: [{ name: "logits", kind: "SEMANTIC_LOGITS" }],
+};
+
+/** session.run alone on tensors decoded and preprocessed beforehand (8 distinct batches, cycled). */
+interface Figures {
+  imagesPerSec: number;
+  msPerImage: number;
+  /** Process CPU time (all threads) per image. */
+  cpuMsPerImage: number;
+}
+
+async function bareLoop(modelPath: string, dataset: DatasetSpec): Promise<Figures> {
+  const session = await openSession(modelPath, threads);
+  const decoder = new SharpDecoder();
+  const feeds: ort.Tensor[] = [];
+  for (let b = 0; b < 8; b++) {
+    const data = new Float32Array(BATCH * 3 * SIZE * SIZE);
+    for (let k = 0; k < BATCH; k++) {
+      const img = await decoder.decode(join(dataset.location, "images", `frame_${String((b * BATCH + k) % IMAGES).padStart(4, "0")}.png`));
+      preprocessImage(img, { ...CONTRACT, width: SIZE, height: SIZE }, data, k * 3 * SIZE * SIZE);
+    }
+    feeds.push(new ort.Tensor("float32", data, [BATCH, 3, SIZE, SIZE]));
+  }
+  await session.run({ image: feeds[0] }, ["logits"]); // warm-up: first run allocates
+  const runs = Math.ceil(IMAGES / BATCH);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < runs; i++) await session.run({ image: feeds[i % feeds.length] }, ["logits"]);
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  await session.release();
+  const n = runs * BATCH;
+  return { imagesPerSec: (n * 1000) / ms, msPerImage: ms / n, cpuMsPerImage: (cpu.user + cpu.system) / 1000 / n };
+}
+
+async function fullEvaluation(modelPath: string, dataset: DatasetSpec): Promise<Figures> {
+  const cpu0 = process.cpuUsage();
+  const r = await evaluateModel({ modelPath, contract: CONTRACT, dataset, task: "SEMANTIC", batchSize: BATCH, threads: threads.intraOpNumThreads, allowSpinning: threads.allowSpinning });
+  const cpu = process.cpuUsage(cpu0);
+  if (r.images !== IMAGES) throw new Error(`evaluated ${r.images} images of ${IMAGES}`);
+  return { imagesPerSec: (r.images * 1000) / r.durationMs, msPerImage: r.durationMs / r.images, cpuMsPerImage: (cpu.user + cpu.system) / 1000 / r.images };
+}
+
+const show = (label: string, f: Figures) => console.log(`  ${label.padEnd(28)} ${f.imagesPerSec.toFixed(2).padStart(6)} images/s  ${f.msPerImage.toFixed(1).padStart(6)} ms/image  CPU ${f.cpuMsPerImage.toFixed(1).padStart(6)} ms/image`);
+const best = (fs: Figures[]) => fs.reduce((a, b) => (b.imagesPerSec > a.imagesPerSec ? b : a));
+
+async function main(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), "lm-bench-eval-"));
+  let peakRss = 0;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+  try {
+    const { path: modelPath, macs } = buildBenchNet(join(root, "benchnet.onnx"));
+    const t0 = performance.now();
+    const ds1 = await writeDataset(join(root, "x1"), SIZE, IMAGES);
+    const ds2 = await writeDataset(join(root, "x2"), 2 * SIZE, IMAGES);
+    console.log(`generated 2 × ${IMAGES} image/label pairs (${SIZE}² and ${2 * SIZE}²) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(`model: ${SIZE}×${SIZE} input, ${((2 * macs) / 1e9).toFixed(2)} GFLOPs/image; session: ${JSON.stringify(threads)}, batch ${BATCH}; ${cpus().length} × ${cpus()[0]?.model}`);
+
+    const rounds: Array<{ bare: Figures; full1: Figures; full2: Figures; loadavg: number[] }> = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      console.log(`round ${round} (load average ${loadavg().map((v) => v.toFixed(1)).join(" ")})`);
+      const bare = await bareLoop(modelPath, ds1);
+      show("bare session.run loop", bare);
+      const full1 = await fullEvaluation(modelPath, ds1);
+      show(`full evaluation, labels ${SIZE}²`, full1);
+      const full2 = await fullEvaluation(modelPath, ds2);
+      show(`full evaluation, labels ${2 * SIZE}²`, full2);
+      rounds.push({ bare, full1, full2, loadavg: loadavg() });
+    }
+    const bare = best(rounds.map((r) => r.bare));
+    const full1 = best(rounds.map((r) => r.full1));
+    const full2 = best(rounds.map((r) => r.full2));
+    const ratio1 = full1.imagesPerSec / bare.imagesPerSec;
+    const ratio2 = full2.imagesPerSec / bare.imagesPerSec;
+    const cpuRatio1 = bare.cpuMsPerImage / full1.cpuMsPerImage;
+    const cpuRatio2 = bare.cpuMsPerImage / full2.cpuMsPerImage;
+    const maxRssMB = process.resourceUsage().maxRSS / 1024;
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    console.log(`best of ${ROUNDS}: bare ${bare.imagesPerSec.toFixed(2)}, full ${full1.imagesPerSec.toFixed(2)} (labels ${SIZE}²), ${full2.imagesPerSec.toFixed(2)} (labels ${2 * SIZE}²) images/s`);
+    console.log(`ratio full / bare (wall): ${ratio1.toFixed(3)} (labels ${SIZE}²), ${ratio2.toFixed(3)} (labels ${2 * SIZE}²); target ≥ 0.9`);
+    console.log(`ratio bare CPU / full CPU per image: ${cpuRatio1.toFixed(3)} (labels ${SIZE}²), ${cpuRatio2.toFixed(3)} (labels ${2 * SIZE}²)`);
+    console.log(`peak RSS: ${maxRssMB.toFixed(0)} MB (getrusage maxRSS; sampled ${(peakRss / 2 ** 20).toFixed(0)} MB)`);
+
+    const result = {
+      date: new Date().toISOString(),
+      machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, onnxruntime: ort.env.versions?.node ?? "1.30.0" },
+      session: threads,
+      batchSize: BATCH,
+      images: IMAGES,
+      model: { input: [BATCH, 3, SIZE, SIZE], classes: CLASSES, gflopsPerImage: (2 * macs) / 1e9 },
+      rounds,
+      best: { bare, full1x: full1, full2x: full2 },
+      ratio: { labels1x: ratio1, labels2x: ratio2 },
+      cpuRatio: { labels1x: cpuRatio1, labels2x: cpuRatio2 },
+      peakRssMB: maxRssMB,
+    };
+    mkdirSync(join(__dirname, "results"), { recursive: true });
+    const out = join(__dirname, "results", `eval-${result.date.replace(/[:.]/g, "-")}.json`);
+    writeFileSync(out, JSON.stringify(result, null, 2) + "\n");
+    console.log(`saved ${out}`);
+  } finally {
+    clearInterval(sampler);
+    if (!process.env.BENCH_KEEP) rmSync(root, { recursive: true, force: true });
+    else console.log(`data kept in ${root}`);
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
