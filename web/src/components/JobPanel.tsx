@@ -1,0 +1,102 @@
+import { useEffect, useState } from "react";
+import { gql, RequestError } from "../api/client";
+import { useQuery } from "../api/useQuery";
+import { permission, useViewer } from "../api/viewer";
+import { Link } from "../router";
+import { ProgressBar } from "./ProgressBar";
+import { ErrorMessage, GuardedButton, Loading } from "./States";
+
+export const JOB_FIELDS = `id kind status progress message error errorCode createdAt startedAt finishedAt worker
+  model { id name version } evaluation { id model { id name } dataset { name } }`;
+export interface JobView {
+  id: string;
+  kind: string;
+  status: string;
+  progress: number;
+  message: string | null;
+  error: string | null;
+  errorCode: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  worker: string | null;
+  model: { id: string; name: string; version: string } | null;
+  evaluation: { id: string; model: { id: string; name: string }; dataset: { name: string } } | null;
+}
+
+export const isLive = (status: string) => status === "QUEUED" || status === "RUNNING";
+
+/** Polling interval for live jobs; a jobUpdated subscription can replace it later. */
+export const POLL_MS = 300;
+
+export function CancelButton({ job, onDone }: { job: JobView; onDone: () => void }) {
+  const { viewer, askForToken } = useViewer();
+  const [error, setError] = useState<RequestError>();
+  const [busy, setBusy] = useState(false);
+  const may = permission(viewer, "WRITER");
+  if (!isLive(job.status)) return null;
+  return (
+    <>
+      <GuardedButton
+        type="button"
+        id={`cancel-${job.id}`}
+        allowed={may.allowed}
+        reason={may.reason}
+        onAskToken={() => askForToken()}
+        disabled={busy}
+        onClick={async () => {
+          setBusy(true);
+          try {
+            await gql(`mutation($id: ID!) { cancelJob(id: $id) { id status } }`, { id: job.id });
+            setError(undefined);
+            onDone();
+          } catch (e) {
+            setError(e as RequestError);
+          } finally {
+            setBusy(false);
+          }
+        }}
+      >
+        Cancel
+      </GuardedButton>
+      {error ? <ErrorMessage error={error} /> : null}
+    </>
+  );
+}
+
+/** One job followed live until it ends: progress, message, the result or the error in words. */
+export function JobPanel({ id }: { id: string }) {
+  const [live, setLive] = useState(true);
+  const result = useQuery<{ job: JobView | null }>(`query Job($id: ID!) { job(id: $id) { ${JOB_FIELDS} } }`, { id }, { pollMs: live ? POLL_MS : undefined });
+  const job = result.data?.job;
+  const ended = job ? !isLive(job.status) : false;
+  useEffect(() => {
+    if (ended) setLive(false);
+  }, [ended]);
+  if (result.error && !job) return <ErrorMessage error={result.error} retry={result.refetch} />;
+  if (!result.data) return <Loading what="the job" />;
+  if (!job) return <p className="state error">No job with id {id}.</p>;
+  return (
+    <div className="job-panel" data-testid="job-panel" data-status={job.status}>
+      <ProgressBar value={job.progress} status={job.status} label={`${job.kind.toLowerCase()} job progress`} />
+      <p aria-live="polite">{job.message ?? (job.status === "QUEUED" ? "Waiting for a worker…" : "")}</p>
+      {job.status === "SUCCEEDED" && job.model ? (
+        <p className="state success">
+          Done: <Link to={`/models/${job.model.id}`} data-testid="job-result">{job.model.name}@{job.model.version}</Link>
+        </p>
+      ) : null}
+      {job.status === "SUCCEEDED" && job.evaluation ? (
+        <p className="state success">
+          Done: <Link to={`/models/${job.evaluation.model.id}?tab=evaluations&evaluation=${job.evaluation.id}`}>evaluation of {job.evaluation.model.name} on {job.evaluation.dataset.name}</Link>
+        </p>
+      ) : null}
+      {job.status === "FAILED" ? (
+        <p className="state error" role="alert">
+          <strong>{job.errorCode ?? "FAILED"}:</strong> {job.error ?? "the job failed without a message"}
+        </p>
+      ) : null}
+      {job.status === "CANCELLED" ? <p className="state warning">Cancelled; nothing was written.</p> : null}
+      <CancelButton job={job} onDone={result.refetch} />
+    </div>
+  );
+}

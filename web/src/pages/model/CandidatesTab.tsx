@@ -1,0 +1,116 @@
+import { useQuery } from "../../api/useQuery";
+import { Empty, ErrorMessage, Loading } from "../../components/States";
+import { count, percent } from "../../format";
+import { href, Link, useQueryParams } from "../../router";
+import type { ModelDetail } from "./OverviewTab";
+
+export interface Candidate {
+  model: { id: string; name: string; version: string; origin: string; task: { key: string } };
+  sharedFraction: number;
+  sharedTensorCount: number;
+  sharedParameterCount: number;
+  nameMatchingReliable: boolean;
+  groups: Array<{ prefix: string; shared: number; total: number; sharedParameters: number; totalParameters: number }>;
+  mismatches: Array<{ name: string }>;
+}
+export interface CandidatesData {
+  mergeCandidates: { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: Array<{ node: Candidate }> };
+}
+
+export const CANDIDATES = `query Candidates($id: ID!, $min: Float, $sameTask: Boolean, $after: String) {
+  mergeCandidates(anchorId: $id, minSharedFraction: $min, sameTask: $sameTask, first: 50, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { node {
+      model { id name version origin task { key } }
+      sharedFraction sharedTensorCount sharedParameterCount nameMatchingReliable
+      groups { prefix shared total sharedParameters totalParameters }
+      mismatches { name }
+    } }
+  }
+}`;
+
+/** Per-group overlap as small bars: how much of each of the anchor's groups the candidate shares. */
+export function GroupOverlap({ groups }: { groups: Candidate["groups"] }) {
+  return (
+    <ul className="overlap">
+      {groups.map((g) => {
+        const fraction = g.totalParameters ? g.sharedParameters / g.totalParameters : 0;
+        return (
+          <li key={g.prefix} title={`${g.shared} of ${g.total} tensors, ${count(g.sharedParameters)} of ${count(g.totalParameters)} parameters`}>
+            <span className="overlap-name">{g.prefix}</span>
+            <span className="mini-track" aria-hidden="true">
+              <span className="mini-fill" style={{ width: `${fraction * 100}%` }} />
+            </span>
+            <span className="overlap-value">{percent(fraction, 0)}</span>
+          </li>
+        );
+      })}
+    </ul>
+  );
+}
+
+export function CandidatesTab({ model }: { model: ModelDetail }) {
+  const [params, setParams] = useQueryParams();
+  const min = Number(params.get("min") ?? 0.5);
+  const sameTask = params.get("sameTask") === "1";
+  const result = useQuery<CandidatesData>(CANDIDATES, { id: model.id, min, sameTask }, { skip: !model.structure });
+  if (!model.structure) return <Empty>Merge candidates are found from the structure read from weights; this model has none.</Empty>;
+  const connection = result.data?.mergeCandidates;
+  return (
+    <div className="card">
+      <h2>Merge candidates</h2>
+      <p className="muted">Models sharing parameters (same name and shape) with this one. Only shared parameters are merged; the rest comes from the anchor (arXiv 2409.15813).</p>
+      <form className="filters inline" onSubmit={(e) => e.preventDefault()} aria-label="Candidate options">
+        <label>
+          Minimum shared fraction
+          <select value={String(min)} onChange={(e) => setParams({ min: e.target.value === "0.5" ? null : e.target.value })}>
+            {[0, 0.1, 0.25, 0.5, 0.75, 0.9, 1].map((v) => <option key={v} value={String(v)}>{percent(v, 0)}</option>)}
+          </select>
+        </label>
+        <label className="check">
+          <input type="checkbox" checked={sameTask} onChange={(e) => setParams({ sameTask: e.target.checked ? "1" : null })} /> same task only
+        </label>
+      </form>
+      {result.error ? <ErrorMessage error={result.error} retry={result.refetch} /> : null}
+      {!connection && !result.error ? <Loading what="candidates" /> : null}
+      {connection && !connection.edges.length ? <Empty>No model shares at least {percent(min, 0)} of this model's parameters. Lower the minimum to see partial matches.</Empty> : null}
+      {connection && connection.edges.length ? (
+        <div className="table-scroll">
+          <table className="data" data-testid="candidates-table">
+            <thead>
+              <tr>
+                <th scope="col">Candidate</th>
+                <th scope="col" className="num">Shared</th>
+                <th scope="col" className="num">Tensors</th>
+                <th scope="col">Overlap per group of this model</th>
+                <th scope="col"><span className="sr-only">Actions</span></th>
+              </tr>
+            </thead>
+            <tbody>
+              {connection.edges.map(({ node }) => (
+                <tr key={node.model.id}>
+                  <td>
+                    <Link to={`/models/${node.model.id}`} data-testid="candidate-link">{node.model.name}</Link>
+                    <span className="muted"> @{node.model.version} · {node.model.task.key}</span>
+                    {!node.nameMatchingReliable ? <div className="warning-text">names generated by an exporter: matching unreliable</div> : null}
+                    {node.mismatches.length ? <div className="muted">{node.mismatches.length} shape mismatch{node.mismatches.length === 1 ? "" : "es"}</div> : null}
+                  </td>
+                  <td className="num">
+                    <strong>{percent(node.sharedFraction)}</strong>
+                    <div className="muted">{count(node.sharedParameterCount)} params</div>
+                  </td>
+                  <td className="num">{node.sharedTensorCount}</td>
+                  <td><GroupOverlap groups={node.groups} /></td>
+                  <td>
+                    <Link className="button small" to={href("/merge", { anchor: model.id, with: node.model.id })}>Merge</Link>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      {connection && connection.totalCount > connection.edges.length ? <p className="muted">Showing the best {connection.edges.length} of {connection.totalCount}.</p> : null}
+    </div>
+  );
+}
