@@ -9,11 +9,13 @@ import { serveCommand } from "./serve.command";
 import { registerCommand } from "./register.command";
 import { mergeCommand } from "./merge.command";
 import { evaluateCommand } from "./evaluate.command";
+import { workerCommand } from "./worker.command";
 
 const USAGE = `layermerge — a model registry for segmentation models
 
 Usage:
   layermerge serve                      start the API (GraphQL at http://HOST:PORT/graphql)
+  layermerge worker                     run queued merges and evaluations (distributed shape, needs REDIS_URL)
   layermerge migrate                    apply database migrations and exit
   layermerge schema                     print the GraphQL schema (SDL)
   layermerge token create --role ROLE --name NAME [--expires 30d]
@@ -39,6 +41,8 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case "serve":
         return await serveCommand();
+      case "worker":
+        return await workerCommand();
       case "migrate": {
         const config = loadConfig();
         const result = await migrate(config.databaseUrl);

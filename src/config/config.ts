@@ -18,6 +18,15 @@ export interface Config {
   maxUploadBytes: number;
   /** Worker threads for parsing, merging and evaluation in this process. */
   workers: number;
+  /** Set: the distributed shape (BullMQ queues on Redis, `layermerge worker` processes run jobs). */
+  redisUrl: string | null;
+  queuePrefix: string;
+  jobAttempts: number;
+  jobLockMs: number;
+  /** Where artifacts live: a local folder (default) or `s3://bucket/prefix`. */
+  artifacts: string;
+  /** A worker's /healthz and /metrics port (workers serve no API); null: none. */
+  metricsPort: number | null;
 }
 
 /** Raised for invalid configuration; `main` prints its message as one line and exits. */
@@ -73,7 +82,34 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       .map((p) => path.resolve(cwd, p)),
     maxUploadBytes: integer(env, "LAYERMERGE_MAX_UPLOAD_BYTES", 8 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
     workers: integer(env, "LAYERMERGE_WORKERS", 1, 1, 64),
+    redisUrl: redisUrl(env.REDIS_URL),
+    queuePrefix: queuePrefix(env.LAYERMERGE_QUEUE_PREFIX),
+    jobAttempts: integer(env, "LAYERMERGE_JOB_ATTEMPTS", 3, 1, 100),
+    jobLockMs: integer(env, "LAYERMERGE_JOB_LOCK_MS", 30_000, 500, 3_600_000),
+    artifacts: artifactsLocation(env.LAYERMERGE_ARTIFACTS, dataDir),
+    metricsPort: env.LAYERMERGE_METRICS_PORT ? integer(env, "LAYERMERGE_METRICS_PORT", 0, 0, 65535) : null,
   };
+}
+
+function redisUrl(raw: string | undefined): string | null {
+  if (!raw) return null;
+  if (!/^rediss?:\/\/[^\s]+$/.test(raw)) throw new ConfigError(`REDIS_URL must look like redis://host:6379 (got ${JSON.stringify(redact(raw))})`);
+  return raw;
+}
+
+function queuePrefix(raw: string | undefined): string {
+  const prefix = raw || "layermerge";
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) throw new ConfigError(`LAYERMERGE_QUEUE_PREFIX must be 1–64 letters, digits, '.', '_' or '-' (got ${JSON.stringify(raw)})`);
+  return prefix;
+}
+
+function artifactsLocation(raw: string | undefined, dataDir: string): string {
+  if (!raw) return path.join(dataDir, "artifacts");
+  if (raw.startsWith("s3://")) {
+    if (!/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(raw)) throw new ConfigError(`LAYERMERGE_ARTIFACTS: ${JSON.stringify(raw)} is not s3://bucket/prefix`);
+    return raw;
+  }
+  return path.resolve(raw);
 }
 
 export function providerOf(databaseUrl: string): "sqlite" | "postgres" {

@@ -1,6 +1,7 @@
 import "reflect-metadata";
 import { GraphQLSchema, lexicographicSortSchema, printSchema } from "graphql";
 import { buildSchema } from "type-graphql";
+import { createPubSub } from "@graphql-yoga/subscription";
 import { authChecker } from "./authChecker";
 import { BackboneResolver } from "./resolvers/backbone.resolver";
 import { DatasetResolver } from "./resolvers/dataset.resolver";
@@ -25,6 +26,9 @@ export async function buildAppSchema(): Promise<GraphQLSchema> {
     resolvers: [...resolvers],
     authChecker,
     authMode: "error",
+    // jobUpdated brings its own subscribe function (JobEvents, bridged over Redis when
+    // distributed); type-graphql still insists on a PubSub, so it gets an in-memory one.
+    pubSub: createPubSub(),
     // Inputs are checked by the services, which name the offending field; class-validator would
     // be a second, divergent set of rules.
     validate: false,

@@ -12,10 +12,14 @@ import { DomainError } from "../core/errors";
 import { buildAppSchema } from "../graphql/schema";
 import { createFormatError } from "../graphql/errors";
 import { limitsPlugin } from "../graphql/limits";
+import { metricsPlugin } from "../graphql/metricsPlugin";
 import type { GraphQLContext } from "../graphql/context";
 import { authenticate } from "./authenticate";
 import { cors } from "./cors";
 import { artifactRoutes } from "./artifactRoutes";
+import { webRoutes } from "./webRoutes";
+import { WebSocketServer } from "ws";
+import { useServer } from "graphql-ws/use/ws";
 
 export interface RunningServer {
   url: string;
@@ -31,26 +35,53 @@ export async function startServer(config: Config, services: Services, logger: Lo
   const httpServer = http.createServer(app);
   const schema = await buildAppSchema();
 
+  // Subscriptions (jobUpdated) over graphql-ws on the same path; the token travels in the
+  // connection parameters ({ authorization: "Bearer …" }) since browsers cannot set headers.
+  const wsServer = new WebSocketServer({ server: httpServer, path: "/graphql" });
+  const wsCleanup = useServer(
+    {
+      schema,
+      context: async (ctx) => {
+        const authorization = (ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization) as string | undefined;
+        const viewer = await authenticate(authorization ? { authorization } : {}, config.auth, services.tokens);
+        return { services, loaders: services.createLoaders(), viewer, requestId: randomUUID() } satisfies GraphQLContext;
+      },
+      onConnect: async (ctx) => {
+        const authorization = (ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization) as string | undefined;
+        try {
+          await authenticate(authorization ? { authorization } : {}, config.auth, services.tokens);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+    },
+    wsServer,
+  );
+
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
     introspection: true,
     formatError: createFormatError(logger),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
+      { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
       limitsPlugin(schema, { maxDepth: config.maxQueryDepth, maxComplexity: config.maxQueryComplexity }),
+      metricsPlugin(services.metrics),
     ],
   });
   await apollo.start();
 
   app.use(cors(config.corsOrigins));
   app.get("/healthz", async (_req, res) => {
-    try {
-      await services.database.prisma.$queryRawUnsafe("SELECT 1");
-      res.json({ status: "ok", database: "ok" });
-    } catch (error) {
-      logger.error({ err: error }, "health check failed");
-      res.status(503).json({ status: "unavailable", database: "unreachable" });
-    }
+    const health = await services.health();
+    const ok = Object.values(health).every((v) => v === "ok");
+    if (!ok) logger.warn({ health }, "health check failed");
+    res.status(ok ? 200 : 503).json({ status: ok ? "ok" : "unavailable", ...health });
+  });
+  app.get("/metrics", async (_req, res) => {
+    res.setHeader("Content-Type", services.metrics.registry.contentType);
+    res.send(await services.metrics.registry.metrics());
   });
   app.use(artifactRoutes(config, services, logger));
   app.use(
@@ -71,6 +102,7 @@ export async function startServer(config: Config, services: Services, logger: Lo
       },
     }),
   );
+  app.use(webRoutes());
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once("error", reject);

@@ -2,12 +2,23 @@ import type { Db } from "../persistence/database";
 import { badInput, notFound } from "../core/errors";
 import { JOB_KINDS, JOB_STATUSES } from "../jobs/jobTypes";
 import type { JobRunner } from "../jobs/embeddedJobRunner";
+import type { JobEvents } from "../jobs/jobEvents";
+import type { JobProgress, JobStatus } from "../jobs/jobTypes";
 import { connectionFrom, decodeCursor, encodeCursor, keysetAfter, pageSize } from "./pagination";
 
 export type JobRow = Awaited<ReturnType<Db["job"]["findFirstOrThrow"]>>;
 
 export class JobService {
-  constructor(private readonly db: Db, private readonly runner: () => JobRunner) {}
+  constructor(private readonly db: Db, private readonly runner: () => JobRunner, private readonly events: JobEvents) {}
+
+  /** Live updates of one job: its current state first, then every change until it ends. */
+  async updates(id: string): Promise<AsyncIterable<JobProgress>> {
+    if (!(await this.db.job.findUnique({ where: { id }, select: { id: true } }))) throw notFound("job", id, "id");
+    return this.events.iterate(id, async () => {
+      const job = await this.db.job.findUnique({ where: { id } });
+      return job && { id: job.id, kind: job.kind, status: job.status as JobStatus, progress: job.progress, message: job.message, error: job.error };
+    });
+  }
 
   get(id: string) {
     return this.db.job.findUnique({ where: { id } });

@@ -1,6 +1,6 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
 import type { GraphQLContext } from "../context";
-import { Job, JobConnection, JobKind, JobStatus } from "../types/job.type";
+import { Job, JobConnection, JobKind, JobStatus, JobUpdate } from "../types/job.type";
 import { Merge, MergeInputInfo, MergeMethodInfo, MergePlan, StartMergeInput } from "../types/merge.type";
 import { Model } from "../types/model.type";
 import { Role } from "../types/enums";
@@ -68,6 +68,14 @@ export class JobResolver {
     @Arg("after", () => String, { nullable: true }) after?: string,
   ) {
     return ctx.services.jobs.list({ status, kind, first, after });
+  }
+
+  @Subscription(() => JobUpdate, {
+    description: "The job's current state, then every change (status, progress, message) until it ends; over graphql-ws at /graphql.",
+    subscribe: ({ args, context }) => (context as GraphQLContext).services.jobs.updates(args.id),
+  })
+  jobUpdated(@Root() update: JobUpdate, @Arg("id", () => ID) _id: string): JobUpdate {
+    return update;
   }
 
   @Authorized(Role.WRITER)

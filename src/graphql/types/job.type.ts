@@ -36,3 +36,13 @@ export class JobConnection {
   @Field(() => PageInfo) pageInfo!: PageInfo;
   @Field(() => Int) totalCount!: number;
 }
+
+@ObjectType({ description: "A job's state as it changes (jobUpdated subscription)." })
+export class JobUpdate {
+  @Field(() => ID) id!: string;
+  @Field(() => JobKind) kind!: string;
+  @Field(() => JobStatus) status!: string;
+  @Field(() => Float) progress!: number;
+  @Field(() => String, { nullable: true }) message!: string | null;
+  @Field(() => String, { nullable: true }) error!: string | null;
+}
