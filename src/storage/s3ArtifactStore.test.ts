@@ -3,7 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
-import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateMultipartUploadCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { ArtifactIntegrityError, S3ArtifactStore, S3ArtifactStoreOptions } from "./s3ArtifactStore";
 import { S3TestServer, motoServerInstalled, startMotoServer, startS3rver } from "./testing/s3TestServer";
 import { buildSegNet } from "../core/formats/onnx/testing/buildSegNet";
@@ -233,6 +233,38 @@ describe.each(servers)("S3ArtifactStore on %s", (_name, start, available) => {
       expect(cached()).toEqual([a, c].sort());
       expect(fs.readFileSync(held.path)).toEqual(patterned(n, 1));
       await held.release();
+    });
+
+    test("partial downloads left by a dead process are swept; a live one is not", async () => {
+      const { store } = await fresh();
+      const tmp = path.join(cacheRoot, "artifacts", "tmp");
+      fs.mkdirSync(tmp, { recursive: true });
+      const stale = path.join(tmp, "dead.partial");
+      const live = path.join(tmp, "live.partial");
+      fs.writeFileSync(stale, "x");
+      fs.writeFileSync(live, "y");
+      const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+      fs.utimesSync(stale, twoHoursAgo, twoHoursAgo);
+      const { sha256 } = await store.put(Readable.from([Buffer.from("sweep")]));
+      await (await store.localPath(sha256)).release();
+      expect(fs.readdirSync(tmp)).toEqual(["live.partial"]);
+    });
+
+    test("sweepTemporary removes what dead uploads left under tmp/, and nothing else", async () => {
+      const { bucket, store, client } = await fresh();
+      const { sha256 } = await store.put(Readable.from([Buffer.from("kept")]));
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: "models/tmp/dead-object", Body: Buffer.from("half") }));
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: "elsewhere/tmp/not-ours", Body: Buffer.from("x") }));
+      if (server.supports.listMultipartUploads) await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: "models/tmp/dead-upload" }));
+
+      // Everything is seconds old: a day's threshold keeps it all — except on a server that
+      // dates every multipart upload to 2010, where the upload looks a day old and goes now.
+      const { listMultipartUploads: lists, uploadInitiatedTimes: dated } = server.supports;
+      expect(await store.sweepTemporary()).toEqual({ objects: 0, uploads: lists ? (dated ? 0 : 1) : null });
+      await sleep(1100); // LastModified has whole-second resolution
+      expect(await store.sweepTemporary(0)).toEqual({ objects: 1, uploads: lists ? (dated ? 1 : 0) : null });
+      expect(await server.listKeys(bucket)).toEqual(["elsewhere/tmp/not-ours", store.keyOf(sha256)].sort());
+      if (server.supports.listMultipartUploads) expect(await server.listMultipartUploads(bucket)).toEqual([]);
     });
 
     test("delete removes the object and the cached copy", async () => {

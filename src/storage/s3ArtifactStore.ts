@@ -12,6 +12,8 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
   S3Client,
   UploadPartCopyCommand,
 } from "@aws-sdk/client-s3";
@@ -282,6 +284,52 @@ export class S3ArtifactStore implements ArtifactStore {
     await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
   }
 
+  /**
+   * Removes what interrupted puts left under `<prefix>/tmp/`: objects and incomplete multipart
+   * uploads older than `olderThanMs` (default a day, far longer than any upload). For a worker's
+   * start-up or a periodic task where no bucket lifecycle rule does it. `uploads` is null when
+   * the server does not implement ListMultipartUploads.
+   */
+  async sweepTemporary(olderThanMs = 24 * 60 * 60 * 1000): Promise<{ objects: number; uploads: number | null }> {
+    const cutoff = Date.now() - olderThanMs;
+    const Prefix = this.key("tmp") + "/";
+    let objects = 0;
+    let ContinuationToken: string | undefined;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix, ContinuationToken }));
+      for (const object of page.Contents ?? []) {
+        if (object.Key && object.LastModified && object.LastModified.getTime() < cutoff) {
+          await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: object.Key }));
+          objects++;
+        }
+      }
+      ContinuationToken = page.NextContinuationToken;
+    } while (ContinuationToken);
+
+    let uploads = 0;
+    let KeyMarker: string | undefined;
+    let UploadIdMarker: string | undefined;
+    try {
+      for (;;) {
+        const page = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix, KeyMarker, UploadIdMarker }));
+        for (const upload of page.Uploads ?? []) {
+          if (upload.Key && upload.UploadId && upload.Initiated && upload.Initiated.getTime() < cutoff) {
+            await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: upload.Key, UploadId: upload.UploadId }));
+            uploads++;
+          }
+        }
+        if (!page.IsTruncated) break;
+        KeyMarker = page.NextKeyMarker;
+        UploadIdMarker = page.NextUploadIdMarker;
+      }
+    } catch (error) {
+      const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (e.name === "NotImplemented" || e.$metadata?.httpStatusCode === 501) return { objects, uploads: null };
+      throw error;
+    }
+    return { objects, uploads };
+  }
+
   /** Closes the client's sockets; the store is unusable afterwards. */
   close(): void {
     this.client.destroy();
@@ -309,6 +357,7 @@ class BlobCache {
   private readonly tmpDir: string;
   private readonly pins = new Map<string, number>();
   private readonly downloads = new Map<string, Promise<void>>();
+  private swept = false;
 
   constructor(
     private readonly dir: string,
@@ -348,6 +397,10 @@ class BlobCache {
 
   private async fill(file: string, fetch: (tmpFile: string) => Promise<void>): Promise<void> {
     await fsp.mkdir(this.tmpDir, { recursive: true });
+    if (!this.swept) {
+      this.swept = true;
+      await this.sweepStaleDownloads();
+    }
     const tmp = path.join(this.tmpDir, `${path.basename(file)}.${randomBytes(6).toString("hex")}`);
     try {
       await fetch(tmp);
@@ -355,6 +408,19 @@ class BlobCache {
     } catch (error) {
       await fsp.rm(tmp, { force: true });
       throw error;
+    }
+  }
+
+  /**
+   * Partial downloads of a process that died. An hour without a write is the test: a live
+   * download (possibly another process's, sharing the folder) writes every few milliseconds.
+   */
+  private async sweepStaleDownloads(): Promise<void> {
+    const cutoff = Date.now() - 60 * 60 * 1000;
+    for (const name of await fsp.readdir(this.tmpDir)) {
+      const file = path.join(this.tmpDir, name);
+      const s = await fsp.stat(file).catch(() => null);
+      if (s && s.mtimeMs < cutoff) await fsp.rm(file, { force: true });
     }
   }
 

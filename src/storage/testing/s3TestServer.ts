@@ -15,7 +15,13 @@ export interface S3TestServer {
   /** Another such client (for middleware of one test's own); the caller destroys it. */
   newClient(): S3Client;
   /** What this server implements of the S3 API beyond the basics. */
-  supports: { abortMultipartUpload: boolean; uploadPartCopy: boolean; listMultipartUploads: boolean };
+  supports: {
+    abortMultipartUpload: boolean;
+    uploadPartCopy: boolean;
+    listMultipartUploads: boolean;
+    /** ListMultipartUploads reports when each upload began (moto 5 answers a fixed 2010 date). */
+    uploadInitiatedTimes: boolean;
+  };
   createBucket(bucket: string): Promise<void>;
   listKeys(bucket: string): Promise<string[]>;
   /** Keys of multipart uploads not completed nor aborted (only where supported). */
@@ -79,7 +85,7 @@ export async function startS3rver(): Promise<S3TestServer> {
   const base = common("s3rver", `http://127.0.0.1:${port}`, "S3RVER", "S3RVER");
   return {
     ...base,
-    supports: { abortMultipartUpload: false, uploadPartCopy: false, listMultipartUploads: false },
+    supports: { abortMultipartUpload: false, uploadPartCopy: false, listMultipartUploads: false, uploadInitiatedTimes: false },
     async close() {
       base.client.destroy();
       await server.close();
@@ -125,7 +131,7 @@ export async function startMotoServer(): Promise<S3TestServer | null> {
   const base = common("moto", `http://127.0.0.1:${port}`, "testing", "testing");
   return {
     ...base,
-    supports: { abortMultipartUpload: true, uploadPartCopy: true, listMultipartUploads: true },
+    supports: { abortMultipartUpload: true, uploadPartCopy: true, listMultipartUploads: true, uploadInitiatedTimes: false },
     async close() {
       base.client.destroy();
       if (child.exitCode === null) {
