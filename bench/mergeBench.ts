@@ -327,8 +327,9 @@ function writeSafetensorsFile(file: string, layers: LayerSpec[], dtype: Dtype, s
 const CHUNK = 4 << 20;
 
 /** Reads every input in 4 MiB chunks, writes `outputBytes` in 4 MiB chunks and fsyncs: what any merge must at least do. */
-function ioFloor(inputs: string[], outFile: string, outputBytes: number): number {
+function ioFloor(inputs: string[], outFile: string, outputBytes: number): { ms: number; cpuMs: number } {
   const buffer = Buffer.allocUnsafe(CHUNK);
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (const file of inputs) {
     const fd = fs.openSync(file, "r");
@@ -355,8 +356,9 @@ function ioFloor(inputs: string[], outFile: string, outputBytes: number): number
     fs.closeSync(fd);
   }
   const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(c0);
   fs.rmSync(outFile, { force: true });
-  return ms;
+  return { ms, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 function readAll(files: string[]): void {
@@ -400,6 +402,8 @@ function syncAndDrop(): boolean {
 
 interface MergeRun {
   ms: number;
+  /** User + system CPU of the whole process (all threads) during the merge. */
+  cpuMs: number;
   result: RunMergeResult;
   idleRss: number;
   peakRssSampled: number;
@@ -416,11 +420,13 @@ async function timedMerge(pool: ThreadPool | null, payload: RunMergePayload, can
     const rss = process.memoryUsage.rss();
     if (rss > peak) peak = rss;
   }, 2);
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   try {
     const result = pool ? await pool.run("runMerge", payload) : await runMerge(payload, () => undefined);
     const ms = performance.now() - t0;
-    return { ms, result, idleRss, peakRssSampled: Math.max(peak, process.memoryUsage.rss()), peakRssHwm: canResetPeak ? procStatus("VmHWM") : NaN };
+    const cpu = process.cpuUsage(c0);
+    return { ms, cpuMs: (cpu.user + cpu.system) / 1000, result, idleRss, peakRssSampled: Math.max(peak, process.memoryUsage.rss()), peakRssHwm: canResetPeak ? procStatus("VmHWM") : NaN };
   } finally {
     clearInterval(sampler);
   }
@@ -479,8 +485,12 @@ interface CaseResult {
   copiedTensors: number;
   mergeMs: number;
   mergeRunsMs: number[];
+  mergeCpuMs: number;
   floorMs: number;
   floorRunsMs: number[];
+  floorCpuMs: number;
+  /** 1-minute load average before the case: the machine is shared, and wall times move with it. */
+  loadAverage: number;
   throughputMBps: number;
   floorThroughputMBps: number;
   ratio: number;
@@ -532,7 +542,8 @@ async function main(): Promise<void> {
         const floorFile = path.join(dir, `floor-${format.name}-${n}.tmp`);
         if (!cold) readAll(inputs);
         const merges: MergeRun[] = [];
-        const floors: number[] = [];
+        const floors: Array<{ ms: number; cpuMs: number }> = [];
+        const loadAverage = os.loadavg()[0];
         for (let r = 0; r < options.repeats; r++) {
           fs.rmSync(payload.outFile, { force: true });
           if (cold) syncAndDrop();
@@ -543,7 +554,8 @@ async function main(): Promise<void> {
         }
         fs.rmSync(payload.outFile, { force: true });
         const best = merges.reduce((a, b) => (b.ms < a.ms ? b : a));
-        const floorMs = Math.min(...floors);
+        const bestFloor = floors.reduce((a, b) => (b.ms < a.ms ? b : a));
+        const floorMs = bestFloor.ms;
         const inputBytes = sizes.slice(0, n).reduce((a, b) => a + b, 0);
         const peakSampled = Math.max(...merges.map((m) => m.peakRssSampled - m.idleRss));
         const peakHwm = canResetPeak ? Math.max(...merges.map((m) => m.peakRssHwm - m.idleRss)) : null;
@@ -559,8 +571,11 @@ async function main(): Promise<void> {
           copiedTensors: best.result.copiedCount,
           mergeMs: best.ms,
           mergeRunsMs: merges.map((m) => round(m.ms)),
+          mergeCpuMs: best.cpuMs,
           floorMs,
-          floorRunsMs: floors.map(round),
+          floorRunsMs: floors.map((f) => round(f.ms)),
+          floorCpuMs: bestFloor.cpuMs,
+          loadAverage,
           throughputMBps: inputBytes / MB / (best.ms / 1000),
           floorThroughputMBps: inputBytes / MB / (floorMs / 1000),
           ratio: best.ms / floorMs,
@@ -614,7 +629,7 @@ async function main(): Promise<void> {
   console.log(`saved ${path.relative(process.cwd(), out)}`);
 }
 
-const HEADER = `${"format".padEnd(18)} ${"N".padStart(2)} ${"in MB".padStart(7)} ${"merge s".padStart(8)} ${"MB/s".padStart(7)} ${"floor s".padStart(8)} ${"ratio".padStart(6)} ${"target".padStart(6)} ${"RSS+ MiB".padStart(9)} ${"HWM+ MiB".padStart(9)}`;
+const HEADER = `${"format".padEnd(18)} ${"N".padStart(2)} ${"in MB".padStart(7)} ${"merge s".padStart(8)} ${"MB/s".padStart(7)} ${"floor s".padStart(8)} ${"ratio".padStart(6)} ${"target".padStart(6)} ${"RSS+ MiB".padStart(9)} ${"HWM+ MiB".padStart(9)} ${"cpu m/f s".padStart(10)} ${"load".padStart(5)}`;
 
 function formatRow(r: CaseResult): string {
   return [
@@ -628,6 +643,8 @@ function formatRow(r: CaseResult): string {
     `≤${r.targetRatio.toFixed(1)}`.padStart(6),
     r.peakRssAboveIdleMiB.toFixed(0).padStart(9),
     (r.peakRssHwmAboveIdleMiB === null ? "n/a" : r.peakRssHwmAboveIdleMiB.toFixed(0)).padStart(9),
+    `${(r.mergeCpuMs / 1000).toFixed(2)}/${(r.floorCpuMs / 1000).toFixed(2)}`.padStart(10),
+    r.loadAverage.toFixed(1).padStart(5),
   ].join(" ");
 }
 

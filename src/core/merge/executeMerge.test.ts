@@ -8,7 +8,7 @@ import { planMerge } from "./planMerge";
 async function mergeAll(
   models: { anchor: SyntheticModel; contributors: SyntheticModel[]; base?: SyntheticModel },
   recipe: { method?: string; schedule?: { kind: string; cutoff?: number; knots?: number[] }; weights?: number[]; params?: Record<string, number> },
-  opts: { ranged?: boolean; chunkElements?: number; readers?: boolean } = {},
+  opts: { ranged?: boolean; chunkElements?: number; readers?: boolean; kernels?: "simd" | "js" } = {},
 ): Promise<Map<string, Uint8Array>> {
   const plan = planMerge({
     anchor: models.anchor.parsed,
@@ -21,7 +21,7 @@ async function mergeAll(
   });
   const io = memoryIo(models, opts.ranged);
   if (opts.readers) io.rangeReader = intoReader(models);
-  const exec = executeMerge(plan, io, { chunkElements: opts.chunkElements });
+  const exec = executeMerge(plan, io, { chunkElements: opts.chunkElements, kernels: opts.kernels });
   const out = new Map<string, Uint8Array>();
   for (const t of models.anchor.parsed.tensors) out.set(t.name, await exec.getMergedTensorBytes(t));
   exec.finish();
@@ -32,8 +32,9 @@ const f32 = (bytes: Uint8Array): number[] => Array.from(new Float32Array(bytes.s
 
 /**
  * A `rangeReader` over synthetic models, as runMerge gives for raw file data: copies into the
- * executor's (reused) buffers, asynchronously, and poisons every byte past the range, so a
- * kernel that reads beyond `count` elements would produce NaN and fail the comparison.
+ * executor's (reused) buffers, asynchronously, and poisons the bytes after the range up to the
+ * next multiple of 8 elements (what the SIMD kernels read as padding), so an accumulator that
+ * did not clear its padding lanes would see NaN and flag the chunk as non-finite.
  */
 function intoReader(models: { anchor: SyntheticModel; contributors: SyntheticModel[]; base?: SyntheticModel }): NonNullable<MergeIo["rangeReader"]> {
   const pick = (index: number) => (index === -1 ? models.base! : index === 0 ? models.anchor : models.contributors[index - 1]);
@@ -44,15 +45,16 @@ function intoReader(models: { anchor: SyntheticModel; contributors: SyntheticMod
     return async (start, count, into) => {
       await new Promise((r) => setImmediate(r));
       into.set(pick(index).data.subarray(offset + start * width, offset + (start + count) * width));
-      const whole = new Uint8Array(into.buffer, into.byteOffset, into.buffer.byteLength - into.byteOffset);
-      whole.fill(0xff, count * width);
+      const end = into.byteOffset + count * width;
+      const padding = Math.min((Math.ceil(count / 8) * 8 - count) * width, into.buffer.byteLength - end);
+      new Uint8Array(into.buffer, end, padding).fill(0xff);
     };
   };
 }
 
-describe("executeMerge against makeGoldens.py (numpy float32, in the documented order)", () => {
+describe.each(["simd", "js"] as const)("executeMerge against makeGoldens.py (numpy float32, in the documented order), %s kernels", (kernels) => {
   it.each(goldenScenarios.map((s) => [s.name, s] as const))("%s", async (_name, s) => {
-    const out = await mergeAll(s, s);
+    const out = await mergeAll(s, s, { kernels });
     for (const [name, hex] of Object.entries(s.expected)) {
       expect({ name, hex: Buffer.from(out.get(name)!).toString("hex") }).toEqual({ name, hex });
     }
@@ -61,15 +63,15 @@ describe("executeMerge against makeGoldens.py (numpy float32, in the documented 
 
   it("gives the same bytes when merging chunk by chunk (3 elements; the tensors hold 2 to 6) as whole tensors", async () => {
     for (const s of goldenScenarios) {
-      const whole = await mergeAll(s, s);
-      const chunked = await mergeAll(s, s, { ranged: true, chunkElements: 3 });
+      const whole = await mergeAll(s, s, { kernels });
+      const chunked = await mergeAll(s, s, { ranged: true, chunkElements: 3, kernels });
       for (const [name, bytes] of whole) expect(Buffer.from(chunked.get(name)!).equals(Buffer.from(bytes))).toBe(true);
     }
   });
 
   it.each([1, 3, 1 << 20])("gives numpy's bytes when reading through rangeReader into reused buffers (chunks of %i)", async (chunkElements) => {
     for (const s of goldenScenarios) {
-      const out = await mergeAll(s, s, { readers: true, chunkElements });
+      const out = await mergeAll(s, s, { readers: true, chunkElements, kernels });
       for (const [name, hex] of Object.entries(s.expected)) {
         expect({ scenario: s.name, name, hex: Buffer.from(out.get(name)!).toString("hex") }).toEqual({ scenario: s.name, name, hex });
       }
@@ -199,7 +201,7 @@ describe("executeMerge against a float64 reference loop", () => {
   });
 });
 
-describe("LAYERWISE over mixed dtypes and long tensors, against a plain float32 loop", () => {
+describe.each(["simd", "js"] as const)("LAYERWISE over mixed dtypes and long tensors, against a plain float32 loop, %s kernels", (kernels) => {
   // Reference, written apart from the kernels: decode by the format's definition, accumulate in
   // float32 (Math.fround after every operation) anchor first, encode with the scalar codecs
   // (checked against numpy in encodeFloats.test.ts).
@@ -237,8 +239,8 @@ describe("LAYERWISE over mixed dtypes and long tensors, against a plain float32 
     const contributors = contributorDtypes.map((d, k) => model(d, k + 2));
     const recipe = { schedule: { kind: "COSINE" }, weights: [1, 2, 0.5] };
     const plan = planMerge({ anchor: anchor.parsed, contributors: contributors.map((c) => c.parsed), ...recipe });
-    const chunked = await mergeAll({ anchor, contributors }, recipe, { readers: true, chunkElements: 1000 });
-    const whole = await mergeAll({ anchor, contributors }, recipe);
+    const chunked = await mergeAll({ anchor, contributors }, recipe, { readers: true, chunkElements: 1000, kernels });
+    const whole = await mergeAll({ anchor, contributors }, recipe, { kernels });
     for (const p of plan.tensors) {
       if (p.action !== "merge") throw new Error("every tensor is shared");
       const inputs = p.inputs.map((x) => ({ w: Math.fround(x.weight), dtype: x.tensor.dtype, bytes: [anchor, ...contributors][x.model].data.subarray((x.tensor.location as { offset: number }).offset) }));

@@ -3,9 +3,10 @@ import type { TensorInfo } from "../structure/types";
 import { DTYPE_BYTES } from "../structure/types";
 import { decodeInto } from "./decodeFloats";
 import { dropStreamKey, dropThreshold } from "./dropMask";
-import { anyNonFinite32, countNonFinite, encodeFromFloats, encodeHalfInto } from "./encodeFloats";
+import { countNonFinite, encodeFromFloats } from "./encodeFloats";
 import { FloatArray, viewAs } from "./floatArrays";
-import { accumulateWeighted, addWeightedDelta, addWeightedDroppedDelta, applyTaskVector, addWeighted } from "./mergeKernels";
+import { createLayerwiseAccumulator, type LayerwiseAccumulator } from "./layerwiseAccumulator";
+import { addWeighted, addWeightedDelta, addWeightedDroppedDelta, applyTaskVector } from "./mergeKernels";
 import type { MergePlan, PlannedTensor } from "./planMerge";
 import { tiesMerge } from "./tiesMerge";
 
@@ -43,6 +44,8 @@ export interface MergeExecutionOptions {
   signal?: AbortSignal;
   /** Elements per chunk when `readTensorRange` exists (default 2^20: 4 MiB of float32 per input). */
   chunkElements?: number;
+  /** LAYERWISE arithmetic: WebAssembly SIMD or scalar JavaScript (default: SIMD when available). Same bits either way. */
+  kernels?: "simd" | "js";
 }
 
 export interface MergeExecution {
@@ -193,20 +196,15 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
     );
   }
 
-  // Read buffers of the LAYERWISE fast path, reused across tensors: one being computed on, one
-  // being filled. They grow to the largest chunk once, so memory is two chunks, not N tensors.
-  const readBuffers: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0)];
-  let accScratch = new Float32Array(0);
-  const readBuffer = (slot: number, bytes: number): Uint8Array => {
-    if (readBuffers[slot].byteLength < bytes) readBuffers[slot] = new Uint8Array(bytes);
-    return readBuffers[slot].subarray(0, bytes);
-  };
+  // The LAYERWISE fast path's arithmetic and read buffers, made at its first tensor and reused:
+  // two chunks of reads in flight and one accumulator, whatever the number of models.
+  let accumulator: LayerwiseAccumulator | undefined;
 
   /**
    * LAYERWISE in float32, the default and hot path: per chunk, every input is decoded and
-   * accumulated in one pass from its bytes (accumulateWeighted), into the output itself for F32
-   * anchors, then encoded into the output with one fused overflow check. The next input's read
-   * is issued before the current one is computed on, so file reads overlap arithmetic.
+   * accumulated in one pass from its bytes, then encoded into the output with one fused
+   * non-finite check (layerwiseAccumulator.ts; SIMD when available). The next input's read is
+   * issued before the current one is computed on, so file reads overlap arithmetic.
    *
    * Non-finite inputs are found from the result: a NaN or ±Inf in any input makes its element
    * of the sum non-finite too (Inf·0 and Inf − Inf are NaN), so a finite chunk had finite inputs.
@@ -218,6 +216,9 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
     const width = byteWidth(t);
     const out = new Uint8Array(t.elements * width);
     const step = canChunk(p) ? chunkElements : t.elements;
+    accumulator ??= createLayerwiseAccumulator(chunkElements, options.kernels);
+    // A tensor that cannot be read by range and exceeds a chunk gets scalar buffers of its size.
+    const acc = step <= accumulator.capacity ? accumulator : createLayerwiseAccumulator(step, "js");
     const readers = p.inputs.map((x) => readerOf(x.model, x.tensor));
     const jobs: Array<{ start: number; count: number; input: number }> = [];
     for (let start = 0; start < t.elements; start += step) {
@@ -229,7 +230,7 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
       const reader = readers[input];
       let read: Promise<Uint8Array>;
       if (reader) {
-        const into = readBuffer(j & 1, count * byteWidth(x.tensor));
+        const into = acc.readBuffer((j & 1) as 0 | 1, count * byteWidth(x.tensor));
         read = reader(start, count, into).then(() => into);
       } else read = fetchFresh(x.model, x.tensor, start, count);
       // Settled later by the await below, or dropped when an earlier job throws.
@@ -249,18 +250,12 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
         if (bytes.byteLength !== expected) {
           throw badInput(`${modelName(x.model)}: tensor ${JSON.stringify(x.tensor.name)} gave ${bytes.byteLength} bytes of data where ${count} ${x.tensor.dtype} elements need ${expected}`);
         }
-        let acc: Float32Array;
-        if (t.dtype === "F32") acc = new Float32Array(out.buffer, start * 4, count);
-        else {
-          if (accScratch.length < count) accScratch = new Float32Array(count);
-          acc = accScratch.subarray(0, count);
-        }
-        accumulateWeighted(acc, bytes, x.tensor.dtype, x.weight, input === 0);
+        acc.add(bytes, x.tensor.dtype, x.weight, input === 0);
         bytesDone += bytes.byteLength;
         report(`merging ${t.name} (${mergedTensorsDone + 1}/${plan.mergedCount})`);
         if (input < p.inputs.length - 1) continue;
-        const bad = t.dtype === "F32" ? anyNonFinite32(acc) : encodeHalfInto(acc, t.dtype as "F16" | "BF16", new Uint16Array(out.buffer, start * 2, count));
-        if (bad) await refuseChunk(p, start, count, out.subarray(start * width, (start + count) * width));
+        const region = out.subarray(start * width, (start + count) * width);
+        if (acc.finish(region, t.dtype)) await refuseChunk(p, start, count, region);
       }
     } catch (error) {
       // A read still in flight would land in a buffer the next tensor uses.

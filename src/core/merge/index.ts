@@ -11,7 +11,7 @@
 export { planMerge } from "./planMerge";
 export type { MergePlan, MergePlanInput, MergeInput, PlannedTensor, LayerWeightRow } from "./planMerge";
 export { executeMerge, BASE_MODEL_INDEX, DEFAULT_CHUNK_ELEMENTS } from "./executeMerge";
-export type { MergeIo, MergeExecution, MergeExecutionOptions } from "./executeMerge";
+export type { MergeIo, MergeExecution, MergeExecutionOptions, RangeReader } from "./executeMerge";
 export { MERGE_METHODS, MERGE_METHOD_NAMES, DEFAULT_MERGE_METHOD, resolveMethodName, resolveMethodParams } from "./mergeMethods";
 export type { MergeMethod, MergeMethodName, MethodParameter } from "./mergeMethods";
 export { SCHEDULE_KINDS, DEFAULT_STEP_CUTOFF, resolveSchedule, scheduleValue, layerPosition } from "./mergeSchedule";

@@ -1,0 +1,77 @@
+import { invariant } from "../errors";
+import type { DType } from "../structure/types";
+import { DTYPE_BYTES } from "../structure/types";
+import { anyNonFinite32, encodeHalfInto } from "./encodeFloats";
+import { accumulateWeighted } from "./mergeKernels";
+import { simdLayerwiseAccumulator } from "./simd/simdLayerwiseAccumulator";
+
+/**
+ * The float32 arithmetic of one LAYERWISE chunk (issue 4: arithmetic in float32, rounded to the
+ * anchor's dtype): inputs are added one at a time, anchor first, then the chunk is encoded.
+ * The executor owns the I/O; this owns the buffers the arithmetic touches, so the SIMD version
+ * can keep them inside WebAssembly memory, where reads land directly.
+ */
+export interface LayerwiseAccumulator {
+  /** Most elements one chunk may hold. */
+  readonly capacity: number;
+  readonly kind: "simd" | "js";
+  /**
+   * A reusable buffer for reading an input chunk: slot 0 or 1 (one being computed on while the
+   * other is filled). Its contents are valid until the slot is requested again.
+   */
+  readBuffer(slot: 0 | 1, byteLength: number): Uint8Array;
+  /**
+   * acc = (first ? 0 : acc) + w · x over the chunk, x decoded from `bytes` in `dtype` (any
+   * floating dtype; F64 rounds to float32 first). Every input of a chunk has the same length.
+   */
+  add(bytes: Uint8Array, dtype: DType, weight: number, first: boolean): void;
+  /**
+   * Writes the chunk into `out` in the anchor's dtype (F32, F16 or BF16; out.byteLength fixes
+   * the element count). Returns true when some output value is ±Inf or NaN.
+   */
+  finish(out: Uint8Array, dtype: DType): boolean;
+}
+
+/**
+ * The SIMD accumulator when this runtime has WebAssembly SIMD (Node ≥ 16.4), else the scalar
+ * one; `kind` forces one (tests compare both with the same goldens).
+ */
+export function createLayerwiseAccumulator(capacity: number, kind?: "simd" | "js"): LayerwiseAccumulator {
+  if (kind !== "js") {
+    const simd = simdLayerwiseAccumulator(capacity);
+    if (simd) return simd;
+    invariant(kind !== "simd", "WebAssembly SIMD is not available in this runtime");
+  }
+  return jsLayerwiseAccumulator(capacity);
+}
+
+/** Scalar kernels (mergeKernels.ts, encodeFloats.ts) on plain typed arrays. */
+export function jsLayerwiseAccumulator(capacity: number): LayerwiseAccumulator {
+  const reads: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0)];
+  const acc = new Float32Array(capacity);
+  let count = 0;
+  return {
+    capacity,
+    kind: "js",
+    readBuffer(slot, byteLength) {
+      if (reads[slot].byteLength < byteLength) reads[slot] = new Uint8Array(byteLength);
+      return reads[slot].subarray(0, byteLength);
+    },
+    add(bytes, dtype, weight, first) {
+      const n = bytes.byteLength / DTYPE_BYTES[dtype];
+      if (first) count = n;
+      invariant(n === count && n <= capacity, `accumulator: ${n} elements where the chunk has ${count} (capacity ${capacity})`);
+      accumulateWeighted(acc.subarray(0, n), bytes, dtype, weight, first);
+    },
+    finish(out, dtype) {
+      const values = acc.subarray(0, count);
+      invariant(out.byteLength === count * DTYPE_BYTES[dtype], `accumulator: ${out.byteLength} output bytes for ${count} ${dtype} elements`);
+      if (dtype === "F32") {
+        out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+        return anyNonFinite32(values);
+      }
+      invariant(dtype === "F16" || dtype === "BF16", `accumulator: cannot encode ${dtype}`);
+      return encodeHalfInto(values, dtype, new Uint16Array(out.buffer, out.byteOffset, count));
+    },
+  };
+}
