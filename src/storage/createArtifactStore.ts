@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import { S3Client } from "@aws-sdk/client-s3";
 import { ConfigError } from "../config/config";
+import type { Config } from "../config/config";
 import type { ArtifactStore } from "./artifactStore";
 import { FsArtifactStore } from "./fsArtifactStore";
 import { S3ArtifactStore } from "./s3ArtifactStore";
@@ -20,11 +21,14 @@ export type ArtifactStoreConfig =
       cacheBytes: number;
     };
 
+/** What the factory needs of the application's Config (`loadConfig`). */
+export type ArtifactStoreSettings = Pick<Config, "artifacts" | "dataDir">;
+
 /**
- * Reads the artifact store's variables; throws ConfigError with the variable's name.
+ * Resolves the artifact store's settings; throws ConfigError naming the variable at fault.
  *
- * - `LAYERMERGE_ARTIFACTS`: `s3://bucket/prefix` for object storage, or a folder (a path or a
- *   `file:` URL); default `<dataDir>/artifacts`.
+ * - `settings.artifacts` (LAYERMERGE_ARTIFACTS): `s3://bucket/prefix` for object storage, else a
+ *   folder (a path, or a `file:` URL); loadConfig defaults it to `<dataDir>/artifacts`.
  * - `S3_ENDPOINT` (http/https URL; unset for AWS), `S3_REGION` (else `AWS_REGION`, else
  *   us-east-1), `S3_FORCE_PATH_STYLE` (true/false; default true when S3_ENDPOINT is set, since
  *   MinIO and other self-hosted servers rarely resolve bucket subdomains).
@@ -33,11 +37,11 @@ export type ArtifactStoreConfig =
  * Credentials are not read here: the AWS SDK's default chain finds them (AWS_ACCESS_KEY_ID /
  * AWS_SECRET_ACCESS_KEY, AWS_PROFILE, web identity, instance roles).
  */
-export function parseArtifactStoreConfig(env: NodeJS.ProcessEnv, dataDir: string, cwd = process.cwd()): ArtifactStoreConfig {
-  const location = env.LAYERMERGE_ARTIFACTS?.trim() || "";
-  if (!location) return { kind: "fs", root: path.join(dataDir, "artifacts") };
-  if (location.startsWith("file:")) return { kind: "fs", root: path.resolve(cwd, decodeURIComponent(location.replace(/^file:(\/\/)?/, ""))) };
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) return { kind: "fs", root: path.resolve(cwd, location) };
+export function resolveArtifactStoreConfig(settings: ArtifactStoreSettings, env: NodeJS.ProcessEnv = process.env): ArtifactStoreConfig {
+  const location = settings.artifacts.trim();
+  if (!location) return { kind: "fs", root: path.join(settings.dataDir, "artifacts") };
+  if (location.startsWith("file:")) return { kind: "fs", root: path.resolve(decodeURIComponent(location.replace(/^file:(\/\/)?/, ""))) };
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) return { kind: "fs", root: path.resolve(location) };
 
   const match = /^s3:\/\/([^/]+)\/*(.*)$/.exec(location);
   if (!match) throw new ConfigError(`LAYERMERGE_ARTIFACTS must be s3://bucket/prefix or a folder (got ${JSON.stringify(location)})`);
@@ -68,11 +72,15 @@ export function parseArtifactStoreConfig(env: NodeJS.ProcessEnv, dataDir: string
   if (!Number.isSafeInteger(cacheBytes) || cacheBytes < 0) {
     throw new ConfigError(`LAYERMERGE_CACHE_BYTES must be a whole number of bytes (got ${JSON.stringify(rawCache)})`);
   }
-  return { kind: "s3", bucket, prefix, endpoint, region, forcePathStyle, cacheDir: path.join(dataDir, "cache", "artifacts"), cacheBytes };
+  return { kind: "s3", bucket, prefix, endpoint, region, forcePathStyle, cacheDir: path.join(settings.dataDir, "cache", "artifacts"), cacheBytes };
 }
 
-/** The configured store: a folder by default, an S3-compatible bucket for `s3://`. */
-export function createArtifactStore(config: ArtifactStoreConfig): ArtifactStore {
+/**
+ * The configured store: a folder by default, an S3-compatible bucket for `s3://`. Takes the
+ * application's Config (or a resolved ArtifactStoreConfig); S3 variables come from `env`.
+ */
+export function createArtifactStore(settings: ArtifactStoreSettings | ArtifactStoreConfig, env: NodeJS.ProcessEnv = process.env): ArtifactStore {
+  const config = "kind" in settings ? settings : resolveArtifactStoreConfig(settings, env);
   if (config.kind === "fs") return new FsArtifactStore(config.root);
   const client = new S3Client({
     endpoint: config.endpoint,
