@@ -1,0 +1,260 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { execFileSync } from "node:child_process";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { startTestServer, type TestServer } from "../support/testServer";
+import { upload } from "../support/http";
+import { waitForJob } from "../support/jobs";
+import { buildSegNet } from "../../src/core/formats/onnx/testing/buildSegNet";
+import { writeSemanticSample } from "../../src/runtime/testing/evalFixtures";
+
+/*
+ * The dashboard in a real browser (Debian's Chromium through playwright-core) against a real
+ * server on a random port with generated models, evaluations and merges. It skips only when
+ * Chromium is missing on a developer machine; in CI (CI set) a missing browser fails the test.
+ */
+const CHROMIUM = process.env.LAYERMERGE_CHROMIUM ?? "/usr/bin/chromium";
+const ROOT = path.resolve(__dirname, "..", "..");
+const SCREENSHOTS = path.join(ROOT, "test-artifacts", "screenshots");
+const haveBrowser = fs.existsSync(CHROMIUM);
+if (!haveBrowser && !process.env.CI) {
+  console.warn(`dashboard e2e tests skipped: ${CHROMIUM} is missing (apt-get install -y chromium). They run, and fail without it, when CI is set.`);
+}
+const describeBrowser = haveBrowser || process.env.CI ? describe : describe.skip;
+
+/** The built dashboard; built here when missing so the test never runs against nothing. */
+function ensureWebBuild(): void {
+  if (fs.existsSync(path.join(ROOT, "web", "dist", "index.html")) && fs.existsSync(path.join(ROOT, "web", "dist", "graphiql.html"))) return;
+  const vite = path.join(path.dirname(require.resolve("vite/package.json")), "bin", "vite.js");
+  execFileSync(process.execPath, [vite, "build", "--config", path.join(ROOT, "web", "vite.config.mts")], { cwd: ROOT, stdio: "inherit" });
+}
+
+async function launch(): Promise<BrowserContext> {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "lm-chromium-"));
+  return chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+    viewport: { width: 1280, height: 800 },
+  });
+}
+
+/** Fails the test on any uncaught page error or console error (a broken page, not a slow one). */
+function watchErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(`pageerror: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error") errors.push(`console: ${message.text()}`);
+  });
+  return errors;
+}
+
+const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+
+describeBrowser("dashboard in Chromium", () => {
+  let server: TestServer;
+  let context: BrowserContext;
+  let dataDir: string;
+  const ids: Record<string, string> = {};
+  let datasetId = "";
+  let taskId = "";
+
+  const register = async (name: string, seed: number, extra: Record<string, unknown>, heads: "A" | "B" = "A") => {
+    const net = buildSegNet({ seed, heads });
+    const { body } = await upload(server.origin, net.bytes);
+    const { registerModel } = await server.ok(`mutation($i: RegisterModelInput!) { registerModel(input: $i) { id } }`, {
+      i: {
+        name, taskId, artifactSha256: body.sha256, ...extra,
+        inference: { inputName: net.description.inputName, width: 16, height: 16, outputs: [{ name: net.description.outputName, kind: "SEMANTIC_LOGITS" }] },
+      },
+    });
+    ids[name] = registerModel.id;
+  };
+  const evaluate = async (modelId: string) => {
+    const { startEvaluation } = await server.ok(`mutation($i: StartEvaluationInput!) { startEvaluation(input: $i) { id } }`, { i: { modelId, datasetId } });
+    const job = await waitForJob(server, startEvaluation.id);
+    if (job.status !== "SUCCEEDED") throw new Error(`evaluation of ${modelId} ended ${job.status}: ${job.error}`);
+  };
+
+  beforeAll(async () => {
+    ensureWebBuild();
+    fs.mkdirSync(SCREENSHOTS, { recursive: true });
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-e2e-"));
+    server = await startTestServer("sqlite");
+    const contextPromise = launch();
+
+    taskId = (await server.ok(`mutation { createTask(input: { key: "semantic", name: "Semantic segmentation", kind: SEMANTIC, primaryMetric: MIOU }) { id } }`)).createTask.id;
+    // Two 16×16 images whose labels are quadrants of the four classes: enough for real, non-trivial IoUs.
+    for (let i = 0; i < 2; i++) {
+      const label = Array.from({ length: 256 }, (_, p) => ((p % 16 < 8 ? 0 : 1) + (p < 128 ? 0 : 2) + i) % 4);
+      const rgb = Array.from({ length: 256 * 3 }, (_, k) => (k * 37 + i * 11) % 256);
+      await writeSemanticSample(path.join(dataDir, "cityscapes-mini"), `img${i}`, 16, 16, rgb, label);
+    }
+    const classes = ["road", "building", "vegetation", "car"].map((name, id) => ({ id, name, isThing: name === "car" }));
+    datasetId = (await server.ok(`mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }`, {
+      i: { name: "Cityscapes-mini", taskId, domain: "Cityscapes", format: "SEMANTIC_PNG", location: path.join(dataDir, "cityscapes-mini"), classes },
+    })).createDataset.id;
+    const gta = (await server.ok(`mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }`, {
+      i: { name: "GTA5", taskId, domain: "GTA5", split: "train", format: "SEMANTIC_PNG", location: "/data/gta5", classes, verify: false },
+    })).createDataset.id;
+    const backbone = (await server.ok(`mutation { createBackbone(input: { name: "MiT-B5", family: "SegFormer", parameterPrefix: "backbone." }) { id } }`)).createBackbone.id;
+    const common = { backboneId: backbone, sourceDatasetId: gta, targetDatasetId: datasetId, architecture: "SegFormer" };
+
+    await register("daformer-gta-s1", 1, { ...common, udaStrategy: "DAFormer", tags: ["seed1"] });
+    await register("daformer-gta-s2", 2, { ...common, udaStrategy: "DAFormer", tags: ["seed2"] });
+    await register("hrda-synthia-s3", 3, { ...common, udaStrategy: "HRDA", tags: ["seed3"] });
+    await register("segformer-wide-head", 4, { ...common, udaStrategy: "DACS" }, "B");
+    // A pre-trained parent (no weights) and an earlier merge, so the lineage has both kinds of edge.
+    ids.pretrained = (await server.ok(`mutation { createModel(input: { name: "mit-b5-imagenet", taskId: "${taskId}", origin: IMPORTED }) { id } }`)).createModel.id;
+    await server.ok(`mutation($p: ID!, $c: ID!) { addLineageEdge(input: { parentId: $p, childId: $c, relation: FINETUNED_FROM }) { id } }`, { p: ids.pretrained, c: ids["daformer-gta-s1"] });
+    const prior = await server.ok(`mutation($i: StartMergeInput!) { startMerge(input: $i) { id } }`, {
+      i: { anchorId: ids["daformer-gta-s1"], modelIds: [ids["hrda-synthia-s3"]], schedule: { kind: "COSINE" }, output: { name: "early-soup" } },
+    });
+    expect((await waitForJob(server, prior.startMerge.id)).status).toBe("SUCCEEDED");
+    for (const name of ["daformer-gta-s1", "daformer-gta-s2", "hrda-synthia-s3"]) await evaluate(ids[name]);
+    context = await contextPromise;
+  }, 60_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await server?.stop();
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test("filter models, open one, see its lineage, open a candidate, build and run a merge, find it on the leaderboard", async () => {
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+
+    // Models: the name filter reaches the URL and the table.
+    await page.goto(`${server.origin}/`);
+    await page.getByTestId("models-table").waitFor();
+    expect(await page.getByTestId("models-table").locator("tbody tr").count()).toBe(6);
+    await shot(page, "01-models");
+    await page.getByLabel("Name contains").fill("gta");
+    await page.waitForURL(/name=gta/);
+    await expect_(async () => (await page.getByTestId("models-table").locator("tbody tr").count()) === 2, "two models named *gta*");
+    await page.getByLabel("Origin").selectOption("TRAINED");
+    await page.waitForURL(/origin=TRAINED/);
+    await shot(page, "02-models-filtered");
+
+    // A shared URL reopens the same filtered view.
+    await page.goto(page.url());
+    await expect_(async () => (await page.getByTestId("models-table").locator("tbody tr").count()) === 2, "the filtered table after a reload");
+    expect(await page.getByLabel("Name contains").inputValue()).toBe("gta");
+
+    // Model: overview, evaluations (per-class bars), lineage graph.
+    await page.getByRole("link", { name: "daformer-gta-s1" }).click();
+    await page.getByRole("heading", { level: 1, name: /daformer-gta-s1/ }).waitFor();
+    await page.getByRole("heading", { name: "Inference contract" }).waitFor();
+    await shot(page, "03-model-overview");
+    await page.getByRole("link", { name: "Evaluations" }).click();
+    await page.getByText("IoU per class").waitFor();
+    expect(await page.locator("table.bars tbody tr").count()).toBe(4);
+    await shot(page, "04-model-evaluations");
+    await page.getByRole("link", { name: "Lineage" }).click();
+    await page.getByTestId("lineage-node").first().waitFor();
+    const nodeLabels = await page.getByTestId("lineage-node").evaluateAll((nodes) => nodes.map((n) => n.getAttribute("aria-label") ?? ""));
+    expect(nodeLabels.map((l) => l.split(" version")[0]).sort()).toEqual(["daformer-gta-s1", "early-soup", "mit-b5-imagenet"]);
+    const edgeLabels = await page.getByTestId("lineage-edge").allTextContents();
+    expect(edgeLabels.some((l) => /^merged w=0\.\d{3}$/.test(l))).toBe(true);
+    expect(edgeLabels).toContain("finetuned");
+    await shot(page, "05-model-lineage");
+    // Only ancestors: the merge child disappears.
+    await page.getByLabel("Direction").selectOption("ANCESTORS");
+    await expect_(async () => (await page.getByTestId("lineage-node").count()) === 2, "ancestors only");
+    // Nodes are links: opening the merged child shows its recipe.
+    await page.getByLabel("Direction").selectOption("BOTH");
+    await page.locator('[data-testid="lineage-node"][aria-label^="early-soup"]').click();
+    await page.getByRole("heading", { level: 1, name: /early-soup/ }).waitFor();
+    await page.getByRole("link", { name: "Merge recipe" }).click();
+    await page.getByText(/w\(l\) over 4 layers/).waitFor();
+    await shot(page, "06-merged-model-recipe");
+
+    // Candidates of the first model; open one.
+    await page.goto(`${server.origin}/models/${ids["daformer-gta-s1"]}?tab=candidates`);
+    await page.getByTestId("candidates-table").waitFor();
+    const candidateNames = await page.getByTestId("candidate-link").allTextContents();
+    expect(candidateNames).toEqual(expect.arrayContaining(["daformer-gta-s2", "hrda-synthia-s3"]));
+    await shot(page, "07-model-candidates");
+    await page.getByTestId("candidate-link").filter({ hasText: "daformer-gta-s2" }).click();
+    await page.getByRole("heading", { level: 1, name: /daformer-gta-s2/ }).waitFor();
+
+    // Merge builder with this candidate as the anchor.
+    await page.getByRole("link", { name: "Merge with this model as anchor" }).click();
+    await page.getByTestId("anchor-name").waitFor();
+    await page.locator("li", { hasText: "daformer-gta-s1" }).getByTestId("contributor-checkbox").check();
+    await page.locator("li", { hasText: "hrda-synthia-s3" }).getByTestId("contributor-checkbox").check();
+    await page.getByLabel("Name", { exact: true }).fill("ui-soup");
+    await page.getByLabel("Tags (comma-separated)").fill("from-ui");
+    await expect_(async () => (await page.getByTestId("plan-merged").textContent()) === "7", "the plan to merge 7 tensors");
+    // LINEAR schedule with N = 3 over L = 4 layers: w_a(0) = 1/3 and w_a(3) = 1 (DESIGN.md); the legend says the means.
+    expect(await page.getByTestId("merge-plan").textContent()).toMatch(/daformer-gta-s2 \(anchor, mean 0\.\d{3}\)/);
+    await shot(page, "08-merge-builder");
+    await page.getByRole("button", { name: /Start merge of 3 models/ }).click();
+    await page.waitForURL(/job=/);
+    await page.locator('[data-testid="job-panel"][data-status="SUCCEEDED"]').waitFor({ timeout: 30_000 });
+    expect(await page.getByRole("progressbar").getAttribute("aria-valuenow")).toBe("100");
+    await shot(page, "09-merge-done");
+    await page.getByTestId("job-result").click();
+    await page.getByRole("heading", { level: 1, name: /ui-soup/ }).waitFor();
+    const mergedId = new URL(page.url()).pathname.split("/").pop()!;
+
+    // Evaluate the merged model through the API, then find it on the leaderboard with its gain.
+    await evaluate(mergedId);
+    await page.goto(`${server.origin}/leaderboard?dataset=${datasetId}`);
+    await page.getByTestId("leaderboard").waitFor();
+    const row = page.getByTestId("leaderboard").locator("tbody tr", { hasText: "ui-soup" });
+    await row.waitFor();
+    expect(await row.textContent()).toMatch(/merged · layerwise/);
+    expect(await row.getByTestId("gain").textContent()).toMatch(/^[+−±]\d+\.\d{2} pt vs /);
+    expect(await page.getByTestId("leaderboard").locator("tbody tr").count()).toBe(4);
+    await shot(page, "10-leaderboard");
+
+    // Jobs: every merge and evaluation, finished.
+    await page.goto(`${server.origin}/jobs`);
+    await page.getByTestId("jobs-table").waitFor();
+    expect(await page.getByTestId("jobs-table").locator("tbody tr").count()).toBe(6);
+    await shot(page, "11-jobs");
+
+    // The explorer, bundled and offline.
+    await page.goto(`${server.origin}/graphiql`);
+    await page.locator(".graphiql-container").waitFor();
+    await shot(page, "12-graphiql");
+
+    // A narrow screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${server.origin}/models/${ids["daformer-gta-s1"]}?tab=lineage`);
+    await page.getByTestId("lineage-node").first().waitFor();
+    await shot(page, "13-narrow-lineage");
+    await page.close();
+    expect(errors).toEqual([]);
+  });
+
+  test("the web routes: client routes get the app, API paths are untouched, assets are cached for good", async () => {
+    const html = await fetch(`${server.origin}/models/123?tab=lineage`, { headers: { accept: "text/html" } });
+    expect(html.status).toBe(200);
+    expect(html.headers.get("cache-control")).toBe("no-cache");
+    const body = await html.text();
+    expect(body).toContain('<div id="root">');
+    const asset = /src="(\/assets\/[^"]+\.js)"/.exec(body)![1];
+    const js = await fetch(`${server.origin}${asset}`);
+    expect(js.status).toBe(200);
+    expect(js.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+    expect((await fetch(`${server.origin}/assets/nope-123.js`)).status).toBe(404);
+    expect((await fetch(`${server.origin}/graphiql`)).headers.get("content-type")).toMatch(/text\/html/);
+    const api = await server.gql(`{ viewer { role } }`);
+    expect(api.data).toEqual({ viewer: { role: "ADMIN" } });
+    expect((await fetch(`${server.origin}/artifacts/${"0".repeat(64)}`, { headers: { accept: "text/html" } })).status).toBe(404);
+  });
+});
+
+/** Polls a condition the page reaches asynchronously (debounced filters, live queries). */
+async function expect_(condition: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (await condition()) return;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
