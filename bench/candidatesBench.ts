@@ -29,6 +29,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { execSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { Readable } from "node:stream";
 import { Client } from "pg";
 import { loadConfig } from "../src/config/config";
 import { startApp } from "../src/main";
@@ -53,6 +54,8 @@ interface Options {
   knownRegistrations: number;
   newRegistrations: number;
   explain: boolean;
+  /** Leave the database (SQLite dir / PostgreSQL schema) in place for investigation. */
+  keep: boolean;
   seed: number;
 }
 
@@ -64,6 +67,7 @@ function parseArgs(argv: string[]): Options {
     knownRegistrations: 200,
     newRegistrations: 20,
     explain: false,
+    keep: false,
     seed: 20240915,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -80,7 +84,8 @@ function parseArgs(argv: string[]): Options {
     else if (arg === "--new") options.newRegistrations = Math.min(BACKBONES * 5, positive(arg, value()));
     else if (arg === "--seed") options.seed = positive(arg, value());
     else if (arg === "--explain") options.explain = true;
-    else throw new Error(`unknown argument ${arg}; usage: bench-candidates [--postgres URL] [--models N] [--anchors N] [--known N] [--new N] [--seed N] [--explain]`);
+    else if (arg === "--keep") options.keep = true;
+    else throw new Error(`unknown argument ${arg}; usage: bench-candidates [--postgres URL] [--models N] [--anchors N] [--known N] [--new N] [--seed N] [--explain] [--keep]`);
   }
   return options;
 }
@@ -440,7 +445,7 @@ interface Prepared {
 }
 
 async function upload(app: App, bytes: Uint8Array): Promise<string> {
-  const blob = await app.services.store.put([bytes]);
+  const blob = await app.services.store.put(Readable.from([Buffer.from(bytes)]));
   return blob.sha256;
 }
 
@@ -514,7 +519,7 @@ async function databaseSize(app: App, target: Target): Promise<{ bytes: number; 
   }
   const schema = parsePostgresUrl(target.databaseUrl).schema;
   const rows = await db.$queryRawUnsafe<Array<{ t: string; n: bigint }>>(
-    `SELECT c.relname AS t, pg_total_relation_size(c.oid) AS n FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace WHERE ns.nspname = $1 AND c.relkind = 'r' ORDER BY 2 DESC`,
+    `SELECT c.relname::text AS t, pg_total_relation_size(c.oid) AS n FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace WHERE ns.nspname = $1 AND c.relkind = 'r' ORDER BY 2 DESC`,
     schema,
   );
   const detail = Object.fromEntries(rows.map((r) => [r.t, Number(r.n)]));
@@ -696,7 +701,8 @@ async function main(): Promise<void> {
       fs.writeFileSync(file, JSON.stringify(result, null, 2) + "\n");
       log(`wrote ${path.relative(process.cwd(), file)}`);
     } finally {
-      await target.cleanup();
+      if (options.keep) log(`kept ${target.databaseUrl} (data dir ${target.dataDir})`);
+      else await target.cleanup();
     }
   }
 }

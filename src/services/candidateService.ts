@@ -1,7 +1,7 @@
 import { Prisma } from "../persistence/generated/sqlite/client";
 import type { Db } from "../persistence/database";
 import { badInput } from "../core/errors";
-import { computeOverlap, TensorMismatch } from "../core/structure/computeOverlap";
+import { computeOverlap, type Overlap, type TensorMismatch } from "../core/structure/computeOverlap";
 import type { StructureCatalog } from "./structureCatalog";
 import { connectionFrom, decodeCursor, encodeCursor, pageSize } from "./pagination";
 import type { ModelRow } from "./modelService";
@@ -29,18 +29,24 @@ export interface Candidate {
   nameMatchingReliable: boolean;
 }
 
-interface CandidateRow {
-  modelId: string;
-  fraction: number;
-  a: string;
-  b: string;
-  side: number;
+/** A structure that overlaps the anchor's by at least the threshold (the anchor's own: f = 1). */
+interface CandidateStructure {
+  sid: string;
+  f: number;
 }
 
 /**
  * Merge candidates are an indexed lookup over the stored structure overlaps (computed once per
  * new structure at registration): models sharing the anchor's structure (fraction 1) and
  * models whose structure overlaps it by at least `minSharedFraction`, best first.
+ *
+ * Cost (bench/candidatesBench.ts): the overlapping structures come from the overlap table (at
+ * most one row per known structure); the page is then read structure by structure in fraction
+ * order, `first + 1` models at most from each, so it does not grow with the number of models
+ * that share a structure — a single join sorted by (fraction, id) had to read and sort every
+ * candidate model (20,000–34,000 per anchor at 100,000 models). Only `totalCount` still counts
+ * every candidate row. Per-pair details come from the in-memory structure catalog rather than
+ * from stored JSON: `computeOverlap` on two cached indexes costs microseconds.
  */
 export class CandidateService {
   constructor(private readonly db: Db, private readonly catalog: StructureCatalog) {}
@@ -49,95 +55,111 @@ export class CandidateService {
     const first = pageSize(args.first, "first", MAX_CANDIDATE_PAGE, 20);
     const min = args.minSharedFraction ?? 0.5;
     if (!Number.isFinite(min) || min < 0 || min > 1) throw badInput(`minSharedFraction must be from 0 to 1 (got ${min})`, "minSharedFraction");
-    const anchor = await this.db.model.findUnique({ where: { id: args.anchorId }, include: { structure: true } });
+    const anchor = await this.db.model.findUnique({
+      where: { id: args.anchorId },
+      select: { id: true, taskId: true, structure: { select: { id: true, generatedNameCount: true, groups: true } } },
+    });
     if (!anchor) throw badInput(`anchorId ${JSON.stringify(args.anchorId)} does not exist`, "anchorId");
     if (!anchor.structure) throw badInput("the anchor has no registered artifact, so no structure to compare", "anchorId");
     const cursor = decodeCursor(args.after);
     const S = anchor.structure.id;
 
-    const candidatesCte = Prisma.sql`
-      WITH c AS (
-        SELECT o."structureBId" AS sid, o."fractionOfA" AS f, o."structureAId" AS a, o."structureBId" AS b, 0 AS side
-        FROM "StructureOverlap" o WHERE o."structureAId" = ${S} AND o."fractionOfA" >= ${min}
-        UNION ALL
-        SELECT o."structureAId", o."fractionOfB", o."structureAId", o."structureBId", 1
-        FROM "StructureOverlap" o WHERE o."structureBId" = ${S} AND o."fractionOfB" >= ${min}
-        UNION ALL
-        SELECT CAST(${S} AS TEXT), CAST(1.0 AS DOUBLE PRECISION), CAST(${S} AS TEXT), CAST(${S} AS TEXT), 2
-      )`;
+    const overlapping = await this.db.$queryRaw<Array<{ sid: string; f: number }>>`
+      SELECT o."structureBId" AS "sid", o."fractionOfA" AS "f" FROM "StructureOverlap" o WHERE o."structureAId" = ${S} AND o."fractionOfA" >= ${min}
+      UNION ALL
+      SELECT o."structureAId", o."fractionOfB" FROM "StructureOverlap" o WHERE o."structureBId" = ${S} AND o."fractionOfB" >= ${min}`;
+    const structures: CandidateStructure[] = [{ sid: S, f: 1 }, ...overlapping.map((o) => ({ sid: o.sid, f: Number(o.f) }))];
+    structures.sort((a, b) => b.f - a.f);
+
     const filters = Prisma.sql`m."deletedAt" IS NULL AND m."id" <> ${anchor.id} ${args.sameTask ? Prisma.sql`AND m."taskId" = ${anchor.taskId}` : Prisma.empty}`;
-    const after = cursor ? Prisma.sql`AND (c.f < ${Number(cursor.value)} OR (c.f = ${Number(cursor.value)} AND m."id" > ${cursor.id}))` : Prisma.empty;
-    const [rows, counted] = await Promise.all([
-      this.db.$queryRaw<CandidateRow[]>`${candidatesCte}
-        SELECT m."id" AS "modelId", c.f AS "fraction", c.a AS "a", c.b AS "b", c.side AS "side"
-        FROM "Model" m JOIN c ON m."structureId" = c.sid
-        WHERE ${filters} ${after}
-        ORDER BY c.f DESC, m."id" ASC
-        LIMIT ${first + 1}`,
-      this.db.$queryRaw<Array<{ n: bigint | number }>>`${candidatesCte}
-        SELECT COUNT(*) AS "n" FROM "Model" m JOIN c ON m."structureId" = c.sid WHERE ${filters}`,
-    ]);
-    const page = rows.slice(0, first + 1);
-    const details = await this.details(S, anchor.structure.generatedNameCount, page);
-    return connectionFrom(details, first, cursor !== null, Number(counted[0]?.n ?? 0), (c) => encodeCursor(c.sharedFraction, c.modelId));
+    const [rows, totalCount] = await Promise.all([this.page(structures, filters, cursor, first + 1), this.count(structures, filters)]);
+    const details = await this.details(anchor.structure, rows);
+    return connectionFrom(details, first, cursor !== null, totalCount, (c) => encodeCursor(c.sharedFraction, c.modelId));
   }
 
-  private async details(anchorStructureId: string, anchorGenerated: number, rows: CandidateRow[]): Promise<Candidate[]> {
-    const pairs = rows.filter((r) => r.side !== 2).map((r) => ({ structureAId: r.a, structureBId: r.b }));
-    const overlaps = pairs.length ? await this.db.structureOverlap.findMany({ where: { OR: pairs } }) : [];
-    const byPair = new Map(overlaps.map((o) => [`${o.structureAId}|${o.structureBId}`, o]));
-    const models = await this.db.model.findMany({ where: { id: { in: rows.map((r) => r.modelId) } }, include: { structure: { select: { id: true, generatedNameCount: true } } } });
+  /**
+   * Up to `limit` models ordered by (fraction desc, id asc) after the cursor. Structures of equal
+   * fraction are read together (their models interleave by id); each read is a range of the
+   * Model (structureId, …, id) index that stops at `limit` rows. The first round reads the best
+   * fraction only (usually enough: it holds the anchor's own structure); later rounds batch
+   * several fractions into one statement, so sparse structures cost few round trips.
+   */
+  private async page(structures: CandidateStructure[], filters: Prisma.Sql, cursor: { value: unknown; id: string } | null, limit: number): Promise<Array<{ modelId: string; sid: string; f: number }>> {
+    const tiers: CandidateStructure[][] = [];
+    for (const s of structures) {
+      if (cursor && s.f > Number(cursor.value)) continue;
+      const last = tiers[tiers.length - 1];
+      if (last && last[0]!.f === s.f) last.push(s);
+      else tiers.push([s]);
+    }
+    const out: Array<{ modelId: string; sid: string; f: number }> = [];
+    let next = 0;
+    let batch = 1;
+    while (next < tiers.length && out.length < limit) {
+      const round = tiers.slice(next, next + batch);
+      next += round.length;
+      batch = Math.min(batch * 4, 64);
+      const need = limit - out.length;
+      const parts = round.map((tier, k) => {
+        const after = cursor && tier[0]!.f === Number(cursor.value) ? Prisma.sql`AND m."id" > ${cursor.id}` : Prisma.empty;
+        return Prisma.sql`SELECT * FROM (SELECT m."id" AS "modelId", m."structureId" AS "sid", ${Prisma.raw(String(k))} AS "tier" FROM "Model" m
+          WHERE m."structureId" IN (${Prisma.join(tier.map((s) => s.sid))}) AND ${filters} ${after} ORDER BY m."id" ASC LIMIT ${need}) AS t${Prisma.raw(String(k))}`;
+      });
+      const found = await this.db.$queryRaw<Array<{ modelId: string; sid: string; tier: number | bigint }>>`${Prisma.join(parts, " UNION ALL ")}`;
+      const byTier = round.map(() => [] as Array<{ modelId: string; sid: string }>);
+      for (const r of found) byTier[Number(r.tier)]!.push(r);
+      round.forEach((tier, k) => {
+        const ordered = byTier[k]!.sort((a, b) => (a.modelId < b.modelId ? -1 : a.modelId > b.modelId ? 1 : 0));
+        for (const r of ordered) out.push({ modelId: r.modelId, sid: r.sid, f: tier[0]!.f });
+      });
+    }
+    return out.slice(0, limit);
+  }
+
+  private async count(structures: CandidateStructure[], filters: Prisma.Sql): Promise<number> {
+    const ids = structures.map((s) => s.sid);
+    let total = 0;
+    // Bounded IN lists stay within SQLite's parameter limit however many structures overlap.
+    for (let i = 0; i < ids.length; i += 500) {
+      const [row] = await this.db.$queryRaw<Array<{ n: bigint | number }>>`
+        SELECT COUNT(*) AS "n" FROM "Model" m WHERE m."structureId" IN (${Prisma.join(ids.slice(i, i + 500))}) AND ${filters}`;
+      total += Number(row?.n ?? 0);
+    }
+    return total;
+  }
+
+  private async details(
+    anchor: { id: string; generatedNameCount: number; groups: unknown },
+    rows: Array<{ modelId: string; sid: string; f: number }>,
+  ): Promise<Candidate[]> {
+    if (rows.length === 0) return [];
+    const models = await this.db.model.findMany({ where: { id: { in: rows.map((r) => r.modelId) } } });
     const modelById = new Map(models.map((m) => [m.id, m]));
-    const anchorGroups = await this.anchorGroups(anchorStructureId);
-    const self = computeOverlap(await this.catalog.get(anchorStructureId), await this.catalog.get(anchorStructureId));
+    const sids = [...new Set(rows.map((r) => r.sid))];
+    const generated = new Map(
+      (await this.db.structure.findMany({ where: { id: { in: sids } }, select: { id: true, generatedNameCount: true } })).map((s) => [s.id, s.generatedNameCount]),
+    );
+    const anchorStructure = await this.catalog.get(anchor.id);
+    const overlaps = new Map<string, Overlap>();
+    for (const sid of sids) overlaps.set(sid, computeOverlap(anchorStructure, await this.catalog.get(sid)));
+    const anchorGroups = anchor.groups as Array<{ prefix: string; tensorCount: number; parameterCount: number }>;
 
     return rows.map((r) => {
-      const model = modelById.get(r.modelId)!;
-      const reliable = anchorGenerated === 0 && (model.structure?.generatedNameCount ?? 0) === 0;
-      if (Number(r.side) === 2) {
-        return {
-          modelId: r.modelId,
-          model,
-          sharedTensorCount: self.sharedTensorCount,
-          sharedParameterCount: self.sharedParameterCount,
-          sharedFraction: Number(r.fraction),
-          groups: anchorGroups.map((g) => {
-            const s = self.groups.find((x) => x.prefix === g.prefix);
-            return { prefix: g.prefix, shared: s?.shared ?? 0, total: s?.tensorsA ?? 0, sharedParameters: s?.sharedParameters ?? 0, totalParameters: g.parameterCount };
-          }),
-          mismatches: [],
-          nameMatchingReliable: reliable,
-        };
-      }
-      const o = byPair.get(`${r.a}|${r.b}`)!;
-      const anchorIsA = Number(r.side) === 0;
-      const groups = (o.groups as unknown as Array<{ prefix: string; shared: number; sharedParameters: number; tensorsA: number; tensorsB: number }>) ?? [];
-      const mismatches = (o.mismatches as unknown as TensorMismatch[]) ?? [];
+      const o = overlaps.get(r.sid)!;
       return {
         modelId: r.modelId,
-        model,
+        model: modelById.get(r.modelId)!,
         sharedTensorCount: o.sharedTensorCount,
-        sharedParameterCount: Number(o.sharedParameterCount),
-        sharedFraction: Number(r.fraction),
+        sharedParameterCount: o.sharedParameterCount,
+        // The stored fraction ranks and pages; it is the same computeOverlap figure.
+        sharedFraction: r.f,
         groups: anchorGroups.map((g) => {
-          const s = groups.find((x) => x.prefix === g.prefix);
-          const selfGroup = self.groups.find((x) => x.prefix === g.prefix);
-          return {
-            prefix: g.prefix,
-            shared: s?.shared ?? 0,
-            total: selfGroup?.tensorsA ?? 0,
-            sharedParameters: s?.sharedParameters ?? 0,
-            totalParameters: g.parameterCount,
-          };
+          const s = o.groups.find((x) => x.prefix === g.prefix);
+          return { prefix: g.prefix, shared: s?.shared ?? 0, total: s?.tensorsA ?? 0, sharedParameters: s?.sharedParameters ?? 0, totalParameters: g.parameterCount };
         }),
-        mismatches: anchorIsA ? mismatches : mismatches.map((m) => ({ name: m.name, shapeA: m.shapeB, shapeB: m.shapeA, dtypeA: m.dtypeB, dtypeB: m.dtypeA, mergeable: m.mergeable })),
-        nameMatchingReliable: reliable,
+        mismatches: o.mismatches,
+        nameMatchingReliable: anchor.generatedNameCount === 0 && (generated.get(r.sid) ?? 0) === 0,
       };
     });
-  }
-
-  private async anchorGroups(structureId: string): Promise<Array<{ prefix: string; tensorCount: number; parameterCount: number }>> {
-    const s = await this.db.structure.findUniqueOrThrow({ where: { id: structureId }, select: { groups: true } });
-    return s.groups as unknown as Array<{ prefix: string; tensorCount: number; parameterCount: number }>;
   }
 }

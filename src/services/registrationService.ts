@@ -54,6 +54,7 @@ export class RegistrationService {
     const givenOrder = input.layerOrder ?? (input.layerOrderFromModelId ? await this.layerOrderOf(input.layerOrderFromModelId) : undefined);
 
     let sha256: string;
+    let sizeBytes: number;
     let newBlob = false;
     let parsed: ParsedModel;
     const cleanup: Array<() => Promise<void>> = [];
@@ -61,9 +62,9 @@ export class RegistrationService {
       if (input.artifactSha256) {
         sha256 = input.artifactSha256.toLowerCase();
         if (!SHA256_PATTERN.test(sha256)) throw badInput("input.artifactSha256 must be 64 hex digits", "input.artifactSha256");
-        if (!(await this.store.stat(sha256))) {
-          throw badInput(`no uploaded artifact has sha256 ${sha256}; upload it first with PUT /artifacts`, "input.artifactSha256");
-        }
+        const blob = await this.store.stat(sha256);
+        if (!blob) throw badInput(`no uploaded artifact has sha256 ${sha256}; upload it first with PUT /artifacts`, "input.artifactSha256");
+        sizeBytes = blob.sizeBytes;
         const local = await this.store.localPath(sha256);
         cleanup.push(() => local.release());
         parsed = await this.parse(local.path, givenOrder, input.layerOrderFromModelId != null, undefined);
@@ -82,14 +83,14 @@ export class RegistrationService {
         }
         const blob = await this.store.putFile(storedFrom, { maxBytes: this.config.maxUploadBytes });
         sha256 = blob.sha256;
+        sizeBytes = blob.sizeBytes;
         newBlob = blob.created;
       }
       const structureId = await this.ensureStructure(parsed);
-      const size = (await this.store.stat(sha256))!.sizeBytes;
       return await this.db.$transaction(async (tx) => {
         const artifact =
           (await tx.artifact.findUnique({ where: { sha256 } })) ??
-          (await tx.artifact.create({ data: { sha256, sizeBytes: BigInt(size), format: parsed.format, storageKey: sha256 } }));
+          (await tx.artifact.create({ data: { sha256, sizeBytes: BigInt(sizeBytes), format: parsed.format, storageKey: sha256 } }));
         return this.models.insert(validated, { structureId, artifactId: artifact.id }, tx as unknown as Db);
       });
     } catch (error) {
@@ -161,9 +162,11 @@ export class RegistrationService {
         fractionOfA: newIsA ? o.fractionOfA : o.fractionOfB,
         fractionOfB: newIsA ? o.fractionOfB : o.fractionOfA,
         groups: o.groups.map((g) => ({ prefix: g.prefix, shared: g.shared, sharedParameters: g.sharedParameters, tensorsA: newIsA ? g.tensorsA : g.tensorsB, tensorsB: newIsA ? g.tensorsB : g.tensorsA })),
-        mismatches: o.mismatches.map((m) =>
-          newIsA ? m : { name: m.name, shapeA: m.shapeB, shapeB: m.shapeA, dtypeA: m.dtypeB, dtypeB: m.dtypeA, mergeable: m.mergeable },
-        ),
+        // Not stored: two backbones with the same module names at other widths mismatch in
+        // nearly every tensor, and storing those lists for every pair made this table ~2/3 of
+        // the database and most of a new structure's registration time (bench/candidatesBench).
+        // CandidateService recomputes a page's mismatches from the structure catalog instead.
+        mismatches: [],
       });
     }
     try {
