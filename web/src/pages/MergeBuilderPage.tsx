@@ -155,7 +155,7 @@ export function MergeBuilderPage() {
                   Choose another anchor
                 </button>
               </p>
-            ) : anchor.data ? <p className="state error">No model with id {state.anchor}.</p> : <Loading what="the anchor" />}
+            ) : anchor.data ? <p className="state error">No model with id {state.anchor}.</p> : anchor.error ? null : <Loading what="the anchor" />}
           </div>
           <div className="card">
             <h2>2. Contributors</h2>
