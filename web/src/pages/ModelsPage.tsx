@@ -60,7 +60,6 @@ export function ModelsPage() {
       setParams({ ...typed, after: null });
       setCursors([]);
     }
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [typed]);
 
   const setFilter = (changes: Record<string, string | null>) => {

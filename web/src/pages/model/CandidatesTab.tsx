@@ -102,7 +102,7 @@ export function CandidatesTab({ model }: { model: ModelDetail }) {
                   <td className="num">{node.sharedTensorCount}</td>
                   <td><GroupOverlap groups={node.groups} /></td>
                   <td>
-                    <Link className="button small" to={href("/merge", { anchor: model.id, with: node.model.id })}>Merge</Link>
+                    <Link className="button small" to={href("/merge", { anchor: model.id, with: node.model.id })} aria-label={`Merge ${node.model.name} into ${model.name}`}>Merge</Link>
                   </td>
                 </tr>
               ))}
