@@ -17,9 +17,11 @@
  * floor reads every input in 4 MiB chunks and writes a file of the output's size in 4 MiB
  * chunks, then fsyncs it, as the merge's file sink does. Floor and merge alternate `--repeats`
  * times and the fastest of each is reported (the least disturbed by the other tenants of the
- * machine). Peak RSS is sampled every 2 ms on the main thread (worker threads share the process)
- * and read as VmHWM after resetting it through /proc/self/clear_refs; both are reported above
- * the idle process (pool worker started, nothing in flight).
+ * machine); the CPU time (user + system, all threads) of those runs and the load average are
+ * printed beside them, because on a shared machine wall times move with the load. Peak RSS is
+ * sampled every 2 ms on the main thread (worker threads share the process) and read as VmHWM
+ * after resetting it through /proc/self/clear_refs; both are reported above the idle process
+ * (pool worker started, nothing in flight).
  *
  * Page cache: "warm" — inputs were just written and read once more before timing, so every read
  * is served from memory and the floor is dominated by writing and fsyncing the output. With
@@ -446,7 +448,7 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { formats: FORMATS.map((f) => f.name), repeats: 2, cold: false, keep: false, direct: false };
+  const options: Options = { formats: FORMATS.map((f) => f.name), repeats: 3, cold: false, keep: false, direct: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {

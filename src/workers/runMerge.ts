@@ -125,6 +125,16 @@ export async function runMerge(payload: RunMergePayload, onProgress: (p: { fract
       names: { anchor: payload.anchor.name, contributors: payload.contributors.map((c) => c.name), base: payload.base?.name },
     });
     const model = (index: number) => (index === BASE_MODEL_INDEX ? base! : all[index]);
+    const merged = new Set(plan.tensors.filter((t) => t.action === "merge").map((t) => t.tensor.name));
+    const rewrite = anchor.parsed.format === "onnx" ? planOnnxRewrite(anchor.source, anchor.parsed, merged, payload.metadata, { openExternal: anchor.external }) : null;
+    // The rewriters ask for merged tensors in anchor file order: ONNX in its rewrite sites' order,
+    // safetensors by data offset.
+    const requestOrder = rewrite
+      ? rewrite.sites.map((site) => site.tensor.name).filter((name) => merged.has(name))
+      : anchor.parsed.tensors
+          .filter((t) => merged.has(t.name) && t.location.kind === "raw")
+          .sort((a, b) => (a.location as { offset: number }).offset - (b.location as { offset: number }).offset)
+          .map((t) => t.name);
     let lastProgress = 0;
     const run = executeMerge(
       plan,
@@ -148,14 +158,13 @@ export async function runMerge(payload: RunMergePayload, onProgress: (p: { fract
           lastProgress = now;
           onProgress({ fraction, message });
         },
+        requestOrder,
       },
     );
-    const merged = new Set(plan.tensors.filter((t) => t.action === "merge").map((t) => t.tensor.name));
     const byName = new Map<string, TensorInfo>(anchor.parsed.tensors.map((t) => [t.name, t]));
     const sink = await openFileSink(payload.outFile);
     try {
-      if (anchor.parsed.format === "onnx") {
-        const rewrite = planOnnxRewrite(anchor.source, anchor.parsed, merged, payload.metadata, { openExternal: anchor.external });
+      if (rewrite) {
         await writeOnnxRewrite(rewrite, (t) => run.getMergedTensorBytes(t), sink);
       } else {
         await rewriteSafetensors(

@@ -8,7 +8,7 @@ import { planMerge } from "./planMerge";
 async function mergeAll(
   models: { anchor: SyntheticModel; contributors: SyntheticModel[]; base?: SyntheticModel },
   recipe: { method?: string; schedule?: { kind: string; cutoff?: number; knots?: number[] }; weights?: number[]; params?: Record<string, number> },
-  opts: { ranged?: boolean; chunkElements?: number; readers?: boolean; kernels?: "simd" | "js" } = {},
+  opts: { ranged?: boolean; chunkElements?: number; readers?: boolean; kernels?: "simd" | "js"; order?: "requested" | "reversed" } = {},
 ): Promise<Map<string, Uint8Array>> {
   const plan = planMerge({
     anchor: models.anchor.parsed,
@@ -21,7 +21,9 @@ async function mergeAll(
   });
   const io = memoryIo(models, opts.ranged);
   if (opts.readers) io.rangeReader = intoReader(models);
-  const exec = executeMerge(plan, io, { chunkElements: opts.chunkElements, kernels: opts.kernels });
+  const names = models.anchor.parsed.tensors.map((t) => t.name);
+  const requestOrder = opts.order === "requested" ? names : opts.order === "reversed" ? [...names].reverse() : undefined;
+  const exec = executeMerge(plan, io, { chunkElements: opts.chunkElements, kernels: opts.kernels, requestOrder });
   const out = new Map<string, Uint8Array>();
   for (const t of models.anchor.parsed.tensors) out.set(t.name, await exec.getMergedTensorBytes(t));
   exec.finish();
@@ -31,8 +33,8 @@ async function mergeAll(
 const f32 = (bytes: Uint8Array): number[] => Array.from(new Float32Array(bytes.slice().buffer));
 
 /**
- * A `rangeReader` over synthetic models, as runMerge gives for raw file data: copies into the
- * executor's (reused) buffers, asynchronously, and poisons the bytes after the range up to the
+ * A `rangeReader` over synthetic models, as runMerge gives for raw file data: poisons the
+ * executor's (reused) buffer at once, copies into it asynchronously, and poisons the bytes after the range up to the
  * next multiple of 8 elements (what the SIMD kernels read as padding), so an accumulator that
  * did not clear its padding lanes would see NaN and flag the chunk as non-finite.
  */
@@ -43,6 +45,8 @@ function intoReader(models: { anchor: SyntheticModel; contributors: SyntheticMod
     const offset = t.location.offset;
     const width = t.location.length / t.elements;
     return async (start, count, into) => {
+      // Poisoned at once, filled later: a buffer still being computed on would show NaN.
+      into.fill(0xff);
       await new Promise((r) => setImmediate(r));
       into.set(pick(index).data.subarray(offset + start * width, offset + (start + count) * width));
       const end = into.byteOffset + count * width;
@@ -69,9 +73,14 @@ describe.each(["simd", "js"] as const)("executeMerge against makeGoldens.py (num
     }
   });
 
-  it.each([1, 3, 1 << 20])("gives numpy's bytes when reading through rangeReader into reused buffers (chunks of %i)", async (chunkElements) => {
+  it.each([
+    [1, undefined],
+    [3, "requested"],
+    [3, "reversed"],
+    [1 << 20, "requested"],
+  ] as const)("gives numpy's bytes when reading through rangeReader into reused buffers (chunks of %i, read-ahead order %s)", async (chunkElements, order) => {
     for (const s of goldenScenarios) {
-      const out = await mergeAll(s, s, { readers: true, chunkElements, kernels });
+      const out = await mergeAll(s, s, { readers: true, chunkElements, kernels, order });
       for (const [name, hex] of Object.entries(s.expected)) {
         expect({ scenario: s.name, name, hex: Buffer.from(out.get(name)!).toString("hex") }).toEqual({ scenario: s.name, name, hex });
       }
@@ -239,7 +248,7 @@ describe.each(["simd", "js"] as const)("LAYERWISE over mixed dtypes and long ten
     const contributors = contributorDtypes.map((d, k) => model(d, k + 2));
     const recipe = { schedule: { kind: "COSINE" }, weights: [1, 2, 0.5] };
     const plan = planMerge({ anchor: anchor.parsed, contributors: contributors.map((c) => c.parsed), ...recipe });
-    const chunked = await mergeAll({ anchor, contributors }, recipe, { readers: true, chunkElements: 1000, kernels });
+    const chunked = await mergeAll({ anchor, contributors }, recipe, { readers: true, chunkElements: 1000, kernels, order: "requested" });
     const whole = await mergeAll({ anchor, contributors }, recipe, { kernels });
     for (const p of plan.tensors) {
       if (p.action !== "merge") throw new Error("every tensor is shared");

@@ -42,10 +42,16 @@ export interface MergeExecutionOptions {
   /** Fraction of the merge's input bytes read so far (0..1), and what is being done. */
   onProgress?(fraction: number, message: string): void;
   signal?: AbortSignal;
-  /** Elements per chunk when `readTensorRange` exists (default 2^20: 4 MiB of float32 per input). */
+  /** Elements per chunk when ranges can be read (default 2^20: 4 MiB of float32 per input). */
   chunkElements?: number;
   /** LAYERWISE arithmetic: WebAssembly SIMD or scalar JavaScript (default: SIMD when available). Same bits either way. */
   kernels?: "simd" | "js";
+  /**
+   * Names of the merged tensors in the order `getMergedTensorBytes` will ask for them (the
+   * rewriter's: anchor file order). A hint: it lets the next tensor's first read start while
+   * this one finishes; another order only wastes that read.
+   */
+  requestOrder?: readonly string[];
 }
 
 export interface MergeExecution {
@@ -53,6 +59,7 @@ export interface MergeExecution {
    * The output bytes of one anchor tensor, in the anchor's dtype: merged for the plan's merged
    * tensors, the anchor's own bytes for copied ones. This is the callback format rewriters take.
    * Inputs are read, merged and released inside the call: nothing is kept between tensors.
+   * Calls must not overlap (the rewriters await each): they share the merge's read buffers.
    */
   getMergedTensorBytes(tensor: TensorInfo): Promise<Uint8Array>;
   /** Merged tensors produced so far. */
@@ -95,6 +102,7 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
   }, 0);
   let bytesDone = 0;
   let mergedTensorsDone = 0;
+  let merging: string | null = null;
 
   const checkCancelled = (): void => {
     if (options.signal?.aborted) throw cancelled();
@@ -199,12 +207,66 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
   // The LAYERWISE fast path's arithmetic and read buffers, made at its first tensor and reused:
   // two chunks of reads in flight and one accumulator, whatever the number of models.
   let accumulator: LayerwiseAccumulator | undefined;
+  // Reads alternate between the two read slots across tensors: one is computed on while the
+  // other is filled, including the first read of the next tensor (`ahead`).
+  let readSeq = 0;
+  let ahead: { name: string; reads: LayerwiseReads; first: Promise<Uint8Array> } | null = null;
+  const nextRequested = new Map<string, PlannedTensor>();
+  if (options.requestOrder) {
+    const order = options.requestOrder.map((name) => byName.get(name)).filter((p): p is PlannedTensor => p !== undefined && p.action === "merge");
+    order.forEach((p, i) => i + 1 < order.length && nextRequested.set(p.tensor.name, order[i + 1]));
+  }
+
+  interface LayerwiseReads {
+    acc: LayerwiseAccumulator;
+    jobs: Array<{ start: number; count: number; input: number }>;
+    issue(j: number): Promise<Uint8Array>;
+  }
+
+  const isLayerwise32 = (p: PlannedTensor): p is Extract<PlannedTensor, { action: "merge" }> =>
+    p.action === "merge" && p.method === "LAYERWISE" && p.tensor.dtype !== "F64";
+
+  /** The read jobs of one LAYERWISE tensor: chunk by chunk, every input in order. */
+  function layerwiseReads(p: Extract<PlannedTensor, { action: "merge" }>): LayerwiseReads {
+    const t = p.tensor;
+    const step = canChunk(p) ? chunkElements : t.elements;
+    accumulator ??= createLayerwiseAccumulator(chunkElements, options.kernels);
+    // A tensor that cannot be read by range and exceeds a chunk gets scalar buffers of its size.
+    const acc = step <= accumulator.capacity ? accumulator : createLayerwiseAccumulator(step, "js");
+    const readers = p.inputs.map((x) => readerOf(x.model, x.tensor));
+    const jobs: LayerwiseReads["jobs"] = [];
+    for (let start = 0; start < t.elements; start += step) {
+      for (let input = 0; input < p.inputs.length; input++) jobs.push({ start, count: Math.min(step, t.elements - start), input });
+    }
+    const issue = (j: number): Promise<Uint8Array> => {
+      const { start, count, input } = jobs[j];
+      const x = p.inputs[input];
+      const reader = readers[input];
+      let read: Promise<Uint8Array>;
+      if (reader) {
+        const into = acc.readBuffer((readSeq++ & 1) as 0 | 1, count * byteWidth(x.tensor));
+        read = reader(start, count, into).then(() => into);
+      } else read = fetchFresh(x.model, x.tensor, start, count);
+      // Settled later by the await that uses it, or dropped when an earlier job throws.
+      read.catch(() => undefined);
+      return read;
+    };
+    return { acc, jobs, issue };
+  }
+
+  /** Settles a read-ahead that will not be used, so its slot can be filled again. */
+  async function dropAhead(): Promise<void> {
+    const pending = ahead;
+    ahead = null;
+    await pending?.first.catch(() => undefined);
+  }
 
   /**
    * LAYERWISE in float32, the default and hot path: per chunk, every input is decoded and
    * accumulated in one pass from its bytes, then encoded into the output with one fused
-   * non-finite check (layerwiseAccumulator.ts; SIMD when available). The next input's read is
-   * issued before the current one is computed on, so file reads overlap arithmetic.
+   * non-finite check (layerwiseAccumulator.ts; SIMD when available). The next read is issued
+   * before the current one is computed on, so file reads overlap arithmetic; with
+   * `requestOrder`, the last chunk of a tensor overlaps the first read of the next one.
    *
    * Non-finite inputs are found from the result: a NaN or ±Inf in any input makes its element
    * of the sum non-finite too (Inf·0 and Inf − Inf are NaN), so a finite chunk had finite inputs.
@@ -215,29 +277,17 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
     const t = p.tensor;
     const width = byteWidth(t);
     const out = new Uint8Array(t.elements * width);
-    const step = canChunk(p) ? chunkElements : t.elements;
-    accumulator ??= createLayerwiseAccumulator(chunkElements, options.kernels);
-    // A tensor that cannot be read by range and exceeds a chunk gets scalar buffers of its size.
-    const acc = step <= accumulator.capacity ? accumulator : createLayerwiseAccumulator(step, "js");
-    const readers = p.inputs.map((x) => readerOf(x.model, x.tensor));
-    const jobs: Array<{ start: number; count: number; input: number }> = [];
-    for (let start = 0; start < t.elements; start += step) {
-      for (let input = 0; input < p.inputs.length; input++) jobs.push({ start, count: Math.min(step, t.elements - start), input });
+    let reads: LayerwiseReads;
+    let next: Promise<Uint8Array>;
+    if (ahead && ahead.name === t.name) {
+      ({ reads, first: next } = ahead);
+      ahead = null;
+    } else {
+      await dropAhead();
+      reads = layerwiseReads(p);
+      next = reads.issue(0);
     }
-    const issue = (j: number): Promise<Uint8Array> => {
-      const { start, count, input } = jobs[j];
-      const x = p.inputs[input];
-      const reader = readers[input];
-      let read: Promise<Uint8Array>;
-      if (reader) {
-        const into = acc.readBuffer((j & 1) as 0 | 1, count * byteWidth(x.tensor));
-        read = reader(start, count, into).then(() => into);
-      } else read = fetchFresh(x.model, x.tensor, start, count);
-      // Settled later by the await below, or dropped when an earlier job throws.
-      read.catch(() => undefined);
-      return read;
-    };
-    let next = issue(0);
+    const { acc, jobs, issue } = reads;
     try {
       for (let j = 0; j < jobs.length; j++) {
         checkCancelled();
@@ -246,6 +296,13 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
         const bytes = await next;
         checkCancelled();
         if (j + 1 < jobs.length) next = issue(j + 1);
+        else {
+          const following = nextRequested.get(t.name);
+          if (following && isLayerwise32(following)) {
+            const followingReads = layerwiseReads(following);
+            ahead = { name: following.tensor.name, reads: followingReads, first: followingReads.issue(0) };
+          }
+        }
         const expected = count * byteWidth(x.tensor);
         if (bytes.byteLength !== expected) {
           throw badInput(`${modelName(x.model)}: tensor ${JSON.stringify(x.tensor.name)} gave ${bytes.byteLength} bytes of data where ${count} ${x.tensor.dtype} elements need ${expected}`);
@@ -260,6 +317,7 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
     } catch (error) {
       // A read still in flight would land in a buffer the next tensor uses.
       await next.catch(() => undefined);
+      await dropAhead();
       throw error;
     }
     return out;
@@ -302,7 +360,14 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
       invariant(p, `tensor ${tensor.name} is not one of the anchor's`);
       if (p.action === "copy") return io.readTensor(0, p.tensor);
       invariant(!produced.has(tensor.name), `tensor ${tensor.name} was merged twice`);
-      const bytes = await merge(p);
+      invariant(!merging, `tensor ${tensor.name} was requested while ${merging} was being merged`);
+      merging = tensor.name;
+      let bytes: Uint8Array;
+      try {
+        bytes = await merge(p);
+      } finally {
+        merging = null;
+      }
       produced.add(tensor.name);
       mergedTensorsDone++;
       report(`merged ${tensor.name} (${mergedTensorsDone}/${plan.mergedCount})`);

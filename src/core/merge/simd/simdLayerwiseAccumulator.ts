@@ -35,7 +35,7 @@ function kernelsModule(): WasmModule | null {
   return compiled;
 }
 
-/** The kernels work on 8 elements at a time (two f32x4 vectors, one vector of 16-bit values). */
+/** Chunks are padded to a multiple of 8 elements (the kernels step by 4; 8 keeps 16-bit rows 16-byte aligned). */
 const LANES = 8;
 const roundUp = (n: number) => Math.ceil(n / LANES) * LANES;
 const PAGE = 65536;
