@@ -12,9 +12,11 @@ export interface QueryState<T> {
 /**
  * Runs `query` whenever it or `variables` change (compared as JSON), cancelling the request it
  * replaces so a slow old answer never overwrites a newer one. `skip` holds the query back.
- * `pollMs` re-runs it on a timer while the caller wants live data (jobs).
+ * `pollMs` re-runs it on a timer while the caller wants live data (jobs). `keepPrevious` leaves
+ * the last answer on screen while a changed query runs (a table being filtered, a preview being
+ * edited) instead of flashing a loading state.
  */
-export function useQuery<T>(query: string, variables: Record<string, unknown> = {}, options: { skip?: boolean; pollMs?: number } = {}): QueryState<T> {
+export function useQuery<T>(query: string, variables: Record<string, unknown> = {}, options: { skip?: boolean; pollMs?: number; keepPrevious?: boolean } = {}): QueryState<T> {
   const [data, setData] = useState<T>();
   const [error, setError] = useState<RequestError>();
   const [loading, setLoading] = useState(!options.skip);
@@ -30,7 +32,7 @@ export function useQuery<T>(query: string, variables: Record<string, unknown> = 
     const controller = new AbortController();
     const changed = lastKey.current !== query + key;
     lastKey.current = query + key;
-    if (changed) setData(undefined);
+    if (changed && !options.keepPrevious) setData(undefined);
     setLoading(true);
     gql<T>(query, JSON.parse(key), controller.signal)
       .then((result) => {

@@ -103,7 +103,7 @@ export function MergeBuilderPage() {
   const method = methods.data?.mergeMethods.find((m) => m.name === state.method);
   const built = buildMergeInput(state, method?.needsBase ?? false);
   const planInput = useDebounced(built.input, 250);
-  const plan = useQuery<{ mergePlan: Plan }>(PLAN, { input: planInput }, { skip: !planInput || !built.input });
+  const plan = useQuery<{ mergePlan: Plan }>(PLAN, { input: planInput }, { skip: !planInput || !built.input, keepPrevious: true });
   const may = permission(viewer, "WRITER");
 
   const start = async () => {

@@ -85,7 +85,7 @@ export function ModelsPage() {
   if (field === "SCORE") orderBy.datasetId = scoreOn;
   const variables: Record<string, unknown> = { where, orderBy, first: PAGE, after: get("after") || null };
   if (scoreOn) variables.scoreOn = scoreOn;
-  const result = useQuery<ModelsData>(modelsQuery(Boolean(scoreOn)), variables);
+  const result = useQuery<ModelsData>(modelsQuery(Boolean(scoreOn)), variables, { keepPrevious: true });
 
   const datasets = catalog.data?.datasets.edges.map((e) => e.node) ?? [];
   const connection = result.data?.models;
