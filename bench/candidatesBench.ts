@@ -2,7 +2,8 @@
  * `npm run bench:candidates` (issue 3, item 10): merge-candidate lookup and registration latency
  * over a registry of 100,000 models spread over 200 structures of ~300 tensors.
  *
- *   node scripts/bench-candidates.js [--postgres URL] [--models N] [--anchors N] [--explain]
+ *   node scripts/bench-candidates.js [--postgres URL] [--models N] [--anchors N] [--known N]
+ *     [--new N] [--seed N] [--explain] [--keep] [--proposed-index]
  *
  * Runs on SQLite (a temp data dir) and, when `--postgres URL` or BENCH_DATABASE_URL is given,
  * again on PostgreSQL in a fresh schema that is dropped at the end. Prints a table per provider
@@ -45,6 +46,13 @@ type Provider = "sqlite" | "postgres";
 
 const BACKBONES = 20;
 const HEADS = 10;
+/**
+ * The index this benchmark argues for (see the report in the results): candidates read a range of
+ * it per structure in id order and count it without touching the table. Same DDL on both
+ * providers; it would replace "Model_structureId_idx".
+ */
+const PROPOSED_INDEXES = [`CREATE INDEX "Model_structureId_deletedAt_id_idx" ON "Model"("structureId", "deletedAt", "id")`];
+
 const TARGETS = { candidatesP95Ms: 25, knownRegistrationMs: 10, newRegistrationMs: 250 };
 
 interface Options {
@@ -56,6 +64,8 @@ interface Options {
   explain: boolean;
   /** Leave the database (SQLite dir / PostgreSQL schema) in place for investigation. */
   keep: boolean;
+  /** Apply PROPOSED_INDEXES to the bench database after seeding (not in prisma/ yet). */
+  proposedIndex: boolean;
   seed: number;
 }
 
@@ -68,6 +78,7 @@ function parseArgs(argv: string[]): Options {
     newRegistrations: 20,
     explain: false,
     keep: false,
+    proposedIndex: false,
     seed: 20240915,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -85,7 +96,8 @@ function parseArgs(argv: string[]): Options {
     else if (arg === "--seed") options.seed = positive(arg, value());
     else if (arg === "--explain") options.explain = true;
     else if (arg === "--keep") options.keep = true;
-    else throw new Error(`unknown argument ${arg}; usage: bench-candidates [--postgres URL] [--models N] [--anchors N] [--known N] [--new N] [--seed N] [--explain] [--keep]`);
+    else if (arg === "--proposed-index") options.proposedIndex = true;
+    else throw new Error(`unknown argument ${arg}; usage: bench-candidates [--postgres URL] [--models N] [--anchors N] [--known N] [--new N] [--seed N] [--explain] [--keep] [--proposed-index]`);
   }
   return options;
 }
@@ -538,7 +550,10 @@ async function tableSizesSqlite(app: App): Promise<Record<string, number>> {
   }
 }
 
-/** The candidate queries' plans for one anchor, for the report (`--explain`). */
+/**
+ * The plans of CandidateService's statements (same SQL shape) for an anchor of the busiest
+ * structure, for the report (`--explain`).
+ */
 async function explain(app: App, seeded: Seeded): Promise<string> {
   const db = app.services.database.prisma;
   const provider = app.services.database.provider;
@@ -546,25 +561,20 @@ async function explain(app: App, seeded: Seeded): Promise<string> {
   const busiest = counts.indexOf(Math.max(...counts));
   const anchor = await db.model.findFirstOrThrow({ where: { structureId: seeded.structureIds[busiest] }, select: { id: true, structureId: true } });
   const S = anchor.structureId!;
-  const cte = `WITH c AS (
-        SELECT o."structureBId" AS sid, o."fractionOfA" AS f, o."structureAId" AS a, o."structureBId" AS b, 0 AS side
-        FROM "StructureOverlap" o WHERE o."structureAId" = '${S}' AND o."fractionOfA" >= 0.5
-        UNION ALL
-        SELECT o."structureAId", o."fractionOfB", o."structureAId", o."structureBId", 1
-        FROM "StructureOverlap" o WHERE o."structureBId" = '${S}' AND o."fractionOfB" >= 0.5
-        UNION ALL
-        SELECT CAST('${S}' AS TEXT), CAST(1.0 AS DOUBLE PRECISION), CAST('${S}' AS TEXT), CAST('${S}' AS TEXT), 2)`;
+  const overlapping = `SELECT o."structureBId" AS "sid", o."fractionOfA" AS "f" FROM "StructureOverlap" o WHERE o."structureAId" = '${S}' AND o."fractionOfA" >= 0.5
+      UNION ALL SELECT o."structureAId", o."fractionOfB" FROM "StructureOverlap" o WHERE o."structureBId" = '${S}' AND o."fractionOfB" >= 0.5`;
+  const sids = [S, ...(await db.$queryRawUnsafe<Array<{ sid: string }>>(overlapping)).map((r) => r.sid)];
   const filters = `m."deletedAt" IS NULL AND m."id" <> '${anchor.id}'`;
-  const page = `${cte} SELECT m."id", c.f FROM "Model" m JOIN c ON m."structureId" = c.sid WHERE ${filters} ORDER BY c.f DESC, m."id" ASC LIMIT 21`;
-  const count = `${cte} SELECT COUNT(*) FROM "Model" m JOIN c ON m."structureId" = c.sid WHERE ${filters}`;
-  const out: string[] = [`anchor ${anchor.id} (structure with ${counts[busiest]} models)`];
-  for (const [label, sql] of [["page", page], ["count", count]] as const) {
+  const page = `SELECT * FROM (SELECT m."id" AS "modelId", m."structureId" AS "sid", 0 AS "tier" FROM "Model" m WHERE m."structureId" IN ('${S}') AND ${filters} ORDER BY m."id" ASC LIMIT 21) AS t0`;
+  const count = `SELECT COUNT(*) AS "n" FROM "Model" m WHERE m."structureId" IN (${sids.map((x) => `'${x}'`).join(", ")}) AND ${filters}`;
+  const out: string[] = [`anchor ${anchor.id}: its structure has ${counts[busiest]} models; ${sids.length - 1} other structures overlap it by ≥ 0.5`];
+  for (const [label, sql] of [["overlapping structures", overlapping], ["page (first tier)", page], ["count", count]] as const) {
     out.push(`-- ${label}`);
     if (provider === "sqlite") {
       const rows = await db.$queryRawUnsafe<Array<{ detail: string }>>(`EXPLAIN QUERY PLAN ${sql}`);
       out.push(...rows.map((r) => r.detail));
       const t = await timed(() => db.$queryRawUnsafe(sql));
-      out.push(`(ran in ${t.ms.toFixed(1)} ms)`);
+      out.push(`(ran in ${t.ms.toFixed(2)} ms through Prisma)`);
     } else {
       const rows = await db.$queryRawUnsafe<Array<{ "QUERY PLAN": string }>>(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`);
       out.push(...rows.map((r) => r["QUERY PLAN"]));
@@ -578,7 +588,9 @@ interface Result {
   date: string;
   commit: string;
   node: string;
-  machine: { cpus: number; cpuModel: string };
+  machine: { cpus: number; cpuModel: string; loadAverageAtStart: number[]; loadAverageAtEnd: number[] };
+  /** DDL applied to the bench database beyond the committed migrations (--proposed-index). */
+  adHocIndexes: string[];
   seeding: {
     structures: number;
     tensorsPerStructure: { min: number; mean: number; max: number };
@@ -603,8 +615,15 @@ async function runOn(target: Target, options: Options): Promise<Result> {
   log(`${target.provider}: starting the app (data dir ${target.dataDir})`);
   const config = loadConfig({ DATABASE_URL: target.databaseUrl, LAYERMERGE_DATA_DIR: target.dataDir, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent" });
   const app = await startApp(config);
+  // The machine may be shared: the load average says how much the figures can be trusted.
+  const loadAtStart = os.loadavg().map((x) => Math.round(x * 100) / 100);
   try {
     const seeded = await seed(app, options);
+    if (options.proposedIndex) {
+      for (const ddl of PROPOSED_INDEXES) await app.services.database.prisma.$executeRawUnsafe(ddl);
+      await app.services.database.prisma.$executeRawUnsafe("ANALYZE");
+      log(`${target.provider}: applied ${PROPOSED_INDEXES.length} proposed index(es) ad hoc`);
+    }
     log(`${target.provider}: timing ${options.knownRegistrations} known-structure and ${options.newRegistrations} new-structure registrations`);
     const registration = await timeRegistrations(app, seeded, options);
     log(`${target.provider}: timing mergeCandidates over HTTP for ${options.anchors} anchors`);
@@ -617,7 +636,8 @@ async function runOn(target: Target, options: Options): Promise<Result> {
       date: new Date().toISOString(),
       commit: gitCommit(),
       node: process.version,
-      machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? "unknown" },
+      machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? "unknown", loadAverageAtStart: loadAtStart, loadAverageAtEnd: os.loadavg().map((x) => Math.round(x * 100) / 100) },
+      adHocIndexes: options.proposedIndex ? PROPOSED_INDEXES : [],
       seeding: {
         structures: seeded.structureIds.length,
         tensorsPerStructure: {
@@ -672,7 +692,7 @@ function table(r: Result): string {
   lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
   const t = r.candidates.totalCount;
   return [
-    `== ${r.provider} (commit ${r.commit}, ${r.node}, ${r.machine.cpus} CPUs) ==`,
+    `== ${r.provider}${r.adHocIndexes.length ? " + proposed index" : ""} (commit ${r.commit}, ${r.node}, ${r.machine.cpus} CPUs, load average ${r.machine.loadAverageAtStart[0]} at start, ${r.machine.loadAverageAtEnd[0]} at end) ==`,
     `seeded ${r.seeding.structures} structures (${r.seeding.tensorsPerStructure.min}–${r.seeding.tensorsPerStructure.max} tensors, mean ${r.seeding.tensorsPerStructure.mean}; ${r.seeding.overlapRows} overlap rows) via ensureStructure in ${r.seeding.structuresSeconds} s`,
     `seeded ${r.seeding.models} models via ${r.seeding.modelsVia} in ${r.seeding.modelsSeconds} s; models per structure ${r.seeding.modelsPerStructure.min}–${r.seeding.modelsPerStructure.max} (median ${r.seeding.modelsPerStructure.median}, ${r.seeding.modelsPerStructure.distribution})`,
     ...lines,
@@ -697,7 +717,7 @@ async function main(): Promise<void> {
     try {
       const result = await runOn(target, options);
       console.log(table(result) + "\n");
-      const file = path.join(resultsDir, `candidates-${result.provider}.json`);
+      const file = path.join(resultsDir, `candidates-${result.provider}${options.proposedIndex ? "+index" : ""}.json`);
       fs.writeFileSync(file, JSON.stringify(result, null, 2) + "\n");
       log(`wrote ${path.relative(process.cwd(), file)}`);
     } finally {
