@@ -140,6 +140,8 @@ describeBrowser("dashboard in Chromium", () => {
     // Models: the name filter reaches the URL and the table.
     await page.goto(`${server.origin}/`);
     await page.getByTestId("models-table").waitFor();
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate("document.activeElement.textContent")).toBe("Skip to content");
     expect(await page.getByTestId("models-table").locator("tbody tr").count()).toBe(6);
     await shot(page, "01-models");
     await page.getByLabel("Name contains").fill("gta");
@@ -185,9 +187,10 @@ describeBrowser("dashboard in Chromium", () => {
     // Only ancestors: the merge child disappears.
     await page.getByLabel("Direction").selectOption("ANCESTORS");
     await expect_(async () => (await page.getByTestId("lineage-node").count()) === 2, "ancestors only");
-    // Nodes are links: opening the merged child shows its recipe.
+    // Nodes are links, reachable by keyboard: Enter on the merged child opens it and its recipe.
     await page.getByLabel("Direction").selectOption("BOTH");
-    await page.locator('[data-testid="lineage-node"][aria-label^="early-soup"]').click();
+    await page.locator('[data-testid="lineage-node"][aria-label^="early-soup"]').focus();
+    await page.keyboard.press("Enter");
     await page.getByRole("heading", { level: 1, name: /early-soup/ }).waitFor();
     await page.getByRole("link", { name: "Merge recipe" }).click();
     await page.getByText(/w\(l\) over 4 layers/).waitFor();
