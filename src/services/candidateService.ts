@@ -46,7 +46,7 @@ interface CandidateStructure {
  * that share a structure — a single join sorted by (fraction, id) had to read and sort every
  * candidate model (20,000–34,000 per anchor at 100,000 models). Only `totalCount` still counts
  * every candidate row. Per-pair details come from the in-memory structure catalog rather than
- * from stored JSON: `computeOverlap` on two cached indexes costs microseconds.
+ * from stored JSON: `computeOverlap` on two cached indexes costs tens of microseconds.
  */
 export class CandidateService {
   constructor(private readonly db: Db, private readonly catalog: StructureCatalog) {}
@@ -139,9 +139,9 @@ export class CandidateService {
     const generated = new Map(
       (await this.db.structure.findMany({ where: { id: { in: sids } }, select: { id: true, generatedNameCount: true } })).map((s) => [s.id, s.generatedNameCount]),
     );
-    const anchorStructure = await this.catalog.get(anchor.id);
-    const overlaps = new Map<string, Overlap>();
-    for (const sid of sids) overlaps.set(sid, computeOverlap(anchorStructure, await this.catalog.get(sid)));
+    // A process that has not seen these structures yet loads them once, side by side.
+    const [anchorStructure, ...others] = await Promise.all([anchor.id, ...sids].map((sid) => this.catalog.get(sid)));
+    const overlaps = new Map<string, Overlap>(sids.map((sid, k) => [sid, computeOverlap(anchorStructure!, others[k]!)]));
     const anchorGroups = anchor.groups as Array<{ prefix: string; tensorCount: number; parameterCount: number }>;
 
     return rows.map((r) => {
