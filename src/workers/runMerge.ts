@@ -52,7 +52,12 @@ function open(ref: MergeModelRef): OpenModel {
   // megabytes of tensor data (replaced in the output anyway) for every few-byte header between
   // big tensors; reads longer than the window bypass it.
   const source = new FileByteSource(ref.file, 64 << 10);
-  return { parsed, source, fd: fs.openSync(ref.file, "r") };
+  try {
+    return { parsed, source, fd: fs.openSync(ref.file, "r") };
+  } catch (error) {
+    source.close();
+    throw error;
+  }
 }
 
 /**
@@ -109,11 +114,17 @@ const PROGRESS_INTERVAL_MS = 100;
  * by the tensors in flight, not by the number or size of the models.
  */
 export async function runMerge(payload: RunMergePayload, onProgress: (p: { fraction: number; message: string }) => void): Promise<RunMergeResult> {
-  const anchor = open(payload.anchor);
-  const contributors = payload.contributors.map(open);
-  const base = payload.base ? open(payload.base) : null;
-  const all = [anchor, ...contributors];
+  const opened: OpenModel[] = [];
+  const openTracked = (ref: MergeModelRef): OpenModel => {
+    const m = open(ref);
+    opened.push(m);
+    return m;
+  };
   try {
+    const anchor = openTracked(payload.anchor);
+    const contributors = payload.contributors.map(openTracked);
+    const base = payload.base ? openTracked(payload.base) : null;
+    const all = [anchor, ...contributors];
     const plan = planMerge({
       anchor: anchor.parsed,
       contributors: contributors.map((c) => c.parsed),
@@ -197,7 +208,8 @@ export async function runMerge(payload: RunMergePayload, onProgress: (p: { fract
       inputBytes: plan.inputBytes,
     };
   } finally {
-    for (const m of [...all, ...(base ? [base] : [])]) {
+    // Also when a later input fails to parse: the ones opened before it are closed.
+    for (const m of opened) {
       m.source.close();
       fs.closeSync(m.fd);
       m.external?.close();

@@ -321,6 +321,20 @@ describe("executeMerge refusals, progress and cancellation", () => {
     await expect(exec.getMergedTensorBytes(anchor.parsed.tensors[1])).rejects.toMatchObject({ code: "CANCELLED" });
   });
 
+  it("answers a repeated request (writeOnnxRewrite's second pass over varint tensors) with the same bytes, counted once", async () => {
+    const other = syntheticModel([f32Tensor("w", [3], 0, [3, 4, 5]), f32Tensor("v", [2], 1, [3, 3])], 2);
+    const exec = executeMerge(planMerge({ anchor: anchor.parsed, contributors: [other.parsed] }), memoryIo({ anchor, contributors: [other] }));
+    const first = await exec.getMergedTensorBytes(anchor.parsed.tensors[0]);
+    const again = await exec.getMergedTensorBytes(anchor.parsed.tensors[0]);
+    // layer 0 of 2, LINEAR: w = 1/2 each → [2, 3, 4]
+    expect(f32(again)).toEqual([2, 3, 4]);
+    expect(Buffer.from(again).equals(Buffer.from(first))).toBe(true);
+    expect(exec.mergedTensorsDone).toBe(1);
+    expect(() => exec.finish()).toThrow(/1 merged tensor\(s\) were never written/);
+    await exec.getMergedTensorBytes(anchor.parsed.tensors[1]);
+    expect(() => exec.finish()).not.toThrow();
+  });
+
   it("finish() notices a merged tensor that was never produced", async () => {
     const other = syntheticModel([f32Tensor("w", [3], 0, [0, 0, 0])], 2);
     const exec = executeMerge(planMerge({ anchor: anchor.parsed, contributors: [other.parsed] }), memoryIo({ anchor, contributors: [other] }));

@@ -359,7 +359,6 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
       const p = byName.get(tensor.name);
       invariant(p, `tensor ${tensor.name} is not one of the anchor's`);
       if (p.action === "copy") return io.readTensor(0, p.tensor);
-      invariant(!produced.has(tensor.name), `tensor ${tensor.name} was merged twice`);
       invariant(!merging, `tensor ${tensor.name} was requested while ${merging} was being merged`);
       merging = tensor.name;
       let bytes: Uint8Array;
@@ -368,8 +367,10 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
       } finally {
         merging = null;
       }
+      // writeOnnxRewrite asks twice for varint-encoded tensors beyond its cache (once to size the
+      // file, once to write it): merging is deterministic, so the second answer is the same bytes.
+      if (!produced.has(tensor.name)) mergedTensorsDone++;
       produced.add(tensor.name);
-      mergedTensorsDone++;
       report(`merged ${tensor.name} (${mergedTensorsDone}/${plan.mergedCount})`);
       return bytes;
     },
