@@ -1,0 +1,72 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { loadConfig } from "../src/config/config";
+
+/*
+ * No Docker engine runs here, so the compose file is checked by reading it: every service the
+ * app expects is there, every variable a process needs is set and agrees with the service that
+ * answers it, and the configuration each container gets is one the app accepts.
+ */
+const ROOT = path.resolve(__dirname, "..");
+const compose = parse(fs.readFileSync(path.join(ROOT, "docker-compose.yml"), "utf8"), { merge: true }) as {
+  services: Record<string, any>;
+  volumes: Record<string, unknown>;
+};
+
+const envOf = (name: string): Record<string, string> => compose.services[name].environment;
+
+describe("docker-compose.yml", () => {
+  test("has PostgreSQL, Redis, MinIO, the API and two workers, each with a health check", () => {
+    for (const s of ["postgres", "redis", "minio", "api", "worker"]) {
+      expect(compose.services[s]).toBeDefined();
+      expect(compose.services[s].healthcheck?.test).toBeDefined();
+    }
+    expect(compose.services.worker.deploy.replicas).toBe(2);
+    expect(compose.services.worker.command).toEqual(["node", "bin/layermerge.js", "worker"]);
+    expect(compose.services.api.command).toEqual(["node", "bin/layermerge.js", "serve"]);
+    expect(compose.services.api.ports).toContain("4000:4000");
+  });
+
+  test("API and workers get a configuration the app accepts, pointing at the services in the file", () => {
+    for (const s of ["api", "worker"]) {
+      const env = envOf(s);
+      for (const key of ["DATABASE_URL", "REDIS_URL", "LAYERMERGE_ARTIFACTS", "S3_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "LAYERMERGE_DATA_DIR"]) {
+        expect({ service: s, key, set: Boolean(env[key]) }).toEqual({ service: s, key, set: true });
+      }
+      const config = loadConfig(env, "/app");
+      expect(config.databaseProvider).toBe("postgres");
+      expect(config.redisUrl).toBe("redis://redis:6379");
+      expect(config.artifacts.startsWith("s3://")).toBe(true);
+      expect(compose.services[new URL(env.DATABASE_URL).hostname]).toBeDefined();
+      expect(compose.services[new URL(env.REDIS_URL).hostname]).toBeDefined();
+      expect(compose.services[new URL(env.S3_ENDPOINT).hostname]).toBeDefined();
+      // Volumes the service mounts are declared.
+      for (const v of compose.services[s].volumes ?? []) expect(compose.volumes).toHaveProperty(String(v).split(":")[0]);
+    }
+    const api = envOf("api");
+    expect(loadConfig(api, "/app").host).toBe("0.0.0.0");
+  });
+
+  test("credentials and names agree between the app and the services", () => {
+    const api = envOf("api");
+    const pg = envOf("postgres");
+    const url = new URL(api.DATABASE_URL);
+    expect([decodeURIComponent(url.username), decodeURIComponent(url.password), url.pathname.slice(1)]).toEqual([pg.POSTGRES_USER, pg.POSTGRES_PASSWORD, pg.POSTGRES_DB]);
+    const minio = envOf("minio");
+    expect([api.AWS_ACCESS_KEY_ID, api.AWS_SECRET_ACCESS_KEY]).toEqual([minio.MINIO_ROOT_USER, minio.MINIO_ROOT_PASSWORD]);
+    const bucket = new URL(api.LAYERMERGE_ARTIFACTS).hostname;
+    expect(compose.services["minio-setup"].entrypoint.join(" ")).toContain(`local/${bucket}`);
+    // Workers and the API share the queue prefix, so they see the same queues.
+    expect(envOf("worker").LAYERMERGE_QUEUE_PREFIX).toBe(api.LAYERMERGE_QUEUE_PREFIX);
+  });
+
+  test("the Dockerfile is multi-stage, runs as a non-root user, and ships the migrations and the dashboard", () => {
+    const dockerfile = fs.readFileSync(path.join(ROOT, "Dockerfile"), "utf8");
+    expect(dockerfile.match(/^FROM /gm)!.length).toBeGreaterThanOrEqual(2);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toContain("COPY --from=build /app/prisma/migrations");
+    expect(dockerfile).toContain("COPY --from=build /app/web/dist");
+    expect(dockerfile).toContain("ONNXRUNTIME_NODE_INSTALL=skip");
+  });
+});
