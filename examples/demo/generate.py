@@ -327,9 +327,9 @@ def main():
             "name": name, "version": "1", "file": f"models/{name}.onnx",
             "task": "PANOPTIC" if pan else "SEMANTIC", "architecture": recipe["arch"], "backbone": "tinyseg-backbone",
             "udaStrategy": recipe["strategy"],
-            "sourceDataset": "synth-source-train",
+            "sourceDataset": "synth-source-train" + ("-panoptic" if pan else ""),
             # the UDA task's target domain; only the self-training models have seen its (unlabelled) images
-            "targetDataset": "synth-target-train",
+            "targetDataset": "synth-target-train" + ("-panoptic" if pan else ""),
             "tags": ["demo", recipe["arch"]],
             "inference": inference_contract(recipe["arch"]),
             "lineage": [{"parent": "selftrain", "relation": "CHECKPOINT_OF"}] if name == "selftrain-ckpt" else [],
