@@ -173,7 +173,8 @@ export async function runMerge(payload: RunMergePayload, onProgress: (p: { fract
       },
     );
     const byName = new Map<string, TensorInfo>(anchor.parsed.tensors.map((t) => [t.name, t]));
-    const sink = await openFileSink(payload.outFile);
+    // Written merged tensors go back to the executor, whose next tensors reuse their memory.
+    const sink = await openFileSink(payload.outFile, undefined, { onReleased: (chunk) => run.recycle(chunk) });
     try {
       if (rewrite) {
         await writeOnnxRewrite(rewrite, (t) => run.getMergedTensorBytes(t), sink);

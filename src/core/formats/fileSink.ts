@@ -1,5 +1,13 @@
 import * as fsp from "node:fs/promises";
 
+export interface FileSinkOptions {
+  /**
+   * Called with each chunk given to `write` once the sink no longer reads it (copied into its
+   * batch, or written), so the caller may reuse its memory (the merge recycles its outputs).
+   */
+  onReleased?(chunk: Uint8Array): void;
+}
+
 /**
  * A ByteSink onto a new file, batching small writes into large ones; `close` fsyncs, so a
  * published artifact is on disk before anything refers to it.
@@ -9,7 +17,8 @@ import * as fsp from "node:fs/promises";
  * flight and two batch buffers. So a chunk passed to `write` must not be changed until the next
  * `write` or `close` resolves (the merge rewriters hand over fresh buffers and never do).
  */
-export async function openFileSink(file: string, bufferBytes = 4 << 20) {
+export async function openFileSink(file: string, bufferBytes = 4 << 20, options: FileSinkOptions = {}) {
+  const released = options.onReleased ?? (() => undefined);
   const handle = await fsp.open(file, "wx");
   let buffer = Buffer.allocUnsafe(bufferBytes);
   let spare = Buffer.allocUnsafe(bufferBytes);
@@ -22,16 +31,16 @@ export async function openFileSink(file: string, bufferBytes = 4 << 20) {
     while (offset < bytes.byteLength) offset += (await handle.write(bytes, offset, bytes.byteLength - offset)).bytesWritten;
   };
   /** Starts writing `bytes` once the previous write is done; a failure surfaces at the next await. */
-  const startWrite = async (bytes: Uint8Array): Promise<void> => {
+  const startWrite = async (bytes: Uint8Array, release: boolean): Promise<void> => {
     await inFlight;
-    inFlight = writeFully(bytes);
+    inFlight = release ? writeFully(bytes).then(() => released(bytes)) : writeFully(bytes);
     // Marked handled here; awaited (and rethrown) by the next write, close or abort.
     inFlight.catch(() => undefined);
     written += bytes.byteLength;
   };
   const flush = async (): Promise<void> => {
     if (used === 0) return;
-    await startWrite(buffer.subarray(0, used));
+    await startWrite(buffer.subarray(0, used), false);
     [buffer, spare] = [spare, buffer];
     used = 0;
   };
@@ -39,12 +48,13 @@ export async function openFileSink(file: string, bufferBytes = 4 << 20) {
     async write(chunk: Uint8Array): Promise<void> {
       if (chunk.byteLength >= bufferBytes) {
         await flush();
-        await startWrite(chunk);
+        await startWrite(chunk, true);
         return;
       }
       if (used + chunk.byteLength > bufferBytes) await flush();
       buffer.set(chunk, used);
       used += chunk.byteLength;
+      released(chunk);
     },
     get bytesWritten() {
       return written + used;

@@ -7,6 +7,7 @@ import { countNonFinite, encodeFromFloats } from "./encodeFloats";
 import { FloatArray, viewAs } from "./floatArrays";
 import { createLayerwiseAccumulator, type LayerwiseAccumulator } from "./layerwiseAccumulator";
 import { addWeighted, addWeightedDelta, addWeightedDroppedDelta, applyTaskVector } from "./mergeKernels";
+import { OutputPool } from "./outputPool";
 import type { MergePlan, PlannedTensor } from "./planMerge";
 import { tiesMerge } from "./tiesMerge";
 
@@ -66,6 +67,12 @@ export interface MergeExecution {
   readonly mergedTensorsDone: number;
   /** Checks every merged tensor was produced and reports progress 1. */
   finish(): void;
+  /**
+   * Hands back bytes returned by getMergedTensorBytes once nothing reads them any more (the file
+   * sink calls this after writing them), so later tensors reuse the memory. Optional; other
+   * buffers, or pieces of one, are ignored.
+   */
+  recycle(bytes: Uint8Array): void;
 }
 
 export const DEFAULT_CHUNK_ELEMENTS = 1 << 20;
@@ -103,6 +110,7 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
   let bytesDone = 0;
   let mergedTensorsDone = 0;
   let merging: string | null = null;
+  const outputs = new OutputPool();
 
   const checkCancelled = (): void => {
     if (options.signal?.aborted) throw cancelled();
@@ -276,7 +284,8 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
   async function mergeLayerwise32(p: Extract<PlannedTensor, { action: "merge" }>): Promise<Uint8Array> {
     const t = p.tensor;
     const width = byteWidth(t);
-    const out = new Uint8Array(t.elements * width);
+    // Every byte is written below, chunk by chunk, so a recycled buffer needs no clearing.
+    const out = outputs.take(t.elements * width);
     let reads: LayerwiseReads;
     let next: Promise<Uint8Array>;
     if (ahead && ahead.name === t.name) {
@@ -376,6 +385,9 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
     },
     get mergedTensorsDone() {
       return mergedTensorsDone;
+    },
+    recycle(bytes: Uint8Array): void {
+      outputs.recycle(bytes);
     },
     finish(): void {
       checkCancelled();
