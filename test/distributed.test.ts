@@ -90,10 +90,10 @@ describeDistributed("distributed shape with real processes", () => {
       const put = (await (await fetch(`${origin}/artifacts`, { method: "PUT", body: bytes })).json()) as { sha256: string };
       return (await gql(url, `mutation($i: RegisterModelInput!) { registerModel(input: $i) { id } }`, { i: { name, taskId, artifactSha256: put.sha256, inference } })).registerModel.id as string;
     };
-    const big = [];
+    const big: string[] = [];
     for (let s = 0; s < 3; s++) big.push(await register(`big${s}`, bigModel(s, 12 << 20)));
     const contract = { inputName: "image", width: 32, height: 32, resize: { mode: "FIXED" }, mean: [0, 0, 0], std: [1, 1, 1], outputs: [{ name: "logits", kind: "SEMANTIC_LOGITS" }] };
-    const small = [];
+    const small: string[] = [];
     for (let s = 0; s < 20; s++) small.push(await register(`small${s}`, writeOnnxModel(colourNet({ bias: [0, s / 1000, 0] })).bytes, contract));
 
     // Enqueue everything at once: 20 distinct merge recipes (STEP cutoffs) and 20 evaluations.

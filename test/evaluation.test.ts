@@ -239,6 +239,17 @@ describe.each(databaseKinds)("evaluation through GraphQL (%s)", (kind) => {
     expect(g.perParent.map((p: any) => p.model.name)).toEqual(["identity", "swapped"]);
     expect(g.perParent[1].delta).toBeCloseTo(soupScore - swappedScore, 12);
 
+    // Candidates with the same shared fraction are ordered by score on the anchor's target
+    // dataset: all these models share one structure (fraction 1), so soup (scored higher) comes
+    // before swapped, and the unscored models after them.
+    await server.ok(`mutation($id: ID!, $d: ID!) { updateModel(id: $id, input: { targetDatasetId: $d }) { id } }`, { id: ids.identity, d: datasetId });
+    const cands = await server.ok(`query($a: ID!) { mergeCandidates(anchorId: $a, first: 1) { totalCount pageInfo { endCursor } edges { node { model { name } sharedFraction } } } }`, { a: ids.identity });
+    const more = await server.ok(`query($a: ID!, $c: String) { mergeCandidates(anchorId: $a, first: 50, after: $c) { edges { node { model { name } } } } }`, { a: ids.identity, c: cands.mergeCandidates.pageInfo.endCursor });
+    const order = [...cands.mergeCandidates.edges, ...more.mergeCandidates.edges].map((e: any) => e.node.model.name);
+    expect(order.slice(0, 2)).toEqual(["soup", "swapped"]);
+    expect(order).toHaveLength(cands.mergeCandidates.totalCount);
+    expect(new Set(order).size).toBe(order.length);
+
     // Sorting models by score on the dataset: scored first (best first), the unscored after.
     const sorted = await server.ok(`query($d: ID!) { models(orderBy: { field: SCORE, datasetId: $d }, first: 3) { edges { node { name } } pageInfo { endCursor } } }`, { d: datasetId });
     expect(sorted.models.edges.map((e: any) => e.node.name)).toEqual(["identity", "paper-model", "soup"]);

@@ -29,6 +29,16 @@ export interface Candidate {
   nameMatchingReliable: boolean;
 }
 
+function parseScoredCursor(cursor: { value: unknown; id: string }): { f: number; score: number | null; id: string } {
+  try {
+    const [f, score] = JSON.parse(String(cursor.value)) as [number, number | null];
+    if (typeof f === "number" && (score === null || typeof score === "number")) return { f, score, id: cursor.id };
+  } catch {
+    // fall through
+  }
+  throw badInput("after is not a cursor of this candidates query", "after");
+}
+
 /** A structure that overlaps the anchor's by at least the threshold (the anchor's own: f = 1). */
 interface CandidateStructure {
   sid: string;
@@ -57,7 +67,7 @@ export class CandidateService {
     if (!Number.isFinite(min) || min < 0 || min > 1) throw badInput(`minSharedFraction must be from 0 to 1 (got ${min})`, "minSharedFraction");
     const anchor = await this.db.model.findUnique({
       where: { id: args.anchorId },
-      select: { id: true, taskId: true, structure: { select: { id: true, generatedNameCount: true, groups: true } } },
+      select: { id: true, taskId: true, targetDatasetId: true, structure: { select: { id: true, generatedNameCount: true, groups: true } } },
     });
     if (!anchor) throw badInput(`anchorId ${JSON.stringify(args.anchorId)} does not exist`, "anchorId");
     if (!anchor.structure) throw badInput("the anchor has no registered artifact, so no structure to compare", "anchorId");
@@ -72,6 +82,15 @@ export class CandidateService {
     structures.sort((a, b) => b.f - a.f);
 
     const filters = Prisma.sql`m."deletedAt" IS NULL AND m."id" <> ${anchor.id} ${args.sameTask ? Prisma.sql`AND m."taskId" = ${anchor.taskId}` : Prisma.empty}`;
+    if (anchor.targetDatasetId) {
+      // Ties in shared fraction are ordered by the candidates' scores on the anchor's target
+      // dataset (best first, unscored last): the cursor carries fraction and score.
+      const scored = cursor ? parseScoredCursor(cursor) : null;
+      const [rows, totalCount] = await Promise.all([this.pageByScore(structures, filters, scored, first + 1, anchor.targetDatasetId), this.count(structures, filters)]);
+      const details = await this.details(anchor.structure, rows);
+      const scoreOf = new Map(rows.map((r) => [r.modelId, r.score]));
+      return connectionFrom(details, first, cursor !== null, totalCount, (c) => encodeCursor(JSON.stringify([c.sharedFraction, scoreOf.get(c.modelId) ?? null]), c.modelId));
+    }
     const [rows, totalCount] = await Promise.all([this.page(structures, filters, cursor, first + 1), this.count(structures, filters)]);
     const details = await this.details(anchor.structure, rows);
     return connectionFrom(details, first, cursor !== null, totalCount, (c) => encodeCursor(c.sharedFraction, c.modelId));
@@ -112,6 +131,51 @@ export class CandidateService {
         const ordered = byTier[k]!.sort((a, b) => (a.modelId < b.modelId ? -1 : a.modelId > b.modelId ? 1 : 0));
         for (const r of ordered) out.push({ modelId: r.modelId, sid: r.sid, f: tier[0]!.f });
       });
+    }
+    return out.slice(0, limit);
+  }
+
+  /**
+   * As `page`, with models of equal fraction ordered by score on `datasetId` (desc), then the
+   * unscored ones by id. Scored models come from the (datasetId, score) index in score order,
+   * filtered to the tier's structures, so a page still stops at `limit` rows.
+   */
+  private async pageByScore(
+    structures: CandidateStructure[],
+    filters: Prisma.Sql,
+    cursor: { f: number; score: number | null; id: string } | null,
+    limit: number,
+    datasetId: string,
+  ): Promise<Array<{ modelId: string; sid: string; f: number; score: number | null }>> {
+    const tiers: CandidateStructure[][] = [];
+    for (const s of structures) {
+      if (cursor && s.f > cursor.f) continue;
+      const last = tiers[tiers.length - 1];
+      if (last && last[0]!.f === s.f) last.push(s);
+      else tiers.push([s]);
+    }
+    const out: Array<{ modelId: string; sid: string; f: number; score: number | null }> = [];
+    for (const tier of tiers) {
+      if (out.length >= limit) break;
+      const f = tier[0]!.f;
+      const sids = Prisma.join(tier.map((s) => s.sid));
+      const same = cursor !== null && cursor.f === f;
+      if (!same || cursor!.score !== null) {
+        const after = same ? Prisma.sql`AND (s."score" < ${cursor!.score} OR (s."score" = ${cursor!.score} AND m."id" > ${cursor!.id}))` : Prisma.empty;
+        const scored = await this.db.$queryRaw<Array<{ modelId: string; sid: string; score: number }>>`
+          SELECT m."id" AS "modelId", m."structureId" AS "sid", s."score" AS "score" FROM "ModelScore" s JOIN "Model" m ON m."id" = s."modelId"
+          WHERE s."datasetId" = ${datasetId} AND m."structureId" IN (${sids}) AND ${filters} ${after}
+          ORDER BY s."score" DESC, m."id" ASC LIMIT ${limit - out.length}`;
+        for (const r of scored) out.push({ modelId: r.modelId, sid: r.sid, f, score: Number(r.score) });
+      }
+      if (out.length >= limit) break;
+      const after = same && cursor!.score === null ? Prisma.sql`AND m."id" > ${cursor!.id}` : Prisma.empty;
+      const unscored = await this.db.$queryRaw<Array<{ modelId: string; sid: string }>>`
+        SELECT m."id" AS "modelId", m."structureId" AS "sid" FROM "Model" m
+        WHERE m."structureId" IN (${sids}) AND ${filters} ${after}
+          AND NOT EXISTS (SELECT 1 FROM "ModelScore" s WHERE s."modelId" = m."id" AND s."datasetId" = ${datasetId})
+        ORDER BY m."id" ASC LIMIT ${limit - out.length}`;
+      for (const r of unscored) out.push({ modelId: r.modelId, sid: r.sid, f, score: null });
     }
     return out.slice(0, limit);
   }
