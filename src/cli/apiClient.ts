@@ -1,6 +1,8 @@
 import * as fs from "node:fs";
 import { createHash } from "node:crypto";
 import { DomainError } from "../core/errors";
+import WebSocket from "ws";
+import { createClient } from "graphql-ws";
 
 /**
  * How CLI commands other than serve/migrate/token reach a registry: over its public API, like
@@ -31,6 +33,30 @@ export class ApiClient {
       throw new DomainError("BAD_USER_INPUT", `${e.extensions?.code ?? "ERROR"}: ${e.message}${field}`);
     }
     return body.data as T;
+  }
+
+  /** Resolves when the job ends, calling `onUpdate` for every jobUpdated event. */
+  watchJob(id: string, onUpdate: (u: { status: string; progress: number; message: string | null }) => void): Promise<void> {
+    const ws = createClient({
+      url: `${this.origin.replace(/^http/, "ws")}/graphql`,
+      webSocketImpl: WebSocket,
+      connectionParams: this.token ? { authorization: `Bearer ${this.token}` } : {},
+      retryAttempts: 0,
+      lazy: true,
+    });
+    return new Promise<void>((resolve, reject) => {
+      ws.subscribe(
+        { query: `subscription($id: ID!) { jobUpdated(id: $id) { status progress message } }`, variables: { id } },
+        {
+          next: (value) => {
+            if (value.errors?.length) reject(new Error(value.errors[0].message));
+            else onUpdate((value.data as { jobUpdated: { status: string; progress: number; message: string | null } }).jobUpdated);
+          },
+          error: (error) => reject(error instanceof Error ? error : new Error("subscription failed")),
+          complete: () => resolve(),
+        },
+      );
+    }).finally(() => void ws.dispose());
   }
 
   async has(sha256: string): Promise<boolean> {

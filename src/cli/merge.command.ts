@@ -51,17 +51,27 @@ export async function mergeCommand(args: string[], client = new ApiClient()): Pr
   return 0;
 }
 
-/** Polls a job until it ends, drawing its progress. */
+/**
+ * Follows a job to its end, drawing its progress: live over the jobUpdated subscription
+ * (graphql-ws), falling back to polling job(id) if the socket cannot be used.
+ */
 export async function followJob(client: ApiClient, id: string, label: string): Promise<any> {
   const bar = new ProgressBar(label);
-  for (;;) {
-    const { job } = await client.graphql(`query($id: ID!) { job(id: $id) { id status progress message error model { id name version } } }`, { id });
-    if (job.status === "RUNNING" || job.status === "SUCCEEDED") bar.update(job.progress, job.message ?? "");
-    if (!["QUEUED", "RUNNING"].includes(job.status)) {
-      if (job.status === "SUCCEEDED") bar.done();
-      else process.stderr.write("\n");
-      return job;
+  try {
+    await client.watchJob(id, (u) => {
+      if (u.status === "RUNNING" || u.status === "SUCCEEDED") bar.update(u.progress, u.message ?? "");
+    });
+  } catch {
+    // No WebSocket (a proxy that strips upgrades, an old server): poll instead.
+    for (;;) {
+      const { job } = await client.graphql(`query($id: ID!) { job(id: $id) { status progress message } }`, { id });
+      if (job.status === "RUNNING" || job.status === "SUCCEEDED") bar.update(job.progress, job.message ?? "");
+      if (!["QUEUED", "RUNNING"].includes(job.status)) break;
+      await new Promise((r) => setTimeout(r, 250));
     }
-    await new Promise((r) => setTimeout(r, 250));
   }
+  const { job } = await client.graphql(`query($id: ID!) { job(id: $id) { id status progress message error model { id name version } } }`, { id });
+  if (job.status === "SUCCEEDED") bar.done();
+  else process.stderr.write("\n");
+  return job;
 }

@@ -13,10 +13,10 @@ export const MAX_TENSOR_PAGE = 1000;
 export class StructureService {
   constructor(private readonly db: Db, private readonly catalog: StructureCatalog) {}
 
-  async tensors(structureId: string, args: { first?: number | null; after?: string | null; group?: string | null }) {
+  async tensors(structureId: string, args: { first?: number | null; after?: string | null; group?: string | null; nameContains?: string | null }) {
     const first = pageSize(args.first, "first", MAX_TENSOR_PAGE, 100);
     const cursor = decodeCursor(args.after);
-    const where = { structureId, ...(args.group != null ? { group: args.group } : {}) };
+    const where = { structureId, ...(args.group != null ? { group: args.group } : {}), ...(args.nameContains ? { name: { contains: args.nameContains } } : {}) };
     const [rows, totalCount] = await Promise.all([
       this.db.structureTensor.findMany({
         where: { ...where, ...(cursor ? { position: { gt: Number(cursor.value) } } : {}) },

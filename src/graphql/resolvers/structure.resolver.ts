@@ -15,8 +15,9 @@ export class StructureResolver {
     @Arg("first", () => Int, { nullable: true }) first?: number,
     @Arg("after", () => String, { nullable: true }) after?: string,
     @Arg("group", () => String, { nullable: true }) group?: string,
+    @Arg("nameContains", () => String, { nullable: true, description: "Substring of the tensor name (case-sensitive)." }) nameContains?: string,
   ) {
-    return ctx.services.structures.tensors(structure.id, { first, after, group });
+    return ctx.services.structures.tensors(structure.id, { first, after, group, nameContains });
   }
 
   @Query(() => MergeCandidateConnection, { description: "Models that share parameters with the anchor, by shared fraction (first defaults to 20, at most 200)." })
