@@ -48,10 +48,10 @@ interface OpenModel {
 
 function open(ref: MergeModelRef): OpenModel {
   const parsed = parseModelFile(ref.file);
-  // A small window: it serves protobuf headers and small tensors. A large one would re-read
-  // megabytes of tensor data (replaced in the output anyway) for every few-byte header between
-  // big tensors; reads longer than the window bypass it.
-  const source = new FileByteSource(ref.file, 64 << 10);
+  // A page-sized window: it serves the rewriter's header reads (a TensorProto header is ~100
+  // bytes). A large one would read tensor data, replaced in the output anyway, for every header
+  // between big tensors; reads longer than the window bypass it.
+  const source = new FileByteSource(ref.file, 4 << 10);
   try {
     return { parsed, source, fd: fs.openSync(ref.file, "r") };
   } catch (error) {
