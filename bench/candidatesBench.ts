@@ -7,7 +7,9 @@
  *
  * Runs on SQLite (a temp data dir) and, when `--postgres URL` or BENCH_DATABASE_URL is given,
  * again on PostgreSQL in a fresh schema that is dropped at the end. Prints a table per provider
- * and writes bench/results/candidates-<provider>.json.
+ * and writes bench/results/candidates-<provider>.json. `--proposed-index` and
+ * `--sqlite-sync-normal` also price a change (an index, a pragma) against the committed state in
+ * alternating blocks within the same run; the main figures are always the committed state.
  *
  * Seeding, so the figures can be judged:
  * - 200 structures = 20 backbones × 10 heads, registered through `registration.ensureStructure`
@@ -67,9 +69,9 @@ interface Options {
   explain: boolean;
   /** Leave the database (SQLite dir / PostgreSQL schema) in place for investigation. */
   keep: boolean;
-  /** Apply PROPOSED_INDEXES to the bench database after seeding (not in prisma/ yet). */
+  /** Also time candidates with PROPOSED_INDEXES (not in prisma/ yet), in alternating blocks. */
   proposedIndex: boolean;
-  /** SQLite: `PRAGMA synchronous = NORMAL` on the app's connection (persistence sets FULL's default). */
+  /** SQLite: also time registrations with `PRAGMA synchronous = NORMAL`, in alternating blocks. */
   syncNormal: boolean;
   seed: number;
 }
@@ -483,19 +485,34 @@ async function upload(app: App, bytes: Uint8Array): Promise<string> {
   return blob.sha256;
 }
 
-async function timeRegistrations(app: App, seeded: Seeded, options: Options) {
+/**
+ * A change priced against the committed state in the same process, minutes apart: blocks of
+ * samples alternate base, change, base, change, so load from other processes on a shared
+ * machine falls on both alike.
+ */
+interface Variant {
+  label: string;
+  toChange(): Promise<void>;
+  toBase(): Promise<void>;
+}
+
+const BLOCKS = 4;
+
+async function timeRegistrations(app: App, seeded: Seeded, options: Options, variant?: Variant) {
   const random = prng(options.seed + 1);
+  const rounds = variant ? 2 : 1;
   // Uploads first, untimed: the figure is registration, not upload.
   const known: Prepared[] = [];
-  for (let i = 0; i < options.knownRegistrations; i++) {
+  for (let i = 0; i < options.knownRegistrations * rounds; i++) {
     const s = Math.floor(random() * seeded.structureIds.length);
     known.push({ sha256: await upload(app, fileFor(seeded.specs[s]!, 1000 + i)), name: `bench-known-${i}` });
   }
   const fresh: Prepared[] = [];
-  for (let i = 0; i < options.newRegistrations; i++) {
-    // A head kind with 21 classes (Pascal VOC): new on every backbone; i ≥ 20 wraps to other kinds.
+  for (let i = 0; i < options.newRegistrations * rounds; i++) {
+    // Heads with 21, 22… classes: new on every backbone (i mod 20), five kinds in turn.
     const bb = backbone(i % BACKBONES);
-    const specs = [...bb.tensors, ...head((i + Math.floor(i / BACKBONES)) % 5, bb, 21)];
+    const k = Math.floor(i / BACKBONES);
+    const specs = [...bb.tensors, ...head((i + k) % 5, bb, 21 + Math.floor(k / 5))];
     fresh.push({ sha256: await upload(app, fileFor(specs, 5000 + i)), name: `bench-new-${i}` });
   }
   const register = (p: Prepared) => app.services.registration.register({ artifactSha256: p.sha256, name: p.name, taskId: seeded.taskId });
@@ -504,18 +521,25 @@ async function timeRegistrations(app: App, seeded: Seeded, options: Options) {
   for (let i = 0; i < 10; i++) await register({ sha256: await upload(app, fileFor(seeded.specs[i * 7]!, 900_000 + i)), name: `bench-warmup-${i}` });
 
   const structuresBefore = await app.services.database.prisma.structure.count();
-  const knownMs: number[] = [];
-  for (const p of known) knownMs.push((await timed(() => register(p))).ms);
-  const structuresAfterKnown = await app.services.database.prisma.structure.count();
-  if (structuresAfterKnown !== structuresBefore) throw new Error(`known-structure registrations created ${structuresAfterKnown - structuresBefore} structures; the generator and the reader disagree`);
-  const newMs: number[] = [];
-  for (const p of fresh) newMs.push((await timed(() => register(p))).ms);
-  const created = (await app.services.database.prisma.structure.count()) - structuresAfterKnown;
-  if (created !== fresh.length) throw new Error(`new-structure registrations created ${created} structures, expected ${fresh.length}`);
-  return { known: stats(knownMs), new: stats(newMs) };
+  const samples = { base: { known: [] as number[], new: [] as number[] }, change: { known: [] as number[], new: [] as number[] } };
+  const blocks = variant ? BLOCKS : 1;
+  for (let b = 0; b < blocks; b++) {
+    const side = b % 2 === 0 ? "base" : "change";
+    if (variant) await (side === "base" ? variant.toBase() : variant.toChange());
+    for (const p of known.splice(0, Math.ceil(options.knownRegistrations / (blocks / rounds)))) samples[side].known.push((await timed(() => register(p))).ms);
+    for (const p of fresh.splice(0, Math.ceil(options.newRegistrations / (blocks / rounds)))) samples[side].new.push((await timed(() => register(p))).ms);
+  }
+  if (variant) await variant.toBase();
+  const created = (await app.services.database.prisma.structure.count()) - structuresBefore;
+  const expected = samples.base.new.length + samples.change.new.length;
+  if (created !== expected) throw new Error(`registrations created ${created} structures, expected ${expected}: the generator and the reader disagree`);
+  return {
+    base: { known: stats(samples.base.known), new: stats(samples.base.new) },
+    change: variant ? { label: variant.label, known: stats(samples.change.known), new: stats(samples.change.new) } : undefined,
+  };
 }
 
-async function timeCandidates(app: App, seeded: Seeded, options: Options) {
+async function timeCandidates(app: App, seeded: Seeded, options: Options, variant?: Variant) {
   const random = prng(options.seed + 2);
   const pick = () => seeded.modelIds[Math.floor(random() * seeded.modelIds.length)]!;
   const query = async (anchor: string) => {
@@ -524,22 +548,75 @@ async function timeCandidates(app: App, seeded: Seeded, options: Options) {
     if (!res.ok || body.errors || !body.data) throw new Error(`mergeCandidates failed (${res.status}): ${JSON.stringify(body.errors ?? body)}`);
     return body.data.mergeCandidates;
   };
-  for (let i = 0; i < 20; i++) await query(pick());
-  const ms: number[] = [];
+  const samples = { base: [] as number[], change: [] as number[] };
   const totals: number[] = [];
   const pageSizes: number[] = [];
-  for (let i = 0; i < options.anchors; i++) {
-    const { ms: t, value } = await timed(() => query(pick()));
-    ms.push(t);
-    totals.push(value.totalCount);
-    pageSizes.push(value.edges.length);
+  const blocks = variant ? BLOCKS : 1;
+  let changeBytes: number | undefined;
+  for (let b = 0; b < blocks; b++) {
+    const side = b % 2 === 0 ? "base" : "change";
+    if (variant) await (side === "base" ? variant.toBase() : variant.toChange());
+    for (let i = 0; i < 20; i++) await query(pick());
+    for (let i = 0; i < Math.ceil(options.anchors / (blocks / (variant ? 2 : 1))); i++) {
+      const { ms: t, value } = await timed(() => query(pick()));
+      samples[side].push(t);
+      totals.push(value.totalCount);
+      pageSizes.push(value.edges.length);
+    }
+    if (side === "change") changeBytes = await sizeBytes(app);
   }
+  if (variant) await variant.toBase();
   const sortedTotals = [...totals].sort((a, b) => a - b);
   return {
-    latency: stats(ms),
+    latency: stats(samples.base),
+    change: variant ? { label: variant.label, latency: stats(samples.change), databaseBytes: changeBytes } : undefined,
     totalCount: { min: sortedTotals[0]!, median: percentile(sortedTotals, 50), p95: percentile(sortedTotals, 95), max: sortedTotals[sortedTotals.length - 1]!, mean: Math.round(totals.reduce((s, n) => s + n, 0) / totals.length) },
     pageSize: { min: Math.min(...pageSizes), max: Math.max(...pageSizes) },
   };
+}
+
+/** The proposed index change as a variant (both providers). */
+function indexVariant(app: App): Variant {
+  const db = app.services.database.prisma;
+  return {
+    label: "proposed index",
+    async toChange() {
+      for (const ddl of PROPOSED_INDEXES) await db.$executeRawUnsafe(ddl);
+      await settle(app);
+    },
+    async toBase() {
+      await db.$executeRawUnsafe(`DROP INDEX IF EXISTS "Model_structureId_deletedAt_id_idx"`);
+      await db.$executeRawUnsafe(`CREATE INDEX IF NOT EXISTS "Model_structureId_idx" ON "Model"("structureId")`);
+      await settle(app);
+    },
+  };
+}
+
+/**
+ * SQLite `synchronous = NORMAL` on the app's connection: in WAL mode it skips the fsync at each
+ * commit; a power loss can undo the last commits but cannot corrupt the database
+ * (sqlite.org/pragma.html#pragma_synchronous). Read back, so a second connection would show.
+ */
+function syncVariant(app: App): Variant {
+  const db = app.services.database.prisma;
+  const set = async (mode: "FULL" | "NORMAL", code: number) => {
+    await db.$queryRawUnsafe(`PRAGMA synchronous = ${mode}`);
+    const [row] = await db.$queryRawUnsafe<Array<{ synchronous: bigint | number }>>("PRAGMA synchronous");
+    if (Number(row?.synchronous) !== code) throw new Error(`PRAGMA synchronous reads ${row?.synchronous} after setting ${mode}: the app uses another connection`);
+  };
+  return { label: "synchronous = NORMAL", toChange: () => set("NORMAL", 1), toBase: () => set("FULL", 2) };
+}
+
+async function sizeBytes(app: App): Promise<number> {
+  const db = app.services.database.prisma;
+  if (app.services.database.provider === "sqlite") {
+    const file = sqliteFilePath(app.config.databaseUrl);
+    return [file, `${file}-wal`].reduce((sum, f) => sum + (fs.existsSync(f) ? fs.statSync(f).size : 0), 0);
+  }
+  const [row] = await db.$queryRawUnsafe<Array<{ n: bigint }>>(
+    `SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::bigint AS n FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace WHERE ns.nspname = current_schema() AND c.relkind = 'r'`,
+  );
+  return Number(row?.n ?? 0);
 }
 
 async function databaseSize(app: App, target: Target): Promise<{ bytes: number; detail: Record<string, number> }> {
@@ -611,10 +688,11 @@ interface Result {
   commit: string;
   node: string;
   machine: { cpus: number; cpuModel: string; loadAverageAtStart: number[]; loadAverageAtEnd: number[] };
-  /** DDL applied to the bench database beyond the committed migrations (--proposed-index). */
-  adHocIndexes: string[];
-  /** Settings changed on the app's connection (--sqlite-sync-normal). */
-  adHocSettings: string[];
+  /**
+   * Changes priced against the committed state in alternating blocks (`change` entries);
+   * every other figure is the committed state.
+   */
+  changesPriced: string[];
   seeding: {
     structures: number;
     tensorsPerStructure: { min: number; mean: number; max: number };
@@ -626,7 +704,7 @@ interface Result {
     modelsSeconds: number;
     modelsPerStructure: { min: number; median: number; max: number; distribution: string };
   };
-  registration: { known: Stats; new: Stats };
+  registration: Awaited<ReturnType<typeof timeRegistrations>>;
   candidates: Awaited<ReturnType<typeof timeCandidates>> & { anchors: number; via: string };
   databaseBytes: number;
   databaseDetail: Record<string, number>;
@@ -643,23 +721,12 @@ async function runOn(target: Target, options: Options): Promise<Result> {
   const loadAtStart = os.loadavg().map((x) => Math.round(x * 100) / 100);
   try {
     const seeded = await seed(app, options);
-    if (options.proposedIndex) {
-      for (const ddl of PROPOSED_INDEXES) await app.services.database.prisma.$executeRawUnsafe(ddl);
-      await settle(app);
-      log(`${target.provider}: applied the proposed index change ad hoc`);
-    }
-    if (options.syncNormal && target.provider === "sqlite") {
-      // In WAL mode NORMAL skips the fsync at each commit; a power loss can undo the last
-      // commits but cannot corrupt the database (sqlite.org/pragma.html#pragma_synchronous).
-      await app.services.database.prisma.$queryRawUnsafe("PRAGMA synchronous = NORMAL");
-      const [row] = await app.services.database.prisma.$queryRawUnsafe<Array<{ synchronous: bigint | number }>>("PRAGMA synchronous");
-      if (Number(row?.synchronous) !== 1) throw new Error(`PRAGMA synchronous is ${row?.synchronous} after setting NORMAL (1): the app uses another connection`);
-      log("sqlite: synchronous = NORMAL ad hoc");
-    }
-    log(`${target.provider}: timing ${options.knownRegistrations} known-structure and ${options.newRegistrations} new-structure registrations`);
-    const registration = await timeRegistrations(app, seeded, options);
-    log(`${target.provider}: timing mergeCandidates over HTTP for ${options.anchors} anchors`);
-    const candidates = await timeCandidates(app, seeded, options);
+    const sync = options.syncNormal && target.provider === "sqlite" ? syncVariant(app) : undefined;
+    log(`${target.provider}: timing ${options.knownRegistrations} known-structure and ${options.newRegistrations} new-structure registrations${sync ? `, and as many with ${sync.label}` : ""}`);
+    const registration = await timeRegistrations(app, seeded, options, sync);
+    const index = options.proposedIndex ? indexVariant(app) : undefined;
+    log(`${target.provider}: timing mergeCandidates over HTTP for ${options.anchors} anchors${index ? `, and as many with the ${index.label}` : ""}`);
+    const candidates = await timeCandidates(app, seeded, options, index);
     const size = await databaseSize(app, target);
     const explained = options.explain ? await explain(app, seeded) : undefined;
     const sortedCounts = [...seeded.modelsPerStructure].sort((a, b) => a - b);
@@ -669,8 +736,10 @@ async function runOn(target: Target, options: Options): Promise<Result> {
       commit: gitCommit(),
       node: process.version,
       machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? "unknown", loadAverageAtStart: loadAtStart, loadAverageAtEnd: os.loadavg().map((x) => Math.round(x * 100) / 100) },
-      adHocIndexes: options.proposedIndex ? PROPOSED_INDEXES : [],
-      adHocSettings: options.syncNormal && target.provider === "sqlite" ? ["PRAGMA synchronous = NORMAL"] : [],
+      changesPriced: [
+        ...(index ? [`candidates.change: ${PROPOSED_INDEXES.join("; ")}`] : []),
+        ...(sync ? ["registration.change: PRAGMA synchronous = NORMAL on the app's SQLite connection"] : []),
+      ],
       seeding: {
         structures: seeded.structureIds.length,
         tensorsPerStructure: {
@@ -693,8 +762,8 @@ async function runOn(target: Target, options: Options): Promise<Result> {
       targets: TARGETS,
       met: {
         candidates: candidates.latency.p95Ms <= TARGETS.candidatesP95Ms,
-        knownRegistration: registration.known.p95Ms <= TARGETS.knownRegistrationMs,
-        newRegistration: registration.new.p95Ms <= TARGETS.newRegistrationMs,
+        knownRegistration: registration.base.known.p95Ms <= TARGETS.knownRegistrationMs,
+        newRegistration: registration.base.new.p95Ms <= TARGETS.newRegistrationMs,
       },
       explain: explained,
     };
@@ -714,24 +783,28 @@ function gitCommit(): string {
 function table(r: Result): string {
   const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
   const mark = (ok: boolean) => (ok ? "ok" : "MISSED");
+  const row = (label: string, x: Stats, target: number, how: string): [string, string, string, string, string] => [label, String(x.medianMs), String(x.p95Ms), `${how} ${target} ms`, mark(x.p95Ms <= target)];
   const rows: Array<[string, string, string, string, string]> = [
     ["measure", "median ms", "p95 ms", "target", ""],
-    ["register, known structure", String(r.registration.known.medianMs), String(r.registration.known.p95Ms), `≤ ${TARGETS.knownRegistrationMs} ms`, mark(r.met.knownRegistration)],
-    ["register, new structure", String(r.registration.new.medianMs), String(r.registration.new.p95Ms), `≤ ${TARGETS.newRegistrationMs} ms`, mark(r.met.newRegistration)],
-    ["mergeCandidates (HTTP, first 20)", String(r.candidates.latency.medianMs), String(r.candidates.latency.p95Ms), `p95 ≤ ${TARGETS.candidatesP95Ms} ms`, mark(r.met.candidates)],
+    row("register, known structure", r.registration.base.known, TARGETS.knownRegistrationMs, "≤"),
+    row("register, new structure", r.registration.base.new, TARGETS.newRegistrationMs, "≤"),
+    row("mergeCandidates (HTTP, first 20)", r.candidates.latency, TARGETS.candidatesP95Ms, "p95 ≤"),
   ];
+  const change = r.registration.change;
+  if (change) rows.splice(3, 0, row(`  with ${change.label}`, change.known, TARGETS.knownRegistrationMs, "≤"), row(`  new, with ${change.label}`, change.new, TARGETS.newRegistrationMs, "≤"));
+  if (r.candidates.change) rows.push(row(`  with ${r.candidates.change.label}`, r.candidates.change.latency, TARGETS.candidatesP95Ms, "p95 ≤"));
   const widths = [0, 1, 2, 3, 4].map((k) => Math.max(...rows.map((row) => row[k]!.length)));
   const lines = rows.map((row) => row.map((c, k) => (k === 0 ? c.padEnd(widths[k]!) : c.padStart(widths[k]!))).join("  "));
   lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
   const t = r.candidates.totalCount;
   return [
-    `== ${r.provider}${r.adHocIndexes.length ? " + proposed index" : ""}${r.adHocSettings.length ? " + synchronous=NORMAL" : ""} (commit ${r.commit}, ${r.node}, ${r.machine.cpus} CPUs, load average ${r.machine.loadAverageAtStart[0]} at start, ${r.machine.loadAverageAtEnd[0]} at end) ==`,
+    `== ${r.provider} (commit ${r.commit}, ${r.node}, ${r.machine.cpus} CPUs, load average ${r.machine.loadAverageAtStart[0]} at start, ${r.machine.loadAverageAtEnd[0]} at end) ==`,
     `seeded ${r.seeding.structures} structures (${r.seeding.tensorsPerStructure.min}–${r.seeding.tensorsPerStructure.max} tensors, mean ${r.seeding.tensorsPerStructure.mean}; ${r.seeding.overlapRows} overlap rows) via ensureStructure in ${r.seeding.structuresSeconds} s`,
     `seeded ${r.seeding.models} models via ${r.seeding.modelsVia} in ${r.seeding.modelsSeconds} s; models per structure ${r.seeding.modelsPerStructure.min}–${r.seeding.modelsPerStructure.max} (median ${r.seeding.modelsPerStructure.median}, ${r.seeding.modelsPerStructure.distribution})`,
     ...lines,
     `candidates per anchor (totalCount): min ${t.min}, median ${t.median}, p95 ${t.p95}, max ${t.max}, mean ${t.mean}  (${r.candidates.anchors} anchors)`,
-    `registration samples: known n=${r.registration.known.n} (max ${r.registration.known.maxMs} ms), new n=${r.registration.new.n} (max ${r.registration.new.maxMs} ms)`,
-    `database size: ${mb(r.databaseBytes)}  ${Object.entries(r.databaseDetail).slice(0, 8).map(([k, v]) => `${k} ${mb(v)}`).join(", ")}`,
+    `registration samples: known n=${r.registration.base.known.n} (max ${r.registration.base.known.maxMs} ms), new n=${r.registration.base.new.n} (max ${r.registration.base.new.maxMs} ms)${r.changesPriced.length ? "; indented rows: the same in alternating blocks with the change (see changesPriced in the JSON)" : ""}`,
+    `database size: ${mb(r.databaseBytes)}  ${Object.entries(r.databaseDetail).slice(0, 8).map(([k, v]) => `${k} ${mb(v)}`).join(", ")}${r.candidates.change?.databaseBytes ? `; with the ${r.candidates.change.label}: ${mb(r.candidates.change.databaseBytes)}` : ""}`,
     ...(r.explain ? ["query plans:", r.explain] : []),
   ].join("\n");
 }
@@ -750,8 +823,7 @@ async function main(): Promise<void> {
     try {
       const result = await runOn(target, options);
       console.log(table(result) + "\n");
-      const suffix = (result.adHocIndexes.length ? "+index" : "") + (result.adHocSettings.length ? "+syncnormal" : "");
-      const file = path.join(resultsDir, `candidates-${result.provider}${suffix}.json`);
+      const file = path.join(resultsDir, `candidates-${result.provider}.json`);
       fs.writeFileSync(file, JSON.stringify(result, null, 2) + "\n");
       log(`wrote ${path.relative(process.cwd(), file)}`);
     } finally {
