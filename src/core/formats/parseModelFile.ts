@@ -23,7 +23,7 @@ export interface ParseModelFileOptions {
  */
 export function parseModelFile(file: string, options: ParseModelFileOptions = {}): ParsedModel {
   // A small read-ahead window: parsing touches headers spread across the file, not the data.
-  const source = new FileByteSource(file, 64 * 1024);
+  const source = new FileByteSource(file, 4 * 1024);
   try {
     if (source.size === 0) throw badInput("the file is empty; expected an ONNX or safetensors model", "artifact");
     if (isSafetensors(source)) return parseSafetensors(source, { layerOrder: options.layerOrder });

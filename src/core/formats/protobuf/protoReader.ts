@@ -176,8 +176,10 @@ export class ProtoReader {
   private byteAt(offset: number): number {
     const i = offset - this.windowStart;
     if (i >= 0 && i < this.window.length) return this.window[i];
+    // Grow the window only while reading on from where it ended; a jump (a skipped tensor's
+    // data) starts small again, so a parse reads headers rather than weights.
+    this.windowSize = offset === this.windowStart + this.window.length ? Math.min(2 * this.windowSize, MAX_WINDOW) : FIRST_WINDOW;
     const length = Math.min(this.windowSize, this.end - offset);
-    this.windowSize = Math.min(2 * this.windowSize, MAX_WINDOW);
     this.window = this.source.read(offset, length);
     this.windowStart = offset;
     return this.window[0];
