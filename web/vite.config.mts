@@ -31,7 +31,8 @@ export default defineConfig({
   server: {
     // `npm run dev:web` next to `npm start`: the API stays on its own port.
     proxy: {
-      "/graphql": "http://127.0.0.1:4000",
+      // ws: the jobUpdated subscription (graphql-ws) shares the path.
+      "/graphql": { target: "http://127.0.0.1:4000", ws: true },
       "/artifacts": "http://127.0.0.1:4000",
     },
   },

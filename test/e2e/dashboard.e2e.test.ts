@@ -38,7 +38,9 @@ function ensureWebBuild(): void {
   const fresh = fs.existsSync(built) && fs.existsSync(path.join(ROOT, "web", "dist", "graphiql.html")) && fs.statSync(built).mtimeMs >= newestMtime(path.join(ROOT, "web", "src"));
   if (fresh) return;
   const vite = path.join(path.dirname(require.resolve("vite/package.json")), "bin", "vite.js");
-  execFileSync(process.execPath, [vite, "build", "--config", path.join(ROOT, "web", "vite.config.mts")], { cwd: ROOT, stdio: "inherit" });
+  // Jest sets NODE_ENV=test, which would make Vite bundle React's development build (StrictMode's
+  // doubled effects and requests included): test what `npm run build:web` ships instead.
+  execFileSync(process.execPath, [vite, "build", "--config", path.join(ROOT, "web", "vite.config.mts")], { cwd: ROOT, stdio: "inherit", env: { ...process.env, NODE_ENV: "production" } });
 }
 
 async function launch(): Promise<BrowserContext> {
@@ -63,6 +65,34 @@ function watchErrors(page: Page, expected?: RegExp): string[] {
 
 const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 
+/**
+ * Makes the page's first job(id) answer say RUNNING at 0 % (the rest of it real), so the job
+ * panel has to follow a job that in truth has already ended: the end can then only reach it
+ * through jobUpdated (or, with the socket gone, through polling) — no race with a fast merge.
+ * Returns how many job(id) queries the page sent.
+ */
+async function pretendFirstJobAnswerRunning(page: Page): Promise<() => number> {
+  let sent = 0;
+  await page.route("**/graphql", async (route) => {
+    if (!(route.request().postData() ?? "").includes("query Job(")) return route.continue();
+    sent += 1;
+    if (sent > 1) return route.continue();
+    const response = await route.fetch();
+    const body = await response.json();
+    Object.assign(body.data.job, { status: "RUNNING", progress: 0, message: "pretend: still running", model: null, finishedAt: null });
+    return route.fulfill({ response, json: body });
+  });
+  return () => sent;
+}
+
+/** The text of every WebSocket frame the page receives. */
+function recordSocketFrames(page: Page): string[] {
+  const frames: string[] = [];
+  page.on("websocket", (ws) => ws.on("framereceived", ({ payload }) => frames.push(String(payload))));
+  return frames;
+}
+const JOB_SUCCEEDED_FRAME = /"jobUpdated":\{[^}]*"status":"SUCCEEDED"/;
+
 describeBrowser("dashboard in Chromium", () => {
   let server: TestServer;
   let context: BrowserContext;
@@ -70,6 +100,7 @@ describeBrowser("dashboard in Chromium", () => {
   const ids: Record<string, string> = {};
   let datasetId = "";
   let taskId = "";
+  let priorJobId = "";
 
   const register = async (name: string, seed: number, extra: Record<string, unknown>, heads: "A" | "B" = "A") => {
     const net = buildSegNet({ seed, heads });
@@ -122,7 +153,8 @@ describeBrowser("dashboard in Chromium", () => {
     const prior = await server.ok(`mutation($i: StartMergeInput!) { startMerge(input: $i) { id } }`, {
       i: { anchorId: ids["daformer-gta-s1"], modelIds: [ids["hrda-synthia-s3"]], schedule: { kind: "COSINE" }, output: { name: "early-soup" } },
     });
-    expect((await waitForJob(server, prior.startMerge.id)).status).toBe("SUCCEEDED");
+    priorJobId = prior.startMerge.id;
+    expect((await waitForJob(server, priorJobId)).status).toBe("SUCCEEDED");
     for (const name of ["daformer-gta-s1", "daformer-gta-s2", "hrda-synthia-s3"]) await evaluate(ids[name]);
     context = await contextPromise;
   }, 120_000);
@@ -143,6 +175,15 @@ describeBrowser("dashboard in Chromium", () => {
     await page.keyboard.press("Tab");
     expect(await page.evaluate("document.activeElement.textContent")).toBe("Skip to content");
     expect(await page.getByTestId("models-table").locator("tbody tr").count()).toBe(6);
+    // No dataset chosen: scores are on the most used target (all four registered models target
+    // Cityscapes-mini, none GTA5), each the model's own canonical score as the API gives it.
+    await expect_(async () => /Score \(Cityscapes-mini\)/.test((await page.getByTestId("models-table").locator("thead").textContent()) ?? ""), "the score column on Cityscapes-mini");
+    for (const name of ["daformer-gta-s1", "segformer-wide-head"]) {
+      const { model } = await server.ok(`query($id: ID!, $d: ID!) { model(id: $id) { score(datasetId: $d) } }`, { id: ids[name], d: datasetId });
+      const cells = await page.getByTestId("models-table").locator("tbody tr", { hasText: name }).first().locator("td").allTextContents();
+      expect(cells[7]).toBe(model.score === null ? "—" : `${(model.score * 100).toFixed(1)} %`);
+    }
+    expect(await page.getByLabel("Score on").locator("option").first().textContent()).toBe("most used target (Cityscapes-mini)");
     await shot(page, "01-models");
     await page.getByLabel("Name contains").fill("gta");
     await page.waitForURL(/name=gta/);
@@ -166,11 +207,24 @@ describeBrowser("dashboard in Chromium", () => {
     expect(await page.locator("table.bars tbody tr").count()).toBe(4);
     await shot(page, "04-model-evaluations");
     // Structure: groups and a searchable tensor list (7 tensors: 5 in backbone, 2 in decode_head).
+    const tensorSearches: string[] = [];
+    page.on("request", (r) => {
+      const body = r.postData() ?? "";
+      if (body.includes("query Tensors(")) tensorSearches.push(JSON.parse(body).variables.name);
+    });
     await page.getByRole("link", { name: "Structure" }).click();
     await page.getByTestId("tensor-table").waitFor();
     expect(await page.getByTestId("tensor-table").locator("tbody tr").count()).toBe(7);
     await page.getByLabel("Search names").fill("bias");
     await expect_(async () => (await page.getByTestId("tensor-table").locator("tbody tr").count()) === 3, "the three biases");
+    await page.getByText("1–3 of 3 tensors whose name contains “bias”").waitFor();
+    // The server searches (Structure.tensors nameContains) over every tensor, not the page in hand.
+    expect(tensorSearches).toContain("bias");
+    await page.getByLabel("Search names").fill("nothing-like-this");
+    await page.getByText("No tensor has a name containing “nothing-like-this”.").waitFor();
+    await page.getByLabel("Search names").fill("bias");
+    await expect_(async () => (await page.getByTestId("tensor-table").locator("tbody tr").count()) === 3, "the three biases again");
+    expect(new URL(page.url()).searchParams.get("q")).toBe("bias");
     await page.getByRole("button", { name: "decode_head" }).click();
     await expect_(async () => (await page.getByTestId("tensor-table").locator("tbody tr").count()) === 1, "decode_head's bias");
     await page.getByLabel("Search names").fill("");
@@ -273,6 +327,44 @@ describeBrowser("dashboard in Chromium", () => {
     expect(errors).toEqual([]);
   });
 
+  test("job progress follows jobUpdated over the socket, and polling when the socket fails", async () => {
+    // Over the socket: the panel believes the job runs; the end arrives as a jobUpdated frame,
+    // then job(id) is asked once more for the result — no polling in between.
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    const frames = recordSocketFrames(page);
+    const jobQueries = await pretendFirstJobAnswerRunning(page);
+    await page.goto(`${server.origin}/jobs?job=${priorJobId}`);
+    const panel = page.locator('[data-testid="job-panel"]');
+    await page.locator('[data-testid="job-panel"][data-status="SUCCEEDED"]').waitFor();
+    expect(await panel.getByRole("progressbar").getAttribute("aria-valuenow")).toBe("100");
+    await panel.getByTestId("job-result").waitFor();
+    expect(await panel.getByTestId("job-result").textContent()).toMatch(/^early-soup@/);
+    expect(frames.some((f) => JOB_SUCCEEDED_FRAME.test(f))).toBe(true);
+    await page.waitForTimeout(1000);
+    expect(jobQueries()).toBe(2);
+    await page.close();
+    expect(errors).toEqual([]);
+
+    // Socket refused: the same panel reaches the end by polling job(id).
+    const polled = await context.newPage();
+    const polledErrors = watchErrors(polled);
+    const warnings: string[] = [];
+    polled.on("console", (m) => { if (m.type() === "warning") warnings.push(m.text()); });
+    await polled.routeWebSocket(/\/graphql$/, (ws) => ws.close({ code: 4500, reason: "no sockets here" }));
+    const polledQueries = await pretendFirstJobAnswerRunning(polled);
+    await polled.goto(`${server.origin}/jobs?job=${priorJobId}`);
+    const polledPanel = polled.locator('[data-testid="job-panel"]');
+    await polled.locator('[data-testid="job-panel"][data-status="SUCCEEDED"]').waitFor();
+    expect(await polledPanel.getByRole("progressbar").getAttribute("aria-valuenow")).toBe("100");
+    await polledPanel.getByTestId("job-result").waitFor();
+    expect(polledQueries()).toBeGreaterThanOrEqual(2);
+    expect(warnings.some((w) => /live updates of job .* unavailable .*; polling instead/.test(w))).toBe(true);
+    await shot(polled, "11b-job-polled");
+    await polled.close();
+    expect(polledErrors).toEqual([]);
+  });
+
   test("the web routes: client routes get the app, API paths are untouched, assets are cached for good", async () => {
     const html = await fetch(`${server.origin}/models/123?tab=lineage`, { headers: { accept: "text/html" } });
     expect(html.status).toBe(200);
@@ -344,6 +436,16 @@ describeBrowser("dashboard with tokens required (LAYERMERGE_AUTH=all)", () => {
     await page.getByRole("button", { name: "Use token" }).click();
     await expect_(async () => (await page.getByTestId("viewer").textContent()) === "bob · writer", "the writer viewer");
     await expect_(async () => !(await start.isDisabled()), "the start button enabled");
+
+    // The socket authenticates with the token in its connection parameters: without it the
+    // server refuses the socket and jobUpdated frames never come.
+    const { startMerge } = await server.ok(`mutation($i: StartMergeInput!) { startMerge(input: $i) { id } }`, { i: { anchorId: ids[0], modelIds: [ids[1]], output: { name: "token-soup" } } }, { token: tokens.writer });
+    await expect_(async () => (await server.ok(`query($id: ID!) { job(id: $id) { status } }`, { id: startMerge.id }, { token: tokens.writer })).job.status === "SUCCEEDED", "the token-soup merge", 30_000);
+    const frames = recordSocketFrames(page);
+    await pretendFirstJobAnswerRunning(page);
+    await page.goto(`${server.origin}/jobs?job=${startMerge.id}`);
+    await page.locator('[data-testid="job-panel"][data-status="SUCCEEDED"]').waitFor();
+    await expect_(async () => frames.some((f) => JOB_SUCCEEDED_FRAME.test(f)), "a jobUpdated frame on the token's socket");
     await page.close();
     expect(errors).toEqual([]);
   });

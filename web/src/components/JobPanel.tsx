@@ -1,5 +1,7 @@
 import { useEffect, useState } from "react";
 import { gql, RequestError } from "../api/client";
+import type { JobUpdate } from "../api/jobUpdates";
+import { useJobUpdates } from "../api/useJobUpdates";
 import { useQuery } from "../api/useQuery";
 import { permission, useViewer } from "../api/viewer";
 import { Link } from "../router";
@@ -26,8 +28,14 @@ export interface JobView {
 
 export const isLive = (status: string) => status === "QUEUED" || status === "RUNNING";
 
-/** Polling interval for live jobs; a jobUpdated subscription can replace it later. */
+/** Polling interval for live jobs when the jobUpdated socket cannot be used. */
 export const POLL_MS = 300;
+
+/** A queried job with the latest pushed state laid over it (the update carries no result or timings). */
+export function withUpdate(job: JobView, update: JobUpdate | undefined): JobView {
+  if (!update) return job;
+  return { ...job, status: update.status, progress: update.progress, message: update.message, error: update.error };
+}
 
 export function CancelButton({ job, onDone }: { job: JobView; onDone: () => void }) {
   const { viewer, askForToken } = useViewer();
@@ -64,20 +72,25 @@ export function CancelButton({ job, onDone }: { job: JobView; onDone: () => void
   );
 }
 
-/** One job followed live until it ends: progress, message, the result or the error in words. */
+/**
+ * One job followed live until it ends: progress, message, the result or the error in words.
+ * Live state comes from the jobUpdated subscription; job(id) is asked once at the start and once
+ * at the end (for the result), and polled only if the socket fails.
+ */
 export function JobPanel({ id }: { id: string }) {
-  const [live, setLive] = useState(true);
-  const result = useQuery<{ job: JobView | null }>(`query Job($id: ID!) { job(id: $id) { ${JOB_FIELDS} } }`, { id }, { pollMs: live ? POLL_MS : undefined });
-  const job = result.data?.job;
-  const ended = job ? !isLive(job.status) : false;
-  useEffect(() => {
-    if (ended) setLive(false);
-  }, [ended]);
+  const [pollFallback, setPollFallback] = useState(false);
+  const result = useQuery<{ job: JobView | null }>(`query Job($id: ID!) { job(id: $id) { ${JOB_FIELDS} } }`, { id }, { pollMs: pollFallback ? POLL_MS : undefined });
+  const queried = result.data?.job;
+  const live = queried ? isLive(queried.status) : false;
+  const { updates, failed } = useJobUpdates(live ? [id] : [], result.refetch);
+  // useQuery is called before the socket's fate is known, so its polling follows it a render late.
+  useEffect(() => setPollFallback(failed && live), [failed, live]);
+  const job = queried ? withUpdate(queried, updates[id]) : queried;
   if (result.error && !job) return <ErrorMessage error={result.error} retry={result.refetch} />;
   if (!result.data) return <Loading what="the job" />;
   if (!job) return <p className="state error">No job with id {id}.</p>;
   return (
-    <div className="job-panel" data-testid="job-panel" data-status={job.status}>
+    <div className="job-panel" data-testid="job-panel" data-status={job.status} data-live={live ? (failed ? "polling" : "subscribed") : undefined}>
       <ProgressBar value={job.progress} status={job.status} label={`${job.kind.toLowerCase()} job progress`} />
       <p aria-live="polite">{job.message ?? (job.status === "QUEUED" ? "Waiting for a worker…" : "")}</p>
       {job.status === "SUCCEEDED" && job.model ? (

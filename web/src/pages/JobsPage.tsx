@@ -1,6 +1,7 @@
-import { useRef } from "react";
+import { useEffect, useState } from "react";
+import { useJobUpdates } from "../api/useJobUpdates";
 import { useQuery } from "../api/useQuery";
-import { CancelButton, isLive, JOB_FIELDS, JobPanel, type JobView, POLL_MS } from "../components/JobPanel";
+import { CancelButton, isLive, JOB_FIELDS, JobPanel, type JobView, POLL_MS, withUpdate } from "../components/JobPanel";
 import { ProgressBar } from "../components/ProgressBar";
 import { Empty, ErrorMessage, Loading } from "../components/States";
 import { date } from "../format";
@@ -27,16 +28,21 @@ export function JobsPage() {
   const kind = params.get("kind") ?? "";
   const selected = params.get("job");
   const statuses = status ? status.split(",") : null;
-  const liveCount = useRef(0);
+  const [pollFast, setPollFast] = useState(false);
   const result = useQuery<{ jobs: { totalCount: number; edges: Array<{ node: JobView }> } }>(
     `query Jobs($status: [JobStatus!], $kind: JobKind) { jobs(status: $status, kind: $kind, first: 50) { totalCount edges { node { ${JOB_FIELDS} } } } }`,
     { status: statuses, kind: kind || null },
-    // Fast while something runs (live progress), slow otherwise (to notice new jobs).
-    { pollMs: liveCount.current ? POLL_MS : 3000 },
+    // Running jobs move over jobUpdated; the list itself is re-read slowly to notice new jobs,
+    // and fast only when the socket failed and something runs (live progress by polling).
+    { pollMs: pollFast ? POLL_MS : 3000 },
   );
-  const jobs = result.data?.jobs.edges.map((e) => e.node);
+  const queried = result.data?.jobs.edges.map((e) => e.node);
+  const liveIds = queried?.filter((j) => isLive(j.status)).map((j) => j.id) ?? [];
+  // An ended job is re-read with the list (its result, its timings).
+  const { updates, failed } = useJobUpdates(liveIds, result.refetch);
+  useEffect(() => setPollFast(failed && liveIds.length > 0), [failed, liveIds.length]);
+  const jobs = queried?.map((j) => withUpdate(j, updates[j.id]));
   const running = jobs?.filter((j) => isLive(j.status)).length ?? 0;
-  liveCount.current = running;
   return (
     <section>
       <div className="page-head">

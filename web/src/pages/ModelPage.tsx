@@ -54,7 +54,7 @@ export function ModelPage({ id }: { id: string }) {
       <div className="tab-body">
         {tab === "overview" ? <OverviewTab model={model} /> : null}
         {tab === "evaluations" ? <EvaluationsTab modelId={model.id} /> : null}
-        {tab === "structure" ? <StructureTab modelId={model.id} /> : null}
+        {tab === "structure" ? <StructureTab key={model.id} modelId={model.id} /> : null}
         {tab === "lineage" ? <LineageTab modelId={model.id} /> : null}
         {tab === "recipe" ? <MergeRecipeTab modelId={model.id} /> : null}
         {tab === "candidates" ? <CandidatesTab model={model} /> : null}

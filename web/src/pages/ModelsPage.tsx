@@ -1,5 +1,6 @@
 import { useEffect, useState } from "react";
 import { datasetLabel, useCatalog } from "../api/useCatalog";
+import { useMostUsedTarget } from "../api/useMostUsedTarget";
 import { useQuery } from "../api/useQuery";
 import { Empty, ErrorMessage, Loading } from "../components/States";
 import { date, percent } from "../format";
@@ -22,7 +23,6 @@ interface ModelRow {
   sourceDataset: { name: string } | null;
   targetDataset: { name: string } | null;
   score?: number | null;
-  evaluations?: Array<{ score: number | null; canonical: boolean; dataset: { name: string } }>;
 }
 interface ModelsData {
   models: { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: Array<{ node: ModelRow }> };
@@ -31,16 +31,16 @@ interface ModelsData {
 const ROW = `id name version origin udaStrategy architecture tags createdAt task { key } backbone { name } sourceDataset { name } targetDataset { name }`;
 
 /**
- * With a score dataset chosen, the column is the model's canonical score there (and SCORE
- * sorting is possible: ModelOrderBy.datasetId). Without one, it is the latest canonical
- * evaluation on any dataset, named.
+ * The score column is each model's canonical score on one dataset (Model.score, batched by the
+ * server for the page) — the chosen one, else the most used target dataset — never every
+ * evaluation of every row. The same dataset makes SCORE sorting possible (ModelOrderBy.datasetId).
  */
 function modelsQuery(withScore: boolean): string {
   return `query Models($where: ModelWhere, $orderBy: ModelOrderBy, $first: Int, $after: String${withScore ? ", $scoreOn: ID!" : ""}) {
     models(where: $where, orderBy: $orderBy, first: $first, after: $after) {
       totalCount
       pageInfo { hasNextPage endCursor }
-      edges { node { ${ROW} ${withScore ? "score(datasetId: $scoreOn)" : "evaluations { score canonical dataset { name } }"} } }
+      edges { node { ${ROW}${withScore ? " score(datasetId: $scoreOn)" : ""} } }
     }
   }`;
 }
@@ -67,7 +67,13 @@ export function ModelsPage() {
     setCursors([]);
   };
 
+  const datasets = catalog.data?.datasets.edges.map((e) => e.node) ?? [];
   const scoreOn = get("scoreOn");
+  // Counted even when a dataset is chosen, so the picker can name the default.
+  const mostUsed = useMostUsedTarget(catalog.error ? [] : catalog.data ? datasets.map((d) => d.id) : undefined, false);
+  const scoreDataset = scoreOn || mostUsed.id;
+  const scoreName = datasets.find((d) => d.id === scoreDataset)?.name;
+  const defaultName = datasets.find((d) => d.id === mostUsed.id)?.name;
   const sort = get("sort") || "created";
   const direction = get("dir");
   const where: Record<string, unknown> = {};
@@ -79,15 +85,15 @@ export function ModelsPage() {
   if (get("name")) where.nameContains = get("name");
   const tagList = get("tags").split(",").map((t) => t.trim()).filter(Boolean);
   if (tagList.length) where.tagsAll = tagList;
-  const field = sort === "name" ? "NAME" : sort === "score" && scoreOn ? "SCORE" : "CREATED_AT";
+  const field = sort === "name" ? "NAME" : sort === "score" && scoreDataset ? "SCORE" : "CREATED_AT";
   const orderBy: Record<string, unknown> = { field };
   if (direction) orderBy.direction = direction;
-  if (field === "SCORE") orderBy.datasetId = scoreOn;
+  if (field === "SCORE") orderBy.datasetId = scoreDataset;
   const variables: Record<string, unknown> = { where, orderBy, first: PAGE, after: get("after") || null };
-  if (scoreOn) variables.scoreOn = scoreOn;
-  const result = useQuery<ModelsData>(modelsQuery(Boolean(scoreOn)), variables, { keepPrevious: true });
-
-  const datasets = catalog.data?.datasets.edges.map((e) => e.node) ?? [];
+  if (scoreDataset) variables.scoreOn = scoreDataset;
+  // Without a chosen dataset the query waits for the default (two quick reads), so the table is
+  // not fetched twice, once without scores and once with.
+  const result = useQuery<ModelsData>(modelsQuery(Boolean(scoreDataset)), variables, { keepPrevious: true, skip: !scoreOn && !mostUsed.resolved });
   const connection = result.data?.models;
   const page = cursors.length + 1;
 
@@ -142,8 +148,8 @@ export function ModelsPage() {
         </label>
         <label>
           Score on
-          <select value={scoreOn} onChange={(e) => setFilter({ scoreOn: e.target.value, sort: !e.target.value && sort === "score" ? null : get("sort") })}>
-            <option value="">latest evaluation</option>
+          <select value={scoreOn} onChange={(e) => setFilter({ scoreOn: e.target.value })}>
+            <option value="">{defaultName ? `most used target (${defaultName})` : mostUsed.resolved ? "choose a dataset" : "most used target…"}</option>
             {datasets.map((d) => <option key={d.id} value={d.id}>{datasetLabel(d)}</option>)}
           </select>
         </label>
@@ -152,8 +158,8 @@ export function ModelsPage() {
           <select value={field === "SCORE" ? "score" : field === "NAME" ? "name" : "created"} onChange={(e) => setFilter({ sort: e.target.value === "created" ? null : e.target.value, dir: null })}>
             <option value="created">created</option>
             <option value="name">name</option>
-            <option value="score" disabled={!scoreOn}>
-              score{scoreOn ? "" : " (choose “Score on” first)"}
+            <option value="score" disabled={!scoreDataset}>
+              score{scoreDataset ? ` on ${scoreName ?? "the dataset"}` : " (choose “Score on” first)"}
             </option>
           </select>
         </label>
@@ -173,7 +179,7 @@ export function ModelsPage() {
       </form>
       {catalog.error ? <ErrorMessage error={catalog.error} retry={catalog.refetch} /> : null}
       {result.error ? <ErrorMessage error={result.error} retry={result.refetch} /> : null}
-      {!connection && result.loading ? <Loading what="models" /> : null}
+      {!connection && (result.loading || !mostUsed.resolved) && !result.error ? <Loading what="models" /> : null}
       {connection && connection.edges.length === 0 ? (
         <Empty>
           {Object.keys(where).length ? "No model matches these filters." : "No models yet. Register one with "}
@@ -194,13 +200,14 @@ export function ModelsPage() {
                   <th scope="col">Origin</th>
                   <th scope="col">Datasets</th>
                   <th scope="col">Tags</th>
-                  <th scope="col" className="num">{scoreOn ? `Score (${datasets.find((d) => d.id === scoreOn)?.name ?? "dataset"})` : "Latest score"}</th>
+                  <th scope="col" className="num" title={scoreOn ? "canonical score on the chosen dataset" : scoreDataset ? "canonical score on the dataset most models target; choose another under “Score on”" : "no model has a target dataset: choose one under “Score on”"}>
+                    {scoreName ? `Score (${scoreName})` : "Score"}
+                  </th>
                   <th scope="col">Created</th>
                 </tr>
               </thead>
               <tbody>
                 {connection.edges.map(({ node }) => {
-                  const latest = node.evaluations?.find((e) => e.canonical && e.score !== null);
                   return (
                     <tr key={node.id}>
                       <td>
@@ -214,7 +221,7 @@ export function ModelsPage() {
                       <td>{node.sourceDataset || node.targetDataset ? `${node.sourceDataset?.name ?? "?"} → ${node.targetDataset?.name ?? "?"}` : "—"}</td>
                       <td>{node.tags.length ? node.tags.map((t) => <span key={t} className="tag">{t}</span>) : "—"}</td>
                       <td className="num">
-                        {scoreOn ? percent(node.score) : latest ? <>{percent(latest.score)} <span className="muted">{latest.dataset.name}</span></> : "—"}
+                        {scoreDataset ? percent(node.score) : "—"}
                       </td>
                       <td className="nowrap">{date(node.createdAt).slice(0, 16)}</td>
                     </tr>

@@ -1,8 +1,9 @@
-import { useMemo, useState } from "react";
+import { useEffect, useState } from "react";
 import { useQuery } from "../../api/useQuery";
 import { Empty, ErrorMessage, Loading } from "../../components/States";
 import { count } from "../../format";
 import { useQueryParams } from "../../router";
+import { useDebounced } from "../../useDebounced";
 
 interface StructureData {
   model: {
@@ -27,31 +28,43 @@ interface TensorPage {
   } | null;
 }
 
-/** The server pages tensors (≤ 1000 a page) but cannot search names, so a page is searched here. */
-const CHUNK = 1000;
-const SHOWN = 100;
+/** Tensors a page; the server filters by name (nameContains) and group, so a page holds only matches. */
+const PAGE = 100;
 
 export function StructureTab({ modelId }: { modelId: string }) {
   const [params, setParams] = useQueryParams();
   const group = params.get("group") ?? "";
   const [search, setSearch] = useState(params.get("q") ?? "");
+  const typed = useDebounced(search);
+  const q = params.get("q") ?? "";
+  // Cursors of the pages before this one (the URL keeps only the filters; paging restarts on a reload).
+  const [cursors, setCursors] = useState<Array<string | null>>([]);
   const [after, setAfter] = useState<string | null>(null);
-  const [limit, setLimit] = useState(SHOWN);
+  useEffect(() => {
+    if (typed !== q) {
+      setParams({ q: typed || null });
+      setCursors([]);
+      setAfter(null);
+    }
+  }, [typed]);
+  const setGroup = (next: string | null) => {
+    setCursors([]);
+    setAfter(null);
+    setParams({ group: next });
+  };
   const summary = useQuery<StructureData>(
     `query Structure($id: ID!) { model(id: $id) { id structure { hash tensorCount parameterCount groups { prefix tensorCount parameterCount } parameterCountByDtype { dtype tensorCount parameterCount } } } }`,
     { id: modelId },
   );
   const tensors = useQuery<TensorPage>(
-    `query Tensors($id: ID!, $group: String, $after: String, $first: Int) { model(id: $id) { id structure { tensors(group: $group, after: $after, first: $first) {
+    `query Tensors($id: ID!, $group: String, $name: String, $after: String, $first: Int) { model(id: $id) { id structure { tensors(group: $group, nameContains: $name, after: $after, first: $first) {
       totalCount pageInfo { hasNextPage endCursor } edges { node { position name shape dtype layerIndex group mergeable elements } } } } } }`,
-    { id: modelId, group: group || null, after, first: CHUNK },
+    { id: modelId, group: group || null, name: q || null, after, first: PAGE },
+    { keepPrevious: true },
   );
   const page = tensors.data?.model?.structure?.tensors;
-  const matching = useMemo(() => {
-    const needle = search.trim().toLowerCase();
-    const rows = page?.edges.map((e) => e.node) ?? [];
-    return needle ? rows.filter((t) => t.name.toLowerCase().includes(needle)) : rows;
-  }, [page, search]);
+  const rows = page?.edges.map((e) => e.node) ?? [];
+  const firstShown = cursors.length * PAGE + 1;
 
   if (summary.error) return <ErrorMessage error={summary.error} retry={summary.refetch} />;
   if (!summary.data) return <Loading what="the structure" />;
@@ -79,7 +92,7 @@ export function StructureTab({ modelId }: { modelId: string }) {
               {structure.groups.map((g) => (
                 <tr key={g.prefix} className={g.prefix === group ? "selected" : undefined}>
                   <td>
-                    <button type="button" className="link-button" aria-pressed={g.prefix === group} onClick={() => { setAfter(null); setLimit(SHOWN); setParams({ group: g.prefix === group ? null : g.prefix }); }}>
+                    <button type="button" className="link-button" aria-pressed={g.prefix === group} onClick={() => setGroup(g.prefix === group ? null : g.prefix)}>
                       {g.prefix}
                     </button>
                   </td>
@@ -96,11 +109,12 @@ export function StructureTab({ modelId }: { modelId: string }) {
         <div className="filters inline">
           <label>
             Search names
-            <input type="search" value={search} onChange={(e) => { setSearch(e.target.value); setLimit(SHOWN); setParams({ q: e.target.value || null }); }} placeholder="e.g. conv.weight" />
+            <input type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder="e.g. conv.weight" aria-describedby="tensor-search-hint" />
+            <span className="hint" id="tensor-search-hint">part of the name, searched over all tensors</span>
           </label>
           <label>
             Group
-            <select value={group} onChange={(e) => { setAfter(null); setLimit(SHOWN); setParams({ group: e.target.value || null }); }}>
+            <select value={group} onChange={(e) => setGroup(e.target.value || null)}>
               <option value="">all groups</option>
               {structure.groups.map((g) => <option key={g.prefix} value={g.prefix}>{g.prefix}</option>)}
             </select>
@@ -110,12 +124,12 @@ export function StructureTab({ modelId }: { modelId: string }) {
         {!page ? <Loading what="tensors" /> : (
           <>
             <p className="muted" aria-live="polite">
-              {search ? `${matching.length} of ${page.edges.length} loaded tensors match` : `${page.totalCount} tensors`}
-              {page.totalCount > CHUNK ? ` (searching the ${count(CHUNK)} from this position; more pages below)` : ""}
+              {page.totalCount === 0 ? "" : `${count(firstShown)}–${count(firstShown + rows.length - 1)} of `}
+              {count(page.totalCount)} tensors{q ? ` whose name contains “${q}”` : ""}{group ? ` in ${group}` : ""}
             </p>
-            {matching.length === 0 ? <Empty>No tensor name contains “{search}”.</Empty> : (
+            {rows.length === 0 ? <Empty>{q ? `No tensor${group ? ` in ${group}` : ""} has a name containing “${q}”.` : "No tensors here."}</Empty> : (
               <div className="table-scroll">
-                <table className="data compact" data-testid="tensor-table">
+                <table className="data compact" data-testid="tensor-table" aria-busy={tensors.loading}>
                   <thead>
                     <tr>
                       <th scope="col" className="num">#</th>
@@ -127,7 +141,7 @@ export function StructureTab({ modelId }: { modelId: string }) {
                     </tr>
                   </thead>
                   <tbody>
-                    {matching.slice(0, limit).map((t) => (
+                    {rows.map((t) => (
                       <tr key={t.position}>
                         <td className="num">{t.position}</td>
                         <td><code>{t.name}</code></td>
@@ -141,11 +155,16 @@ export function StructureTab({ modelId }: { modelId: string }) {
                 </table>
               </div>
             )}
-            <div className="pager">
-              {matching.length > limit ? <button type="button" onClick={() => setLimit(limit + SHOWN)}>Show {Math.min(SHOWN, matching.length - limit)} more</button> : null}
-              {after ? <button type="button" onClick={() => setAfter(null)}>Back to the first {count(CHUNK)}</button> : null}
-              {page.pageInfo.hasNextPage ? <button type="button" onClick={() => { setAfter(page.pageInfo.endCursor); setLimit(SHOWN); }}>Next {count(CHUNK)} tensors →</button> : null}
-            </div>
+            {cursors.length || page.pageInfo.hasNextPage ? (
+              <nav className="pager" aria-label="Tensor pages">
+                <button type="button" disabled={!cursors.length} onClick={() => { const prev = [...cursors]; const back = prev.pop() ?? null; setCursors(prev); setAfter(back); }}>
+                  ← Previous {PAGE}
+                </button>
+                <button type="button" disabled={!page.pageInfo.hasNextPage} onClick={() => { setCursors([...cursors, after]); setAfter(page.pageInfo.endCursor); }}>
+                  Next {PAGE} →
+                </button>
+              </nav>
+            ) : null}
           </>
         )}
       </div>
