@@ -348,6 +348,30 @@ describeBrowser("dashboard in Chromium", () => {
     await page.close();
     expect(errors).toEqual([]);
 
+    // The jobs list follows its running rows the same way: the first list answer says the job
+    // runs; the end comes over the socket (no job panel is open, so the frame is the list's own).
+    const list = await context.newPage();
+    const listErrors = watchErrors(list);
+    const listFrames = recordSocketFrames(list);
+    let listQueries = 0;
+    await list.route("**/graphql", async (route) => {
+      if (!(route.request().postData() ?? "").includes("query Jobs(")) return route.continue();
+      listQueries += 1;
+      if (listQueries > 1) return route.continue();
+      const response = await route.fetch();
+      const body = await response.json();
+      const node = body.data.jobs.edges.find((e: { node: { id: string } }) => e.node.id === priorJobId).node;
+      Object.assign(node, { status: "RUNNING", progress: 0, model: null, finishedAt: null });
+      return route.fulfill({ response, json: body });
+    });
+    await list.goto(`${server.origin}/jobs`);
+    const row = list.getByTestId("jobs-table").locator("tbody tr", { hasText: priorJobId.slice(0, 8) });
+    await row.getByRole("progressbar").and(list.locator('[aria-valuetext="100 % succeeded"]')).waitFor();
+    await row.getByRole("link", { name: /^early-soup@/ }).waitFor();
+    expect(listFrames.some((f) => JOB_SUCCEEDED_FRAME.test(f))).toBe(true);
+    await list.close();
+    expect(listErrors).toEqual([]);
+
     // Socket refused: the same panel reaches the end by polling job(id).
     const polled = await context.newPage();
     const polledErrors = watchErrors(polled);
