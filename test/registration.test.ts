@@ -118,7 +118,7 @@ describe.each(databaseKinds)("artifacts, registration and candidates (%s)", (kin
       { name: "backbone.stem.conv.bias", shape: [8], dtype: "F32", layerIndex: 0, group: "backbone", mergeable: true },
       { name: "backbone.layer1.conv.weight", shape: [8, 8, 3, 3], dtype: "F32", layerIndex: 1, group: "backbone", mergeable: true },
     ]);
-    const biases = await server.ok(`query($id: ID!) { model(id: $id) { structure { tensors(nameContains: ".bias") { totalCount edges { node { name } } } } } }`, { id: m.id });
+    const biases = await server.ok(`query($id: ID!) { model(id: $id) { structure { tensors(nameContains: ".BIAS") { totalCount edges { node { name } } } } } }`, { id: m.id });
     expect(biases.model.structure.tensors.edges.map((e: any) => e.node.name)).toEqual(["backbone.stem.conv.bias", "backbone.layer1.conv.bias", "decode_head.conv_seg.bias"]);
     const rest = await server.ok(`query($id: ID!, $a: String) { model(id: $id) { structure { tensors(after: $a, group: "decode_head") { edges { node { name layerIndex } } } } } }`, { id: m.id, a: null });
     expect(rest.model.structure.tensors.edges.map((e: any) => [e.node.name, e.node.layerIndex])).toEqual([

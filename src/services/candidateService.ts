@@ -124,13 +124,9 @@ export class CandidateService {
         return Prisma.sql`SELECT * FROM (SELECT m."id" AS "modelId", m."structureId" AS "sid", ${Prisma.raw(String(k))} AS "tier" FROM "Model" m
           WHERE m."structureId" IN (${Prisma.join(tier.map((s) => s.sid))}) AND ${filters} ${after} ORDER BY m."id" ASC LIMIT ${need}) AS t${Prisma.raw(String(k))}`;
       });
-      const found = await this.db.$queryRaw<Array<{ modelId: string; sid: string; tier: number | bigint }>>`${Prisma.join(parts, " UNION ALL ")}`;
-      const byTier = round.map(() => [] as Array<{ modelId: string; sid: string }>);
-      for (const r of found) byTier[Number(r.tier)]!.push(r);
-      round.forEach((tier, k) => {
-        const ordered = byTier[k]!.sort((a, b) => (a.modelId < b.modelId ? -1 : a.modelId > b.modelId ? 1 : 0));
-        for (const r of ordered) out.push({ modelId: r.modelId, sid: r.sid, f: tier[0]!.f });
-      });
+      // Ordered in SQL, not here: ids compare by the database's collation, as the cursor does.
+      const found = await this.db.$queryRaw<Array<{ modelId: string; sid: string; tier: number | bigint }>>`${Prisma.join(parts, " UNION ALL ")} ORDER BY "tier", "modelId"`;
+      for (const r of found) out.push({ modelId: r.modelId, sid: r.sid, f: round[Number(r.tier)]![0]!.f });
     }
     return out.slice(0, limit);
   }

@@ -121,7 +121,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
     models,
     lineage: new LineageService(db),
     tokens: new TokenService(db),
-    structures: new StructureService(db, catalog),
+    structures: new StructureService(db, catalog, provider),
     candidates: new CandidateService(db, catalog),
     registration: new RegistrationService(db, infra.store, infra.pool, catalog, models, config),
     createLoaders: () => createLoaders(db),

@@ -1,4 +1,5 @@
-import type { Db } from "../persistence/database";
+import type { Db, Provider } from "../persistence/database";
+import { containsInsensitive } from "./datasetService";
 import { badInput } from "../core/errors";
 import { compareStructures, StructureComparison } from "../core/structure/compareStructures";
 import type { StructureCatalog } from "./structureCatalog";
@@ -11,12 +12,12 @@ export const MAX_TENSOR_PAGE = 1000;
 
 /** Reading parameter structures: tensors page by page, and side-by-side comparisons. */
 export class StructureService {
-  constructor(private readonly db: Db, private readonly catalog: StructureCatalog) {}
+  constructor(private readonly db: Db, private readonly catalog: StructureCatalog, private readonly provider: Provider = "sqlite") {}
 
   async tensors(structureId: string, args: { first?: number | null; after?: string | null; group?: string | null; nameContains?: string | null }) {
     const first = pageSize(args.first, "first", MAX_TENSOR_PAGE, 100);
     const cursor = decodeCursor(args.after);
-    const where = { structureId, ...(args.group != null ? { group: args.group } : {}), ...(args.nameContains ? { name: { contains: args.nameContains } } : {}) };
+    const where = { structureId, ...(args.group != null ? { group: args.group } : {}), ...(args.nameContains ? { name: containsInsensitive(args.nameContains, this.provider) } : {}) };
     const [rows, totalCount] = await Promise.all([
       this.db.structureTensor.findMany({
         where: { ...where, ...(cursor ? { position: { gt: Number(cursor.value) } } : {}) },

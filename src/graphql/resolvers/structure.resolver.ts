@@ -15,7 +15,7 @@ export class StructureResolver {
     @Arg("first", () => Int, { nullable: true }) first?: number,
     @Arg("after", () => String, { nullable: true }) after?: string,
     @Arg("group", () => String, { nullable: true }) group?: string,
-    @Arg("nameContains", () => String, { nullable: true, description: "Substring of the tensor name (case-sensitive)." }) nameContains?: string,
+    @Arg("nameContains", () => String, { nullable: true, description: "Substring of the tensor name (case-insensitive)." }) nameContains?: string,
   ) {
     return ctx.services.structures.tensors(structure.id, { first, after, group, nameContains });
   }
