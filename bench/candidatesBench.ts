@@ -548,7 +548,15 @@ async function timeCandidates(app: App, seeded: Seeded, options: Options, varian
     if (!res.ok || body.errors || !body.data) throw new Error(`mergeCandidates failed (${res.status}): ${JSON.stringify(body.errors ?? body)}`);
     return body.data.mergeCandidates;
   };
+  const floor = async () => {
+    const res = await fetch(app.server.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: "{ __typename }" }) });
+    await res.json();
+  };
   const samples = { base: [] as number[], change: [] as number[] };
+  // Where the time goes, in the committed state: the service call alone, and an empty GraphQL
+  // request over the same HTTP path (server, Apollo, JSON) as a floor.
+  const service: number[] = [];
+  const httpFloor: number[] = [];
   const totals: number[] = [];
   const pageSizes: number[] = [];
   const blocks = variant ? BLOCKS : 1;
@@ -558,10 +566,15 @@ async function timeCandidates(app: App, seeded: Seeded, options: Options, varian
     if (variant) await (side === "base" ? variant.toBase() : variant.toChange());
     for (let i = 0; i < 20; i++) await query(pick());
     for (let i = 0; i < Math.ceil(options.anchors / (blocks / (variant ? 2 : 1))); i++) {
-      const { ms: t, value } = await timed(() => query(pick()));
+      const anchor = pick();
+      const { ms: t, value } = await timed(() => query(anchor));
       samples[side].push(t);
       totals.push(value.totalCount);
       pageSizes.push(value.edges.length);
+      if (side === "base") {
+        service.push((await timed(() => app.services.candidates.candidates({ anchorId: anchor, first: 20 }))).ms);
+        httpFloor.push((await timed(floor)).ms);
+      }
     }
     if (side === "change") changeBytes = await sizeBytes(app);
   }
@@ -569,6 +582,10 @@ async function timeCandidates(app: App, seeded: Seeded, options: Options, varian
   const sortedTotals = [...totals].sort((a, b) => a - b);
   return {
     latency: stats(samples.base),
+    /** The same anchors through `services.candidates.candidates` directly (no HTTP, no GraphQL). */
+    serviceLatency: stats(service),
+    /** `{ __typename }` over HTTP: what any GraphQL request costs here. */
+    httpFloorLatency: stats(httpFloor),
     change: variant ? { label: variant.label, latency: stats(samples.change), databaseBytes: changeBytes } : undefined,
     totalCount: { min: sortedTotals[0]!, median: percentile(sortedTotals, 50), p95: percentile(sortedTotals, 95), max: sortedTotals[sortedTotals.length - 1]!, mean: Math.round(totals.reduce((s, n) => s + n, 0) / totals.length) },
     pageSize: { min: Math.min(...pageSizes), max: Math.max(...pageSizes) },
@@ -793,6 +810,10 @@ function table(r: Result): string {
   const change = r.registration.change;
   if (change) rows.splice(3, 0, row(`  with ${change.label}`, change.known, TARGETS.knownRegistrationMs, "≤"), row(`  new, with ${change.label}`, change.new, TARGETS.newRegistrationMs, "≤"));
   if (r.candidates.change) rows.push(row(`  with ${r.candidates.change.label}`, r.candidates.change.latency, TARGETS.candidatesP95Ms, "p95 ≤"));
+  rows.push(
+    ["  of which: service call alone", String(r.candidates.serviceLatency.medianMs), String(r.candidates.serviceLatency.p95Ms), "", ""],
+    ["  floor: { __typename } over HTTP", String(r.candidates.httpFloorLatency.medianMs), String(r.candidates.httpFloorLatency.p95Ms), "", ""],
+  );
   const widths = [0, 1, 2, 3, 4].map((k) => Math.max(...rows.map((row) => row[k]!.length)));
   const lines = rows.map((row) => row.map((c, k) => (k === 0 ? c.padEnd(widths[k]!) : c.padStart(widths[k]!))).join("  "));
   lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
