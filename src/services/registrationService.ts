@@ -37,6 +37,7 @@ export interface RegistrationConfig {
  * model recorded — or, on any failure, nothing is left behind (no row, no orphan blob).
  */
 export class RegistrationService {
+  private readonly structureIds = new Map<string, string>();
   constructor(
     private readonly db: Db,
     private readonly store: ArtifactStore,
@@ -142,8 +143,14 @@ export class RegistrationService {
   async ensureStructure(parsed: ParsedModel): Promise<string> {
     const summary = summarizeStructure(parsed);
     const hash = createHash("sha256").update(JSON.stringify([summary.hash, parsed.format, parsed.layerOrderSource])).digest("hex");
+    // Structures never change once stored, so hash → id is cached for the life of the process.
+    const cached = this.structureIds.get(hash);
+    if (cached) return cached;
     const existing = await this.db.structure.findUnique({ where: { hash }, select: { id: true } });
-    if (existing) return existing.id;
+    if (existing) {
+      this.structureIds.set(hash, existing.id);
+      return existing.id;
+    }
 
     const id = randomUUID();
     const structure: StructureLike = {
@@ -210,9 +217,11 @@ export class RegistrationService {
       // Another registration created the same structure first.
       const winner = await this.db.structure.findUnique({ where: { hash }, select: { id: true } });
       if (!winner) throw error;
+      this.structureIds.set(hash, winner.id);
       return winner.id;
     }
     this.catalog.remember(id, structure);
+    this.structureIds.set(hash, id);
     return id;
   }
 }
