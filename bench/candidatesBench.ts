@@ -42,6 +42,7 @@ import { bufferSource } from "../src/core/formats/byteSource";
 import { parseSafetensors } from "../src/core/formats/safetensors/parseSafetensors";
 import { byteLength, writeSafetensors, type TestTensor } from "../src/core/formats/safetensors/testing/writeSafetensors";
 import type { ParsedModel } from "../src/core/structure/types";
+import { prng } from "../src/core/testing/prng";
 
 type App = Awaited<ReturnType<typeof startApp>>;
 type Provider = "sqlite" | "postgres";
@@ -119,18 +120,6 @@ function positive(name: string, raw: string): number {
 
 // ---------------------------------------------------------------------------------------------
 // Synthetic structures
-
-/** mulberry32: a small seeded PRNG, so every run seeds the same registry. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Spec = Pick<TestTensor, "name" | "dtype" | "shape">;
 

@@ -22,6 +22,7 @@ import type { TestNode, TestTensor } from "../src/core/formats/onnx/testing/onnx
 import { SharpDecoder } from "../src/imaging/sharpDecoder";
 import { evaluateModel, openSession, sessionThreads, type RuntimeContract } from "../src/runtime";
 import { writeModel } from "../src/runtime/testing/evalFixtures";
+import { prng } from "../src/core/testing/prng";
 
 const SIZE = 512;
 const CLASSES = 19;
@@ -29,18 +30,6 @@ const IMAGES = Number(process.env.BENCH_IMAGES ?? 200);
 const BATCH = Number(process.env.BENCH_BATCH ?? 1);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const threads = sessionThreads(process.env.BENCH_THREADS ? Number(process.env.BENCH_THREADS) : undefined, process.env.BENCH_SPIN === "1");
-
-/** mulberry32, so every run benchmarks the same bytes. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A segmentation-shaped conv net: stem 3→32 /2, 32→32, 32→64 /2, 2 × 64→64 (3×3, ReLU), a 1×1

@@ -1,18 +1,7 @@
 import { preprocessImage, resizeArgmax } from "../core/eval";
 import { fastPreprocess } from "./fastPreprocess";
 import { fastResizeArgmax } from "./fastResizeArgmax";
-
-/** mulberry32 */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from "../core/testing/prng";
 
 /** Logits that form regions (a class dominates each blob) with noise, so both agreeing and boundary pixels occur. */
 function regionLogits(channels: number, h: number, w: number, seed: number): Float32Array {

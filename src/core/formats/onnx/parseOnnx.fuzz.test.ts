@@ -6,6 +6,7 @@ import { encodeVarint } from "../protobuf/protoWriter";
 import { parseOnnx } from "./parseOnnx";
 import { readTensorBytes } from "./readTensorBytes";
 import { buildSegNet, type SegNetOptions } from "./testing/buildSegNet";
+import { prng } from "../../testing/prng";
 
 /**
  * Issue 3 item 8: mutated models (bit flips, truncations, length-field edits, byte splices) are
@@ -21,17 +22,6 @@ const seeds: SegNetOptions[] = [
   { quantized: true, heads: "B", nodeOrder: "unsorted" },
   { dtype: "F16", constants: "constant", generatedNames: true },
 ];
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Length prefixes of every length-delimited field that itself parses as a message, recursively. */
 function lengthPrefixes(bytes: Uint8Array): Array<{ start: number; end: number; value: number }> {

@@ -6,18 +6,7 @@ import { bufferSource } from "../byteSource";
 import { parseSafetensors } from "./parseSafetensors";
 import { rewriteSafetensors } from "./rewriteSafetensors";
 import { assembleSafetensors, writeSafetensors } from "./testing/writeSafetensors";
-
-/** mulberry32: a fixed seed makes every run mutate the same way, so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng as rng } from "../../testing/prng";
 
 const bases: Uint8Array[] = [
   writeSafetensors([

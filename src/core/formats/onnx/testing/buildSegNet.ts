@@ -1,6 +1,7 @@
 import type { DType } from "../../../structure/types";
 import { bfloat16BitsToFloat, float32ToBfloat16Bits, float32ToHalfBits, halfBitsToFloat } from "./float16";
 import { type TestDType, type TestEncoding, type TestModel, type TestNode, type TestTensor, writeOnnxModel, type WrittenModel } from "./onnxModelWriter";
+import { prng } from "../../../testing/prng";
 
 export interface SegNetOptions {
   inChannels?: number;
@@ -57,18 +58,6 @@ export interface SegNetDescription {
 export interface SegNet extends WrittenModel {
   model: TestModel;
   description: SegNetDescription;
-}
-
-/** mulberry32: a tiny seeded PRNG, so every build of the same options gives the same bytes. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function stored(dtype: TestDType, v: number): number {
