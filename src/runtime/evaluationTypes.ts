@@ -15,7 +15,7 @@ export interface EvaluateModelOptions {
   batchSize?: number;
   /** Class ids averaged into mIoU (UDA subset protocols, e.g. SYNTHIA → Cityscapes 16/13); per-class values cover all classes. */
   classes?: readonly number[];
-  /** onnxruntime intra-op threads; default os.availableParallelism(). See sessionSettings. */
+  /** onnxruntime intra-op threads; default os.availableParallelism() − 1 (at least 1). See sessionThreads. */
   threads?: number;
   /** Let onnxruntime's intra-op threads busy-wait between parallel sections (default false; see sessionThreads). */
   allowSpinning?: boolean;

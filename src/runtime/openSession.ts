@@ -12,8 +12,8 @@ export interface SessionThreads {
 
 /**
  * Thread settings of an evaluation session. Segmentation nets are a chain of large convolutions,
- * so all parallelism goes to intra-op threads (one per core by default: onnxruntime's pool plus
- * the calling thread) and the graph runs sequentially (`interOpNumThreads` 1; with `executionMode`
+ * so all parallelism goes to intra-op threads (one per core but one by default: onnxruntime's
+ * pool plus the calling thread) and the graph runs sequentially (`interOpNumThreads` 1; with `executionMode`
  * sequential onnxruntime creates no inter-op pool).
  *
  * Spinning is off by default: an evaluation shares the cores with its own decoding and scoring
@@ -22,7 +22,10 @@ export interface SessionThreads {
  * bare session.run 34 vs 46 ms CPU per image at the same speed, full evaluation 94 vs 109 ms/image.
  */
 export function sessionThreads(threads?: number, allowSpinning = false): SessionThreads {
-  const intra = threads ?? availableParallelism();
+  // One core is left to decoding, pre- and post-processing, which overlap the model: on 2 cores
+  // (bench/evalBench.ts, quiet machine) a full evaluation ran at 35.3 images/s with 1 intra-op
+  // thread against 34.8 with 2 — the model alone is faster with 2, the whole evaluation is not.
+  const intra = threads ?? Math.max(1, availableParallelism() - 1);
   if (!Number.isInteger(intra) || intra < 1 || intra > 256) throw badInput(`threads must be an integer from 1 to 256, got ${threads}`, "threads");
   return { intraOpNumThreads: intra, interOpNumThreads: 1, executionMode: "sequential", allowSpinning };
 }
