@@ -7,7 +7,8 @@ import { badInput, DomainError } from "../core/errors";
 import { MERGE_METHOD_NAMES, MERGE_METHODS, planMerge, type MergePlan } from "../core/merge";
 import type { ArtifactStore } from "../storage/artifactStore";
 import type { ThreadPool } from "../workers/threadPool";
-import type { RunMergeResult } from "../workers/runMerge";
+import type { MergeModelRef, RunMergeResult } from "../workers/runMerge";
+import type { ParsedModel } from "../core/structure/types";
 import type { JobContext, JobOutcome } from "../jobs/jobTypes";
 import type { JobRunner } from "../jobs/embeddedJobRunner";
 import { ModelOrigin } from "../domain/enums";
@@ -51,7 +52,7 @@ interface Inputs {
   base: ModelWithArtifact | null;
 }
 
-type ModelWithArtifact = ModelRow & { artifact: { sha256: string; format: string } | null };
+type ModelWithArtifact = ModelRow & { artifact: { sha256: string; format: string; layout?: unknown } | null };
 
 /**
  * Merges (issue 4): validate and plan up front from stored structures (no artifact read), queue
@@ -66,6 +67,7 @@ export class MergeService {
     private readonly catalog: StructureCatalog,
     private readonly models: ModelService,
     private readonly jobs: () => JobRunner,
+    private readonly remoteStore: { artifacts: string; dataDir: string } = { artifacts: "", dataDir: "" },
   ) {}
 
   /** Preview: the per-layer weights, what is merged or copied, and the output size. */
@@ -185,20 +187,31 @@ export class MergeService {
     const expected = [recipe.artifacts.anchor, ...recipe.artifacts.contributors, ...(recipe.artifacts.base ? [recipe.artifacts.base] : [])];
     if (shas.join() !== expected.join()) throw badInput("an input model's artifact changed since the merge was queued");
 
-    const locals = await Promise.all([inputs.anchor, ...inputs.contributors, ...(inputs.base ? [inputs.base] : [])].map((m) => this.store.localPath(m.artifact!.sha256)));
+    // The anchor's bytes become the output's, so it is read from a local copy; with a remote store,
+    // contributors and the base whose layout was recorded at registration are read tensor by
+    // tensor with byte-range requests instead of being downloaded.
+    const locals: Array<{ path: string; release(): Promise<void> }> = [];
+    const refOf = async (m: ModelWithArtifact, mayBeRemote: boolean): Promise<MergeModelRef> => {
+      if (mayBeRemote && this.store.remote && m.artifact!.layout) {
+        return { name: label(m), remote: { sha256: m.artifact!.sha256, layout: m.artifact!.layout as ParsedModel } };
+      }
+      const local = await this.store.localPath(m.artifact!.sha256);
+      locals.push(local);
+      return { name: label(m), file: local.path };
+    };
     const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "layermerge-merge-"));
     const outFile = path.join(dir, inputs.anchor.artifact!.format === "onnx" ? "merged.onnx" : "merged.safetensors");
     let storedSha: string | null = null;
     let createdBlob = false;
     try {
       ctx.progress(0, "merging");
-      const n = inputs.contributors.length;
       const result: RunMergeResult = await this.pool.run(
         "runMerge",
         {
-          anchor: { file: locals[0].path, name: label(inputs.anchor) },
-          contributors: inputs.contributors.map((c, i) => ({ file: locals[1 + i].path, name: label(c) })),
-          base: inputs.base ? { file: locals[1 + n].path, name: label(inputs.base) } : null,
+          anchor: await refOf(inputs.anchor, false),
+          contributors: await Promise.all(inputs.contributors.map((c) => refOf(c, true))),
+          base: inputs.base ? await refOf(inputs.base, true) : null,
+          remoteStore: this.store.remote ? { artifacts: this.remoteStore.artifacts, dataDir: this.remoteStore.dataDir, env: storeEnvironment() } : null,
           recipe: { method: recipe.method, schedule: recipe.schedule, weights: recipe.weights, params: recipe.params },
           outFile,
           metadata: mergeMetadata(recipe),
@@ -299,7 +312,7 @@ export class MergeService {
       throw badInput("the base model must differ from the anchor and the contributors", "input.baseModelId");
     }
     const ids = [request.anchorId, ...request.modelIds, ...(request.baseModelId ? [request.baseModelId] : [])];
-    const rows = await this.db.model.findMany({ where: { id: { in: ids } }, include: { artifact: { select: { sha256: true, format: true } } } });
+    const rows = await this.db.model.findMany({ where: { id: { in: ids } }, include: { artifact: { select: { sha256: true, format: true, layout: true } } } });
     const byId = new Map(rows.map((r) => [r.id, r]));
     const get = (id: string, field: string): ModelWithArtifact => {
       const m = byId.get(id);
@@ -312,6 +325,12 @@ export class MergeService {
     const base = request.baseModelId ? get(request.baseModelId, "input.baseModelId") : null;
     return { anchor, contributors, base };
   }
+}
+
+/** The variables that configure the object store, handed to the worker thread that merges. */
+function storeEnvironment(): Record<string, string | undefined> {
+  const keys = ["S3_ENDPOINT", "S3_REGION", "S3_FORCE_PATH_STYLE", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "LAYERMERGE_CACHE_BYTES"];
+  return Object.fromEntries(keys.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]]));
 }
 
 function label(m: { name: string; version: string }): string {

@@ -59,6 +59,8 @@ export class RegistrationService {
     let sizeBytes: number;
     let newBlob = false;
     let parsed: ParsedModel;
+    /** Whether `parsed`'s byte locations describe the stored bytes (not after inlining). */
+    let layoutExact = true;
     const cleanup: Array<() => Promise<void>> = [];
     try {
       if (input.artifactSha256) {
@@ -81,6 +83,7 @@ export class RegistrationService {
           const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "layermerge-import-"));
           cleanup.push(() => fsp.rm(dir, { recursive: true, force: true }));
           storedFrom = path.join(dir, "model.onnx");
+          layoutExact = false;
           await this.pool.run("inlineOnnxExternalData", { file, out: storedFrom });
         }
         const blob = await this.store.putFile(storedFrom, { maxBytes: this.config.maxUploadBytes });
@@ -92,7 +95,9 @@ export class RegistrationService {
       return await this.db.$transaction(async (tx) => {
         const artifact =
           (await tx.artifact.findUnique({ where: { sha256 } })) ??
-          (await tx.artifact.create({ data: { sha256, sizeBytes: BigInt(sizeBytes), format: parsed.format, storageKey: sha256 } }));
+          (await tx.artifact.create({
+            data: { sha256, sizeBytes: BigInt(sizeBytes), format: parsed.format, storageKey: sha256, layout: layoutExact ? (layoutOf(parsed) as object) : undefined },
+          }));
         return this.models.insert(validated, { structureId, artifactId: artifact.id }, tx as unknown as Db);
       });
     } catch (error) {
@@ -228,6 +233,11 @@ export class RegistrationService {
 
 /** Rows per INSERT: 9 parameters a row stays far below SQLite's 32,766 and PostgreSQL's 65,535. */
 const INSERT_BATCH = 500;
+
+/** The parts of a parse a merge needs to read tensors by range (metadata left out). */
+export function layoutOf(parsed: ParsedModel): ParsedModel {
+  return { format: parsed.format, tensors: parsed.tensors, layerCount: parsed.layerCount, layerOrderSource: parsed.layerOrderSource, generatedNameCount: parsed.generatedNameCount, metadata: {} };
+}
 
 interface OverlapRow {
   structureAId: string;

@@ -64,7 +64,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
     if (!runner) throw new Error("the job runner is not ready");
     return runner;
   };
-  const merges = new MergeService(db, infra.store, infra.pool, catalog, models, jobRunner);
+  const merges = new MergeService(db, infra.store, infra.pool, catalog, models, jobRunner, { artifacts: config.artifacts, dataDir: config.dataDir });
   const evaluations = new EvaluationService(db, infra.store, infra.pool, jobRunner);
   const handlers: JobHandlers = {
     MERGE: (payload, ctx) => merges.run(payload, ctx),

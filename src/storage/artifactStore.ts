@@ -33,6 +33,8 @@ export interface ArtifactStore {
   /** Reachability check for /healthz. */
   check(): Promise<void>;
   readonly description: string;
+  /** True when reads go over the network (merges then read tensors by byte range). */
+  readonly remote?: boolean;
 }
 
 export const SHA256_PATTERN = /^[0-9a-f]{64}$/;

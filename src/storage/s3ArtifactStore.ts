@@ -80,6 +80,7 @@ export class ArtifactIntegrityError extends Error {
  * and the outcome is still one object.
  */
 export class S3ArtifactStore implements ArtifactStore {
+  readonly remote = true;
   readonly description: string;
   readonly bucket: string;
   readonly prefix: string;

@@ -1,5 +1,7 @@
 import * as fs from "node:fs";
-import { FileByteSource } from "../core/formats/byteSource";
+import { FileByteSource, type ByteSource } from "../core/formats/byteSource";
+import type { ArtifactStore } from "../storage/artifactStore";
+import { createArtifactStore } from "../storage/createArtifactStore";
 import { openFileSink } from "../core/formats/fileSink";
 import { parseModelFile } from "../core/formats/parseModelFile";
 import { openExternalData } from "../core/formats/onnx/externalData";
@@ -13,8 +15,22 @@ import { DTYPE_BYTES, type ParsedModel, type TensorInfo } from "../core/structur
 import { badInput } from "../core/errors";
 
 export interface MergeModelRef {
-  file: string;
+  /** A local file (the anchor always is one: its bytes become the output's). */
+  file?: string;
   name: string;
+  /**
+   * An artifact in a remote store, read tensor by tensor with byte-range requests instead of
+   * downloading the file: its layout (tensor locations) was recorded when it was registered.
+   */
+  remote?: { sha256: string; layout: ParsedModel };
+}
+
+/** Where remote artifacts live (the worker builds its own client from this and the environment). */
+export interface RemoteStoreSettings {
+  artifacts: string;
+  dataDir: string;
+  /** The parent's S3_* / AWS_* / LAYERMERGE_CACHE_BYTES variables. */
+  env: Record<string, string | undefined>;
 }
 
 export interface RunMergePayload {
@@ -25,6 +41,7 @@ export interface RunMergePayload {
   outFile: string;
   /** Recorded in the output (ONNX metadata_props / safetensors __metadata__). */
   metadata: Record<string, string>;
+  remoteStore?: RemoteStoreSettings | null;
 }
 
 export interface RunMergeResult {
@@ -44,9 +61,13 @@ interface OpenModel {
   /** Positional reads of tensor data straight into the merge's buffers. */
   fd: number;
   external?: ReturnType<typeof openExternalData>;
+  /** Set for remote inputs (then `source` and `fd` are unused). */
+  remote?: { sha256: string };
 }
 
 function open(ref: MergeModelRef): OpenModel {
+  if (ref.remote) return { parsed: ref.remote.layout, source: null as unknown as FileByteSource, fd: -1, remote: { sha256: ref.remote.sha256 } };
+  if (!ref.file) throw new Error(`merge input ${ref.name} has neither a file nor a remote layout`);
   const parsed = parseModelFile(ref.file);
   // A page-sized window: it serves the rewriter's header reads (a TensorProto header is ~100
   // bytes). A large one would read tensor data, replaced in the output anyway, for every header
@@ -120,7 +141,14 @@ export async function runMerge(payload: RunMergePayload, onProgress: (p: { fract
     opened.push(m);
     return m;
   };
+  let store: ArtifactStore | null = null;
+  const remote = (): ArtifactStore => {
+    if (!payload.remoteStore) throw new Error("a remote merge input needs remoteStore settings");
+    store ??= createArtifactStore({ artifacts: payload.remoteStore.artifacts, dataDir: payload.remoteStore.dataDir }, { ...process.env, ...payload.remoteStore.env });
+    return store;
+  };
   try {
+    if (payload.anchor.remote) throw new Error("the anchor must be a local file");
     const anchor = openTracked(payload.anchor);
     const contributors = payload.contributors.map(openTracked);
     const base = payload.base ? openTracked(payload.base) : null;
@@ -152,6 +180,7 @@ export async function runMerge(payload: RunMergePayload, onProgress: (p: { fract
       {
         async readTensor(index, tensor) {
           const m = model(index);
+          if (m.remote) return readRemoteTensor(remote(), m.remote.sha256, tensor);
           return readTensorBytes(m.source, tensor, m.external);
         },
         rangeReader(index, tensor) {
@@ -159,6 +188,13 @@ export async function runMerge(payload: RunMergePayload, onProgress: (p: { fract
           const offset = contiguousOffset(tensor);
           if (offset === null) return null;
           const width = DTYPE_BYTES[tensor.dtype];
+          if (m.remote) {
+            const sha256 = m.remote.sha256;
+            return async (start, count, into) => {
+              const bytes = await readRange(remote(), sha256, offset + start * width, count * width);
+              into.set(bytes, 0);
+            };
+          }
           return (start, count, into) => readAt(m.fd, into.subarray(0, count * width), offset + start * width, m.source.path);
         },
       },
@@ -211,9 +247,50 @@ export async function runMerge(payload: RunMergePayload, onProgress: (p: { fract
   } finally {
     // Also when a later input fails to parse: the ones opened before it are closed.
     for (const m of opened) {
+      if (m.remote) continue;
       m.source.close();
       fs.closeSync(m.fd);
       m.external?.close();
     }
   }
+}
+
+/** Bytes [offset, offset + length) of a stored artifact, by one ranged read. */
+async function readRange(store: ArtifactStore, sha256: string, offset: number, length: number): Promise<Uint8Array> {
+  if (length === 0) return new Uint8Array(0);
+  const stream = await store.read(sha256, { start: offset, end: offset + length - 1 });
+  const out = new Uint8Array(length);
+  let at = 0;
+  for await (const chunk of stream as AsyncIterable<Uint8Array>) {
+    if (at + chunk.byteLength > length) throw badInput(`artifact ${sha256} returned more bytes than asked for at ${offset}`);
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  if (at !== length) throw badInput(`artifact ${sha256} ended before byte ${offset + length}; is its recorded layout stale?`);
+  return out;
+}
+
+/** One tensor of a remote artifact: the byte range covering its data, decoded as from a file. */
+async function readRemoteTensor(store: ArtifactStore, sha256: string, tensor: TensorInfo): Promise<Uint8Array> {
+  const loc = tensor.location;
+  let start: number;
+  let end: number;
+  if (loc.kind === "raw") {
+    if (loc.file) throw badInput(`tensor ${tensor.name} uses external data, which a stored artifact cannot have`);
+    start = loc.offset;
+    end = loc.offset + loc.length;
+  } else {
+    start = Math.min(...loc.ranges.map((r) => r.offset));
+    end = Math.max(...loc.ranges.map((r) => r.offset + r.length));
+  }
+  const bytes = await readRange(store, sha256, start, end - start);
+  // A ByteSource that answers the covered window at its original offsets.
+  const window: ByteSource = {
+    size: end,
+    read(offset, length) {
+      if (offset < start || offset + length > end) throw new RangeError(`read of ${length} bytes at ${offset} leaves the fetched range ${start}–${end}`);
+      return bytes.subarray(offset - start, offset - start + length);
+    },
+  };
+  return readTensorBytes(window, tensor);
 }
