@@ -22,15 +22,17 @@ describe("merges with artifacts in object storage", () => {
     s3 = await startS3rver();
     await s3.createBucket("lm-artifacts");
     // Worker threads read their store settings from the environment, as deployed processes do.
-    Object.assign(process.env, {
+    const storeEnv = {
       LAYERMERGE_ARTIFACTS: "s3://lm-artifacts/registry",
       S3_ENDPOINT: s3.endpoint,
       S3_REGION: "us-east-1",
       S3_FORCE_PATH_STYLE: "true",
       AWS_ACCESS_KEY_ID: s3.accessKeyId,
       AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    });
-    server = await startTestServer("sqlite", { ...(process.env as Record<string, string>) });
+    };
+    Object.assign(process.env, storeEnv);
+    // Embedded shape whatever the test run was given (CI sets REDIS_URL for the distributed tests).
+    server = await startTestServer("sqlite", { ...storeEnv, REDIS_URL: "" });
   });
   afterAll(async () => {
     await server?.stop();
