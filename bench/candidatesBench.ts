@@ -33,7 +33,6 @@ import * as path from "node:path";
 import { execSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
-import { Client } from "pg";
 import { loadConfig } from "../src/config/config";
 import { startApp } from "../src/main";
 import { parsePostgresUrl } from "../src/persistence/postgresUrl";
@@ -43,6 +42,7 @@ import { parseSafetensors } from "../src/core/formats/safetensors/parseSafetenso
 import { byteLength, writeSafetensors, type TestTensor } from "../src/core/formats/safetensors/testing/writeSafetensors";
 import type { ParsedModel } from "../src/core/structure/types";
 import { prng } from "../src/core/testing/prng";
+import { createTestDatabase } from "../test/support/testDatabase";
 
 type App = Awaited<ReturnType<typeof startApp>>;
 type Provider = "sqlite" | "postgres";
@@ -338,38 +338,10 @@ interface Target {
   cleanup(): Promise<void>;
 }
 
-async function sqliteTarget(): Promise<Target> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-bench-"));
-  return {
-    provider: "sqlite",
-    databaseUrl: `file:${path.join(dataDir, "bench.db")}`,
-    dataDir,
-    async cleanup() {
-      fs.rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
-async function postgresTarget(base: string): Promise<Target> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-bench-"));
-  const schema = `lm_bench_${Date.now().toString(36)}`;
-  const url = new URL(base);
-  url.searchParams.set("schema", schema);
-  return {
-    provider: "postgres",
-    databaseUrl: url.toString(),
-    dataDir,
-    async cleanup() {
-      const client = new Client({ connectionString: parsePostgresUrl(base).connectionString });
-      await client.connect();
-      try {
-        await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      } finally {
-        await client.end();
-      }
-      fs.rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+/** The benchmark's database: the tests' fresh SQLite file or PostgreSQL schema, dropped after. */
+async function databaseTarget(kind: Provider, base?: string): Promise<Target> {
+  const db = await createTestDatabase(kind, base);
+  return { provider: db.kind, databaseUrl: db.url, dataDir: db.dataDir, cleanup: () => db.cleanup() };
 }
 
 interface Seeded {
@@ -821,10 +793,10 @@ function table(r: Result): string {
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
-  const targets: Array<() => Promise<Target>> = [sqliteTarget];
+  const targets: Array<() => Promise<Target>> = [() => databaseTarget("sqlite")];
   if (options.postgres) {
     const base = options.postgres;
-    targets.push(() => postgresTarget(base));
+    targets.push(() => databaseTarget("postgres", base));
   }
   const resultsDir = path.resolve(__dirname, "results");
   fs.mkdirSync(resultsDir, { recursive: true });

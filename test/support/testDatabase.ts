@@ -20,7 +20,8 @@ export interface TestDatabase {
   cleanup(): Promise<void>;
 }
 
-export async function createTestDatabase(kind: DatabaseKind): Promise<TestDatabase> {
+/** A fresh SQLite file or PostgreSQL schema (under `base`, default TEST_DATABASE_URL) and a data folder. */
+export async function createTestDatabase(kind: DatabaseKind, base = process.env.TEST_DATABASE_URL): Promise<TestDatabase> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "layermerge-test-"));
   if (kind === "sqlite") {
     return {
@@ -32,7 +33,6 @@ export async function createTestDatabase(kind: DatabaseKind): Promise<TestDataba
       },
     };
   }
-  const base = process.env.TEST_DATABASE_URL;
   if (!base) throw new Error("TEST_DATABASE_URL is not set");
   const schema = `lm_test_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
   const url = new URL(base);
