@@ -1,3 +1,5 @@
+import type { PostprocessSettings } from "../domain/postprocessSettings";
+
 /**
  * The inference contract as the runtime reads it: structurally the foundation issue's
  * `InferenceContract` (src/services/inferenceContract.ts, whose enums are assignable to these
@@ -19,14 +21,5 @@ export interface RuntimeContract {
   mean: readonly number[];
   std: readonly number[];
   outputs: ReadonlyArray<{ name: string; kind: OutputKindName }>;
-  postprocess?: {
-    centerThreshold?: number | null;
-    nmsKernel?: number | null;
-    topK?: number | null;
-    stuffArea?: number | null;
-    thingArea?: number | null;
-    labelDivisor?: number | null;
-    offsetOrder?: "YX" | "XY" | null;
-    centerActivation?: "NONE" | "SIGMOID" | null;
-  } | null;
+  postprocess?: PostprocessSettings | null;
 }

@@ -1,6 +1,7 @@
 import { badInput } from "../core/errors";
 import { ChannelOrder, OutputKind, ResizeMode } from "../domain/enums";
 import { oneOf, requiredText } from "./validate";
+import type { PostprocessSettings } from "../domain/postprocessSettings";
 
 /**
  * How to run a model: input tensor, size, resize policy, normalisation (mean/std on the 0–255
@@ -18,16 +19,7 @@ export interface InferenceContract {
   postprocess?: PostprocessSettings | null;
 }
 
-export interface PostprocessSettings {
-  centerThreshold?: number | null;
-  nmsKernel?: number | null;
-  topK?: number | null;
-  stuffArea?: number | null;
-  thingArea?: number | null;
-  labelDivisor?: number | null;
-  offsetOrder?: "YX" | "XY" | null;
-  centerActivation?: "NONE" | "SIGMOID" | null;
-}
+export type { PostprocessSettings };
 
 export type InferenceContractInput = Partial<Omit<InferenceContract, "resize" | "outputs">> & {
   resize?: Partial<InferenceContract["resize"]> | null;
