@@ -162,6 +162,42 @@ describe.each(databaseKinds)("artifacts, registration and candidates (%s)", (kin
     expect((await counts()).structures).toBe(before);
   });
 
+  test("the Artifact row records the stored bytes' layout; the same bytes registered again reuse the row", async () => {
+    // Not in name order (so the storage order is the layer order), with a gap between the tensors.
+    const bytes = writeSafetensors(
+      [
+        { name: "probe.b.weight", dtype: "F32", shape: [2, 3] },
+        { name: "probe.a.bias", dtype: "F32", shape: [4] },
+      ],
+      { gapBytes: 8 },
+    );
+    // Data starts after the 8-byte length and the JSON header; offsets are absolute in the file.
+    const dataStart = 8 + Number(Buffer.from(bytes).readBigUInt64LE(0));
+    const sha = (await upload(server.origin, bytes)).body.sha256;
+    const before = await counts();
+    const startedAt = Date.now();
+    const first = await register({ name: "layout-1", artifactSha256: sha });
+    expect(first.errors).toBeUndefined();
+    const prisma = server.app.services.database.prisma;
+    const row = await prisma.artifact.findUniqueOrThrow({ where: { sha256: sha } });
+    expect(row).toMatchObject({ sizeBytes: BigInt(bytes.length), format: "safetensors", storageKey: sha });
+    expect(row.createdAt.getTime()).toBeGreaterThanOrEqual(startedAt - 1000);
+    expect(row.createdAt.getTime()).toBeLessThanOrEqual(Date.now() + 1000);
+    const layout = row.layout as any;
+    expect(layout).toMatchObject({ format: "safetensors", layerCount: 2, layerOrderSource: "STORAGE_ORDER", generatedNameCount: 0, metadata: {} });
+    expect(layout.tensors.map((t: any) => [t.name, t.dtype, t.shape, t.layerIndex, t.location])).toEqual([
+      ["probe.b.weight", "F32", [2, 3], 0, { kind: "raw", offset: dataStart, length: 24 }],
+      ["probe.a.bias", "F32", [4], 1, { kind: "raw", offset: dataStart + 24 + 8, length: 16 }],
+    ]);
+
+    const second = await register({ name: "layout-2", artifactSha256: sha });
+    expect(second.errors).toBeUndefined();
+    expect(second.data.registerModel.artifact.sha256).toBe(sha);
+    expect(await counts()).toEqual({ models: before.models + 2, structures: before.structures + 1, artifacts: before.artifacts + 1 });
+    const models = await prisma.model.findMany({ where: { name: { in: ["layout-1", "layout-2"] } }, select: { artifactId: true } });
+    expect(models.map((m) => m.artifactId)).toEqual([row.id, row.id]);
+  });
+
   test("candidates: same architecture first, shared backbone next with the right fraction and groups, unrelated never", async () => {
     const anchor = (await server.ok(`{ models(where: { nameContains: "segnet-a" }) { edges { node { id } } } }`)).models.edges[0].node.id;
     const headB = await upload(server.origin, buildSegNet({ heads: "B", seed: 3 }).bytes);

@@ -69,7 +69,8 @@ describe.each(databaseKinds)("registration: imports and bad input (%s)", (kind) 
   });
 
   test("an ONNX model with external data is imported as one self-contained artifact", async () => {
-    const net = buildSegNet({ encoding: "external", externalFileName: "weights.bin" });
+    // Another seed than the first test's net.onnx: inlined, these bytes are a new artifact.
+    const net = buildSegNet({ encoding: "external", externalFileName: "weights.bin", seed: 11 });
     const dir = path.join(root, "external");
     fs.mkdirSync(dir);
     fs.writeFileSync(path.join(dir, "model.onnx"), net.bytes);
@@ -79,6 +80,9 @@ describe.each(databaseKinds)("registration: imports and bad input (%s)", (kind) 
     const { sha256, sizeBytes } = result.data.registerModel.artifact;
     // The stored file carries the weights itself: larger than the bare graph by at least the data.
     expect(sizeBytes).toBeGreaterThanOrEqual(net.bytes.length + net.external!.bytes.length - 4096);
+    // The parse located tensors in the side file, not in the stored bytes: no layout is recorded.
+    const artifact = await server.app.services.database.prisma.artifact.findUniqueOrThrow({ where: { sha256 } });
+    expect(artifact.layout).toBeNull();
     // Registering the stored bytes again (as an upload) gives the same structure: nothing refers outside.
     const stored = Buffer.from(await (await fetch(`${server.origin}/artifacts/${sha256}`)).arrayBuffer());
     const again = await register({ name: "external-again", artifactSha256: (await upload(server.origin, stored)).body.sha256 });
