@@ -141,6 +141,27 @@ describe.each(databaseKinds)("registry CRUD through GraphQL (%s)", (kind) => {
       expect(result.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field });
       expect(result.errors?.[0].message.length).toBeGreaterThan(10);
     }
+    // References are reported before field errors, and both before a taken name + version.
+    const precedence: Array<[Record<string, unknown>, string, string]> = [
+      [{ name: "", taskId: "missing" }, "BAD_USER_INPUT", "input.taskId"],
+      [{ name: "daformer-gta", taskId: basics.task.id, backboneId: "missing" }, "BAD_USER_INPUT", "input.backboneId"],
+      [{ name: "daformer-gta", taskId: basics.task.id, sourceDatasetId: "missing", targetDatasetId: "missing" }, "BAD_USER_INPUT", "input.sourceDatasetId"],
+      [{ name: "daformer-gta", taskId: basics.task.id, inference: { width: 0 } }, "BAD_USER_INPUT", "input.inference.width"],
+      [{ name: " daformer-gta ", version: " 2 ", taskId: basics.task.id, backboneId: basics.backbone.id, sourceDatasetId: basics.gta.id }, "CONFLICT", "input.version"],
+    ];
+    const before = (await server.ok(`{ models { totalCount } }`)).models.totalCount;
+    for (const [input, code, field] of precedence) {
+      const result = await server.gql(`mutation($i: CreateModelInput!) { createModel(input: $i) { id } }`, { i: input });
+      expect(result.errors?.[0].extensions).toMatchObject({ code, field });
+    }
+    expect((await server.ok(`{ models { totalCount } }`)).models.totalCount).toBe(before);
+    // An update checks the references it is given.
+    const badUpdate = await server.gql(`mutation($id: ID!) { updateModel(id: $id, input: { targetDatasetId: "missing" }) { id } }`, { id });
+    expect(badUpdate.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "input.targetDatasetId" });
+    const goodUpdate = await server.ok(`mutation($id: ID!, $d: ID!) { updateModel(id: $id, input: { targetDatasetId: $d }) { targetDataset { name } } }`, { id, d: basics.gta.id });
+    expect(goodUpdate.updateModel.targetDataset.name).toBe("GTA5");
+    await server.ok(`mutation($id: ID!, $d: ID!) { updateModel(id: $id, input: { targetDatasetId: $d }) { id } }`, { id, d: basics.cityscapes.id });
+
     const missingRequired = await server.gql(`mutation { createModel(input: { name: "x" }) { id } }`);
     expect(missingRequired.errors?.[0].extensions?.code).toBe("GRAPHQL_VALIDATION_FAILED");
     expect(missingRequired.errors?.[0].message).toMatch(/taskId/);

@@ -1,3 +1,4 @@
+import { Prisma } from "../persistence/generated/sqlite/client";
 import type { Db, Provider } from "../persistence/database";
 import { badInput, conflict, notFound } from "../core/errors";
 import { ModelOrigin, ModelSortField, SortDirection } from "../domain/enums";
@@ -54,6 +55,18 @@ export interface ModelListArgs {
 }
 
 const MAX_FILTER_NESTING = 6;
+
+/** The references a model's input may name, in the order their errors are reported. */
+const REFERENCES = ["taskId", "backboneId", "sourceDatasetId", "targetDatasetId"] as const;
+
+/** A new model's name and version as checkInput will store them, or undefined when invalid. */
+function nameAndVersion(input: Partial<ModelInput>): { name: string; version: string } | undefined {
+  try {
+    return { name: requiredText(input.name, "input.name"), version: optionalText(input.version, "input.version", 100) ?? "1" };
+  } catch {
+    return undefined;
+  }
+}
 
 export interface ValidatedModel {
   data: Record<string, unknown> & { name: string; version: string; taskId: string };
@@ -135,10 +148,9 @@ export class ModelService {
    * registration can refuse bad metadata before it stores or parses anything.
    */
   async validateForCreate(input: ModelInput): Promise<ValidatedModel> {
-    const data = await this.checkInput(input, false);
+    const { data, nameTaken } = await this.checkInput(input, false);
     const tags = tagList(input.tags, "input.tags") ?? [];
-    const taken = await this.db.model.findUnique({ where: { name_version: { name: data.name!, version: data.version! } }, select: { id: true } });
-    if (taken) throw this.nameTaken(data.name!, data.version!);
+    if (nameTaken) throw this.nameTaken(data.name!, data.version!);
     return { data: { ...data, name: data.name!, taskId: data.taskId!, version: data.version! }, tags };
   }
 
@@ -146,8 +158,10 @@ export class ModelService {
   async insert(validated: ValidatedModel, extra: { structureId?: string; artifactId?: string; origin?: string } = {}, tx: Db = this.db): Promise<ModelRow> {
     const { data, tags } = validated;
     try {
+      // Without tags, no nested write: Prisma then inserts with RETURNING instead of inserting
+      // and reading the row back.
       return await tx.model.create({
-        data: { ...data, ...extra, tags: { create: tags.map((tag) => ({ tag })) } } as Parameters<Db["model"]["create"]>[0]["data"],
+        data: { ...data, ...extra, ...(tags.length ? { tags: { create: tags.map((tag) => ({ tag })) } } : {}) } as Parameters<Db["model"]["create"]>[0]["data"],
       });
     } catch (error) {
       if (isUniqueViolation(error)) throw this.nameTaken(data.name, data.version);
@@ -161,7 +175,7 @@ export class ModelService {
 
   async update(id: string, input: Partial<ModelInput>): Promise<ModelRow> {
     const current = await this.requireLive(id);
-    const data = await this.checkInput(input, true);
+    const { data } = await this.checkInput(input, true);
     const tags = tagList(input.tags, "input.tags");
     try {
       return await this.db.$transaction(async (tx) => {
@@ -201,22 +215,21 @@ export class ModelService {
     return model;
   }
 
+  /**
+   * The checked columns, and for a new model whether its name + version is taken. References are
+   * reported first (task, backbone, source, target), then field errors in column order.
+   */
   private async checkInput(input: Partial<ModelInput>, partial: boolean) {
-    const refs = [
-      ["taskId", input.taskId, (id: string) => this.db.task.findUnique({ where: { id }, select: { id: true } })],
-      ["backboneId", input.backboneId, (id: string) => this.db.backbone.findUnique({ where: { id }, select: { id: true } })],
-      ["sourceDatasetId", input.sourceDatasetId, (id: string) => this.db.dataset.findUnique({ where: { id }, select: { id: true } })],
-      ["targetDatasetId", input.targetDatasetId, (id: string) => this.db.dataset.findUnique({ where: { id }, select: { id: true } })],
-    ] as const;
     if (!partial && !input.taskId) throw badInput("input.taskId is required", "input.taskId");
-    await Promise.all(
-      refs.map(async ([name, id, find]) => {
-        if (id == null) return;
-        if (!(await find(id))) throw badInput(`input.${name} ${JSON.stringify(id)} does not exist`, `input.${name}`);
-      }),
-    );
+    // A new model's name + version, when valid, is looked up in the references' statement.
+    const key = partial ? undefined : nameAndVersion(input);
+    const found = await this.lookUp(input, key);
+    for (const name of REFERENCES) {
+      const id = input[name];
+      if (id != null && found[name] == null) throw badInput(`input.${name} ${JSON.stringify(id)} does not exist`, `input.${name}`);
+    }
     const version = input.version === undefined && partial ? undefined : optionalText(input.version, "input.version", 100) ?? "1";
-    return {
+    const data = {
       name: partial && input.name == null ? undefined : requiredText(input.name, "input.name"),
       version,
       description: optionalText(input.description, "input.description", 10_000),
@@ -229,6 +242,23 @@ export class ModelService {
       origin: input.origin != null ? oneOf(input.origin, ModelOrigin, "input.origin") : partial ? undefined : ModelOrigin.TRAINED,
       inference: input.inference != null ? (checkInferenceContract(input.inference) as unknown as object) : undefined,
     };
+    return { data, nameTaken: found.taken != null };
+  }
+
+  /**
+   * One statement for what validation reads (each reference given, and the model holding this
+   * name + version): registration's known-structure latency target leaves no room for a round
+   * trip per lookup (bench:candidates, issue 3 item 10).
+   */
+  private async lookUp(input: Partial<ModelInput>, key: { name: string; version: string } | undefined) {
+    const id = (value: string | null | undefined) => value ?? null;
+    const [row] = await this.db.$queryRaw<Array<Record<(typeof REFERENCES)[number] | "taken", string | null>>>`SELECT
+      (SELECT "id" FROM "Task" WHERE "id" = ${id(input.taskId)}) AS "taskId",
+      (SELECT "id" FROM "Backbone" WHERE "id" = ${id(input.backboneId)}) AS "backboneId",
+      (SELECT "id" FROM "Dataset" WHERE "id" = ${id(input.sourceDatasetId)}) AS "sourceDatasetId",
+      (SELECT "id" FROM "Dataset" WHERE "id" = ${id(input.targetDatasetId)}) AS "targetDatasetId",
+      ${key ? Prisma.sql`(SELECT "id" FROM "Model" WHERE "name" = ${key.name} AND "version" = ${key.version})` : Prisma.sql`NULL`} AS "taken"`;
+    return row!;
   }
 
   private buildWhere(where: ModelWhere, field: string, depth: number): Record<string, unknown> {
