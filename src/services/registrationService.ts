@@ -3,7 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { createHash, randomUUID } from "node:crypto";
 import { Prisma } from "../persistence/generated/sqlite/client";
-import type { Db } from "../persistence/database";
+import type { Database, Db } from "../persistence/database";
 import { badInput } from "../core/errors";
 import type { ParsedModel } from "../core/structure/types";
 import { summarizeStructure } from "../core/structure/summarizeStructure";
@@ -45,6 +45,7 @@ export class RegistrationService {
     private readonly catalog: StructureCatalog,
     private readonly models: ModelService,
     private readonly config: RegistrationConfig,
+    private readonly largeParameters: Pick<Database, "withLargeParameter">,
   ) {}
 
   async register(input: RegisterModelInput): Promise<ModelRow> {
@@ -92,11 +93,13 @@ export class RegistrationService {
         newBlob = blob.created;
       }
       const structureId = await this.ensureStructure(parsed);
-      const artifact = { sha256, sizeBytes, format: parsed.format, layout: layoutExact ? layoutOf(parsed) : null };
-      return await this.db.$transaction(async (tx) => {
-        const artifactId = await recordArtifact(tx as unknown as Db, artifact);
-        return this.models.insert(validated, { structureId, artifactId }, tx as unknown as Db);
-      });
+      const artifact = { sha256, sizeBytes, format: parsed.format };
+      const record = (layout: string | null) =>
+        this.db.$transaction(async (tx) => {
+          const artifactId = await recordArtifact(tx as unknown as Db, { ...artifact, layout });
+          return this.models.insert(validated, { structureId, artifactId }, tx as unknown as Db);
+        });
+      return await (layoutExact ? this.largeParameters.withLargeParameter(JSON.stringify(layoutOf(parsed)), record) : record(null));
     } catch (error) {
       // An upload or import that did not become a registered artifact is garbage.
       const sha = input.artifactSha256?.toLowerCase() ?? (newBlob ? sha256! : undefined);
@@ -235,14 +238,14 @@ const INSERT_BATCH = 500;
  * The id of the Artifact row for these bytes, inserting it (with its layout) unless it exists.
  * One raw INSERT rather than find-then-create: passed as a Prisma Json value, a ~300-tensor layout
  * (~60 KB) cost 10–15 ms of query-compiler CPU, most of a known-structure registration
- * (bench:candidates, issue 3 item 10); as JSON text it costs what the bytes cost. The text is what
- * Prisma would store (SQLite keeps it as is, PostgreSQL casts it to jsonb).
+ * (bench:candidates, issue 3 item 10); as JSON text, behind a large-parameter stand-in, it costs
+ * what the bytes cost. The text is what Prisma would store (SQLite keeps it as is, PostgreSQL
+ * casts it to jsonb).
  */
-async function recordArtifact(tx: Db, artifact: { sha256: string; sizeBytes: number; format: string; layout: ParsedModel | null }): Promise<string> {
+async function recordArtifact(tx: Db, artifact: { sha256: string; sizeBytes: number; format: string; layout: string | null }): Promise<string> {
   const id = randomUUID();
-  const layout = artifact.layout ? JSON.stringify(artifact.layout) : null;
   const inserted = await tx.$executeRaw`INSERT INTO "Artifact" ("id", "sha256", "sizeBytes", "format", "storageKey", "layout", "createdAt")
-    VALUES (${id}, ${artifact.sha256}, ${BigInt(artifact.sizeBytes)}, ${artifact.format}, ${artifact.sha256}, ${layout}, ${new Date()})
+    VALUES (${id}, ${artifact.sha256}, ${BigInt(artifact.sizeBytes)}, ${artifact.format}, ${artifact.sha256}, ${artifact.layout}, ${new Date()})
     ON CONFLICT ("sha256") DO NOTHING`;
   if (inserted === 1) return id;
   // Registered before (the bytes are content-addressed): the row, and its layout, stand.
