@@ -25,6 +25,41 @@ describe("openFileSink", () => {
     expect(new Set(released)).toEqual(new Set(chunks));
   });
 
+  it("writes large chunks from the caller's memory, many per writev, releasing each only once written, with bounded pending bytes", async () => {
+    const file = path.join(dir, "big.bin");
+    const released = new Set<Uint8Array>();
+    let maxUnreleased = 0;
+    const handedOver: Uint8Array[] = [];
+    // Scribbled over when released: a chunk released before it was written would corrupt the file.
+    const sink = await openFileSink(file, 4096, {
+      onReleased: (c) => {
+        expect(released.has(c)).toBe(false);
+        released.add(c);
+        c.fill(0xee);
+      },
+      maxPendingBytes: 64 << 10,
+      syncEveryBytes: 100 << 10,
+    });
+    const parts: Buffer[] = [];
+    for (let i = 0; i < 300; i++) {
+      // mostly chunks above the copy threshold (written by reference), some small ones between
+      const size = i % 7 === 3 ? 1 + (i % 50) : 4096 + i * 13;
+      const chunk = pattern(size, i);
+      parts.push(Buffer.from(chunk));
+      handedOver.push(chunk);
+      await sink.write(chunk);
+      const unreleased = handedOver.filter((c) => !released.has(c)).reduce((s, c) => s + c.byteLength, 0);
+      maxUnreleased = Math.max(maxUnreleased, unreleased);
+    }
+    await sink.close();
+    const expected = Buffer.concat(parts);
+    expect(sink.bytesWritten).toBe(expected.length);
+    expect(fs.readFileSync(file).equals(expected)).toBe(true);
+    expect(released.size).toBe(handedOver.length);
+    // write() waits while more than maxPendingBytes are accepted but unwritten
+    expect(maxUnreleased).toBeLessThanOrEqual(64 << 10);
+  });
+
   it("refuses an existing file and removes its own on abort", async () => {
     const file = path.join(dir, "out.bin");
     fs.writeFileSync(file, "x");

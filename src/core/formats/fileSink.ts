@@ -2,72 +2,174 @@ import * as fsp from "node:fs/promises";
 
 export interface FileSinkOptions {
   /**
-   * Called with each chunk given to `write` once the sink no longer reads it (copied into its
-   * batch, or written), so the caller may reuse its memory (the merge recycles its outputs).
+   * Called with each chunk given to `write` once the sink no longer reads it (copied, or
+   * written), so the caller may reuse its memory (the merge recycles its outputs).
    */
   onReleased?(chunk: Uint8Array): void;
+  /**
+   * Bytes accepted but not yet written beyond which `write` waits (default twice `bufferBytes`).
+   * It bounds the memory held by chunks waiting for the disk.
+   */
+  maxPendingBytes?: number;
+  /**
+   * Starts an fdatasync in the background each time this many bytes were written since the last
+   * one began (default 32 MiB; 0 turns it off), so the disk takes the file while the caller
+   * still computes, and `close` waits only for the tail instead of the whole file.
+   */
+  syncEveryBytes?: number;
+}
+
+/** Chunks at least this large (or `bufferBytes`, if smaller) are written from the caller's memory. */
+const COPY_BELOW = 64 << 10;
+
+interface Queued {
+  bytes: Uint8Array;
+  /** Set for copies in the sink's own arena (nobody to hand back). */
+  copy?: boolean;
 }
 
 /**
- * A ByteSink onto a new file, batching small writes into large ones; `close` fsyncs, so a
- * published artifact is on disk before anything refers to it.
+ * A ByteSink onto a new file; `close` fsyncs, so a published artifact is on disk before anything
+ * refers to it.
  *
- * Writes overlap the caller's work: a full batch (or a chunk at least as large) is handed to the
- * OS in the background while the caller computes the next bytes, with at most one write in
- * flight and two batch buffers. So a chunk passed to `write` must not be changed until the next
- * `write` or `close` resolves (the merge rewriters hand over fresh buffers and never do).
+ * Writes overlap the caller's work. Small chunks are copied (consecutive ones into one run of an
+ * arena of `bufferBytes`); larger ones are queued as they are, without a copy, and written from
+ * the caller's memory. One write is in
+ * flight at a time, and it takes everything queued meanwhile in one writev. So a chunk passed to
+ * `write` must not be changed until `onReleased` hands it back (or `close` resolves); the merge
+ * rewriters pass fresh buffers or output slots that they reuse only once released.
  */
 export async function openFileSink(file: string, bufferBytes = 4 << 20, options: FileSinkOptions = {}) {
   const released = options.onReleased ?? (() => undefined);
+  const copyBelow = Math.min(COPY_BELOW, bufferBytes);
+  const maxPending = Math.max(bufferBytes, options.maxPendingBytes ?? 2 * bufferBytes);
+  const syncEvery = options.syncEveryBytes ?? 32 << 20;
   const handle = await fsp.open(file, "wx");
-  let buffer = Buffer.allocUnsafe(bufferBytes);
-  let spare = Buffer.allocUnsafe(bufferBytes);
-  let used = 0;
-  let written = 0;
-  let inFlight: Promise<void> = Promise.resolve();
 
-  const writeFully = async (bytes: Uint8Array): Promise<void> => {
-    let offset = 0;
-    while (offset < bytes.byteLength) offset += (await handle.write(bytes, offset, bytes.byteLength - offset)).bytesWritten;
+  // Small chunks are copied into the arena, bump-allocated; a full arena is left to the garbage
+  // collector once its pieces are written, and a new one started.
+  let arena = Buffer.allocUnsafe(0);
+  let arenaUsed = 0;
+  let queue: Queued[] = [];
+  /** Bytes accepted and not yet written: the queue and the write in flight. */
+  let pending = 0;
+  let accepted = 0;
+  let writing = false;
+  let failure: unknown = null;
+  let waiters: Array<() => void> = [];
+  const wake = (): void => {
+    const ready = waiters;
+    waiters = [];
+    ready.forEach((resolve) => resolve());
   };
-  /** Starts writing `bytes` once the previous write is done; a failure surfaces at the next await. */
-  const startWrite = async (bytes: Uint8Array, release: boolean): Promise<void> => {
-    await inFlight;
-    inFlight = release ? writeFully(bytes).then(() => released(bytes)) : writeFully(bytes);
-    // Marked handled here; awaited (and rethrown) by the next write, close or abort.
-    inFlight.catch(() => undefined);
-    written += bytes.byteLength;
+
+  // One background flush at a time: `synced` settles with null, or with the error that close
+  // rethrows (after a failure no further flushes start).
+  let unsynced = 0;
+  let syncBusy = false;
+  let synced: Promise<unknown> = Promise.resolve(null);
+  const maybeSync = (bytes: number): void => {
+    unsynced += bytes;
+    if (syncEvery <= 0 || unsynced < syncEvery || syncBusy) return;
+    unsynced = 0;
+    syncBusy = true;
+    synced = handle.datasync().then(
+      () => {
+        syncBusy = false;
+        return null;
+      },
+      (error: unknown) => error,
+    );
   };
-  const flush = async (): Promise<void> => {
-    if (used === 0) return;
-    await startWrite(buffer.subarray(0, used), false);
-    [buffer, spare] = [spare, buffer];
-    used = 0;
+
+  /** Copies a small chunk to the queue, extending the last copy when it ends where this starts. */
+  const enqueueCopy = (chunk: Uint8Array): void => {
+    const n = chunk.byteLength;
+    if (arenaUsed + n > arena.byteLength) {
+      arena = Buffer.allocUnsafe(bufferBytes);
+      arenaUsed = 0;
+    }
+    arena.set(chunk, arenaUsed);
+    const last = queue[queue.length - 1];
+    if (last?.copy && last.bytes.buffer === arena.buffer && last.bytes.byteOffset + last.bytes.byteLength === arena.byteOffset + arenaUsed) {
+      last.bytes = new Uint8Array(arena.buffer, last.bytes.byteOffset, last.bytes.byteLength + n);
+    } else queue.push({ bytes: arena.subarray(arenaUsed, arenaUsed + n), copy: true });
+    arenaUsed += n;
   };
+
+  /** writev of every chunk, continuing after a short write. */
+  const writeAll = async (chunks: Uint8Array[]): Promise<void> => {
+    for (let rest = chunks; rest.length > 0; ) {
+      let n = (await handle.writev(rest)).bytesWritten;
+      while (rest.length > 0 && n >= rest[0].byteLength) {
+        n -= rest[0].byteLength;
+        rest = rest.slice(1);
+      }
+      if (n > 0) rest = [rest[0].subarray(n), ...rest.slice(1)];
+    }
+  };
+
+  /** Starts a write of everything queued, unless one is in flight (it starts the next itself). */
+  const pump = (): void => {
+    if (writing || queue.length === 0 || failure) return;
+    const items = queue;
+    queue = [];
+    writing = true;
+    const bytes = items.reduce((s, q) => s + q.bytes.byteLength, 0);
+    writeAll(items.map((q) => q.bytes))
+      .then(
+        () => {
+          pending -= bytes;
+          for (const q of items) if (!q.copy) released(q.bytes);
+          maybeSync(bytes);
+        },
+        (error: unknown) => {
+          failure = error;
+        },
+      )
+      .finally(() => {
+        writing = false;
+        wake();
+        pump();
+      });
+  };
+
+  /** Resolves once `done()` holds or a write failed (then throws its error). */
+  const until = async (done: () => boolean): Promise<void> => {
+    while (!failure && !done()) await new Promise<void>((resolve) => waiters.push(resolve));
+    if (failure) throw failure;
+  };
+
   return {
     async write(chunk: Uint8Array): Promise<void> {
-      if (chunk.byteLength >= bufferBytes) {
-        await flush();
-        await startWrite(chunk, true);
-        return;
-      }
-      if (used + chunk.byteLength > bufferBytes) await flush();
-      buffer.set(chunk, used);
-      used += chunk.byteLength;
-      released(chunk);
+      if (failure) throw failure;
+      const n = chunk.byteLength;
+      accepted += n;
+      pending += n;
+      if (n < copyBelow) {
+        enqueueCopy(chunk);
+        released(chunk);
+      } else queue.push({ bytes: chunk });
+      // While a write is in flight, chunks gather in the queue: the next writev takes them all.
+      pump();
+      await until(() => pending <= maxPending);
     },
     get bytesWritten() {
-      return written + used;
+      return accepted;
     },
     async close(): Promise<void> {
-      await flush();
-      await inFlight;
+      pump();
+      await until(() => !writing && queue.length === 0);
+      const syncFailure = await synced;
+      if (syncFailure) throw syncFailure;
       await handle.sync();
       await handle.close();
-      buffer = spare = Buffer.alloc(0);
+      arena = Buffer.allocUnsafe(0);
     },
     async abort(): Promise<void> {
-      await inFlight.catch(() => undefined);
+      queue = [];
+      await until(() => !writing).catch(() => undefined);
+      await synced;
       await handle.close().catch(() => undefined);
       await fsp.rm(file, { force: true });
     },
