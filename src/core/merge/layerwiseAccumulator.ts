@@ -30,7 +30,26 @@ export interface LayerwiseAccumulator {
    * the element count). Returns true when some output value is ±Inf or NaN.
    */
   finish(out: Uint8Array, dtype: DType): boolean;
+  /**
+   * Output slots 1..outputSlots-1 hold finished chunks for a writer to read in place (slot 0,
+   * the default, is private: `finish` copies out of it). `useSlot` picks where the next chunk
+   * (from its first `add`) accumulates; the slot's previous chunk is overwritten.
+   */
+  readonly outputSlots: number;
+  useSlot(slot: number): void;
+  /**
+   * Encodes the chunk in the anchor's dtype inside its slot and returns a view of those bytes,
+   * valid until the slot is used again, and whether some value is ±Inf or NaN. For F32 the view
+   * is the accumulator itself: nothing is copied.
+   */
+  finishInSlot(dtype: DType): { bytes: Uint8Array; nonFinite: boolean };
 }
+
+/**
+ * Slot 0 (private) and fifteen for chunks queued or being written: the file sink holds up to
+ * 4 MiB (runMerge's maxPendingBytes), eight chunks of the default size, plus the write in flight.
+ */
+export const OUTPUT_SLOTS = 16;
 
 /**
  * The SIMD accumulator when this runtime has WebAssembly SIMD (Node ≥ 16.4), else the scalar
@@ -48,30 +67,50 @@ export function createLayerwiseAccumulator(capacity: number, kind?: "simd" | "js
 /** Scalar kernels (mergeKernels.ts, encodeFloats.ts) on plain typed arrays. */
 export function jsLayerwiseAccumulator(capacity: number): LayerwiseAccumulator {
   const reads: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0)];
-  const acc = new Float32Array(capacity);
+  const accs: Float32Array[] = [new Float32Array(capacity)];
+  const halves: Uint16Array[] = [];
+  let slot = 0;
   let count = 0;
+  const encode = (out: Uint8Array, dtype: DType): boolean => {
+    const values = accs[slot].subarray(0, count);
+    invariant(out.byteLength === count * DTYPE_BYTES[dtype], `accumulator: ${out.byteLength} output bytes for ${count} ${dtype} elements`);
+    if (dtype === "F32") {
+      if (out.buffer !== values.buffer || out.byteOffset !== values.byteOffset) out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+      return anyNonFinite32(values);
+    }
+    invariant(dtype === "F16" || dtype === "BF16", `accumulator: cannot encode ${dtype}`);
+    return encodeHalfInto(values, dtype, new Uint16Array(out.buffer, out.byteOffset, count));
+  };
   return {
     capacity,
     kind: "js",
+    outputSlots: OUTPUT_SLOTS,
     readBuffer(slot, byteLength) {
       if (reads[slot].byteLength < byteLength) reads[slot] = new Uint8Array(byteLength);
       return reads[slot].subarray(0, byteLength);
+    },
+    useSlot(next) {
+      invariant(next >= 0 && next < OUTPUT_SLOTS, `accumulator: no output slot ${next}`);
+      slot = next;
+      accs[slot] ??= new Float32Array(capacity);
     },
     add(bytes, dtype, weight, first) {
       const n = bytes.byteLength / DTYPE_BYTES[dtype];
       if (first) count = n;
       invariant(n === count && n <= capacity, `accumulator: ${n} elements where the chunk has ${count} (capacity ${capacity})`);
-      accumulateWeighted(acc.subarray(0, n), bytes, dtype, weight, first);
+      accumulateWeighted(accs[slot].subarray(0, n), bytes, dtype, weight, first);
     },
     finish(out, dtype) {
-      const values = acc.subarray(0, count);
-      invariant(out.byteLength === count * DTYPE_BYTES[dtype], `accumulator: ${out.byteLength} output bytes for ${count} ${dtype} elements`);
-      if (dtype === "F32") {
-        out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-        return anyNonFinite32(values);
+      return encode(out, dtype);
+    },
+    finishInSlot(dtype) {
+      let bytes: Uint8Array;
+      if (dtype === "F32") bytes = new Uint8Array(accs[slot].buffer, 0, count * 4);
+      else {
+        halves[slot] ??= new Uint16Array(capacity);
+        bytes = new Uint8Array(halves[slot].buffer, 0, count * 2);
       }
-      invariant(dtype === "F16" || dtype === "BF16", `accumulator: cannot encode ${dtype}`);
-      return encodeHalfInto(values, dtype, new Uint16Array(out.buffer, out.byteOffset, count));
+      return { bytes, nonFinite: encode(bytes, dtype) };
     },
   };
 }

@@ -2,7 +2,7 @@ import { invariant } from "../../errors";
 import type { DType } from "../../structure/types";
 import { DTYPE_BYTES } from "../../structure/types";
 import { decodeToFloat32 } from "../decodeFloats";
-import type { LayerwiseAccumulator } from "../layerwiseAccumulator";
+import { OUTPUT_SLOTS, type LayerwiseAccumulator } from "../layerwiseAccumulator";
 import { MERGE_KERNELS_WASM_BASE64 } from "./mergeKernelsWasm";
 
 /** The part of the WebAssembly JS API used here (the project's TypeScript lib has no DOM types). */
@@ -17,7 +17,8 @@ const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 interface Kernels {
   memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
   accF32(acc: number, x: number, n: number, w: number, first: number): void;
-  accF16(acc: number, x: number, n: number, w: number, first: number): void;
+  /** `w112` is the weight times 2^112; returns 1 when some input is Inf or NaN. */
+  accF16(acc: number, x: number, n: number, w112: number, first: number): number;
   accBF16(acc: number, x: number, n: number, w: number, first: number): void;
   anyNonFinite32(p: number, n: number): number;
   encodeF16(src: number, dst: number, n: number): number;
@@ -44,9 +45,9 @@ const PAGE = 65536;
  * LayerwiseAccumulator on the kernels of mergeKernels.wat: 4 float32 lanes per instruction, the
  * same bits as the scalar kernels (see the .wat). Its WebAssembly memory holds two read slots
  * (so file reads land where the kernels read them), a staging area for bytes that arrive in
- * other buffers, the float32 accumulator and the 16-bit output: about 18 MiB at the default
- * chunk of 2^20 elements, allocated once per merge and never grown (growing would detach the
- * buffers reads are landing in).
+ * other buffers, and per output slot a float32 accumulator and a 16-bit output: about 36 MiB at
+ * the default chunk of 2^20 elements, allocated once per merge and never grown (growing would
+ * detach the buffers reads are landing in and writes are reading from).
  *
  * Elements past the chunk up to the next multiple of 8 are zeroed before each call, so the
  * padding lanes compute 0 and never raise the non-finite flag.
@@ -56,12 +57,18 @@ export function simdLayerwiseAccumulator(capacity: number): LayerwiseAccumulator
   if (!module || !wasm) return null;
   const k = new wasm.Instance(module).exports as Kernels;
   const wide = roundUp(capacity) * 4;
-  const layout = { read0: 0, read1: wide, staging: 2 * wide, acc: 3 * wide, out16: 4 * wide };
-  const bytesNeeded = 4 * wide + wide / 2;
+  const half = wide / 2;
+  const accAt = (slot: number) => 3 * wide + slot * wide;
+  const out16At = (slot: number) => 3 * wide + OUTPUT_SLOTS * wide + slot * half;
+  const layout = { read0: 0, read1: wide, staging: 2 * wide };
+  const bytesNeeded = out16At(OUTPUT_SLOTS);
   const pages = Math.ceil(bytesNeeded / PAGE) - k.memory.buffer.byteLength / PAGE;
   if (pages > 0) k.memory.grow(pages);
   const memory = new Uint8Array(k.memory.buffer);
   let count = 0;
+  let slot = 0;
+  /** Set when a kernel saw an Inf or NaN input in the current chunk (its lanes are then not exact). */
+  let inputNonFinite = false;
 
   /** Places `bytes` (count elements of `width`) in WebAssembly memory; returns its offset. */
   const place = (bytes: Uint8Array, width: number): number => {
@@ -75,42 +82,62 @@ export function simdLayerwiseAccumulator(capacity: number): LayerwiseAccumulator
     return at;
   };
 
+  /** Encodes the current chunk inside the slot; returns where its bytes are and the flag. */
+  const encode = (dtype: DType): { at: number; nonFinite: boolean } => {
+    const padded = roundUp(count);
+    const acc = accAt(slot);
+    if (dtype === "F32") return { at: acc, nonFinite: k.anyNonFinite32(acc, padded) !== 0 || inputNonFinite };
+    invariant(dtype === "F16" || dtype === "BF16", `accumulator: cannot encode ${dtype}`);
+    const out = out16At(slot);
+    const bad = dtype === "F16" ? k.encodeF16(acc, out, padded) : k.encodeBF16(acc, out, padded);
+    return { at: out, nonFinite: bad !== 0 || inputNonFinite };
+  };
+
   return {
     capacity,
     kind: "simd",
-    readBuffer(slot, byteLength) {
+    outputSlots: OUTPUT_SLOTS,
+    readBuffer(readSlot, byteLength) {
       // Only F32 / F16 / BF16 chunks fit a slot; wider data (F64) is read elsewhere and decoded.
       if (byteLength > wide) return new Uint8Array(byteLength);
-      const start = slot === 0 ? layout.read0 : layout.read1;
+      const start = readSlot === 0 ? layout.read0 : layout.read1;
       return memory.subarray(start, start + byteLength);
+    },
+    useSlot(next) {
+      invariant(next >= 0 && next < OUTPUT_SLOTS, `accumulator: no output slot ${next}`);
+      slot = next;
     },
     add(bytes, dtype, weight, first) {
       const n = bytes.byteLength / DTYPE_BYTES[dtype];
-      if (first) count = n;
+      if (first) {
+        count = n;
+        inputNonFinite = false;
+      }
       invariant(n === count && n <= capacity, `accumulator: ${n} elements where the chunk has ${count} (capacity ${capacity})`);
       const padded = roundUp(n);
       const flag = first ? 1 : 0;
-      if (dtype === "F16") k.accF16(layout.acc, place(bytes, 2), padded, weight, flag);
-      else if (dtype === "BF16") k.accBF16(layout.acc, place(bytes, 2), padded, weight, flag);
+      const acc = accAt(slot);
+      const w = Math.fround(weight);
+      // The fp16 kernel scales the weight by 2^112, exact below 2^15 (see the .wat).
+      if (dtype === "F16" && Math.abs(w) < 2 ** 15) inputNonFinite = k.accF16(acc, place(bytes, 2), padded, w * 2 ** 112, flag) !== 0 || inputNonFinite;
+      else if (dtype === "BF16") k.accBF16(acc, place(bytes, 2), padded, weight, flag);
       else {
         const f32 = dtype === "F32" ? bytes : (() => {
           const values = decodeToFloat32(bytes, dtype);
           return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
         })();
-        k.accF32(layout.acc, place(f32, 4), padded, weight, flag);
+        k.accF32(acc, place(f32, 4), padded, weight, flag);
       }
     },
     finish(out, dtype) {
       invariant(out.byteLength === count * DTYPE_BYTES[dtype], `accumulator: ${out.byteLength} output bytes for ${count} ${dtype} elements`);
-      const padded = roundUp(count);
-      if (dtype === "F32") {
-        out.set(memory.subarray(layout.acc, layout.acc + count * 4));
-        return k.anyNonFinite32(layout.acc, padded) !== 0;
-      }
-      invariant(dtype === "F16" || dtype === "BF16", `accumulator: cannot encode ${dtype}`);
-      const bad = dtype === "F16" ? k.encodeF16(layout.acc, layout.out16, padded) : k.encodeBF16(layout.acc, layout.out16, padded);
-      out.set(memory.subarray(layout.out16, layout.out16 + count * 2));
-      return bad !== 0;
+      const { at, nonFinite } = encode(dtype);
+      out.set(memory.subarray(at, at + out.byteLength));
+      return nonFinite;
+    },
+    finishInSlot(dtype) {
+      const { at, nonFinite } = encode(dtype);
+      return { bytes: memory.subarray(at, at + count * DTYPE_BYTES[dtype]), nonFinite };
     },
   };
 }
