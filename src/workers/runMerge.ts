@@ -23,6 +23,16 @@ export interface MergeModelRef {
    * downloading the file: its layout (tensor locations) was recorded when it was registered.
    */
   remote?: { sha256: string; layout: ParsedModel };
+  /**
+   * For a local file: its layout (tensor locations) as recorded when it was registered, so the
+   * merge does not parse the file again. The bytes are content-addressed, so it still holds.
+   */
+  layout?: ParsedModel | null;
+  /**
+   * The layer index of each tensor and the layer count L as registered (a safetensors model may
+   * have been given its layer order then); the anchor's schedule follows them.
+   */
+  layers?: { count: number; byName: Record<string, number> } | null;
 }
 
 /** Where remote artifacts live (the worker builds its own client from this and the environment). */
@@ -65,10 +75,23 @@ interface OpenModel {
   remote?: { sha256: string };
 }
 
+/** The model with the layer indices it was registered with. */
+function withLayers(parsed: ParsedModel, layers: MergeModelRef["layers"]): ParsedModel {
+  if (!layers) return parsed;
+  return {
+    ...parsed,
+    layerCount: layers.count,
+    tensors: parsed.tensors.map((t) => {
+      const layerIndex = layers.byName[t.name];
+      return layerIndex === undefined || layerIndex === t.layerIndex ? t : { ...t, layerIndex };
+    }),
+  };
+}
+
 function open(ref: MergeModelRef): OpenModel {
-  if (ref.remote) return { parsed: ref.remote.layout, source: null as unknown as FileByteSource, fd: -1, remote: { sha256: ref.remote.sha256 } };
+  if (ref.remote) return { parsed: withLayers(ref.remote.layout, ref.layers), source: null as unknown as FileByteSource, fd: -1, remote: { sha256: ref.remote.sha256 } };
   if (!ref.file) throw new Error(`merge input ${ref.name} has neither a file nor a remote layout`);
-  const parsed = parseModelFile(ref.file);
+  const parsed = withLayers(ref.layout ?? parseModelFile(ref.file), ref.layers);
   // A page-sized window: it serves the rewriter's header reads (a TensorProto header is ~100
   // bytes). A large one would read tensor data, replaced in the output anyway, for every header
   // between big tensors; reads longer than the window bypass it.
@@ -98,11 +121,14 @@ function contiguousOffset(tensor: TensorInfo): number | null {
 }
 
 /**
- * Below this a read is a synchronous pread: a thread-pool round trip costs more than copying a
- * few hundred KiB from the page cache. Larger reads go to libuv's pool and overlap the merge's
- * arithmetic on this thread.
+ * Below this a read is a synchronous pread, which covers every chunk read of a merge (512 KiB of
+ * float32 at the default chunk). Sending them to libuv's pool instead, to overlap this thread's
+ * arithmetic, was slower in bench:merge (fp32, N = 4: 1.77× the I/O floor against 1.25× with
+ * synchronous reads on the 2-core machine): a round trip per chunk costs more than copying it
+ * from the page cache, and the other core is busy writing the output. Larger reads (whole
+ * tensors that cannot be chunked) still go to the pool.
  */
-const SYNC_READ_BYTES = 256 << 10;
+const SYNC_READ_BYTES = 8 << 20;
 
 function readAt(fd: number, into: Uint8Array, position: number, file: string): Promise<void> {
   if (into.byteLength < SYNC_READ_BYTES) {
@@ -210,10 +236,10 @@ export async function runMerge(payload: RunMergePayload, onProgress: (p: { fract
     );
     const byName = new Map<string, TensorInfo>(anchor.parsed.tensors.map((t) => [t.name, t]));
     // Written merged tensors go back to the executor, whose next tensors reuse their memory.
-    const sink = await openFileSink(payload.outFile, undefined, { onReleased: (chunk) => run.recycle(chunk) });
+    const sink = await openFileSink(payload.outFile, undefined, { onReleased: (chunk) => run.recycle(chunk), maxPendingBytes: 4 << 20 });
     try {
       if (rewrite) {
-        await writeOnnxRewrite(rewrite, (t) => run.getMergedTensorBytes(t), sink);
+        await writeOnnxRewrite(rewrite, (t) => run.getMergedTensorBytes(t), sink, { getTensorChunks: (t) => run.mergedTensorChunks(t) });
       } else {
         await rewriteSafetensors(
           anchor.source,
@@ -223,6 +249,11 @@ export async function runMerge(payload: RunMergePayload, onProgress: (p: { fract
               const t = byName.get(ref.name);
               if (!t) throw badInput(`the anchor lists no tensor ${JSON.stringify(ref.name)}`);
               return run.getMergedTensorBytes(t);
+            },
+            getTensorChunks: (ref) => {
+              const t = byName.get(ref.name);
+              if (!t) throw badInput(`the anchor lists no tensor ${JSON.stringify(ref.name)}`);
+              return run.mergedTensorChunks(t);
             },
             metadata: payload.metadata,
           },

@@ -8,7 +8,7 @@ import { planMerge } from "./planMerge";
 async function mergeAll(
   models: { anchor: SyntheticModel; contributors: SyntheticModel[]; base?: SyntheticModel },
   recipe: { method?: string; schedule?: { kind: string; cutoff?: number; knots?: number[] }; weights?: number[]; params?: Record<string, number> },
-  opts: { ranged?: boolean; chunkElements?: number; readers?: boolean; kernels?: "simd" | "js"; order?: "requested" | "reversed" } = {},
+  opts: { ranged?: boolean; chunkElements?: number; readers?: boolean; kernels?: "simd" | "js"; order?: "requested" | "reversed"; streamed?: "late-recycle" | "never-recycle" } = {},
 ): Promise<Map<string, Uint8Array>> {
   const plan = planMerge({
     anchor: models.anchor.parsed,
@@ -25,8 +25,29 @@ async function mergeAll(
   const requestOrder = opts.order === "requested" ? names : opts.order === "reversed" ? [...names].reverse() : undefined;
   const exec = executeMerge(plan, io, { chunkElements: opts.chunkElements, kernels: opts.kernels, requestOrder });
   const out = new Map<string, Uint8Array>();
-  for (const t of models.anchor.parsed.tensors) out.set(t.name, await exec.getMergedTensorBytes(t));
+  if (!opts.streamed) {
+    for (const t of models.anchor.parsed.tensors) out.set(t.name, await exec.getMergedTensorBytes(t));
+    exec.finish();
+    return out;
+  }
+  // mergedTensorChunks as a file sink uses it: "late-recycle" reads each piece only when it is
+  // recycled, 20 pieces later (more than the executor has output slots), so a slot reused before
+  // it was handed back would show the wrong bytes; "never-recycle" keeps every piece to the end.
+  const held: Array<{ name: string; piece: Uint8Array }> = [];
+  const pieces = new Map<string, Buffer[]>(models.anchor.parsed.tensors.map((t) => [t.name, []]));
+  const take = (h: { name: string; piece: Uint8Array }) => {
+    pieces.get(h.name)!.push(Buffer.from(h.piece));
+    if (opts.streamed === "late-recycle") exec.recycle(h.piece);
+  };
+  for (const t of models.anchor.parsed.tensors) {
+    for await (const piece of exec.mergedTensorChunks(t)) {
+      held.push({ name: t.name, piece });
+      if (opts.streamed === "late-recycle" && held.length > 20) take(held.shift()!);
+    }
+  }
+  held.forEach(take);
   exec.finish();
+  for (const [name, list] of pieces) out.set(name, new Uint8Array(Buffer.concat(list)));
   return out;
 }
 
@@ -241,7 +262,7 @@ describe.each(["simd", "js"] as const)("LAYERWISE over mixed dtypes and long ten
     ["F16", ["F16", "F32", "F16"]],
     ["BF16", ["BF16", "BF16", "F32"]],
   ];
-  it.each(cases)("%s anchor with %j contributors, chunks of 1000 through rangeReader, and whole", async (anchorDtype, contributorDtypes) => {
+  it.each(cases)("%s anchor with %j contributors, chunks of 1000 through rangeReader, whole, and streamed in pieces", async (anchorDtype, contributorDtypes) => {
     const model = (dtype: "F32" | "F16" | "BF16", seed: number) =>
       syntheticModel([0, 1, 2].map((l) => ({ name: `w${l}`, shape: [n], dtype, layerIndex: l, bytes: randomTensor(dtype, n, seed * 10 + l) })), 3);
     const anchor = model(anchorDtype, 1);
@@ -250,6 +271,8 @@ describe.each(["simd", "js"] as const)("LAYERWISE over mixed dtypes and long ten
     const plan = planMerge({ anchor: anchor.parsed, contributors: contributors.map((c) => c.parsed), ...recipe });
     const chunked = await mergeAll({ anchor, contributors }, recipe, { readers: true, chunkElements: 1000, kernels, order: "requested" });
     const whole = await mergeAll({ anchor, contributors }, recipe, { kernels });
+    const streamedLate = await mergeAll({ anchor, contributors }, recipe, { readers: true, chunkElements: 1000, kernels, order: "requested", streamed: "late-recycle" });
+    const streamedHeld = await mergeAll({ anchor, contributors }, recipe, { readers: true, chunkElements: 1000, kernels, order: "requested", streamed: "never-recycle" });
     for (const p of plan.tensors) {
       if (p.action !== "merge") throw new Error("every tensor is shared");
       const inputs = p.inputs.map((x) => ({ w: Math.fround(x.weight), dtype: x.tensor.dtype, bytes: [anchor, ...contributors][x.model].data.subarray((x.tensor.location as { offset: number }).offset) }));
@@ -266,6 +289,8 @@ describe.each(["simd", "js"] as const)("LAYERWISE over mixed dtypes and long ten
       }
       expect(Buffer.from(chunked.get(p.tensor.name)!).equals(Buffer.from(expected))).toBe(true);
       expect(Buffer.from(whole.get(p.tensor.name)!).equals(Buffer.from(expected))).toBe(true);
+      expect(Buffer.from(streamedLate.get(p.tensor.name)!).equals(Buffer.from(expected))).toBe(true);
+      expect(Buffer.from(streamedHeld.get(p.tensor.name)!).equals(Buffer.from(expected))).toBe(true);
     }
   });
 });
@@ -279,6 +304,25 @@ describe("executeMerge refusals, progress and cancellation", () => {
     const exec = executeMerge(plan, memoryIo({ anchor, contributors: [bad] }));
     await expect(exec.getMergedTensorBytes(anchor.parsed.tensors[0])).rejects.toThrow('daformer-b: tensor "w" holds NaN at element 1');
     await expect(exec.getMergedTensorBytes(anchor.parsed.tensors[1])).rejects.toThrow('daformer-b: tensor "v" holds +Inf at element 1');
+  });
+
+  it("refuses Inf and NaN in fp16 inputs (flagged by the SIMD decoder), naming model, tensor and element", async () => {
+    const f16 = (name: string, codes: number[]) => syntheticModel([{ name, shape: [codes.length], dtype: "F16", layerIndex: 0, bytes: new Uint8Array(Uint16Array.from(codes).buffer) }], 1);
+    const ones = Array.from({ length: 20 }, () => 0x3c00);
+    for (const [code, what] of [[0x7c00, "+Inf"], [0xfc00, "-Inf"], [0x7e00, "NaN"]] as const) {
+      const a = f16("w", ones);
+      const b = f16("w", ones.map((h, i) => (i === 13 ? code : h)));
+      const plan = planMerge({ anchor: a.parsed, contributors: [b.parsed], names: { anchor: "a", contributors: ["b"] } });
+      for (const kernels of ["simd", "js"] as const) {
+        const whole = executeMerge(plan, memoryIo({ anchor: a, contributors: [b] }), { kernels });
+        await expect(whole.getMergedTensorBytes(a.parsed.tensors[0])).rejects.toThrow(`b: tensor "w" holds ${what} at element 13`);
+        const streamed = executeMerge(plan, memoryIo({ anchor: a, contributors: [b] }), { kernels });
+        const drain = async () => {
+          for await (const piece of streamed.mergedTensorChunks(a.parsed.tensors[0])) streamed.recycle(piece);
+        };
+        await expect(drain()).rejects.toThrow(`b: tensor "w" holds ${what} at element 13`);
+      }
+    }
   });
 
   it("refuses a result that overflows the anchor's F16", async () => {

@@ -43,7 +43,7 @@ export interface MergeExecutionOptions {
   /** Fraction of the merge's input bytes read so far (0..1), and what is being done. */
   onProgress?(fraction: number, message: string): void;
   signal?: AbortSignal;
-  /** Elements per chunk when ranges can be read (default 2^20: 4 MiB of float32 per input). */
+  /** Elements per chunk when ranges can be read (default 2^17: 512 KiB of float32 per input, so a chunk of every input and the accumulator stay in the CPU caches). */
   chunkElements?: number;
   /** LAYERWISE arithmetic: WebAssembly SIMD or scalar JavaScript (default: SIMD when available). Same bits either way. */
   kernels?: "simd" | "js";
@@ -63,6 +63,14 @@ export interface MergeExecution {
    * Calls must not overlap (the rewriters await each): they share the merge's read buffers.
    */
   getMergedTensorBytes(tensor: TensorInfo): Promise<Uint8Array>;
+  /**
+   * The same bytes as `getMergedTensorBytes`, in pieces, in order: a LAYERWISE tensor chunk by
+   * chunk, straight from the accumulator's memory, so no tensor-sized buffer is made (other
+   * tensors come as one piece). Every piece must be handed to `recycle` once nothing reads it;
+   * until then its memory is not reused (a merge whose pieces are not recycled copies instead).
+   * The iteration must finish (or be abandoned) before the next tensor is asked for.
+   */
+  mergedTensorChunks(tensor: TensorInfo): AsyncIterable<Uint8Array>;
   /** Merged tensors produced so far. */
   readonly mergedTensorsDone: number;
   /** Checks every merged tensor was produced and reports progress 1. */
@@ -75,7 +83,10 @@ export interface MergeExecution {
   recycle(bytes: Uint8Array): void;
 }
 
-export const DEFAULT_CHUNK_ELEMENTS = 1 << 20;
+export const DEFAULT_CHUNK_ELEMENTS = 1 << 17;
+
+/** Least time between two progress reports from inside a tensor. */
+const PROGRESS_STEP_MS = 20;
 
 function cancelled(): DomainError {
   return new DomainError("CANCELLED", "merge cancelled");
@@ -117,6 +128,16 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
   };
   const report = (message: string): void => {
     options.onProgress?.(totalBytes > 0 ? Math.min(1, bytesDone / totalBytes) : 1, message);
+  };
+  // Progress within a tensor: at most every PROGRESS_STEP_MS, so the hot loop (thousands of
+  // chunk reads a second) does not build a message per read. Every tensor still reports its end.
+  let lastStepReport = 0;
+  const reportStep = (tensor: TensorInfo): void => {
+    if (!options.onProgress) return;
+    const now = performance.now();
+    if (now - lastStepReport < PROGRESS_STEP_MS) return;
+    lastStepReport = now;
+    reportStep(tensor);
   };
   const modelName = (index: number): string => (index === BASE_MODEL_INDEX ? plan.baseName ?? "base" : plan.modelNames[index]);
 
@@ -167,7 +188,7 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
       }
     }
     bytesDone += bytes.byteLength;
-    report(`merging ${tensor.name} (${mergedTensorsDone + 1}/${plan.mergedCount})`);
+    reportStep(tensor);
     return values;
   }
 
@@ -269,23 +290,38 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
     await pending?.first.catch(() => undefined);
   }
 
+  // Output slots handed out by mergedTensorChunks (views of the shared accumulator's memory)
+  // until `recycle` gives them back.
+  const slotOf = new Map<Uint8Array, number>();
+  const busySlots = new Set<number>();
+  let lastSlot = 0;
+  /** A handed-out slot nobody reads, round robin; 0 (private) when all are busy. */
+  function freeSlot(acc: LayerwiseAccumulator): number {
+    const n = acc.outputSlots - 1;
+    for (let i = 1; i <= n; i++) {
+      const slot = 1 + ((lastSlot + i - 1) % n);
+      if (!busySlots.has(slot)) return (lastSlot = slot);
+    }
+    return 0;
+  }
+
   /**
    * LAYERWISE in float32, the default and hot path: per chunk, every input is decoded and
-   * accumulated in one pass from its bytes, then encoded into the output with one fused
-   * non-finite check (layerwiseAccumulator.ts; SIMD when available). The next read is issued
-   * before the current one is computed on, so file reads overlap arithmetic; with
-   * `requestOrder`, the last chunk of a tensor overlaps the first read of the next one.
+   * accumulated in one pass from its bytes, then encoded with one fused non-finite check
+   * (layerwiseAccumulator.ts; SIMD when available). The next read is issued before the current
+   * one is computed on, so file reads overlap arithmetic; with `requestOrder`, the last chunk of a
+   * tensor overlaps the first read of the next one.
+   *
+   * Yields each encoded chunk: with `handOut`, in an output slot of its own (a view the caller
+   * must recycle), else in the private slot, valid until the next chunk.
    *
    * Non-finite inputs are found from the result: a NaN or ±Inf in any input makes its element
    * of the sum non-finite too (Inf·0 and Inf − Inf are NaN), so a finite chunk had finite inputs.
    * When a chunk is not finite its inputs are read again and checked in order, which gives the
    * same error as checking each input as it is read.
    */
-  async function mergeLayerwise32(p: Extract<PlannedTensor, { action: "merge" }>): Promise<Uint8Array> {
+  async function* layerwise32Chunks(p: Extract<PlannedTensor, { action: "merge" }>, handOut: boolean): AsyncGenerator<{ start: number; bytes: Uint8Array }> {
     const t = p.tensor;
-    const width = byteWidth(t);
-    // Every byte is written below, chunk by chunk, so a recycled buffer needs no clearing.
-    const out = outputs.take(t.elements * width);
     let reads: LayerwiseReads;
     let next: Promise<Uint8Array>;
     if (ahead && ahead.name === t.name) {
@@ -297,6 +333,9 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
       next = reads.issue(0);
     }
     const { acc, jobs, issue } = reads;
+    const shared = acc === accumulator;
+    let settled = false;
+    let slot = 0;
     try {
       for (let j = 0; j < jobs.length; j++) {
         checkCancelled();
@@ -316,19 +355,35 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
         if (bytes.byteLength !== expected) {
           throw badInput(`${modelName(x.model)}: tensor ${JSON.stringify(x.tensor.name)} gave ${bytes.byteLength} bytes of data where ${count} ${x.tensor.dtype} elements need ${expected}`);
         }
+        if (input === 0) acc.useSlot((slot = handOut && shared ? freeSlot(acc) : 0));
         acc.add(bytes, x.tensor.dtype, x.weight, input === 0);
         bytesDone += bytes.byteLength;
-        report(`merging ${t.name} (${mergedTensorsDone + 1}/${plan.mergedCount})`);
+        reportStep(t);
         if (input < p.inputs.length - 1) continue;
-        const region = out.subarray(start * width, (start + count) * width);
-        if (acc.finish(region, t.dtype)) await refuseChunk(p, start, count, region);
+        const encoded = acc.finishInSlot(t.dtype);
+        if (encoded.nonFinite) await refuseChunk(p, start, count, encoded.bytes);
+        let out = encoded.bytes;
+        if (slot !== 0) {
+          busySlots.add(slot);
+          slotOf.set(out, slot);
+        } else if (handOut) out = out.slice(); // every slot is still being written: a copy of its own
+        yield { start, bytes: out };
       }
-    } catch (error) {
-      // A read still in flight would land in a buffer the next tensor uses.
-      await next.catch(() => undefined);
-      await dropAhead();
-      throw error;
+      settled = true;
+    } finally {
+      if (!settled) {
+        // A read still in flight would land in a buffer the next tensor uses.
+        await next.catch(() => undefined);
+        await dropAhead();
+      }
     }
+  }
+
+  /** A whole LAYERWISE float32 tensor in one buffer (from the pool: every byte is overwritten). */
+  async function mergeLayerwise32(p: Extract<PlannedTensor, { action: "merge" }>): Promise<Uint8Array> {
+    const width = byteWidth(p.tensor);
+    const out = outputs.take(p.tensor.elements * width);
+    for await (const { start, bytes } of layerwise32Chunks(p, false)) out.set(bytes, start * width);
     return out;
   }
 
@@ -362,13 +417,25 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
     return out;
   }
 
+  const planned = (tensor: TensorInfo): PlannedTensor => {
+    checkCancelled();
+    const p = byName.get(tensor.name);
+    invariant(p, `tensor ${tensor.name} is not one of the anchor's`);
+    if (p.action === "merge") invariant(!merging, `tensor ${tensor.name} was requested while ${merging} was being merged`);
+    return p;
+  };
+  const done = (tensor: TensorInfo): void => {
+    // writeOnnxRewrite asks twice for varint-encoded tensors beyond its cache (once to size the
+    // file, once to write it): merging is deterministic, so the second answer is the same bytes.
+    if (!produced.has(tensor.name)) mergedTensorsDone++;
+    produced.add(tensor.name);
+    report(`merged ${tensor.name} (${mergedTensorsDone}/${plan.mergedCount})`);
+  };
+
   return {
     async getMergedTensorBytes(tensor: TensorInfo): Promise<Uint8Array> {
-      checkCancelled();
-      const p = byName.get(tensor.name);
-      invariant(p, `tensor ${tensor.name} is not one of the anchor's`);
+      const p = planned(tensor);
       if (p.action === "copy") return io.readTensor(0, p.tensor);
-      invariant(!merging, `tensor ${tensor.name} was requested while ${merging} was being merged`);
       merging = tensor.name;
       let bytes: Uint8Array;
       try {
@@ -376,18 +443,33 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
       } finally {
         merging = null;
       }
-      // writeOnnxRewrite asks twice for varint-encoded tensors beyond its cache (once to size the
-      // file, once to write it): merging is deterministic, so the second answer is the same bytes.
-      if (!produced.has(tensor.name)) mergedTensorsDone++;
-      produced.add(tensor.name);
-      report(`merged ${tensor.name} (${mergedTensorsDone}/${plan.mergedCount})`);
+      done(tensor);
       return bytes;
+    },
+    async *mergedTensorChunks(tensor: TensorInfo): AsyncGenerator<Uint8Array> {
+      const p = planned(tensor);
+      if (p.action === "copy") {
+        yield await io.readTensor(0, p.tensor);
+        return;
+      }
+      merging = tensor.name;
+      try {
+        if (isLayerwise32(p)) {
+          for await (const { bytes } of layerwise32Chunks(p, true)) yield bytes;
+        } else yield await merge(p);
+      } finally {
+        merging = null;
+      }
+      done(tensor);
     },
     get mergedTensorsDone() {
       return mergedTensorsDone;
     },
     recycle(bytes: Uint8Array): void {
-      outputs.recycle(bytes);
+      const slot = slotOf.get(bytes);
+      if (slot === undefined) return outputs.recycle(bytes);
+      slotOf.delete(bytes);
+      busySlots.delete(slot);
     },
     finish(): void {
       checkCancelled();

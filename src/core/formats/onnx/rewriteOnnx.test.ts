@@ -18,7 +18,13 @@ import { writeOnnxRewrite } from "./writeOnnxRewrite";
  */
 const replacement = (t: TensorInfo) => Array.from({ length: t.elements }, (_, i) => ((i * 7 + t.name.length) % 64) / 4 - 8);
 
-async function rewrite(bytes: Uint8Array, replace: (t: TensorInfo) => boolean, metadata: Record<string, string>, root?: string, varintCacheBytes?: number) {
+/** The same bytes in uneven pieces (5, 1, 7, 5, 1, 7, …), as a merge streams them. */
+async function* inPieces(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  const sizes = [5, 1, 7];
+  for (let at = 0, k = 0; at < bytes.length; at += sizes[k++ % 3]) yield bytes.slice(at, at + sizes[k % 3]);
+}
+
+async function rewrite(bytes: Uint8Array, replace: (t: TensorInfo) => boolean, metadata: Record<string, string>, root?: string, varintCacheBytes?: number, streamed: string[] | null = null) {
   const source = bufferSource(bytes);
   const open = root ? openExternalData(root) : undefined;
   try {
@@ -27,7 +33,8 @@ async function rewrite(bytes: Uint8Array, replace: (t: TensorInfo) => boolean, m
     const plan = planOnnxRewrite(source, parsed, names, metadata, { openExternal: open });
     const chunks: Uint8Array[] = [];
     const calls: string[] = [];
-    const written = await writeOnnxRewrite(plan, async (t) => (calls.push(t.name), encodeValues(t.dtype as TestDType, replacement(t))), { write: async (c) => void chunks.push(c.slice()) }, { varintCacheBytes });
+    const getTensorChunks = streamed ? (t: TensorInfo) => (streamed.push(t.name), inPieces(encodeValues(t.dtype as TestDType, replacement(t)))) : undefined;
+    const written = await writeOnnxRewrite(plan, async (t) => (calls.push(t.name), encodeValues(t.dtype as TestDType, replacement(t))), { write: async (c) => void chunks.push(c.slice()) }, { varintCacheBytes, getTensorChunks });
     const out = Buffer.concat(chunks);
     expect(written).toBe(out.length);
     if (plan.sizeIsExact) expect(out.length).toBe(plan.outputSize);
@@ -67,6 +74,37 @@ describe("ONNX rewrite", () => {
     const m = again.metadata as unknown as OnnxMetadata;
     expect(m.metadataProps).toEqual({ "layermerge.method": "LAYERWISE", "layermerge.parents": "a,b" });
     expect(m.nodeCount).toBe(net.description.nodeCount);
+
+    // Streamed in pieces: the same file; pieces are asked for exactly the tensors whose data is
+    // one contiguous run (raw_data, or one packed fixed-width field), whole bytes for the rest.
+    const streamed: string[] = [];
+    const inPiecesRun = await rewrite(net.bytes, (t) => t.mergeable, { "layermerge.method": "LAYERWISE", "layermerge.parents": "a,b" }, undefined, undefined, streamed);
+    expect(Buffer.from(inPiecesRun.out).equals(Buffer.from(out))).toBe(true);
+    const contiguous = parsed.tensors.filter((t) => {
+      if (!names.has(t.name)) return false;
+      const loc = t.location;
+      if (loc.kind === "raw") return true;
+      return loc.encoding !== "varint" && loc.ranges.length === 1 && loc.ranges[0].packed;
+    });
+    expect(streamed.slice().sort()).toEqual(contiguous.map((t) => t.name).sort());
+    expect(inPiecesRun.calls.slice().sort()).toEqual([...names].filter((name) => !streamed.includes(name)).sort());
+  });
+
+  it("refuses streamed pieces that do not add up to the tensor's size", async () => {
+    const net = buildSegNet();
+    const source = bufferSource(net.bytes);
+    const parsed = parseOnnx(source);
+    const target = parsed.tensors.find((t) => t.mergeable && t.elements > 4)!;
+    const plan = planOnnxRewrite(source, parsed, new Set([target.name]), {});
+    const pieces = (extra: number) => async function* () {
+      yield new Uint8Array(target.elements * 4 - 4);
+      yield new Uint8Array(4 + extra);
+    };
+    const size = target.elements * 4;
+    for (const extra of [-1, 1]) {
+      const run = writeOnnxRewrite(plan, async () => new Uint8Array(size), { write: async () => {} }, { getTensorChunks: () => pieces(extra)() });
+      await expect(run).rejects.toThrow(`replacement data for tensor "${target.name}" has ${extra > 0 ? `at least ${size + extra}` : size - 1} bytes; F32 [${target.shape.join(", ")}] needs ${size}`);
+    }
   });
 
   it("writes same-length data in place: every byte outside the replaced ranges is the anchor's", async () => {

@@ -17,6 +17,12 @@ export interface ByteSink {
 
 export interface WriteOnnxRewriteOptions {
   /**
+   * Optional: the same bytes as `getTensorBytes`, in pieces. Used for tensors whose data is one
+   * contiguous run in the file (raw_data, or one packed fixed-width field), so a large tensor
+   * never has to exist in one buffer; other sites still call `getTensorBytes`.
+   */
+  getTensorChunks?: (tensor: TensorInfo) => AsyncIterable<Uint8Array>;
+  /**
    * Re-encoded varint tensors are computed once to size the file and again to write it, unless
    * their encodings fit in this cache (default 64 MiB), which bounds memory either way.
    */
@@ -29,7 +35,7 @@ const COPY_CHUNK = 4 << 20;
 interface Edit {
   start: number;
   end: number;
-  render: () => Promise<Uint8Array[]>;
+  render: () => Promise<Uint8Array[]> | AsyncIterable<Uint8Array>;
 }
 
 /**
@@ -79,7 +85,12 @@ export async function writeOnnxRewrite(
   const edits: Edit[] = [];
   for (const e of prefixEdits(changes).edits) edits.push({ start: e.start, end: e.end, render: async () => [e.bytes] });
   for (const r of plan.removedMetadata) edits.push({ start: r.start, end: r.end, render: async () => [] });
-  for (const site of plan.sites) edits.push(...siteEdits(plan, site, fetch, varintCache));
+  const stream = options.getTensorChunks;
+  for (const site of plan.sites) {
+    const run = stream && contiguousRun(site);
+    if (run) edits.push({ ...run, render: () => checkedChunks(stream(site.tensor), site.tensor) });
+    else edits.push(...siteEdits(plan, site, fetch, varintCache));
+  }
   edits.sort((a, b) => a.start - b.start || a.end - b.end);
 
   // 3. Stream.
@@ -100,7 +111,9 @@ export async function writeOnnxRewrite(
   for (const edit of edits) {
     invariant(edit.start >= pos, `rewrite edits overlap at byte ${edit.start}`);
     await copyTo(edit.start);
-    for (const chunk of await edit.render()) await emit(chunk);
+    const rendered = edit.render();
+    if (Symbol.asyncIterator in rendered) for await (const chunk of rendered) await emit(chunk);
+    else for (const chunk of await rendered) await emit(chunk);
     pos = edit.end;
   }
   await copyTo(plan.source.size);
@@ -108,6 +121,29 @@ export async function writeOnnxRewrite(
     await emit(new ProtoWriter().messageField(14, (e) => e.stringField(1, key).stringField(2, value)).finish());
   }
   return written;
+}
+
+/** The byte range of a replaced tensor whose new data is written as it is, in one run. */
+function contiguousRun(site: RewriteSite): { start: number; end: number } | null {
+  if (site.kind !== "in-place") return null;
+  const d = site.record.data;
+  if (d.kind === "raw") return { start: d.offset, end: d.offset + d.length };
+  if (d.kind === "typed" && d.encoding !== "varint" && d.ranges.length === 1 && d.ranges[0].packed) {
+    return { start: d.ranges[0].offset, end: d.ranges[0].offset + d.ranges[0].length };
+  }
+  return null;
+}
+
+/** Passes the pieces through and checks that together they are exactly the tensor's size. */
+async function* checkedChunks(chunks: AsyncIterable<Uint8Array>, tensor: TensorInfo): AsyncGenerator<Uint8Array> {
+  const expected = expectedBytes(tensor);
+  let total = 0;
+  for await (const chunk of chunks) {
+    total += chunk.length;
+    if (total > expected) break;
+    yield chunk;
+  }
+  if (total !== expected) throw badInput(`replacement data for tensor "${tensor.name}" has ${total > expected ? "at least " : ""}${total} bytes; ${tensor.dtype} [${tensor.shape.join(", ")}] needs ${expected}`);
 }
 
 function siteEdits(

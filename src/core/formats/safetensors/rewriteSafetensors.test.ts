@@ -59,6 +59,19 @@ describe("rewriteSafetensors", () => {
       }, out.sink);
       expect(out.bytes().equals(expected)).toBe(true);
       expect(seen.map((t) => t.name)).toEqual(["backbone.conv.bias", "head.weight"]);
+
+      // The same bytes streamed in pieces of 3: the same file, without getTensorBytes.
+      const streamed = collect();
+      await rewriteSafetensors(bufferSource(anchor), {
+        replace: ["head.weight", "backbone.conv.bias"],
+        getTensorBytes: async () => { throw new Error("not called when pieces are given"); },
+        getTensorChunks: async function* (t) {
+          const bytes = t.name === "head.weight" ? head : bias;
+          for (let at = 0; at < bytes.length; at += 3) yield bytes.slice(at, at + 3);
+        },
+        chunkBytes,
+      }, streamed.sink);
+      expect(streamed.bytes().equals(expected)).toBe(true);
       // head.weight: F16 2·4 = 8 elements, 16 bytes.
       expect(seen[1]).toMatchObject({ dtype: "F16", shape: [2, 4], elements: 8, location: { kind: "raw", length: 16 } });
     }
@@ -118,6 +131,9 @@ describe("rewriteSafetensors", () => {
     const out = collect();
     await expect(rewriteSafetensors(bufferSource(anchor), { replace: ["neck.w"], getTensorBytes: async () => new Uint8Array() }, out.sink))
       .rejects.toThrow(DomainError);
+    const tooLong = async function* () { yield new Uint8Array(8); yield new Uint8Array(9); };
+    await expect(rewriteSafetensors(bufferSource(anchor), { replace: ["head.weight"], getTensorBytes: async () => new Uint8Array(16), getTensorChunks: tooLong }, collect().sink))
+      .rejects.toThrow(/head\.weight.*more than 16 bytes/);
     await expect(rewriteSafetensors(bufferSource(anchor), { replace: ["head.bias"], getTensorBytes: async () => new Uint8Array(3) }, out.sink))
       .rejects.toThrow(InvariantError);
   });

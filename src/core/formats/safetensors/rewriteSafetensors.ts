@@ -24,6 +24,8 @@ export interface RewriteSafetensorsOptions {
    * is held at a time.
    */
   getTensorBytes(tensor: SafetensorsTensorRef): Promise<Uint8Array>;
+  /** Optional: the same bytes in pieces, used instead of getTensorBytes (no tensor-sized buffer). */
+  getTensorChunks?(tensor: SafetensorsTensorRef): AsyncIterable<Uint8Array>;
   /**
    * Entries to add to `__metadata__` (the merge record). A key already present keeps its place
    * and takes the new value. Without it the anchor's header is kept byte for byte.
@@ -77,10 +79,15 @@ export async function rewriteSafetensors(source: ByteSource, options: RewriteSaf
       name: e.name, dtype: e.dtype, shape: e.shape, elements: e.elements,
       location: { kind: "raw", offset: header.dataStart + e.begin, length: e.end - e.begin },
     };
-    const bytes = await options.getTensorBytes(ref);
-    invariant(bytes.byteLength === e.end - e.begin, `replacement for tensor ${JSON.stringify(e.name)} has ${bytes.byteLength} bytes, the anchor's has ${e.end - e.begin}`);
-    await sink.write(bytes);
-    written += bytes.byteLength;
+    const pieces = options.getTensorChunks ? options.getTensorChunks(ref) : [await options.getTensorBytes(ref)];
+    let length = 0;
+    for await (const bytes of pieces) {
+      length += bytes.byteLength;
+      invariant(length <= e.end - e.begin, `replacement for tensor ${JSON.stringify(e.name)} has more than ${e.end - e.begin} bytes, the anchor's size`);
+      await sink.write(bytes);
+    }
+    invariant(length === e.end - e.begin, `replacement for tensor ${JSON.stringify(e.name)} has ${length} bytes, the anchor's has ${e.end - e.begin}`);
+    written += length;
     cursor = Math.max(cursor, e.end);
   }
   await copy(cursor, header.dataLength);
