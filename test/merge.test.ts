@@ -223,6 +223,45 @@ describe.each(databaseKinds)("merges through GraphQL (%s)", (kind) => {
     expect(read("center_head.weight")).toEqual([5, 6]);
   });
 
+  test("the schedule follows the anchor's layer order as registered (safetensors given a layerOrder), not the file's", async () => {
+    const f32 = (values: number[]) => new Uint8Array(Float32Array.from(values).buffer);
+    const model = (a: number, b: number) => writeSafetensors([
+      { name: "a.weight", dtype: "F32", shape: [2], data: f32([a, a]) },
+      { name: "b.weight", dtype: "F32", shape: [2], data: f32([b, b]) },
+    ]);
+    const { body } = await upload(server.origin, model(1, 2));
+    const { registerModel } = await server.ok(REGISTER, { i: { name: "reordered", taskId, artifactSha256: body.sha256, layerOrder: ["b", "a"] } });
+    await registerBytes("in-file-order", model(3, 6));
+    const start = await server.ok(START, { i: { anchorId: registerModel.id, modelIds: [ids["in-file-order"]], output: { name: "reordered-merged" } } });
+    const job = await waitForJob(server, start.startMerge.id);
+    expect(job.status).toBe("SUCCEEDED");
+    const { model: merged } = await server.ok(`query($id: ID!) { model(id: $id) { artifact { sha256 } merge { layers { index weights } } } }`, { id: job.model.id });
+    // LINEAR, N = 2, L = 2: w_a = 1/2 at layer 0 ("b", as registered), 1 at layer 1 ("a").
+    expect(merged.merge.layers).toEqual([{ index: 0, weights: [0.5, 0.5] }, { index: 1, weights: [1, 0] }]);
+    const bytes = await download(merged.artifact.sha256);
+    const parsed = parseSafetensors(bufferSource(bytes));
+    const read = (name: string) => {
+      const loc = parsed.tensors.find((x) => x.name === name)!.location as { offset: number; length: number };
+      return Array.from(new Float32Array(bytes.slice(loc.offset, loc.offset + loc.length).buffer));
+    };
+    expect(read("b.weight")).toEqual([4, 4]); // 0.5·2 + 0.5·6
+    expect(read("a.weight")).toEqual([1, 1]); // 1·1 + 0·3
+
+    // The same bytes registered again without a layer order share the artifact (and the layout it
+    // recorded first) but not the structure: their merge follows file order.
+    const again = await server.ok(REGISTER, { i: { name: "file-order", taskId, artifactSha256: body.sha256 } });
+    const second = await waitForJob(server, (await server.ok(START, { i: { anchorId: again.registerModel.id, modelIds: [ids["in-file-order"]], output: { name: "file-order-merged" } } })).startMerge.id);
+    expect(second.status).toBe("SUCCEEDED");
+    const { model: merged2 } = await server.ok(`query($id: ID!) { model(id: $id) { artifact { sha256 } } }`, { id: second.model.id });
+    const bytes2 = await download(merged2.artifact.sha256);
+    const read2 = (name: string) => {
+      const loc = parseSafetensors(bufferSource(bytes2)).tensors.find((x) => x.name === name)!.location as { offset: number; length: number };
+      return Array.from(new Float32Array(bytes2.slice(loc.offset, loc.offset + loc.length).buffer));
+    };
+    expect(read2("a.weight")).toEqual([2, 2]); // layer 0: 0.5·1 + 0.5·3
+    expect(read2("b.weight")).toEqual([2, 2]); // layer 1: 1·2 + 0·6
+  });
+
   test("bad merge requests are refused up front with BAD_USER_INPUT", async () => {
     const unrelated = writeSafetensors([{ name: "other.weight", dtype: "F32", shape: [3, 3] }]);
     await registerBytes("unrelated", unrelated);

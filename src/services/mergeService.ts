@@ -38,6 +38,11 @@ export interface MergeRecipe {
   baseModelId: string | null;
   /** sha256 of each input's artifact, same order: anchor, contributors…, base. */
   artifacts: { anchor: string; contributors: string[]; base: string | null };
+  /**
+   * The anchor's structure: its layer indices and L drive the schedule, and the same bytes may be
+   * registered twice with different layer orders (safetensors `layerOrder`).
+   */
+  anchorStructureId: string;
 }
 
 export interface MergeJobPayload {
@@ -145,6 +150,7 @@ export class MergeService {
       contributorIds: inputs.contributors.map((c) => c.id),
       baseModelId: inputs.base?.id ?? null,
       artifacts: { anchor: inputs.anchor.artifact!.sha256, contributors: inputs.contributors.map((c) => c.artifact!.sha256), base: inputs.base?.artifact?.sha256 ?? null },
+      anchorStructureId: inputs.anchor.structureId!,
     };
     const recipeHash = hashRecipe(recipe);
 
@@ -191,13 +197,18 @@ export class MergeService {
     // contributors and the base whose layout was recorded at registration are read tensor by
     // tensor with byte-range requests instead of being downloaded.
     const locals: Array<{ path: string; release(): Promise<void> }> = [];
+    // Every input carries its layout recorded at registration (when there is one), so the worker
+    // does not parse the files again, and its layer indices as registered (the plan's).
     const refOf = async (m: ModelWithArtifact, mayBeRemote: boolean): Promise<MergeModelRef> => {
-      if (mayBeRemote && this.store.remote && m.artifact!.layout) {
-        return { name: label(m), remote: { sha256: m.artifact!.sha256, layout: m.artifact!.layout as ParsedModel } };
+      const layout = (m.artifact!.layout as ParsedModel | null | undefined) ?? null;
+      const structure = await this.catalog.planModel(m.structureId!);
+      const layers = { count: structure.layerCount, byName: Object.fromEntries(structure.tensors.map((t) => [t.name, t.layerIndex])) };
+      if (mayBeRemote && this.store.remote && layout) {
+        return { name: label(m), remote: { sha256: m.artifact!.sha256, layout }, layers };
       }
       const local = await this.store.localPath(m.artifact!.sha256);
       locals.push(local);
-      return { name: label(m), file: local.path };
+      return { name: label(m), file: local.path, layout, layers };
     };
     const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "layermerge-merge-"));
     const outFile = path.join(dir, inputs.anchor.artifact!.format === "onnx" ? "merged.onnx" : "merged.safetensors");
@@ -338,7 +349,9 @@ function label(m: { name: string; version: string }): string {
 }
 
 export function hashRecipe(recipe: MergeRecipe): string {
-  return createHash("sha256").update(JSON.stringify(["layermerge-merge-v1", recipe.method, recipe.schedule, sortKeys(recipe.params), recipe.weights, recipe.artifacts])).digest("hex");
+  return createHash("sha256")
+    .update(JSON.stringify(["layermerge-merge-v2", recipe.method, recipe.schedule, sortKeys(recipe.params), recipe.weights, recipe.artifacts, recipe.anchorStructureId]))
+    .digest("hex");
 }
 
 function sortKeys(o: Record<string, number>): Array<[string, number]> {
