@@ -2,7 +2,7 @@
  * `npm run bench:merge` (issue 4, items 4 and 8): merge wall time, throughput, peak RSS and the
  * ratio to an I/O floor measured in the same run, for every input format, N = 2 and N = 4.
  *
- *   node scripts/bench-merge.js [--formats a,b] [--repeats N] [--cold] [--keep] [--dir PATH] [--direct]
+ *   node scripts/bench-merge.js [--formats a,b] [--repeats N] [--cold] [--keep] [--dir PATH] [--direct] [--reparse]
  *
  * Models are built in code in a temp folder (written straight from typed arrays, never from JS
  * arrays of numbers), 4 per format, every file ≥ 100 MB, all four sharing one structure:
@@ -13,7 +13,9 @@
  * Values are built from random bits with bounded exponents, so every value is finite.
  *
  * Each case (format × N, LAYERWISE / LINEAR, anchor + N−1 contributors) runs `runMerge` in a
- * worker thread through ThreadPool, as the registry does (`--direct`: on this thread). The I/O
+ * worker thread through ThreadPool, as the registry does (`--direct`: on this thread), with the
+ * inputs' layouts parsed beforehand, as the registry records them at registration and passes
+ * them to its merges (`--reparse`: the worker parses every input again, timed). The I/O
  * floor reads every input in 4 MiB chunks and writes a file of the output's size in 4 MiB
  * chunks, then fsyncs it, as the merge's file sink does. Floor and merge alternate `--repeats`
  * times and the fastest of each is reported (the least disturbed by the other tenants of the
@@ -38,6 +40,8 @@ import * as vm from "node:vm";
 import { ProtoWriter, WIRE_LEN, varintSize } from "../src/core/formats/protobuf/protoWriter";
 import { ThreadPool } from "../src/workers/threadPool";
 import { runMerge, type RunMergePayload, type RunMergeResult } from "../src/workers/runMerge";
+import { parseModelFile } from "../src/core/formats/parseModelFile";
+import type { ParsedModel } from "../src/core/structure/types";
 
 // ---------------------------------------------------------------------------------------------
 // The shared structure
@@ -447,10 +451,11 @@ interface Options {
   keep: boolean;
   dir?: string;
   direct: boolean;
+  reparse: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { formats: FORMATS.map((f) => f.name), repeats: 3, cold: false, keep: false, direct: false };
+  const options: Options = { formats: FORMATS.map((f) => f.name), repeats: 3, cold: false, keep: false, direct: false, reparse: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -467,6 +472,7 @@ function parseArgs(argv: string[]): Options {
     else if (arg === "--keep") options.keep = true;
     else if (arg === "--dir") options.dir = value();
     else if (arg === "--direct") options.direct = true;
+    else if (arg === "--reparse") options.reparse = true;
     else throw new Error(`unknown option ${arg}`);
   }
   return options;
@@ -534,11 +540,13 @@ async function main(): Promise<void> {
       }
       const sizes = files.map((f) => fs.statSync(f).size);
       console.log(`${format.describe}: 4 × ${(sizes[0] / MB).toFixed(1)} MB, ${tensorCount} tensors, built in ${((performance.now() - g0) / 1000).toFixed(1)} s`);
+      // What registration records (registrationService.layoutOf): the parse without its metadata.
+      const layouts: Array<ParsedModel | null> = files.map((f) => (options.reparse ? null : { ...parseModelFile(f), metadata: {} }));
       for (const n of [2, 4]) {
         const inputs = files.slice(0, n);
         const payload: RunMergePayload = {
-          anchor: { file: inputs[0], name: path.basename(inputs[0]) },
-          contributors: inputs.slice(1).map((f) => ({ file: f, name: path.basename(f) })),
+          anchor: { file: inputs[0], name: path.basename(inputs[0]), layout: layouts[0] },
+          contributors: inputs.slice(1).map((f, i) => ({ file: f, name: path.basename(f), layout: layouts[i + 1] })),
           recipe: { method: "LAYERWISE", schedule: { kind: "LINEAR" }, weights: null, params: {} },
           outFile: path.join(dir, `merged-${format.name}-${n}.${format.ext}`),
           metadata: { "layermerge.method": "LAYERWISE", "layermerge.schedule": JSON.stringify({ kind: "LINEAR" }) },
@@ -622,6 +630,7 @@ async function main(): Promise<void> {
         dropCachesWorked: cold,
         vmHwmReset: canResetPeak,
         runner: options.direct ? "direct" : "worker-thread",
+        layouts: options.reparse ? "parsed in the timed merge" : "recorded beforehand, as at registration",
         repeats: options.repeats,
         targets: { ratio: TARGET_RATIO, peakRssAboveIdleMiB: TARGET_RSS_ABOVE_IDLE / MIB },
         results: results.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "number" ? round(v) : v]))),
