@@ -19,6 +19,9 @@ export interface FileSinkOptions {
   syncEveryBytes?: number;
 }
 
+/** How often `write` lets the event loop see finished writes while one is in flight. */
+const TURN_EVERY_MS = 1;
+
 /** Chunks at least this large (or `bufferBytes`, if smaller) are written from the caller's memory. */
 const COPY_BELOW = 64 << 10;
 
@@ -57,6 +60,7 @@ export async function openFileSink(file: string, bufferBytes = 4 << 20, options:
   let writing = false;
   let failure: unknown = null;
   let waiters: Array<() => void> = [];
+  let lastTurn = 0;
   const wake = (): void => {
     const ready = waiters;
     waiters = [];
@@ -153,6 +157,16 @@ export async function openFileSink(file: string, bufferBytes = 4 << 20, options:
       // While a write is in flight, chunks gather in the queue: the next writev takes them all.
       pump();
       await until(() => pending <= maxPending);
+      // A finished write is only seen, and the next one started, when this thread's event loop
+      // turns; a caller that computes between writes without waiting on I/O (a merge) would keep
+      // the disk idle. So while a write is in flight, let the loop turn every millisecond or so.
+      if (writing) {
+        const now = performance.now();
+        if (now - lastTurn >= TURN_EVERY_MS) {
+          lastTurn = now;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+      }
     },
     get bytesWritten() {
       return accepted;
