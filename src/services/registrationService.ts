@@ -7,6 +7,7 @@ import type { Database, Db } from "../persistence/database";
 import { badInput } from "../core/errors";
 import type { ParsedModel } from "../core/structure/types";
 import { summarizeStructure } from "../core/structure/summarizeStructure";
+import { structureHash } from "../core/structure/structureHash";
 import { computeOverlap } from "../core/structure/computeOverlap";
 import type { StructureLike } from "../core/structure/overlapIndex";
 import type { ArtifactStore } from "../storage/artifactStore";
@@ -146,8 +147,9 @@ export class RegistrationService {
    * its overlap with every known structure, in one transaction) when it is new.
    */
   async ensureStructure(parsed: ParsedModel): Promise<string> {
-    const summary = summarizeStructure(parsed);
-    const hash = createHash("sha256").update(JSON.stringify([summary.hash, parsed.format, parsed.layerOrderSource])).digest("hex");
+    // The structure hash alone finds a stored structure; the summary (group hashes, counts) is
+    // only needed for a new one — half the CPU and garbage of a known-structure lookup.
+    const hash = createHash("sha256").update(JSON.stringify([structureHash(parsed.tensors, parsed.layerCount), parsed.format, parsed.layerOrderSource])).digest("hex");
     // Structures never change once stored, so hash → id is cached for the life of the process.
     const cached = this.structureIds.get(hash);
     if (cached) return cached;
@@ -157,6 +159,7 @@ export class RegistrationService {
       return existing.id;
     }
 
+    const summary = summarizeStructure(parsed);
     const id = randomUUID();
     const structure: StructureLike = {
       tensors: parsed.tensors.map((t) => ({ name: t.name, shape: t.shape, dtype: t.dtype, mergeable: t.mergeable, group: t.group, elements: t.elements })),
