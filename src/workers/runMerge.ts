@@ -265,6 +265,9 @@ export async function runMerge(payload: RunMergePayload, onProgress: (p: { fract
     } catch (error) {
       await sink.abort();
       throw error;
+    } finally {
+      // The sink has written or dropped every piece: the working memory can serve the next merge.
+      run.dispose();
     }
     return {
       format: anchor.parsed.format,

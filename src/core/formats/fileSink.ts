@@ -19,6 +19,9 @@ export interface FileSinkOptions {
   syncEveryBytes?: number;
 }
 
+/** Arena size for copies of small chunks (at most `bufferBytes`). */
+const ARENA_BYTES = 256 << 10;
+
 /** How often `write` lets the event loop see finished writes while one is in flight. */
 const TURN_EVERY_MS = 1;
 
@@ -35,16 +38,18 @@ interface Queued {
  * A ByteSink onto a new file; `close` fsyncs, so a published artifact is on disk before anything
  * refers to it.
  *
- * Writes overlap the caller's work. Small chunks are copied (consecutive ones into one run of an
- * arena of `bufferBytes`); larger ones are queued as they are, without a copy, and written from
- * the caller's memory. One write is in
- * flight at a time, and it takes everything queued meanwhile in one writev. So a chunk passed to
+ * Writes overlap the caller's work. Small chunks are copied (consecutive ones into one run of a
+ * small arena); larger ones are queued as they are, without a copy, and written from the
+ * caller's memory. One write is in flight at a time, and it takes everything queued meanwhile in
+ * one writev. So a chunk passed to
  * `write` must not be changed until `onReleased` hands it back (or `close` resolves); the merge
  * rewriters pass fresh buffers or output slots that they reuse only once released.
  */
 export async function openFileSink(file: string, bufferBytes = 4 << 20, options: FileSinkOptions = {}) {
   const released = options.onReleased ?? (() => undefined);
   const copyBelow = Math.min(COPY_BELOW, bufferBytes);
+  // Small enough that malloc serves it from memory freed before (no fresh pages to fault in).
+  const arenaBytes = Math.min(bufferBytes, ARENA_BYTES);
   const maxPending = Math.max(bufferBytes, options.maxPendingBytes ?? 2 * bufferBytes);
   const syncEvery = options.syncEveryBytes ?? 32 << 20;
   const handle = await fsp.open(file, "wx");
@@ -90,7 +95,7 @@ export async function openFileSink(file: string, bufferBytes = 4 << 20, options:
   const enqueueCopy = (chunk: Uint8Array): void => {
     const n = chunk.byteLength;
     if (arenaUsed + n > arena.byteLength) {
-      arena = Buffer.allocUnsafe(bufferBytes);
+      arena = Buffer.allocUnsafe(arenaBytes);
       arenaUsed = 0;
     }
     arena.set(chunk, arenaUsed);

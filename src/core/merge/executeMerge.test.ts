@@ -28,6 +28,8 @@ async function mergeAll(
   if (!opts.streamed) {
     for (const t of models.anchor.parsed.tensors) out.set(t.name, await exec.getMergedTensorBytes(t));
     exec.finish();
+    // The next merge in this file reuses the working memory, stale contents and all.
+    exec.dispose();
     return out;
   }
   // mergedTensorChunks as a file sink uses it: "late-recycle" reads each piece only when it is
@@ -47,6 +49,7 @@ async function mergeAll(
   }
   held.forEach(take);
   exec.finish();
+  exec.dispose();
   for (const [name, list] of pieces) out.set(name, new Uint8Array(Buffer.concat(list)));
   return out;
 }

@@ -5,7 +5,7 @@ import { decodeInto } from "./decodeFloats";
 import { dropStreamKey, dropThreshold } from "./dropMask";
 import { countNonFinite, encodeFromFloats } from "./encodeFloats";
 import { FloatArray, viewAs } from "./floatArrays";
-import { createLayerwiseAccumulator, type LayerwiseAccumulator } from "./layerwiseAccumulator";
+import { createLayerwiseAccumulator, returnLayerwiseAccumulator, takeLayerwiseAccumulator, type LayerwiseAccumulator } from "./layerwiseAccumulator";
 import { addWeighted, addWeightedDelta, addWeightedDroppedDelta, applyTaskVector } from "./mergeKernels";
 import { OutputPool } from "./outputPool";
 import type { MergePlan, PlannedTensor } from "./planMerge";
@@ -75,6 +75,12 @@ export interface MergeExecution {
   readonly mergedTensorsDone: number;
   /** Checks every merged tensor was produced and reports progress 1. */
   finish(): void;
+  /**
+   * Gives the merge's working memory back for the next merge on this thread. Call it once the
+   * output is written (or abandoned) and nothing reads the pieces any more; the execution must
+   * not be used afterwards. Optional: without it the memory is left to the garbage collector.
+   */
+  dispose(): void;
   /**
    * Hands back bytes returned by getMergedTensorBytes once nothing reads them any more (the file
    * sink calls this after writing them), so later tensors reuse the memory. Optional; other
@@ -259,7 +265,7 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
   function layerwiseReads(p: Extract<PlannedTensor, { action: "merge" }>): LayerwiseReads {
     const t = p.tensor;
     const step = canChunk(p) ? chunkElements : t.elements;
-    accumulator ??= createLayerwiseAccumulator(chunkElements, options.kernels);
+    accumulator ??= takeLayerwiseAccumulator(chunkElements, options.kernels);
     // A tensor that cannot be read by range and exceeds a chunk gets scalar buffers of its size.
     const acc = step <= accumulator.capacity ? accumulator : createLayerwiseAccumulator(step, "js");
     const readers = p.inputs.map((x) => readerOf(x.model, x.tensor));
@@ -475,6 +481,12 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
       checkCancelled();
       invariant(mergedTensorsDone === plan.mergedCount, `${plan.mergedCount - mergedTensorsDone} merged tensor(s) were never written`);
       options.onProgress?.(1, `merged ${plan.mergedCount} tensors, copied ${plan.copiedCount}`);
+    },
+    dispose(): void {
+      // Not while a read may still land in its buffers, nor a tensor is being merged.
+      if (!accumulator || merging || ahead) return;
+      returnLayerwiseAccumulator(accumulator);
+      accumulator = undefined;
     },
   };
 }

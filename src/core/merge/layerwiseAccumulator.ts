@@ -46,10 +46,40 @@ export interface LayerwiseAccumulator {
 }
 
 /**
- * Slot 0 (private) and fifteen for chunks queued or being written: the file sink holds up to
- * 4 MiB (runMerge's maxPendingBytes), eight chunks of the default size, plus the write in flight.
+ * Slot 0 (private) and 24 for chunks queued or being written: the file sink holds up to 4 MiB
+ * (runMerge's maxPendingBytes) plus the chunk that crossed it, which at the default chunk is 9
+ * float32 or 17 16-bit chunks.
  */
-export const OUTPUT_SLOTS = 16;
+export const OUTPUT_SLOTS = 25;
+
+/**
+ * Accumulators given back by finished merges, for the next merge on this thread: a fresh one is
+ * ~12 MiB of new memory at the default chunk, and first touches of new pages (page faults, and
+ * zeroing) cost more than a small merge's arithmetic on a virtual machine. At most one per
+ * (kind, capacity) is kept.
+ */
+const spares = new Map<string, LayerwiseAccumulator>();
+
+/** A spare accumulator of this capacity, else a new one (see createLayerwiseAccumulator). */
+export function takeLayerwiseAccumulator(capacity: number, kind?: "simd" | "js"): LayerwiseAccumulator {
+  for (const k of kind ? [kind] : (["simd", "js"] as const)) {
+    const key = `${k}:${capacity}`;
+    const spare = spares.get(key);
+    if (spare) {
+      spares.delete(key);
+      return spare;
+    }
+  }
+  return createLayerwiseAccumulator(capacity, kind);
+}
+
+/**
+ * Gives an accumulator back for reuse. The caller must be done with it: no read landing in its
+ * buffers and no output slot still being read.
+ */
+export function returnLayerwiseAccumulator(acc: LayerwiseAccumulator): void {
+  spares.set(`${acc.kind}:${acc.capacity}`, acc);
+}
 
 /**
  * The SIMD accumulator when this runtime has WebAssembly SIMD (Node ≥ 16.4), else the scalar

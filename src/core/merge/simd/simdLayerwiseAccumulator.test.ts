@@ -1,5 +1,5 @@
 import { f16BitsToFloat, f32BitsToBf16Bits, f32BitsToF16Bits } from "../halfPrecision";
-import { jsLayerwiseAccumulator } from "../layerwiseAccumulator";
+import { jsLayerwiseAccumulator, returnLayerwiseAccumulator, takeLayerwiseAccumulator } from "../layerwiseAccumulator";
 import { simdLayerwiseAccumulator } from "./simdLayerwiseAccumulator";
 
 // References: the scalar codecs of halfPrecision.ts (checked against numpy in encodeFloats.test.ts),
@@ -21,6 +21,17 @@ function randomBits(n: number, seed: number): Uint32Array {
 
 describe("simdLayerwiseAccumulator", () => {
   const simd = simdLayerwiseAccumulator(70_000)!;
+
+  it("is kept for the next merge on the thread once given back, one per kind and capacity", () => {
+    const a = takeLayerwiseAccumulator(4096);
+    expect(a.kind).toBe("simd");
+    expect(takeLayerwiseAccumulator(4096)).not.toBe(a); // in use: a second merge gets its own
+    returnLayerwiseAccumulator(a);
+    expect(takeLayerwiseAccumulator(4096, "js")).not.toBe(a);
+    expect(takeLayerwiseAccumulator(8192)).not.toBe(a);
+    expect(takeLayerwiseAccumulator(4096)).toBe(a);
+    expect(takeLayerwiseAccumulator(4096)).not.toBe(a);
+  });
 
   it("is available on this Node", () => {
     expect(simd).not.toBeNull();
