@@ -144,6 +144,20 @@ describe.each(databaseKinds)("registration: imports and bad input (%s)", (kind) 
     const noName = await register({ name: "", path: file });
     expect(noName.errors?.[0].extensions?.field).toBe("input.name");
     expect(await state()).toEqual(before);
+    // An upload with bad metadata: the metadata's error wins over the file's, and the upload is
+    // kept, to be registered once the metadata is fixed.
+    const badFile = await upload(server.origin, random);
+    const goodFile = await upload(server.origin, st);
+    const uploaded = await state();
+    expect(uploaded.blobs.length).toBe(before.blobs.length + 2);
+    const both = await register({ name: "bad-both", taskId: "missing", artifactSha256: badFile.body.sha256 });
+    expect(both.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "input.taskId" });
+    const unnamed = await register({ name: " ", artifactSha256: goodFile.body.sha256 });
+    expect(unnamed.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "input.name" });
+    expect(await state()).toEqual(uploaded);
+    const named = await register({ name: "named-at-last", artifactSha256: goodFile.body.sha256 });
+    expect(named.errors).toBeUndefined();
+    expect(named.data.registerModel.artifact.sha256).toBe(goodFile.body.sha256);
   });
 
   test("safetensors layer order: storage order, name-sorted fallback, and a given order", async () => {

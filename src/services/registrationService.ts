@@ -13,7 +13,7 @@ import type { StructureLike } from "../core/structure/overlapIndex";
 import type { ArtifactStore } from "../storage/artifactStore";
 import { SHA256_PATTERN } from "../storage/artifactStore";
 import type { ThreadPool } from "../workers/threadPool";
-import type { ModelInput, ModelRow, ModelService } from "./modelService";
+import type { ModelInput, ModelRow, ModelService, ValidatedModel } from "./modelService";
 import type { StructureCatalog } from "./structureCatalog";
 import { resolveImportPath } from "./importPath";
 import { isUniqueViolation } from "./prismaErrors";
@@ -54,9 +54,16 @@ export class RegistrationService {
       throw badInput("give exactly one of input.artifactSha256 (an uploaded artifact) and input.path (a file under LAYERMERGE_IMPORT_ROOTS)", input.path ? "input.path" : "input.artifactSha256");
     }
     if (input.layerOrder && input.layerOrderFromModelId) throw badInput("give at most one of input.layerOrder and input.layerOrderFromModelId", "input.layerOrder");
-    const validated = await this.models.validateForCreate(input);
-    const givenOrder = input.layerOrder ?? (input.layerOrderFromModelId ? await this.layerOrderOf(input.layerOrderFromModelId) : undefined);
+    // An uploaded file is read and parsed while the metadata is checked (a round trip saved on
+    // PostgreSQL). The metadata's errors still win and still leave the upload in place: the
+    // catch below awaits them first. An import is stored only once the metadata has passed.
+    const metadata = this.checkMetadata(input);
+    const refusal = metadata.then(
+      () => undefined,
+      (error: unknown) => ({ error }),
+    );
 
+    let validated: ValidatedModel;
     let sha256: string;
     let sizeBytes: number;
     let newBlob = false;
@@ -73,8 +80,13 @@ export class RegistrationService {
         sizeBytes = blob.sizeBytes;
         const local = await this.store.localPath(sha256);
         cleanup.push(() => local.release());
-        parsed = await this.parse(local.path, givenOrder, input.layerOrderFromModelId != null, undefined);
+        // Another model's layer order is read with the metadata; a given one is known already.
+        const order = input.layerOrderFromModelId ? (await metadata).givenOrder : input.layerOrder ?? undefined;
+        parsed = await this.parse(local.path, order, input.layerOrderFromModelId != null, undefined);
+        validated = (await metadata).validated;
       } else {
+        let givenOrder: string[] | undefined;
+        ({ validated, givenOrder } = await metadata);
         const file = await resolveImportPath(input.path!, this.config.importRoots);
         const stat = await fsp.stat(file);
         if (stat.size > this.config.maxUploadBytes) throw badInput(`${file} is larger than LAYERMERGE_MAX_UPLOAD_BYTES (${this.config.maxUploadBytes})`, "input.path");
@@ -102,6 +114,8 @@ export class RegistrationService {
         });
       return await (layoutExact ? this.largeParameters.withLargeParameter(JSON.stringify(layoutOf(parsed)), record) : record(null));
     } catch (error) {
+      const refused = await refusal;
+      if (refused) throw refused.error;
       // An upload or import that did not become a registered artifact is garbage.
       const sha = input.artifactSha256?.toLowerCase() ?? (newBlob ? sha256! : undefined);
       if (sha && SHA256_PATTERN.test(sha) && (newBlob || input.artifactSha256)) {
@@ -112,6 +126,13 @@ export class RegistrationService {
     } finally {
       for (const step of cleanup.reverse()) await step().catch(() => undefined);
     }
+  }
+
+  /** The model's fields, checked, and the layer order it names (given, or another model's). */
+  private async checkMetadata(input: RegisterModelInput): Promise<{ validated: ValidatedModel; givenOrder: string[] | undefined }> {
+    const validated = await this.models.validateForCreate(input);
+    const givenOrder = input.layerOrder ?? (input.layerOrderFromModelId ? await this.layerOrderOf(input.layerOrderFromModelId) : undefined);
+    return { validated, givenOrder };
   }
 
   private async parse(file: string, order: string[] | undefined, filterOrder: boolean, externalDataRoot: string | undefined): Promise<ParsedModel> {
