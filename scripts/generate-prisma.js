@@ -10,12 +10,31 @@ const root = path.resolve(__dirname, "..");
 const sqliteSchema = path.join(root, "prisma", "schema.prisma");
 const pgSchema = path.join(root, "prisma", "postgres", "schema.prisma");
 
+/**
+ * The PostgreSQL twin of a schema: the provider, the client's output, and the attributes written
+ * as `// postgres: @db.…` comments (native types SQLite does not have) made real.
+ */
+function postgresSchema(source) {
+  const pg = source
+    .replace('provider = "sqlite"', 'provider = "postgresql"')
+    .replace('output              = "../src/persistence/generated/sqlite"', 'output              = "../../src/persistence/generated/postgres"')
+    .replace(/^\/\/ The one schema[\s\S]*?\n\n/m, "// GENERATED from ../schema.prisma by scripts/generate-prisma.js — do not edit.\n\n")
+    .replace(/ \/\/ postgres: (@db\.\w+)$/gm, " $1");
+  if (pg === source || !pg.includes('"postgresql"')) {
+    throw new Error("generate-prisma: could not derive the PostgreSQL schema; did the generator block change?");
+  }
+  return pg;
+}
+
+// `--print-postgres FILE`: the twin of FILE (a migration snapshot) on stdout, for `migrate diff`.
+if (process.argv[2] === "--print-postgres") {
+  process.stdout.write(postgresSchema(fs.readFileSync(process.argv[3], "utf8")));
+  process.exit(0);
+}
+
 const source = fs.readFileSync(sqliteSchema, "utf8");
-const pg = source
-  .replace('provider = "sqlite"', 'provider = "postgresql"')
-  .replace('output              = "../src/persistence/generated/sqlite"', 'output              = "../../src/persistence/generated/postgres"')
-  .replace(/^\/\/ The one schema[\s\S]*?\n\n/m, "// GENERATED from ../schema.prisma by scripts/generate-prisma.js — do not edit.\n\n");
-if (pg === source || !pg.includes('"postgresql"') || !pg.includes("generated/postgres")) {
+const pg = postgresSchema(source);
+if (!pg.includes("generated/postgres")) {
   throw new Error("generate-prisma: could not derive the PostgreSQL schema; did the generator block change?");
 }
 fs.mkdirSync(path.dirname(pgSchema), { recursive: true });

@@ -190,6 +190,13 @@ describe.each(databaseKinds)("artifacts, registration and candidates (%s)", (kin
       ["probe.a.bias", "F32", [4], 1, { kind: "raw", offset: dataStart + 24 + 8, length: 16 }],
     ]);
 
+    if (kind === "postgres") {
+      // Stored as json text, not jsonb (prisma/schema.prisma says why).
+      const [column] = await prisma.$queryRaw<Array<{ type: string }>>`SELECT data_type AS "type" FROM information_schema.columns
+        WHERE table_schema = current_schema() AND table_name = 'Artifact' AND column_name = 'layout'`;
+      expect(column?.type).toBe("json");
+    }
+
     const second = await register({ name: "layout-2", artifactSha256: sha });
     expect(second.errors).toBeUndefined();
     expect(second.data.registerModel.artifact.sha256).toBe(sha);

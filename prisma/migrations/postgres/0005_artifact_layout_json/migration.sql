@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "Artifact" ALTER COLUMN "layout" SET DATA TYPE JSON;
+
