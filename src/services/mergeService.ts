@@ -1,5 +1,4 @@
 import * as fsp from "node:fs/promises";
-import * as os from "node:os";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
 import type { Db } from "../persistence/database";
@@ -210,7 +209,8 @@ export class MergeService {
       locals.push(local);
       return { name: label(m), file: local.path, layout, layers };
     };
-    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "layermerge-merge-"));
+    // Beside the store's files, so the finished output is renamed into the store, not copied.
+    const dir = await fsp.mkdtemp(path.join(this.store.scratchDir, "merge-"));
     const outFile = path.join(dir, inputs.anchor.artifact!.format === "onnx" ? "merged.onnx" : "merged.safetensors");
     let storedSha: string | null = null;
     let createdBlob = false;
@@ -236,7 +236,8 @@ export class MergeService {
         },
       );
       ctx.progress(0.96, "storing the merged model");
-      const blob = await this.store.putFile(outFile);
+      const hashed = await this.pool.run("hashFile", { file: outFile }, { signal: ctx.signal });
+      const blob = await this.store.adoptFile(outFile, hashed);
       storedSha = blob.sha256;
       createdBlob = blob.created;
       if (ctx.signal.aborted) throw new DomainError("CANCELLED", "cancelled");

@@ -21,6 +21,15 @@ export interface ArtifactStore {
   put(body: AsyncIterable<Uint8Array> | Readable, options?: { maxBytes?: number; expectedSha256?: string }): Promise<StoredBlob>;
   /** Copies a local file in (imports). */
   putFile(path: string, options?: { maxBytes?: number }): Promise<StoredBlob>;
+  /**
+   * Takes in a finished, fsync'd local file whose sha256 and size the caller computed (a merge's
+   * output, hashed in a worker thread): the file store renames it into place when it lies on the
+   * store's filesystem (no copy, no hashing on this thread), others upload it (checking the hash).
+   * The file is gone afterwards either way.
+   */
+  adoptFile(path: string, blob: { sha256: string; sizeBytes: number }): Promise<StoredBlob>;
+  /** A folder for files meant for `adoptFile` (on the store's filesystem where that matters). */
+  readonly scratchDir: string;
   stat(sha256: string): Promise<BlobInfo | null>;
   /** Bytes [start, end] inclusive, or the whole blob. */
   read(sha256: string, range?: { start: number; end: number }): Promise<Readable>;

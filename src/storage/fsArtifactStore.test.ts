@@ -33,6 +33,44 @@ describe("FsArtifactStore", () => {
     expect(await store.stat(expected)).toEqual({ sha256: expected, sizeBytes: bytes.length });
   });
 
+  test("adoptFile renames a finished file into place (same inode, no copy), dedups, and refuses a wrong size or hash", async () => {
+    const bytes = Buffer.from("merged weights, fsync'd by the merge");
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    const file = path.join(store.scratchDir, "merged.onnx");
+    fs.writeFileSync(file, bytes);
+    const inode = fs.statSync(file).ino;
+    expect(await store.adoptFile(file, { sha256, sizeBytes: bytes.length })).toEqual({ sha256, sizeBytes: bytes.length, created: true });
+    const stored = path.join(root, sha256.slice(0, 2), sha256.slice(2, 4), sha256);
+    expect(fs.statSync(stored).ino).toBe(inode);
+    expect(fs.readFileSync(stored)).toEqual(bytes);
+    expect(fs.existsSync(file)).toBe(false);
+    // the same bytes again: stored once, the new file dropped
+    fs.writeFileSync(file, bytes);
+    expect(await store.adoptFile(file, { sha256, sizeBytes: bytes.length })).toEqual({ sha256, sizeBytes: bytes.length, created: false });
+    expect(fs.existsSync(file)).toBe(false);
+    fs.writeFileSync(file, bytes);
+    await expect(store.adoptFile(file, { sha256, sizeBytes: bytes.length + 1 })).rejects.toThrow(/hashed with/);
+    await expect(store.adoptFile(file, { sha256: "not-a-hash", sizeBytes: bytes.length })).rejects.toMatchObject({ code: "BAD_USER_INPUT" });
+  });
+
+  const shm = fs.existsSync("/dev/shm") && fs.statSync("/dev/shm").dev !== fs.statSync(os.tmpdir()).dev ? test : test.skip;
+  shm("adoptFile from another filesystem copies the file in, checking the hash it was given", async () => {
+    const dir = fs.mkdtempSync("/dev/shm/lm-adopt-");
+    try {
+      const bytes = Buffer.alloc(5 << 20, 7);
+      const sha256 = createHash("sha256").update(bytes).digest("hex");
+      const file = path.join(dir, "merged.safetensors");
+      fs.writeFileSync(file, bytes);
+      await expect(store.adoptFile(file, { sha256: "0".repeat(64), sizeBytes: bytes.length })).rejects.toMatchObject({ code: "BAD_USER_INPUT" });
+      expect(fs.readdirSync(path.join(root, "tmp"))).toEqual([]);
+      expect(await store.adoptFile(file, { sha256, sizeBytes: bytes.length })).toEqual({ sha256, sizeBytes: bytes.length, created: true });
+      expect(fs.existsSync(file)).toBe(false);
+      expect((await store.stat(sha256))?.sizeBytes).toBe(bytes.length);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("an upload over the limit keeps nothing", async () => {
     await expect(store.put(Readable.from([Buffer.alloc(600), Buffer.alloc(600)]), { maxBytes: 1000 })).rejects.toMatchObject({ code: "PAYLOAD_TOO_LARGE" });
     expect(fs.readdirSync(path.join(root, "tmp"))).toEqual([]);

@@ -14,11 +14,13 @@ import { ArtifactStore, BlobInfo, SHA256_PATTERN, StoredBlob } from "./artifactS
  */
 export class FsArtifactStore implements ArtifactStore {
   readonly description: string;
+  readonly scratchDir: string;
   private readonly tmpDir: string;
 
   constructor(private readonly root: string) {
     this.description = `file:${root}`;
     this.tmpDir = path.join(root, "tmp");
+    this.scratchDir = this.tmpDir;
     fs.mkdirSync(this.tmpDir, { recursive: true });
   }
 
@@ -62,6 +64,21 @@ export class FsArtifactStore implements ArtifactStore {
 
   async putFile(file: string, options: { maxBytes?: number } = {}): Promise<StoredBlob> {
     return this.put(fs.createReadStream(file, { highWaterMark: 4 << 20 }), options);
+  }
+
+  async adoptFile(file: string, blob: { sha256: string; sizeBytes: number }): Promise<StoredBlob> {
+    const { size } = await fsp.stat(file);
+    invariant(size === blob.sizeBytes, `${file} has ${size} bytes, not the ${blob.sizeBytes} it was hashed with`);
+    this.pathOf(blob.sha256); // refuses anything but a sha256
+    try {
+      return await this.publish(file, blob.sha256, size);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EXDEV") throw error;
+      // Another filesystem: copy it in (hashing again), then drop the original.
+      const stored = await this.put(fs.createReadStream(file, { highWaterMark: 4 << 20 }), { expectedSha256: blob.sha256 });
+      await fsp.rm(file, { force: true });
+      return stored;
+    }
   }
 
   private async publish(tmp: string, sha256: string, size: number): Promise<StoredBlob> {

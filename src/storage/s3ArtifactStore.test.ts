@@ -92,6 +92,24 @@ describe.each(servers)("S3ArtifactStore on %s", (_name, start, available) => {
       return { bucket, store, seen, client };
     }
 
+    test("adoptFile uploads a local file under the hash it was given, checking it, and removes the file", async () => {
+      const { bucket, store } = await fresh();
+      const bytes = Buffer.alloc(6 * MiB + 3, 9);
+      const expected = sha(bytes);
+      const dir = fs.mkdtempSync(path.join(store.scratchDir, "lm-adopt-"));
+      try {
+        const file = path.join(dir, "merged.onnx");
+        fs.writeFileSync(file, bytes);
+        await expect(store.adoptFile(file, { sha256: "f".repeat(64), sizeBytes: bytes.length })).rejects.toMatchObject({ code: "BAD_USER_INPUT" });
+        expect(await server.listKeys(bucket)).toEqual([]);
+        expect(await store.adoptFile(file, { sha256: expected, sizeBytes: bytes.length })).toEqual({ sha256: expected, sizeBytes: bytes.length, created: true });
+        expect(fs.existsSync(file)).toBe(false);
+        expect(await collect(await store.read(expected))).toEqual(bytes);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     test("put: content-addressed key, stat, ranged and whole reads, the same bytes stored once", async () => {
       const { bucket, store, seen } = await fresh();
       const bytes = Buffer.from("layer-wise merging of segmentation models");

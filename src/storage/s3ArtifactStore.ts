@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
+import * as os from "node:os";
 import { createHash, randomBytes } from "node:crypto";
 import { Readable, Transform, pipeline } from "node:stream";
 import {
@@ -112,6 +113,16 @@ export class S3ArtifactStore implements ArtifactStore {
 
   async put(body: AsyncIterable<Uint8Array> | Readable, options: { maxBytes?: number; expectedSha256?: string } = {}): Promise<StoredBlob> {
     return this.upload(body, options.maxBytes, undefined, options.expectedSha256);
+  }
+
+  get scratchDir(): string {
+    return os.tmpdir();
+  }
+
+  async adoptFile(file: string, blob: { sha256: string; sizeBytes: number }): Promise<StoredBlob> {
+    const stored = await this.upload(fs.createReadStream(file, { highWaterMark: 4 * MiB }), undefined, blob.sizeBytes, blob.sha256);
+    await fsp.rm(file, { force: true });
+    return stored;
   }
 
   async putFile(file: string, options: { maxBytes?: number } = {}): Promise<StoredBlob> {

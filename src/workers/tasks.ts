@@ -7,6 +7,7 @@ import { writeOnnxRewrite } from "../core/formats/onnx/writeOnnxRewrite";
 import { badInput } from "../core/errors";
 import * as path from "node:path";
 import { runMerge, RunMergePayload, RunMergeResult } from "./runMerge";
+import { hashFileSync } from "../storage/hashFile";
 import { validateDataset } from "../core/eval/datasets/validateDataset";
 import type { DatasetSpec } from "../core/eval/datasets/datasetTypes";
 import { SharpDecoder } from "../imaging/sharpDecoder";
@@ -50,6 +51,10 @@ export const taskHandlers = {
   },
   async runMerge(payload: RunMergePayload, progress: (p: unknown) => void): Promise<RunMergeResult> {
     return runMerge(payload, progress);
+  },
+  /** sha256 and size of a finished file (a merge's output, before the store adopts it). */
+  async hashFile(payload: { file: string }): Promise<{ sha256: string; sizeBytes: number }> {
+    return hashFileSync(payload.file);
   },
   /** Checks a dataset's files (pairing, label values, isThing) and computes its size and checksum. */
   async validateDataset(payload: { spec: DatasetSpec }, progress: (p: unknown) => void) {
