@@ -68,6 +68,8 @@ function nameAndVersion(input: Partial<ModelInput>): { name: string; version: st
   }
 }
 
+type InsertExtra = { structureId?: string; artifactId?: string; origin?: string };
+
 export interface ValidatedModel {
   data: Record<string, unknown> & { name: string; version: string; taskId: string };
   tags: string[];
@@ -155,18 +157,26 @@ export class ModelService {
   }
 
   /** Inserts a validated model, optionally inside a transaction and with extra columns. */
-  async insert(validated: ValidatedModel, extra: { structureId?: string; artifactId?: string; origin?: string } = {}, tx: Db = this.db): Promise<ModelRow> {
-    const { data, tags } = validated;
+  async insert(validated: ValidatedModel, extra: InsertExtra = {}, tx: Db = this.db): Promise<ModelRow> {
     try {
-      // Without tags, no nested write: Prisma then inserts with RETURNING instead of inserting
-      // and reading the row back.
-      return await tx.model.create({
-        data: { ...data, ...extra, ...(tags.length ? { tags: { create: tags.map((tag) => ({ tag })) } } : {}) } as Parameters<Db["model"]["create"]>[0]["data"],
-      });
+      return await this.insertStatement(validated, extra, tx);
     } catch (error) {
-      if (isUniqueViolation(error)) throw this.nameTaken(data.name, data.version);
-      throw error;
+      throw this.insertFailed(validated, error);
     }
+  }
+
+  /** insert's statement, not yet sent (for a batch transaction); `insertFailed` maps its errors. */
+  insertStatement(validated: ValidatedModel, extra: InsertExtra = {}, db: Db = this.db) {
+    const { data, tags } = validated;
+    // Without tags, no nested write: Prisma then inserts with RETURNING instead of inserting and
+    // reading the row back.
+    return db.model.create({
+      data: { ...data, ...extra, ...(tags.length ? { tags: { create: tags.map((tag) => ({ tag })) } } : {}) } as Parameters<Db["model"]["create"]>[0]["data"],
+    });
+  }
+
+  insertFailed(validated: ValidatedModel, error: unknown): unknown {
+    return isUniqueViolation(error) ? this.nameTaken(validated.data.name, validated.data.version) : error;
   }
 
   private nameTaken(name: string, version: string) {

@@ -16,7 +16,7 @@ import type { ThreadPool } from "../workers/threadPool";
 import type { ModelInput, ModelRow, ModelService, ValidatedModel } from "./modelService";
 import type { StructureCatalog } from "./structureCatalog";
 import { resolveImportPath } from "./importPath";
-import { isUniqueViolation } from "./prismaErrors";
+import { isForeignKeyViolation, isUniqueViolation } from "./prismaErrors";
 
 export interface RegisterModelInput extends ModelInput {
   artifactSha256?: string | null;
@@ -110,11 +110,26 @@ export class RegistrationService {
       }
       const structureId = await this.ensureStructure(parsed);
       const artifact = { sha256, sizeBytes, format: parsed.format };
-      const record = (layout: string | null) =>
-        this.db.$transaction(async (tx) => {
-          const artifactId = await recordArtifact(tx as unknown as Db, { ...artifact, layout });
-          return this.models.insert(validated, { structureId, artifactId }, tx as unknown as Db);
+      const record = async (layout: string | null) => {
+        // Usually the bytes are new: both rows in one batch transaction, which costs less than an
+        // interactive one (~0.5 ms on PostgreSQL), with the Artifact's id chosen here. Bytes
+        // registered before keep their row (ON CONFLICT), so the model's reference to the chosen
+        // id fails; then the interactive path finds the row.
+        const artifactId = randomUUID();
+        try {
+          const [, model] = await this.db.$transaction([
+            insertArtifact(this.db, { ...artifact, id: artifactId, layout }),
+            this.models.insertStatement(validated, { structureId, artifactId }),
+          ]);
+          return model;
+        } catch (error) {
+          if (!isForeignKeyViolation(error)) throw this.models.insertFailed(validated, error);
+        }
+        return this.db.$transaction(async (tx) => {
+          const existingId = await recordArtifact(tx as unknown as Db, { ...artifact, layout });
+          return this.models.insert(validated, { structureId, artifactId: existingId }, tx as unknown as Db);
         });
+      };
       return await (layoutExact ? this.largeParameters.withLargeParameter(JSON.stringify(layoutOf(parsed)), record) : record(null));
     } catch (error) {
       const refused = await refusal;
@@ -271,13 +286,18 @@ const INSERT_BATCH = 500;
  */
 async function recordArtifact(tx: Db, artifact: { sha256: string; sizeBytes: number; format: string; layout: string | null }): Promise<string> {
   const id = randomUUID();
-  const inserted = await tx.$executeRaw`INSERT INTO "Artifact" ("id", "sha256", "sizeBytes", "format", "storageKey", "layout", "createdAt")
-    VALUES (${id}, ${artifact.sha256}, ${BigInt(artifact.sizeBytes)}, ${artifact.format}, ${artifact.sha256}, ${artifact.layout}, ${new Date()})
-    ON CONFLICT ("sha256") DO NOTHING`;
+  const inserted = await insertArtifact(tx, { ...artifact, id });
   if (inserted === 1) return id;
   // Registered before (the bytes are content-addressed): the row, and its layout, stand.
   const existing = await tx.artifact.findUniqueOrThrow({ where: { sha256: artifact.sha256 }, select: { id: true } });
   return existing.id;
+}
+
+/** The Artifact row's INSERT, not yet sent; it inserts nothing when the bytes have a row. */
+function insertArtifact(db: Db, artifact: { id: string; sha256: string; sizeBytes: number; format: string; layout: string | null }) {
+  return db.$executeRaw`INSERT INTO "Artifact" ("id", "sha256", "sizeBytes", "format", "storageKey", "layout", "createdAt")
+    VALUES (${artifact.id}, ${artifact.sha256}, ${BigInt(artifact.sizeBytes)}, ${artifact.format}, ${artifact.sha256}, ${artifact.layout}, ${new Date()})
+    ON CONFLICT ("sha256") DO NOTHING`;
 }
 
 /** The parts of a parse a merge needs to read tensors by range (metadata left out). */
