@@ -65,19 +65,24 @@ export class CandidateService {
     const first = pageSize(args.first, "first", MAX_CANDIDATE_PAGE, 20);
     const min = args.minSharedFraction ?? 0.5;
     if (!Number.isFinite(min) || min < 0 || min > 1) throw badInput(`minSharedFraction must be from 0 to 1 (got ${min})`, "minSharedFraction");
-    const anchor = await this.db.model.findUnique({
-      where: { id: args.anchorId },
-      select: { id: true, taskId: true, targetDatasetId: true, structure: { select: { id: true, generatedNameCount: true, groups: true } } },
-    });
+    // The anchor and the structures overlapping its structure at once: the overlap query finds the
+    // anchor's structure itself, so neither waits for the other (one round trip on PostgreSQL).
+    const anchorStructure = Prisma.sql`(SELECT a."structureId" FROM "Model" a WHERE a."id" = ${args.anchorId})`;
+    const [anchor, overlapping] = await Promise.all([
+      this.db.model.findUnique({
+        where: { id: args.anchorId },
+        select: { id: true, taskId: true, targetDatasetId: true, structure: { select: { id: true, generatedNameCount: true, groups: true } } },
+      }),
+      this.db.$queryRaw<Array<{ sid: string; f: number }>>`
+        SELECT o."structureBId" AS "sid", o."fractionOfA" AS "f" FROM "StructureOverlap" o WHERE o."structureAId" = ${anchorStructure} AND o."fractionOfA" >= ${min}
+        UNION ALL
+        SELECT o."structureAId", o."fractionOfB" FROM "StructureOverlap" o WHERE o."structureBId" = ${anchorStructure} AND o."fractionOfB" >= ${min}`,
+    ]);
     if (!anchor) throw badInput(`anchorId ${JSON.stringify(args.anchorId)} does not exist`, "anchorId");
     if (!anchor.structure) throw badInput("the anchor has no registered artifact, so no structure to compare", "anchorId");
     const cursor = decodeCursor(args.after);
     const S = anchor.structure.id;
 
-    const overlapping = await this.db.$queryRaw<Array<{ sid: string; f: number }>>`
-      SELECT o."structureBId" AS "sid", o."fractionOfA" AS "f" FROM "StructureOverlap" o WHERE o."structureAId" = ${S} AND o."fractionOfA" >= ${min}
-      UNION ALL
-      SELECT o."structureAId", o."fractionOfB" FROM "StructureOverlap" o WHERE o."structureBId" = ${S} AND o."fractionOfB" >= ${min}`;
     const structures: CandidateStructure[] = [{ sid: S, f: 1 }, ...overlapping.map((o) => ({ sid: o.sid, f: Number(o.f) }))];
     structures.sort((a, b) => b.f - a.f);
 
@@ -193,12 +198,14 @@ export class CandidateService {
     rows: Array<{ modelId: string; sid: string; f: number }>,
   ): Promise<Candidate[]> {
     if (rows.length === 0) return [];
-    const models = await this.db.model.findMany({ where: { id: { in: rows.map((r) => r.modelId) } } });
-    const modelById = new Map(models.map((m) => [m.id, m]));
     const sids = [...new Set(rows.map((r) => r.sid))];
-    const generated = new Map(
-      (await this.db.structure.findMany({ where: { id: { in: sids } }, select: { id: true, generatedNameCount: true } })).map((s) => [s.id, s.generatedNameCount]),
-    );
+    // Independent reads, side by side.
+    const [models, structures] = await Promise.all([
+      this.db.model.findMany({ where: { id: { in: rows.map((r) => r.modelId) } } }),
+      this.db.structure.findMany({ where: { id: { in: sids } }, select: { id: true, generatedNameCount: true } }),
+    ]);
+    const modelById = new Map(models.map((m) => [m.id, m]));
+    const generated = new Map(structures.map((s) => [s.id, s.generatedNameCount]));
     // A process that has not seen these structures yet loads them once, side by side.
     const [anchorStructure, ...others] = await Promise.all([anchor.id, ...sids].map((sid) => this.catalog.get(sid)));
     const overlaps = new Map<string, Overlap>(sids.map((sid, k) => [sid, computeOverlap(anchorStructure!, others[k]!)]));
