@@ -44,6 +44,7 @@ import { ProtoWriter, WIRE_LEN, varintSize } from "../src/core/formats/protobuf/
 import { ThreadPool } from "../src/workers/threadPool";
 import { runMerge, type RunMergePayload, type RunMergeResult } from "../src/workers/runMerge";
 import { parseModelFile } from "../src/core/formats/parseModelFile";
+import { layoutOf } from "../src/core/structure/layout";
 import type { ParsedModel } from "../src/core/structure/types";
 
 // ---------------------------------------------------------------------------------------------
@@ -547,8 +548,8 @@ async function main(): Promise<void> {
       }
       const sizes = files.map((f) => fs.statSync(f).size);
       console.log(`${format.describe}: 4 × ${(sizes[0] / MB).toFixed(1)} MB, ${tensorCount} tensors, built in ${((performance.now() - g0) / 1000).toFixed(1)} s`);
-      // What registration records (registrationService.layoutOf): the parse without its metadata.
-      const layouts: Array<ParsedModel | null> = files.map((f) => (options.reparse ? null : { ...parseModelFile(f), metadata: {} }));
+      // What registration records as the artifact's layout.
+      const layouts: Array<ParsedModel | null> = files.map((f) => (options.reparse ? null : layoutOf(parseModelFile(f))));
       for (const n of [2, 4]) {
         const inputs = files.slice(0, n);
         const payload: RunMergePayload = {

@@ -9,6 +9,7 @@ import type { ParsedModel } from "../core/structure/types";
 import { summarizeStructure } from "../core/structure/summarizeStructure";
 import { structureHash } from "../core/structure/structureHash";
 import { computeOverlap } from "../core/structure/computeOverlap";
+import { layoutOf } from "../core/structure/layout";
 import type { StructureLike } from "../core/structure/overlapIndex";
 import type { ArtifactStore } from "../storage/artifactStore";
 import { SHA256_PATTERN } from "../storage/artifactStore";
@@ -298,11 +299,6 @@ function insertArtifact(db: Db, artifact: { id: string; sha256: string; sizeByte
   return db.$executeRaw`INSERT INTO "Artifact" ("id", "sha256", "sizeBytes", "format", "storageKey", "layout", "createdAt")
     VALUES (${artifact.id}, ${artifact.sha256}, ${BigInt(artifact.sizeBytes)}, ${artifact.format}, ${artifact.sha256}, ${artifact.layout}, ${new Date()})
     ON CONFLICT ("sha256") DO NOTHING`;
-}
-
-/** The parts of a parse a merge needs to read tensors by range (metadata left out). */
-export function layoutOf(parsed: ParsedModel): ParsedModel {
-  return { format: parsed.format, tensors: parsed.tensors, layerCount: parsed.layerCount, layerOrderSource: parsed.layerOrderSource, generatedNameCount: parsed.generatedNameCount, metadata: {} };
 }
 
 interface OverlapRow {
