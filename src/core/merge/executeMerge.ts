@@ -8,6 +8,7 @@ import { FloatArray, viewAs } from "./floatArrays";
 import { createLayerwiseAccumulator, returnLayerwiseAccumulator, takeLayerwiseAccumulator, type LayerwiseAccumulator } from "./layerwiseAccumulator";
 import { addWeighted, addWeightedDelta, addWeightedDroppedDelta, applyTaskVector } from "./mergeKernels";
 import { OutputPool } from "./outputPool";
+import { OutputSlots } from "./outputSlots";
 import type { MergePlan, PlannedTensor } from "./planMerge";
 import { tiesMerge } from "./tiesMerge";
 
@@ -298,18 +299,7 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
 
   // Output slots handed out by mergedTensorChunks (views of the shared accumulator's memory)
   // until `recycle` gives them back.
-  const slotOf = new Map<Uint8Array, number>();
-  const busySlots = new Set<number>();
-  let lastSlot = 0;
-  /** A handed-out slot nobody reads, round robin; 0 (private) when all are busy. */
-  function freeSlot(acc: LayerwiseAccumulator): number {
-    const n = acc.outputSlots - 1;
-    for (let i = 1; i <= n; i++) {
-      const slot = 1 + ((lastSlot + i - 1) % n);
-      if (!busySlots.has(slot)) return (lastSlot = slot);
-    }
-    return 0;
-  }
+  const slots = new OutputSlots();
 
   /**
    * LAYERWISE in float32, the default and hot path: per chunk, every input is decoded and
@@ -361,7 +351,7 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
         if (bytes.byteLength !== expected) {
           throw badInput(`${modelName(x.model)}: tensor ${JSON.stringify(x.tensor.name)} gave ${bytes.byteLength} bytes of data where ${count} ${x.tensor.dtype} elements need ${expected}`);
         }
-        if (input === 0) acc.useSlot((slot = handOut && shared ? freeSlot(acc) : 0));
+        if (input === 0) acc.useSlot((slot = handOut && shared ? slots.free(acc.outputSlots) : 0));
         acc.add(bytes, x.tensor.dtype, x.weight, input === 0);
         bytesDone += bytes.byteLength;
         reportStep(t);
@@ -369,10 +359,8 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
         const encoded = acc.finishInSlot(t.dtype);
         if (encoded.nonFinite) await refuseChunk(p, start, count, encoded.bytes);
         let out = encoded.bytes;
-        if (slot !== 0) {
-          busySlots.add(slot);
-          slotOf.set(out, slot);
-        } else if (handOut) out = out.slice(); // every slot is still being written: a copy of its own
+        if (slot !== 0) slots.handOut(slot, out);
+        else if (handOut) out = out.slice(); // every slot is still being written: a copy of its own
         yield { start, bytes: out };
       }
       settled = true;
@@ -472,10 +460,7 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
       return mergedTensorsDone;
     },
     recycle(bytes: Uint8Array): void {
-      const slot = slotOf.get(bytes);
-      if (slot === undefined) return outputs.recycle(bytes);
-      slotOf.delete(bytes);
-      busySlots.delete(slot);
+      if (!slots.giveBack(bytes)) outputs.recycle(bytes);
     },
     finish(): void {
       checkCancelled();
