@@ -41,9 +41,9 @@ interface Queued {
  * Writes overlap the caller's work. Small chunks are copied (consecutive ones into one run of a
  * small arena); larger ones are queued as they are, without a copy, and written from the
  * caller's memory. One write is in flight at a time, and it takes everything queued meanwhile in
- * one writev. So a chunk passed to
- * `write` must not be changed until `onReleased` hands it back (or `close` resolves); the merge
- * rewriters pass fresh buffers or output slots that they reuse only once released.
+ * one writev. So a chunk passed to `write` must not be changed until `onReleased` hands it back
+ * (or `close` resolves); the merge rewriters pass fresh buffers or output slots that they reuse
+ * only once released.
  */
 export async function openFileSink(file: string, bufferBytes = 4 << 20, options: FileSinkOptions = {}) {
   const released = options.onReleased ?? (() => undefined);
