@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { Pool } from "pg";
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaPg } from "@prisma/adapter-pg";
@@ -7,6 +6,7 @@ import { PrismaClient as PostgresClient } from "./generated/postgres/client";
 import { migrate, sqliteFilePath } from "./migrate";
 import { parsePostgresUrl } from "./postgresUrl";
 import { providerOf } from "../config/config";
+import { directSql, type AdapterConnection, type DirectSql } from "./directSql";
 
 /**
  * Both generated clients have the same model API (one schema, two providers); the SQLite
@@ -21,12 +21,10 @@ export interface Database {
   /** Number of SQL statements sent so far (for the N+1 test and /metrics). */
   queryCount(): number;
   /**
-   * Runs `use` with a stand-in for a large text parameter of raw statements (`$executeRaw`): the
-   * query compiler sees the short stand-in, the driver receives `value`. Prisma's client engine
-   * passes every parameter through its WASM query compiler as JSON, in and out: a 60 KB artifact
-   * layout cost ~2 ms of CPU and ~1 MB of garbage there, per registration (bench:candidates).
+   * Plain statements on the connection Prisma uses, past its query engine (see directSql): for
+   * hot paths only — everything else goes through `prisma`.
    */
-  withLargeParameter<T>(value: string, use: (parameter: string) => Promise<T>): Promise<T>;
+  direct: DirectSql;
   close(): Promise<void>;
 }
 
@@ -39,13 +37,13 @@ export async function openDatabase(databaseUrl: string, options: OpenOptions = {
   const provider = providerOf(databaseUrl);
   if (options.migrate !== false) await migrate(databaseUrl);
   let queries = 0;
-  const large = new Map<string, string>();
+  let connection: AdapterConnection | undefined;
   const hooks: AdapterHooks = {
     onQuery() {
       queries += 1;
     },
-    resolve(arg) {
-      return isStandIn(arg) ? large.get(arg) ?? arg : arg;
+    onConnect(adapter) {
+      connection = adapter;
     },
   };
   let prisma: Db;
@@ -64,15 +62,10 @@ export async function openDatabase(databaseUrl: string, options: OpenOptions = {
     prisma,
     provider,
     queryCount: () => queries,
-    async withLargeParameter(value, use) {
-      const parameter = `${LARGE_PARAMETER_PREFIX}${randomUUID()}`;
-      large.set(parameter, value);
-      try {
-        return await use(parameter);
-      } finally {
-        large.delete(parameter);
-      }
-    },
+    direct: directSql(provider, () => {
+      if (!connection) throw new Error("the database is not connected");
+      return connection;
+    }),
     async close() {
       await prisma.$disconnect();
       if (pool) await pool.end();
@@ -87,37 +80,24 @@ type Queryable = {
   startTransaction?(...args: unknown[]): Promise<Queryable>;
 };
 
-/** A NUL never occurs in stored text (PostgreSQL refuses it), so no real parameter starts so. */
-const LARGE_PARAMETER_PREFIX = "\u0000layermerge-large-parameter:";
-
-function isStandIn(arg: unknown): arg is string {
-  return typeof arg === "string" && arg.startsWith(LARGE_PARAMETER_PREFIX);
-}
-
 interface AdapterHooks {
   onQuery(): void;
-  /** The value the driver receives for a parameter (see withLargeParameter). */
-  resolve(arg: unknown): unknown;
+  /** The adapter Prisma connected (direct statements share it). */
+  onConnect(adapter: AdapterConnection): void;
 }
 
-type SqlQuery = { args: unknown[] };
-
-/** Wraps a driver adapter: every statement it sends is counted and its parameters resolved. */
+/** Wraps a driver adapter: every statement it sends is counted, and the connection kept. */
 function instrument<T extends object>(factory: T, hooks: AdapterHooks): T {
-  const resolveArgs = (query: unknown): unknown => {
-    const q = query as SqlQuery;
-    return q.args.some(isStandIn) ? { ...q, args: q.args.map(hooks.resolve) } : query;
-  };
   const wrap = (q: Queryable): Queryable => {
     const queryRaw = q.queryRaw.bind(q);
     const executeRaw = q.executeRaw.bind(q);
     q.queryRaw = (query) => {
       hooks.onQuery();
-      return queryRaw(resolveArgs(query));
+      return queryRaw(query);
     };
     q.executeRaw = (query) => {
       hooks.onQuery();
-      return executeRaw(resolveArgs(query));
+      return executeRaw(query);
     };
     if (q.startTransaction) {
       const start = q.startTransaction.bind(q);
@@ -127,6 +107,10 @@ function instrument<T extends object>(factory: T, hooks: AdapterHooks): T {
   };
   const f = factory as unknown as AdapterFactory;
   const connect = f.connect.bind(f);
-  f.connect = async () => wrap(await connect());
+  f.connect = async () => {
+    const adapter = wrap(await connect());
+    hooks.onConnect(adapter as unknown as AdapterConnection);
+    return adapter;
+  };
   return factory;
 }

@@ -7,6 +7,8 @@ import { isUniqueViolation } from "./prismaErrors";
 import { Connection, connectionFrom, decodeCursor, encodeCursor, keysetAfter, pageSize } from "./pagination";
 import { checkInferenceContract, InferenceContractInput } from "./inferenceContract";
 import { containsInsensitive } from "./datasetService";
+import { sql, type DirectQueries } from "../persistence/directSql";
+import { cuid } from "../persistence/cuid";
 
 export type ModelRow = Awaited<ReturnType<Db["model"]["findFirstOrThrow"]>>;
 
@@ -158,21 +160,56 @@ export class ModelService {
 
   /** Inserts a validated model, optionally inside a transaction and with extra columns. */
   async insert(validated: ValidatedModel, extra: InsertExtra = {}, tx: Db = this.db): Promise<ModelRow> {
+    const { data, tags } = validated;
     try {
-      return await this.insertStatement(validated, extra, tx);
+      // Without tags, no nested write: Prisma then inserts with RETURNING instead of inserting and
+      // reading the row back.
+      return await tx.model.create({
+        data: { ...data, ...extra, ...(tags.length ? { tags: { create: tags.map((tag) => ({ tag })) } } : {}) } as Parameters<Db["model"]["create"]>[0]["data"],
+      });
     } catch (error) {
       throw this.insertFailed(validated, error);
     }
   }
 
-  /** insert's statement, not yet sent (for a batch transaction); `insertFailed` maps its errors. */
-  insertStatement(validated: ValidatedModel, extra: InsertExtra = {}, db: Db = this.db) {
+  /**
+   * `insert` as plain statements in a direct transaction (persistence/directSql), for
+   * registration's hot path: the row is built here (id and timestamps chosen here, as Prisma
+   * would) and its artifact is named by sha256, the Artifact row being written or found in the
+   * same transaction. Errors are the driver's; `insertFailed` maps them.
+   */
+  async insertDirect(tx: DirectQueries, validated: ValidatedModel, extra: { structureId: string; artifactSha256: string }): Promise<ModelRow> {
     const { data, tags } = validated;
-    // Without tags, no nested write: Prisma then inserts with RETURNING instead of inserting and
-    // reading the row back.
-    return db.model.create({
-      data: { ...data, ...extra, ...(tags.length ? { tags: { create: tags.map((tag) => ({ tag })) } } : {}) } as Parameters<Db["model"]["create"]>[0]["data"],
-    });
+    const text = (key: string) => (data[key] as string | null | undefined) ?? null;
+    const now = new Date();
+    const row: ModelRow = {
+      id: cuid(),
+      name: data.name,
+      version: data.version,
+      description: text("description"),
+      taskId: data.taskId,
+      architecture: text("architecture"),
+      backboneId: text("backboneId"),
+      sourceDatasetId: text("sourceDatasetId"),
+      targetDatasetId: text("targetDatasetId"),
+      udaStrategy: text("udaStrategy"),
+      origin: text("origin") ?? ModelOrigin.TRAINED,
+      // What reading the stored JSON back gives.
+      inference: data.inference == null ? null : JSON.parse(JSON.stringify(data.inference)),
+      artifactId: null,
+      structureId: extra.structureId,
+      deletedAt: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const [written] = await tx.query(sql`INSERT INTO "Model" ("id", "name", "version", "description", "taskId", "architecture", "backboneId", "sourceDatasetId", "targetDatasetId", "udaStrategy", "origin", "inference", "artifactId", "structureId", "createdAt", "updatedAt")
+      VALUES (${row.id}, ${row.name}, ${row.version}, ${row.description}, ${row.taskId}, ${row.architecture}, ${row.backboneId}, ${row.sourceDatasetId}, ${row.targetDatasetId}, ${row.udaStrategy}, ${row.origin}, ${row.inference == null ? null : JSON.stringify(row.inference)},
+        (SELECT "id" FROM "Artifact" WHERE "sha256" = ${extra.artifactSha256}), ${row.structureId}, ${now}, ${now})
+      RETURNING "artifactId"`);
+    row.artifactId = (written?.artifactId as string | null | undefined) ?? null;
+    if (!row.artifactId) throw new Error(`no Artifact row for ${extra.artifactSha256}`);
+    for (const tag of tags) await tx.execute(sql`INSERT INTO "ModelTag" ("modelId", "tag") VALUES (${row.id}, ${tag})`);
+    return row;
   }
 
   insertFailed(validated: ValidatedModel, error: unknown): unknown {

@@ -1,15 +1,17 @@
 import * as fsp from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { Prisma } from "../persistence/generated/sqlite/client";
-import type { Database, Db } from "../persistence/database";
+import type { Db } from "../persistence/database";
+import { sql, type DirectSql } from "../persistence/directSql";
+import { cuid } from "../persistence/cuid";
 import { badInput } from "../core/errors";
 import type { ParsedModel } from "../core/structure/types";
 import { summarizeStructure } from "../core/structure/summarizeStructure";
-import { structureHash } from "../core/structure/structureHash";
+import { moduleOf } from "../core/formats/safetensors/safetensorsLayerOrder";
+import { structureKey } from "../core/structure/structureHash";
 import { computeOverlap } from "../core/structure/computeOverlap";
-import { layoutOf } from "../core/structure/layout";
 import type { StructureLike } from "../core/structure/overlapIndex";
 import type { ArtifactStore } from "../storage/artifactStore";
 import { SHA256_PATTERN } from "../storage/artifactStore";
@@ -17,7 +19,7 @@ import type { ThreadPool } from "../workers/threadPool";
 import type { ModelInput, ModelRow, ModelService, ValidatedModel } from "./modelService";
 import type { StructureCatalog } from "./structureCatalog";
 import { resolveImportPath } from "./importPath";
-import { isForeignKeyViolation, isUniqueViolation } from "./prismaErrors";
+import { isUniqueViolation } from "./prismaErrors";
 
 export interface RegisterModelInput extends ModelInput {
   artifactSha256?: string | null;
@@ -47,7 +49,7 @@ export class RegistrationService {
     private readonly catalog: StructureCatalog,
     private readonly models: ModelService,
     private readonly config: RegistrationConfig,
-    private readonly largeParameters: Pick<Database, "withLargeParameter">,
+    private readonly direct: DirectSql,
   ) {}
 
   async register(input: RegisterModelInput): Promise<ModelRow> {
@@ -68,11 +70,11 @@ export class RegistrationService {
     let sha256: string;
     let sizeBytes: number;
     let newBlob = false;
-    let parsed: ParsedModel;
-    /** Whether `parsed`'s byte locations describe the stored bytes (not after inlining). */
-    let layoutExact = true;
     const cleanup: Array<() => Promise<void>> = [];
     try {
+      let file: string;
+      let order: string[] | undefined;
+      let externalDataRoot: string | undefined;
       if (input.artifactSha256) {
         sha256 = input.artifactSha256.toLowerCase();
         if (!SHA256_PATTERN.test(sha256)) throw badInput("input.artifactSha256 must be 64 hex digits", "input.artifactSha256");
@@ -84,24 +86,27 @@ export class RegistrationService {
         if (!blob.value) throw badInput(`no uploaded artifact has sha256 ${sha256}; upload it first with PUT /artifacts`, "input.artifactSha256");
         if (local.status === "rejected") throw local.reason;
         sizeBytes = blob.value.sizeBytes;
+        file = local.value.path;
         // Another model's layer order is read with the metadata; a given one is known already.
-        const order = input.layerOrderFromModelId ? (await metadata).givenOrder : input.layerOrder ?? undefined;
-        parsed = await this.parse(local.value.path, order, input.layerOrderFromModelId != null, undefined);
-        validated = (await metadata).validated;
+        order = input.layerOrderFromModelId ? (await metadata).givenOrder : input.layerOrder ?? undefined;
       } else {
-        let givenOrder: string[] | undefined;
-        ({ validated, givenOrder } = await metadata);
-        const file = await resolveImportPath(input.path!, this.config.importRoots);
+        order = (await metadata).givenOrder;
+        file = await resolveImportPath(input.path!, this.config.importRoots);
         const stat = await fsp.stat(file);
         if (stat.size > this.config.maxUploadBytes) throw badInput(`${file} is larger than LAYERMERGE_MAX_UPLOAD_BYTES (${this.config.maxUploadBytes})`, "input.path");
-        parsed = await this.parse(file, givenOrder, input.layerOrderFromModelId != null, path.dirname(file));
+        externalDataRoot = path.dirname(file);
+      }
+      const parse = { file, options: { layerOrder: order, layerOrderFromAnotherModel: input.layerOrderFromModelId != null, externalDataRoot } };
+      const identity = await this.pool.run("identifyModelFile", parse);
+      let layout: string | null = identity.layout;
+      if (!input.artifactSha256) {
         let storedFrom = file;
-        const externalFiles = (parsed.metadata as { externalDataFiles?: string[] }).externalDataFiles ?? [];
-        if (parsed.format === "onnx" && externalFiles.length > 0) {
+        if (identity.format === "onnx" && identity.externalDataFiles.length > 0) {
           const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "layermerge-import-"));
           cleanup.push(() => fsp.rm(dir, { recursive: true, force: true }));
           storedFrom = path.join(dir, "model.onnx");
-          layoutExact = false;
+          // Byte locations in the inlined file differ: merges parse it instead.
+          layout = null;
           await this.pool.run("inlineOnnxExternalData", { file, out: storedFrom });
         }
         const blob = await this.store.putFile(storedFrom, { maxBytes: this.config.maxUploadBytes });
@@ -109,29 +114,23 @@ export class RegistrationService {
         sizeBytes = blob.sizeBytes;
         newBlob = blob.created;
       }
-      const structureId = await this.ensureStructure(parsed);
-      const artifact = { sha256, sizeBytes, format: parsed.format };
-      const record = async (layout: string | null) => {
-        // Usually the bytes are new: both rows in one batch transaction, which costs less than an
-        // interactive one (~0.5 ms on PostgreSQL), with the Artifact's id chosen here. Bytes
-        // registered before keep their row (ON CONFLICT), so the model's reference to the chosen
-        // id fails; then the interactive path finds the row.
-        const artifactId = randomUUID();
-        try {
-          const [, model] = await this.db.$transaction([
-            insertArtifact(this.db, { ...artifact, id: artifactId, layout }),
-            this.models.insertStatement(validated, { structureId, artifactId }),
-          ]);
-          return model;
-        } catch (error) {
-          if (!isForeignKeyViolation(error)) throw this.models.insertFailed(validated, error);
-        }
-        return this.db.$transaction(async (tx) => {
-          const existingId = await recordArtifact(tx as unknown as Db, { ...artifact, layout });
-          return this.models.insert(validated, { structureId, artifactId: existingId }, tx as unknown as Db);
+      validated = (await metadata).validated;
+      // The whole parse crosses to this thread only for a structure not stored yet.
+      const structureId = (await this.storedStructureId(identity.structureKey)) ?? (await this.createStructure(await this.pool.run("parseModelFile", parse), identity.structureKey));
+      // The Artifact row (unless these bytes have one: content-addressed) and the Model row in
+      // one transaction of plain statements, past Prisma's query engine: through a Prisma batch
+      // transaction these two INSERTs cost ~3.6 ms on PostgreSQL, most of a known-structure
+      // registration (bench:candidates, issue 3).
+      try {
+        return await this.direct.transaction(async (tx) => {
+          await tx.execute(sql`INSERT INTO "Artifact" ("id", "sha256", "sizeBytes", "format", "storageKey", "layout", "createdAt")
+            VALUES (${cuid()}, ${sha256!}, ${BigInt(sizeBytes!)}, ${identity.format}, ${sha256!}, ${layout}, ${new Date()})
+            ON CONFLICT ("sha256") DO NOTHING`);
+          return this.models.insertDirect(tx, validated, { structureId, artifactSha256: sha256! });
         });
-      };
-      return await (layoutExact ? this.largeParameters.withLargeParameter(JSON.stringify(layoutOf(parsed)), record) : record(null));
+      } catch (error) {
+        throw this.models.insertFailed(validated, error);
+      }
     } catch (error) {
       const refused = await refusal;
       if (refused) throw refused.error;
@@ -152,17 +151,6 @@ export class RegistrationService {
     const validated = await this.models.validateForCreate(input);
     const givenOrder = input.layerOrder ?? (input.layerOrderFromModelId ? await this.layerOrderOf(input.layerOrderFromModelId) : undefined);
     return { validated, givenOrder };
-  }
-
-  private async parse(file: string, order: string[] | undefined, filterOrder: boolean, externalDataRoot: string | undefined): Promise<ParsedModel> {
-    if (order && filterOrder) {
-      // An order taken from another model may name modules this one lacks (another head).
-      const first = await this.pool.run("parseModelFile", { file, options: { externalDataRoot } });
-      if (first.format !== "safetensors") return first;
-      const modules = new Set(first.tensors.map((t) => moduleOf(t.name)));
-      order = order.filter((m) => modules.has(m));
-    }
-    return this.pool.run("parseModelFile", { file, options: { layerOrder: order, externalDataRoot } });
   }
 
   private async layerOrderOf(modelId: string): Promise<string[]> {
@@ -187,18 +175,22 @@ export class RegistrationService {
    * its overlap with every known structure, in one transaction) when it is new.
    */
   async ensureStructure(parsed: ParsedModel): Promise<string> {
-    // The structure hash alone finds a stored structure; the summary (group hashes, counts) is
-    // only needed for a new one — half the CPU and garbage of a known-structure lookup.
-    const hash = createHash("sha256").update(JSON.stringify([structureHash(parsed.tensors, parsed.layerCount), parsed.format, parsed.layerOrderSource])).digest("hex");
-    // Structures never change once stored, so hash → id is cached for the life of the process.
-    const cached = this.structureIds.get(hash);
-    if (cached) return cached;
-    const existing = await this.db.structure.findUnique({ where: { hash }, select: { id: true } });
-    if (existing) {
-      this.structureIds.set(hash, existing.id);
-      return existing.id;
-    }
+    const key = structureKey(parsed);
+    return (await this.storedStructureId(key)) ?? this.createStructure(parsed, key);
+  }
 
+  /** The id of the Structure row stored under this key (core/structure/structureHash), if any. */
+  private async storedStructureId(key: string): Promise<string | undefined> {
+    // Structures never change once stored, so key → id is kept for the life of the process.
+    const cached = this.structureIds.get(key);
+    if (cached) return cached;
+    const existing = await this.db.structure.findUnique({ where: { hash: key }, select: { id: true } });
+    if (existing) this.structureIds.set(key, existing.id);
+    return existing?.id;
+  }
+
+  /** Stores a new structure under `key`: its row, its tensors and its overlaps, in one transaction. */
+  private async createStructure(parsed: ParsedModel, key: string): Promise<string> {
     const summary = summarizeStructure(parsed);
     const id = randomUUID();
     const structure: StructureLike = {
@@ -230,7 +222,7 @@ export class RegistrationService {
         await tx.structure.create({
           data: {
             id,
-            hash,
+            hash: key,
             format: parsed.format,
             tensorCount: summary.tensorCount,
             parameterCount: BigInt(summary.parameterCount),
@@ -263,43 +255,19 @@ export class RegistrationService {
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
       // Another registration created the same structure first.
-      const winner = await this.db.structure.findUnique({ where: { hash }, select: { id: true } });
+      const winner = await this.db.structure.findUnique({ where: { hash: key }, select: { id: true } });
       if (!winner) throw error;
-      this.structureIds.set(hash, winner.id);
+      this.structureIds.set(key, winner.id);
       return winner.id;
     }
     this.catalog.remember(id, structure);
-    this.structureIds.set(hash, id);
+    this.structureIds.set(key, id);
     return id;
   }
 }
 
 /** Rows per INSERT: 9 parameters a row stays far below SQLite's 32,766 and PostgreSQL's 65,535. */
 const INSERT_BATCH = 500;
-
-/**
- * The id of the Artifact row for these bytes, inserting it (with its layout) unless it exists.
- * One raw INSERT rather than find-then-create: passed as a Prisma Json value, a ~300-tensor layout
- * (~60 KB) cost 10–15 ms of query-compiler CPU, most of a known-structure registration
- * (bench:candidates, issue 3 item 10); as JSON text, behind a large-parameter stand-in, it costs
- * what the bytes cost. The text is what Prisma would store (SQLite keeps it as is, PostgreSQL
- * casts it to jsonb).
- */
-async function recordArtifact(tx: Db, artifact: { sha256: string; sizeBytes: number; format: string; layout: string | null }): Promise<string> {
-  const id = randomUUID();
-  const inserted = await insertArtifact(tx, { ...artifact, id });
-  if (inserted === 1) return id;
-  // Registered before (the bytes are content-addressed): the row, and its layout, stand.
-  const existing = await tx.artifact.findUniqueOrThrow({ where: { sha256: artifact.sha256 }, select: { id: true } });
-  return existing.id;
-}
-
-/** The Artifact row's INSERT, not yet sent; it inserts nothing when the bytes have a row. */
-function insertArtifact(db: Db, artifact: { id: string; sha256: string; sizeBytes: number; format: string; layout: string | null }) {
-  return db.$executeRaw`INSERT INTO "Artifact" ("id", "sha256", "sizeBytes", "format", "storageKey", "layout", "createdAt")
-    VALUES (${artifact.id}, ${artifact.sha256}, ${BigInt(artifact.sizeBytes)}, ${artifact.format}, ${artifact.sha256}, ${artifact.layout}, ${new Date()})
-    ON CONFLICT ("sha256") DO NOTHING`;
-}
 
 interface OverlapRow {
   structureAId: string;
@@ -310,9 +278,4 @@ interface OverlapRow {
   fractionOfB: number;
   groups: unknown[];
   mismatches: unknown[];
-}
-
-function moduleOf(name: string): string {
-  const i = name.lastIndexOf(".");
-  return i < 0 ? name : name.slice(0, i);
 }

@@ -123,7 +123,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
     tokens: new TokenService(db),
     structures: new StructureService(db, catalog, provider),
     candidates: new CandidateService(db, catalog),
-    registration: new RegistrationService(db, infra.store, infra.pool, catalog, models, config, infra.database),
+    registration: new RegistrationService(db, infra.store, infra.pool, catalog, models, config, infra.database.direct),
     createLoaders: () => createLoaders(db),
   };
 }

@@ -13,6 +13,18 @@ import type { DatasetSpec } from "../core/eval/datasets/datasetTypes";
 import { SharpDecoder } from "../imaging/sharpDecoder";
 import type { EvaluateModelOptions, EvaluationResult } from "../runtime";
 import type { ParsedModel } from "../core/structure/types";
+import { structureKey } from "../core/structure/structureHash";
+import { layoutOf } from "../core/structure/layout";
+
+export interface ModelIdentity {
+  format: ParsedModel["format"];
+  /** The key of its Structure row (core/structure/structureHash). */
+  structureKey: string;
+  /** `layoutOf` the parse, as JSON text (what Artifact.layout stores). */
+  layout: string;
+  /** ONNX: the side files its tensors' data lives in (none for safetensors). */
+  externalDataFiles: string[];
+}
 
 /**
  * Every task a worker thread can run: name → handler. The pool's `run` is typed from this map,
@@ -21,6 +33,20 @@ import type { ParsedModel } from "../core/structure/types";
 export const taskHandlers = {
   async parseModelFile(payload: { file: string; options: ParseModelFileOptions }): Promise<ParsedModel> {
     return parseModelFile(payload.file, payload.options);
+  },
+  /**
+   * What registering a file whose structure is already stored needs, computed here: the API
+   * thread then neither receives nor walks the tensors (~300 objects; registration asks for the
+   * whole parse only when the structure is new).
+   */
+  async identifyModelFile(payload: { file: string; options: ParseModelFileOptions }): Promise<ModelIdentity> {
+    const parsed = parseModelFile(payload.file, payload.options);
+    return {
+      format: parsed.format,
+      structureKey: structureKey(parsed),
+      layout: JSON.stringify(layoutOf(parsed)),
+      externalDataFiles: (parsed.metadata as { externalDataFiles?: string[] }).externalDataFiles ?? [],
+    };
   },
   /**
    * An imported ONNX model with external data becomes one self-contained file (the store is

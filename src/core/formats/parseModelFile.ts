@@ -4,12 +4,18 @@ import type { ParsedModel } from "../structure/types";
 import { FileByteSource } from "./byteSource";
 import { isSafetensors } from "./safetensors/isSafetensors";
 import { parseSafetensors } from "./safetensors/parseSafetensors";
+import { moduleOf } from "./safetensors/safetensorsLayerOrder";
 import { parseOnnx } from "./onnx/parseOnnx";
 import { openExternalData } from "./onnx/externalData";
 
 export interface ParseModelFileOptions {
   /** safetensors: module prefixes in forward order (overrides the detected order). */
   layerOrder?: readonly string[];
+  /**
+   * The layer order was taken from another model and may name modules this file lacks (another
+   * head): those are dropped rather than refused.
+   */
+  layerOrderFromAnotherModel?: boolean;
   /**
    * ONNX external data: the folder the model's side files live in. Absent for uploaded blobs
    * (which carry no side files): a model that needs them is then refused.
@@ -26,7 +32,14 @@ export function parseModelFile(file: string, options: ParseModelFileOptions = {}
   const source = new FileByteSource(file, 4 * 1024);
   try {
     if (source.size === 0) throw badInput("the file is empty; expected an ONNX or safetensors model", "artifact");
-    if (isSafetensors(source)) return parseSafetensors(source, { layerOrder: options.layerOrder });
+    if (isSafetensors(source)) {
+      let order = options.layerOrder;
+      if (order && options.layerOrderFromAnotherModel) {
+        const modules = new Set(parseSafetensors(source).tensors.map((t) => moduleOf(t.name)));
+        order = order.filter((m) => modules.has(m));
+      }
+      return parseSafetensors(source, { layerOrder: order });
+    }
     const first = source.read(0, 1)[0];
     // Every ONNX ModelProto field has a small field number; a first byte outside protobuf's
     // tag space for fields 1–20 means this is neither format.
@@ -36,7 +49,8 @@ export function parseModelFile(file: string, options: ParseModelFileOptions = {}
     const external = options.externalDataRoot ? openExternalData(options.externalDataRoot) : undefined;
     try {
       const parsed = parseOnnx(source, external ? { externalDataRoot: options.externalDataRoot, openExternal: external } : {});
-      if (options.layerOrder) throw badInput("layerOrder applies to safetensors models only (ONNX layer order comes from the graph)", "input.layerOrder");
+      // Another model's order does not apply to a graph (as a given one is refused).
+      if (options.layerOrder && !options.layerOrderFromAnotherModel) throw badInput("layerOrder applies to safetensors models only (ONNX layer order comes from the graph)", "input.layerOrder");
       return parsed;
     } finally {
       external?.close();

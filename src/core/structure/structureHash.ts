@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { TensorInfo } from "./types";
+import type { ParsedModel, TensorInfo } from "./types";
 
 export type HashedTensor = Pick<TensorInfo, "name" | "shape" | "dtype" | "mergeable" | "layerIndex" | "group">;
 export type GroupHashedTensor = Pick<TensorInfo, "name" | "shape" | "dtype" | "mergeable" | "group">;
@@ -67,4 +67,12 @@ function tensorFields(t: GroupHashedTensor): string {
 
 function byName(a: { name: string }, b: { name: string }): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/**
+ * The key a `Structure` row is stored under: the structure hash together with the format and
+ * where the layer order came from (the same tensors ordered another way are another structure).
+ */
+export function structureKey(parsed: Pick<ParsedModel, "tensors" | "layerCount" | "format" | "layerOrderSource">): string {
+  return createHash("sha256").update(JSON.stringify([structureHash(parsed.tensors, parsed.layerCount), parsed.format, parsed.layerOrderSource])).digest("hex");
 }
