@@ -2,6 +2,7 @@ import { createTestDatabase, databaseKinds, TestDatabase } from "./support/testD
 import { openDatabase, Database } from "../src/persistence/database";
 import { sql } from "../src/persistence/directSql";
 import { cuid } from "../src/persistence/cuid";
+import { ResizeMode } from "../src/domain/enums";
 import { ModelService } from "../src/services/modelService";
 import { isForeignKeyViolation, isUniqueViolation } from "../src/services/prismaErrors";
 
@@ -74,7 +75,7 @@ describe.each(databaseKinds)("direct statements on Prisma's connection (%s)", (k
       await database.prisma.structure.create({ data: { hash: "s1", format: "safetensors", tensorCount: 0, parameterCount: 0n, parameterCountByDtype: {}, layerCount: 0, layerOrderSource: "STORAGE", groups: [] } })
     ).id;
     const validated = await models.validateForCreate({ name: "direct", version: "2", description: "by hand", taskId, architecture: "segformer", udaStrategy: "DAFormer", tags: ["uda", "gta"],
-      inference: { width: 1024, height: 512, resize: { mode: "SLIDE", cropSize: [512, 512], stride: [341, 341] } } });
+      inference: { width: 1024, height: 512, resize: { mode: ResizeMode.SLIDE, cropSize: [512, 512], stride: [341, 341] } } });
     const row = await database.direct.transaction((tx) => models.insertDirect(tx, validated, { structureId, artifactSha256: sha }));
     const read = await database.prisma.model.findUniqueOrThrow({ where: { id: row.id }, include: { tags: { orderBy: { tag: "asc" } } } });
     const { tags, ...stored } = read;

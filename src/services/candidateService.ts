@@ -54,9 +54,10 @@ interface CandidateStructure {
  * most one row per known structure); the page is then read structure by structure in fraction
  * order, `first + 1` models at most from each, so it does not grow with the number of models
  * that share a structure — a single join sorted by (fraction, id) had to read and sort every
- * candidate model (20,000–34,000 per anchor at 100,000 models). Only `totalCount` still counts
- * every candidate row. Per-pair details come from the in-memory structure catalog rather than
- * from stored JSON: `computeOverlap` on two cached indexes costs tens of microseconds.
+ * candidate model (20,000–34,000 per anchor at 100,000 models). `totalCount` sums live-model
+ * counts kept per structure rather than counting those models. Per-pair details and structure
+ * facts come from the in-memory structure catalog rather than from stored JSON: `computeOverlap`
+ * on two cached indexes costs tens of microseconds.
  */
 export class CandidateService {
   constructor(private readonly db: Db, private readonly catalog: StructureCatalog) {}
@@ -71,7 +72,7 @@ export class CandidateService {
     const [anchor, overlapping] = await Promise.all([
       this.db.model.findUnique({
         where: { id: args.anchorId },
-        select: { id: true, taskId: true, targetDatasetId: true, structure: { select: { id: true, generatedNameCount: true, groups: true } } },
+        select: { id: true, taskId: true, targetDatasetId: true, structureId: true, deletedAt: true },
       }),
       this.db.$queryRaw<Array<{ sid: string; f: number }>>`
         SELECT o."structureBId" AS "sid", o."fractionOfA" AS "f" FROM "StructureOverlap" o WHERE o."structureAId" = ${anchorStructure} AND o."fractionOfA" >= ${min}
@@ -79,9 +80,9 @@ export class CandidateService {
         SELECT o."structureAId", o."fractionOfB" FROM "StructureOverlap" o WHERE o."structureBId" = ${anchorStructure} AND o."fractionOfB" >= ${min}`,
     ]);
     if (!anchor) throw badInput(`anchorId ${JSON.stringify(args.anchorId)} does not exist`, "anchorId");
-    if (!anchor.structure) throw badInput("the anchor has no registered artifact, so no structure to compare", "anchorId");
+    if (!anchor.structureId) throw badInput("the anchor has no registered artifact, so no structure to compare", "anchorId");
     const cursor = decodeCursor(args.after);
-    const S = anchor.structure.id;
+    const S = anchor.structureId;
 
     const structures: CandidateStructure[] = [{ sid: S, f: 1 }, ...overlapping.map((o) => ({ sid: o.sid, f: Number(o.f) }))];
     structures.sort((a, b) => b.f - a.f);
@@ -91,13 +92,13 @@ export class CandidateService {
       // Ties in shared fraction are ordered by the candidates' scores on the anchor's target
       // dataset (best first, unscored last): the cursor carries fraction and score.
       const scored = cursor ? parseScoredCursor(cursor) : null;
-      const [rows, totalCount] = await Promise.all([this.pageByScore(structures, filters, scored, first + 1, anchor.targetDatasetId), this.count(structures, filters)]);
-      const details = await this.details(anchor.structure, rows);
+      const [rows, totalCount] = await Promise.all([this.pageByScore(structures, filters, scored, first + 1, anchor.targetDatasetId), this.count(structures, anchor, args.sameTask ?? false)]);
+      const details = await this.details(S, rows);
       const scoreOf = new Map(rows.map((r) => [r.modelId, r.score]));
       return connectionFrom(details, first, cursor !== null, totalCount, (c) => encodeCursor(JSON.stringify([c.sharedFraction, scoreOf.get(c.modelId) ?? null]), c.modelId));
     }
-    const [rows, totalCount] = await Promise.all([this.page(structures, filters, cursor, first + 1), this.count(structures, filters)]);
-    const details = await this.details(anchor.structure, rows);
+    const [rows, totalCount] = await Promise.all([this.page(structures, filters, cursor, first + 1), this.count(structures, anchor, args.sameTask ?? false)]);
+    const details = await this.details(S, rows);
     return connectionFrom(details, first, cursor !== null, totalCount, (c) => encodeCursor(c.sharedFraction, c.modelId));
   }
 
@@ -181,35 +182,37 @@ export class CandidateService {
     return out.slice(0, limit);
   }
 
-  private async count(structures: CandidateStructure[], filters: Prisma.Sql): Promise<number> {
+  /**
+   * Every candidate, counted from the live-model counts the database keeps per structure and task
+   * (StructureModelCount, maintained by triggers on Model): a sum over the overlapping
+   * structures, where counting their models read up to 34,000 index entries per anchor.
+   */
+  private async count(structures: CandidateStructure[], anchor: { taskId: string; deletedAt: Date | null }, sameTask: boolean): Promise<number> {
     const ids = structures.map((s) => s.sid);
-    let total = 0;
+    const task = sameTask ? Prisma.sql`AND c."taskId" = ${anchor.taskId}` : Prisma.empty;
+    // The anchor is never its own candidate, and its structure is always among these.
+    let total = anchor.deletedAt === null ? -1 : 0;
     // Bounded IN lists stay within SQLite's parameter limit however many structures overlap.
     for (let i = 0; i < ids.length; i += 500) {
-      const [row] = await this.db.$queryRaw<Array<{ n: bigint | number }>>`
-        SELECT COUNT(*) AS "n" FROM "Model" m WHERE m."structureId" IN (${Prisma.join(ids.slice(i, i + 500))}) AND ${filters}`;
+      const [row] = await this.db.$queryRaw<Array<{ n: bigint | number | null }>>`
+        SELECT SUM(c."liveModels") AS "n" FROM "StructureModelCount" c WHERE c."structureId" IN (${Prisma.join(ids.slice(i, i + 500))}) ${task}`;
       total += Number(row?.n ?? 0);
     }
     return total;
   }
 
-  private async details(
-    anchor: { id: string; generatedNameCount: number; groups: unknown },
-    rows: Array<{ modelId: string; sid: string; f: number }>,
-  ): Promise<Candidate[]> {
+  private async details(anchorStructureId: string, rows: Array<{ modelId: string; sid: string; f: number }>): Promise<Candidate[]> {
     if (rows.length === 0) return [];
     const sids = [...new Set(rows.map((r) => r.sid))];
-    // Independent reads, side by side.
-    const [models, structures] = await Promise.all([
+    // The models, and the structures from the catalog (a process that has not seen them yet
+    // loads them once), side by side.
+    const [models, [anchorStructure, ...others]] = await Promise.all([
       this.db.model.findMany({ where: { id: { in: rows.map((r) => r.modelId) } } }),
-      this.db.structure.findMany({ where: { id: { in: sids } }, select: { id: true, generatedNameCount: true } }),
+      Promise.all([anchorStructureId, ...sids].map((sid) => this.catalog.get(sid))),
     ]);
     const modelById = new Map(models.map((m) => [m.id, m]));
-    const generated = new Map(structures.map((s) => [s.id, s.generatedNameCount]));
-    // A process that has not seen these structures yet loads them once, side by side.
-    const [anchorStructure, ...others] = await Promise.all([anchor.id, ...sids].map((sid) => this.catalog.get(sid)));
-    const overlaps = new Map<string, Overlap>(sids.map((sid, k) => [sid, computeOverlap(anchorStructure!, others[k]!)]));
-    const anchorGroups = anchor.groups as Array<{ prefix: string; tensorCount: number; parameterCount: number }>;
+    const catalogued = new Map(sids.map((sid, k) => [sid, others[k]!]));
+    const overlaps = new Map<string, Overlap>(sids.map((sid) => [sid, computeOverlap(anchorStructure!, catalogued.get(sid)!)]));
 
     return rows.map((r) => {
       const o = overlaps.get(r.sid)!;
@@ -220,12 +223,12 @@ export class CandidateService {
         sharedParameterCount: o.sharedParameterCount,
         // The stored fraction ranks and pages; it is the same computeOverlap figure.
         sharedFraction: r.f,
-        groups: anchorGroups.map((g) => {
+        groups: anchorStructure!.groups.map((g) => {
           const s = o.groups.find((x) => x.prefix === g.prefix);
           return { prefix: g.prefix, shared: s?.shared ?? 0, total: s?.tensorsA ?? 0, sharedParameters: s?.sharedParameters ?? 0, totalParameters: g.parameterCount };
         }),
         mismatches: o.mismatches,
-        nameMatchingReliable: anchor.generatedNameCount === 0 && (generated.get(r.sid) ?? 0) === 0,
+        nameMatchingReliable: anchorStructure!.generatedNameCount === 0 && catalogued.get(r.sid)!.generatedNameCount === 0,
       };
     });
   }

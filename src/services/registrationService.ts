@@ -12,12 +12,11 @@ import { summarizeStructure } from "../core/structure/summarizeStructure";
 import { moduleOf } from "../core/formats/safetensors/safetensorsLayerOrder";
 import { structureKey } from "../core/structure/structureHash";
 import { computeOverlap } from "../core/structure/computeOverlap";
-import type { StructureLike } from "../core/structure/overlapIndex";
 import type { ArtifactStore } from "../storage/artifactStore";
 import { SHA256_PATTERN } from "../storage/artifactStore";
 import type { ThreadPool } from "../workers/threadPool";
 import type { ModelInput, ModelRow, ModelService, ValidatedModel } from "./modelService";
-import type { StructureCatalog } from "./structureCatalog";
+import type { CatalogStructure, StructureCatalog } from "./structureCatalog";
 import { resolveImportPath } from "./importPath";
 import { isUniqueViolation } from "./prismaErrors";
 
@@ -193,8 +192,11 @@ export class RegistrationService {
   private async createStructure(parsed: ParsedModel, key: string): Promise<string> {
     const summary = summarizeStructure(parsed);
     const id = randomUUID();
-    const structure: StructureLike = {
+    const groups = summary.groups.map((g) => ({ prefix: g.prefix, tensorCount: g.tensorCount, parameterCount: g.parameterCount }));
+    const structure: CatalogStructure = {
       tensors: parsed.tensors.map((t) => ({ name: t.name, shape: t.shape, dtype: t.dtype, mergeable: t.mergeable, group: t.group, elements: t.elements })),
+      generatedNameCount: parsed.generatedNameCount,
+      groups,
     };
     const overlaps: OverlapRow[] = [];
     for (const other of await this.catalog.all()) {
@@ -230,7 +232,7 @@ export class RegistrationService {
             layerCount: parsed.layerCount,
             layerOrderSource: parsed.layerOrderSource,
             generatedNameCount: parsed.generatedNameCount,
-            groups: summary.groups.map((g) => ({ prefix: g.prefix, tensorCount: g.tensorCount, parameterCount: g.parameterCount })) as unknown as object,
+            groups: groups as unknown as object,
           },
         });
         // Multi-row INSERTs rather than createMany: for these ~300 + ~200 rows createMany cost

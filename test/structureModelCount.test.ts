@@ -1,0 +1,126 @@
+import { createTestDatabase, databaseKinds, TestDatabase } from "./support/testDatabase";
+import { openDatabase, Database } from "../src/persistence/database";
+import { CandidateService } from "../src/services/candidateService";
+import { StructureCatalog } from "../src/services/structureCatalog";
+import { prng } from "../src/core/testing/prng";
+
+/**
+ * StructureModelCount is kept by triggers (migration 0006); these tests compare it, and the
+ * candidates' totalCount built on it, with plain COUNTs over Model after every kind of write.
+ */
+describe.each(databaseKinds)("live-model counts per structure and task (%s)", (kind) => {
+  let target: TestDatabase;
+  let database: Database;
+  const tasks: string[] = [];
+  const structures = ["s1", "s2", "s3", "s4"];
+
+  beforeAll(async () => {
+    target = await createTestDatabase(kind);
+    database = await openDatabase(target.url);
+    const prisma = database.prisma;
+    for (const key of ["semantic", "panoptic"]) tasks.push((await prisma.task.create({ data: { key, name: key, kind: "SEMANTIC", primaryMetric: "MIOU" } })).id);
+    for (const id of structures) {
+      await prisma.structure.create({
+        data: { id, hash: id, format: "safetensors", tensorCount: 1, parameterCount: 4n, parameterCountByDtype: { F32: 4 }, layerCount: 1, layerOrderSource: "STORAGE_ORDER", groups: [{ prefix: "backbone", tensorCount: 1, parameterCount: 4 }] },
+      });
+      await prisma.structureTensor.create({ data: { structureId: id, position: 0, name: "backbone.w", shape: "[4]", dtype: "F32", elements: 4n, layerIndex: 0, group: "backbone", mergeable: true } });
+    }
+    // s1–s2 overlap by 0.8 both ways, s1–s3 by 0.3; s4 overlaps nothing.
+    for (const [a, b, f] of [["s1", "s2", 0.8], ["s1", "s3", 0.3]] as const) {
+      await prisma.structureOverlap.create({ data: { structureAId: a, structureBId: b, sharedTensorCount: 1, sharedParameterCount: 4n, fractionOfA: f, fractionOfB: f, groups: [], mismatches: [] } });
+    }
+  });
+  afterAll(async () => {
+    await database.close();
+    await target.cleanup();
+  });
+
+  /** The counts as the table has them and as counting the models gives them (zeros left out). */
+  async function bothCounts() {
+    const prisma = database.prisma;
+    const kept = (await prisma.structureModelCount.findMany()).filter((c) => c.liveModels !== 0).map((c) => `${c.structureId}/${c.taskId}=${c.liveModels}`);
+    const grouped = await prisma.model.groupBy({ by: ["structureId", "taskId"], where: { structureId: { not: null }, deletedAt: null }, _count: { _all: true } });
+    const counted = grouped.map((g) => `${g.structureId}/${g.taskId}=${g._count._all}`);
+    return { kept: kept.sort(), counted: counted.sort() };
+  }
+
+  test("every kind of write keeps them equal to a COUNT of the models", async () => {
+    const prisma = database.prisma;
+    const random = prng(11);
+    const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
+    const maybeStructure = () => (random() < 0.15 ? null : pick(structures));
+    let n = 0;
+    await prisma.model.createMany({ data: Array.from({ length: 40 }, () => ({ name: `bulk-${n++}`, taskId: pick(tasks), structureId: maybeStructure() })) });
+    expect((await bothCounts()).kept.length).toBeGreaterThan(0);
+    for (let step = 0; step < 150; step++) {
+      const ids = (await prisma.model.findMany({ select: { id: true } })).map((m) => m.id);
+      const id = pick(ids);
+      switch (Math.floor(random() * 8)) {
+        case 0:
+          await prisma.model.create({ data: { name: `m-${n++}`, taskId: pick(tasks), structureId: maybeStructure(), deletedAt: random() < 0.2 ? new Date() : null } });
+          break;
+        case 1: // soft delete, as deleteModel does
+          await prisma.model.update({ where: { id }, data: { deletedAt: new Date() } });
+          break;
+        case 2: // restore
+          await prisma.model.update({ where: { id }, data: { deletedAt: null } });
+          break;
+        case 3:
+          await prisma.model.update({ where: { id }, data: { taskId: pick(tasks) } });
+          break;
+        case 4:
+          await prisma.model.update({ where: { id }, data: { structureId: maybeStructure() } });
+          break;
+        case 5: // an update that touches none of the counted columns
+          await prisma.model.update({ where: { id }, data: { description: `step ${step}` } });
+          break;
+        case 6:
+          await prisma.model.delete({ where: { id } });
+          break;
+        default: // several rows in one statement
+          await prisma.model.updateMany({ where: { structureId: pick(structures) }, data: { deletedAt: random() < 0.5 ? new Date() : null } });
+      }
+      if (step % 10 === 9) {
+        const { kept, counted } = await bothCounts();
+        expect(kept).toEqual(counted);
+      }
+    }
+    const { kept, counted } = await bothCounts();
+    expect(kept).toEqual(counted);
+    await prisma.model.deleteMany({});
+    expect((await bothCounts()).kept).toEqual([]);
+  });
+
+  test("candidates' totalCount equals counting the candidate models, with sameTask and a deleted anchor", async () => {
+    const prisma = database.prisma;
+    const random = prng(5);
+    const rows = Array.from({ length: 120 }, (_, i) => ({ id: `c${String(i).padStart(3, "0")}`, name: `cand-${i}`, taskId: tasks[i % 2]!, structureId: structures[i % 4]!, deletedAt: random() < 0.2 ? new Date() : null }));
+    await prisma.model.createMany({ data: rows });
+    const service = new CandidateService(prisma, new StructureCatalog(prisma));
+    const brute = async (anchorId: string, min: number, sameTask: boolean) => {
+      const anchor = rows.find((r) => r.id === anchorId)!;
+      const overlapping = new Set([anchor.structureId]);
+      for (const o of await prisma.structureOverlap.findMany()) {
+        if (o.structureAId === anchor.structureId && o.fractionOfA >= min) overlapping.add(o.structureBId);
+        if (o.structureBId === anchor.structureId && o.fractionOfB >= min) overlapping.add(o.structureAId);
+      }
+      const live = await prisma.model.findMany({ where: { deletedAt: null, id: { not: anchorId }, structureId: { in: [...overlapping] }, ...(sameTask ? { taskId: anchor.taskId } : {}) }, select: { id: true } });
+      return live.length;
+    };
+    const deletedAnchor = rows.find((r) => r.deletedAt !== null && r.structureId === "s1")!;
+    const liveAnchors = rows.filter((r) => r.deletedAt === null).slice(0, 6);
+    let checked = 0;
+    for (const anchor of [...liveAnchors, deletedAnchor]) {
+      for (const min of [0.5, 0.2]) {
+        for (const sameTask of [false, true]) {
+          const result = await service.candidates({ anchorId: anchor.id, minSharedFraction: min, sameTask, first: 200 });
+          const expected = await brute(anchor.id, min, sameTask);
+          expect({ anchor: anchor.id, min, sameTask, totalCount: result.totalCount }).toEqual({ anchor: anchor.id, min, sameTask, totalCount: expected });
+          expect(result.edges).toHaveLength(expected);
+          checked += expected;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(200);
+  });
+});
