@@ -7,6 +7,7 @@ import { migrate, sqliteFilePath } from "./migrate";
 import { parsePostgresUrl } from "./postgresUrl";
 import { providerOf } from "../config/config";
 import { directSql, type AdapterConnection, type DirectSql } from "./directSql";
+import { startSqliteCheckpointer, type SqliteCheckpointer } from "./sqliteCheckpointer";
 
 /**
  * Both generated clients have the same model API (one schema, two providers); the SQLite
@@ -48,9 +49,14 @@ export async function openDatabase(databaseUrl: string, options: OpenOptions = {
   };
   let prisma: Db;
   let pool: Pool | undefined;
+  let checkpointer: SqliteCheckpointer | undefined;
   if (provider === "sqlite") {
-    const adapter = instrument(new PrismaBetterSQLite3({ url: sqliteFilePath(databaseUrl), timeout: 10_000 }), hooks);
+    const file = sqliteFilePath(databaseUrl);
+    const adapter = instrument(new PrismaBetterSQLite3({ url: file, timeout: 10_000 }), hooks);
     prisma = new SqliteClient({ adapter });
+    // Commits no longer checkpoint inline (on the event loop); a worker thread does (see there).
+    await prisma.$queryRawUnsafe("PRAGMA wal_autocheckpoint = 0");
+    checkpointer = startSqliteCheckpointer(file);
   } else {
     const { connectionString, schema } = parsePostgresUrl(databaseUrl);
     pool = new Pool({ connectionString, options: `-c search_path="${schema}"`, max: 10 });
@@ -69,6 +75,7 @@ export async function openDatabase(databaseUrl: string, options: OpenOptions = {
     async close() {
       await prisma.$disconnect();
       if (pool) await pool.end();
+      await checkpointer?.stop();
     },
   };
 }
