@@ -205,6 +205,19 @@ describe.each(databaseKinds)("artifacts, registration and candidates (%s)", (kin
     expect(models.map((m) => m.artifactId)).toEqual([row.id, row.id]);
   });
 
+  test("the same bytes registered concurrently under eight names share one Artifact row", async () => {
+    const bytes = writeSafetensors([{ name: "race.w", dtype: "F32", shape: [3] }], { metadata: { race: "1" } });
+    const sha = (await upload(server.origin, bytes)).body.sha256;
+    const before = await counts();
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => register({ name: `race-${i}`, artifactSha256: sha })));
+    expect(results.map((r) => r.errors)).toEqual(Array(8).fill(undefined));
+    expect(await counts()).toEqual({ models: before.models + 8, structures: before.structures + 1, artifacts: before.artifacts + 1 });
+    const prisma = server.app.services.database.prisma;
+    const artifact = await prisma.artifact.findUniqueOrThrow({ where: { sha256: sha } });
+    const models = await prisma.model.findMany({ where: { name: { startsWith: "race-" } }, select: { artifactId: true } });
+    expect(models.map((m) => m.artifactId)).toEqual(Array(8).fill(artifact.id));
+  });
+
   test("candidates: same architecture first, shared backbone next with the right fraction and groups, unrelated never", async () => {
     const anchor = (await server.ok(`{ models(where: { nameContains: "segnet-a" }) { edges { node { id } } } }`)).models.edges[0].node.id;
     const headB = await upload(server.origin, buildSegNet({ heads: "B", seed: 3 }).bytes);
