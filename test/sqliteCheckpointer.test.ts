@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { execFileSync } from "node:child_process";
 import Database from "better-sqlite3";
 import { openDatabase } from "../src/persistence/database";
 import { startSqliteCheckpointer } from "../src/persistence/sqliteCheckpointer";
@@ -71,5 +72,16 @@ describe("SQLite checkpoints in a worker thread", () => {
     const reopened = new Database(file, { readonly: true });
     expect((reopened.prepare(`SELECT COUNT(*) AS n FROM "Artifact"`).get() as { n: number }).n).toBe(80);
     reopened.close();
+  });
+
+  test("closing the database ends the thread and resolves with nothing else keeping the process alive", () => {
+    // In a process of its own: there, an await on a thread that holds no reference would let the
+    // process end quietly before close() returned (as a finished benchmark once did).
+    const file = path.join(dir, "closing.db");
+    const script = `require("./scripts/ts-hook");
+      const { openDatabase } = require("./src/persistence/database");
+      openDatabase(${JSON.stringify(`file:${file}`)}).then(async (db) => { await db.close(); console.log("closed"); });`;
+    const out = execFileSync(process.execPath, ["-e", script], { cwd: path.join(__dirname, ".."), encoding: "utf8", timeout: 60_000 });
+    expect(out.trim()).toBe("closed");
   });
 });

@@ -24,6 +24,8 @@ export function startSqliteCheckpointer(file: string, intervalMs = 200): SqliteC
   const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
   return {
     async stop() {
+      // Kept alive while it finishes (an unreferenced thread's exit would not hold the loop).
+      worker.ref();
       worker.postMessage("stop");
       await exited;
     },
