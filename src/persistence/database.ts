@@ -34,6 +34,9 @@ export interface OpenOptions {
   migrate?: boolean;
 }
 
+/** WAL pages (4 KiB) past which an SQLite commit checkpoints by itself (SQLite's default: 1,000). */
+export const INLINE_CHECKPOINT_PAGES = 4096;
+
 export async function openDatabase(databaseUrl: string, options: OpenOptions = {}): Promise<Database> {
   const provider = providerOf(databaseUrl);
   if (options.migrate !== false) await migrate(databaseUrl);
@@ -54,8 +57,9 @@ export async function openDatabase(databaseUrl: string, options: OpenOptions = {
     const file = sqliteFilePath(databaseUrl);
     const adapter = instrument(new PrismaBetterSQLite3({ url: file, timeout: 10_000 }), hooks);
     prisma = new SqliteClient({ adapter });
-    // Commits no longer checkpoint inline (on the event loop); a worker thread does (see there).
-    await prisma.$queryRawUnsafe("PRAGMA wal_autocheckpoint = 0");
+    // Checkpoints run in a worker thread (see there); a commit checkpoints inline (on the event
+    // loop) only as a backstop, past 16 MB of WAL.
+    await prisma.$queryRawUnsafe(`PRAGMA wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`);
     checkpointer = startSqliteCheckpointer(file);
   } else {
     const { connectionString, schema } = parsePostgresUrl(databaseUrl);

@@ -5,10 +5,15 @@ import { Worker } from "node:worker_threads";
  * past 1,000 pages (4 MB) copies the WAL into the database file and fsyncs it inside that
  * commit — with better-sqlite3, synchronously on the API's event loop: on a 140 MB database
  * here, every ~50th registration-sized commit (60 KB) stalled the process 12–56 ms, against
- * 0.2 ms for the others. The app's connection turns automatic checkpoints off
- * (`wal_autocheckpoint = 0`, see openDatabase); this worker thread, with its own connection,
- * runs a PASSIVE checkpoint (it never waits for readers or writers) whenever the WAL file has
- * changed, at most every `intervalMs`.
+ * 0.2 ms for the others. This worker thread, with its own connection, runs a PASSIVE checkpoint
+ * (it never waits for readers or writers) whenever the WAL file has changed, at most every
+ * `intervalMs`; the next commit after a complete one starts the WAL over.
+ *
+ * The app's connection keeps an inline checkpoint as a backstop only (`INLINE_CHECKPOINT_PAGES`,
+ * 16 MB): under writes without a pause, a background checkpoint always overlaps a commit, the WAL
+ * is never started over, and it would grow without bound. The inline one then copies only what
+ * this thread has not (1,000 back-to-back 60 KB commits: WAL ≤ 16.9 MB, commit p99 0.5 ms,
+ * against 11 ms with SQLite's default alone).
  */
 export interface SqliteCheckpointer {
   /** A last checkpoint, then the thread ends. */
