@@ -26,6 +26,9 @@
  * - 100,000 models by bulk insert (`createMany`, 1,000 rows a batch, with an Artifact row each
  *   whose blob is not in the store), over the structures by a Zipf(1) law on a shuffled rank, so
  *   a few structures hold thousands of models as popular architectures do.
+ * - Every other model adapts to a target dataset (Cityscapes), and 60 % of those have a canonical
+ *   score on it (an Evaluation and a ModelScore row each): candidates of such an anchor are
+ *   ordered by that score within a shared fraction, a path of its own, reported separately.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -351,6 +354,9 @@ interface Seeded {
   specs: Spec[][];
   tensorCounts: number[];
   modelIds: string[];
+  /** Models with a target dataset (their candidates are ordered by score on it). */
+  targeted: Set<string>;
+  scoredModels: number;
   modelsPerStructure: number[];
   overlapRows: number;
   seedStructuresMs: number;
@@ -361,6 +367,7 @@ async function seed(app: App, options: Options): Promise<Seeded> {
   const { services } = app;
   const db = services.database.prisma;
   const task = await services.tasks.create({ key: "semantic", name: "Semantic segmentation", kind: "SEMANTIC", primaryMetric: "MIOU" });
+  const cityscapes = await db.dataset.create({ data: { name: "cityscapes", split: "val", taskId: task.id, format: "CITYSCAPES", location: "/data/cityscapes", classes: [] } });
 
   const t0 = now();
   const structureIds: string[] = [];
@@ -394,15 +401,35 @@ async function seed(app: App, options: Options): Promise<Seeded> {
 
   const t1 = now();
   const modelIds: string[] = [];
+  const targeted = new Set<string>();
+  let scoredModels = 0;
+  const scoring = prng(options.seed + 3);
   const BATCH = 1000;
   let pending: Array<{ structure: number; n: number }> = [];
   const flush = async (rows: Array<{ structure: number; n: number }>) => {
     const artifacts = rows.map(() => ({ id: randomUUID(), sha256: randomUUID().replace(/-/g, "") + randomUUID().replace(/-/g, ""), sizeBytes: BigInt(100_000), format: "safetensors", storageKey: "" }));
     for (const a of artifacts) a.storageKey = a.sha256;
-    const models = rows.map((r, k) => ({ id: randomUUID(), name: `bench-s${r.structure}-m${r.n}`, taskId: task.id, architecture: HEAD_KINDS[r.structure % 5], structureId: structureIds[r.structure]!, artifactId: artifacts[k]!.id }));
+    const models = rows.map((r, k) => ({
+      id: randomUUID(),
+      name: `bench-s${r.structure}-m${r.n}`,
+      taskId: task.id,
+      architecture: HEAD_KINDS[r.structure % 5],
+      structureId: structureIds[r.structure]!,
+      artifactId: artifacts[k]!.id,
+      targetDatasetId: r.n % 2 === 0 ? cityscapes.id : null,
+    }));
+    const evaluations = models
+      .filter((m) => m.targetDatasetId && scoring() < 0.6)
+      .map((m) => ({ id: randomUUID(), modelId: m.id, datasetId: cityscapes.id, settingsHash: "bench", canonical: true, score: Math.round(scoring() * 10_000) / 10_000, metrics: {}, perClass: [] }));
     await db.artifact.createMany({ data: artifacts });
     await db.model.createMany({ data: models });
-    for (const m of models) modelIds.push(m.id);
+    await db.evaluation.createMany({ data: evaluations });
+    await db.modelScore.createMany({ data: evaluations.map((e) => ({ modelId: e.modelId, datasetId: e.datasetId, score: e.score, evaluationId: e.id })) });
+    scoredModels += evaluations.length;
+    for (const m of models) {
+      modelIds.push(m.id);
+      if (m.targetDatasetId) targeted.add(m.id);
+    }
   };
   for (let s = 0; s < structureIds.length; s++) {
     for (let n = 0; n < modelsPerStructure[s]!; n++) {
@@ -415,9 +442,9 @@ async function seed(app: App, options: Options): Promise<Seeded> {
   }
   if (pending.length) await flush(pending);
   const seedModelsMs = now() - t1;
-  log(`bulk-inserted ${modelIds.length} models (+ an Artifact row each) in ${(seedModelsMs / 1000).toFixed(1)} s`);
+  log(`bulk-inserted ${modelIds.length} models (+ an Artifact row each; ${targeted.size} with a target dataset, ${scoredModels} scored on it) in ${(seedModelsMs / 1000).toFixed(1)} s`);
   await settle(app);
-  return { taskId: task.id, structureIds, specs, tensorCounts, modelIds, modelsPerStructure, overlapRows, seedStructuresMs, seedModelsMs };
+  return { taskId: task.id, structureIds, specs, tensorCounts, modelIds, targeted, scoredModels, modelsPerStructure, overlapRows, seedStructuresMs, seedModelsMs };
 }
 
 /**
@@ -524,6 +551,7 @@ async function timeCandidates(app: App, seeded: Seeded, options: Options, varian
   const httpFloor: number[] = [];
   const totals: number[] = [];
   const pageSizes: number[] = [];
+  const byAnchor = { targeted: [] as number[], untargeted: [] as number[] };
   const blocks = variant ? BLOCKS : 1;
   let changeBytes: number | undefined;
   for (let b = 0; b < blocks; b++) {
@@ -534,6 +562,7 @@ async function timeCandidates(app: App, seeded: Seeded, options: Options, varian
       const anchor = pick();
       const { ms: t, value } = await timed(() => query(anchor));
       samples[side].push(t);
+      if (side === "base") byAnchor[seeded.targeted.has(anchor) ? "targeted" : "untargeted"].push(t);
       totals.push(value.totalCount);
       pageSizes.push(value.edges.length);
       if (side === "base") {
@@ -547,6 +576,8 @@ async function timeCandidates(app: App, seeded: Seeded, options: Options, varian
   const sortedTotals = [...totals].sort((a, b) => a - b);
   return {
     latency: stats(samples.base),
+    /** The same HTTP samples split by anchor: with a target dataset (ordered by score on it) or not. */
+    latencyByAnchor: { withTargetDataset: stats(byAnchor.targeted), withoutTargetDataset: stats(byAnchor.untargeted) },
     /** The same anchors through `services.candidates.candidates` directly (no HTTP, no GraphQL). */
     serviceLatency: stats(service),
     /** `{ __typename }` over HTTP: what any GraphQL request costs here. */
@@ -685,6 +716,8 @@ interface Result {
     modelsVia: string;
     modelsSeconds: number;
     modelsPerStructure: { min: number; median: number; max: number; distribution: string };
+    modelsWithTargetDataset: number;
+    modelsScoredOnIt: number;
   };
   registration: Awaited<ReturnType<typeof timeRegistrations>>;
   candidates: Awaited<ReturnType<typeof timeCandidates>> & { anchors: number; via: string };
@@ -733,9 +766,11 @@ async function runOn(target: Target, options: Options): Promise<Result> {
         structuresVia: "services.registration.ensureStructure (overlaps computed and stored as at registration)",
         structuresSeconds: Math.round(seeded.seedStructuresMs) / 1000,
         models: seeded.modelIds.length,
-        modelsVia: "bulk insert: prisma createMany, 1,000 Model + 1,000 Artifact rows a batch",
+        modelsVia: "bulk insert: prisma createMany, 1,000 Model + 1,000 Artifact rows a batch (+ Evaluation and ModelScore rows for the scored)",
         modelsSeconds: Math.round(seeded.seedModelsMs) / 1000,
         modelsPerStructure: { min: sortedCounts[0]!, median: percentile(sortedCounts, 50), max: sortedCounts[sortedCounts.length - 1]!, distribution: "Zipf(1) over a shuffled structure ranking" },
+        modelsWithTargetDataset: seeded.targeted.size,
+        modelsScoredOnIt: seeded.scoredModels,
       },
       registration,
       candidates: { ...candidates, anchors: options.anchors, via: "GraphQL over HTTP (fetch), first: 20, after 20 warm-up queries; anchors uniform over models" },
@@ -776,6 +811,8 @@ function table(r: Result): string {
   if (change) rows.splice(3, 0, row(`  with ${change.label}`, change.known, TARGETS.knownRegistrationMs, "≤"), row(`  new, with ${change.label}`, change.new, TARGETS.newRegistrationMs, "≤"));
   if (r.candidates.change) rows.push(row(`  with ${r.candidates.change.label}`, r.candidates.change.latency, TARGETS.candidatesP95Ms, "p95 ≤"));
   rows.push(
+    row("  anchors with a target dataset (score order)", r.candidates.latencyByAnchor.withTargetDataset, TARGETS.candidatesP95Ms, "p95 ≤"),
+    row("  anchors without one", r.candidates.latencyByAnchor.withoutTargetDataset, TARGETS.candidatesP95Ms, "p95 ≤"),
     ["  of which: service call alone", String(r.candidates.serviceLatency.medianMs), String(r.candidates.serviceLatency.p95Ms), "", ""],
     ["  floor: { __typename } over HTTP", String(r.candidates.httpFloorLatency.medianMs), String(r.candidates.httpFloorLatency.p95Ms), "", ""],
   );
@@ -786,7 +823,7 @@ function table(r: Result): string {
   return [
     `== ${r.provider} (commit ${r.commit}, ${r.node}, ${r.machine.cpus} CPUs, load average ${r.machine.loadAverageAtStart[0]} at start, ${r.machine.loadAverageAtEnd[0]} at end) ==`,
     `seeded ${r.seeding.structures} structures (${r.seeding.tensorsPerStructure.min}–${r.seeding.tensorsPerStructure.max} tensors, mean ${r.seeding.tensorsPerStructure.mean}; ${r.seeding.overlapRows} overlap rows) via ensureStructure in ${r.seeding.structuresSeconds} s`,
-    `seeded ${r.seeding.models} models via ${r.seeding.modelsVia} in ${r.seeding.modelsSeconds} s; models per structure ${r.seeding.modelsPerStructure.min}–${r.seeding.modelsPerStructure.max} (median ${r.seeding.modelsPerStructure.median}, ${r.seeding.modelsPerStructure.distribution})`,
+    `seeded ${r.seeding.models} models via ${r.seeding.modelsVia} in ${r.seeding.modelsSeconds} s; models per structure ${r.seeding.modelsPerStructure.min}–${r.seeding.modelsPerStructure.max} (median ${r.seeding.modelsPerStructure.median}, ${r.seeding.modelsPerStructure.distribution}); ${r.seeding.modelsWithTargetDataset} with a target dataset, ${r.seeding.modelsScoredOnIt} scored on it`,
     ...lines,
     `candidates per anchor (totalCount): min ${t.min}, median ${t.median}, p95 ${t.p95}, max ${t.max}, mean ${t.mean}  (${r.candidates.anchors} anchors)`,
     `registration samples: known n=${r.registration.base.known.n} (max ${r.registration.base.known.maxMs} ms), new n=${r.registration.base.new.n} (max ${r.registration.base.new.maxMs} ms)${r.changesPriced.length ? "; indented rows: the same in alternating blocks with the change (see changesPriced in the JSON)" : ""}`,

@@ -139,8 +139,10 @@ export class CandidateService {
 
   /**
    * As `page`, with models of equal fraction ordered by score on `datasetId` (desc), then the
-   * unscored ones by id. Scored models come from the (datasetId, score) index in score order,
-   * filtered to the tier's structures, so a page still stops at `limit` rows.
+   * unscored ones by id. Scored models come from the (datasetId, structureId, score, modelId)
+   * index, each structure's in score order, so a page still stops at `limit` rows however few of
+   * the dataset's scored models a structure holds (a scan of the (datasetId, score) index
+   * filtered to the structure read up to every scored model of the dataset).
    */
   private async pageByScore(
     structures: CandidateStructure[],
@@ -163,11 +165,16 @@ export class CandidateService {
       const sids = Prisma.join(tier.map((s) => s.sid));
       const same = cursor !== null && cursor.f === f;
       if (!same || cursor!.score !== null) {
-        const after = same ? Prisma.sql`AND (s."score" < ${cursor!.score} OR (s."score" = ${cursor!.score} AND m."id" > ${cursor!.id}))` : Prisma.empty;
-        const scored = await this.db.$queryRaw<Array<{ modelId: string; sid: string; score: number }>>`
-          SELECT m."id" AS "modelId", m."structureId" AS "sid", s."score" AS "score" FROM "ModelScore" s JOIN "Model" m ON m."id" = s."modelId"
-          WHERE s."datasetId" = ${datasetId} AND m."structureId" IN (${sids}) AND ${filters} ${after}
-          ORDER BY s."score" DESC, m."id" ASC LIMIT ${limit - out.length}`;
+        const after = same ? Prisma.sql`AND (s."score" < ${cursor!.score} OR (s."score" = ${cursor!.score} AND s."modelId" > ${cursor!.id}))` : Prisma.empty;
+        const need = limit - out.length;
+        // Structure by structure, each a range of the (dataset, structure, score, model) index
+        // that stops after `need` live rows, merged in SQL (ids by the database's collation).
+        const parts = tier.map(
+          (t, k) => Prisma.sql`SELECT * FROM (SELECT s."modelId" AS "modelId", s."structureId" AS "sid", s."score" AS "score" FROM "ModelScore" s JOIN "Model" m ON m."id" = s."modelId"
+            WHERE s."datasetId" = ${datasetId} AND s."structureId" = ${t.sid} AND ${filters} ${after}
+            ORDER BY s."score" DESC, s."modelId" ASC LIMIT ${need}) AS t${Prisma.raw(String(k))}`,
+        );
+        const scored = await this.db.$queryRaw<Array<{ modelId: string; sid: string; score: number }>>`${Prisma.join(parts, " UNION ALL ")} ORDER BY "score" DESC, "modelId" ASC LIMIT ${need}`;
         for (const r of scored) out.push({ modelId: r.modelId, sid: r.sid, f, score: Number(r.score) });
       }
       if (out.length >= limit) break;

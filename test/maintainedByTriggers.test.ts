@@ -5,10 +5,11 @@ import { StructureCatalog } from "../src/services/structureCatalog";
 import { prng } from "../src/core/testing/prng";
 
 /**
- * StructureModelCount is kept by triggers (migration 0006); these tests compare it, and the
- * candidates' totalCount built on it, with plain COUNTs over Model after every kind of write.
+ * Rows the database keeps by triggers: StructureModelCount (migration 0006), compared with plain
+ * COUNTs over Model after every kind of write, and ModelScore.structureId (0007), with the
+ * candidates built on both compared with answers computed here.
  */
-describe.each(databaseKinds)("live-model counts per structure and task (%s)", (kind) => {
+describe.each(databaseKinds)("rows kept by triggers, and the candidates built on them (%s)", (kind) => {
   let target: TestDatabase;
   let database: Database;
   const tasks: string[] = [];
@@ -122,5 +123,63 @@ describe.each(databaseKinds)("live-model counts per structure and task (%s)", (k
       }
     }
     expect(checked).toBeGreaterThan(200);
+  });
+
+  test("score rows carry their model's structure, and scored candidates come in fraction, score, id order", async () => {
+    const prisma = database.prisma;
+    await prisma.model.deleteMany({});
+    const dataset = await prisma.dataset.create({ data: { name: "cityscapes", taskId: tasks[0]!, format: "CITYSCAPES", location: "/data/cs", classes: [] } });
+    const random = prng(23);
+    const rows = Array.from({ length: 90 }, (_, i) => ({
+      id: `k${String(i).padStart(3, "0")}`,
+      name: `scored-${i}`,
+      taskId: tasks[i % 2]!,
+      structureId: structures[i % 3]!, // s1, s2, s3: 1, 0.8, 0.3 from s1
+      targetDatasetId: dataset.id,
+      deletedAt: random() < 0.1 ? new Date() : null,
+    }));
+    await prisma.model.createMany({ data: rows });
+    // Scores for about two thirds, with ties (two decimals), written as the evaluation service
+    // does (upsert) and by a raw INSERT: neither names the structure.
+    const scores = new Map<string, number>();
+    for (const [i, r] of rows.entries()) {
+      if (random() < 0.35) continue;
+      const score = Math.round(random() * 20) / 20;
+      scores.set(r.id, score);
+      const evaluation = await prisma.evaluation.create({ data: { modelId: r.id, datasetId: dataset.id, settingsHash: "h", canonical: true, score, metrics: {}, perClass: [] } });
+      if (i % 2 === 0) await prisma.modelScore.upsert({ where: { modelId_datasetId: { modelId: r.id, datasetId: dataset.id } }, create: { modelId: r.id, datasetId: dataset.id, score, evaluationId: evaluation.id }, update: {} });
+      else await prisma.$executeRaw`INSERT INTO "ModelScore" ("modelId", "datasetId", "score", "evaluationId", "updatedAt") VALUES (${r.id}, ${dataset.id}, ${score}, ${evaluation.id}, ${new Date()})`;
+    }
+    const stored = await prisma.modelScore.findMany();
+    expect(stored).toHaveLength(scores.size);
+    for (const row of stored) expect(row.structureId).toBe(rows.find((r) => r.id === row.modelId)!.structureId);
+    // A model moved to another structure takes its score row along.
+    const moved = stored[0]!.modelId;
+    await prisma.model.update({ where: { id: moved }, data: { structureId: "s4" } });
+    expect((await prisma.modelScore.findFirstOrThrow({ where: { modelId: moved } })).structureId).toBe("s4");
+    await prisma.model.update({ where: { id: moved }, data: { structureId: rows.find((r) => r.id === moved)!.structureId } });
+
+    const service = new CandidateService(prisma, new StructureCatalog(prisma));
+    const fraction: Record<string, number> = { s1: 1, s2: 0.8, s3: 0.3 };
+    for (const anchor of rows.filter((r) => r.structureId === "s1" && r.deletedAt === null).slice(0, 3)) {
+      for (const sameTask of [false, true]) {
+        // By hand: live models of s1, s2 (and s3 at 0.2), fraction first, then scored before
+        // unscored, score descending, id ascending.
+        const expected = rows
+          .filter((r) => r.id !== anchor.id && r.deletedAt === null && fraction[r.structureId]! >= 0.2 && (!sameTask || r.taskId === anchor.taskId))
+          .sort((a, b) => fraction[b.structureId]! - fraction[a.structureId]! || (scores.get(b.id) ?? -1) - (scores.get(a.id) ?? -1) || (a.id < b.id ? -1 : 1))
+          .map((r) => r.id);
+        const seen: string[] = [];
+        let after: string | null = null;
+        for (let pages = 0; pages < 50; pages++) {
+          const page: Awaited<ReturnType<CandidateService["candidates"]>> = await service.candidates({ anchorId: anchor.id, minSharedFraction: 0.2, sameTask, first: 7, after });
+          expect(page.totalCount).toBe(expected.length);
+          seen.push(...page.edges.map((e) => e.node.modelId));
+          if (!page.pageInfo.hasNextPage) break;
+          after = page.pageInfo.endCursor;
+        }
+        expect(seen).toEqual(expected);
+      }
+    }
   });
 });
