@@ -12,9 +12,10 @@ import { summarizeStructure } from "../core/structure/summarizeStructure";
 import { moduleOf } from "../core/formats/safetensors/safetensorsLayerOrder";
 import { structureKey } from "../core/structure/structureHash";
 import { computeOverlap } from "../core/structure/computeOverlap";
-import type { ArtifactStore } from "../storage/artifactStore";
+import type { ArtifactStore, StoredBlob } from "../storage/artifactStore";
 import { SHA256_PATTERN } from "../storage/artifactStore";
 import type { ThreadPool } from "../workers/threadPool";
+import type { ModelIdentity } from "../workers/tasks";
 import type { ModelInput, ModelRow, ModelService, ValidatedModel } from "./modelService";
 import type { CatalogStructure, StructureCatalog } from "./structureCatalog";
 import { resolveImportPath } from "./importPath";
@@ -99,37 +100,15 @@ export class RegistrationService {
       const identity = await this.pool.run("identifyModelFile", parse);
       let layout: string | null = identity.layout;
       if (!input.artifactSha256) {
-        let storedFrom = file;
-        if (identity.format === "onnx" && identity.externalDataFiles.length > 0) {
-          const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "layermerge-import-"));
-          cleanup.push(() => fsp.rm(dir, { recursive: true, force: true }));
-          storedFrom = path.join(dir, "model.onnx");
-          // Byte locations in the inlined file differ: merges parse it instead.
-          layout = null;
-          await this.pool.run("inlineOnnxExternalData", { file, out: storedFrom });
-        }
-        const blob = await this.store.putFile(storedFrom, { maxBytes: this.config.maxUploadBytes });
-        sha256 = blob.sha256;
-        sizeBytes = blob.sizeBytes;
-        newBlob = blob.created;
+        const stored = await this.storeImport(file, identity, cleanup);
+        ({ sha256, sizeBytes } = stored);
+        newBlob = stored.created;
+        if (stored.inlined) layout = null; // byte locations in the inlined file differ: merges parse it
       }
       validated = (await metadata).validated;
       // The whole parse crosses to this thread only for a structure not stored yet.
       const structureId = (await this.storedStructureId(identity.structureKey)) ?? (await this.createStructure(await this.pool.run("parseModelFile", parse), identity.structureKey));
-      // The Artifact row (unless these bytes have one: content-addressed) and the Model row in
-      // one transaction of plain statements, past Prisma's query engine: through a Prisma batch
-      // transaction these two INSERTs cost ~3.6 ms on PostgreSQL, most of a known-structure
-      // registration (bench:candidates, issue 3).
-      try {
-        return await this.direct.transaction(async (tx) => {
-          await tx.execute(sql`INSERT INTO "Artifact" ("id", "sha256", "sizeBytes", "format", "storageKey", "layout", "createdAt")
-            VALUES (${cuid()}, ${sha256!}, ${BigInt(sizeBytes!)}, ${identity.format}, ${sha256!}, ${layout}, ${new Date()})
-            ON CONFLICT ("sha256") DO NOTHING`);
-          return this.models.insertDirect(tx, validated, { structureId, artifactSha256: sha256! });
-        });
-      } catch (error) {
-        throw this.models.insertFailed(validated, error);
-      }
+      return await this.record(validated, structureId, { sha256: sha256!, sizeBytes: sizeBytes!, format: identity.format, layout });
     } catch (error) {
       const refused = await refusal;
       if (refused) throw refused.error;
@@ -142,6 +121,38 @@ export class RegistrationService {
       throw error;
     } finally {
       for (const step of cleanup.reverse()) await step().catch(() => undefined);
+    }
+  }
+
+  /** An imported file into the store; an ONNX model's external data is inlined first. */
+  private async storeImport(file: string, identity: ModelIdentity, cleanup: Array<() => Promise<void>>): Promise<StoredBlob & { inlined: boolean }> {
+    let storedFrom = file;
+    const inlined = identity.format === "onnx" && identity.externalDataFiles.length > 0;
+    if (inlined) {
+      const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "layermerge-import-"));
+      cleanup.push(() => fsp.rm(dir, { recursive: true, force: true }));
+      storedFrom = path.join(dir, "model.onnx");
+      await this.pool.run("inlineOnnxExternalData", { file, out: storedFrom });
+    }
+    return { ...(await this.store.putFile(storedFrom, { maxBytes: this.config.maxUploadBytes })), inlined };
+  }
+
+  /**
+   * The Artifact row (unless these bytes have one: content-addressed) and the Model row in one
+   * transaction of plain statements, past Prisma's query engine: through a Prisma batch
+   * transaction these two INSERTs cost ~3.6 ms on PostgreSQL, most of a known-structure
+   * registration (bench:candidates, issue 3).
+   */
+  private async record(validated: ValidatedModel, structureId: string, artifact: { sha256: string; sizeBytes: number; format: string; layout: string | null }): Promise<ModelRow> {
+    try {
+      return await this.direct.transaction(async (tx) => {
+        await tx.execute(sql`INSERT INTO "Artifact" ("id", "sha256", "sizeBytes", "format", "storageKey", "layout", "createdAt")
+          VALUES (${cuid()}, ${artifact.sha256}, ${BigInt(artifact.sizeBytes)}, ${artifact.format}, ${artifact.sha256}, ${artifact.layout}, ${new Date()})
+          ON CONFLICT ("sha256") DO NOTHING`);
+        return this.models.insertDirect(tx, validated, { structureId, artifactSha256: artifact.sha256 });
+      });
+    } catch (error) {
+      throw this.models.insertFailed(validated, error);
     }
   }
 
