@@ -42,10 +42,9 @@ describe("SQLite checkpoints in a worker thread", () => {
     const checkpointer = startSqliteCheckpointer(file, 50);
     try {
       expect(await until(() => fs.statSync(file).size > 10_000_000)).toBe(true);
-      // More commits after it: checkpointed too.
+      // More commits after it: checkpointed too (130 rows of 100 KB in the file).
       for (let i = 0; i < 30; i++) insert.run("y".repeat(100_000));
-      const grown = fs.statSync(file).size;
-      expect(await until(() => fs.statSync(file).size > grown + 2_500_000)).toBe(true);
+      expect(await until(() => fs.statSync(file).size > 13_000_000)).toBe(true);
     } finally {
       await checkpointer.stop();
     }
@@ -67,19 +66,22 @@ describe("SQLite checkpoints in a worker thread", () => {
       }
       // ~8 MB committed, half the backstop: only the thread can have put it in the file.
       expect(await until(() => fs.statSync(file).size > start + 7_000_000)).toBe(true);
-      // 40 MB more without a pause: the backstop starts the WAL over, whatever the thread does.
+      // 100 MB more without a pause: the backstop starts the WAL over, whatever the thread does.
+      // An inline checkpoint that meets the thread's gives way, so the WAL passes the backstop
+      // while the thread's checkpoint lasts (up to ~37 MB with other processes busy on both
+      // cores); without the backstop it grows by all 100 MB.
       let largest = 0;
-      for (let i = 80; i < 480; i++) {
+      for (let i = 80; i < 1080; i++) {
         await database.direct.execute(sql`INSERT INTO "Artifact" ("id", "sha256", "sizeBytes", "format", "storageKey", "layout", "createdAt")
           VALUES (${`a${i}`}, ${String(i).padStart(64, "0")}, ${0n}, ${"onnx"}, ${"k"}, ${"z".repeat(100_000)}, ${new Date()})`);
         largest = Math.max(largest, fs.statSync(`${file}-wal`).size);
       }
-      expect(largest).toBeLessThan(INLINE_CHECKPOINT_PAGES * 4096 + 2_000_000);
+      expect(largest).toBeLessThan(50_000_000);
     } finally {
       await database.close();
     }
     const reopened = new Database(file, { readonly: true });
-    expect((reopened.prepare(`SELECT COUNT(*) AS n FROM "Artifact"`).get() as { n: number }).n).toBe(480);
+    expect((reopened.prepare(`SELECT COUNT(*) AS n FROM "Artifact"`).get() as { n: number }).n).toBe(1080);
     reopened.close();
   });
 
