@@ -351,6 +351,17 @@ describe("executeMerge refusals, progress and cancellation", () => {
     expect(seen.every((f, i) => i === 0 || f >= seen[i - 1])).toBe(true);
   });
 
+  it("says which tensor it is merging while inside it, then that it merged it", async () => {
+    const other = syntheticModel([f32Tensor("w", [3], 0, [0, 0, 0]), f32Tensor("v", [2], 1, [0, 0])], 2);
+    const plan = planMerge({ anchor: anchor.parsed, contributors: [other.parsed] });
+    const messages: string[] = [];
+    const exec = executeMerge(plan, memoryIo({ anchor, contributors: [other] }), { onProgress: (_, message) => messages.push(message) });
+    await exec.getMergedTensorBytes(anchor.parsed.tensors[0]);
+    // The first step inside a tensor always reports (the next ones at most every 20 ms).
+    expect(messages[0]).toBe("merging w (1/2)");
+    expect(messages[messages.length - 1]).toBe("merged w (1/2)");
+  });
+
   it("throws CANCELLED when the signal aborts, also between the inputs of one tensor", async () => {
     const other = syntheticModel([f32Tensor("w", [3], 0, [0, 0, 0]), f32Tensor("v", [2], 1, [0, 0])], 2);
     const plan = planMerge({ anchor: anchor.parsed, contributors: [other.parsed] });

@@ -144,7 +144,7 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
     const now = performance.now();
     if (now - lastStepReport < PROGRESS_STEP_MS) return;
     lastStepReport = now;
-    reportStep(tensor);
+    report(`merging ${tensor.name} (${mergedTensorsDone + 1}/${plan.mergedCount})`);
   };
   const modelName = (index: number): string => (index === BASE_MODEL_INDEX ? plan.baseName ?? "base" : plan.modelNames[index]);
 
