@@ -7,7 +7,8 @@ CREATE INDEX "ModelScore_datasetId_structureId_score_modelId_idx" ON "ModelScore
 
 -- Written by hand (Prisma's schema has no triggers): a score row carries its model's structure,
 -- whatever statement writes the score or changes the model. (SQLite's recursive triggers are off,
--- so a trigger's own UPDATE does not fire it again.)
+-- so a trigger's own UPDATE does not fire it again; the update trigger acts only on a wrong
+-- value, so the other triggers' UPDATEs do not run it a second time.)
 CREATE TRIGGER "ModelScore_structure_insert" AFTER INSERT ON "ModelScore"
 BEGIN
     UPDATE "ModelScore" SET "structureId" = (SELECT "structureId" FROM "Model" WHERE "id" = NEW."modelId")
@@ -15,6 +16,7 @@ BEGIN
 END;
 
 CREATE TRIGGER "ModelScore_structure_update" AFTER UPDATE OF "modelId", "structureId" ON "ModelScore"
+WHEN NEW."structureId" IS NOT (SELECT "structureId" FROM "Model" WHERE "id" = NEW."modelId")
 BEGIN
     UPDATE "ModelScore" SET "structureId" = (SELECT "structureId" FROM "Model" WHERE "id" = NEW."modelId")
     WHERE "modelId" = NEW."modelId" AND "datasetId" = NEW."datasetId";
