@@ -1,6 +1,6 @@
 import { createTestDatabase, databaseKinds, TestDatabase } from "./support/testDatabase";
 import { openDatabase, Database } from "../src/persistence/database";
-import { sql } from "../src/persistence/directSql";
+import { joinSql, sql } from "../src/persistence/directSql";
 import { cuid } from "../src/persistence/cuid";
 import { ResizeMode } from "../src/domain/enums";
 import { ModelService } from "../src/services/modelService";
@@ -36,6 +36,9 @@ describe.each(databaseKinds)("direct statements on Prisma's connection (%s)", (k
       VALUES (${"a2"}, ${"d".repeat(64)}, ${0n}, ${"onnx"}, ${"key2"}, ${null}, ${createdAt})`);
     expect(await database.prisma.artifact.findUniqueOrThrow({ where: { id: "a2" } })).toMatchObject({ layout: null, sizeBytes: 0n });
     expect(await database.direct.query(sql`SELECT "id", "storageKey" FROM "Artifact" WHERE "sizeBytes" > ${1} ORDER BY "id"`)).toEqual([{ id: "a1", storageKey: "key" }]);
+    // Fragments inside a statement keep their values as parameters, in order.
+    const ids = joinSql([sql`${"a2"}`, sql`${"no-such"}`, sql`${"a1"}`], ", ");
+    expect(await database.direct.query(sql`SELECT "id" FROM "Artifact" WHERE "id" IN (${ids}) AND "format" = ${"onnx"} ORDER BY "id"`)).toEqual([{ id: "a1" }, { id: "a2" }]);
   });
 
   test("a transaction commits what `use` wrote, or nothing when it throws; driver errors are classified", async () => {

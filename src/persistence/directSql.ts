@@ -17,9 +17,39 @@ export interface SqlText {
   readonly values: readonly SqlValue[];
 }
 
-/** `sql\`SELECT "id" FROM "Model" WHERE "name" = ${name}\`` */
-export function sql(strings: TemplateStringsArray, ...values: SqlValue[]): SqlText {
-  return { strings, values };
+/**
+ * `sql\`SELECT "id" FROM "Model" WHERE "name" = ${name}\``; a value may itself be a statement
+ * fragment (another `sql`, or `joinSql` of several), whose values stay parameters.
+ */
+export function sql(strings: TemplateStringsArray, ...values: Array<SqlValue | SqlText>): SqlText {
+  const out = { strings: [strings[0]!], values: [] as SqlValue[] };
+  values.forEach((value, i) => {
+    append(out, isFragment(value) ? value : { strings: ["", ""], values: [value] });
+    out.strings[out.strings.length - 1] += strings[i + 1]!;
+  });
+  return out;
+}
+
+/** Fragments one after another, `separator` between them: `VALUES ${joinSql(rows, ", ")}`. */
+export function joinSql(parts: readonly SqlText[], separator: string): SqlText {
+  const out = { strings: [""], values: [] as SqlValue[] };
+  parts.forEach((part, i) => {
+    if (i > 0) out.strings[out.strings.length - 1] += separator;
+    append(out, part);
+  });
+  return out;
+}
+
+function append(out: { strings: string[]; values: SqlValue[] }, part: SqlText): void {
+  out.strings[out.strings.length - 1] += part.strings[0]!;
+  part.values.forEach((value, k) => {
+    out.values.push(value);
+    out.strings.push(part.strings[k + 1]!);
+  });
+}
+
+function isFragment(value: SqlValue | SqlText): value is SqlText {
+  return typeof value === "object" && value !== null && !(value instanceof Date);
 }
 
 export interface DirectQueries {

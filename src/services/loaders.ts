@@ -53,7 +53,9 @@ export function createLoaders(db: Db) {
       const modelsByDataset = new Map<string, string[]>();
       for (const key of keys) {
         const [modelId, datasetId] = key.split("|") as [string, string];
-        modelsByDataset.set(datasetId, [...(modelsByDataset.get(datasetId) ?? []), modelId]);
+        const ids = modelsByDataset.get(datasetId);
+        if (ids) ids.push(modelId);
+        else modelsByDataset.set(datasetId, [modelId]);
       }
       const found = await Promise.all(
         [...modelsByDataset].map(([datasetId, modelIds]) => db.modelScore.findMany({ where: { datasetId, modelId: { in: modelIds } }, select: { modelId: true, datasetId: true, score: true } })),

@@ -7,7 +7,7 @@ import { isUniqueViolation } from "./prismaErrors";
 import { Connection, connectionFrom, decodeCursor, encodeCursor, keysetAfter, pageSize } from "./pagination";
 import { checkInferenceContract, InferenceContractInput } from "./inferenceContract";
 import { containsInsensitive } from "./datasetService";
-import { sql, type DirectQueries } from "../persistence/directSql";
+import { joinSql, sql, type DirectQueries } from "../persistence/directSql";
 import { cuid } from "../persistence/cuid";
 
 export type ModelRow = Awaited<ReturnType<Db["model"]["findFirstOrThrow"]>>;
@@ -182,6 +182,7 @@ export class ModelService {
     const { data, tags } = validated;
     const text = (key: string) => (data[key] as string | null | undefined) ?? null;
     const now = new Date();
+    const inference = data.inference == null ? null : JSON.stringify(data.inference);
     const row: ModelRow = {
       id: cuid(),
       name: data.name,
@@ -193,9 +194,9 @@ export class ModelService {
       sourceDatasetId: text("sourceDatasetId"),
       targetDatasetId: text("targetDatasetId"),
       udaStrategy: text("udaStrategy"),
-      origin: text("origin") ?? ModelOrigin.TRAINED,
+      origin: data.origin as string, // checkInput's default for a new model: TRAINED
       // What reading the stored JSON back gives.
-      inference: data.inference == null ? null : JSON.parse(JSON.stringify(data.inference)),
+      inference: inference == null ? null : JSON.parse(inference),
       artifactId: null,
       structureId: extra.structureId,
       deletedAt: null,
@@ -203,12 +204,12 @@ export class ModelService {
       updatedAt: now,
     };
     const [written] = await tx.query(sql`INSERT INTO "Model" ("id", "name", "version", "description", "taskId", "architecture", "backboneId", "sourceDatasetId", "targetDatasetId", "udaStrategy", "origin", "inference", "artifactId", "structureId", "createdAt", "updatedAt")
-      VALUES (${row.id}, ${row.name}, ${row.version}, ${row.description}, ${row.taskId}, ${row.architecture}, ${row.backboneId}, ${row.sourceDatasetId}, ${row.targetDatasetId}, ${row.udaStrategy}, ${row.origin}, ${row.inference == null ? null : JSON.stringify(row.inference)},
+      VALUES (${row.id}, ${row.name}, ${row.version}, ${row.description}, ${row.taskId}, ${row.architecture}, ${row.backboneId}, ${row.sourceDatasetId}, ${row.targetDatasetId}, ${row.udaStrategy}, ${row.origin}, ${inference},
         (SELECT "id" FROM "Artifact" WHERE "sha256" = ${extra.artifactSha256}), ${row.structureId}, ${now}, ${now})
       RETURNING "artifactId"`);
     row.artifactId = (written?.artifactId as string | null | undefined) ?? null;
     if (!row.artifactId) throw new Error(`no Artifact row for ${extra.artifactSha256}`);
-    for (const tag of tags) await tx.execute(sql`INSERT INTO "ModelTag" ("modelId", "tag") VALUES (${row.id}, ${tag})`);
+    if (tags.length) await tx.execute(sql`INSERT INTO "ModelTag" ("modelId", "tag") VALUES ${joinSql(tags.map((tag) => sql`(${row.id}, ${tag})`), ", ")}`);
     return row;
   }
 
@@ -270,7 +271,8 @@ export class ModelService {
     if (!partial && !input.taskId) throw badInput("input.taskId is required", "input.taskId");
     // A new model's name + version, when valid, is looked up in the references' statement.
     const key = partial ? undefined : nameAndVersion(input);
-    const found = await this.lookUp(input, key);
+    // An update naming no reference has nothing to look up.
+    const found: Partial<Awaited<ReturnType<ModelService["lookUp"]>>> = key || REFERENCES.some((name) => input[name] != null) ? await this.lookUp(input, key) : {};
     for (const name of REFERENCES) {
       const id = input[name];
       if (id != null && found[name] == null) throw badInput(`input.${name} ${JSON.stringify(id)} does not exist`, `input.${name}`);
