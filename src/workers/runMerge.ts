@@ -237,6 +237,11 @@ export async function runMerge(payload: RunMergePayload, onProgress: (p: { fract
     const byName = new Map<string, TensorInfo>(anchor.parsed.tensors.map((t) => [t.name, t]));
     // Written merged tensors go back to the executor, whose next tensors reuse their memory.
     const sink = await openFileSink(payload.outFile, undefined, { onReleased: (chunk) => run.recycle(chunk), maxPendingBytes: 4 << 20 });
+    const anchorTensor = (name: string) => {
+      const t = byName.get(name);
+      if (!t) throw badInput(`the anchor lists no tensor ${JSON.stringify(name)}`);
+      return t;
+    };
     try {
       if (rewrite) {
         await writeOnnxRewrite(rewrite, (t) => run.getMergedTensorBytes(t), sink, { getTensorChunks: (t) => run.mergedTensorChunks(t) });
@@ -245,16 +250,8 @@ export async function runMerge(payload: RunMergePayload, onProgress: (p: { fract
           anchor.source,
           {
             replace: merged,
-            getTensorBytes: (ref) => {
-              const t = byName.get(ref.name);
-              if (!t) throw badInput(`the anchor lists no tensor ${JSON.stringify(ref.name)}`);
-              return run.getMergedTensorBytes(t);
-            },
-            getTensorChunks: (ref) => {
-              const t = byName.get(ref.name);
-              if (!t) throw badInput(`the anchor lists no tensor ${JSON.stringify(ref.name)}`);
-              return run.mergedTensorChunks(t);
-            },
+            getTensorBytes: (ref) => run.getMergedTensorBytes(anchorTensor(ref.name)),
+            getTensorChunks: (ref) => run.mergedTensorChunks(anchorTensor(ref.name)),
             metadata: payload.metadata,
           },
           sink,

@@ -5,6 +5,7 @@ import { FileByteSource } from "./byteSource";
 import { isSafetensors } from "./safetensors/isSafetensors";
 import { parseSafetensors } from "./safetensors/parseSafetensors";
 import { moduleOf } from "./safetensors/safetensorsLayerOrder";
+import { readSafetensorsHeader } from "./safetensors/readSafetensorsHeader";
 import { parseOnnx } from "./onnx/parseOnnx";
 import { openExternalData } from "./onnx/externalData";
 
@@ -35,7 +36,7 @@ export function parseModelFile(file: string, options: ParseModelFileOptions = {}
     if (isSafetensors(source)) {
       let order = options.layerOrder;
       if (order && options.layerOrderFromAnotherModel) {
-        const modules = new Set(parseSafetensors(source).tensors.map((t) => moduleOf(t.name)));
+        const modules = new Set(readSafetensorsHeader(source).entries.map((e) => moduleOf(e.name)));
         order = order.filter((m) => modules.has(m));
       }
       return parseSafetensors(source, { layerOrder: order });

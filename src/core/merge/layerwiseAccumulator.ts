@@ -54,7 +54,7 @@ export const OUTPUT_SLOTS = 25;
 
 /**
  * Accumulators given back by finished merges, for the next merge on this thread: a fresh one is
- * ~12 MiB of new memory at the default chunk, and first touches of new pages (page faults, and
+ * ~20 MiB of new memory at the default chunk, and first touches of new pages (page faults, and
  * zeroing) cost more than a small merge's arithmetic on a virtual machine. At most one per
  * (kind, capacity) is kept.
  */

@@ -45,8 +45,8 @@ const PAGE = 65536;
  * LayerwiseAccumulator on the kernels of mergeKernels.wat: 4 float32 lanes per instruction, the
  * same bits as the scalar kernels (see the .wat). Its WebAssembly memory holds two read slots
  * (so file reads land where the kernels read them), a staging area for bytes that arrive in
- * other buffers, and per output slot a float32 accumulator and a 16-bit output: about 36 MiB at
- * the default chunk of 2^20 elements, allocated once per merge and never grown (growing would
+ * other buffers, and per output slot a float32 accumulator and a 16-bit output: about 20 MiB at
+ * the default chunk of 2^17 elements, allocated once and never grown (growing would
  * detach the buffers reads are landing in and writes are reading from).
  *
  * Elements past the chunk up to the next multiple of 8 are zeroed before each call, so the
