@@ -170,6 +170,32 @@ describe.each(databaseKinds)("registry CRUD through GraphQL (%s)", (kind) => {
     expect(unknown.errors?.[0].extensions?.code).toBe("NOT_FOUND");
   });
 
+  test("models: inference.normalization defaults to DIVIDE, round-trips MMCV, and reads DIVIDE for a contract stored without it", async () => {
+    const fields = `id inference { normalization mean std }`;
+    const create = (name: string, inference: Record<string, unknown>) =>
+      server.gql(`mutation($i: CreateModelInput!) { createModel(input: $i) { ${fields} } }`, { i: { name, taskId: basics.task.id, inference } });
+    const plain = await create("norm-default", { width: 64, height: 64 });
+    expect(plain.data?.createModel.inference.normalization).toBe("DIVIDE");
+    const mmcv = await create("norm-mmcv", { normalization: "MMCV" });
+    expect(mmcv.data?.createModel.inference).toEqual({ normalization: "MMCV", mean: [123.675, 116.28, 103.53], std: [58.395, 57.12, 57.375] });
+    const bad = await create("norm-bad", { normalization: "OPENCV" });
+    expect(bad.errors?.[0].message).toMatch(/OPENCV/);
+
+    const { updateModel } = await server.ok(`mutation($id: ID!) { updateModel(id: $id, input: { inference: { normalization: DIVIDE } }) { inference { normalization } } }`, { id: mmcv.data?.createModel.id });
+    expect(updateModel.inference.normalization).toBe("DIVIDE");
+
+    // A contract written before the field existed: the stored JSON has no "normalization" key.
+    const prisma = server.app.services.database.prisma;
+    const id = plain.data?.createModel.id as string;
+    const row = await prisma.model.findUniqueOrThrow({ where: { id } });
+    const { normalization, ...legacy } = row.inference as Record<string, unknown>;
+    expect(normalization).toBe("DIVIDE"); // what createModel stored
+    await prisma.model.update({ where: { id }, data: { inference: legacy as object } });
+    expect(Object.keys((await prisma.model.findUniqueOrThrow({ where: { id } })).inference as object)).not.toContain("normalization");
+    const { model } = await server.ok(`query($id: ID!) { model(id: $id) { inference { normalization width } } }`, { id });
+    expect(model.inference).toEqual({ normalization: "DIVIDE", width: 64 });
+  });
+
   test("soft delete hides a model, keeps its name + version taken, and is refused while children depend on it", async () => {
     const parent = await createModel(server, { name: "parent", taskId: basics.task.id });
     const child = await createModel(server, { name: "child", taskId: basics.task.id });

@@ -135,6 +135,31 @@ describe("evaluateModel, semantic", () => {
     expect(r.score).toBeCloseTo((19 / 22 + 19 / 20 + 22 / 24) / 3, 12);
   });
 
+  it("normalization reaches the runtime: the same pixels tie under DIVIDE and not under MMCV", async () => {
+    // Red and green channels hold the same byte, mean 0, std 3 and 3 − 1e-7 (both 3.0 as float32).
+    // DIVIDE divides by the float32 std, so R and G normalise to the same float32 and the identity
+    // model's logits tie (argmax: class 0). MMCV multiplies by the float64 1/std: for x = 5,
+    // 5 · (1/(3 − 1e-7)) = 1.66666672222…, nearest float32 1.66666675 (0x3FD55556), above
+    // 5 · (1/3) = 1.66666666…, nearest float32 1.66666663 (0x3FD55555), so green wins; for x = 6 both
+    // give exactly 2 and tie again (numpy and OpenCV give the same, see make_normalization_fixtures.py).
+    // 4×4 image at the model's size: left half (R, G, B) = (5, 5, 0), right half (6, 6, 0); all labelled 1.
+    //   DIVIDE: class 0 everywhere → class 1 IoU 0;  MMCV: class 1 on the left 8 px → IoU 8/16.
+    const loc = join(root, "rounding");
+    const rgb: number[] = [];
+    for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) rgb.push(...(x < 2 ? [5, 5, 0] : [6, 6, 0]));
+    await writeSemanticSample(loc, "a", 4, 4, rgb, new Array(16).fill(1));
+    const modelPath = writeModel(join(root, "colour-rounding.onnx"), colourNet());
+    const dataset = { format: "SEMANTIC_PNG" as const, location: loc, classes: CLASSES };
+    const base = { inputName: "image", width: 4, height: 4, mean: [0, 0, 0], std: [3, 3 - 1e-7, 3], outputs: [{ name: "logits", kind: "SEMANTIC_LOGITS" }] };
+    const iou1 = async (normalization?: "DIVIDE" | "MMCV") => (await evaluateModel({ modelPath, contract: checkInferenceContract({ ...base, normalization: normalization as never }), dataset, task: "SEMANTIC" })).perClass[1].iou;
+    expect(await iou1("DIVIDE")).toBe(0);
+    expect(await iou1("MMCV")).toBe(0.5);
+    expect(await iou1()).toBe(0); // the default is DIVIDE
+    // a contract stored before the field existed (no `normalization` key) runs as DIVIDE too
+    const { normalization: _dropped, ...stored } = checkInferenceContract({ ...base, normalization: "MMCV" as never });
+    expect((await evaluateModel({ modelPath, contract: stored, dataset, task: "SEMANTIC" })).perClass[1].iou).toBe(0);
+  });
+
   it("KEEP_RATIO: 12×8 images go in at 6×4 (a model fixed to [1, 3, 4, 6]); batch size falls back to 1 with a note", async () => {
     // Image a: left half red, right half blue; image b: top half green, bottom half red (halves on
     // even pixels, so each 2×2 block stays one colour). keepRatioSize(12, 8, 6, 6): f = min(6/12,

@@ -16,6 +16,8 @@ export enum LineageRelation {
 export enum LineageDirection { ANCESTORS = "ANCESTORS", DESCENDANTS = "DESCENDANTS", BOTH = "BOTH" }
 export enum ResizeMode { FIXED = "FIXED", KEEP_RATIO = "KEEP_RATIO", SLIDE = "SLIDE" }
 export enum ChannelOrder { RGB = "RGB", BGR = "BGR" }
+/** DIVIDE: float32 (x − mean) / std (PyTorch pipelines); MMCV: mmcv 1.x imnormalize through OpenCV. */
+export enum Normalization { DIVIDE = "DIVIDE", MMCV = "MMCV" }
 export enum OutputKind {
   SEMANTIC_LOGITS = "SEMANTIC_LOGITS",
   SEMANTIC_IDS = "SEMANTIC_IDS",

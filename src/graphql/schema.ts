@@ -6,6 +6,7 @@ import { authChecker } from "./authChecker";
 import { BackboneResolver } from "./resolvers/backbone.resolver";
 import { DatasetResolver } from "./resolvers/dataset.resolver";
 import { LineageResolver } from "./resolvers/lineage.resolver";
+import { InferenceContractResolver } from "./resolvers/inference.resolver";
 import { ModelResolver } from "./resolvers/model.resolver";
 import { TaskResolver } from "./resolvers/task.resolver";
 import { TokenResolver } from "./resolvers/token.resolver";
@@ -16,7 +17,8 @@ import {
 } from "./resolvers/evaluation.resolver";
 
 export const resolvers = [TaskResolver, DatasetResolver, BackboneResolver, ModelResolver, LineageResolver, TokenResolver, StructureResolver, MergeResolver, MergeInputResolver, JobResolver, ModelMergeResolver,
-  EvaluationResolver, LeaderboardEntryResolver, ParentGainResolver, ModelEvaluationResolver, MergeGainResolver, JobEvaluationResolver] as const;
+  EvaluationResolver, LeaderboardEntryResolver, ParentGainResolver, ModelEvaluationResolver, MergeGainResolver, JobEvaluationResolver,
+  InferenceContractResolver] as const;
 
 let cached: GraphQLSchema | undefined;
 

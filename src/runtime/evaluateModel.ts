@@ -220,7 +220,7 @@ function fill(open: { items: Item[]; height: number; width: number }, contract: 
 }
 
 function normalisation(contract: RuntimeContract) {
-  return { channelOrder: contract.channelOrder, mean: contract.mean, std: contract.std };
+  return { channelOrder: contract.channelOrder, mean: contract.mean, std: contract.std, normalization: contract.normalization };
 }
 
 function chooseBatchSize(requested: number, io: ModelIo, notes: string[]): number {

@@ -1,4 +1,6 @@
-import { preprocessImage, resizeArgmax } from "../core/eval";
+import { readFileSync } from "fs";
+import { join } from "path";
+import { preprocessImage, resizeArgmax, type NormalizationName } from "../core/eval";
 import { fastPreprocess } from "./fastPreprocess";
 import { fastResizeArgmax } from "./fastResizeArgmax";
 import { prng } from "../core/testing/prng";
@@ -58,6 +60,34 @@ describe("fastPreprocess", () => {
     // and by hand: first pixel's first channel
     const first = order === "RGB" ? image.data[0] : image.data[2];
     expect(got[3 * 35]).toBeCloseTo((first - 123.675) / 58.395, 5);
+  });
+
+  // Written by core's fixtures/make_normalization_fixtures.py (numpy float32 and OpenCV as mmcv calls it).
+  const normFx: { sets: Array<{ name: string; mean: number[]; std: number[]; DIVIDE: number[][]; MMCV: number[][] }> } = JSON.parse(
+    readFileSync(join(__dirname, "..", "core", "eval", "resize", "fixtures", "normalization_fixtures.json"), "utf8"),
+  );
+  it.each(["DIVIDE", "MMCV"] as const)("%s: every byte value equals the reference fixture bit for bit (RGB/BGR, 3/4 channels, at an offset)", (conv: NormalizationName) => {
+    const plane = 256;
+    for (const set of normFx.sets) {
+      for (const [order, channels] of [["RGB", 3], ["BGR", 3], ["RGB", 4]] as const) {
+        // 16 × 16, pixel i = value i in its first three channels (alpha 7, ignored); the mean/std of plane c is
+        // set[c] whichever source channel feeds it, so each plane must read as the fixture's channel c.
+        const data = new Uint8Array(plane * channels).fill(7);
+        for (let i = 0; i < plane; i++) data.fill(i, i * channels, i * channels + 3);
+        const out = fastPreprocess({ width: 16, height: 16, channels, data }, { width: 16, height: 16, channelOrder: order, mean: set.mean, std: set.std, normalization: conv }, new Float32Array(4 * plane + 3 * plane), 4 * plane);
+        const bits = new Uint32Array(out.buffer);
+        for (let c = 0; c < 3; c++) {
+          expect({ set: set.name, order, channels, c, bits: Array.from(bits.subarray(4 * plane + c * plane, 4 * plane + (c + 1) * plane)) }).toEqual({ set: set.name, order, channels, c, bits: set[conv][c] });
+        }
+      }
+    }
+  });
+
+  it("keeps the channel order with distinct channels (BGR: plane 0 reads the third byte)", () => {
+    const set = normFx.sets[0];
+    // one pixel (R, G, B) = (10, 200, 33); BGR plane 0 = 33 with mean/std[0], plane 1 = 200, plane 2 = 10
+    const out = fastPreprocess({ width: 1, height: 1, channels: 3, data: Uint8Array.of(10, 200, 33) }, { width: 1, height: 1, channelOrder: "BGR", mean: set.mean, std: set.std, normalization: "MMCV" });
+    expect(Array.from(new Uint32Array(out.buffer))).toEqual([set.MMCV[0][33], set.MMCV[1][200], set.MMCV[2][10]]);
   });
 
   it("resizes through core when the sizes differ", () => {

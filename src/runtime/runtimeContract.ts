@@ -7,6 +7,7 @@ import type { PostprocessSettings } from "../domain/postprocessSettings";
  * It is expected already normalised by `checkInferenceContract` (defaults filled, values checked).
  */
 export type ResizeModeName = "FIXED" | "KEEP_RATIO" | "SLIDE";
+export type NormalizationName = "DIVIDE" | "MMCV";
 export type OutputKindName = "SEMANTIC_LOGITS" | "SEMANTIC_IDS" | "PANOPTIC_SEMANTIC" | "PANOPTIC_CENTER" | "PANOPTIC_OFFSET" | "PANOPTIC_IDS";
 
 export interface RuntimeContract {
@@ -20,6 +21,8 @@ export interface RuntimeContract {
   /** Per channel, in `channelOrder`, on the 0–255 scale. */
   mean: readonly number[];
   std: readonly number[];
+  /** How (x − mean) / std is rounded (core's normalizeSample); absent (a contract stored before it existed): DIVIDE. */
+  normalization?: NormalizationName | null;
   outputs: ReadonlyArray<{ name: string; kind: OutputKindName }>;
   postprocess?: PostprocessSettings | null;
 }

@@ -1,11 +1,12 @@
 import { badInput } from "../core/errors";
-import { ChannelOrder, OutputKind, ResizeMode } from "../domain/enums";
+import { ChannelOrder, Normalization, OutputKind, ResizeMode } from "../domain/enums";
 import { oneOf, requiredText } from "./validate";
 import type { PostprocessSettings } from "../domain/postprocessSettings";
 
 /**
  * How to run a model: input tensor, size, resize policy, normalisation (mean/std on the 0–255
- * scale, as mmsegmentation's img_norm_cfg), outputs and panoptic post-processing.
+ * scale, as mmsegmentation's img_norm_cfg, and how the reference pipeline rounds (x − mean) / std),
+ * outputs and panoptic post-processing.
  */
 export interface InferenceContract {
   inputName: string;
@@ -15,6 +16,7 @@ export interface InferenceContract {
   channelOrder: ChannelOrder;
   mean: number[];
   std: number[];
+  normalization: Normalization;
   outputs: Array<{ name: string; kind: OutputKind }>;
   postprocess?: PostprocessSettings | null;
 }
@@ -27,6 +29,11 @@ export type InferenceContractInput = Partial<Omit<InferenceContract, "resize" | 
 };
 
 const MAX_SIDE = 16_384;
+
+/** A stored contract's normalisation: contracts written before the field existed were DIVIDE's. */
+export function storedNormalization(contract: { normalization?: string | null }): Normalization {
+  return (contract.normalization as Normalization | null | undefined) ?? Normalization.DIVIDE;
+}
 
 /** Fills defaults and checks every field; returns a normalised contract. */
 export function checkInferenceContract(input: InferenceContractInput, field = "input.inference"): InferenceContract {
@@ -59,6 +66,7 @@ export function checkInferenceContract(input: InferenceContractInput, field = "i
     channelOrder: oneOf(input.channelOrder ?? ChannelOrder.RGB, ChannelOrder, `${field}.channelOrder`),
     mean,
     std,
+    normalization: oneOf(input.normalization ?? Normalization.DIVIDE, Normalization, `${field}.normalization`),
     outputs,
     postprocess: input.postprocess ? checkPostprocess(input.postprocess, `${field}.postprocess`) : null,
   };

@@ -20,6 +20,7 @@ export { resizeArgmax, type ClassIdArray } from "./resize/resizeArgmax";
 export { resizeNearest } from "./resize/resizeNearest";
 export { resizeOffsets } from "./resize/resizeOffsets";
 export { preprocessImage, type PixelImage, type PreprocessOptions } from "./resize/preprocessImage";
+export { channelNormalization, normalizationTable, normalizeSample, type ChannelNormalization, type NormalizationName } from "./resize/normalization";
 export { keepRatioSize } from "./resize/keepRatioSize";
 export { planSlideWindows, type SlideWindow } from "./resize/planSlideWindows";
 export { extractWindow } from "./resize/extractWindow";

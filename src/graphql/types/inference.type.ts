@@ -1,5 +1,5 @@
 import { Field, Float, InputType, Int, ObjectType } from "type-graphql";
-import { ChannelOrder, OutputKind, ResizeMode } from "./enums";
+import { ChannelOrder, Normalization, OutputKind, ResizeMode } from "./enums";
 
 @ObjectType()
 export class ResizeSpec {
@@ -26,6 +26,7 @@ export class PostprocessSpec {
   @Field({ description: "NONE or SIGMOID." }) centerActivation!: string;
 }
 
+/** `normalization` is resolved by InferenceContractResolver (contracts stored before it existed read DIVIDE). */
 @ObjectType({ description: "How to run the model: input, size, resize, normalisation (0–255 scale), outputs." })
 export class InferenceContract {
   @Field() inputName!: string;
@@ -73,6 +74,7 @@ export class InferenceContractInput {
   @Field(() => ChannelOrder, { nullable: true }) channelOrder?: ChannelOrder;
   @Field(() => [Float], { nullable: true }) mean?: number[];
   @Field(() => [Float], { nullable: true }) std?: number[];
+  @Field(() => Normalization, { nullable: true, description: "Default DIVIDE." }) normalization?: Normalization;
   @Field(() => [OutputSpecInput], { nullable: true }) outputs?: OutputSpecInput[];
   @Field(() => PostprocessSpecInput, { nullable: true }) postprocess?: PostprocessSpecInput;
 }

@@ -1,5 +1,6 @@
 import { badInput } from "../../errors";
 import { bilinearTaps } from "./bilinearTaps";
+import { channelNormalization, normalizeSample, type NormalizationName } from "./normalization";
 
 /** An interleaved 8-bit image, HWC, as decoders return it (RGB order for colour images). */
 export interface PixelImage {
@@ -19,25 +20,31 @@ export interface PreprocessOptions {
   /** Per-channel mean and std on the 0–255 scale (mmsegmentation `img_norm_cfg`). */
   mean: readonly [number, number, number] | readonly number[];
   std: readonly [number, number, number] | readonly number[];
+  /** How (x − mean) / std is rounded (see normalization.ts); absent or null: DIVIDE. */
+  normalization?: NormalizationName | null;
 }
 
 /**
  * HWC uint8 image → float32 CHW model input: bilinear resize with half-pixel centres (bilinearTaps,
- * PyTorch `align_corners=False`), channel order, then (x − mean) / std.
+ * PyTorch `align_corners=False`), channel order, then (x − mean) / std in float32 as the
+ * reference pipeline of `normalization` rounds it (normalizeSample).
  *
  * Interpolation runs on the 0–255 values in float and is not rounded back to uint8: mmsegmentation
  * resizes with cv2 on uint8 (same taps, result rounded), so inputs may differ from it by up to ½
- * grey level before normalisation; without resizing the two are identical.
+ * grey level before normalisation; without resizing the two are identical. The interpolated value
+ * is rounded to float32 before normalising, as a float32 tensor holds it.
  *
  * `out`/`offset` let a runtime write straight into a batch tensor.
  */
 export function preprocessImage(image: PixelImage, options: PreprocessOptions, out?: Float32Array, offset = 0): Float32Array {
   const { width: outW, height: outH, channelOrder, mean, std } = options;
+  const normalization = options.normalization ?? "DIVIDE";
   const { width: inW, height: inH, channels, data } = image;
   if (![1, 3, 4].includes(channels)) throw badInput(`images must have 1, 3 or 4 channels, got ${channels}`);
   if (data.length !== inW * inH * channels) throw badInput(`image data holds ${data.length} bytes, expected ${inW}×${inH}×${channels}`);
   if (mean.length !== 3 || std.length !== 3) throw badInput(`mean and std need three values each`, "inference.mean");
   for (const [i, s] of std.entries()) if (!(s > 0)) throw badInput(`std[${i}] must be positive, got ${s}`, `inference.std.${i}`);
+  if (normalization !== "DIVIDE" && normalization !== "MMCV") throw badInput(`normalization must be DIVIDE or MMCV, got ${String(normalization)}`, "inference.normalization");
   const plane = outW * outH;
   const dst = out ?? new Float32Array(3 * plane);
   if (dst.length < offset + 3 * plane) throw badInput(`output buffer holds ${dst.length} values, needs ${offset + 3 * plane}`);
@@ -46,8 +53,7 @@ export function preprocessImage(image: PixelImage, options: PreprocessOptions, o
   const tx = bilinearTaps(inW, outW);
   for (let c = 0; c < 3; c++) {
     const src = channels === 1 ? 0 : channelOrder === "RGB" ? c : 2 - c;
-    const m = mean[c];
-    const inv = 1 / std[c];
+    const norm = channelNormalization(mean[c], std[c], normalization);
     const o = offset + c * plane;
     for (let oy = 0; oy < outH; oy++) {
       const r0 = ty.i0[oy] * inW;
@@ -62,7 +68,7 @@ export function preprocessImage(image: PixelImage, options: PreprocessOptions, o
         const wx1 = tx.w1[ox];
         const a = data[(r0 + x0) * channels + src] * wx0 + data[(r0 + x1) * channels + src] * wx1;
         const b = data[(r1 + x0) * channels + src] * wx0 + data[(r1 + x1) * channels + src] * wx1;
-        dst[row + ox] = (a * wy0 + b * wy1 - m) * inv;
+        dst[row + ox] = normalizeSample(a * wy0 + b * wy1, norm);
       }
     }
   }

@@ -121,6 +121,15 @@ describe("preprocessImage", () => {
     }
   });
 
+  it("without a resize, equals PyTorch's float32 (x − mean) / std bit for bit (the default DIVIDE)", () => {
+    const same = fx.preprocess.filter((f) => f.inH === f.outH && f.inW === f.outW);
+    expect(same.length).toBeGreaterThan(0);
+    for (const f of same) {
+      const out = preprocessImage({ width: f.inW, height: f.inH, channels: 3, data: Uint8Array.from(f.image) }, { width: f.outW, height: f.outH, channelOrder: f.order, mean: f.mean, std: f.std });
+      expect(Array.from(out)).toEqual(Array.from(Float32Array.from(f.output)));
+    }
+  });
+
   it("rejects a non-positive std, naming the field", () => {
     expect(() => preprocessImage({ width: 1, height: 1, channels: 3, data: new Uint8Array(3) }, { width: 1, height: 1, channelOrder: "RGB", mean: [0, 0, 0], std: [1, 0, 1] })).toThrow(/std\[1\] must be positive/);
   });

@@ -7,7 +7,7 @@ export const MODEL_DETAIL = `id name version origin description architecture uda
   sourceDataset { id name split }
   targetDataset { id name split }
   artifact { sha256 format sizeBytes }
-  inference { inputName width height channelOrder mean std resize { mode cropSize stride } outputs { name kind }
+  inference { inputName width height channelOrder mean std normalization resize { mode cropSize stride } outputs { name kind }
     postprocess { centerActivation centerThreshold labelDivisor nmsKernel offsetOrder stuffArea thingArea topK } }
   structure { id hash format tensorCount parameterCount layerCount layerOrderSource generatedNameCount }
   merge { id method }
@@ -43,6 +43,7 @@ export interface ModelDetail {
     channelOrder: string;
     mean: number[];
     std: number[];
+    normalization: string;
     resize: { mode: string; cropSize: number[] | null; stride: number[] | null };
     outputs: Array<{ name: string; kind: string }>;
     postprocess: Record<string, string | number> | null;
@@ -114,6 +115,7 @@ export function OverviewTab({ model }: { model: ModelDetail }) {
             </Field>
             <Field label="Mean (0–255)">{c.mean.join(", ")}</Field>
             <Field label="Std (0–255)">{c.std.join(", ")}</Field>
+            <Field label="Normalisation">{c.normalization === "MMCV" ? "mmcv imnormalize (× float64 1/std)" : "float32 (x − mean) / std"}</Field>
             <Field label="Outputs">
               {c.outputs.map((o) => (
                 <div key={o.name}>
