@@ -8,9 +8,13 @@ export interface InstanceCenter {
 /**
  * Instance centers of a Panoptic-DeepLab center heatmap [H, W], as the reference
  * `find_instance_center` (detectron2 projects/Panoptic-DeepLab post_processing.py):
- * 1. scores ≤ threshold (as float32) become −1 (`F.threshold`);
- * 2. a pixel survives NMS when it equals the max-pool (kernel k, stride 1, padding (k−1)/2) of
- *    the thresholded map — plateaus keep every tied pixel;
+ * 1. `F.threshold(heatmap, threshold, −1)`: a score ≤ the threshold — both float32, as ATen casts
+ *    the threshold to the tensor's dtype — becomes −1; anything else stays, NaN included (it is
+ *    not ≤ anything);
+ * 2. a pixel survives NMS when it equals the max-pool (kernel k, stride 1, padding (k−1)/2, the
+ *    padding never the maximum) of the thresholded map — plateaus keep every tied pixel. ATen's
+ *    max-pool propagates NaN, and NaN equals nothing: a NaN score is no center and suppresses
+ *    every pixel within the kernel of it;
  * 3. survivors with score > 0 are centers, in row-major order (`torch.nonzero`);
  * 4. top-k, reproduced exactly: with s_k the k-th largest value of the map (over all pixels), the
  *    centers kept are those with score > max(s_k, 0). When k or more centers exist this keeps only
@@ -22,9 +26,10 @@ export function findInstanceCenters(heatmap: Float32Array, height: number, width
   // ATen compares in the tensor's dtype: a float32 score of 0.1 does not exceed a 0.1 threshold.
   const th = Math.fround(threshold);
   const t = new Float32Array(n);
-  for (let i = 0; i < n; i++) t[i] = heatmap[i] > th ? heatmap[i] : -1;
+  for (let i = 0; i < n; i++) t[i] = heatmap[i] <= th ? -1 : heatmap[i];
 
-  // Separable max-pool; out-of-image cells are -inf padding, i.e. skipped.
+  // Separable max-pool (a window holding NaN pools to NaN either way); out-of-image cells are
+  // −inf padding, i.e. skipped. `v > m || v !== v`: ATen's update rule, NaN taking over.
   const p = (nmsKernel - 1) >> 1;
   const rowMax = new Float32Array(n);
   for (let y = 0; y < height; y++) {
@@ -33,7 +38,10 @@ export function findInstanceCenters(heatmap: Float32Array, height: number, width
       let m = -Infinity;
       const lo = Math.max(0, x - p);
       const hi = Math.min(width - 1, x + p);
-      for (let k = lo; k <= hi; k++) if (t[r + k] > m) m = t[r + k];
+      for (let k = lo; k <= hi; k++) {
+        const v = t[r + k];
+        if (v > m || v !== v) m = v;
+      }
       rowMax[r + x] = m;
     }
   }
@@ -43,7 +51,10 @@ export function findInstanceCenters(heatmap: Float32Array, height: number, width
     const hi = Math.min(height - 1, y + p);
     for (let x = 0; x < width; x++) {
       let m = -Infinity;
-      for (let k = lo; k <= hi; k++) if (rowMax[k * width + x] > m) m = rowMax[k * width + x];
+      for (let k = lo; k <= hi; k++) {
+        const v = rowMax[k * width + x];
+        if (v > m || v !== v) m = v;
+      }
       const v = t[y * width + x];
       if (v === m && v > 0) candidates.push({ y, x, score: v });
     }

@@ -27,6 +27,47 @@ describe("findInstanceCenters", () => {
     expect(findInstanceCenters(Float32Array.of(0.1, 0, 0.11), 1, 3, 0.1, 1, 200).map((c) => c.x)).toEqual([2]);
   });
 
+  it("compares the threshold in float32, as F.threshold: a score equal to it is dropped, one float32 step above is kept", () => {
+    // threshold 0.3: float32(0.3) = 0.300000011920928955… lies above the double 0.3, so a float64
+    // comparison would keep a float32 score of 0.3; F.threshold casts 0.3 to float32 and drops it.
+    const at = Math.fround(0.3);
+    const above = new Float32Array(new Uint32Array([new Uint32Array(Float32Array.of(at).buffer)[0] + 1]).buffer)[0];
+    const below = new Float32Array(new Uint32Array([new Uint32Array(Float32Array.of(at).buffer)[0] - 1]).buffer)[0];
+    expect(above).toBeGreaterThan(at);
+    expect(below).toBeLessThan(at);
+    expect(below).toBeLessThan(0.3);
+    expect(findInstanceCenters(Float32Array.of(at, 0, above, 0, below), 1, 5, 0.3, 1, 200)).toEqual([{ y: 0, x: 2, score: above }]);
+  });
+
+  it("ties and at-threshold pixels in 2-D, worked by hand", () => {
+    // 3×4, threshold 0.3 (every 0.3 below is float32(0.3), i.e. at the threshold)
+    //   .3 .8 .8 .3          −1 .8 .8 −1
+    //   .2 .1 .3 .6   →      −1 −1 −1 .6     (≤ threshold → −1)
+    //   .3 .3 .4  0          −1 −1 .4 −1
+    // kernel 3: (0,1) sees rows 0–1, cols 0–2 → max .8 = itself; (0,2) rows 0–1, cols 1–3 → .8, a tie
+    // with (0,1), both kept; (1,3) sees .8 at (0,2) → suppressed; (2,2) sees .6 at (1,3) → suppressed.
+    const heat = Float32Array.of(0.3, 0.8, 0.8, 0.3, 0.2, 0.1, 0.3, 0.6, 0.3, 0.3, 0.4, 0);
+    const s8 = Math.fround(0.8);
+    expect(findInstanceCenters(heat, 3, 4, 0.3, 3, 200)).toEqual([{ y: 0, x: 1, score: s8 }, { y: 0, x: 2, score: s8 }]);
+    // kernel 1 (no suppression): every pixel above the threshold, none of the five at it
+    expect(findInstanceCenters(heat, 3, 4, 0.3, 1, 200).map((c) => [c.y, c.x])).toEqual([[0, 1], [0, 2], [1, 3], [2, 2]]);
+    // top-k 2 with the tie at the top: s_2 = .8, nothing is strictly above it → no center (the reference's rule)
+    expect(findInstanceCenters(heat, 3, 4, 0.3, 3, 2)).toEqual([]);
+    // top-k 3: s_3 is a suppressed −1, clamped to 0 → both tied centers
+    expect(findInstanceCenters(heat, 3, 4, 0.3, 3, 3)).toHaveLength(2);
+  });
+
+  it("treats NaN as F.threshold and max_pool2d do: kept by the threshold, propagated by the pool, equal to nothing", () => {
+    // 1×5, threshold 0.1, kernel 3: thresholded [.5, NaN, .2, −1, .9] (NaN ≤ 0.1 is false, so it stays);
+    // pooled [NaN, NaN, NaN, .9, .9] (a window with NaN pools to NaN); equal only at x = 4 (.9) —
+    // x = 0 and x = 2 are suppressed by their NaN neighbour, and NaN itself equals nothing.
+    expect(findInstanceCenters(Float32Array.of(0.5, NaN, 0.2, 0, 0.9), 1, 5, 0.1, 3, 200)).toEqual([{ y: 0, x: 4, score: Math.fround(0.9) }]);
+    // in 2-D: NaN at (1,1) of a 3×3 suppresses all eight neighbours under kernel 3; kernel 1 keeps them
+    const grid = Float32Array.of(0.5, 0.6, 0.7, 0.4, NaN, 0.4, 0.7, 0.6, 0.5);
+    expect(findInstanceCenters(grid, 3, 3, 0.1, 3, 200)).toEqual([]);
+    expect(findInstanceCenters(grid, 3, 3, 0.1, 1, 200)).toHaveLength(8);
+  });
+
   it("applies the reference's top-k rule: strictly above the k-th largest score", () => {
     // candidates (kernel 3) scores .6, .2, .7, .7 → sorted .7 .7 .6 .2
     // k = 3: s_3 = .6 → keep > .6: x = 5, 6; k = 2: s_2 = .7 → nothing is above it
@@ -154,5 +195,21 @@ describe("postprocessPanopticDeepLab against torch (fixtures/make_panoptic_fixtu
     );
     expect(r.centers.map((p) => [p.y, p.x])).toEqual(c.centers);
     expect(Array.from(r.panoptic)).toEqual(c.panoptic);
+  });
+});
+
+describe("findInstanceCenters against detectron2's find_instance_center run in torch (fixtures/make_panoptic_fixtures.py)", () => {
+  const fx = JSON.parse(readFileSync(join(__dirname, "fixtures", "panoptic_fixtures.json"), "utf8")) as {
+    centerCases: Array<{ H: number; W: number; threshold: number; nmsKernel: number; topK: number; heatBits: number[]; centers: number[][] }>;
+  };
+  it("holds ties, at-threshold scores and NaN cases", () => {
+    const heats = fx.centerCases.map((c) => new Float32Array(Int32Array.from(c.heatBits).buffer));
+    expect(heats.some((h) => h.some(Number.isNaN))).toBe(true);
+    expect(heats.some((h) => h.includes(Math.fround(0.3)))).toBe(true);
+    expect(fx.centerCases.some((c) => c.centers.length === 0)).toBe(true);
+  });
+  it.each(fx.centerCases.map((c, i) => [i, c.H, c.W, c.nmsKernel, c.topK, c] as const))("case %i: %i×%i, kernel %i, top-k %i", (_i, _h, _w, _k, _t, c) => {
+    const heat = new Float32Array(Int32Array.from(c.heatBits).buffer);
+    expect(findInstanceCenters(heat, c.H, c.W, c.threshold, c.nmsKernel, c.topK).map((p) => [p.y, p.x])).toEqual(c.centers);
   });
 });
