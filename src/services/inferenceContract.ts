@@ -30,7 +30,7 @@ export type InferenceContractInput = Partial<Omit<InferenceContract, "resize" | 
 
 const MAX_SIDE = 16_384;
 
-/** A stored contract's normalisation: contracts written before the field existed were DIVIDE's. */
+/** A stored contract's normalisation: one written before the field existed has none and runs as DIVIDE, the default. */
 export function storedNormalization(contract: { normalization?: string | null }): Normalization {
   return (contract.normalization as Normalization | null | undefined) ?? Normalization.DIVIDE;
 }
