@@ -12,6 +12,7 @@ describe("inference contract: normalization", () => {
       error = e;
     }
     expect(error).toBeInstanceOf(DomainError);
+    expect((error as DomainError).field).toBe("model.inference.normalization");
     expect((error as DomainError).message).toMatch(/model\.inference\.normalization must be one of DIVIDE, MMCV/);
   });
 
