@@ -1,6 +1,6 @@
 import { badInput } from "../../errors";
 import { bilinearTaps } from "./bilinearTaps";
-import { channelNormalization, normalizeSample, type NormalizationName } from "./normalization";
+import { channelNormalization, type NormalizationName } from "./normalization";
 
 /** An interleaved 8-bit image, HWC, as decoders return it (RGB order for colour images). */
 export interface PixelImage {
@@ -27,7 +27,7 @@ export interface PreprocessOptions {
 /**
  * HWC uint8 image → float32 CHW model input: bilinear resize with half-pixel centres (bilinearTaps,
  * PyTorch `align_corners=False`), channel order, then (x − mean) / std in float32 as the
- * reference pipeline of `normalization` rounds it (normalizeSample).
+ * reference pipeline of `normalization` rounds it (normalizeSample, inlined below).
  *
  * Interpolation runs on the 0–255 values in float and is not rounded back to uint8: mmsegmentation
  * resizes with cv2 on uint8 (same taps, result rounded), so inputs may differ from it by up to ½
@@ -53,7 +53,8 @@ export function preprocessImage(image: PixelImage, options: PreprocessOptions, o
   const tx = bilinearTaps(inW, outW);
   for (let c = 0; c < 3; c++) {
     const src = channels === 1 ? 0 : channelOrder === "RGB" ? c : 2 - c;
-    const norm = channelNormalization(mean[c], std[c], normalization);
+    // normalizeSample, spelled out on locals (about 7% of this loop's time)
+    const { mmcv, mean32, std32, stdInv } = channelNormalization(mean[c], std[c], normalization);
     const o = offset + c * plane;
     for (let oy = 0; oy < outH; oy++) {
       const r0 = ty.i0[oy] * inW;
@@ -68,7 +69,8 @@ export function preprocessImage(image: PixelImage, options: PreprocessOptions, o
         const wx1 = tx.w1[ox];
         const a = data[(r0 + x0) * channels + src] * wx0 + data[(r0 + x1) * channels + src] * wx1;
         const b = data[(r1 + x0) * channels + src] * wx0 + data[(r1 + x1) * channels + src] * wx1;
-        dst[row + ox] = normalizeSample(a * wy0 + b * wy1, norm);
+        const d = Math.fround(Math.fround(a * wy0 + b * wy1) - mean32);
+        dst[row + ox] = mmcv ? d * stdInv : d / std32;
       }
     }
   }
