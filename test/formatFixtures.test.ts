@@ -26,7 +26,7 @@ describe("committed model files", () => {
     const full = path.join(root, file);
     const bytes = fs.readFileSync(full);
     const verdict = file.endsWith(".onnx") ? judgeOnnx(bytes) : judgeSafetensors(bytes);
-    expect(verdict).toEqual({ valid: true });
+    expect(verdict).toMatchObject({ valid: true });
     const parsed = parseModelFile(full, { externalDataRoot: path.dirname(full) });
     expect(parsed.tensors.length).toBeGreaterThan(0);
   });

@@ -16,7 +16,16 @@
  *   ended (an empty tensor sits at that running end), and the last ends at the end of the file.
  */
 
-export type Verdict = { valid: true } | { valid: false; reason: string };
+/** A tensor as the judge reads it: its bytes at [offset, offset + length) of the file. */
+export interface JudgedTensor {
+  name: string;
+  dtype: string;
+  shape: number[];
+  offset: number;
+  length: number;
+}
+
+export type Verdict = { valid: true; tensors: JudgedTensor[] } | { valid: false; reason: string };
 
 const MAX_HEADER = 100_000_000;
 
@@ -34,15 +43,14 @@ function fail(reason: string): never {
 
 export function judgeSafetensors(file: Uint8Array): Verdict {
   try {
-    check(file);
-    return { valid: true };
+    return { valid: true, tensors: check(file) };
   } catch (e) {
     if (e instanceof Invalid) return { valid: false, reason: e.message };
     throw e;
   }
 }
 
-function check(file: Uint8Array): void {
+function check(file: Uint8Array): JudgedTensor[] {
   if (file.length < 8) fail("shorter than the 8-byte length");
   let n = 0n;
   for (let i = 7; i >= 0; i--) n = (n << 8n) | BigInt(file[i]!);
@@ -64,7 +72,7 @@ function check(file: Uint8Array): void {
   if (!(top instanceof Obj)) fail("header is not an object");
 
   const dataSize = BigInt(file.length - 8 - headerSize);
-  const spans: Array<{ name: string; begin: bigint; end: bigint }> = [];
+  const spans: Array<{ name: string; dtype: string; shape: number[]; begin: bigint; end: bigint }> = [];
   for (const [key, value] of top.entries) {
     if (key === "__metadata__") {
       if (!(value instanceof Obj)) fail("__metadata__ is not an object");
@@ -85,7 +93,7 @@ function check(file: Uint8Array): void {
     for (const d of shape as UInt[]) bits *= d.value;
     if (bits % 8n !== 0n) fail(`tensor ${key} is not a whole number of bytes`);
     if (end < begin || end - begin !== bits / 8n) fail(`tensor ${key} spans ${end - begin} bytes, needs ${bits / 8n}`);
-    spans.push({ name: key, begin, end });
+    spans.push({ name: key, dtype, shape: (shape as UInt[]).map((d) => Number(d.value)), begin, end });
   }
   spans.sort((a, b) => (a.begin < b.begin ? -1 : a.begin > b.begin ? 1 : a.end < b.end ? -1 : a.end > b.end ? 1 : 0));
   let running = 0n;
@@ -94,6 +102,8 @@ function check(file: Uint8Array): void {
     running = s.end;
   }
   if (running !== dataSize) fail(`tensors cover ${running} of the ${dataSize}-byte buffer`);
+  const dataStart = 8 + headerSize;
+  return spans.map((s) => ({ name: s.name, dtype: s.dtype, shape: s.shape, offset: dataStart + Number(s.begin), length: Number(s.end - s.begin) }));
 }
 
 function isUInt(v: unknown): v is UInt {
