@@ -68,6 +68,17 @@ export interface OnnxNodeRecord {
   domain: string;
   inputs: string[];
   outputs: string[];
+  /** Graph-valued attributes (If branches, Loop / Scan bodies), for name resolution only. */
+  subgraphs?: OnnxSubgraphRecord[];
+}
+
+/** A graph nested in a node's attribute: only what name resolution needs (its tensors are not listed). */
+export interface OnnxSubgraphRecord {
+  /** The attribute holding it: `then_branch`, `body`… */
+  attribute: string;
+  /** Names it defines besides its nodes' outputs: its initializers (dense and sparse) and inputs. */
+  defined: string[];
+  nodes: OnnxNodeRecord[];
 }
 
 export interface OnnxValueInfo {

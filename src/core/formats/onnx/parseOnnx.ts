@@ -1,6 +1,7 @@
 import { badInput, DomainError } from "../../errors";
 import type { ParsedModel, TensorInfo, TensorLocation } from "../../structure/types";
 import type { ByteSource } from "../byteSource";
+import { checkReferences } from "./checkReferences";
 import { classifyConstants } from "./classifyConstants";
 import { checkExternalLocation, openExternalData } from "./externalData";
 import { rawByteLength } from "./onnxDataType";
@@ -51,6 +52,7 @@ export interface OnnxMetadata {
  */
 export function parseOnnx(source: ByteSource, options: ParseOnnxOptions = {}): ParsedModel {
   const model = readOnnxModel(source);
+  checkReferences(model);
   const order = orderNodes(model.nodes);
   const position = new Array<number>(model.nodes.length);
   order.forEach((nodeIndex, rank) => (position[nodeIndex] = rank));

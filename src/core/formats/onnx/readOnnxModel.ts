@@ -2,7 +2,7 @@ import { badInput } from "../../errors";
 import type { ByteSource } from "../byteSource";
 import { ProtoReader, type ProtoField } from "../protobuf/protoReader";
 import { onnxDataType } from "./onnxDataType";
-import type { LenSpan, OnnxModelRecord, OnnxNodeRecord, OnnxValueInfo } from "./onnxModelRecord";
+import type { LenSpan, OnnxModelRecord, OnnxNodeRecord, OnnxSubgraphRecord, OnnxValueInfo } from "./onnxModelRecord";
 import { expectWire, readStringEntry, readTensorProto } from "./readTensorProto";
 
 /** Field numbers from onnx/onnx.proto3. */
@@ -10,11 +10,20 @@ const MODEL = { irVersion: 1, producerName: 2, producerVersion: 3, graph: 7, ops
 const GRAPH = { node: 1, name: 2, initializer: 5, input: 11, output: 12, sparseInitializer: 15 } as const;
 const NODE = { input: 1, output: 2, name: 3, opType: 4, attribute: 5, domain: 7 } as const;
 const ATTRIBUTE = { name: 1, t: 5, g: 6, graphs: 11, sparseTensor: 22 } as const;
+const TENSOR_NAME = 8;
+const SPARSE_VALUES = 1;
+
+/**
+ * Subgraphs nest inside subgraphs; real models go a few levels deep. The bound keeps a crafted
+ * file from recursing without end (each level costs only a few bytes).
+ */
+const MAX_SUBGRAPH_DEPTH = 32;
 
 /**
  * Walks a ModelProto down to the TensorProto headers, recording names, shapes, data locations
  * and the byte spans the rewriter needs. Nesting is fixed (model → graph → node → attribute →
- * tensor); subgraph bodies are counted but not entered, so depth is bounded by construction.
+ * tensor). Subgraph bodies (If / Loop / Scan) are entered only for the names they define and use,
+ * to MAX_SUBGRAPH_DEPTH levels.
  */
 export function readOnnxModel(source: ByteSource): OnnxModelRecord {
   if (source.size === 0) throw badInput("the file is empty; expected an ONNX model");
@@ -155,22 +164,104 @@ function readAttribute(parent: ProtoReader, attrField: ProtoField, c: AttributeC
   const r = parent.sub(attrField, `attribute of ${c.label}`);
   let name = "";
   let tensor: ProtoField | undefined;
+  const graphs: ProtoField[] = [];
   for (let f = r.next(); f; f = r.next()) {
     if (f.fieldNumber === ATTRIBUTE.name) name = r.string(f);
     else if (f.fieldNumber === ATTRIBUTE.t) {
       expectWire(f, 2, `attribute of ${c.label}`, "t");
       tensor = f;
-    } else if (f.fieldNumber === ATTRIBUTE.g || f.fieldNumber === ATTRIBUTE.graphs) c.model.subgraphCount++;
-    else if (f.fieldNumber === ATTRIBUTE.sparseTensor && c.isConstant) {
+    } else if (f.fieldNumber === ATTRIBUTE.g || f.fieldNumber === ATTRIBUTE.graphs) {
+      expectWire(f, 2, `attribute of ${c.label}`, f.fieldNumber === ATTRIBUTE.g ? "g" : "graphs");
+      c.model.subgraphCount++;
+      graphs.push(f);
+    } else if (f.fieldNumber === ATTRIBUTE.sparseTensor && c.isConstant) {
       throw badInput(`${c.label} holds a sparse tensor; sparse tensors are not supported — densify it before registering`);
     }
   }
+  for (const g of graphs) (c.node.subgraphs ??= []).push(readSubgraph(r, g, name, c.label, 1));
   // Exporters such as Paddle2ONNX keep weights in Constant nodes: the value is named by the output.
   if (c.isConstant && name === "value" && tensor) {
     const output = c.node.outputs[0];
     if (!output) throw badInput(`${c.label} has a value but no output to name it`);
     c.model.tensors.push(readTensorProto(r, tensor, { name: output, origin: "constant", nodeIndex: c.index, ancestry: c.ancestry.concat(span(tensor)) }));
   }
+}
+
+/** A nested graph, read for the names it defines (initializers, inputs) and its nodes. */
+function readSubgraph(parent: ProtoReader, f: ProtoField, attribute: string, owner: string, depth: number): OnnxSubgraphRecord {
+  const where = `subgraph ${JSON.stringify(attribute)} of ${owner}`;
+  if (depth > MAX_SUBGRAPH_DEPTH) throw badInput(`${where} is nested more than ${MAX_SUBGRAPH_DEPTH} subgraphs deep`);
+  const r = parent.sub(f, `GraphProto (${where})`);
+  const graph: OnnxSubgraphRecord = { attribute, defined: [], nodes: [] };
+  for (let g = r.next(); g; g = r.next()) {
+    switch (g.fieldNumber) {
+      case GRAPH.node:
+        expectWire(g, 2, `GraphProto (${where})`, "node");
+        graph.nodes.push(readSubgraphNode(r, g, graph.nodes.length, where, depth));
+        break;
+      case GRAPH.initializer:
+        expectWire(g, 2, `GraphProto (${where})`, "initializer");
+        graph.defined.push(tensorName(r, g, `TensorProto (${where})`));
+        break;
+      case GRAPH.sparseInitializer: {
+        expectWire(g, 2, `GraphProto (${where})`, "sparse_initializer");
+        const s = r.sub(g, `SparseTensorProto (${where})`);
+        for (let h = s.next(); h; h = s.next()) {
+          if (h.fieldNumber !== SPARSE_VALUES) continue;
+          expectWire(h, 2, `SparseTensorProto (${where})`, "values");
+          graph.defined.push(tensorName(s, h, `TensorProto (${where})`));
+        }
+        break;
+      }
+      case GRAPH.input:
+        expectWire(g, 2, `GraphProto (${where})`, "input");
+        graph.defined.push(readValueInfo(r, g).name);
+        break;
+    }
+  }
+  return graph;
+}
+
+function readSubgraphNode(parent: ProtoReader, nodeField: ProtoField, index: number, where: string, depth: number): OnnxNodeRecord {
+  const what = `NodeProto #${index} of ${where}`;
+  const r = parent.sub(nodeField, what);
+  const node: OnnxNodeRecord = { name: "", opType: "", domain: "", inputs: [], outputs: [] };
+  const attributes: ProtoField[] = [];
+  for (let f = r.next(); f; f = r.next()) {
+    switch (f.fieldNumber) {
+      case NODE.input: node.inputs.push(r.string(f)); break;
+      case NODE.output: node.outputs.push(r.string(f)); break;
+      case NODE.name: node.name = r.string(f); break;
+      case NODE.opType: node.opType = r.string(f); break;
+      case NODE.domain: node.domain = r.string(f); break;
+      case NODE.attribute:
+        expectWire(f, 2, what, "attribute");
+        attributes.push(f);
+        break;
+    }
+  }
+  const label = `${node.opType || "node"} node ${JSON.stringify(node.name || node.outputs[0] || `#${index}`)} in ${where}`;
+  for (const a of attributes) {
+    const ar = r.sub(a, `attribute of ${label}`);
+    let name = "";
+    const graphs: ProtoField[] = [];
+    for (let f = ar.next(); f; f = ar.next()) {
+      if (f.fieldNumber === ATTRIBUTE.name) name = ar.string(f);
+      else if (f.fieldNumber === ATTRIBUTE.g || f.fieldNumber === ATTRIBUTE.graphs) {
+        expectWire(f, 2, `attribute of ${label}`, f.fieldNumber === ATTRIBUTE.g ? "g" : "graphs");
+        graphs.push(f);
+      }
+    }
+    for (const g of graphs) (node.subgraphs ??= []).push(readSubgraph(ar, g, name, label, depth + 1));
+  }
+  return node;
+}
+
+function tensorName(parent: ProtoReader, f: ProtoField, what: string): string {
+  const t = parent.sub(f, what);
+  let name = "";
+  for (let g = t.next(); g; g = t.next()) if (g.fieldNumber === TENSOR_NAME) name = t.string(g);
+  return name;
 }
 
 function readValueInfo(parent: ProtoReader, f: ProtoField): OnnxValueInfo {

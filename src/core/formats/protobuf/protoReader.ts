@@ -170,7 +170,12 @@ export class ProtoReader {
 
   string(field: ProtoField): string {
     if (field.wireType !== 2) throw corrupt(this.what, field.tagOffset, `field ${field.fieldNumber} should be a string (wire type 2), found wire type ${field.wireType}`);
-    return utf8.decode(this.bytes(field));
+    try {
+      return utf8.decode(this.bytes(field));
+    } catch {
+      // Protobuf strings are UTF-8; a name that is not cannot be compared with another reliably.
+      throw corrupt(this.what, field.tagOffset, `string field ${field.fieldNumber} is not valid UTF-8`);
+    }
   }
 
   private byteAt(offset: number): number {
@@ -186,7 +191,7 @@ export class ProtoReader {
   }
 }
 
-const utf8 = new TextDecoder("utf-8");
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 export function corrupt(what: string, offset: number, problem: string) {
   return badInput(`${what} is truncated or corrupt at byte ${offset}: ${problem}`, undefined, { offset });

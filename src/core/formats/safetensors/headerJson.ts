@@ -7,8 +7,21 @@
  * the anchor's header. Objects are therefore read into `Map`s, in file order, and duplicate keys
  * are refused.
  */
-export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
+export type JsonValue = null | boolean | number | string | JsonNumberText | JsonValue[] | JsonObject;
 export type JsonObject = Map<string, JsonValue>;
+
+/**
+ * A number written with a fraction, an exponent or as `-0`. The reference implementation reads
+ * dims and offsets as unsigned integers, which refuses `1.0`, `1e2` and `-0`; reading them as
+ * JavaScript numbers would accept them. Such numbers are therefore kept apart, as written (so the
+ * merge writer also re-serialises them byte for byte).
+ */
+export class JsonNumberText {
+  constructor(readonly text: string) {}
+  get value(): number {
+    return Number(this.text);
+  }
+}
 
 export class JsonSyntaxError extends Error {
   constructor(message: string, readonly position: number) {
@@ -109,6 +122,7 @@ class Reader {
       if (c === 0x22) {
         out += t.slice(runStart, this.pos);
         this.pos++;
+        checkSurrogates(out, start - 1);
         return out;
       }
       if (c < 0x20) throw new JsonSyntaxError("control character inside a string", this.pos);
@@ -147,13 +161,13 @@ class Reader {
     }
   }
 
-  private number(): number {
+  private number(): number | JsonNumberText {
     const match = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
     match.lastIndex = this.pos;
     const m = match.exec(this.text);
     if (!m) throw new JsonSyntaxError("malformed number", this.pos);
     this.pos += m[0].length;
-    return Number(m[0]);
+    return /^-?[0-9]+$/.test(m[0]) && m[0] !== "-0" ? Number(m[0]) : new JsonNumberText(m[0]);
   }
 
   private literal<T extends JsonValue>(word: string, value: T): T {
@@ -170,10 +184,25 @@ class Reader {
   }
 }
 
+/**
+ * Only a `\\u` escape can put a lone UTF-16 surrogate in a string (the text was decoded from
+ * strict UTF-8); such a string is not Unicode text, and the reference implementation refuses it.
+ */
+function checkSurrogates(s: string, at: number): void {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdfff) continue;
+    const next = s.charCodeAt(i + 1);
+    if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) { i++; continue; }
+    throw new JsonSyntaxError("unpaired UTF-16 surrogate escape in a string", at);
+  }
+}
+
 /** Compact JSON in the value's own key order; the inverse of `parseHeaderJson` for its output. */
 export function serializeHeaderJson(value: JsonValue): string {
   if (value === null || typeof value === "boolean" || typeof value === "string") return JSON.stringify(value);
   if (typeof value === "number") return Number.isFinite(value) ? JSON.stringify(value) : "null";
+  if (value instanceof JsonNumberText) return value.text;
   if (Array.isArray(value)) return `[${value.map(serializeHeaderJson).join(",")}]`;
   const parts: string[] = [];
   for (const [k, v] of value) parts.push(`${JSON.stringify(k)}:${serializeHeaderJson(v)}`);

@@ -196,17 +196,17 @@ describe("parseSafetensors layer order", () => {
 });
 
 describe("parseSafetensors tensor details", () => {
-  it("computes absolute offsets across gaps", () => {
+  it("computes absolute offsets of consecutive tensors", () => {
     const bytes = writeSafetensors([
       { name: "a.weight", dtype: "F32", shape: [2, 3] },
       { name: "a.bias", dtype: "F16", shape: [2] },
-    ], { gapBytes: 4 });
+    ]);
     const n = headerLengthOf(bytes);
     const model = parse(bytes);
-    // a.weight: 2·3·4 = 24 bytes at data offset 0; a.bias after a 4-byte gap at 28, 2·2 = 4 bytes.
+    // a.weight: 2·3·4 = 24 bytes at data offset 0; a.bias right after it, 2·2 = 4 bytes.
     expect(model.tensors.map((t) => t.location)).toEqual([
       { kind: "raw", offset: 8 + n, length: 24 },
-      { kind: "raw", offset: 8 + n + 28, length: 4 },
+      { kind: "raw", offset: 8 + n + 24, length: 4 },
     ]);
     expect(model.layerCount).toBe(1);
   });
@@ -260,7 +260,7 @@ describe("parseSafetensors refuses corrupt files with a message naming the probl
   it("refuses headers that are not a JSON object", () => {
     expectBad(assembleSafetensors("[1,2]", new Uint8Array()), /does not start with '\{'/);
     expectBad(assembleSafetensors("{\"a\":", new Uint8Array()), /corrupt safetensors header/);
-    expectBad(assembleSafetensors("{} x", new Uint8Array(), false), /unexpected text after/);
+    expectBad(assembleSafetensors("{} x", new Uint8Array(), false), /file bytes \[11, 12\) follow the header's JSON object/);
     const bad = assembleSafetensors("{\"\xff\":1}", new Uint8Array());
     bad[10] = 0xff;
     expectBad(bad, /not valid UTF-8/);
@@ -303,26 +303,89 @@ describe("parseSafetensors refuses corrupt files with a message naming the probl
       /tensor "head.w" needs data_offsets/);
   });
 
-  it("names both tensors when their bytes overlap", () => {
-    const error = expectBad(assembleSafetensors(header({
+  it("names both tensors and the shared byte range when their bytes overlap", () => {
+    const text = header({
       "a.w": { dtype: "F32", shape: [4], data_offsets: [0, 16] },
-      "b.w": { dtype: "F32", shape: [2], data_offsets: [24, 32] },
+      "b.w": { dtype: "F32", shape: [2], data_offsets: [16, 24] },
       "c.w": { dtype: "F32", shape: [1], data_offsets: [12, 16] },
-    }), new Uint8Array(32)), /tensors "a.w" \[0, 16\) and "c.w" \[12, 16\) overlap/);
-    expect(error.details).toEqual({ tensors: ["a.w", "c.w"] });
-    // A tensor inside a longer one that precedes a third.
+    });
+    const start = 8 + Buffer.byteLength(text) + ((8 - (Buffer.byteLength(text) % 8)) % 8);
+    const error = expectBad(assembleSafetensors(text, new Uint8Array(24)),
+      /data bytes \[12, 16\) \(file bytes \[(\d+), (\d+)\)\) belong to both tensor "a.w" \[0, 16\) and tensor "c.w" \[12, 16\)/);
+    expect(error.details).toEqual({ byteRange: [start + 12, start + 16], tensors: ["a.w", "c.w"] });
+    // A tensor inside a longer one.
     expectBad(assembleSafetensors(header({
       "a.w": { dtype: "F32", shape: [8], data_offsets: [0, 32] },
       "b.w": { dtype: "F32", shape: [1], data_offsets: [4, 8] },
-    }), new Uint8Array(32)), /"a.w" \[0, 32\) and "b.w" \[4, 8\) overlap/);
+    }), new Uint8Array(32)), /data bytes \[4, 8\) .* belong to both tensor "a.w" \[0, 32\) and tensor "b.w" \[4, 8\)/);
   });
 
-  it("accepts empty tensors sitting at another tensor's offset", () => {
-    const model = parse(assembleSafetensors(header({
+  it("refuses an empty tensor inside another tensor; at the running end it is valid", () => {
+    expectBad(assembleSafetensors(header({
       "a.w": { dtype: "F32", shape: [2], data_offsets: [0, 8] },
       "a.e": { dtype: "F32", shape: [0], data_offsets: [4, 4] },
-    }), new Uint8Array(8)));
-    expect(model.tensors).toHaveLength(2);
+    }), new Uint8Array(8)), /empty tensor "a.e" sits at data offset 4 .* inside tensor "a.w" \[0, 8\)/);
+    for (const at of [0, 8]) {
+      const model = parse(assembleSafetensors(header({
+        "a.w": { dtype: "F32", shape: [2], data_offsets: [0, 8] },
+        "a.e": { dtype: "F32", shape: [0], data_offsets: [at, at] },
+      }), new Uint8Array(8)));
+      expect(model.tensors.map((t) => [t.name, t.location])).toEqual(expect.arrayContaining([["a.e", expect.objectContaining({ length: 0 })]]));
+      expect(model.tensors).toHaveLength(2);
+    }
+  });
+
+  it("refuses data bytes that belong to no tensor: a gap, a hole at the start, bytes after the last tensor", () => {
+    const gap = writeSafetensors([
+      { name: "a.weight", dtype: "F32", shape: [2, 3] },
+      { name: "a.bias", dtype: "F16", shape: [2] },
+    ], { gapBytes: 4 });
+    const n = headerLengthOf(gap);
+    const error = expectBad(gap, /data bytes \[24, 28\) \(file bytes \[(\d+), (\d+)\)\) after tensor "a.weight" belong to no tensor \(the next, "a.bias", begins at 28\)/);
+    expect(error.details).toEqual({ byteRange: [8 + n + 24, 8 + n + 28], tensors: ["a.weight", "a.bias"] });
+
+    expectBad(assembleSafetensors(header({ "a.w": { dtype: "F32", shape: [1], data_offsets: [4, 8] } }), new Uint8Array(8)),
+      /data bytes \[0, 4\) .* at the start of the data section belong to no tensor/);
+
+    const good = writeSafetensors([{ name: "a.w", dtype: "F32", shape: [2] }]);
+    const appended = Buffer.concat([good, Buffer.alloc(1000, 7)]);
+    const m = headerLengthOf(good);
+    const tail = expectBad(appended, /data bytes \[8, 1008\) .* after the last tensor, "a.w", belong to no tensor/);
+    expect(tail.details).toEqual({ byteRange: [8 + m + 8, 8 + m + 1008], tensors: ["a.w"] });
+    // A header without tensors must have no data at all.
+    expectBad(assembleSafetensors("{}", new Uint8Array(3)), /data bytes \[0, 3\) .* with no tensor in the header belong to no tensor/);
+    expect(parse(assembleSafetensors("{}", new Uint8Array())).tensors).toEqual([]);
+  });
+
+  it("refuses 8 junk bytes spliced into the data section, which would shift every later tensor", () => {
+    // The case that once merged garbage: a tensor of 0..15 with junk spliced before it.
+    const values = new Uint8Array(new Float32Array(Array.from({ length: 16 }, (_, i) => i)).buffer);
+    const good = writeSafetensors([
+      { name: "a.w", dtype: "F32", shape: [4] },
+      { name: "b.w", dtype: "F32", shape: [16], data: values },
+    ]);
+    const n = headerLengthOf(good);
+    const at = 8 + n + 16; // where b.w's bytes begin
+    const spliced = Buffer.concat([good.subarray(0, at), Buffer.alloc(8, 0x5a), good.subarray(at)]);
+    expectBad(spliced, /data bytes \[80, 88\) .* after the last tensor, "b.w", belong to no tensor/);
+  });
+
+  it("refuses padding after the header's object other than spaces", () => {
+    for (const pad of ["\n", "\t", "\r", "\u0000"]) {
+      expectBad(assembleSafetensors(`{}${pad}  `, new Uint8Array(), false), /only spaces \(0x20\) may pad it/);
+    }
+    expect(parse(assembleSafetensors("{}      ", new Uint8Array(), false)).tensors).toEqual([]);
+  });
+
+  it("refuses dims and offsets not written as plain integers, as the reference reader does", () => {
+    for (const [shape, offsets] of [["[2]", "[0,8.0]"], ["[2]", "[0,8e0]"], ["[2.0]", "[0,8]"], ["[2]", "[-0,8]"]]) {
+      const text = `{"a.w":{"dtype":"F32","shape":${shape},"data_offsets":${offsets}}}`;
+      expectBad(assembleSafetensors(text, new Uint8Array(8)), /tensor "a.w" (has shape|needs data_offsets)/);
+    }
+  });
+
+  it("refuses an unpaired surrogate escape in a name", () => {
+    expectBad(assembleSafetensors("{\"a\\ud800\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]}}", new Uint8Array()), /unpaired UTF-16 surrogate/);
   });
 
   it("refuses metadata that is not string to string", () => {

@@ -1,7 +1,7 @@
 import { badInput } from "../../errors";
 import { DTYPE_BYTES, type DType } from "../../structure/types";
 import type { ByteSource } from "../byteSource";
-import { isJsonObject, JsonSyntaxError, parseHeaderJson, type JsonObject, type JsonValue } from "./headerJson";
+import { isJsonObject, JsonNumberText, JsonSyntaxError, parseHeaderJson, type JsonObject, type JsonValue } from "./headerJson";
 import { SAFETENSORS_DTYPES } from "./safetensorsDtypes";
 
 /**
@@ -60,9 +60,15 @@ export function readSafetensorsHeader(source: ByteSource): SafetensorsHeader {
     throw badInput(`not a safetensors file: a ${headerLength}-byte header cannot hold a JSON object`);
   }
   const headerBytes = source.read(8, headerLength);
-  // Spec: "the header data MUST begin with a { character".
+  // Spec: "the header data MUST begin with a { character" and "MAY be trailingly padded with
+  // whitespace (0x20)": after the object's closing brace only spaces may follow.
   if (headerBytes[0] !== 0x7b) {
     throw badInput("not a safetensors file: the header does not start with '{'");
+  }
+  let last = headerLength - 1;
+  while (last > 0 && headerBytes[last] === 0x20) last--;
+  if (headerBytes[last] !== 0x7d) {
+    throw badInput(`corrupt safetensors header: file bytes [${8 + last}, ${8 + last + 1}) follow the header's JSON object; only spaces (0x20) may pad it`);
   }
   let text: string;
   try {
@@ -90,7 +96,7 @@ export function readSafetensorsHeader(source: ByteSource): SafetensorsHeader {
     }
     entries.push(readEntry(name, value, dataLength));
   }
-  checkNoOverlap(entries);
+  checkCoverage(entries, dataStart, dataLength);
   return { headerLength, dataStart, dataLength, json: parsed, metadata, entries };
 }
 
@@ -142,23 +148,58 @@ function readEntry(name: string, value: JsonValue, dataLength: number): Safetens
   return { name, dtype, shape, elements, begin, end };
 }
 
-function checkNoOverlap(entries: SafetensorsEntry[]): void {
-  const byBegin = entries.filter((e) => e.end > e.begin).sort((a, b) => a.begin - b.begin || a.end - b.end);
-  let furthest: SafetensorsEntry | undefined;
-  for (const e of byBegin) {
-    if (furthest !== undefined && e.begin < furthest.end) {
+/**
+ * The spec's rule that "the byte buffer needs to be entirely indexed, and cannot contain holes":
+ * sorted by offsets, the first tensor begins at 0, each begins where the previous one ended (an
+ * empty tensor sits at that running end) and the last ends at the end of the file. Bytes spliced
+ * into or appended to a file break it, so such a file is refused rather than read at shifted
+ * offsets. The error names the first offending byte range, in data-section offsets and in the
+ * file.
+ */
+function checkCoverage(entries: readonly SafetensorsEntry[], dataStart: number, dataLength: number): void {
+  const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  const range = (from: number, to: number) => `data bytes [${from}, ${to}) (file bytes [${dataStart + from}, ${dataStart + to}))`;
+  let running = 0;
+  let previous: SafetensorsEntry | undefined;
+  for (const e of sorted) {
+    if (e.begin > running) {
+      const after = previous ? `after tensor ${JSON.stringify(previous.name)}` : "at the start of the data section";
       throw badInput(
-        `corrupt safetensors header: tensors ${JSON.stringify(furthest.name)} [${furthest.begin}, ${furthest.end}) and ${JSON.stringify(e.name)} [${e.begin}, ${e.end}) overlap`,
+        `corrupt safetensors file: ${range(running, e.begin)} ${after} belong to no tensor (the next, ${JSON.stringify(e.name)}, begins at ${e.begin}); tensors must cover the data section without gaps`,
         undefined,
-        { tensors: [furthest.name, e.name] },
+        { byteRange: [dataStart + running, dataStart + e.begin], tensors: [...(previous ? [previous.name] : []), e.name] },
       );
     }
-    if (furthest === undefined || e.end > furthest.end) furthest = e;
+    if (e.begin < running && e.end === e.begin) {
+      throw badInput(
+        `corrupt safetensors file: empty tensor ${JSON.stringify(e.name)} sits at data offset ${e.begin} (file byte ${dataStart + e.begin}), inside tensor ${JSON.stringify(previous!.name)} [${previous!.begin}, ${previous!.end}); an empty tensor must sit where the previous tensor ends`,
+        undefined,
+        { byteRange: [dataStart + e.begin, dataStart + running], tensors: [previous!.name, e.name] },
+      );
+    }
+    if (e.begin < running) {
+      throw badInput(
+        `corrupt safetensors file: ${range(e.begin, Math.min(e.end, running))} belong to both tensor ${JSON.stringify(previous!.name)} [${previous!.begin}, ${previous!.end}) and tensor ${JSON.stringify(e.name)} [${e.begin}, ${e.end}); tensors must not overlap`,
+        undefined,
+        { byteRange: [dataStart + e.begin, dataStart + Math.min(e.end, running)], tensors: [previous!.name, e.name] },
+      );
+    }
+    running = e.end;
+    previous = e;
+  }
+  if (running < dataLength) {
+    const after = previous ? `after the last tensor, ${JSON.stringify(previous.name)},` : "with no tensor in the header";
+    throw badInput(
+      `corrupt safetensors file: ${range(running, dataLength)} ${after} belong to no tensor; the last tensor must end at the end of the file`,
+      undefined,
+      { byteRange: [dataStart + running, dataStart + dataLength], tensors: previous ? [previous.name] : [] },
+    );
   }
 }
 
 function describe(v: JsonValue): string {
   if (v === null) return "null";
+  if (v instanceof JsonNumberText) return `number ${v.text}`;
   if (Array.isArray(v)) return "an array";
   if (isJsonObject(v)) return "an object";
   return `${typeof v} ${JSON.stringify(v)}`;

@@ -31,7 +31,19 @@ export type TestAttribute =
   | { name: string; float: number }
   | { name: string; floats: number[] }
   | { name: string; string: string }
-  | { name: string; tensor: TestTensor };
+  | { name: string; tensor: TestTensor }
+  /** A graph-valued attribute (If branches, Loop / Scan bodies); `graphs` is the repeated form. */
+  | { name: string; graph: TestGraph }
+  | { name: string; graphs: TestGraph[] };
+
+/** A nested graph: inputs, outputs and initializers of its own; it may use enclosing graphs' values. */
+export interface TestGraph {
+  name?: string;
+  inputs: TestValueInfo[];
+  outputs: TestValueInfo[];
+  nodes: TestNode[];
+  initializers: TestTensor[];
+}
 
 export interface TestNode {
   opType: string;
@@ -130,7 +142,7 @@ function writeNode(w: ProtoWriter, node: TestNode): void {
   if (node.domain) w.stringField(7, node.domain);
 }
 
-/** AttributeProto: name 1, f 2, i 3, s 4, t 5, floats 7, ints 8, type 20 (FLOAT 1, INT 2, STRING 3, TENSOR 4, FLOATS 6, INTS 7). */
+/** AttributeProto: name 1, f 2, i 3, s 4, t 5, g 6, floats 7, ints 8, graphs 11, type 20 (FLOAT 1, INT 2, STRING 3, TENSOR 4, GRAPH 5, FLOATS 6, INTS 7, GRAPHS 10). */
 function writeAttribute(w: ProtoWriter, a: TestAttribute): void {
   w.stringField(1, a.name);
   if ("int" in a) w.varintField(3, a.int).varintField(20, 2);
@@ -142,10 +154,23 @@ function writeAttribute(w: ProtoWriter, a: TestAttribute): void {
     for (const f of a.floats) w.tag(7, WIRE_FIXED32).float32(f);
     w.varintField(20, 6);
   } else if ("string" in a) w.stringField(4, a.string).varintField(20, 3);
-  else {
+  else if ("graph" in a) w.messageField(6, (g) => writeGraph(g, a.graph)).varintField(20, 5);
+  else if ("graphs" in a) {
+    for (const graph of a.graphs) w.messageField(11, (g) => writeGraph(g, graph));
+    w.varintField(20, 10);
+  } else {
     w.messageField(5, (tw) => writeTensor(tw, a.tensor, undefined));
     w.varintField(20, 4);
   }
+}
+
+/** GraphProto: node 1, name 2, initializer 5, input 11, output 12 (subgraph tensors are always raw). */
+function writeGraph(g: ProtoWriter, graph: TestGraph): void {
+  for (const node of graph.nodes) g.messageField(1, (n) => writeNode(n, node));
+  g.stringField(2, graph.name ?? "subgraph");
+  for (const t of graph.initializers) g.messageField(5, (tw) => writeTensor(tw, t, undefined));
+  for (const i of graph.inputs) g.messageField(11, (v) => writeValueInfo(v, i));
+  for (const o of graph.outputs) g.messageField(12, (v) => writeValueInfo(v, o));
 }
 
 /** TensorProto: dims 1, data_type 2, float_data 4, int32_data 5, int64_data 7, name 8, raw_data 9, double_data 10, external_data 13, data_location 14. */

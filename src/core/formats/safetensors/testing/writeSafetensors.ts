@@ -20,7 +20,7 @@ export interface TestTensor {
 
 export interface WriteSafetensorsOptions {
   metadata?: Record<string, string>;
-  /** Zero bytes left between consecutive tensors (the format allows gaps). */
+  /** Zero bytes left between consecutive tensors: the format forbids gaps, so this makes corrupt files. */
   gapBytes?: number;
 }
 
