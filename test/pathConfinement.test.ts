@@ -209,5 +209,16 @@ describe.each(databaseKinds)("server paths through GraphQL (%s)", (kind) => {
     const { startEvaluation } = await server.ok(`mutation($i: StartEvaluationInput!) { startEvaluation(input: $i) { id } }`, { i: { modelId: model.id, datasetId: inside } });
     const job = await waitForJob(server, startEvaluation.id);
     expect(job.status).toBe("SUCCEEDED");
+
+    // A job queued by an earlier version for a dataset outside the roots: the handler refuses it
+    // before reading (the same payload as the job above, pointed at the outside dataset).
+    const { payload } = await prisma.job.findUniqueOrThrow({ where: { id: startEvaluation.id } });
+    const outsideId = (await prisma.dataset.findFirstOrThrow({ where: { name: "old-outside" } })).id;
+    const queued = await prisma.job.create({ data: { kind: "EVALUATE", payload: { ...(payload as object), datasetId: outsideId }, message: "queued" } });
+    await server.app.services.runner.enqueue(queued.id);
+    const refused = await waitForJob(server, queued.id);
+    expect([refused.status, refused.errorCode]).toEqual(["FAILED", "FORBIDDEN"]);
+    expect(refused.error).toContain(`dataset old-outside (val): ${path.join(outside, "valid")} is outside the dataset roots (LAYERMERGE_DATASET_ROOTS)`);
+    expect(await prisma.evaluation.count({ where: { datasetId: outsideId } })).toBe(0);
   });
 });
