@@ -78,14 +78,34 @@ describe("docker-compose.yml", () => {
     }
   });
 
-  test("workers do not share a download cache: no named volume on a replicated worker", () => {
+  /** The service's mount holding `target` (the longest mount path that contains it): source ("" when anonymous). */
+  const mountOf = (service: string, target: string): string | undefined => {
+    const mounts = (compose.services[service].volumes ?? []).map((v: unknown) => {
+      const parts = String(v).split(":");
+      return parts.length === 1 ? { source: "", at: parts[0]! } : { source: parts[0]!, at: parts[1]! };
+    });
+    const holding = mounts.filter((m: { at: string }) => target === m.at || target.startsWith(m.at.endsWith("/") ? m.at : `${m.at}/`));
+    holding.sort((a: { at: string }, b: { at: string }) => b.at.length - a.at.length);
+    return holding[0]?.source;
+  };
+
+  test("workers do not share a download cache: each replica's cache folder is on a volume of its own", () => {
     const worker = compose.services.worker;
     expect(worker.deploy.replicas).toBeGreaterThan(1);
-    const named = (worker.volumes ?? []).map((v: unknown) => (typeof v === "string" ? v : (v as { source?: string }).source ?? "")).filter((v: string) => /^[^/.~][^:]*:/.test(v));
-    expect(named).toEqual([]);
-    // Nor with the API: a named volume mounted by any other service is not mounted by the worker.
-    const others = Object.entries(compose.services).filter(([n]) => n !== "worker").flatMap(([, s]) => (s.volumes ?? []).map((v: unknown) => String(v).split(":")[0]));
-    for (const v of worker.volumes ?? []) expect(others).not.toContain(String(v).split(":")[0]);
+    const cacheDir = path.posix.join(envOf("worker").LAYERMERGE_DATA_DIR, "cache", "artifacts");
+    // Anonymous (one per container), not a named volume or a host folder every replica would share.
+    expect(mountOf("worker", cacheDir)).toBe("");
+  });
+
+  test("dataset roots are mounted at the same place, from the same source, in the API and the workers", () => {
+    const api = loadConfig(envOf("api"), "/app");
+    const worker = loadConfig(envOf("worker"), "/app");
+    expect(worker.datasetRoots).toEqual(api.datasetRoots);
+    for (const root of api.datasetRoots) {
+      const source = mountOf("api", root);
+      expect({ root, source: Boolean(source) }).toEqual({ root, source: true });
+      expect({ root, worker: mountOf("worker", root) }).toEqual({ root, worker: source });
+    }
   });
 
   test("the API is not open: its configuration is accepted by the exposure rule, and the image defaults to auth writes", () => {
