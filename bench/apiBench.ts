@@ -35,7 +35,7 @@ function run(url: string, body: string): Promise<autocannon.Result> {
 async function main() {
   ensureBuilt();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-bench-api-"));
-  const server = startLayermerge(["serve"], { LAYERMERGE_DATA_DIR: dir, PORT: "0", REDIS_URL: "", DATABASE_URL: "", LOG_LEVEL: "warn", LAYERMERGE_WORKERS: "1" });
+  const server = startLayermerge(["serve"], { LAYERMERGE_DATA_DIR: dir, PORT: "0", REDIS_URL: "", DATABASE_URL: "", LOG_LEVEL: "warn", LAYERMERGE_WORKERS: "1", LAYERMERGE_DATASET_ROOTS: "/data" }); // its dataset is recorded (verify: false) under /data
   try {
     const url = (await server.waitFor(/serving GraphQL at (http:\/\/\S+\/graphql)/))[1];
     const origin = url.replace(/\/graphql$/, "");

@@ -1,5 +1,5 @@
 import "reflect-metadata";
-import { Config, loadConfig, redact } from "./config/config";
+import { Config, ConfigError, exposure, loadConfig, redact } from "./config/config";
 import { openDatabase } from "./persistence/database";
 import { createInfrastructure, createServices } from "./services/services";
 import { startServer } from "./http/server";
@@ -35,7 +35,10 @@ async function startMonitor(config: Config, services: Services): Promise<http.Se
  * or a job worker (`worker`).
  */
 export async function startApp(config: Config = loadConfig()) {
+  const open = exposure(config);
+  if (open.refusal) throw new ConfigError(open.refusal);
   const logger = createLogger(config.logLevel);
+  if (open.warning) logger.warn({ host: config.host, auth: config.auth }, open.warning);
   const database = await openDatabase(config.databaseUrl);
   const services = createServices(config, await createInfrastructure(config, database), logger);
   const disconnectEvents = config.redisUrl ? await connectRedisJobEvents(services.events, config.redisUrl, `${config.queuePrefix}:job-events`) : null;

@@ -81,7 +81,7 @@ describeDistributed("distributed shape with real processes", () => {
 
     // Registry contents: a task, a dataset on disk, 3 large models to merge, 20 small ONNX models to evaluate.
     const taskId = (await gql(url, `mutation { createTask(input: { key: "sem", name: "Semantic", kind: SEMANTIC, primaryMetric: MIOU }) { id } }`)).createTask.id;
-    const datasetDir = path.join(dataDir, "dataset");
+    const datasetDir = path.join(dataDir, "datasets", "blocks"); // under the default dataset root
     const img = blockImage([[0, 1], [2, 0]], 16);
     for (let i = 0; i < 40; i++) await writeSemanticSample(datasetDir, `img${i}`, img.width, img.height, img.rgb, img.classes);
     const classes = [{ id: 0, name: "red", isThing: false }, { id: 1, name: "green", isThing: false }, { id: 2, name: "blue", isThing: true }];

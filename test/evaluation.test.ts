@@ -106,7 +106,7 @@ describe.each(databaseKinds)("evaluation through GraphQL (%s)", (kind) => {
 
   beforeAll(async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), "lm-eval-"));
-    server = await startTestServer(kind);
+    server = await startTestServer(kind, { LAYERMERGE_DATASET_ROOTS: root });
     taskId = (await server.ok(`mutation { createTask(input: { key: "sem", name: "Semantic", kind: SEMANTIC, primaryMetric: MIOU }) { id } }`)).createTask.id;
     await blocksDataset(path.join(root, "blocks"), 3);
   });

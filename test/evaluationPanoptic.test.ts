@@ -36,8 +36,8 @@ describe.each(databaseKinds)("panoptic evaluation through GraphQL (%s)", (kind) 
   let root: string;
 
   beforeAll(async () => {
-    server = await startTestServer(kind);
     root = fs.mkdtempSync(path.join(os.tmpdir(), "lm-pan-"));
+    server = await startTestServer(kind, { LAYERMERGE_DATASET_ROOTS: root });
     const loc = path.join(root, "coco");
     fs.mkdirSync(loc, { recursive: true });
     fs.writeFileSync(path.join(loc, "panoptic_val.json"), JSON.stringify({

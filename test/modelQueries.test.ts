@@ -34,7 +34,7 @@ describe.each(databaseKinds)("models(where, orderBy, first, after) (%s)", (kind)
     server = await startTestServer(kind);
     basics = await seedBasics(server);
     const { createDataset } = await server.ok(
-      `mutation($t: ID!) { createDataset(input: { name: "Synthia", taskId: $t, format: SEMANTIC_PNG, location: "/s", verify: false, classes: [{ id: 0, name: "road", isThing: false }] }) { id } }`,
+      `mutation($t: ID!) { createDataset(input: { name: "Synthia", taskId: $t, format: SEMANTIC_PNG, location: "/data/s", verify: false, classes: [{ id: 0, name: "road", isThing: false }] }) { id } }`,
       { t: basics.task.id },
     );
     synthiaId = createDataset.id;

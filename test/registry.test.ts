@@ -62,7 +62,7 @@ describe.each(databaseKinds)("registry CRUD through GraphQL (%s)", (kind) => {
 
     const create = (classes: unknown, extra: Record<string, unknown> = {}) =>
       server.gql(`mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }`, {
-        i: { name: "Synthia", taskId: basics.task.id, format: "SEMANTIC_PNG", location: "/d", classes, verify: false, ...extra },
+        i: { name: "Synthia", taskId: basics.task.id, format: "SEMANTIC_PNG", location: "/data/d", classes, verify: false, ...extra },
       });
     expect((await create([])).errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "input.classes" });
     expect((await create([{ id: 0, name: "a", isThing: false }, { id: 0, name: "b", isThing: false }])).errors?.[0].extensions).toMatchObject({ field: "input.classes.1.id" });

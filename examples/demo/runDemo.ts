@@ -4,7 +4,8 @@
  * merge candidates; merge (uniform, layer-wise, cross-architecture, semantic into panoptic);
  * evaluate everything; print each model's scores and each merge against its best parent — next
  * to the independent PyTorch numbers in merge_check.json. Re-running it reuses what exists.
- * Afterwards `npm start` shows the populated registry.
+ * Afterwards `npm start` shows the populated registry (evaluating on the demo's datasets from there
+ * needs their folder in LAYERMERGE_DATASET_ROOTS, as this script sets it).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -28,7 +29,9 @@ const MERGES = [
 
 async function main() {
   const started = Date.now();
-  const config = loadConfig({ ...process.env, PORT: "0", LOG_LEVEL: process.env.LOG_LEVEL ?? "warn", LAYERMERGE_WORKERS: process.env.LAYERMERGE_WORKERS ?? "2" });
+  // The demo's datasets are read from this folder: it is added to the dataset roots.
+  const datasetRoots = [process.env.LAYERMERGE_DATASET_ROOTS, path.join(HERE, "datasets")].filter(Boolean).join(path.delimiter);
+  const config = loadConfig({ ...process.env, PORT: "0", LOG_LEVEL: process.env.LOG_LEVEL ?? "warn", LAYERMERGE_WORKERS: process.env.LAYERMERGE_WORKERS ?? "2", LAYERMERGE_DATASET_ROOTS: datasetRoots });
   const app = await startApp(config);
   const url = app.server.url;
   const origin = url.replace(/\/graphql$/, "");
@@ -146,7 +149,7 @@ async function main() {
     console.log(`\n  (panoptic rows: PQ; semantic rows: mIoU. Merging the same-architecture models does not beat the best parent on`);
     console.log(`   this toy; merging a self-trained semantic model into the panoptic one does. The registry's numbers are`);
     console.log(`   computed by its own merge and evaluation code; the PyTorch columns come from examples/demo/merge_check.py.)`);
-    console.log(`\ndone in ${((Date.now() - started) / 1000).toFixed(1)} s — run \`npm start\` and open http://127.0.0.1:4000/ to explore it.`);
+    console.log(`\ndone in ${((Date.now() - started) / 1000).toFixed(1)} s — run \`npm start\` and open http://127.0.0.1:4000/ to explore it (\`LAYERMERGE_DATASET_ROOTS=${path.join(HERE, "datasets")} npm start\` to evaluate on the demo's datasets from there).`);
   } finally {
     await app.stop();
   }

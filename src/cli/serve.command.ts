@@ -1,4 +1,4 @@
-import { loadConfig, redact } from "../config/config";
+import { ConfigError, loadConfig, redact } from "../config/config";
 import { startApp } from "../main";
 
 /** Runs until SIGINT/SIGTERM, then drains requests and closes the database. */
@@ -8,6 +8,7 @@ export async function serveCommand(): Promise<number> {
   try {
     app = await startApp(config);
   } catch (error) {
+    if (error instanceof ConfigError) throw error;
     const e = error as NodeJS.ErrnoException;
     if (e.code === "EADDRINUSE") throw new Error(`port ${config.port} on ${config.host} is already in use; set PORT to another port`);
     if (e.code === "ECONNREFUSED" || /connect/i.test(e.message ?? "")) {

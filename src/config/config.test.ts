@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import { ConfigError, loadConfig, redact } from "./config";
+import { ConfigError, exposure, isLoopbackHost, loadConfig, redact } from "./config";
 
 describe("loadConfig", () => {
   test("defaults: embedded SQLite under ./data, loopback, port 4000, auth off", () => {
@@ -39,6 +39,8 @@ describe("loadConfig", () => {
     [{ LAYERMERGE_AUTH: "yes" }, /LAYERMERGE_AUTH must be off, writes or all/],
     [{ LAYERMERGE_MAX_QUERY_DEPTH: "0" }, /LAYERMERGE_MAX_QUERY_DEPTH/],
     [{ LAYERMERGE_CORS_ORIGINS: "dash.example.org" }, /not an origin/],
+    [{ LAYERMERGE_ALLOW_OPEN: "yes" }, /LAYERMERGE_ALLOW_OPEN must be 1 or 0/],
+    [{ LAYERMERGE_DATASET_ROOTS: " : " }, /LAYERMERGE_DATASET_ROOTS must name at least one folder/],
   ])("refuses %p with one clear line", (env, message) => {
     let error: unknown;
     try {
@@ -49,6 +51,34 @@ describe("loadConfig", () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toMatch(message);
     expect((error as Error).message).not.toContain("\n");
+  });
+
+  test("dataset roots: <data dir>/datasets plus the import roots by default, else LAYERMERGE_DATASET_ROOTS", () => {
+    expect(loadConfig({}, "/srv/app").datasetRoots).toEqual(["/srv/app/data/datasets"]);
+    expect(loadConfig({ LAYERMERGE_DATA_DIR: "/var/lm", LAYERMERGE_IMPORT_ROOTS: "/models:rel" }, "/srv/app").datasetRoots).toEqual(["/var/lm/datasets", "/models", "/srv/app/rel"]);
+    expect(loadConfig({ LAYERMERGE_DATASET_ROOTS: "/data/cityscapes: /data/gta5 :ds", LAYERMERGE_IMPORT_ROOTS: "/models" }, "/srv/app").datasetRoots).toEqual(["/data/cityscapes", "/data/gta5", "/srv/app/ds"]);
+  });
+
+  test("loopback hosts: 127.0.0.0/8, ::1 (also IPv4-mapped) and localhost; nothing else", () => {
+    for (const host of ["127.0.0.1", "127.1.2.3", "::1", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1", "localhost", "LOCALHOST"]) expect({ host, loopback: isLoopbackHost(host) }).toEqual({ host, loopback: true });
+    for (const host of ["0.0.0.0", "::", "10.0.0.5", "128.0.0.1", "::ffff:10.0.0.1", "example.org", "localhost.example.org", "127.0.0.1.nip.io"]) expect({ host, loopback: isLoopbackHost(host) }).toEqual({ host, loopback: false });
+  });
+
+  test("auth off on a non-loopback HOST is refused unless LAYERMERGE_ALLOW_OPEN=1, which warns", () => {
+    const at = (env: NodeJS.ProcessEnv) => exposure(loadConfig(env));
+    expect(at({})).toEqual({});
+    expect(at({ HOST: "0.0.0.0", LAYERMERGE_AUTH: "writes" })).toEqual({});
+    expect(at({ HOST: "0.0.0.0", LAYERMERGE_AUTH: "all" })).toEqual({});
+    expect(at({ HOST: "::1", LAYERMERGE_AUTH: "off" })).toEqual({});
+    const refused = at({ HOST: "0.0.0.0" });
+    expect(refused.warning).toBeUndefined();
+    expect(refused.refusal).toMatch(/LAYERMERGE_AUTH/);
+    expect(refused.refusal).toMatch(/LAYERMERGE_ALLOW_OPEN=1/);
+    expect(refused.refusal).not.toContain("\n");
+    expect(at({ HOST: "0.0.0.0", LAYERMERGE_ALLOW_OPEN: "0" }).refusal).toBeDefined();
+    const open = at({ HOST: "10.0.0.5", LAYERMERGE_ALLOW_OPEN: "1" });
+    expect(open.refusal).toBeUndefined();
+    expect(open.warning).toMatch(/without authentication on 10\.0\.0\.5/);
   });
 
   test("redact hides passwords", () => {

@@ -1,3 +1,4 @@
+import * as net from "node:net";
 import * as path from "node:path";
 
 export type AuthMode = "off" | "writes" | "all";
@@ -15,6 +16,13 @@ export interface Config {
   logLevel: string;
   /** Folders whose files registerModel may import by path (empty: path imports are refused). */
   importRoots: string[];
+  /**
+   * Folders dataset locations must lie under (createDataset, updateDataset, evaluation):
+   * LAYERMERGE_DATASET_ROOTS, by default `<dataDir>/datasets` plus the import roots.
+   */
+  datasetRoots: string[];
+  /** LAYERMERGE_ALLOW_OPEN=1: serve with auth off on a non-loopback HOST (with a warning). */
+  allowOpen: boolean;
   maxUploadBytes: number;
   /** Worker threads for parsing, merging and evaluation in this process. */
   workers: number;
@@ -64,6 +72,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     }
   }
 
+  const importRoots = roots(env.LAYERMERGE_IMPORT_ROOTS, cwd);
+  const datasetRoots = env.LAYERMERGE_DATASET_ROOTS ? roots(env.LAYERMERGE_DATASET_ROOTS, cwd) : [path.join(dataDir, "datasets"), ...importRoots];
+  if (env.LAYERMERGE_DATASET_ROOTS && datasetRoots.length === 0) {
+    throw new ConfigError(`LAYERMERGE_DATASET_ROOTS must name at least one folder (got ${JSON.stringify(env.LAYERMERGE_DATASET_ROOTS)}); unset it for the default`);
+  }
+  const allowOpen = env.LAYERMERGE_ALLOW_OPEN ?? "";
+  if (!["", "0", "1"].includes(allowOpen)) throw new ConfigError(`LAYERMERGE_ALLOW_OPEN must be 1 or 0 (got ${JSON.stringify(allowOpen)})`);
+
   return {
     databaseUrl,
     databaseProvider,
@@ -75,11 +91,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     maxQueryDepth: integer(env, "LAYERMERGE_MAX_QUERY_DEPTH", 12, 1, 1000),
     maxQueryComplexity: integer(env, "LAYERMERGE_MAX_QUERY_COMPLEXITY", 5000, 1, 10_000_000),
     logLevel: env.LOG_LEVEL || "info",
-    importRoots: (env.LAYERMERGE_IMPORT_ROOTS || "")
-      .split(path.delimiter)
-      .map((p) => p.trim())
-      .filter(Boolean)
-      .map((p) => path.resolve(cwd, p)),
+    importRoots,
+    datasetRoots,
+    allowOpen: allowOpen === "1",
     maxUploadBytes: integer(env, "LAYERMERGE_MAX_UPLOAD_BYTES", 8 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
     workers: integer(env, "LAYERMERGE_WORKERS", 1, 1, 64),
     redisUrl: redisUrl(env.REDIS_URL),
@@ -89,6 +103,44 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     artifacts: artifactsLocation(env.LAYERMERGE_ARTIFACTS, dataDir),
     metricsPort: env.LAYERMERGE_METRICS_PORT ? integer(env, "LAYERMERGE_METRICS_PORT", 0, 0, 65535) : null,
   };
+}
+
+/** A `:`-separated list of folders, each resolved against the working directory. */
+function roots(raw: string | undefined, cwd: string): string[] {
+  return (raw || "")
+    .split(path.delimiter)
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .map((p) => path.resolve(cwd, p));
+}
+
+/** 127.0.0.0/8, ::1 (also IPv4-mapped) and `localhost`; any other name or address may be reachable from elsewhere. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.trim().toLowerCase();
+  if (h === "localhost") return true;
+  if (net.isIPv4(h)) return h.split(".")[0] === "127";
+  if (net.isIPv6(h)) {
+    const normalised = new URL(`http://[${h}]/`).hostname; // [::1], [::ffff:7f00:1]
+    if (normalised === "[::1]") return true;
+    const mapped = /^\[::ffff:([0-9a-f]{1,4}):[0-9a-f]{1,4}\]$/.exec(normalised);
+    return mapped !== null && parseInt(mapped[1]!, 16) >> 8 === 127;
+  }
+  return false;
+}
+
+/**
+ * Whether the API may serve with this configuration: auth off answers anyone who reaches the
+ * port, so off with a HOST other than loopback is refused unless LAYERMERGE_ALLOW_OPEN=1 says it
+ * is meant (then `warning` is logged at start).
+ */
+export function exposure(config: Pick<Config, "host" | "auth" | "allowOpen">): { refusal?: string; warning?: string } {
+  if (config.auth !== "off" || isLoopbackHost(config.host)) return {};
+  if (!config.allowOpen) {
+    return {
+      refusal: `refusing to serve without authentication on ${config.host} (HOST is not a loopback address and LAYERMERGE_AUTH is off): set LAYERMERGE_AUTH=writes or all, listen on HOST=127.0.0.1, or set LAYERMERGE_ALLOW_OPEN=1 if anyone who reaches the port may write`,
+    };
+  }
+  return { warning: `serving without authentication on ${config.host} (LAYERMERGE_AUTH=off, LAYERMERGE_ALLOW_OPEN=1): anyone who reaches the port can change the registry` };
 }
 
 function redisUrl(raw: string | undefined): string | null {

@@ -6,7 +6,7 @@ import { isUniqueViolation } from "./prismaErrors";
 import { Connection, connectionFrom, decodeCursor, encodeCursor, keysetAfter, pageSize } from "./pagination";
 import type { ThreadPool } from "../workers/threadPool";
 import * as fs from "node:fs/promises";
-import * as path from "node:path";
+import { confinePath, datasetRule } from "./pathConfinement";
 
 export interface DatasetClass {
   /** The model's output channel. */
@@ -52,7 +52,13 @@ const MAX_CLASSES = 10_000;
 const MAX_FILTER_NESTING = 6;
 
 export class DatasetService {
-  constructor(private readonly db: Db, private readonly provider: Provider, private readonly pool?: ThreadPool) {}
+  constructor(
+    private readonly db: Db,
+    private readonly provider: Provider,
+    private readonly pool?: ThreadPool,
+    /** LAYERMERGE_DATASET_ROOTS: every location, verified or not, must lie under one. */
+    private readonly roots: readonly string[] = [],
+  ) {}
 
   get(id: string) {
     return this.db.dataset.findUnique({ where: { id } });
@@ -91,7 +97,9 @@ export class DatasetService {
       ignoreIndex: checkIgnoreIndex(ignoreIndex),
       classes: checkClasses(input.classes, ignoreIndex) as unknown as object,
     };
-    const checked = input.verify === false ? {} : await this.verify({ ...data, classes: data.classes as unknown as DatasetClass[] });
+    // Confined before anything is read, verify: false included (it is read at evaluation).
+    const folder = await confinePath(data.location, datasetRule(this.roots));
+    const checked = input.verify === false ? {} : await this.verify({ ...data, classes: data.classes as unknown as DatasetClass[] }, folder);
     try {
       return await this.db.dataset.create({ data: { ...data, ...checked } });
     } catch (error) {
@@ -103,15 +111,15 @@ export class DatasetService {
   /**
    * Reads the split's files (in a worker thread): pairing, label values against the class list,
    * isThing against a panoptic JSON; records count, size and checksum. Any problem refuses the
-   * dataset with BAD_USER_INPUT listing the files at fault.
+   * dataset with BAD_USER_INPUT listing the files at fault. `folder` is
+   * the location as `confinePath` resolved it; messages name the location as given.
    */
-  async verify(data: { format: string; location: string; classes: DatasetClass[]; ignoreIndex: number; split: string }) {
+  private async verify(data: { format: string; location: string; classes: DatasetClass[]; ignoreIndex: number; split: string }, folder: string) {
     if (!this.pool) throw new Error("dataset verification needs the worker pool");
-    if (!path.isAbsolute(data.location)) throw badInput("input.location must be an absolute folder path", "input.location");
-    const stat = await fs.stat(data.location).catch(() => null);
+    const stat = await fs.stat(folder).catch(() => null);
     if (!stat?.isDirectory()) throw badInput(`input.location: no folder at ${data.location} (pass verify: false to record a dataset stored elsewhere)`, "input.location");
     const report = await this.pool.run("validateDataset", {
-      spec: { format: data.format as never, location: data.location, classes: data.classes, ignoreIndex: data.ignoreIndex, split: data.split },
+      spec: { format: data.format as never, location: folder, classes: data.classes, ignoreIndex: data.ignoreIndex, split: data.split },
     });
     if (report.images === 0 && report.problems.length === 0) throw badInput(`${data.location} holds no ${data.format} image/label pairs`, "input.location");
     if (!report.ok) {
@@ -128,6 +136,7 @@ export class DatasetService {
     if (input.taskId != null && !(await this.db.task.findUnique({ where: { id: input.taskId } }))) {
       throw badInput(`taskId ${JSON.stringify(input.taskId)} is not a known task`, "input.taskId");
     }
+    if (input.location != null) await confinePath(requiredText(input.location, "input.location", 4096), datasetRule(this.roots));
     const data = {
       name: input.name != null ? requiredText(input.name, "input.name") : undefined,
       taskId: input.taskId ?? undefined,

@@ -10,6 +10,7 @@ import type { DatasetClass } from "./datasetService";
 import { checkInferenceContract, InferenceContractInput } from "./inferenceContract";
 import { connectionFrom, decodeCursor, encodeCursor, pageSize } from "./pagination";
 import { formatSeconds } from "./format";
+import { confinePath, datasetRule } from "./pathConfinement";
 
 export interface StartEvaluationInput {
   modelId: string;
@@ -53,7 +54,20 @@ export class EvaluationService {
     private readonly store: ArtifactStore,
     private readonly pool: ThreadPool,
     private readonly jobs: () => JobRunner,
+    /** LAYERMERGE_DATASET_ROOTS, checked again here: a dataset recorded before they existed may lie anywhere. */
+    private readonly datasetRoots: readonly string[] = [],
   ) {}
+
+  /** The dataset's folder as it will be read, or FORBIDDEN when it lies outside the dataset roots. */
+  private async datasetFolder(dataset: { name: string; split: string; location: string }, field?: string): Promise<string> {
+    try {
+      return await confinePath(dataset.location, datasetRule(this.datasetRoots, "input.datasetId"));
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      const hint = error.code === "FORBIDDEN" ? "; add its folder to LAYERMERGE_DATASET_ROOTS to evaluate on it" : "";
+      throw new DomainError(error.code, `dataset ${dataset.name} (${dataset.split}): ${error.message.replace(/^input\.datasetId /, "location ")}${hint}`, { field });
+    }
+  }
 
   async start(input: StartEvaluationInput) {
     const model = await this.db.model.findUnique({ where: { id: input.modelId }, include: { artifact: true, task: true } });
@@ -66,6 +80,7 @@ export class EvaluationService {
     const task = model.task.kind === "PANOPTIC" ? "PANOPTIC" : model.task.kind === "SEMANTIC" ? "SEMANTIC" : null;
     if (!task) throw badInput(`evaluation of ${model.task.kind} models is not supported (SEMANTIC and PANOPTIC are)`, "input.modelId");
     if (task === "PANOPTIC" && dataset.format !== "COCO_PANOPTIC") throw badInput(`a panoptic model needs a COCO_PANOPTIC dataset; ${dataset.name} is ${dataset.format}`, "input.datasetId");
+    await this.datasetFolder(dataset, "input.datasetId");
     if (input.limit != null && (!Number.isInteger(input.limit) || input.limit < 1)) throw badInput("input.limit must be a positive integer", "input.limit");
     const batchSize = input.batchSize ?? 1;
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 64) throw badInput("input.batchSize must be an integer from 1 to 64", "input.batchSize");
@@ -110,6 +125,7 @@ export class EvaluationService {
     const model = await this.db.model.findUniqueOrThrow({ where: { id: payload.modelId }, include: { artifact: true } });
     const dataset = await this.db.dataset.findUniqueOrThrow({ where: { id: payload.datasetId } });
     if (model.artifact?.sha256 !== payload.settings.artifactSha256) throw badInput("the model's artifact changed since the evaluation was queued");
+    const folder = await this.datasetFolder(dataset);
     const local = await this.store.localPath(model.artifact.sha256);
     try {
       ctx.progress(0, "starting");
@@ -118,7 +134,7 @@ export class EvaluationService {
         {
           modelPath: local.path,
           contract: payload.settings.contract as never,
-          dataset: { format: dataset.format as never, location: dataset.location, classes: dataset.classes as never, ignoreIndex: dataset.ignoreIndex, split: dataset.split },
+          dataset: { format: dataset.format as never, location: folder, classes: dataset.classes as never, ignoreIndex: dataset.ignoreIndex, split: dataset.split },
           task: payload.settings.task,
           limit: payload.settings.limit ?? undefined,
           batchSize: payload.batchSize,

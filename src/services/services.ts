@@ -65,7 +65,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
     return runner;
   };
   const merges = new MergeService(db, infra.store, infra.pool, catalog, models, jobRunner, { artifacts: config.artifacts, dataDir: config.dataDir });
-  const evaluations = new EvaluationService(db, infra.store, infra.pool, jobRunner);
+  const evaluations = new EvaluationService(db, infra.store, infra.pool, jobRunner, config.datasetRoots);
   const handlers: JobHandlers = {
     MERGE: (payload, ctx) => merges.run(payload, ctx),
     EVALUATE: (payload, ctx) => evaluations.run(payload, ctx),
@@ -116,7 +116,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
     evaluations,
     jobs: new JobService(db, jobRunner, events),
     tasks: new TaskService(db),
-    datasets: new DatasetService(db, provider, infra.pool),
+    datasets: new DatasetService(db, provider, infra.pool, config.datasetRoots),
     backbones: new BackboneService(db),
     models,
     lineage: new LineageService(db),

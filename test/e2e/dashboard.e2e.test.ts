@@ -125,7 +125,7 @@ describeBrowser("dashboard in Chromium", () => {
     ensureWebBuild();
     fs.mkdirSync(SCREENSHOTS, { recursive: true });
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-e2e-"));
-    server = await startTestServer("sqlite");
+    server = await startTestServer("sqlite", { LAYERMERGE_DATASET_ROOTS: `${dataDir}:/data` });
     const contextPromise = launch();
 
     taskId = (await server.ok(`mutation { createTask(input: { key: "semantic", name: "Semantic segmentation", kind: SEMANTIC, primaryMetric: MIOU }) { id } }`)).createTask.id;

@@ -22,7 +22,9 @@ export interface TestServer {
 /** A real server on a random loopback port over a real database. */
 export async function startTestServer(kind: DatabaseKind, env: Record<string, string> = {}): Promise<TestServer> {
   const db = await createTestDatabase(kind);
-  const config = loadConfig({ DATABASE_URL: db.url, LAYERMERGE_DATA_DIR: db.dataDir, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent", ...env });
+  // Fixtures record datasets stored elsewhere (verify: false) under /data, which the dataset roots
+  // must hold; tests that write real datasets pass their own LAYERMERGE_DATASET_ROOTS.
+  const config = loadConfig({ DATABASE_URL: db.url, LAYERMERGE_DATA_DIR: db.dataDir, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent", LAYERMERGE_DATASET_ROOTS: "/data", ...env });
   const app = await startApp(config);
   const url = app.server.url;
   const gql = async <T>(query: string, variables?: Record<string, unknown>, options: { token?: string; headers?: Record<string, string> } = {}): Promise<GqlResult<T>> => {
