@@ -7,12 +7,14 @@ import { createLogger } from "./logging";
 import { connectRedisJobEvents } from "./jobs/redisJobEvents";
 import { BullJobWorker } from "./jobs/bullmq";
 import * as http from "node:http";
+import { checkMetricsAuth } from "./http/metricsAuth";
 import type { Services } from "./services/services";
 
 /** A worker's /healthz and /metrics (LAYERMERGE_METRICS_PORT); workers serve no API. */
 async function startMonitor(config: Config, services: Services): Promise<http.Server> {
   const server = http.createServer(async (req, res) => {
     if (req.url === "/metrics") {
+      if (!checkMetricsAuth(config.metricsToken, req, res)) return;
       res.setHeader("Content-Type", services.metrics.registry.contentType);
       res.end(await services.metrics.registry.metrics());
     } else if (req.url === "/healthz") {
@@ -74,11 +76,14 @@ export async function startWorker(config: Config = loadConfig()) {
   }, services.observe);
   await worker.start();
   const monitor = config.metricsPort != null ? await startMonitor(config, services) : null;
+  const monitorAddress = monitor?.address();
   return {
     config,
     logger,
     services,
     worker,
+    /** The port /healthz and /metrics listen on (LAYERMERGE_METRICS_PORT; 0 picks one), or null. */
+    metricsPort: monitorAddress && typeof monitorAddress === "object" ? monitorAddress.port : null,
     async stop() {
       await worker.stop();
       await new Promise<void>((resolve) => (monitor ? monitor.close(() => resolve()) : resolve()));
