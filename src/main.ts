@@ -43,6 +43,9 @@ export async function startApp(config: Config = loadConfig()) {
   const disconnectEvents = config.redisUrl ? await connectRedisJobEvents(services.events, config.redisUrl, `${config.queuePrefix}:job-events`) : null;
   await services.runner.start();
   const server = await startServer(config, services, logger);
+  // Unregistered uploads are swept by API processes (workers only store merge outputs, which
+  // they register themselves).
+  services.artifacts.startSweeping();
   logger.info({ url: server.url, database: redact(config.databaseUrl), auth: config.auth, shape: config.redisUrl ? "distributed" : "embedded" }, "layermerge is serving");
   return {
     config,
@@ -50,6 +53,7 @@ export async function startApp(config: Config = loadConfig()) {
     services,
     server,
     async stop() {
+      await services.artifacts.stopSweeping();
       await server.stop();
       await services.runner.stop();
       await disconnectEvents?.();
