@@ -165,7 +165,9 @@ export class FsArtifactStore implements ArtifactStore {
           if (name <= after || !name.startsWith(a + b)) continue;
           try {
             const s = await fsp.stat(path.join(this.root, a, b, name));
-            out.push({ sha256: name, sizeBytes: s.size, storedAt: s.mtime });
+            // A Date of this realm (fs.Stats' own may come from node's internals: graphql's
+            // date scalar then refuses it under test runners' sandboxes).
+            out.push({ sha256: name, sizeBytes: s.size, storedAt: new Date(Math.floor(s.mtimeMs)) });
           } catch (error) {
             if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error; // deleted meanwhile
             continue;
