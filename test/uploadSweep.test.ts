@@ -158,6 +158,52 @@ describe.each(databaseKinds)("upload sweep with LAYERMERGE_UPLOAD_TTL=2s (%s)", 
       await otherDb?.close();
     }
   });
+  // Deterministic version of the cross-process race on PostgreSQL: the other process's deletion
+  // has claimed the sha256 and is held just before deleting the blob; a registration (which
+  // found the blob at its start) reaches its Artifact INSERT and waits for the claim; the
+  // deletion then finishes. The registration's row is new, so it looks for the blob again in its
+  // transaction, finds it gone and answers NOT_FOUND — no row is left without its blob.
+  (kind === "postgres" ? test : test.skip)("a registration whose blob another process deletes under it answers NOT_FOUND and leaves no row", async () => {
+    let entered!: () => void;
+    const inDelete = new Promise<void>((resolve) => (entered = resolve));
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    class HeldStore extends FsArtifactStore {
+      override async delete(sha256: string) {
+        entered();
+        await gate;
+        return super.delete(sha256);
+      }
+    }
+    const otherDb = await openDatabase(server.db.url, { migrate: false });
+    try {
+      const other = new ArtifactService(otherDb.prisma, otherDb.direct, new HeldStore(path.join(server.db.dataDir, "artifacts")), TTL_MS);
+      const bytes = buildSegNet({ seed: 200 }).bytes;
+      const sha256 = await put(server, bytes);
+      const deletion = other.deleteIfUnreferenced(sha256);
+      await inDelete; // the claim is held, the blob still there
+      const registration = server.gql(REGISTER, { i: { name: "under-deletion", taskId: task.id, artifactSha256: sha256 } });
+      let waiting = 0;
+      for (let i = 0; i < 3000 && waiting === 0; i++) {
+        const [row] = await otherDb.prisma.$queryRawUnsafe<Array<{ n: bigint }>>(
+          `SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO "Artifact"%'`,
+        );
+        waiting = Number(row!.n);
+        if (waiting === 0) await sleep(10);
+      }
+      expect(waiting).toBeGreaterThan(0);
+      open();
+      expect(await deletion).toBe("deleted");
+      const result = await registration;
+      expect(result.errors?.[0].extensions).toMatchObject({ code: "NOT_FOUND", field: "input.artifactSha256" });
+      expect(await server.app.services.database.prisma.artifact.findUnique({ where: { sha256 } })).toBeNull();
+      expect(await server.app.services.database.prisma.model.findFirst({ where: { name: "under-deletion" } })).toBeNull();
+      expect(fs.existsSync(blobPath(server, sha256))).toBe(false);
+    } finally {
+      open();
+      await otherDb.close();
+    }
+  });
 });
 
 describe.each(databaseKinds)("artifacts connection and deleteArtifact (%s)", (kind) => {
