@@ -123,7 +123,7 @@ describe.each(databaseKinds)("upload sweep with LAYERMERGE_UPLOAD_TTL=2s (%s)", 
   // SQLite is one process's database (embedded shape), so there every deletion is this process's.
   test(`registration and deletion racing${kind === "postgres" ? ", in this process and from another one" : ""}: never a row without its blob`, async () => {
     const otherDb = kind === "postgres" ? await openDatabase(server.db.url, { migrate: false }) : null;
-    const other = otherDb ? new ArtifactService(otherDb.prisma, otherDb.direct, new FsArtifactStore(path.join(server.db.dataDir, "artifacts")), TTL_MS) : server.app.services.artifacts;
+    const other = otherDb ? new ArtifactService(otherDb.prisma, otherDb.direct, new FsArtifactStore(path.join(server.db.dataDir, "artifacts")), TTL_MS, "postgres") : server.app.services.artifacts;
     try {
       const outcomes = await Promise.all(
         Array.from({ length: 8 }, async (_, k) => {
@@ -177,7 +177,7 @@ describe.each(databaseKinds)("upload sweep with LAYERMERGE_UPLOAD_TTL=2s (%s)", 
     }
     const otherDb = await openDatabase(server.db.url, { migrate: false });
     try {
-      const other = new ArtifactService(otherDb.prisma, otherDb.direct, new HeldStore(path.join(server.db.dataDir, "artifacts")), TTL_MS);
+      const other = new ArtifactService(otherDb.prisma, otherDb.direct, new HeldStore(path.join(server.db.dataDir, "artifacts")), TTL_MS, "postgres");
       const bytes = buildSegNet({ seed: 200 }).bytes;
       const sha256 = await put(server, bytes);
       const deletion = other.deleteIfUnreferenced(sha256);

@@ -1,4 +1,4 @@
-import type { Db } from "../persistence/database";
+import type { Db, Provider } from "../persistence/database";
 import { sql, type DirectQueries, type DirectSql } from "../persistence/directSql";
 import { cuid } from "../persistence/cuid";
 import { badInput, conflict, DomainError, notFound } from "../core/errors";
@@ -111,9 +111,10 @@ export type DeleteOutcome = "deleted" | "referenced" | "pinned" | "missing";
  * API process of a blob already older than the TTL may lose that race and answer NOT_FOUND;
  * `layermerge register` then uploads again and retries.
  *
- * On SQLite (one process) the placeholder transaction also holds the only connection's
- * transaction lock while the blob is deleted; it always commits (never rolls back after the
- * deletion), so statements that Prisma runs on that connection meanwhile are kept.
+ * On SQLite (one process: the embedded shape) the pins alone already keep registrations and
+ * deletions apart. The placeholder transaction there holds the only connection's transaction
+ * lock while the blob is deleted; it always commits (never rolls back after the deletion), so
+ * statements that Prisma runs on that connection meanwhile are kept.
  */
 export class ArtifactService {
   readonly pins = new BlobPins();
@@ -126,6 +127,7 @@ export class ArtifactService {
     private readonly direct: DirectSql,
     private readonly store: ArtifactStore,
     private readonly ttlMs: number,
+    private readonly provider: Provider,
     private readonly logger?: Logger,
   ) {}
 
@@ -136,8 +138,14 @@ export class ArtifactService {
   /**
    * For a transaction that has just inserted the Artifact row for `sha256` (so a deletion can no
    * longer start, see the class comment): the blob must still be there.
+   *
+   * Only on PostgreSQL, where other processes may delete. SQLite is the embedded shape: one API
+   * process, whose deletions respect the pin the caller holds; and there a transaction is the
+   * one connection's, so awaiting I/O inside it would let other requests' statements run in it
+   * — and be rolled back with it when the registration then fails (a name already taken).
    */
   async assertStoredInTransaction(sha256: string, field = "input.artifactSha256"): Promise<void> {
+    if (this.provider !== "postgres") return;
     if (!(await this.store.stat(sha256))) throw missingBlob(sha256, field);
   }
 

@@ -65,7 +65,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
     if (!runner) throw new Error("the job runner is not ready");
     return runner;
   };
-  const artifacts = new ArtifactService(db, infra.database.direct, infra.store, config.uploadTtlMs, logger);
+  const artifacts = new ArtifactService(db, infra.database.direct, infra.store, config.uploadTtlMs, provider, logger);
   const merges = new MergeService(db, infra.store, infra.pool, catalog, models, jobRunner, { artifacts: config.artifacts, dataDir: config.dataDir }, artifacts);
   const evaluations = new EvaluationService(db, infra.store, infra.pool, jobRunner);
   const handlers: JobHandlers = {
