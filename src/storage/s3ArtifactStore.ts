@@ -304,20 +304,20 @@ export class S3ArtifactStore implements ArtifactStore {
     const Prefix = this.key("sha256") + "/";
     const out: ListedBlob[] = [];
     // Keys are <prefix>/sha256/<ab>/<cd>/<sha256>: their lexicographic order is the hashes'.
+    // Pages of the server's default size, each starting after the last key seen (no continuation
+    // tokens, and no small MaxKeys: s3rver fails to produce a token for a truncated page).
     let StartAfter = options.after ? this.keyOf(options.after) : undefined;
-    let ContinuationToken: string | undefined;
     while (out.length < options.limit) {
-      const page = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix, StartAfter: ContinuationToken ? undefined : StartAfter, ContinuationToken, MaxKeys: Math.min(1000, options.limit - out.length) }),
-      );
-      for (const object of page.Contents ?? []) {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix, StartAfter }));
+      const contents = page.Contents ?? [];
+      for (const object of contents) {
         const sha256 = object.Key?.slice(object.Key.lastIndexOf("/") + 1) ?? "";
         if (!SHA256_PATTERN.test(sha256) || object.Key !== this.keyOf(sha256)) continue;
-        out.push({ sha256, sizeBytes: object.Size ?? 0, storedAt: object.LastModified ?? new Date(0) });
+        // A Date of this realm (see FsArtifactStore.list).
+        out.push({ sha256, sizeBytes: object.Size ?? 0, storedAt: new Date(object.LastModified ? object.LastModified.getTime() : 0) });
       }
-      if (!page.IsTruncated || !page.NextContinuationToken) break;
-      ContinuationToken = page.NextContinuationToken;
-      StartAfter = undefined;
+      if (!page.IsTruncated || contents.length === 0) break;
+      StartAfter = contents[contents.length - 1]!.Key;
     }
     return out.slice(0, options.limit);
   }
