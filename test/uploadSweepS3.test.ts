@@ -61,8 +61,11 @@ describe.each(servers)("upload sweep on S3 (%s)", (name, start, available) => {
     test("old unregistered uploads and dead temporary objects and multipart uploads go; registered blobs and a live upload stay", async () => {
       const { task } = await seedBasics(server);
       const modelBytes = buildSegNet({ seed: 41 }).bytes;
+      // Held from before the upload until registered, so a slow machine cannot let a sweep take it in between.
+      const hold = await server.app.services.artifacts.pin(sha(modelBytes));
       const registered = await put(modelBytes);
       await server.ok(`mutation($i: RegisterModelInput!) { registerModel(input: $i) { id } }`, { i: { name: "kept", taskId: task.id, artifactSha256: registered } });
+      hold();
       const orphanBytes = randomBytes(5000);
       const orphan = await put(orphanBytes);
       expect(orphan).toBe(sha(orphanBytes));
