@@ -144,9 +144,9 @@ export class ArtifactService {
    * one connection's, so awaiting I/O inside it would let other requests' statements run in it
    * — and be rolled back with it when the registration then fails (a name already taken).
    */
-  async assertStoredInTransaction(sha256: string, field = "input.artifactSha256"): Promise<void> {
+  async assertStoredInTransaction(sha256: string, onMissing: () => Error = () => missingBlob(sha256, "input.artifactSha256")): Promise<void> {
     if (this.provider !== "postgres") return;
-    if (!(await this.store.stat(sha256))) throw missingBlob(sha256, field);
+    if (!(await this.store.stat(sha256))) throw onMissing();
   }
 
   /**

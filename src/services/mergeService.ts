@@ -276,7 +276,8 @@ export class MergeService {
         artifact = await tx.artifact.create({ data: { sha256, sizeBytes: BigInt(sizeBytes), format: result.format, storageKey: sha256 } });
         // A new row: a deletion of these bytes (an upload sweep in another process) may have
         // finished just before it; the row must not outlive the blob (see ArtifactService).
-        await this.artifacts.assertStoredInTransaction(sha256, "output");
+        // Not the job's fault: a plain error, so the job is retried (and stores its output again).
+        await this.artifacts.assertStoredInTransaction(sha256, () => new Error(`the merged output ${sha256} was deleted (an upload sweep) before it was recorded`));
       }
       const names = [anchor, ...inputs.contributors].map((m) => m.name).join(", ");
       const validated = await this.models.validateForCreate({
