@@ -7,12 +7,14 @@ import { createLogger } from "./logging";
 import { connectRedisJobEvents } from "./jobs/redisJobEvents";
 import { BullJobWorker } from "./jobs/bullmq";
 import * as http from "node:http";
+import { checkMetricsAuth } from "./http/metricsAuth";
 import type { Services } from "./services/services";
 
 /** A worker's /healthz and /metrics (LAYERMERGE_METRICS_PORT); workers serve no API. */
 async function startMonitor(config: Config, services: Services): Promise<http.Server> {
   const server = http.createServer(async (req, res) => {
     if (req.url === "/metrics") {
+      if (!checkMetricsAuth(config.metricsToken, req, res)) return;
       res.setHeader("Content-Type", services.metrics.registry.contentType);
       res.end(await services.metrics.registry.metrics());
     } else if (req.url === "/healthz") {
@@ -44,6 +46,9 @@ export async function startApp(config: Config = loadConfig()) {
   const disconnectEvents = config.redisUrl ? await connectRedisJobEvents(services.events, config.redisUrl, `${config.queuePrefix}:job-events`) : null;
   await services.runner.start();
   const server = await startServer(config, services, logger);
+  // Unregistered uploads are swept by API processes (workers only store merge outputs, which
+  // they register themselves).
+  services.artifacts.startSweeping();
   logger.info({ url: server.url, database: redact(config.databaseUrl), auth: config.auth, shape: config.redisUrl ? "distributed" : "embedded" }, "layermerge is serving");
   return {
     config,
@@ -51,6 +56,7 @@ export async function startApp(config: Config = loadConfig()) {
     services,
     server,
     async stop() {
+      await services.artifacts.stopSweeping();
       await server.stop();
       await services.runner.stop();
       await disconnectEvents?.();
@@ -77,11 +83,14 @@ export async function startWorker(config: Config = loadConfig()) {
   }, services.observe);
   await worker.start();
   const monitor = config.metricsPort != null ? await startMonitor(config, services) : null;
+  const monitorAddress = monitor?.address();
   return {
     config,
     logger,
     services,
     worker,
+    /** The port /healthz and /metrics listen on (LAYERMERGE_METRICS_PORT; 0 picks one), or null. */
+    metricsPort: monitorAddress && typeof monitorAddress === "object" ? monitorAddress.port : null,
     async stop() {
       await worker.stop();
       await new Promise<void>((resolve) => (monitor ? monitor.close(() => resolve()) : resolve()));

@@ -137,7 +137,7 @@ describe.each(databaseKinds)("registration: imports and bad input (%s)", (kind) 
     expect(empty.errors?.[0].message).toMatch(/empty/);
     expect(await state()).toEqual(before);
     const unknownSha = await register({ name: "nope", artifactSha256: "ab".repeat(32) });
-    expect(unknownSha.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "input.artifactSha256" });
+    expect(unknownSha.errors?.[0].extensions).toMatchObject({ code: "NOT_FOUND", field: "input.artifactSha256" });
     // Bad metadata is refused before anything is stored or parsed.
     const file = path.join(root, "net2.onnx");
     fs.writeFileSync(file, buildSegNet({ seed: 99 }).bytes);

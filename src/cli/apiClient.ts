@@ -30,7 +30,7 @@ export class ApiClient {
     if (body.errors?.length) {
       const e = body.errors[0];
       const field = e.extensions?.field ? ` (${e.extensions.field})` : "";
-      throw new DomainError("BAD_USER_INPUT", `${e.extensions?.code ?? "ERROR"}: ${e.message}${field}`);
+      throw new DomainError("BAD_USER_INPUT", `${e.extensions?.code ?? "ERROR"}: ${e.message}${field}`, { field: e.extensions?.field, details: { code: e.extensions?.code } });
     }
     return body.data as T;
   }

@@ -35,14 +35,16 @@ export async function registerCommand(args: string[], client = new ApiClient()):
   const hashing = new ProgressBar("hashing ");
   const sha256 = await sha256File(file, (done, total) => hashing.update(total ? done / total : 1, `${formatBytes(done)} / ${formatBytes(total)}`));
   hashing.done();
-  if (await client.has(sha256)) {
-    console.error(`the registry already holds ${sha256.slice(0, 12)}… (${formatBytes(size)}); skipping the upload`);
-  } else {
+  const upload = async () => {
     const bar = new ProgressBar("uploading");
     await client.upload(file, (sent, total) => bar.update(total ? sent / total : 1, `${formatBytes(sent)} / ${formatBytes(total)}`));
     bar.done();
+  };
+  if (await client.has(sha256)) {
+    console.error(`the registry already holds ${sha256.slice(0, 12)}… (${formatBytes(size)}); skipping the upload`);
+  } else {
+    await upload();
   }
-  console.error("parsing and registering…");
   const input = {
     artifactSha256: sha256,
     name: values.name,
@@ -56,10 +58,26 @@ export async function registerCommand(args: string[], client = new ApiClient()):
     tags: values.tags ? String(values.tags).split(",").map((t) => t.trim()).filter(Boolean) : undefined,
     layerOrder: values["layer-order"] ? String(values["layer-order"]).split(",").map((t) => t.trim()) : undefined,
   };
-  const { registerModel: model } = await client.graphql(
-    `mutation($i: RegisterModelInput!) { registerModel(input: $i) { id name version structure { tensorCount parameterCount layerCount groups { prefix tensorCount } } } }`,
-    { i: input },
-  );
+  const register = () => {
+    console.error("parsing and registering…");
+    return client.graphql(
+      `mutation($i: RegisterModelInput!) { registerModel(input: $i) { id name version structure { tensorCount parameterCount layerCount groups { prefix tensorCount } } } }`,
+      { i: input },
+    );
+  };
+  let registered;
+  try {
+    registered = await register();
+  } catch (error) {
+    // The registry removes uploads nobody registers within LAYERMERGE_UPLOAD_TTL: bytes it held
+    // at the HEAD (or uploaded long ago) can be gone by now. Upload them again, once.
+    const e = error as DomainError;
+    if (!(e instanceof DomainError && e.details?.code === "NOT_FOUND" && e.field === "input.artifactSha256")) throw error;
+    console.error(`the registry no longer holds ${sha256.slice(0, 12)}… (an unregistered upload is removed after a while); uploading again`);
+    await upload();
+    registered = await register();
+  }
+  const model = registered.registerModel;
   const s = model.structure;
   console.error(`registered ${model.name}@${model.version}: ${s.tensorCount} tensors, ${s.parameterCount.toLocaleString("en")} parameters, ${s.layerCount} layers (${s.groups.map((g: { prefix: string; tensorCount: number }) => `${g.prefix} ${g.tensorCount}`).join(", ")})`);
   console.log(model.id);

@@ -41,6 +41,11 @@ describe("loadConfig", () => {
     [{ LAYERMERGE_CORS_ORIGINS: "dash.example.org" }, /not an origin/],
     [{ LAYERMERGE_ALLOW_OPEN: "yes" }, /LAYERMERGE_ALLOW_OPEN must be 1 or 0/],
     [{ LAYERMERGE_DATASET_ROOTS: " : " }, /LAYERMERGE_DATASET_ROOTS must name at least one folder/],
+    [{ LAYERMERGE_UPLOAD_TTL: "24" }, /LAYERMERGE_UPLOAD_TTL must be a duration like 24h, 30m or 2s \(got "24"\)/],
+    [{ LAYERMERGE_UPLOAD_TTL: "0s" }, /LAYERMERGE_UPLOAD_TTL/],
+    [{ LAYERMERGE_UPLOAD_TTL: "1.5h" }, /LAYERMERGE_UPLOAD_TTL/],
+    [{ LAYERMERGE_METRICS_TOKEN: "short" }, /LAYERMERGE_METRICS_TOKEN must be at least 16/],
+    [{ LAYERMERGE_METRICS_TOKEN: "with a space in the middle" }, /LAYERMERGE_METRICS_TOKEN/],
   ])("refuses %p with one clear line", (env, message) => {
     let error: unknown;
     try {
@@ -79,6 +84,15 @@ describe("loadConfig", () => {
     const open = at({ HOST: "10.0.0.5", LAYERMERGE_ALLOW_OPEN: "1" });
     expect(open.refusal).toBeUndefined();
     expect(open.warning).toMatch(/without authentication on 10\.0\.0\.5/);
+  });
+
+  test("upload TTL: 24 hours by default, durations as token expiries take them plus seconds; metrics token off by default", () => {
+    expect(loadConfig({}).uploadTtlMs).toBe(24 * 60 * 60 * 1000);
+    expect(loadConfig({ LAYERMERGE_UPLOAD_TTL: "2s" }).uploadTtlMs).toBe(2000);
+    expect(loadConfig({ LAYERMERGE_UPLOAD_TTL: "30m" }).uploadTtlMs).toBe(30 * 60 * 1000);
+    expect(loadConfig({ LAYERMERGE_UPLOAD_TTL: "3d" }).uploadTtlMs).toBe(3 * 24 * 60 * 60 * 1000);
+    expect(loadConfig({}).metricsToken).toBeNull();
+    expect(loadConfig({ LAYERMERGE_METRICS_TOKEN: "0123456789abcdef" }).metricsToken).toBe("0123456789abcdef");
   });
 
   test("redact hides passwords", () => {

@@ -1,5 +1,6 @@
 import * as net from "node:net";
 import * as path from "node:path";
+import { parseDuration } from "../core/duration";
 
 export type AuthMode = "off" | "writes" | "all";
 
@@ -35,6 +36,14 @@ export interface Config {
   artifacts: string;
   /** A worker's /healthz and /metrics port (workers serve no API); null: none. */
   metricsPort: number | null;
+  /**
+   * How long an uploaded blob that no Artifact row references may stay in the store before the
+   * sweep deletes it (LAYERMERGE_UPLOAD_TTL; default 24 h). Also the age after which temporary
+   * uploads of dead attempts are removed.
+   */
+  uploadTtlMs: number;
+  /** When set, GET /metrics (API and a worker's metrics port) needs `Authorization: Bearer <it>`. */
+  metricsToken: string | null;
 }
 
 /** Raised for invalid configuration; `main` prints its message as one line and exits. */
@@ -102,6 +111,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     jobLockMs: integer(env, "LAYERMERGE_JOB_LOCK_MS", 30_000, 500, 3_600_000),
     artifacts: artifactsLocation(env.LAYERMERGE_ARTIFACTS, dataDir),
     metricsPort: env.LAYERMERGE_METRICS_PORT ? integer(env, "LAYERMERGE_METRICS_PORT", 0, 0, 65535) : null,
+    uploadTtlMs: uploadTtl(env.LAYERMERGE_UPLOAD_TTL),
+    metricsToken: metricsToken(env.LAYERMERGE_METRICS_TOKEN),
   };
 }
 
@@ -141,6 +152,22 @@ export function exposure(config: Pick<Config, "host" | "auth" | "allowOpen">): {
     };
   }
   return { warning: `serving without authentication on ${config.host} (LAYERMERGE_AUTH=off, LAYERMERGE_ALLOW_OPEN=1): anyone who reaches the port can change the registry` };
+}
+
+function uploadTtl(raw: string | undefined): number {
+  if (raw === undefined || raw === "") return 24 * 3_600_000;
+  try {
+    return parseDuration(raw, "LAYERMERGE_UPLOAD_TTL");
+  } catch {
+    throw new ConfigError(`LAYERMERGE_UPLOAD_TTL must be a duration like 24h, 30m or 2s (got ${JSON.stringify(raw)})`);
+  }
+}
+
+/** A bearer secret: long enough not to be guessed, and only characters a header carries as they are. */
+function metricsToken(raw: string | undefined): string | null {
+  if (raw === undefined || raw === "") return null;
+  if (!/^[\x21-\x7e]{16,}$/.test(raw)) throw new ConfigError("LAYERMERGE_METRICS_TOKEN must be at least 16 printable ASCII characters without spaces");
+  return raw;
 }
 
 function redisUrl(raw: string | undefined): string | null {

@@ -11,6 +11,7 @@ import { ModelResolver } from "./resolvers/model.resolver";
 import { TaskResolver } from "./resolvers/task.resolver";
 import { TokenResolver } from "./resolvers/token.resolver";
 import { StructureResolver } from "./resolvers/structure.resolver";
+import { ArtifactResolver } from "./resolvers/artifact.resolver";
 import { JobResolver, MergeInputResolver, MergeResolver, ModelMergeResolver } from "./resolvers/merge.resolver";
 import {
   EvaluationResolver, JobEvaluationResolver, LeaderboardEntryResolver, MergeGainResolver, ModelEvaluationResolver, ParentGainResolver,
@@ -18,7 +19,7 @@ import {
 
 export const resolvers = [TaskResolver, DatasetResolver, BackboneResolver, ModelResolver, LineageResolver, TokenResolver, StructureResolver, MergeResolver, MergeInputResolver, JobResolver, ModelMergeResolver,
   EvaluationResolver, LeaderboardEntryResolver, ParentGainResolver, ModelEvaluationResolver, MergeGainResolver, JobEvaluationResolver,
-  InferenceContractResolver] as const;
+  InferenceContractResolver, ArtifactResolver] as const;
 
 let cached: GraphQLSchema | undefined;
 

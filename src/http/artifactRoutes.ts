@@ -76,7 +76,9 @@ export function artifactRoutes(config: Config, services: Services, logger: Logge
       res.setHeader("Accept-Ranges", "bytes");
       res.setHeader("ETag", `"${info.sha256}"`);
       res.setHeader("Content-Type", "application/octet-stream");
-      res.setHeader("Cache-Control", "public, max-age=31536000, immutable");
+      // Content-addressed bytes never change, but when reading them needs a token a shared cache
+      // (a proxy, a CDN) must not keep them and hand them to whoever asks next.
+      res.setHeader("Cache-Control", `${config.auth === "all" ? "private" : "public"}, max-age=31536000, immutable`);
       if (range === "unsatisfiable") {
         res.setHeader("Content-Range", `bytes */${info.sizeBytes}`);
         res.status(416).end();

@@ -17,6 +17,7 @@ import type { GraphQLContext } from "../graphql/context";
 import { authenticate } from "./authenticate";
 import { cors } from "./cors";
 import { artifactRoutes } from "./artifactRoutes";
+import { checkMetricsAuth } from "./metricsAuth";
 import { webRoutes } from "./webRoutes";
 import { WebSocketServer } from "ws";
 import { useServer } from "graphql-ws/use/ws";
@@ -79,7 +80,8 @@ export async function startServer(config: Config, services: Services, logger: Lo
     if (!ok) logger.warn({ health }, "health check failed");
     res.status(ok ? 200 : 503).json({ status: ok ? "ok" : "unavailable", ...health });
   });
-  app.get("/metrics", async (_req, res) => {
+  app.get("/metrics", async (req, res) => {
+    if (!checkMetricsAuth(config.metricsToken, req, res)) return;
     res.setHeader("Content-Type", services.metrics.registry.contentType);
     res.send(await services.metrics.registry.metrics());
   });

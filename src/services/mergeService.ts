@@ -5,6 +5,7 @@ import type { Db } from "../persistence/database";
 import { badInput, DomainError } from "../core/errors";
 import { MERGE_METHOD_NAMES, MERGE_METHODS, planMerge, type MergePlan } from "../core/merge";
 import type { ArtifactStore } from "../storage/artifactStore";
+import type { ArtifactService } from "./artifactService";
 import type { ThreadPool } from "../workers/threadPool";
 import type { MergeModelRef, RunMergeResult } from "../workers/runMerge";
 import type { ParsedModel } from "../core/structure/types";
@@ -71,7 +72,8 @@ export class MergeService {
     private readonly catalog: StructureCatalog,
     private readonly models: ModelService,
     private readonly jobs: () => JobRunner,
-    private readonly remoteStore: { artifacts: string; dataDir: string } = { artifacts: "", dataDir: "" },
+    private readonly remoteStore: { artifacts: string; dataDir: string },
+    private readonly artifacts: ArtifactService,
   ) {}
 
   /** Preview: the per-layer weights, what is merged or copied, and the output size. */
@@ -214,6 +216,7 @@ export class MergeService {
     const outFile = path.join(dir, inputs.anchor.artifact!.format === "onnx" ? "merged.onnx" : "merged.safetensors");
     let storedSha: string | null = null;
     let createdBlob = false;
+    let unpin: (() => void) | null = null;
     try {
       ctx.progress(0, "merging");
       const result: RunMergeResult = await this.pool.run(
@@ -237,6 +240,8 @@ export class MergeService {
       );
       ctx.progress(0.96, "storing the merged model");
       const hashed = await this.pool.run("hashFile", { file: outFile }, { signal: ctx.signal });
+      // Pinned until recorded, so this process's upload sweep leaves the unreferenced output be.
+      unpin = await this.artifacts.pin(hashed.sha256);
       const blob = await this.store.adoptFile(outFile, hashed);
       storedSha = blob.sha256;
       createdBlob = blob.created;
@@ -248,12 +253,11 @@ export class MergeService {
         message: `merged ${result.mergedCount} tensors (${result.copiedCount} copied) into ${created.model.name}@${created.model.version}${reuse}`,
       };
     } catch (error) {
-      if (storedSha && createdBlob) {
-        const referenced = await this.db.artifact.findUnique({ where: { sha256: storedSha }, select: { id: true } });
-        if (!referenced) await this.store.delete(storedSha).catch(() => undefined);
-      }
+      unpin?.();
+      if (storedSha && createdBlob) await this.artifacts.deleteIfUnreferenced(storedSha).catch(() => undefined);
       throw error;
     } finally {
+      unpin?.();
       await fsp.rm(dir, { recursive: true, force: true });
       for (const l of locals) await l.release().catch(() => undefined);
     }
@@ -267,7 +271,14 @@ export class MergeService {
       // first, this one returns that model.
       const twin = await tx.merge.findFirst({ where: { recipeHash, outputModel: { deletedAt: null } }, include: { outputModel: true } });
       if (twin?.outputModel) return { model: twin.outputModel, mergeId: twin.id, reused: true };
-      const artifact = (await tx.artifact.findUnique({ where: { sha256 } })) ?? (await tx.artifact.create({ data: { sha256, sizeBytes: BigInt(sizeBytes), format: result.format, storageKey: sha256 } }));
+      let artifact = await tx.artifact.findUnique({ where: { sha256 } });
+      if (!artifact) {
+        artifact = await tx.artifact.create({ data: { sha256, sizeBytes: BigInt(sizeBytes), format: result.format, storageKey: sha256 } });
+        // A new row: a deletion of these bytes (an upload sweep in another process) may have
+        // finished just before it; the row must not outlive the blob (see ArtifactService).
+        // Not the job's fault: a plain error, so the job is retried (and stores its output again).
+        await this.artifacts.assertStoredInTransaction(sha256, () => new Error(`the merged output ${sha256} was deleted (an upload sweep) before it was recorded`));
+      }
       const names = [anchor, ...inputs.contributors].map((m) => m.name).join(", ");
       const validated = await this.models.validateForCreate({
         name: output.name,

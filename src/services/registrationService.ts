@@ -20,6 +20,7 @@ import type { ModelInput, ModelRow, ModelService, ValidatedModel } from "./model
 import type { CatalogStructure, StructureCatalog } from "./structureCatalog";
 import { resolveImportPath } from "./importPath";
 import { isUniqueViolation } from "./prismaErrors";
+import { missingBlob, type ArtifactService } from "./artifactService";
 
 export interface RegisterModelInput extends ModelInput {
   artifactSha256?: string | null;
@@ -50,6 +51,7 @@ export class RegistrationService {
     private readonly models: ModelService,
     private readonly config: RegistrationConfig,
     private readonly direct: DirectSql,
+    private readonly artifacts: ArtifactService,
   ) {}
 
   async register(input: RegisterModelInput): Promise<ModelRow> {
@@ -70,6 +72,9 @@ export class RegistrationService {
     let sha256: string;
     let sizeBytes: number;
     let newBlob = false;
+    // The blob is pinned from the start until its Artifact row is written (or the registration
+    // fails), so this process's upload sweep does not delete it under the registration.
+    let unpin: (() => void) | null = null;
     const cleanup: Array<() => Promise<void>> = [];
     try {
       let file: string;
@@ -78,12 +83,13 @@ export class RegistrationService {
       if (input.artifactSha256) {
         sha256 = input.artifactSha256.toLowerCase();
         if (!SHA256_PATTERN.test(sha256)) throw badInput("input.artifactSha256 must be 64 hex digits", "input.artifactSha256");
+        unpin = await this.artifacts.pin(sha256);
         // Both at once (one thread-pool round trip instead of two for the file store); a local
         // copy obtained for an unknown blob is released, and the unknown blob reported.
         const [blob, local] = await Promise.allSettled([this.store.stat(sha256), this.store.localPath(sha256)]);
         if (local.status === "fulfilled") cleanup.push(() => local.value.release());
         if (blob.status === "rejected") throw blob.reason;
-        if (!blob.value) throw badInput(`no uploaded artifact has sha256 ${sha256}; upload it first with PUT /artifacts`, "input.artifactSha256");
+        if (!blob.value) throw missingBlob(sha256, "input.artifactSha256");
         if (local.status === "rejected") throw local.reason;
         sizeBytes = blob.value.sizeBytes;
         file = local.value.path;
@@ -102,6 +108,7 @@ export class RegistrationService {
       if (!input.artifactSha256) {
         const stored = await this.storeImport(file, identity, cleanup);
         ({ sha256, sizeBytes } = stored);
+        unpin = await this.artifacts.pin(sha256);
         newBlob = stored.created;
         if (stored.inlined) layout = null; // byte locations in the inlined file differ: merges parse it
       }
@@ -110,16 +117,18 @@ export class RegistrationService {
       const structureId = (await this.storedStructureId(identity.structureKey)) ?? (await this.createStructure(await this.pool.run("parseModelFile", parse), identity.structureKey));
       return await this.record(validated, structureId, { sha256: sha256!, sizeBytes: sizeBytes!, format: identity.format, layout });
     } catch (error) {
+      unpin?.();
       const refused = await refusal;
       if (refused) throw refused.error;
-      // An upload or import that did not become a registered artifact is garbage.
+      // An upload or import that did not become a registered artifact is garbage — unless a row
+      // references it by now, or another registration in this process is using it.
       const sha = input.artifactSha256?.toLowerCase() ?? (newBlob ? sha256! : undefined);
       if (sha && SHA256_PATTERN.test(sha) && (newBlob || input.artifactSha256)) {
-        const referenced = await this.db.artifact.findUnique({ where: { sha256: sha }, select: { id: true } });
-        if (!referenced) await this.store.delete(sha).catch(() => undefined);
+        await this.artifacts.deleteIfUnreferenced(sha).catch(() => undefined);
       }
       throw error;
     } finally {
+      unpin?.();
       for (const step of cleanup.reverse()) await step().catch(() => undefined);
     }
   }
@@ -146,9 +155,12 @@ export class RegistrationService {
   private async record(validated: ValidatedModel, structureId: string, artifact: { sha256: string; sizeBytes: number; format: string; layout: string | null }): Promise<ModelRow> {
     try {
       return await this.direct.transaction(async (tx) => {
-        await tx.execute(sql`INSERT INTO "Artifact" ("id", "sha256", "sizeBytes", "format", "storageKey", "layout", "createdAt")
+        const inserted = await tx.execute(sql`INSERT INTO "Artifact" ("id", "sha256", "sizeBytes", "format", "storageKey", "layout", "createdAt")
           VALUES (${cuid()}, ${artifact.sha256}, ${BigInt(artifact.sizeBytes)}, ${artifact.format}, ${artifact.sha256}, ${artifact.layout}, ${new Date()})
           ON CONFLICT ("sha256") DO NOTHING`);
+        // A new row: an upload sweep in another process may have deleted the blob just before
+        // (with an existing row no sweep could). See ArtifactService.
+        if (inserted === 1) await this.artifacts.assertStoredInTransaction(artifact.sha256);
         return this.models.insertDirect(tx, validated, { structureId, artifactSha256: artifact.sha256 });
       });
     } catch (error) {

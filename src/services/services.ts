@@ -14,6 +14,7 @@ import { StructureCatalog } from "./structureCatalog";
 import { StructureService } from "./structureService";
 import { TaskService } from "./taskService";
 import { TokenService } from "./tokenService";
+import { ArtifactService } from "./artifactService";
 import { MergeService } from "./mergeService";
 import { EvaluationService } from "./evaluationService";
 import { JobService } from "./jobService";
@@ -64,7 +65,8 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
     if (!runner) throw new Error("the job runner is not ready");
     return runner;
   };
-  const merges = new MergeService(db, infra.store, infra.pool, catalog, models, jobRunner, { artifacts: config.artifacts, dataDir: config.dataDir });
+  const artifacts = new ArtifactService(db, infra.database.direct, infra.store, config.uploadTtlMs, provider, logger);
+  const merges = new MergeService(db, infra.store, infra.pool, catalog, models, jobRunner, { artifacts: config.artifacts, dataDir: config.dataDir }, artifacts);
   const evaluations = new EvaluationService(db, infra.store, infra.pool, jobRunner, config.datasetRoots);
   const handlers: JobHandlers = {
     MERGE: (payload, ctx) => merges.run(payload, ctx),
@@ -123,7 +125,8 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
     tokens: new TokenService(db),
     structures: new StructureService(db, catalog, provider),
     candidates: new CandidateService(db, catalog),
-    registration: new RegistrationService(db, infra.store, infra.pool, catalog, models, config, infra.database.direct),
+    artifacts,
+    registration: new RegistrationService(db, infra.store, infra.pool, catalog, models, config, infra.database.direct, artifacts),
     createLoaders: () => createLoaders(db),
   };
 }

@@ -3,6 +3,9 @@ import type { Db } from "../persistence/database";
 import { badInput, DomainError, notFound } from "../core/errors";
 import { Role } from "../domain/enums";
 import { oneOf, requiredText } from "./validate";
+import { parseDuration } from "../core/duration";
+
+export { parseDuration };
 
 export type TokenRow = Awaited<ReturnType<Db["apiToken"]["findFirstOrThrow"]>>;
 
@@ -13,16 +16,6 @@ export interface Viewer {
 }
 
 const TOKEN_PREFIX = "lm_";
-
-/** Durations like 30d, 12h, 90m, 2w. */
-export function parseDuration(text: string, field = "expires"): number {
-  const match = /^(\d+)\s*([mhdw])$/.exec(text.trim());
-  if (!match) throw badInput(`${field} must look like 30d, 12h, 90m or 2w (got ${JSON.stringify(text)})`, field);
-  const unit = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 }[match[2] as "m" | "h" | "d" | "w"];
-  const ms = Number(match[1]) * unit;
-  if (ms <= 0) throw badInput(`${field} must be positive`, field);
-  return ms;
-}
 
 export function hashToken(token: string): string {
   return createHash("sha256").update(token).digest("hex");

@@ -12,6 +12,11 @@ export interface BlobInfo {
   sizeBytes: number;
 }
 
+export interface ListedBlob extends BlobInfo {
+  /** When the blob was stored (file mtime, object LastModified): its age for the upload sweep. */
+  storedAt: Date;
+}
+
 /**
  * Content-addressed blob storage: a blob's key is the sha256 of its bytes. Implementations must
  * never expose a partial blob under a real hash (write elsewhere, verify, then publish).
@@ -39,6 +44,14 @@ export interface ArtifactStore {
    */
   localPath(sha256: string): Promise<{ path: string; release(): Promise<void> }>;
   delete(sha256: string): Promise<void>;
+  /** Stored blobs in sha256 order, from just after `after`, at most `limit` of them. */
+  list(options: { after?: string | null; limit: number }): Promise<ListedBlob[]>;
+  /**
+   * Removes what interrupted writes left behind (temporary files or objects, incomplete multipart
+   * uploads) older than `olderThanMs`; writes in progress in this process are never touched.
+   * `uploads` is null where the store has no such thing or the server cannot list them.
+   */
+  sweepTemporary(olderThanMs: number): Promise<{ objects: number; uploads: number | null }>;
   /** Reachability check for /healthz. */
   check(): Promise<void>;
   readonly description: string;

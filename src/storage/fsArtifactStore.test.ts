@@ -71,6 +71,45 @@ describe("FsArtifactStore", () => {
     }
   });
 
+  test("list: every blob in sha256 order with size and mtime, paged after a hash", async () => {
+    const contents = Array.from({ length: 7 }, (_, i) => Buffer.from(`blob number ${i}`.repeat(i + 1)));
+    for (const c of contents) await store.put(Readable.from([c]));
+    const expected = contents.map((c) => ({ sha256: createHash("sha256").update(c).digest("hex"), sizeBytes: c.length })).sort((a, b) => (a.sha256 < b.sha256 ? -1 : 1));
+    fs.writeFileSync(path.join(root, "tmp", "123-0123456789abcdef"), "not a blob");
+    const all = await store.list({ limit: 100 });
+    expect(all.map(({ sha256, sizeBytes }) => ({ sha256, sizeBytes }))).toEqual(expected);
+    for (const b of all) expect(b.storedAt.getTime()).toBe(Math.floor(fs.statSync(path.join(root, b.sha256.slice(0, 2), b.sha256.slice(2, 4), b.sha256)).mtimeMs));
+    const paged: string[] = [];
+    for (let after: string | null = null; ; ) {
+      const page = await store.list({ after, limit: 3 });
+      paged.push(...page.map((b) => b.sha256));
+      if (page.length < 3) break;
+      after = page[page.length - 1]!.sha256;
+    }
+    expect(paged).toEqual(expected.map((e) => e.sha256));
+    expect(await store.list({ after: expected[5]!.sha256, limit: 10 })).toHaveLength(1);
+  });
+
+  test("storing bytes already stored renews their age; sweepTemporary removes only old temporary files", async () => {
+    const bytes = Buffer.from("uploaded twice");
+    const { sha256 } = await store.put(Readable.from([bytes]));
+    const file = path.join(root, sha256.slice(0, 2), sha256.slice(2, 4), sha256);
+    const longAgo = new Date(Date.now() - 48 * 3_600_000);
+    fs.utimesSync(file, longAgo, longAgo);
+    expect((await store.list({ limit: 1 }))[0]!.storedAt.getTime()).toBe(longAgo.getTime());
+    expect((await store.put(Readable.from([bytes]))).created).toBe(false);
+    expect(Date.now() - fs.statSync(file).mtimeMs).toBeLessThan(60_000);
+
+    const tmp = path.join(root, "tmp");
+    const old = path.join(tmp, `${Date.now() - 7_200_000}-00112233445566ff`);
+    const fresh = path.join(tmp, `${Date.now()}-ffeeddccbbaa0099`);
+    const foreign = path.join(tmp, "someone-elses-file");
+    for (const f of [old, fresh, foreign]) fs.writeFileSync(f, "x");
+    for (const f of [old, foreign]) fs.utimesSync(f, longAgo, longAgo);
+    expect(await store.sweepTemporary(3_600_000)).toEqual({ objects: 1, uploads: null });
+    expect(fs.readdirSync(tmp).sort()).toEqual([path.basename(fresh), "someone-elses-file"].sort());
+  });
+
   test("an upload over the limit keeps nothing", async () => {
     await expect(store.put(Readable.from([Buffer.alloc(600), Buffer.alloc(600)]), { maxBytes: 1000 })).rejects.toMatchObject({ code: "PAYLOAD_TOO_LARGE" });
     expect(fs.readdirSync(path.join(root, "tmp"))).toEqual([]);

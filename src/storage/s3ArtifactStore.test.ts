@@ -285,6 +285,20 @@ describe.each(servers)("S3ArtifactStore on %s", (_name, start, available) => {
       if (server.supports.listMultipartUploads) expect(await server.listMultipartUploads(bucket)).toEqual([]);
     });
 
+    test("list: blobs in sha256 order with size and LastModified, paged after a hash; temporaries are not blobs", async () => {
+      const { bucket, store, client } = await fresh();
+      const contents = Array.from({ length: 5 }, (_, i) => Buffer.from(`object ${i} `.repeat(i + 1)));
+      for (const c of contents) await store.put(Readable.from([c]));
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: "models/tmp/123-0123456789abcdef", Body: Buffer.from("half") }));
+      const expected = contents.map((c) => ({ sha256: sha(c), sizeBytes: c.length })).sort((a, b) => (a.sha256 < b.sha256 ? -1 : 1));
+      const all = await store.list({ limit: 100 });
+      expect(all.map(({ sha256, sizeBytes }) => ({ sha256, sizeBytes }))).toEqual(expected);
+      for (const b of all) expect(Math.abs(b.storedAt.getTime() - Date.now())).toBeLessThan(10 * 60_000);
+      expect((await store.list({ limit: 2 })).map((b) => b.sha256)).toEqual(expected.slice(0, 2).map((e) => e.sha256));
+      expect((await store.list({ after: expected[1]!.sha256, limit: 2 })).map((b) => b.sha256)).toEqual(expected.slice(2, 4).map((e) => e.sha256));
+      expect((await store.list({ after: expected[4]!.sha256, limit: 2 }))).toEqual([]);
+    });
+
     test("delete removes the object and the cached copy", async () => {
       const { bucket, store } = await fresh();
       const { sha256 } = await store.put(Readable.from([Buffer.from("to be deleted")]));

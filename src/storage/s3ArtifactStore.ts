@@ -19,7 +19,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { DomainError, badInput, invariant, notFound } from "../core/errors";
-import { ArtifactStore, BlobInfo, SHA256_PATTERN, StoredBlob } from "./artifactStore";
+import { ArtifactStore, BlobInfo, ListedBlob, SHA256_PATTERN, StoredBlob } from "./artifactStore";
 import { BlobCache } from "./blobCache";
 
 const MiB = 1024 ** 2;
@@ -72,9 +72,9 @@ export class ArtifactIntegrityError extends Error {
  * A put streams to `<prefix>/tmp/<random>` (multipart, hashed on the way), and only once the hash
  * is known is the object copied to its content key and the temporary deleted — so a key named
  * after a hash only ever holds those bytes, and an interrupted upload leaves at most a temporary
- * object or an incomplete multipart upload. Crashed processes can leave those behind: give the
- * bucket a lifecycle rule that expires `<prefix>/tmp/` and aborts incomplete multipart uploads
- * after a day.
+ * object or an incomplete multipart upload. Crashed processes can leave those behind; the API's
+ * upload sweep removes them (`sweepTemporary`), and a bucket lifecycle rule that expires
+ * `<prefix>/tmp/` and aborts incomplete multipart uploads after a day does no harm.
  *
  * Two processes storing the same new bytes at the same moment both copy (identical bytes, last
  * writer wins) and both answer `created: true`; S3 offers no conditional CopyObject to prevent it,
@@ -91,6 +91,8 @@ export class S3ArtifactStore implements ArtifactStore {
   private readonly queueSize: number;
   private readonly maxCopyObjectBytes: number;
   private readonly copyPartSize: number;
+  /** Temporary keys of puts under way in this process (the sweep leaves them alone). */
+  private readonly uploading = new Set<string>();
 
   constructor(options: S3ArtifactStoreOptions) {
     this.client = options.client;
@@ -133,6 +135,7 @@ export class S3ArtifactStore implements ArtifactStore {
 
   private async upload(body: AsyncIterable<Uint8Array> | Readable, maxBytes: number | undefined, sizeHint: number | undefined, expectedSha256: string | undefined): Promise<StoredBlob> {
     const tmpKey = this.key("tmp", `${Date.now()}-${randomBytes(8).toString("hex")}`);
+    this.uploading.add(tmpKey);
     const hash = createHash("sha256");
     let size = 0;
     let bodyError: unknown;
@@ -178,6 +181,7 @@ export class S3ArtifactStore implements ArtifactStore {
     } finally {
       // A failed single-part upload never created the key; deleting a missing key is not an error in S3.
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: tmpKey })).catch(() => undefined);
+      this.uploading.delete(tmpKey);
     }
   }
 
@@ -296,21 +300,50 @@ export class S3ArtifactStore implements ArtifactStore {
     await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
   }
 
+  async list(options: { after?: string | null; limit: number }): Promise<ListedBlob[]> {
+    const Prefix = this.key("sha256") + "/";
+    const out: ListedBlob[] = [];
+    // Keys are <prefix>/sha256/<ab>/<cd>/<sha256>: their lexicographic order is the hashes'.
+    // Pages of the server's default size, each starting after the last key seen (no continuation
+    // tokens, and no small MaxKeys: s3rver fails to produce a token for a truncated page).
+    let StartAfter = options.after ? this.keyOf(options.after) : undefined;
+    while (out.length < options.limit) {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix, StartAfter }));
+      const contents = page.Contents ?? [];
+      for (const object of contents) {
+        const sha256 = object.Key?.slice(object.Key.lastIndexOf("/") + 1) ?? "";
+        if (!SHA256_PATTERN.test(sha256) || object.Key !== this.keyOf(sha256)) continue;
+        // A Date of this realm (see FsArtifactStore.list).
+        out.push({ sha256, sizeBytes: object.Size ?? 0, storedAt: new Date(object.LastModified ? object.LastModified.getTime() : 0) });
+      }
+      if (!page.IsTruncated || contents.length === 0) break;
+      StartAfter = contents[contents.length - 1]!.Key;
+    }
+    return out.slice(0, options.limit);
+  }
+
   /**
    * Removes what interrupted puts left under `<prefix>/tmp/`: objects and incomplete multipart
-   * uploads older than `olderThanMs` (default a day, far longer than any upload). For a worker's
-   * start-up or a periodic task where no bucket lifecycle rule does it. `uploads` is null when
-   * the server does not implement ListMultipartUploads.
+   * uploads older than `olderThanMs` (default a day). A put under way in this process is never
+   * touched. Another process's put is judged by its age — the later of the time the server
+   * reports (LastModified, Initiated) and the time in its key (`<ms>-<hex>`, written when the put
+   * began), since some servers report a fixed date for uploads — so the TTL must exceed the
+   * longest upload. `uploads` is null when the server does not implement ListMultipartUploads.
    */
   async sweepTemporary(olderThanMs = 24 * 60 * 60 * 1000): Promise<{ objects: number; uploads: number | null }> {
     const cutoff = Date.now() - olderThanMs;
     const Prefix = this.key("tmp") + "/";
+    const dead = (key: string, serverTime: Date | undefined) => {
+      if (this.uploading.has(key) || !serverTime) return false;
+      const began = /\/(\d{13})-[0-9a-f]{16}$/.exec(key);
+      return Math.max(serverTime.getTime(), began ? Number(began[1]) : 0) < cutoff;
+    };
     let objects = 0;
     let ContinuationToken: string | undefined;
     do {
       const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix, ContinuationToken }));
       for (const object of page.Contents ?? []) {
-        if (object.Key && object.LastModified && object.LastModified.getTime() < cutoff) {
+        if (object.Key && dead(object.Key, object.LastModified)) {
           await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: object.Key }));
           objects++;
         }
@@ -325,7 +358,7 @@ export class S3ArtifactStore implements ArtifactStore {
       for (;;) {
         const page = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix, KeyMarker, UploadIdMarker }));
         for (const upload of page.Uploads ?? []) {
-          if (upload.Key && upload.UploadId && upload.Initiated && upload.Initiated.getTime() < cutoff) {
+          if (upload.Key && upload.UploadId && dead(upload.Key, upload.Initiated)) {
             await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: upload.Key, UploadId: upload.UploadId }));
             uploads++;
           }
