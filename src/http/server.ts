@@ -18,8 +18,8 @@ import { authenticate } from "./authenticate";
 import { cors } from "./cors";
 import { artifactRoutes } from "./artifactRoutes";
 import { webRoutes } from "./webRoutes";
-import { WebSocketServer } from "ws";
-import { useServer } from "graphql-ws/use/ws";
+import { attachSubscriptions } from "./subscriptions";
+import { errorHandler, notFoundHandler } from "./errorHandler";
 
 export interface RunningServer {
   url: string;
@@ -35,38 +35,20 @@ export async function startServer(config: Config, services: Services, logger: Lo
   const httpServer = http.createServer(app);
   const schema = await buildAppSchema();
 
-  // Subscriptions (jobUpdated) over graphql-ws on the same path; the token travels in the
-  // connection parameters ({ authorization: "Bearer …" }) since browsers cannot set headers.
-  const wsServer = new WebSocketServer({ server: httpServer, path: "/graphql" });
-  const wsCleanup = useServer(
-    {
-      schema,
-      context: async (ctx) => {
-        const authorization = (ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization) as string | undefined;
-        const viewer = await authenticate(authorization ? { authorization } : {}, config.auth, services.tokens);
-        return { services, loaders: services.createLoaders(), viewer, requestId: randomUUID() } satisfies GraphQLContext;
-      },
-      onConnect: async (ctx) => {
-        const authorization = (ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization) as string | undefined;
-        try {
-          await authenticate(authorization ? { authorization } : {}, config.auth, services.tokens);
-          return true;
-        } catch {
-          return false;
-        }
-      },
-    },
-    wsServer,
-  );
+  const formatError = createFormatError(logger, { debug: config.debug });
+  const subscriptions = attachSubscriptions(httpServer, schema, config, services, logger, formatError);
 
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
     introspection: true,
-    formatError: createFormatError(logger),
+    formatError,
+    includeStacktraceInErrorResponses: config.debug,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
-      { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
-      limitsPlugin(schema, { maxDepth: config.maxQueryDepth, maxComplexity: config.maxQueryComplexity }),
+      { async serverWillStart() { return { async drainServer() { await subscriptions.dispose(); } }; } },
+      limitsPlugin(schema, { maxDepth: config.maxQueryDepth, maxComplexity: config.maxQueryComplexity }, (error) =>
+        logger.error({ err: error }, "the cost of a query could not be estimated"),
+      ),
       metricsPlugin(services.metrics),
     ],
   });
@@ -103,6 +85,8 @@ export async function startServer(config: Config, services: Services, logger: Lo
     }),
   );
   app.use(webRoutes());
+  app.use(notFoundHandler());
+  app.use(errorHandler(logger));
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once("error", reject);
