@@ -14,7 +14,13 @@ describe("loadConfig", () => {
       corsOrigins: [],
       maxQueryDepth: 12,
       maxQueryComplexity: 5000,
+      debug: false,
     });
+  });
+
+  test("LAYERMERGE_DEBUG=1 lets error responses carry stack traces", () => {
+    expect(loadConfig({ LAYERMERGE_DEBUG: "1" }).debug).toBe(true);
+    expect(loadConfig({ LAYERMERGE_DEBUG: "0" }).debug).toBe(false);
   });
 
   test("PostgreSQL by URL scheme, data dir and CORS origins from the environment", () => {
@@ -39,6 +45,7 @@ describe("loadConfig", () => {
     [{ LAYERMERGE_AUTH: "yes" }, /LAYERMERGE_AUTH must be off, writes or all/],
     [{ LAYERMERGE_MAX_QUERY_DEPTH: "0" }, /LAYERMERGE_MAX_QUERY_DEPTH/],
     [{ LAYERMERGE_CORS_ORIGINS: "dash.example.org" }, /not an origin/],
+    [{ LAYERMERGE_DEBUG: "yes" }, /LAYERMERGE_DEBUG must be 1 or 0/],
   ])("refuses %p with one clear line", (env, message) => {
     let error: unknown;
     try {

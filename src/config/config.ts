@@ -27,6 +27,8 @@ export interface Config {
   artifacts: string;
   /** A worker's /healthz and /metrics port (workers serve no API); null: none. */
   metricsPort: number | null;
+  /** Error responses may carry stack traces (never in production: they show server paths). */
+  debug: boolean;
 }
 
 /** Raised for invalid configuration; `main` prints its message as one line and exits. */
@@ -88,6 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     jobLockMs: integer(env, "LAYERMERGE_JOB_LOCK_MS", 30_000, 500, 3_600_000),
     artifacts: artifactsLocation(env.LAYERMERGE_ARTIFACTS, dataDir),
     metricsPort: env.LAYERMERGE_METRICS_PORT ? integer(env, "LAYERMERGE_METRICS_PORT", 0, 0, 65535) : null,
+    debug: flag(env, "LAYERMERGE_DEBUG"),
   };
 }
 
@@ -126,6 +129,13 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
     throw new ConfigError(`${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(raw)})`);
   }
   return value;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === "" || raw === "0") return false;
+  if (raw === "1") return true;
+  throw new ConfigError(`${name} must be 1 or 0 (got ${JSON.stringify(raw)})`);
 }
 
 /** Hides a password in a URL before it is printed. */
