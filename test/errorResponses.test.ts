@@ -75,6 +75,23 @@ describe("error responses (NODE_ENV unset)", () => {
   });
 });
 
+test("/healthz says which dependency is unreachable, not why (the reason names server paths)", async () => {
+  const server = await startLikeNpmStart();
+  const artifacts = `${server.db.dataDir}/artifacts`;
+  const fs = await import("node:fs");
+  try {
+    fs.rmSync(artifacts, { recursive: true, force: true });
+    const res = await fetch(`${server.origin}/healthz`);
+    expect(res.status).toBe(503);
+    const text = await res.text();
+    expect(JSON.parse(text)).toEqual({ status: "unavailable", database: "ok", artifacts: "unreachable" });
+    expect(text).not.toContain(server.db.dataDir);
+  } finally {
+    fs.mkdirSync(artifacts, { recursive: true });
+    await server.stop();
+  }
+});
+
 test("LAYERMERGE_DEBUG=1 lets GraphQL errors carry stack traces", async () => {
   const server = await startLikeNpmStart({ LAYERMERGE_DEBUG: "1" });
   try {
