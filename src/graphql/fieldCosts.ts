@@ -8,7 +8,9 @@ import { DEFAULT_LINEAGE_DEPTH } from "../services/lineageService";
  *
  * Measured on SQLite with structures of 1,000 tensors:
  * - mergePlan plans every tensor of every input on the event loop (~7 ms per input model of
- *   1,000 tensors, the list of planned tensors included) → 150 per input;
+ *   1,000 tensors) → 150 per input; its `tensors` and `layers` lists hold one entry per tensor
+ *   or layer of the anchor, unpaged (for 2,000 tensors each list doubled the time of the plan
+ *   itself) → 500 each;
  * - mergeCandidates runs its indexed lookup and loads the overlaps even for `totalCount` alone
  *   (~2 ms) → 50, plus its page;
  * - compareStructures reads both structures' tensors and compares them by name (~1 ms for
@@ -19,6 +21,8 @@ import { DEFAULT_LINEAGE_DEPTH } from "../services/lineageService";
  */
 export const FIELD_BASE_COSTS: Record<string, (args: Record<string, any>) => number> = {
   "Query.mergePlan": (args) => 150 * mergeInputCount(args.input),
+  "MergePlan.tensors": () => 500,
+  "MergePlan.layers": () => 500,
   "Query.mergeCandidates": () => 50,
   "Query.compareStructures": () => 50,
   "Query.lineage": (args) => 10 * Math.max(1, typeof args.depth === "number" ? args.depth : DEFAULT_LINEAGE_DEPTH),

@@ -32,6 +32,13 @@ describe("expensive fields cost what they do", () => {
     expect(error?.extensions).toMatchObject({ code: "QUERY_TOO_COMPLEX", complexity: 1000 * (3 * 150 + 1) });
   });
 
+  test("a plan's unpaged lists of tensors and layers cost 500 each: three plans with both fit, four do not", () => {
+    const withLists = (count: number) => aliases(count, () => `mergePlan(input: { anchorId: "1", modelIds: ["2"] }) { layers { index } tensors { name } }`);
+    // Each: 2 inputs × 150 + 1, + (500 + 1) per list = 1303
+    expect(refusal(withLists(3))).toBeNull();
+    expect(refusal(withLists(4))?.extensions).toMatchObject({ complexity: 4 * 1303 });
+  });
+
   test("the cost follows variables: the number of inputs and a lineage's depth", () => {
     const plan = `query($i: StartMergeInput!) { mergePlan(input: $i) { layerCount } }`;
     expect(refusal(plan, { i: { anchorId: "1", modelIds: ["2", "3", "4"] } })).toBeNull();

@@ -119,7 +119,7 @@ export function checkQueryLimits(schema: GraphQLSchema, document: DocumentNode, 
     });
   }
   if (counter.expensive > MAX_EXPENSIVE_FIELDS) {
-    throw tooComplex(`the query asks for ${counter.expensive} expensive fields (mergePlan, mergeCandidates, compareStructures, lineage, tensors); at most ${MAX_EXPENSIVE_FIELDS} per query`, {
+    throw tooComplex(`the query asks for ${counter.expensive} expensive fields (mergePlan and its tensors and layers, mergeCandidates, compareStructures, lineage, a structure's tensors); at most ${MAX_EXPENSIVE_FIELDS} per query`, {
       expensiveFields: counter.expensive,
       maxExpensiveFields: MAX_EXPENSIVE_FIELDS,
     });
