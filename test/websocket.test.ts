@@ -98,9 +98,28 @@ describe.each(databaseKinds)("the WebSocket with auth (%s)", (kind) => {
     const { token } = await server.app.services.tokens.create({ name: "r", role: "READER" });
     // jobUpdated(1) > id(2) exceeds a depth limit of 1: the limits apply to subscriptions.
     const tooDeep = await wsOperation(server.url, { query: JOB_UPDATED, variables: { id: "x" } }, { token });
-    expect(tooDeep.errors?.[0].extensions).toMatchObject({ code: "QUERY_TOO_COMPLEX", depth: 2, maxDepth: 1 });
+    expect(tooDeep.errors?.[0].extensions).toEqual({ code: "QUERY_TOO_COMPLEX", depth: 2, maxDepth: 1 });
     const notFound = await wsOperation(server.url, { query: `subscription { jobUpdated(id: "x") { __typename } }` }, { token });
     expect([...(notFound.errors ?? []), ...notFound.results.flatMap((r) => r.errors ?? [])][0]?.extensions?.code).toBe("NOT_FOUND");
+  });
+
+  test("a stream that fails midway is masked as INTERNAL_SERVER_ERROR, its message kept from the client", async () => {
+    const { token } = await server.app.services.tokens.create({ name: "s", role: "READER" });
+    const prisma = server.app.services.database.prisma;
+    const job = await prisma.job.create({ data: { kind: "MERGE", status: "SUCCEEDED", progress: 1, payload: {} } });
+    // The existence check reads only the id; the stream's first state reads every column.
+    await prisma.$executeRawUnsafe(`ALTER TABLE "Job" RENAME COLUMN "message" TO "messageAway"`);
+    let outcome;
+    try {
+      // (__typename only: this server's depth limit is 1)
+      outcome = await wsOperation(server.url, { query: `subscription($id: ID!) { jobUpdated(id: $id) { __typename } }`, variables: { id: job.id } }, { token });
+    } finally {
+      await prisma.$executeRawUnsafe(`ALTER TABLE "Job" RENAME COLUMN "messageAway" TO "message"`);
+      await prisma.job.delete({ where: { id: job.id } });
+    }
+    expect(outcome.errors).toEqual([{ message: "Internal server error", extensions: { code: "INTERNAL_SERVER_ERROR" } }]);
+    const working = await wsOperation(server.url, { query: `subscription { jobUpdated(id: "x") { __typename } }` }, { token });
+    expect(working.errors?.[0].extensions?.code ?? working.results[0]?.errors?.[0].extensions?.code).toBe("NOT_FOUND");
   });
 
   test("a database error while checking the token is an internal error (4500), not an auth refusal", async () => {

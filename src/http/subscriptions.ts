@@ -49,6 +49,18 @@ export function attachSubscriptions(httpServer: http.Server, schema: GraphQLSche
     return typeof value === "string" ? { authorization: value } : {};
   };
   const format = (error: GraphQLError) => formatError(error.toJSON(), error);
+  /**
+   * A subscription's stream that fails midway reaches graphql-ws as a bare Error, which it wraps
+   * in a GraphQLError without a path or code: judge it by what it wraps (a DomainError keeps its
+   * code, anything else is masked and logged), never pass its message through.
+   */
+  const formatStreamError = (error: GraphQLError) => {
+    const cause = error.originalError;
+    if (cause && !(cause instanceof GraphQLError) && !error.path && error.extensions?.code === undefined) {
+      return formatError({ message: error.message, extensions: { code: "INTERNAL_SERVER_ERROR" } }, cause);
+    }
+    return format(error);
+  };
 
   /** Who the socket acts as: DomainErrors are refusals; anything else (the database) is an outage. */
   const viewerOf = async (params: Record<string, unknown> | undefined): Promise<RequestViewer | DomainError | Error> => {
@@ -106,7 +118,7 @@ export function attachSubscriptions(httpServer: http.Server, schema: GraphQLSche
       },
       onNext: (_ctx, _id, _payload, _args, result: ExecutionResult) =>
         result.errors?.length ? { ...result, errors: (result.errors as readonly GraphQLError[]).map(format) } : undefined,
-      onError: (_ctx, _id, _payload, errors) => errors.map(format),
+      onError: (_ctx, _id, _payload, errors) => errors.map(formatStreamError),
     },
     wsServer,
   );
