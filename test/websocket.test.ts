@@ -74,6 +74,15 @@ describe("the WebSocket at /graphql (auth off, the default)", () => {
     expect(bomb.errors?.[0].extensions?.complexity).toBe(1 + 500 * (1 + 1 + 1 + (5 + 1 + 1000 * 2)));
   });
 
+  test("a message larger than an HTTP body may be (2 MB) closes the socket with 1009, unread", async () => {
+    const WebSocket = (await import("ws")).default;
+    const socket = new WebSocket(server.url.replace(/^http/, "ws"), "graphql-transport-ws");
+    await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
+    const closed = new Promise<number>((resolve) => socket.once("close", (code: number) => resolve(code)));
+    socket.send(JSON.stringify({ type: "connection_init", payload: { pad: "x".repeat(3 * 1024 * 1024) } }));
+    expect(await closed).toBe(1009);
+  });
+
   test("errors on the socket carry extensions.code; parse and validation errors too", async () => {
     const missing = await wsOperation(server.url, { query: JOB_UPDATED, variables: { id: "nope" } });
     expect(missing.results.flatMap((r) => r.errors ?? [])[0]?.extensions?.code ?? missing.errors?.[0].extensions?.code).toBe("NOT_FOUND");

@@ -18,7 +18,7 @@ import { authenticate } from "./authenticate";
 import { cors } from "./cors";
 import { artifactRoutes } from "./artifactRoutes";
 import { webRoutes } from "./webRoutes";
-import { attachSubscriptions } from "./subscriptions";
+import { attachSubscriptions, MAX_MESSAGE_BYTES } from "./subscriptions";
 import { errorHandler, notFoundHandler } from "./errorHandler";
 
 export interface RunningServer {
@@ -68,7 +68,7 @@ export async function startServer(config: Config, services: Services, logger: Lo
   app.use(artifactRoutes(config, services, logger));
   app.use(
     "/graphql",
-    express.json({ limit: "2mb" }),
+    express.json({ limit: MAX_MESSAGE_BYTES }),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         let viewer;

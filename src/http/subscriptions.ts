@@ -14,6 +14,9 @@ import { checkQueryLimits } from "../graphql/limits";
 import { authenticate } from "./authenticate";
 import { originAllowed } from "./cors";
 
+/** Matches the JSON body limit of POST /graphql (2 MB). */
+export const MAX_MESSAGE_BYTES = 2 * 1024 * 1024;
+
 type FormatError = (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
 
 export interface Subscriptions {
@@ -31,7 +34,8 @@ export interface Subscriptions {
  *   browsers cannot set headers on a WebSocket), and errors carry the same codes.
  */
 export function attachSubscriptions(httpServer: http.Server, schema: GraphQLSchema, config: Config, services: Services, logger: Logger, formatError: FormatError): Subscriptions {
-  const wsServer = new WebSocketServer({ noServer: true });
+  // A message is one GraphQL request: the same bound as an HTTP body (ws's default is 100 MiB).
+  const wsServer = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
 
   const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const pathname = new URL(req.url ?? "/", "http://localhost").pathname;
