@@ -1,3 +1,4 @@
+import * as http from "node:http";
 import { databaseKinds } from "./support/testDatabase";
 import { startTestServer, TestServer } from "./support/testServer";
 import { upgradeStatus, wsOperation } from "./support/wsClient";
@@ -15,6 +16,20 @@ function deepQuery(levels: number): string {
 
 /** 500 models × 1000 tensors × (edge + node): about a million objects. */
 const PAGE_BOMB = `{ models(first: 500) { edges { node { structure { tensors(first: 1000) { edges { node { name } } } } } } } }`;
+
+/** A GraphQL POST with headers fetch may not set (Host). */
+function rawPost(url: string, query: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const body = JSON.stringify({ query });
+    const req = http.request(url, { method: "POST", headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers } }, (res) => {
+      let text = "";
+      res.on("data", (chunk: Buffer) => (text += chunk.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
 
 describe("the WebSocket at /graphql (auth off, the default)", () => {
   let server: TestServer;
@@ -46,6 +61,21 @@ describe("the WebSocket at /graphql (auth off, the default)", () => {
     // Same host, another port: another origin.
     const port = Number(new URL(server.origin).port);
     expect((await upgradeStatus(server.url, `http://127.0.0.1:${port === 65535 ? 1 : port + 1}`)).status).toBe(403);
+  });
+
+  test("DNS rebinding: a page whose host name points at the loopback server is refused over HTTP and the socket", async () => {
+    const port = new URL(server.origin).port;
+    const rebound = `evil.example:${port}`; // what the browser sends once evil.example resolves to 127.0.0.1
+    const overHttp = await rawPost(server.url, MINT_ADMIN, { host: rebound, origin: `http://${rebound}` });
+    expect(overHttp.status).toBe(403);
+    expect(JSON.parse(overHttp.body).errors[0].extensions.code).toBe("FORBIDDEN");
+    expect(await tokenCount()).toBe(0);
+    expect((await upgradeStatus(server.url, `http://${rebound}`, rebound)).status).toBe(403);
+    // Loopback names are what local clients use.
+    expect((await rawPost(server.url, `{ tasks { id } }`, { host: `localhost:${port}` })).status).toBe(200);
+    expect((await upgradeStatus(server.url, `http://localhost:${port}`, `localhost:${port}`)).status).toBe(101);
+    // A listed origin's host (a local proxy passing its public Host) is accepted too.
+    expect((await rawPost(server.url, `{ tasks { id } }`, { host: "dash.example.org" })).status).toBe(200);
   });
 
   test("only subscriptions run over the socket: mutations and queries get BAD_REQUEST", async () => {

@@ -16,6 +16,7 @@ import { metricsPlugin } from "../graphql/metricsPlugin";
 import type { GraphQLContext } from "../graphql/context";
 import { authenticate } from "./authenticate";
 import { cors } from "./cors";
+import { hostCheck } from "./hostCheck";
 import { artifactRoutes } from "./artifactRoutes";
 import { webRoutes } from "./webRoutes";
 import { attachSubscriptions, MAX_MESSAGE_BYTES } from "./subscriptions";
@@ -54,6 +55,7 @@ export async function startServer(config: Config, services: Services, logger: Lo
   });
   await apollo.start();
 
+  app.use(hostCheck(config));
   app.use(cors(config.corsOrigins));
   app.get("/healthz", async (_req, res) => {
     const health = await services.health();

@@ -13,6 +13,7 @@ import type { GraphQLContext, RequestViewer } from "../graphql/context";
 import { checkQueryLimits } from "../graphql/limits";
 import { authenticate } from "./authenticate";
 import { originAllowed } from "./cors";
+import { FOREIGN_HOST_MESSAGE, hostAllowed } from "./hostCheck";
 
 /** Matches the JSON body limit of POST /graphql (2 MB). */
 export const MAX_MESSAGE_BYTES = 2 * 1024 * 1024;
@@ -27,7 +28,8 @@ export interface Subscriptions {
  * graphql-ws at /graphql, for subscriptions (jobUpdated) only. Browsers apply neither CORS nor
  * Apollo's CSRF prevention to WebSockets, so:
  * - the upgrade is refused with 403, before any handshake, unless its Origin is the server's
- *   own or one of LAYERMERGE_CORS_ORIGINS (no Origin: a script or the CLI, allowed);
+ *   own or one of LAYERMERGE_CORS_ORIGINS (no Origin: a script or the CLI, allowed), and, on a
+ *   loopback-only server with auth off, unless its Host is a loopback name (hostCheck);
  * - queries and mutations are refused (BAD_REQUEST): they go over HTTP, where CORS applies;
  * - subscriptions pass the same validation, depth and cost limits and the same authentication
  *   as HTTP requests (the token travels in the connection parameters, `authorization`, since
@@ -40,6 +42,7 @@ export function attachSubscriptions(httpServer: http.Server, schema: GraphQLSche
   const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const pathname = new URL(req.url ?? "/", "http://localhost").pathname;
     if (pathname !== "/graphql") return refuseUpgrade(socket, 404, "NOT_FOUND", "WebSockets are served at /graphql only");
+    if (!hostAllowed(req.headers.host, config)) return refuseUpgrade(socket, 403, "FORBIDDEN", FOREIGN_HOST_MESSAGE);
     if (!originAllowed(req.headers.origin, req.headers.host, config.corsOrigins)) {
       logger.warn({ origin: req.headers.origin }, "WebSocket from a foreign origin refused");
       return refuseUpgrade(socket, 403, "FORBIDDEN", "this origin may not open a WebSocket to this server (see LAYERMERGE_CORS_ORIGINS)");

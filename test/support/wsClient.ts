@@ -67,9 +67,9 @@ export function wsOperation(
 }
 
 /** The HTTP answer to a bare upgrade request (status and body when refused, 101 when accepted). */
-export function upgradeStatus(url: string, origin?: string): Promise<{ status: number; body: string }> {
+export function upgradeStatus(url: string, origin?: string, host?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url.replace(/^http/, "ws"), "graphql-transport-ws", origin ? { origin } : {});
+    const socket = new WebSocket(url.replace(/^http/, "ws"), "graphql-transport-ws", { ...(origin ? { origin } : {}), ...(host ? { headers: { host } } : {}) });
     socket.on("unexpected-response", (_req, res) => {
       let body = "";
       res.on("data", (chunk: Buffer) => (body += chunk.toString()));
