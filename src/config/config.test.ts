@@ -14,7 +14,13 @@ describe("loadConfig", () => {
       corsOrigins: [],
       maxQueryDepth: 12,
       maxQueryComplexity: 5000,
+      debug: false,
     });
+  });
+
+  test("LAYERMERGE_DEBUG=1 lets error responses carry stack traces", () => {
+    expect(loadConfig({ LAYERMERGE_DEBUG: "1" }).debug).toBe(true);
+    expect(loadConfig({ LAYERMERGE_DEBUG: "0" }).debug).toBe(false);
   });
 
   test("PostgreSQL by URL scheme, data dir and CORS origins from the environment", () => {
@@ -46,6 +52,7 @@ describe("loadConfig", () => {
     [{ LAYERMERGE_UPLOAD_TTL: "1.5h" }, /LAYERMERGE_UPLOAD_TTL/],
     [{ LAYERMERGE_METRICS_TOKEN: "short" }, /LAYERMERGE_METRICS_TOKEN must be at least 16/],
     [{ LAYERMERGE_METRICS_TOKEN: "with a space in the middle" }, /LAYERMERGE_METRICS_TOKEN/],
+    [{ LAYERMERGE_DEBUG: "yes" }, /LAYERMERGE_DEBUG must be 1 or 0/],
   ])("refuses %p with one clear line", (env, message) => {
     let error: unknown;
     try {

@@ -44,6 +44,8 @@ export interface Config {
   uploadTtlMs: number;
   /** When set, GET /metrics (API and a worker's metrics port) needs `Authorization: Bearer <it>`. */
   metricsToken: string | null;
+  /** Error responses may carry stack traces (never in production: they show server paths). */
+  debug: boolean;
 }
 
 /** Raised for invalid configuration; `main` prints its message as one line and exits. */
@@ -113,6 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     metricsPort: env.LAYERMERGE_METRICS_PORT ? integer(env, "LAYERMERGE_METRICS_PORT", 0, 0, 65535) : null,
     uploadTtlMs: uploadTtl(env.LAYERMERGE_UPLOAD_TTL),
     metricsToken: metricsToken(env.LAYERMERGE_METRICS_TOKEN),
+    debug: flag(env, "LAYERMERGE_DEBUG"),
   };
 }
 
@@ -205,6 +208,13 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
     throw new ConfigError(`${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(raw)})`);
   }
   return value;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === "" || raw === "0") return false;
+  if (raw === "1") return true;
+  throw new ConfigError(`${name} must be 1 or 0 (got ${JSON.stringify(raw)})`);
 }
 
 /** Hides a password in a URL before it is printed. */

@@ -35,3 +35,20 @@ describe("formatError", () => {
     expect(createFormatError(logger)(formatted, error)).toBe(formatted);
   });
 });
+
+describe("formatError never leaks server details", () => {
+  const withStack = { message: "Syntax Error: Unexpected Name \"x\".", extensions: { code: "GRAPHQL_PARSE_FAILED", stacktrace: ["GraphQLError: Syntax Error", "    at syntaxError (/srv/app/node_modules/graphql/error/syntaxError.js:15:10)"] } };
+  const error = new GraphQLError(withStack.message, { extensions: { code: "GRAPHQL_PARSE_FAILED" } });
+
+  test("a stack trace is dropped unless debugging", () => {
+    const { logger } = fakeLogger();
+    expect(createFormatError(logger)(withStack, error)).toEqual({ message: withStack.message, extensions: { code: "GRAPHQL_PARSE_FAILED" } });
+    expect(createFormatError(logger, { debug: true })(withStack, error)).toEqual(withStack);
+  });
+
+  test("Apollo's http hint is never sent", () => {
+    const { logger } = fakeLogger();
+    const formatted = { message: "too deep", extensions: { code: "QUERY_TOO_COMPLEX", depth: 40, http: { status: 400 } } };
+    expect(createFormatError(logger)(formatted, new GraphQLError("too deep"))).toEqual({ message: "too deep", extensions: { code: "QUERY_TOO_COMPLEX", depth: 40 } });
+  });
+});

@@ -16,11 +16,12 @@ import { metricsPlugin } from "../graphql/metricsPlugin";
 import type { GraphQLContext } from "../graphql/context";
 import { authenticate } from "./authenticate";
 import { cors } from "./cors";
+import { hostCheck } from "./hostCheck";
 import { artifactRoutes } from "./artifactRoutes";
 import { checkMetricsAuth } from "./metricsAuth";
 import { webRoutes } from "./webRoutes";
-import { WebSocketServer } from "ws";
-import { useServer } from "graphql-ws/use/ws";
+import { attachSubscriptions, MAX_MESSAGE_BYTES } from "./subscriptions";
+import { errorHandler, notFoundHandler } from "./errorHandler";
 
 export interface RunningServer {
   url: string;
@@ -36,43 +37,26 @@ export async function startServer(config: Config, services: Services, logger: Lo
   const httpServer = http.createServer(app);
   const schema = await buildAppSchema();
 
-  // Subscriptions (jobUpdated) over graphql-ws on the same path; the token travels in the
-  // connection parameters ({ authorization: "Bearer …" }) since browsers cannot set headers.
-  const wsServer = new WebSocketServer({ server: httpServer, path: "/graphql" });
-  const wsCleanup = useServer(
-    {
-      schema,
-      context: async (ctx) => {
-        const authorization = (ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization) as string | undefined;
-        const viewer = await authenticate(authorization ? { authorization } : {}, config.auth, services.tokens);
-        return { services, loaders: services.createLoaders(), viewer, requestId: randomUUID() } satisfies GraphQLContext;
-      },
-      onConnect: async (ctx) => {
-        const authorization = (ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization) as string | undefined;
-        try {
-          await authenticate(authorization ? { authorization } : {}, config.auth, services.tokens);
-          return true;
-        } catch {
-          return false;
-        }
-      },
-    },
-    wsServer,
-  );
+  const formatError = createFormatError(logger, { debug: config.debug });
+  const subscriptions = attachSubscriptions(httpServer, schema, config, services, logger, formatError);
 
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
     introspection: true,
-    formatError: createFormatError(logger),
+    formatError,
+    includeStacktraceInErrorResponses: config.debug,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
-      { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
-      limitsPlugin(schema, { maxDepth: config.maxQueryDepth, maxComplexity: config.maxQueryComplexity }),
+      { async serverWillStart() { return { async drainServer() { await subscriptions.dispose(); } }; } },
+      limitsPlugin(schema, { maxDepth: config.maxQueryDepth, maxComplexity: config.maxQueryComplexity }, (error) =>
+        logger.error({ err: error }, "the cost of a query could not be estimated"),
+      ),
       metricsPlugin(services.metrics),
     ],
   });
   await apollo.start();
 
+  app.use(hostCheck(config));
   app.use(cors(config.corsOrigins));
   app.get("/healthz", async (_req, res) => {
     const health = await services.health();
@@ -88,7 +72,7 @@ export async function startServer(config: Config, services: Services, logger: Lo
   app.use(artifactRoutes(config, services, logger));
   app.use(
     "/graphql",
-    express.json({ limit: "2mb" }),
+    express.json({ limit: MAX_MESSAGE_BYTES }),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         let viewer;
@@ -105,6 +89,8 @@ export async function startServer(config: Config, services: Services, logger: Lo
     }),
   );
   app.use(webRoutes());
+  app.use(notFoundHandler());
+  app.use(errorHandler(logger));
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once("error", reject);

@@ -80,20 +80,22 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
   const redis = config.redisUrl ? new IORedis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false }) : null;
   /** Reachability of everything this process depends on, for /healthz. */
   const health = async () => {
-    const check = async (fn: () => Promise<unknown>) => {
+    // The reason stays in the log: its message may name server paths or hosts (anyone may ask).
+    const check = async (dependency: string, fn: () => Promise<unknown>) => {
       try {
         await fn();
         return "ok";
       } catch (error) {
-        return `unreachable: ${(error as Error).message}`;
+        logger.warn({ err: error, dependency }, "health check: a dependency is unreachable");
+        return "unreachable";
       }
     };
     const result: Record<string, string> = {
-      database: await check(() => db.$queryRawUnsafe("SELECT 1")),
-      artifacts: await check(() => infra.store.check()),
+      database: await check("database", () => db.$queryRawUnsafe("SELECT 1")),
+      artifacts: await check("artifacts", () => infra.store.check()),
     };
     if (redis) {
-      result.redis = await check(async () => {
+      result.redis = await check("redis", async () => {
         if (redis.status === "wait" || redis.status === "end") await redis.connect();
         await redis.ping();
       });

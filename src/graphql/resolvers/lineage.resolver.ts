@@ -1,4 +1,5 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, UseMiddleware } from "type-graphql";
+import { TakeTurn } from "../takeTurns";
 import type { GraphQLContext } from "../context";
 import { AddLineageEdgeInput, LineageEdge, LineageGraph } from "../types/lineage.type";
 import { Model } from "../types/model.type";
@@ -6,6 +7,7 @@ import { LineageDirection, LineageRelation, Role } from "../types/enums";
 
 @Resolver(() => LineageEdge)
 export class LineageResolver {
+  @UseMiddleware(TakeTurn)
   @Query(() => LineageGraph, { description: "Ancestors and/or descendants within depth hops (default 3, at most 50) over the given relations (default all)." })
   lineage(
     @Arg("modelId", () => ID) modelId: string,

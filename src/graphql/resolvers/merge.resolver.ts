@@ -1,4 +1,5 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription, UseMiddleware } from "type-graphql";
+import { TakeTurn } from "../takeTurns";
 import type { GraphQLContext } from "../context";
 import { Job, JobConnection, JobKind, JobStatus, JobUpdate } from "../types/job.type";
 import { Merge, MergeInputInfo, MergeMethodInfo, MergePlan, StartMergeInput } from "../types/merge.type";
@@ -7,6 +8,7 @@ import { Role } from "../types/enums";
 
 @Resolver(() => Merge)
 export class MergeResolver {
+  @UseMiddleware(TakeTurn)
   @Query(() => MergePlan, { description: "Preview a merge without running it: per-layer weights, merged/copied tensors, output size." })
   mergePlan(@Arg("input") input: StartMergeInput, @Ctx() ctx: GraphQLContext) {
     return ctx.services.merges.preview(input);

@@ -1,4 +1,5 @@
-import { Arg, Authorized, Ctx, FieldResolver, Float, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Arg, Authorized, Ctx, FieldResolver, Float, ID, Int, Mutation, Query, Resolver, Root, UseMiddleware } from "type-graphql";
+import { TakeTurn } from "../takeTurns";
 import type { GraphQLContext } from "../context";
 import { Model } from "../types/model.type";
 import {
@@ -8,6 +9,7 @@ import { Role } from "../types/enums";
 
 @Resolver(() => Structure)
 export class StructureResolver {
+  @UseMiddleware(TakeTurn)
   @FieldResolver(() => StructureTensorConnection, { description: "Tensors in layer order; `first` defaults to 100, at most 1000." })
   tensors(
     @Root() structure: Structure,
@@ -20,6 +22,7 @@ export class StructureResolver {
     return ctx.services.structures.tensors(structure.id, { first, after, group, nameContains });
   }
 
+  @UseMiddleware(TakeTurn)
   @Query(() => MergeCandidateConnection, { description: "Models that share parameters with the anchor, by shared fraction (first defaults to 20, at most 200)." })
   mergeCandidates(
     @Arg("anchorId", () => ID) anchorId: string,
@@ -32,6 +35,7 @@ export class StructureResolver {
     return ctx.services.candidates.candidates({ anchorId, minSharedFraction, sameTask, first, after });
   }
 
+  @UseMiddleware(TakeTurn)
   @Query(() => StructureComparison)
   compareStructures(
     @Arg("aId", () => ID) aId: string,
