@@ -94,7 +94,8 @@ describe("FsArtifactStore", () => {
     const bytes = Buffer.from("uploaded twice");
     const { sha256 } = await store.put(Readable.from([bytes]));
     const file = path.join(root, sha256.slice(0, 2), sha256.slice(2, 4), sha256);
-    const longAgo = new Date(Date.now() - 48 * 3_600_000);
+    // Whole seconds: utimes takes float seconds, so a millisecond part may come back one lower.
+    const longAgo = new Date(Math.floor((Date.now() - 48 * 3_600_000) / 1000) * 1000);
     fs.utimesSync(file, longAgo, longAgo);
     expect((await store.list({ limit: 1 }))[0]!.storedAt.getTime()).toBe(longAgo.getTime());
     expect((await store.put(Readable.from([bytes]))).created).toBe(false);
