@@ -7,6 +7,9 @@ import { createLogger } from "./logging";
 import { connectRedisJobEvents } from "./jobs/redisJobEvents";
 import { BullJobWorker } from "./jobs/bullmq";
 import * as http from "node:http";
+import { checkRedis } from "./jobs/redisConnection";
+import { UnreachableError, databaseDependency, reasonOf } from "./outage";
+import { isDatabaseUnreachable } from "./persistence/databaseErrors";
 import type { Services } from "./services/services";
 
 /** A worker's /healthz and /metrics (LAYERMERGE_METRICS_PORT); workers serve no API. */
@@ -31,14 +34,29 @@ async function startMonitor(config: Config, services: Services): Promise<http.Se
 }
 
 /**
+ * Opens the database (applying migrations); when it cannot be reached, start-up fails with one
+ * line naming it — PostgreSQL or SQLite — and its URL, password masked.
+ */
+async function openDatabaseOrExplain(databaseUrl: string) {
+  try {
+    return await openDatabase(databaseUrl);
+  } catch (error) {
+    const dependency = databaseDependency(databaseUrl);
+    if (isDatabaseUnreachable(error) || dependency === "SQLite") throw new UnreachableError(dependency, databaseUrl, reasonOf(error));
+    throw error;
+  }
+}
+
+/**
  * The one place that wires configuration, persistence, services and the HTTP server (`serve`)
  * or a job worker (`worker`).
  */
 export async function startApp(config: Config = loadConfig()) {
   const logger = createLogger(config.logLevel);
-  const database = await openDatabase(config.databaseUrl);
+  const database = await openDatabaseOrExplain(config.databaseUrl);
+  if (config.redisUrl) await checkRedis(config.redisUrl);
   const services = createServices(config, await createInfrastructure(config, database), logger);
-  const disconnectEvents = config.redisUrl ? await connectRedisJobEvents(services.events, config.redisUrl, `${config.queuePrefix}:job-events`) : null;
+  const disconnectEvents = config.redisUrl ? await connectRedisJobEvents(services.events, config.redisUrl, `${config.queuePrefix}:job-events`, services.outages.redis) : null;
   await services.runner.start();
   const server = await startServer(config, services, logger);
   logger.info({ url: server.url, database: redact(config.databaseUrl), auth: config.auth, shape: config.redisUrl ? "distributed" : "embedded" }, "layermerge is serving");
@@ -62,17 +80,22 @@ export async function startApp(config: Config = loadConfig()) {
 export async function startWorker(config: Config = loadConfig()) {
   if (!config.redisUrl) throw new Error("layermerge worker needs REDIS_URL (without it, `layermerge serve` runs jobs itself)");
   const logger = createLogger(config.logLevel);
-  const database = await openDatabase(config.databaseUrl);
+  const database = await openDatabaseOrExplain(config.databaseUrl);
+  await checkRedis(config.redisUrl);
   const services = createServices(config, await createInfrastructure(config, database), logger);
-  const disconnectEvents = await connectRedisJobEvents(services.events, config.redisUrl, `${config.queuePrefix}:job-events`);
+  const disconnectEvents = await connectRedisJobEvents(services.events, config.redisUrl, `${config.queuePrefix}:job-events`, services.outages.redis);
   const worker = new BullJobWorker(database.prisma, services.handlers, services.events, logger, {
     redisUrl: config.redisUrl,
     prefix: config.queuePrefix,
     attempts: config.jobAttempts,
     lockMs: config.jobLockMs,
+    reconcileMs: config.reconcileMs,
     concurrency: config.workers,
-  }, services.observe);
+  }, services.outages, services.observe);
   await worker.start();
+  // Workers reconcile the queue with the database too (services.runner is the queue side), so
+  // jobs are recovered even when no API process is running.
+  await services.runner.start();
   const monitor = config.metricsPort != null ? await startMonitor(config, services) : null;
   return {
     config,
@@ -80,6 +103,7 @@ export async function startWorker(config: Config = loadConfig()) {
     services,
     worker,
     async stop() {
+      await services.runner.stop();
       await worker.stop();
       await new Promise<void>((resolve) => (monitor ? monitor.close(() => resolve()) : resolve()));
       await disconnectEvents();

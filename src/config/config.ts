@@ -27,6 +27,8 @@ export interface Config {
   artifacts: string;
   /** A worker's /healthz and /metrics port (workers serve no API); null: none. */
   metricsPort: number | null;
+  /** How often each process brings the job queue in line with the database (distributed shape). */
+  reconcileMs: number;
 }
 
 /** Raised for invalid configuration; `main` prints its message as one line and exits. */
@@ -88,6 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     jobLockMs: integer(env, "LAYERMERGE_JOB_LOCK_MS", 30_000, 500, 3_600_000),
     artifacts: artifactsLocation(env.LAYERMERGE_ARTIFACTS, dataDir),
     metricsPort: env.LAYERMERGE_METRICS_PORT ? integer(env, "LAYERMERGE_METRICS_PORT", 0, 0, 65535) : null,
+    reconcileMs: integer(env, "LAYERMERGE_RECONCILE_MS", 30_000, 100, 3_600_000),
   };
 }
 
@@ -130,5 +133,5 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
 
 /** Hides a password in a URL before it is printed. */
 export function redact(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:***@");
+  return url.replace(/\/\/([^:/@]*):[^@]*@/, "//$1:***@");
 }

@@ -10,7 +10,8 @@ import type { Services } from "../services/services";
 import type { Logger } from "../logging";
 import { DomainError } from "../core/errors";
 import { buildAppSchema } from "../graphql/schema";
-import { createFormatError } from "../graphql/errors";
+import { createFormatError, serviceUnavailablePlugin } from "../graphql/errors";
+import { isDatabaseUnreachable } from "../persistence/databaseErrors";
 import { limitsPlugin } from "../graphql/limits";
 import { metricsPlugin } from "../graphql/metricsPlugin";
 import type { GraphQLContext } from "../graphql/context";
@@ -62,12 +63,13 @@ export async function startServer(config: Config, services: Services, logger: Lo
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
     introspection: true,
-    formatError: createFormatError(logger),
+    formatError: createFormatError(logger, (error) => services.outages.database.failed(error, "requests answer SERVICE_UNAVAILABLE until it is back")),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
       limitsPlugin(schema, { maxDepth: config.maxQueryDepth, maxComplexity: config.maxQueryComplexity }),
       metricsPlugin(services.metrics),
+      serviceUnavailablePlugin(),
     ],
   });
   await apollo.start();
@@ -95,6 +97,10 @@ export async function startServer(config: Config, services: Services, logger: Lo
         } catch (error) {
           if (error instanceof DomainError) {
             throw new GraphQLError(error.message, { extensions: { code: error.code, http: { status: 401 } } });
+          }
+          if (isDatabaseUnreachable(error)) {
+            services.outages.database.failed(error, "requests answer SERVICE_UNAVAILABLE until it is back");
+            throw new GraphQLError("the database is unreachable; try again shortly", { extensions: { code: "SERVICE_UNAVAILABLE", http: { status: 503 } } });
           }
           throw error;
         }
