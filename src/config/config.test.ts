@@ -39,6 +39,8 @@ describe("loadConfig", () => {
     [{ LAYERMERGE_AUTH: "yes" }, /LAYERMERGE_AUTH must be off, writes or all/],
     [{ LAYERMERGE_MAX_QUERY_DEPTH: "0" }, /LAYERMERGE_MAX_QUERY_DEPTH/],
     [{ LAYERMERGE_CORS_ORIGINS: "dash.example.org" }, /not an origin/],
+    [{ LAYERMERGE_RECONCILE_MS: "50" }, /LAYERMERGE_RECONCILE_MS must be an integer from 100 to 3600000 \(got "50"\)/],
+    [{ LAYERMERGE_RECONCILE_MS: "30s" }, /LAYERMERGE_RECONCILE_MS must be an integer/],
   ])("refuses %p with one clear line", (env, message) => {
     let error: unknown;
     try {
@@ -51,8 +53,15 @@ describe("loadConfig", () => {
     expect((error as Error).message).not.toContain("\n");
   });
 
+  test("the queue is reconciled with the database every 30 s unless LAYERMERGE_RECONCILE_MS says otherwise", () => {
+    expect(loadConfig({}).reconcileMs).toBe(30_000);
+    expect(loadConfig({ LAYERMERGE_RECONCILE_MS: "250" }).reconcileMs).toBe(250);
+  });
+
   test("redact hides passwords", () => {
     expect(redact("postgresql://user:secret@h:5432/db")).toBe("postgresql://user:***@h:5432/db");
+    // Redis URLs usually carry a password without a user name.
+    expect(redact("redis://:secret@cache:6379/0")).toBe("redis://:***@cache:6379/0");
     expect(() => loadConfig({ DATABASE_URL: "mysql://user:secret@h/db" })).toThrow(/\*\*\*/);
   });
 });
