@@ -6,6 +6,7 @@ import IORedis from "ioredis";
 import { createTestDatabase, TestDatabase } from "./support/testDatabase";
 import { ensureBuilt, startLayermerge, RunningProcess } from "./support/processes";
 import { haveRedisServer, ownRedis, OwnRedis } from "./support/redisServer";
+import { tcpProxy, TcpProxy } from "./support/tcpProxy";
 import { writeSafetensors } from "../src/core/formats/safetensors/testing/writeSafetensors";
 import { writeOnnxModel } from "../src/core/formats/onnx/testing/onnxModelWriter";
 import { blockImage, colourNet, writeSemanticSample } from "../src/runtime/testing/evalFixtures";
@@ -14,10 +15,11 @@ import { openDatabase, Database } from "../src/persistence/database";
 /*
  * Redis outages under a running system, with real processes: an API process and worker
  * processes over PostgreSQL (a fresh schema) and a redis-server of this test's own, without
- * persistence, which the test stops and starts by its PID. Ports 6391–6392 are this file's.
+ * persistence, which the test stops and starts by its PID. Ports 6391–6393 are this file's.
  */
 const REDIS_PORT = 6391;
 const CLOSED_REDIS_PORT = 6392;
+const DB_TEST_REDIS_PORT = 6393;
 const withPostgres = Boolean(process.env.TEST_DATABASE_URL) && haveRedisServer();
 const describeWithPostgres = withPostgres ? describe : describe.skip;
 if (!withPostgres) console.warn("redisOutage.test.ts: the outage tests need TEST_DATABASE_URL and redis-server; skipped");
@@ -247,5 +249,102 @@ describeWithPostgres("Redis outages under a running API and workers", () => {
     }
     expect(api.child.exitCode).toBeNull();
     expect(second.child.exitCode).toBeNull();
+
+    // 5. Redis down once more: cancelling a queued job answers (its events cannot be published,
+    //    nor its queue entry removed), and both processes stop cleanly on SIGTERM — nothing
+    //    waits for Redis, no publication is left to reject unhandled.
+    await redis.stop();
+    await api.waitFor(/(?:[\s\S]*"level":40.*Redis at redis:\/\/127\.0\.0\.1:6391 is unreachable){3}/);
+    const doomed = await startMerge(small[0], small[1], 0.1, "never-run");
+    const cancelled = (await gql(url, `mutation($id: ID!) { cancelJob(id: $id) { status } }`, { id: doomed.id })).cancelJob;
+    expect(cancelled.status).toBe("CANCELLED");
+    const exits = await Promise.all([api, second].map((p) => {
+      const exited = exitOf(p);
+      p.child.kill("SIGTERM");
+      return Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve("still running after 30 s"), 30_000).unref())]);
+    }));
+    expect(exits).toEqual([0, 0]);
+    for (const p of [api, second]) {
+      expect(p.output()).not.toMatch(STACK_FRAME);
+      expect(p.output()).not.toMatch(/Unhandled|unhandled|Connection is closed/);
+    }
+    expect((await prisma.job.findUniqueOrThrow({ where: { id: doomed.id } })).status).toBe("CANCELLED");
+  });
+});
+
+describeWithPostgres("the database down under a running API and worker", () => {
+  jest.setTimeout(120_000);
+  let db: TestDatabase;
+  let redis: OwnRedis;
+  let proxy: TcpProxy;
+  const processes: RunningProcess[] = [];
+
+  beforeAll(async () => {
+    ensureBuilt();
+    db = await createTestDatabase("postgres");
+    redis = ownRedis(DB_TEST_REDIS_PORT);
+    await redis.start();
+    const target = new URL(db.url);
+    proxy = await tcpProxy(target.hostname, Number(target.port || 5432));
+  });
+  afterAll(async () => {
+    for (const p of processes) await p.kill("SIGKILL");
+    await proxy?.close();
+    await redis?.stop();
+    if (db) await db.cleanup();
+  });
+
+  test("requests answer SERVICE_UNAVAILABLE (HTTP 503); API and worker log one warning naming PostgreSQL and one line when it is back", async () => {
+    // The processes reach PostgreSQL through the proxy, with a password in the URL (ignored by
+    // the test server, which trusts loopback) that must never be printed.
+    const viaProxy = new URL(db.url);
+    viaProxy.port = String(proxy.port);
+    viaProxy.password = "s3cret";
+    const env = {
+      DATABASE_URL: viaProxy.toString(),
+      REDIS_URL: redis.url,
+      LAYERMERGE_QUEUE_PREFIX: `lmtest-${randomBytes(4).toString("hex")}`,
+      LAYERMERGE_DATA_DIR: db.dataDir,
+      LAYERMERGE_RECONCILE_MS: "300",
+      LOG_LEVEL: "info",
+      HOST: "127.0.0.1",
+    };
+    const api = startLayermerge(["serve"], { ...env, PORT: "0" });
+    processes.push(api);
+    const url = (await api.waitFor(/serving GraphQL at (http:\/\/\S+\/graphql)/))[1];
+    const worker = startLayermerge(["worker"], env);
+    processes.push(worker);
+    await worker.waitFor(/worker (\S+) running jobs/);
+    const post = async (query: string) => {
+      const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query }), signal: AbortSignal.timeout(20_000) });
+      return { status: res.status, body: (await res.json()) as { data?: any; errors?: Array<{ message: string; extensions?: { code?: string } }> } };
+    };
+    const createTask = (key: string) => post(`mutation { createTask(input: { key: "${key}", name: "t", kind: SEMANTIC, primaryMetric: MIOU }) { id } }`);
+    expect((await createTask("before")).status).toBe(200);
+
+    await proxy.cut();
+    for (const response of [await createTask("during"), await post(`mutation { startMerge(input: { anchorId: "a", modelIds: ["b"] }) { id } }`), await post(`{ jobs(first: 5) { totalCount } }`)]) {
+      expect(response.status).toBe(503);
+      expect(response.body.errors?.map((e) => e.extensions?.code)).toEqual(["SERVICE_UNAVAILABLE"]);
+    }
+    const masked = `PostgreSQL at postgresql://postgres:\\*\\*\\*@127\\.0\\.0\\.1:${proxy.port}/`;
+    const warning = new RegExp(`"level":40.*${masked}\\S* is unreachable`);
+    const recovery = new RegExp(`"level":30.*${masked}\\S* is reachable again`);
+    await worker.waitFor(warning);
+    await api.waitFor(warning);
+
+    await proxy.restore();
+    await worker.waitFor(recovery);
+    await api.waitFor(recovery);
+    const after = await createTask("after");
+    expect(after.status).toBe(200);
+    expect(after.body.data.createTask.id).toEqual(expect.any(String));
+
+    for (const p of [api, worker]) {
+      expect([lines(p.output(), warning).length, lines(p.output(), recovery).length]).toEqual([1, 1]);
+      expect(p.output()).not.toContain("s3cret");
+      expect(p.output()).not.toMatch(STACK_FRAME);
+      expect(p.child.exitCode).toBeNull();
+    }
   });
 });

@@ -34,6 +34,8 @@ export interface Outages {
 const QUEUE = "jobs";
 /** An enqueue that Redis does not answer within this is left to the reconciler. */
 const ENQUEUE_TIMEOUT_MS = 2000;
+/** How long a worker waits for Redis to acknowledge its goodbye before dropping the connection. */
+const CLOSE_TIMEOUT_MS = 5000;
 
 export function bullConnection(redisUrl: string): ConnectionOptions {
   return redisOptions(redisUrl) as ConnectionOptions;
@@ -182,7 +184,14 @@ export class BullJobWorker {
   async stop(): Promise<void> {
     this.stopping = true;
     for (const c of this.controllers.values()) c.abort(new Error("shutting down"));
-    await this.worker?.close();
+    // A graceful close waits for Redis to say goodbye; while Redis is down that would be
+    // forever, so the connections are dropped instead (running jobs were aborted above and
+    // the reconciler re-queues them).
+    const worker = this.worker;
+    if (!worker) return;
+    const closed = worker.close(this.outages.redis.isDown);
+    const bound = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), CLOSE_TIMEOUT_MS).unref());
+    if ((await Promise.race([closed, bound])) === "timeout") await worker.disconnect().catch(() => undefined);
   }
 
   private async process(bullJob: BullJob): Promise<void> {

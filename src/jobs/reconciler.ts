@@ -135,13 +135,14 @@ export class JobReconciler {
         requeued.push(stale[i]);
       }
     }
-    this.outages.redis.ok();
     return { enqueued, requeued };
   }
 
   private async redis<T>(fn: () => Promise<T>): Promise<T> {
     try {
-      return await fn();
+      const result = await fn();
+      this.outages.redis.ok();
+      return result;
     } catch (error) {
       throw new RedisFailure(error);
     }

@@ -35,8 +35,10 @@ export async function connectRedisJobEvents(events: JobEvents, redisUrl: string,
   events.useTransport((message) => {
     pub.publish(channel, JSON.stringify(message)).catch((error) => outage.failed(error, "job events are not delivered until it is back"));
   });
+  // QUIT goes through the offline queue while Redis is down: drop the connection instead.
+  const close = async (client: IORedis) => (client.status === "ready" ? client.quit().then(() => undefined, () => client.disconnect()) : client.disconnect());
   return async () => {
-    await sub.quit().catch(() => undefined);
-    await pub.quit().catch(() => undefined);
+    await close(sub);
+    await close(pub);
   };
 }
