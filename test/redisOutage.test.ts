@@ -253,9 +253,12 @@ describeWithPostgres("Redis outages under a running API and workers", () => {
     // 5. Redis down once more: cancelling a queued job answers (its events cannot be published,
     //    nor its queue entry removed), and both processes stop cleanly on SIGTERM — nothing
     //    waits for Redis, no publication is left to reject unhandled.
+    //    The job is queued in Redis too (the worker is frozen meanwhile, so it stays queued).
+    process.kill(second.child.pid!, "SIGSTOP");
+    const doomed = await startMerge(small[0], small[1], 0.1, "never-run");
     await redis.stop();
     await api.waitFor(/(?:[\s\S]*"level":40.*Redis at redis:\/\/127\.0\.0\.1:6391 is unreachable){3}/);
-    const doomed = await startMerge(small[0], small[1], 0.1, "never-run");
+    process.kill(second.child.pid!, "SIGCONT");
     const cancelled = (await gql(url, `mutation($id: ID!) { cancelJob(id: $id) { status } }`, { id: doomed.id })).cancelJob;
     expect(cancelled.status).toBe("CANCELLED");
     const exits = await Promise.all([api, second].map((p) => {
