@@ -68,6 +68,11 @@ export class BullJobQueue implements JobRunner, QueueView {
     this.reconciler.start();
   }
 
+  /** Reconciles the queue with the database now; returns what it queued (see JobReconciler). */
+  reconcile(): Promise<{ enqueued: string[]; requeued: string[] }> {
+    return this.reconciler!.reconcileNow();
+  }
+
   async stop(): Promise<void> {
     await this.reconciler?.stop();
     await this.queue?.close().catch(() => undefined);

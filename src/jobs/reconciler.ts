@@ -96,6 +96,12 @@ export class JobReconciler {
     }
   }
 
+  /** One pass after the one in progress, if any (for callers that need its outcome). */
+  async reconcileNow(): Promise<{ enqueued: string[]; requeued: string[] }> {
+    await this.pass;
+    return this.reconcile();
+  }
+
   /** One pass; returns the ids it queued again (QUEUED jobs) and re-queued (stale RUNNING jobs). */
   async reconcile(): Promise<{ enqueued: string[]; requeued: string[] }> {
     const enqueued: string[] = [];
