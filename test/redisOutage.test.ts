@@ -11,6 +11,7 @@ import { writeSafetensors } from "../src/core/formats/safetensors/testing/writeS
 import { writeOnnxModel } from "../src/core/formats/onnx/testing/onnxModelWriter";
 import { blockImage, colourNet, writeSemanticSample } from "../src/runtime/testing/evalFixtures";
 import { openDatabase, Database } from "../src/persistence/database";
+import { watchJob } from "./support/subscribe";
 
 /*
  * Redis outages under a running system, with real processes: an API process and worker
@@ -227,22 +228,43 @@ describeWithPostgres("Redis outages under a running API and workers", () => {
     const afterDown = await settle(whileDown.map((j) => j.id));
     expect(afterDown.map((j) => j.status)).toEqual(["SUCCEEDED", "SUCCEEDED"]);
 
+    // 5. A job that ends while Redis is down: its jobUpdated stream (graphql-ws, on the API)
+    //    missed the publication, and still ends with SUCCEEDED once Redis is back.
+    const ending = (await startMerge(big[1], big[0], 0.6, "ends-during-outage")).id;
+    const watched = watchJob(url, ending);
+    for (let tries = 0; tries < 4000; tries++) {
+      if ((await prisma.job.findUniqueOrThrow({ where: { id: ending } })).status !== "QUEUED") break;
+      await sleep(5);
+    }
+    process.kill(second.child.pid!, "SIGSTOP");
+    await redis.stop();
+    await api.waitFor(/(?:[\s\S]*"level":40.*Redis at redis:\/\/127\.0\.0\.1:6391 is unreachable){3}/);
+    process.kill(second.child.pid!, "SIGCONT");
+    for (let tries = 0; tries < 600; tries++) {
+      if ((await prisma.job.findUniqueOrThrow({ where: { id: ending } })).status === "SUCCEEDED") break;
+      await sleep(100);
+    }
+    expect((await prisma.job.findUniqueOrThrow({ where: { id: ending } })).status).toBe("SUCCEEDED");
+    await redis.start();
+    const stream = await Promise.race([watched.done, new Promise((resolve) => setTimeout(() => resolve("the stream did not end"), 20_000).unref())]);
+    expect(stream).toEqual(expect.arrayContaining([expect.objectContaining({ id: ending, status: "SUCCEEDED" })]));
+
     // Every job produced exactly one result.
-    const mergeJobs = [...bigJobs, queuedJobs[0], queuedJobs[1], whileDown[0].id];
+    const mergeJobs = [...bigJobs, queuedJobs[0], queuedJobs[1], whileDown[0].id, ending];
     const merges = await prisma.merge.findMany({ where: { jobId: { in: mergeJobs } } });
     expect(merges.map((m) => m.jobId).sort()).toEqual([...mergeJobs].sort());
     const evalJobs = [queuedJobs[2], whileDown[1].id];
     const evaluations = await prisma.evaluation.findMany({ where: { jobId: { in: evalJobs } } });
     expect(evaluations.map((e) => e.jobId).sort()).toEqual([...evalJobs].sort());
-    for (const name of ["big-a", "big-b", "big-c", "small-a", "small-b", "while-down"]) expect(await prisma.model.count({ where: { name } })).toBe(1);
+    for (const name of ["big-a", "big-b", "big-c", "small-a", "small-b", "while-down", "ends-during-outage"]) expect(await prisma.model.count({ where: { name } })).toBe(1);
 
     // The logs: per process, one warning per outage and one line when Redis is back, naming
     // Redis and its URL; no stack traces.
     await sleep(500);
     const warned = (p: RunningProcess) => lines(p.output(), /"level":40.*Redis at redis:\/\/127\.0\.0\.1:6391 is unreachable/).length;
     const recovered = (p: RunningProcess) => lines(p.output(), /"level":30.*Redis at redis:\/\/127\.0\.0\.1:6391 is reachable again/).length;
-    expect([warned(api), recovered(api)]).toEqual([2, 2]);
-    expect([warned(second), recovered(second)]).toEqual([1, 1]);
+    expect([warned(api), recovered(api)]).toEqual([3, 3]);
+    expect([warned(second), recovered(second)]).toEqual([2, 2]);
     for (const p of [api, first, second]) {
       expect(p.output()).not.toMatch(STACK_FRAME);
       expect(p.output()).not.toMatch(/Unhandled|unhandled/);
@@ -250,14 +272,14 @@ describeWithPostgres("Redis outages under a running API and workers", () => {
     expect(api.child.exitCode).toBeNull();
     expect(second.child.exitCode).toBeNull();
 
-    // 5. Redis down once more: cancelling a queued job answers (its events cannot be published,
+    // 6. Redis down once more: cancelling a queued job answers (its events cannot be published,
     //    nor its queue entry removed), and both processes stop cleanly on SIGTERM — nothing
     //    waits for Redis, no publication is left to reject unhandled.
     //    The job is queued in Redis too (the worker is frozen meanwhile, so it stays queued).
     process.kill(second.child.pid!, "SIGSTOP");
     const doomed = await startMerge(small[0], small[1], 0.1, "never-run");
     await redis.stop();
-    await api.waitFor(/(?:[\s\S]*"level":40.*Redis at redis:\/\/127\.0\.0\.1:6391 is unreachable){3}/);
+    await api.waitFor(/(?:[\s\S]*"level":40.*Redis at redis:\/\/127\.0\.0\.1:6391 is unreachable){4}/);
     process.kill(second.child.pid!, "SIGCONT");
     const cancelled = (await gql(url, `mutation($id: ID!) { cancelJob(id: $id) { status } }`, { id: doomed.id })).cancelJob;
     expect(cancelled.status).toBe("CANCELLED");

@@ -25,6 +25,9 @@ export async function connectRedisJobEvents(events: JobEvents, redisUrl: string,
     sub.disconnect();
     throw new UnreachableError("Redis", redisUrl, reasonOf(error));
   }
+  // Publications made while the subscription was down are lost; when it is back (it
+  // resubscribes by itself), streams read their job's state again.
+  sub.on("ready", () => events.resync());
   sub.on("message", (_channel, raw) => {
     try {
       events.deliver(JSON.parse(raw) as JobEventMessage);
