@@ -202,6 +202,9 @@ describeWithPostgres("Redis outages under a running API and workers", () => {
     processes.push(second);
     const secondName = (await second.waitFor(/worker (\S+) running jobs/))[1];
 
+    // The n-th warning / recovery line about this Redis in a process's output.
+    const nthWarning = (n: number) => new RegExp(`(?:[\\s\\S]*"level":40.*Redis at redis:\\/\\/127\\.0\\.0\\.1:${REDIS_PORT} is unreachable){${n}}`);
+    const nthRecovery = (n: number) => new RegExp(`(?:[\\s\\S]*"level":30.*Redis at redis:\\/\\/127\\.0\\.0\\.1:${REDIS_PORT} is reachable again){${n}}`);
     const settle = async (ids: string[]) => {
       for (let tries = 0; tries < 1200; tries++) {
         const jobs = await prisma.job.findMany({ where: { id: { in: ids } } });
@@ -220,7 +223,8 @@ describeWithPostgres("Redis outages under a running API and workers", () => {
     // 4. Redis down: both mutations answer (the job is QUEUED in the database) before Redis is
     //    started again; then the jobs run.
     await redis.stop();
-    await api.waitFor(/(?:[\s\S]*"level":40.*Redis at redis:\/\/127\.0\.0\.1:6391 is unreachable){2}/);
+    await api.waitFor(nthWarning(2));
+    await second.waitFor(nthWarning(1));
     const whileDown = [await startMerge(small[0], small[1], 0.9, "while-down"), await startEvaluation(onnx[1])];
     expect(whileDown.map((j) => j.status)).toEqual(["QUEUED", "QUEUED"]);
     expect((await prisma.job.findMany({ where: { id: { in: whileDown.map((j) => j.id) } } })).map((j) => j.status)).toEqual(["QUEUED", "QUEUED"]);
@@ -237,9 +241,13 @@ describeWithPostgres("Redis outages under a running API and workers", () => {
       await sleep(5);
     }
     process.kill(second.child.pid!, "SIGSTOP");
+    await sleep(200);
+    // Frozen in the middle of the merge: it ends only after Redis is gone.
+    expect((await prisma.job.findUniqueOrThrow({ where: { id: ending } })).status).toBe("RUNNING");
     await redis.stop();
-    await api.waitFor(/(?:[\s\S]*"level":40.*Redis at redis:\/\/127\.0\.0\.1:6391 is unreachable){3}/);
+    await api.waitFor(nthWarning(3));
     process.kill(second.child.pid!, "SIGCONT");
+    await second.waitFor(nthWarning(2));
     for (let tries = 0; tries < 600; tries++) {
       if ((await prisma.job.findUniqueOrThrow({ where: { id: ending } })).status === "SUCCEEDED") break;
       await sleep(100);
@@ -260,7 +268,8 @@ describeWithPostgres("Redis outages under a running API and workers", () => {
 
     // The logs: per process, one warning per outage and one line when Redis is back, naming
     // Redis and its URL; no stack traces.
-    await sleep(500);
+    await api.waitFor(nthRecovery(3));
+    await second.waitFor(nthRecovery(2));
     const warned = (p: RunningProcess) => lines(p.output(), /"level":40.*Redis at redis:\/\/127\.0\.0\.1:6391 is unreachable/).length;
     const recovered = (p: RunningProcess) => lines(p.output(), /"level":30.*Redis at redis:\/\/127\.0\.0\.1:6391 is reachable again/).length;
     expect([warned(api), recovered(api)]).toEqual([3, 3]);
@@ -279,7 +288,7 @@ describeWithPostgres("Redis outages under a running API and workers", () => {
     process.kill(second.child.pid!, "SIGSTOP");
     const doomed = await startMerge(small[0], small[1], 0.1, "never-run");
     await redis.stop();
-    await api.waitFor(/(?:[\s\S]*"level":40.*Redis at redis:\/\/127\.0\.0\.1:6391 is unreachable){4}/);
+    await api.waitFor(nthWarning(4));
     process.kill(second.child.pid!, "SIGCONT");
     const cancelled = (await gql(url, `mutation($id: ID!) { cancelJob(id: $id) { status } }`, { id: doomed.id })).cancelJob;
     expect(cancelled.status).toBe("CANCELLED");
