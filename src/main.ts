@@ -42,7 +42,10 @@ async function openDatabaseOrExplain(databaseUrl: string) {
     return await openDatabase(databaseUrl);
   } catch (error) {
     const dependency = databaseDependency(databaseUrl);
-    if (isDatabaseUnreachable(error) || dependency === "SQLite") throw new UnreachableError(dependency, databaseUrl, reasonOf(error));
+    // SQLite is a file: "unreachable" is a file or folder that cannot be opened or created.
+    const code = String((error as { code?: unknown }).code ?? "");
+    const unopenable = dependency === "SQLite" && /^(E[A-Z]+|SQLITE_(CANTOPEN|READONLY|PERM|NOTADB))$/.test(code);
+    if (isDatabaseUnreachable(error) || unopenable) throw new UnreachableError(dependency, databaseUrl, reasonOf(error));
     throw error;
   }
 }

@@ -7,7 +7,7 @@ import type { Logger } from "../logging";
 import { SHA256_PATTERN } from "../storage/artifactStore";
 import { authenticate } from "./authenticate";
 
-const STATUS: Record<string, number> = { BAD_USER_INPUT: 400, UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404, CONFLICT: 409, PAYLOAD_TOO_LARGE: 413, SERVICE_UNAVAILABLE: 503 };
+const STATUS: Record<string, number> = { BAD_USER_INPUT: 400, UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404, CONFLICT: 409, PAYLOAD_TOO_LARGE: 413 };
 
 /**
  * Artifact upload and download beside GraphQL (large bodies do not belong in JSON):
