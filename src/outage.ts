@@ -36,27 +36,44 @@ export function reasonOf(error: unknown): string {
  * Logs an outage of one dependency once: a warning when it first fails, an info line when it
  * works again — however many connections or requests fail in between, and without stack
  * traces (an outage is an operating condition, not a bug).
+ *
+ * A process may hold several connections to the dependency (Redis: the queue's, the event
+ * channel's two), each reconnecting on its own schedule. The outage lasts while any of them is
+ * down, so that one connection back before the others does not end it early only for the next
+ * one's failure to start another.
  */
 export class OutageLog {
-  private down = false;
+  private readonly down = new Set<string>();
   private readonly recovered: Array<() => void> = [];
 
   constructor(private readonly logger: Logger, readonly dependency: Dependency, private readonly url: string) {}
 
   get isDown(): boolean {
-    return this.down;
+    return this.down.size > 0;
   }
 
+  /** A request to the dependency failed (it counts as down until a request succeeds). */
   failed(error: unknown, consequence = "retrying until it is back"): void {
-    if (this.down) return;
-    this.down = true;
+    this.connectionFailed("requests", error, consequence);
+  }
+
+  /** A request succeeded. */
+  ok(): void {
+    this.connectionReady("requests");
+  }
+
+  /** One named connection cannot reach the dependency. */
+  connectionFailed(connection: string, error: unknown, consequence = "retrying until it is back"): void {
+    const wasUp = this.down.size === 0;
+    this.down.add(connection);
+    if (!wasUp) return;
     const reason = reasonOf(error);
     this.logger.warn({ dependency: this.dependency, url: redact(this.url), reason }, `${this.dependency} at ${redact(this.url)} is unreachable (${reason}); ${consequence}`);
   }
 
-  ok(): void {
-    if (!this.down) return;
-    this.down = false;
+  /** One named connection works (again). */
+  connectionReady(connection: string): void {
+    if (!this.down.delete(connection) || this.down.size > 0) return;
     this.logger.info({ dependency: this.dependency, url: redact(this.url) }, `${this.dependency} at ${redact(this.url)} is reachable again`);
     for (const listener of this.recovered) listener();
   }

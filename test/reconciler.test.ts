@@ -32,6 +32,8 @@ describeWithRedis("reconciling the queue with the database (%s)", (kind) => {
     const outages = { database: new OutageLog(logger, databaseDependency(db.url), db.url), redis: new OutageLog(logger, "Redis", redis.url) };
     queue = new BullJobQueue(database.prisma, new JobEvents(), logger, outages, { redisUrl: redis.url, prefix, attempts: 3, lockMs: LOCK_MS, reconcileMs: 3_600_000 });
     await queue.start();
+    // The pass that start() kicks off runs on an empty table; wait for it (and one more).
+    await queue.reconcile();
     inspect = new IORedis(redis.url);
   });
   afterAll(async () => {

@@ -11,7 +11,7 @@ import IORedis from "ioredis";
 import type { OutageLog } from "../outage";
 import { reasonOf } from "../outage";
 import { isDatabaseUnreachable } from "../persistence/databaseErrors";
-import { redisOptions, watchRedis } from "./redisConnection";
+import { commandFailed, isRedisConnectionError, redisOptions, watchRedis } from "./redisConnection";
 import { JobReconciler, type QueueState, type QueueView } from "./reconciler";
 
 export interface BullSettings {
@@ -58,13 +58,17 @@ export class BullJobQueue implements JobRunner, QueueView {
     // Commands fail at once while Redis is unreachable (no offline queue) and within a bound
     // when it does not answer, so no request waits for Redis.
     this.client = new IORedis({ ...redisOptions(this.settings.redisUrl), enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: ENQUEUE_TIMEOUT_MS });
-    watchRedis(this.client, this.outages.redis);
+    watchRedis(this.client, this.outages.redis, "queue");
     this.queue = new Queue(QUEUE, { connection: this.client, prefix: this.settings.prefix });
-    this.queue.on("error", (error) => this.outages.redis.failed(error));
+    // The queue's errors are its connection's, which watchRedis reports.
+    this.queue.on("error", () => undefined);
     await this.queue.waitUntilReady();
     this.reconciler = new JobReconciler(this.db, this, this.logger, this.outages, { intervalMs: this.settings.reconcileMs, lockMs: this.settings.lockMs });
     this.outages.redis.onRecovery(() => this.reconciler?.kick());
     this.outages.database.onRecovery(() => this.reconciler?.kick());
+    // Redis may have restarted empty without an outage being seen (a quick restart): reconcile
+    // whenever the queue's connection is re-established.
+    this.client.on("ready", () => this.reconciler?.kick());
     this.reconciler.start();
   }
 
@@ -85,7 +89,7 @@ export class BullJobQueue implements JobRunner, QueueView {
       await this.add(jobId);
       this.outages.redis.ok();
     } catch (error) {
-      this.outages.redis.failed(error, "jobs are recorded as QUEUED and queued when it is back");
+      commandFailed(this.outages.redis, error, "jobs are recorded as QUEUED and queued when it is back");
     }
   }
 
@@ -119,6 +123,10 @@ export class BullJobQueue implements JobRunner, QueueView {
       if (!exists) return "absent";
       return completed !== null || failed !== null ? "finished" : "pending";
     });
+  }
+
+  async ping(): Promise<void> {
+    await this.client!.ping();
   }
 
   async removeFinished(jobId: string): Promise<void> {
@@ -175,11 +183,11 @@ export class BullJobWorker {
       maxStalledCount: Math.max(1, this.settings.attempts),
     });
 
-    // During a Redis outage every connection reports every failed reconnect: one warning per
-    // outage instead (see OutageLog). Other errors keep their message, without a stack.
+    // During a Redis outage the worker's connections report every failed reconnect; the
+    // process's own watched connections log the outage once instead (see OutageLog). Other
+    // errors keep their message, without a stack.
     this.worker.on("error", (error) => {
-      if (isRedisConnectionError(error)) this.outages.redis.failed(error);
-      else this.logger.warn({ reason: reasonOf(error) }, "BullMQ worker error");
+      if (!isRedisConnectionError(error)) this.logger.warn({ reason: reasonOf(error) }, "BullMQ worker error");
     });
     this.worker.on("stalled", (jobId) => this.logger.warn({ jobId }, "a job stalled (its worker stopped); it is being taken over"));
     await this.worker.waitUntilReady();
@@ -196,7 +204,9 @@ export class BullJobWorker {
     if (!worker) return;
     const closed = worker.close(this.outages.redis.isDown);
     const bound = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), CLOSE_TIMEOUT_MS).unref());
-    if ((await Promise.race([closed, bound])) === "timeout") await worker.disconnect().catch(() => undefined);
+    // Redis may have gone without this process noticing yet: a close still pending after the
+    // bound is abandoned, its connections dropped without waiting for them either.
+    if ((await Promise.race([closed, bound])) === "timeout") void worker.disconnect().catch(() => undefined);
   }
 
   private async process(bullJob: BullJob): Promise<void> {
@@ -241,11 +251,4 @@ export class BullJobWorker {
     if (isDatabaseUnreachable(error)) this.outages.database.failed(error, "jobs wait in the queue until it is back");
     else this.logger.warn({ reason: reasonOf(error) }, "heartbeat write failed");
   }
-}
-
-/** ioredis's errors for a connection that is down or closing (not a command's own error). */
-export function isRedisConnectionError(error: unknown): boolean {
-  const e = error as { code?: unknown; message?: unknown } | null;
-  if (typeof e?.code === "string" && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE)$/.test(e.code)) return true;
-  return typeof e?.message === "string" && /Connection is closed|Stream isn't writeable|enableOfflineQueue|Command timed out|ECONNREFUSED|ECONNRESET|socket/i.test(e.message);
 }

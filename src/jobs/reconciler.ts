@@ -3,6 +3,7 @@ import type { Logger } from "../logging";
 import { isDatabaseUnreachable } from "../persistence/databaseErrors";
 import { reasonOf, type OutageLog } from "../outage";
 import { requeueIfStale, staleRunningJobs } from "./staleJobs";
+import { commandFailed } from "./redisConnection";
 
 /** Where a job id stands in the queue: not there, there but finished, or waiting / delayed / active. */
 export type QueueState = "absent" | "finished" | "pending";
@@ -14,6 +15,8 @@ export interface QueueView {
   add(jobId: string): Promise<void>;
   /** Drops a finished entry so that its id can be queued again. */
   removeFinished(jobId: string): Promise<void>;
+  /** A round trip to Redis, so each pass learns whether it answers even when there is no work. */
+  ping(): Promise<void>;
 }
 
 export interface ReconcileSettings {
@@ -90,7 +93,7 @@ export class JobReconciler {
       const { enqueued, requeued } = await this.reconcile();
       if (enqueued.length || requeued.length) this.logger.info({ enqueued: enqueued.length, requeued: requeued.length }, "queued again the jobs the queue had lost or whose worker stopped reporting");
     } catch (error) {
-      if (error instanceof RedisFailure) this.outages.redis.failed(error.original, "jobs are recorded as QUEUED and queued when it is back");
+      if (error instanceof RedisFailure) commandFailed(this.outages.redis, error.original, "jobs are recorded as QUEUED and queued when it is back");
       else if (isDatabaseUnreachable(error)) this.outages.database.failed(error, "jobs are reconciled when it is back");
       else this.logger.error({ reason: reasonOf(error) }, "job reconciliation failed; it runs again at the next interval");
     }
@@ -141,6 +144,7 @@ export class JobReconciler {
         requeued.push(stale[i]);
       }
     }
+    await this.redis(() => this.queue.ping());
     return { enqueued, requeued };
   }
 

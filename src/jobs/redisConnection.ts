@@ -35,8 +35,28 @@ export async function checkRedis(redisUrl: string, timeoutMs = 5000): Promise<vo
   }
 }
 
-/** Routes a connection's errors and recoveries to the process's Redis outage log. */
-export function watchRedis(client: { on(event: "error", listener: (error: Error) => void): unknown; on(event: "ready", listener: () => void): unknown }, outage: OutageLog): void {
-  client.on("error", (error) => outage.failed(error));
-  client.on("ready", () => outage.ok());
+/**
+ * Routes one connection's failures and recoveries to the process's Redis outage log, under its
+ * own name (see OutageLog: the outage lasts while any connection is down).
+ */
+export function watchRedis(client: IORedis, outage: OutageLog, name: string): void {
+  client.on("error", (error) => outage.connectionFailed(name, error));
+  client.on("ready", () => outage.connectionReady(name));
+}
+
+/**
+ * Whether a command failed because its connection is down or closing (ioredis's own errors)
+ * rather than because Redis refused it or did not answer in time. Those are reported by the
+ * connection itself (watchRedis), not by each command.
+ */
+export function isRedisConnectionError(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  if (typeof e?.code === "string" && /^(ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE)$/.test(e.code)) return true;
+  if ((e as { name?: unknown } | null)?.name === "MaxRetriesPerRequestError") return true;
+  return typeof e?.message === "string" && /Connection is closed|Stream isn't writeable|enableOfflineQueue|max retries per request|ECONNREFUSED|ECONNRESET/i.test(e.message);
+}
+
+/** A Redis command failed: counted as an outage only when its connection does not say so itself. */
+export function commandFailed(outage: OutageLog, error: unknown, consequence?: string): void {
+  if (!isRedisConnectionError(error)) outage.failed(error, consequence);
 }

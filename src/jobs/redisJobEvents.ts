@@ -1,7 +1,7 @@
 import IORedis from "ioredis";
 import type { JobEvents, JobEventMessage } from "./jobEvents";
 import { UnreachableError, reasonOf, type OutageLog } from "../outage";
-import { redisOptions, watchRedis } from "./redisConnection";
+import { commandFailed, redisOptions, watchRedis } from "./redisConnection";
 
 /**
  * Bridges JobEvents over Redis pub/sub: every process publishes to one channel and delivers what
@@ -15,8 +15,8 @@ import { redisOptions, watchRedis } from "./redisConnection";
 export async function connectRedisJobEvents(events: JobEvents, redisUrl: string, channel: string, outage: OutageLog): Promise<() => Promise<void>> {
   const pub = new IORedis({ ...redisOptions(redisUrl), lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
   const sub = new IORedis({ ...redisOptions(redisUrl), lazyConnect: true });
-  watchRedis(pub, outage);
-  watchRedis(sub, outage);
+  watchRedis(pub, outage, "events-publish");
+  watchRedis(sub, outage, "events-subscribe");
   try {
     await Promise.all([pub.connect(), sub.connect()]);
     await sub.subscribe(channel);
@@ -36,7 +36,10 @@ export async function connectRedisJobEvents(events: JobEvents, redisUrl: string,
     }
   });
   events.useTransport((message) => {
-    pub.publish(channel, JSON.stringify(message)).catch((error) => outage.failed(error, "job events are not delivered until it is back"));
+    pub.publish(channel, JSON.stringify(message)).then(
+      () => outage.ok(),
+      (error) => commandFailed(outage, error, "job events are not delivered until it is back"),
+    );
   });
   // QUIT goes through the offline queue while Redis is down: drop the connection instead.
   const close = async (client: IORedis) => (client.status === "ready" ? client.quit().then(() => undefined, () => client.disconnect()) : client.disconnect());
