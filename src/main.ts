@@ -8,6 +8,9 @@ import { connectRedisJobEvents } from "./jobs/redisJobEvents";
 import { BullJobWorker } from "./jobs/bullmq";
 import * as http from "node:http";
 import { checkMetricsAuth } from "./http/metricsAuth";
+import { checkRedis } from "./jobs/redisConnection";
+import { UnreachableError, databaseDependency, reasonOf } from "./outage";
+import { isDatabaseUnreachable } from "./persistence/databaseErrors";
 import type { Services } from "./services/services";
 
 /** A worker's /healthz and /metrics (LAYERMERGE_METRICS_PORT); workers serve no API. */
@@ -33,6 +36,23 @@ async function startMonitor(config: Config, services: Services): Promise<http.Se
 }
 
 /**
+ * Opens the database (applying migrations); when it cannot be reached, start-up fails with one
+ * line naming it — PostgreSQL or SQLite — and its URL, password masked.
+ */
+async function openDatabaseOrExplain(databaseUrl: string) {
+  try {
+    return await openDatabase(databaseUrl);
+  } catch (error) {
+    const dependency = databaseDependency(databaseUrl);
+    // SQLite is a file: "unreachable" is a file or folder that cannot be opened or created.
+    const code = String((error as { code?: unknown }).code ?? "");
+    const unopenable = dependency === "SQLite" && /^(E[A-Z]+|SQLITE_(CANTOPEN|READONLY|PERM|NOTADB))$/.test(code);
+    if (isDatabaseUnreachable(error) || unopenable) throw new UnreachableError(dependency, databaseUrl, reasonOf(error));
+    throw error;
+  }
+}
+
+/**
  * The one place that wires configuration, persistence, services and the HTTP server (`serve`)
  * or a job worker (`worker`).
  */
@@ -41,9 +61,10 @@ export async function startApp(config: Config = loadConfig()) {
   if (open.refusal) throw new ConfigError(open.refusal);
   const logger = createLogger(config.logLevel);
   if (open.warning) logger.warn({ host: config.host, auth: config.auth }, open.warning);
-  const database = await openDatabase(config.databaseUrl);
+  const database = await openDatabaseOrExplain(config.databaseUrl);
+  if (config.redisUrl) await checkRedis(config.redisUrl);
   const services = createServices(config, await createInfrastructure(config, database), logger);
-  const disconnectEvents = config.redisUrl ? await connectRedisJobEvents(services.events, config.redisUrl, `${config.queuePrefix}:job-events`) : null;
+  const disconnectEvents = config.redisUrl ? await connectRedisJobEvents(services.events, config.redisUrl, `${config.queuePrefix}:job-events`, services.outages.redis) : null;
   await services.runner.start();
   const server = await startServer(config, services, logger);
   // Unregistered uploads are swept by API processes (workers only store merge outputs, which
@@ -71,17 +92,22 @@ export async function startApp(config: Config = loadConfig()) {
 export async function startWorker(config: Config = loadConfig()) {
   if (!config.redisUrl) throw new Error("layermerge worker needs REDIS_URL (without it, `layermerge serve` runs jobs itself)");
   const logger = createLogger(config.logLevel);
-  const database = await openDatabase(config.databaseUrl);
+  const database = await openDatabaseOrExplain(config.databaseUrl);
+  await checkRedis(config.redisUrl);
   const services = createServices(config, await createInfrastructure(config, database), logger);
-  const disconnectEvents = await connectRedisJobEvents(services.events, config.redisUrl, `${config.queuePrefix}:job-events`);
+  const disconnectEvents = await connectRedisJobEvents(services.events, config.redisUrl, `${config.queuePrefix}:job-events`, services.outages.redis);
   const worker = new BullJobWorker(database.prisma, services.handlers, services.events, logger, {
     redisUrl: config.redisUrl,
     prefix: config.queuePrefix,
     attempts: config.jobAttempts,
     lockMs: config.jobLockMs,
+    reconcileMs: config.reconcileMs,
     concurrency: config.workers,
-  }, services.observe);
+  }, services.outages, services.observe);
   await worker.start();
+  // Workers reconcile the queue with the database too (services.runner is the queue side), so
+  // jobs are recovered even when no API process is running.
+  await services.runner.start();
   const monitor = config.metricsPort != null ? await startMonitor(config, services) : null;
   const monitorAddress = monitor?.address();
   return {
@@ -92,6 +118,7 @@ export async function startWorker(config: Config = loadConfig()) {
     /** The port /healthz and /metrics listen on (LAYERMERGE_METRICS_PORT; 0 picks one), or null. */
     metricsPort: monitorAddress && typeof monitorAddress === "object" ? monitorAddress.port : null,
     async stop() {
+      await services.runner.stop();
       await worker.stop();
       await new Promise<void>((resolve) => (monitor ? monitor.close(() => resolve()) : resolve()));
       await disconnectEvents();

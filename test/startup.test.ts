@@ -79,6 +79,6 @@ describe("layermerge serve (compiled CLI)", () => {
     const result = await run(["serve"], { DATABASE_URL: "postgresql://postgres@127.0.0.1:1/none", PORT: "0" });
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split("\n")).toHaveLength(1);
-    expect(result.stderr).toMatch(/cannot reach the database at postgresql:\/\/postgres@127\.0\.0\.1:1\/none/);
+    expect(result.stderr).toMatch(/cannot reach PostgreSQL at postgresql:\/\/postgres@127\.0\.0\.1:1\/none: /);
   });
 });

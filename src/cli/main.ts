@@ -2,6 +2,7 @@ import "reflect-metadata";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config/config";
 import { DomainError } from "../core/errors";
+import { UnreachableError } from "../outage";
 import { printAppSchema } from "../graphql/schema";
 import { migrate } from "../persistence/migrate";
 import { tokenCommand } from "./token.command";
@@ -71,7 +72,7 @@ export async function main(argv: string[]): Promise<number> {
         return 2;
     }
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof DomainError) {
+    if (error instanceof ConfigError || error instanceof DomainError || error instanceof UnreachableError) {
       console.error(`layermerge: ${error.message}`);
       return 1;
     }

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, redact } from "../config/config";
+import { ConfigError, loadConfig } from "../config/config";
 import { startApp } from "../main";
 
 /** Runs until SIGINT/SIGTERM, then drains requests and closes the database. */
@@ -11,9 +11,7 @@ export async function serveCommand(): Promise<number> {
     if (error instanceof ConfigError) throw error;
     const e = error as NodeJS.ErrnoException;
     if (e.code === "EADDRINUSE") throw new Error(`port ${config.port} on ${config.host} is already in use; set PORT to another port`);
-    if (e.code === "ECONNREFUSED" || /connect/i.test(e.message ?? "")) {
-      throw new Error(`cannot reach the database at ${redact(config.databaseUrl)}: ${e.message}`);
-    }
+    // An unreachable database or Redis is an UnreachableError already, naming which one.
     throw error;
   }
   const stopped = new Promise<void>((resolve) => {

@@ -53,6 +53,8 @@ describe("loadConfig", () => {
     [{ LAYERMERGE_METRICS_TOKEN: "short" }, /LAYERMERGE_METRICS_TOKEN must be at least 16/],
     [{ LAYERMERGE_METRICS_TOKEN: "with a space in the middle" }, /LAYERMERGE_METRICS_TOKEN/],
     [{ LAYERMERGE_DEBUG: "yes" }, /LAYERMERGE_DEBUG must be 1 or 0/],
+    [{ LAYERMERGE_RECONCILE_MS: "50" }, /LAYERMERGE_RECONCILE_MS must be an integer from 100 to 3600000 \(got "50"\)/],
+    [{ LAYERMERGE_RECONCILE_MS: "30s" }, /LAYERMERGE_RECONCILE_MS must be an integer/],
   ])("refuses %p with one clear line", (env, message) => {
     let error: unknown;
     try {
@@ -102,8 +104,15 @@ describe("loadConfig", () => {
     expect(loadConfig({ LAYERMERGE_METRICS_TOKEN: "0123456789abcdef" }).metricsToken).toBe("0123456789abcdef");
   });
 
+  test("the queue is reconciled with the database every 30 s unless LAYERMERGE_RECONCILE_MS says otherwise", () => {
+    expect(loadConfig({}).reconcileMs).toBe(30_000);
+    expect(loadConfig({ LAYERMERGE_RECONCILE_MS: "250" }).reconcileMs).toBe(250);
+  });
+
   test("redact hides passwords", () => {
     expect(redact("postgresql://user:secret@h:5432/db")).toBe("postgresql://user:***@h:5432/db");
+    // Redis URLs usually carry a password without a user name.
+    expect(redact("redis://:secret@cache:6379/0")).toBe("redis://:***@cache:6379/0");
     expect(() => loadConfig({ DATABASE_URL: "mysql://user:secret@h/db" })).toThrow(/\*\*\*/);
   });
 });

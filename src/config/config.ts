@@ -46,6 +46,8 @@ export interface Config {
   metricsToken: string | null;
   /** Error responses may carry stack traces (never in production: they show server paths). */
   debug: boolean;
+  /** How often each process brings the job queue in line with the database (distributed shape). */
+  reconcileMs: number;
 }
 
 /** Raised for invalid configuration; `main` prints its message as one line and exits. */
@@ -116,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     uploadTtlMs: uploadTtl(env.LAYERMERGE_UPLOAD_TTL),
     metricsToken: metricsToken(env.LAYERMERGE_METRICS_TOKEN),
     debug: flag(env, "LAYERMERGE_DEBUG"),
+    reconcileMs: integer(env, "LAYERMERGE_RECONCILE_MS", 30_000, 100, 3_600_000),
   };
 }
 
@@ -219,5 +222,5 @@ function flag(env: NodeJS.ProcessEnv, name: string): boolean {
 
 /** Hides a password in a URL before it is printed. */
 export function redact(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:***@");
+  return url.replace(/\/\/([^:/@]*):[^@]*@/, "//$1:***@");
 }

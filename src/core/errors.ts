@@ -12,7 +12,9 @@ export type DomainErrorCode =
   | "FORBIDDEN"
   | "UNAUTHENTICATED"
   | "PAYLOAD_TOO_LARGE"
-  | "CANCELLED";
+  | "CANCELLED"
+  /** A dependency the request needs (the database) is down; retry later (HTTP 503). */
+  | "SERVICE_UNAVAILABLE";
 
 export class DomainError extends Error {
   readonly code: DomainErrorCode;

@@ -34,6 +34,22 @@ describe("formatError", () => {
     const formatted = { message: error.message, extensions: { code: "GRAPHQL_VALIDATION_FAILED" } };
     expect(createFormatError(logger)(formatted, error)).toBe(formatted);
   });
+
+  test("an unreachable database is SERVICE_UNAVAILABLE, reported to the outage log instead of logged per request", () => {
+    const { logger, calls } = fakeLogger();
+    const reported: unknown[] = [];
+    // What Prisma's PostgreSQL adapter throws when the server cannot be reached.
+    const down = Object.assign(new Error("Invalid `prisma.job.findFirst()` invocation:\n\nCan't reach database server"), {
+      name: "PrismaClientKnownRequestError",
+      code: "P1001",
+      meta: { driverAdapterError: { name: "DriverAdapterError", cause: { kind: "DatabaseNotReachable", host: "10.0.0.5", port: 5432 } } },
+    });
+    const wrapped = new GraphQLError(down.message, { path: ["startMerge"], originalError: down });
+    const out = createFormatError(logger, { databaseDown: (e) => reported.push(e) })({ message: down.message, path: ["startMerge"], extensions: { code: "INTERNAL_SERVER_ERROR" } }, wrapped);
+    expect(out).toEqual({ message: "the database is unreachable; try again shortly", path: ["startMerge"], locations: undefined, extensions: { code: "SERVICE_UNAVAILABLE" } });
+    expect(reported).toEqual([down]);
+    expect(calls).toHaveLength(0);
+  });
 });
 
 describe("formatError never leaks server details", () => {

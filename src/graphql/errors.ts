@@ -2,6 +2,8 @@ import { GraphQLError, GraphQLFormattedError } from "graphql";
 import { unwrapResolverError } from "@apollo/server/errors";
 import { DomainError } from "../core/errors";
 import type { Logger } from "../logging";
+import type { ApolloServerPlugin } from "@apollo/server";
+import { isDatabaseUnreachable } from "../persistence/databaseErrors";
 
 /**
  * The one place where errors become client-facing, over HTTP and the WebSocket alike:
@@ -10,9 +12,15 @@ import type { Logger } from "../logging";
  * else is a bug or an outage — logged in full for operators, masked for clients. Stack traces
  * (which show server paths) leave the server only with `debug` (LAYERMERGE_DEBUG=1).
  */
-export function createFormatError(logger: Logger, options: { debug?: boolean } = {}) {
+export function createFormatError(logger: Logger, options: { debug?: boolean; databaseDown?: (error: unknown) => void } = {}) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
+    // The database itself is down: not a bug, and the request may succeed later. The outage is
+    // logged once by the caller's outage log, not once per request with a stack.
+    if (isDatabaseUnreachable(original)) {
+      options.databaseDown?.(original);
+      return { message: "the database is unreachable; try again shortly", locations: formatted.locations, path: formatted.path, extensions: { code: "SERVICE_UNAVAILABLE" } };
+    }
     if (original instanceof DomainError) {
       return {
         message: original.message,
@@ -33,4 +41,18 @@ function clientFacing(formatted: GraphQLFormattedError, debug = false): GraphQLF
   if (!extensions || (!("http" in extensions) && (debug || !("stacktrace" in extensions)))) return formatted;
   const { http: _http, stacktrace, ...rest } = extensions;
   return { ...formatted, extensions: { ...rest, ...(debug && stacktrace ? { stacktrace } : {}) } };
+}
+
+/** A response carrying SERVICE_UNAVAILABLE is an HTTP 503, so clients and proxies retry it. */
+export function serviceUnavailablePlugin(): ApolloServerPlugin {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response }) {
+          const errors = response.body.kind === "single" ? response.body.singleResult.errors : undefined;
+          if (errors?.some((e) => e.extensions?.code === "SERVICE_UNAVAILABLE")) response.http.status = 503;
+        },
+      };
+    },
+  };
 }

@@ -10,7 +10,8 @@ import type { Services } from "../services/services";
 import type { Logger } from "../logging";
 import { DomainError } from "../core/errors";
 import { buildAppSchema } from "../graphql/schema";
-import { createFormatError } from "../graphql/errors";
+import { createFormatError, serviceUnavailablePlugin } from "../graphql/errors";
+import { isDatabaseUnreachable } from "../persistence/databaseErrors";
 import { limitsPlugin } from "../graphql/limits";
 import { metricsPlugin } from "../graphql/metricsPlugin";
 import type { GraphQLContext } from "../graphql/context";
@@ -37,7 +38,10 @@ export async function startServer(config: Config, services: Services, logger: Lo
   const httpServer = http.createServer(app);
   const schema = await buildAppSchema();
 
-  const formatError = createFormatError(logger, { debug: config.debug });
+  const formatError = createFormatError(logger, {
+    debug: config.debug,
+    databaseDown: (error) => services.outages.database.failed(error, "requests answer SERVICE_UNAVAILABLE until it is back"),
+  });
   const subscriptions = attachSubscriptions(httpServer, schema, config, services, logger, formatError);
 
   const apollo = new ApolloServer<GraphQLContext>({
@@ -52,6 +56,7 @@ export async function startServer(config: Config, services: Services, logger: Lo
         logger.error({ err: error }, "the cost of a query could not be estimated"),
       ),
       metricsPlugin(services.metrics),
+      serviceUnavailablePlugin(),
     ],
   });
   await apollo.start();
@@ -81,6 +86,10 @@ export async function startServer(config: Config, services: Services, logger: Lo
         } catch (error) {
           if (error instanceof DomainError) {
             throw new GraphQLError(error.message, { extensions: { code: error.code, http: { status: 401 } } });
+          }
+          if (isDatabaseUnreachable(error)) {
+            services.outages.database.failed(error, "requests answer SERVICE_UNAVAILABLE until it is back");
+            throw new GraphQLError("the database is unreachable; try again shortly", { extensions: { code: "SERVICE_UNAVAILABLE", http: { status: 503 } } });
           }
           throw error;
         }

@@ -1,5 +1,6 @@
 import type { Db } from "../persistence/database";
 import { DomainError } from "../core/errors";
+import { isDatabaseUnreachable } from "../persistence/databaseErrors";
 import type { Logger } from "../logging";
 import type { JobEvents } from "./jobEvents";
 import type { JobHandlers, JobKind, JobProgress, JobStatus } from "./jobTypes";
@@ -59,7 +60,10 @@ async function executeJobOnce(db: Db, handlers: JobHandlers, events: JobEvents, 
     const now = Date.now();
     if (now - lastPersist >= PERSIST_EVERY_MS) {
       lastPersist = now;
-      void db.job.update({ where: { id: jobId }, data: { progress: lastFraction, message: message ?? undefined, heartbeatAt: new Date() } }).catch((error) => log.warn({ err: error }, "progress write failed"));
+      void db.job.update({ where: { id: jobId }, data: { progress: lastFraction, message: message ?? undefined, heartbeatAt: new Date() } }).catch((error) => {
+        // An unreachable database is reported once by the runner (its outage log), not per write.
+        if (!isDatabaseUnreachable(error)) log.warn({ reason: (error as Error).message }, "progress write failed");
+      });
     }
   };
   const began = Date.now();
@@ -74,6 +78,10 @@ async function executeJobOnce(db: Db, handlers: JobHandlers, events: JobEvents, 
       log.warn("job interrupted by shutdown; it runs again later");
       return "INTERRUPTED";
     }
+    // The database went away under the job: nothing can be recorded, and it is not the job's
+    // fault. The row stays as it is (RUNNING) for the runner to retry or the reconciler to
+    // re-queue once its heartbeat is stale.
+    if (isDatabaseUnreachable(error)) throw error;
     if (error instanceof DomainError && error.code === "CANCELLED") {
       await finish(db, events, jobId, "CANCELLED", { message: "cancelled", progress: lastFraction });
       log.info("job cancelled");

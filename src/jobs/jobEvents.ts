@@ -44,6 +44,14 @@ export class JobEvents {
     }
   }
 
+  /**
+   * Updates may have been lost (the transport was down): every live `iterate` reads its job's
+   * state again, so a job that ended meanwhile still ends its stream.
+   */
+  resync(): void {
+    this.emitter.emit("resync");
+  }
+
   subscribe(jobId: string | "*", listener: (update: JobProgress) => void): () => void {
     this.emitter.on(`update:${jobId}`, listener);
     return () => this.emitter.off(`update:${jobId}`, listener);
@@ -61,13 +69,18 @@ export class JobEvents {
   async *iterate(jobId: string, loadInitial: () => Promise<JobProgress | null>): AsyncGenerator<JobProgress> {
     const queue: JobProgress[] = [];
     let wake: (() => void) | null = null;
-    const off = this.subscribe(jobId, (u) => {
+    const receive = (u: JobProgress) => {
       // Keep the latest progress of a run, but never drop a status change.
       const last = queue[queue.length - 1];
       if (last && last.status === u.status && !TERMINAL.has(u.status)) queue[queue.length - 1] = u;
       else queue.push(u);
       wake?.();
-    });
+    };
+    const off = this.subscribe(jobId, receive);
+    const reload = () => {
+      loadInitial().then((state) => state && receive(state), () => undefined);
+    };
+    this.emitter.on("resync", reload);
     try {
       // Subscribed before reading the current state, so no change between the two is lost.
       const initial = await loadInitial();
@@ -86,6 +99,7 @@ export class JobEvents {
       }
     } finally {
       off();
+      this.emitter.off("resync", reload);
     }
   }
 }

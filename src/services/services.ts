@@ -25,6 +25,8 @@ import type { JobHandlers } from "../jobs/jobTypes";
 import type { Logger } from "../logging";
 import { Metrics } from "../metrics";
 import IORedis from "ioredis";
+import { OutageLog, databaseDependency } from "../outage";
+import { redisOptions } from "../jobs/redisConnection";
 
 export interface Infrastructure {
   database: Database;
@@ -74,10 +76,18 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
   };
   const metrics = new Metrics(db);
   const observe = (kind: string, end: string, seconds: number) => metrics.jobDuration.observe({ kind, status: end }, seconds);
+  // One outage log per dependency and process: however many connections fail, an outage is
+  // one warning and its end one info line.
+  const outages = {
+    database: new OutageLog(logger, databaseDependency(config.databaseUrl), config.databaseUrl),
+    redis: new OutageLog(logger, "Redis", config.redisUrl ?? "redis://"),
+  };
   runner = config.redisUrl
-    ? new BullJobQueue(db, events, { redisUrl: config.redisUrl, prefix: config.queuePrefix, attempts: config.jobAttempts, lockMs: config.jobLockMs })
+    ? new BullJobQueue(db, events, logger, outages, { redisUrl: config.redisUrl, prefix: config.queuePrefix, attempts: config.jobAttempts, lockMs: config.jobLockMs, reconcileMs: config.reconcileMs })
     : new EmbeddedJobRunner(db, handlers, events, logger, config.workers, observe);
-  const redis = config.redisUrl ? new IORedis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false }) : null;
+  const redis = config.redisUrl ? new IORedis({ ...redisOptions(config.redisUrl), lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null }) : null;
+  // Its failures are what /healthz reports; without a listener ioredis would print them.
+  redis?.on("error", () => undefined);
   /** Reachability of everything this process depends on, for /healthz. */
   const health = async () => {
     // The reason stays in the log: its message may name server paths or hosts (anyone may ask).
@@ -112,6 +122,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
     events,
     metrics,
     observe,
+    outages,
     health,
     async closeHealth() {
       redis?.disconnect();
