@@ -119,7 +119,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
     datasets: new DatasetService(db, provider, infra.pool),
     backbones: new BackboneService(db),
     models,
-    lineage: new LineageService(db),
+    lineage: new LineageService(db, provider),
     tokens: new TokenService(db),
     structures: new StructureService(db, catalog, provider),
     candidates: new CandidateService(db, catalog),
