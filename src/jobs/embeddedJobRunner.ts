@@ -20,39 +20,59 @@ export function checkHandlers(handlers: JobHandlers): void {
 
 /**
  * The embedded runner: jobs are rows in the database, run `concurrency` at a time in this
- * process (the heavy part of each runs on the worker-thread pool). A job that was RUNNING when
- * the process died is queued again at the next start.
+ * process (the heavy part of each runs on the worker-thread pool). Several API processes may
+ * share one PostgreSQL database, each with its own runner, so a job is claimed with one
+ * conditional update (QUEUED → RUNNING): of two processes that pick the same row, one wins.
+ * A running job's heartbeat is renewed while it runs; a RUNNING job whose process died (on this
+ * host, its pid is gone) or whose heartbeat is older than `lockMs` is queued again, at start and
+ * periodically, and taken over — never the live job of another process.
  */
+export interface EmbeddedRunnerOptions {
+  concurrency?: number;
+  /** How long a job may go without a heartbeat before another process takes it over. */
+  lockMs?: number;
+  observe?: (kind: string, end: string, seconds: number) => void;
+}
+
 export class EmbeddedJobRunner implements JobRunner {
   private readonly running = new Map<string, AbortController>();
-  private readonly worker = `${hostname()}:${process.pid}`;
+  readonly worker = workerName();
   private stopped = true;
   private pumping = false;
   private retry?: NodeJS.Timeout;
+  private ticker?: NodeJS.Timeout;
+  private readonly concurrency: number;
+  private readonly lockMs: number;
+  private readonly observe?: (kind: string, end: string, seconds: number) => void;
 
   constructor(
     private readonly db: Db,
     private readonly handlers: JobHandlers,
     private readonly events: JobEvents,
     private readonly logger: Logger,
-    private readonly concurrency = 1,
-    private readonly observe?: (kind: string, end: string, seconds: number) => void,
+    options: EmbeddedRunnerOptions = {},
   ) {
     checkHandlers(handlers);
+    this.concurrency = options.concurrency ?? 1;
+    this.lockMs = options.lockMs ?? 30_000;
+    this.observe = options.observe;
   }
 
   async start(): Promise<void> {
     this.stopped = false;
-    const resumed = await this.db.job.updateMany({ where: { status: "RUNNING" }, data: { status: "QUEUED", message: "resumed after a restart" } });
-    if (resumed.count) this.logger.warn({ count: resumed.count }, "re-queued jobs that were running when the process stopped");
-    // Jobs arrive through enqueue() in this process, so no polling: pump on enqueue and when a
-    // job ends (and again shortly after a failed claim).
+    await this.reclaim(true);
+    // Jobs arrive through enqueue() in this process and are pumped then and when a job ends. A
+    // tick renews the heartbeats of running jobs and takes over the jobs of processes that died
+    // (and picks up jobs another process queued but has no slot for).
+    this.ticker = setInterval(() => void this.tick(), Math.max(200, Math.min(2000, Math.floor(this.lockMs / 3))));
+    this.ticker.unref();
     void this.pump();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.retry) clearTimeout(this.retry);
+    if (this.ticker) clearInterval(this.ticker);
     // Running jobs stay RUNNING in the database and resume at the next start.
     for (const controller of this.running.values()) controller.abort(new Error("shutting down"));
   }
@@ -68,13 +88,69 @@ export class EmbeddedJobRunner implements JobRunner {
     this.running.get(jobId)?.abort();
   }
 
+  /**
+   * Queues again the RUNNING jobs nobody runs any more: those of a process of this host whose
+   * pid is gone (or of this very worker name: an earlier process with the same pid, such as pid 1
+   * in a restarted container), and any whose heartbeat is older than `lockMs`. Each update is
+   * conditional on the row being unchanged, so two processes reclaiming at once queue a job once.
+   */
+  private async reclaim(starting = false): Promise<void> {
+    const cutoff = new Date(Date.now() - this.lockMs);
+    const candidates = await this.db.job.findMany({ where: { status: "RUNNING", id: { notIn: [...this.running.keys()] } }, select: { id: true, worker: true, heartbeatAt: true } });
+    let count = 0;
+    for (const job of candidates) {
+      if (this.running.has(job.id)) continue;
+      const dead = job.worker ? this.isDeadHere(job.worker, starting) : false;
+      const stale = !job.heartbeatAt || job.heartbeatAt < cutoff;
+      if (!dead && !stale) continue;
+      const requeued = await this.db.job.updateMany({
+        where: { id: job.id, status: "RUNNING", worker: job.worker, heartbeatAt: job.heartbeatAt },
+        data: { status: "QUEUED", message: dead ? "resumed: the process running it stopped" : "resumed: its process stopped renewing it" },
+      });
+      count += requeued.count;
+    }
+    if (count) this.logger.warn({ count }, "re-queued jobs whose process stopped");
+  }
+
+  private isDeadHere(worker: string, starting: boolean): boolean {
+    // Before this runner claims anything, a job under its own name is an earlier process's.
+    if (worker === this.worker) return starting;
+    const [host, pid] = splitWorker(worker);
+    if (host !== hostname() || !pid) return false;
+    return !processAlive(pid);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      if (this.running.size) {
+        await this.db.job.updateMany({ where: { id: { in: [...this.running.keys()] }, status: "RUNNING", worker: this.worker }, data: { heartbeatAt: new Date() } });
+      }
+      await this.reclaim();
+    } catch (error) {
+      this.logger.warn({ err: error }, "job runner heartbeat failed");
+    }
+    void this.pump();
+  }
+
   private async pump(): Promise<void> {
     if (this.pumping || this.stopped) return;
     this.pumping = true;
     try {
+      const skip = new Set<string>();
       while (!this.stopped && this.running.size < this.concurrency) {
-        const next = await this.db.job.findFirst({ where: { status: "QUEUED", id: { notIn: [...this.running.keys()] } }, orderBy: [{ createdAt: "asc" }, { id: "asc" }], select: { id: true } });
+        const next = await this.db.job.findFirst({
+          where: { status: "QUEUED", id: { notIn: [...this.running.keys(), ...skip] } },
+          orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+          select: { id: true },
+        });
         if (!next) break;
+        // The claim: only one process's update finds the row still QUEUED.
+        const claimed = await this.db.job.updateMany({ where: { id: next.id, status: "QUEUED" }, data: { status: "RUNNING", worker: this.worker, heartbeatAt: new Date() } });
+        if (!claimed.count) {
+          skip.add(next.id);
+          continue;
+        }
         void this.run(next.id);
       }
     } catch (error) {
@@ -87,6 +163,7 @@ export class EmbeddedJobRunner implements JobRunner {
   }
 
   private async run(jobId: string): Promise<void> {
+    if (this.running.has(jobId)) return;
     const controller = new AbortController();
     this.running.set(jobId, controller);
     try {
@@ -103,5 +180,28 @@ export class EmbeddedJobRunner implements JobRunner {
       this.running.delete(jobId);
       void this.pump();
     }
+  }
+}
+
+/** This process's name in a job's `worker` column: host and pid. */
+export function workerName(): string {
+  return `${hostname()}:${process.pid}`;
+}
+
+/** "host:pid" → [host, pid]; the host may itself hold colons (IPv6-like names). */
+export function splitWorker(worker: string): [string, number | null] {
+  const at = worker.lastIndexOf(":");
+  if (at < 0) return [worker, null];
+  const pid = Number(worker.slice(at + 1));
+  return [worker.slice(0, at), Number.isInteger(pid) && pid > 0 ? pid : null];
+}
+
+/** Whether a process with this pid exists on this host (EPERM: it exists, owned by someone else). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
