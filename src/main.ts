@@ -30,6 +30,16 @@ async function startMonitor(config: Config, services: Services): Promise<http.Se
   return server;
 }
 
+/** At start: scratch folders of merges that died with their process on this host (after the runner re-queued its jobs). */
+async function sweepScratch(services: Services): Promise<void> {
+  try {
+    const removed = await services.merges.sweepScratch();
+    if (removed.length) services.logger.warn({ removed }, "removed scratch folders of merges whose process stopped");
+  } catch (error) {
+    services.logger.warn({ err: error }, "could not sweep the merge scratch folder");
+  }
+}
+
 /**
  * The one place that wires configuration, persistence, services and the HTTP server (`serve`)
  * or a job worker (`worker`).
@@ -40,6 +50,7 @@ export async function startApp(config: Config = loadConfig()) {
   const services = createServices(config, await createInfrastructure(config, database), logger);
   const disconnectEvents = config.redisUrl ? await connectRedisJobEvents(services.events, config.redisUrl, `${config.queuePrefix}:job-events`) : null;
   await services.runner.start();
+  await sweepScratch(services);
   const server = await startServer(config, services, logger);
   logger.info({ url: server.url, database: redact(config.databaseUrl), auth: config.auth, shape: config.redisUrl ? "distributed" : "embedded" }, "layermerge is serving");
   return {
@@ -72,6 +83,7 @@ export async function startWorker(config: Config = loadConfig()) {
     lockMs: config.jobLockMs,
     concurrency: config.workers,
   }, services.observe);
+  await sweepScratch(services);
   await worker.start();
   const monitor = config.metricsPort != null ? await startMonitor(config, services) : null;
   return {

@@ -1,3 +1,5 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { createTestDatabase, TestDatabase } from "./support/testDatabase";
 import { ensureBuilt, startLayermerge, RunningProcess } from "./support/processes";
 import { writeSafetensors } from "../src/core/formats/safetensors/testing/writeSafetensors";
@@ -138,5 +140,7 @@ describePostgres("embedded runners of two API processes on one PostgreSQL", () =
     expect(orphanJob.worker).not.toBe(victim.worker);
     expect(await database.prisma.merge.count({ where: { jobId: orphan } })).toBe(1);
     expect((await gql(second.url, `{ models(where: { nameContains: "orphan" }) { totalCount } }`)).models.totalCount).toBe(1);
+    // The dead run's partial output went with the take-over (same host, dead pid).
+    expect(fs.readdirSync(path.join(db.dataDir, "artifacts", "tmp"))).toEqual([]);
   });
 });
