@@ -18,6 +18,15 @@ export function checkHandlers(handlers: JobHandlers): void {
   for (const kind of JOB_KINDS) if (typeof handlers[kind] !== "function") throw new Error(`no handler for job kind ${kind}`);
 }
 
+export interface EmbeddedRunnerOptions {
+  concurrency?: number;
+  /** How long a job may go without a heartbeat before another process takes it over. */
+  lockMs?: number;
+  /** Runs per job: a transient failure (not bad input) is retried after 1 s, 2 s, 4 s… until then. */
+  attempts?: number;
+  observe?: (kind: string, end: string, seconds: number) => void;
+}
+
 /**
  * The embedded runner: jobs are rows in the database, run `concurrency` at a time in this
  * process (the heavy part of each runs on the worker-thread pool). Several API processes may
@@ -25,15 +34,9 @@ export function checkHandlers(handlers: JobHandlers): void {
  * conditional update (QUEUED → RUNNING): of two processes that pick the same row, one wins.
  * A running job's heartbeat is renewed while it runs; a RUNNING job whose process died (on this
  * host, its pid is gone) or whose heartbeat is older than `lockMs` is queued again, at start and
- * periodically, and taken over — never the live job of another process.
+ * periodically, and taken over — never the live job of another process. A transient failure
+ * (not bad input) runs again after a backoff while attempts are left.
  */
-export interface EmbeddedRunnerOptions {
-  concurrency?: number;
-  /** How long a job may go without a heartbeat before another process takes it over. */
-  lockMs?: number;
-  observe?: (kind: string, end: string, seconds: number) => void;
-}
-
 export class EmbeddedJobRunner implements JobRunner {
   private readonly running = new Map<string, AbortController>();
   readonly worker = workerName();
@@ -43,6 +46,9 @@ export class EmbeddedJobRunner implements JobRunner {
   private ticker?: NodeJS.Timeout;
   private readonly concurrency: number;
   private readonly lockMs: number;
+  private readonly attempts: number;
+  /** Jobs that failed transiently here, and when they may run again (backoff). */
+  private readonly backoff = new Map<string, number>();
   private readonly observe?: (kind: string, end: string, seconds: number) => void;
 
   constructor(
@@ -55,6 +61,7 @@ export class EmbeddedJobRunner implements JobRunner {
     checkHandlers(handlers);
     this.concurrency = options.concurrency ?? 1;
     this.lockMs = options.lockMs ?? 30_000;
+    this.attempts = options.attempts ?? 1;
     this.observe = options.observe;
   }
 
@@ -139,8 +146,10 @@ export class EmbeddedJobRunner implements JobRunner {
     try {
       const skip = new Set<string>();
       while (!this.stopped && this.running.size < this.concurrency) {
+        const now = Date.now();
+        for (const [id, until] of this.backoff) if (until <= now) this.backoff.delete(id);
         const next = await this.db.job.findFirst({
-          where: { status: "QUEUED", id: { notIn: [...this.running.keys(), ...skip] } },
+          where: { status: "QUEUED", id: { notIn: [...this.running.keys(), ...skip, ...this.backoff.keys()] } },
           orderBy: [{ createdAt: "asc" }, { id: "asc" }],
           select: { id: true },
         });
@@ -167,13 +176,19 @@ export class EmbeddedJobRunner implements JobRunner {
     const controller = new AbortController();
     this.running.set(jobId, controller);
     try {
-      await executeJob(this.db, this.handlers, this.events, this.logger, jobId, {
+      let attempt = 0;
+      const end = await executeJob(this.db, this.handlers, this.events, this.logger, jobId, {
         worker: this.worker,
         signal: controller.signal,
-        mayRetry: false,
+        mayRetry: (n) => (attempt = n) < this.attempts,
         isShuttingDown: () => this.stopped,
         observe: this.observe,
       });
+      if (end === "RETRY") {
+        const delay = 1000 * 2 ** Math.max(0, attempt - 1);
+        this.backoff.set(jobId, Date.now() + delay);
+        setTimeout(() => void this.pump(), delay + 10).unref();
+      }
     } catch (error) {
       this.logger.error({ err: error, jobId }, "job bookkeeping failed");
     } finally {

@@ -74,7 +74,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
   const observe = (kind: string, end: string, seconds: number) => metrics.jobDuration.observe({ kind, status: end }, seconds);
   runner = config.redisUrl
     ? new BullJobQueue(db, events, { redisUrl: config.redisUrl, prefix: config.queuePrefix, attempts: config.jobAttempts, lockMs: config.jobLockMs })
-    : new EmbeddedJobRunner(db, handlers, events, logger, { concurrency: config.workers, lockMs: config.jobLockMs, observe });
+    : new EmbeddedJobRunner(db, handlers, events, logger, { concurrency: config.workers, lockMs: config.jobLockMs, attempts: config.jobAttempts, observe });
   const redis = config.redisUrl ? new IORedis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false }) : null;
   /** Reachability of everything this process depends on, for /healthz. */
   const health = async () => {
