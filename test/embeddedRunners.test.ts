@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { hostname } from "node:os";
 import { createTestDatabase, TestDatabase } from "./support/testDatabase";
 import { ensureBuilt, startLayermerge, RunningProcess } from "./support/processes";
 import { writeSafetensors } from "../src/core/formats/safetensors/testing/writeSafetensors";
@@ -108,12 +109,12 @@ describePostgres("embedded runners of two API processes on one PostgreSQL", () =
     expect(await database.prisma.model.count({ where: { name: { startsWith: "many-" } } })).toBe(40);
   });
 
-  test("a process that starts while another runs a job leaves that job alone; a SIGKILLed process's job is taken over by the live one", async () => {
+  test("a process that starts while another runs a job leaves it alone; cancelJob reaches the process that runs it; a SIGKILLed process's job is taken over by the live one", async () => {
     const first = await serve();
     const ids: string[] = [];
     for (let s = 0; s < 3; s++) ids.push(await register(first.url, `big${s}`, model(10 + s, 24 << 20)));
-    const start = async (name: string) =>
-      (await gql(first.url, `mutation($i: StartMergeInput!) { startMerge(input: $i) { id } }`, { i: { anchorId: ids[0], modelIds: [ids[1], ids[2]], schedule: { kind: "STEP", cutoff: name === "kept" ? 0.3 : 0.6 }, output: { name } } }))
+    const start = async (name: "kept" | "stopped" | "orphan") =>
+      (await gql(first.url, `mutation($i: StartMergeInput!) { startMerge(input: $i) { id } }`, { i: { anchorId: ids[0], modelIds: [ids[1], ids[2]], schedule: { kind: "STEP", cutoff: { kept: 0.3, stopped: 0.5, orphan: 0.7 }[name] }, output: { name } } }))
         .startMerge.id as string;
 
     // 1. The second process starts while the first runs a merge: the merge stays the first's.
@@ -129,17 +130,27 @@ describePostgres("embedded runners of two API processes on one PostgreSQL", () =
     const [keptJob] = await finished([kept]);
     expect(keptJob).toMatchObject({ status: "SUCCEEDED", attempts: 1, worker: running.worker });
 
-    // 2. The first process dies mid-merge: the second, which sees that its pid is gone on this
+    // 2. cancelJob asked of the process that does not run the merge stops it where it runs.
+    const stopped = await start("stopped");
+    const victimOfCancel = await runningOn(stopped);
+    const elsewhere = victimOfCancel.worker === `${hostname()}:${first.process.child.pid}` ? second : first;
+    expect(victimOfCancel.worker).not.toBe(`${hostname()}:${elsewhere.process.child.pid}`);
+    await gql(elsewhere.url, `mutation($id: ID!) { cancelJob(id: $id) { id } }`, { id: stopped });
+    const [stoppedJob] = await finished([stopped]);
+    expect(stoppedJob).toMatchObject({ status: "CANCELLED", attempts: 1 });
+    expect(await database.prisma.merge.count({ where: { jobId: stopped } })).toBe(0);
+
+    // 3. The process running a merge dies: the other, which sees that its pid is gone on this
     // host, takes the job over without a restart (and without waiting for its lock time).
     const orphan = await start("orphan");
     const victim = await runningOn(orphan);
-    expect(victim.worker).toBe(running.worker);
-    await first.process.kill("SIGKILL");
+    const [dying, surviving] = victim.worker === `${hostname()}:${first.process.child.pid}` ? [first, second] : [second, first];
+    expect(victim.worker).toBe(`${hostname()}:${dying.process.child.pid}`);
+    await dying.process.kill("SIGKILL");
     const [orphanJob] = await finished([orphan]);
-    expect(orphanJob).toMatchObject({ status: "SUCCEEDED", attempts: 2 });
-    expect(orphanJob.worker).not.toBe(victim.worker);
+    expect(orphanJob).toMatchObject({ status: "SUCCEEDED", attempts: 2, worker: `${hostname()}:${surviving.process.child.pid}` });
     expect(await database.prisma.merge.count({ where: { jobId: orphan } })).toBe(1);
-    expect((await gql(second.url, `{ models(where: { nameContains: "orphan" }) { totalCount } }`)).models.totalCount).toBe(1);
+    expect((await gql(surviving.url, `{ models(where: { nameContains: "orphan" }) { totalCount } }`)).models.totalCount).toBe(1);
     // The dead run's partial output went with the take-over (same host, dead pid).
     expect(fs.readdirSync(path.join(db.dataDir, "artifacts", "tmp"))).toEqual([]);
   });

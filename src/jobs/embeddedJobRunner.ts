@@ -131,7 +131,11 @@ export class EmbeddedJobRunner implements JobRunner {
     if (this.stopped) return;
     try {
       if (this.running.size) {
-        await this.db.job.updateMany({ where: { id: { in: [...this.running.keys()] }, status: "RUNNING", worker: this.worker }, data: { heartbeatAt: new Date() } });
+        const ids = [...this.running.keys()];
+        await this.db.job.updateMany({ where: { id: { in: ids }, status: "RUNNING", worker: this.worker }, data: { heartbeatAt: new Date() } });
+        // cancelJob may have been asked of another process sharing the database: it only sets the flag.
+        const cancelled = await this.db.job.findMany({ where: { id: { in: ids }, cancelRequested: true }, select: { id: true } });
+        for (const { id } of cancelled) this.running.get(id)?.abort();
       }
       await this.reclaim();
     } catch (error) {
