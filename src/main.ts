@@ -30,16 +30,6 @@ async function startMonitor(config: Config, services: Services): Promise<http.Se
   return server;
 }
 
-/** At start: scratch folders of merges that died with their process on this host (after the runner re-queued its jobs). */
-async function sweepScratch(services: Services): Promise<void> {
-  try {
-    const removed = await services.merges.sweepScratch();
-    if (removed.length) services.logger.warn({ removed }, "removed scratch folders of merges whose process stopped");
-  } catch (error) {
-    services.logger.warn({ err: error }, "could not sweep the merge scratch folder");
-  }
-}
-
 /**
  * The one place that wires configuration, persistence, services and the HTTP server (`serve`)
  * or a job worker (`worker`).
@@ -50,9 +40,9 @@ export async function startApp(config: Config = loadConfig()) {
   const services = createServices(config, await createInfrastructure(config, database), logger);
   const disconnectEvents = config.redisUrl ? await connectRedisJobEvents(services.events, config.redisUrl, `${config.queuePrefix}:job-events`) : null;
   await services.runner.start();
-  await sweepScratch(services);
   const server = await startServer(config, services, logger);
   logger.info({ url: server.url, database: redact(config.databaseUrl), auth: config.auth, shape: config.redisUrl ? "distributed" : "embedded" }, "layermerge is serving");
+  await sweepScratch(services);
   return {
     config,
     logger,
@@ -83,9 +73,9 @@ export async function startWorker(config: Config = loadConfig()) {
     lockMs: config.jobLockMs,
     concurrency: config.workers,
   }, services.observe);
-  await sweepScratch(services);
   await worker.start();
   const monitor = config.metricsPort != null ? await startMonitor(config, services) : null;
+  await sweepScratch(services);
   return {
     config,
     logger,
@@ -100,4 +90,14 @@ export async function startWorker(config: Config = loadConfig()) {
       await database.close();
     },
   };
+}
+
+/** At start: scratch folders of merges that died with their process on this host (a live run's folder is never touched, so the order with the runner does not matter). */
+async function sweepScratch(services: Services): Promise<void> {
+  try {
+    const removed = await services.merges.sweepScratch();
+    if (removed.length) services.logger.warn({ removed }, "removed scratch folders of merges whose process stopped");
+  } catch (error) {
+    services.logger.warn({ err: error }, "could not sweep the merge scratch folder");
+  }
 }
