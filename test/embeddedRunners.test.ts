@@ -1,10 +1,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { hostname } from "node:os";
 import { createTestDatabase, TestDatabase } from "./support/testDatabase";
 import { ensureBuilt, startLayermerge, RunningProcess } from "./support/processes";
 import { writeSafetensors } from "../src/core/formats/safetensors/testing/writeSafetensors";
 import { openDatabase, type Database } from "../src/persistence/database";
+import { pidScope } from "../src/jobs/processIdentity";
 
 /*
  * Two API processes on one PostgreSQL database and no Redis: each runs the embedded job runner
@@ -133,9 +133,14 @@ describePostgres("embedded runners of two API processes on one PostgreSQL", () =
     // 2. cancelJob asked of the process that does not run the merge stops it where it runs.
     const stopped = await start("stopped");
     const victimOfCancel = await runningOn(stopped);
-    const elsewhere = victimOfCancel.worker === `${hostname()}:${first.process.child.pid}` ? second : first;
-    expect(victimOfCancel.worker).not.toBe(`${hostname()}:${elsewhere.process.child.pid}`);
+    const [runner, elsewhere] = victimOfCancel.worker === `${pidScope()}:${first.process.child.pid}` ? [first, second] : [second, first];
+    expect(victimOfCancel.worker).toBe(`${pidScope()}:${runner.process.child.pid}`);
+    // The runner is paused while the other process takes the request, for longer than its
+    // heartbeat interval, so that on resuming its overdue heartbeat comes before the merge ends.
+    runner.process.child.kill("SIGSTOP");
     await gql(elsewhere.url, `mutation($id: ID!) { cancelJob(id: $id) { id } }`, { id: stopped });
+    await sleep(2500);
+    runner.process.child.kill("SIGCONT");
     const [stoppedJob] = await finished([stopped]);
     expect(stoppedJob).toMatchObject({ status: "CANCELLED", attempts: 1 });
     expect(await database.prisma.merge.count({ where: { jobId: stopped } })).toBe(0);
@@ -144,11 +149,11 @@ describePostgres("embedded runners of two API processes on one PostgreSQL", () =
     // host, takes the job over without a restart (and without waiting for its lock time).
     const orphan = await start("orphan");
     const victim = await runningOn(orphan);
-    const [dying, surviving] = victim.worker === `${hostname()}:${first.process.child.pid}` ? [first, second] : [second, first];
-    expect(victim.worker).toBe(`${hostname()}:${dying.process.child.pid}`);
+    const [dying, surviving] = victim.worker === `${pidScope()}:${first.process.child.pid}` ? [first, second] : [second, first];
+    expect(victim.worker).toBe(`${pidScope()}:${dying.process.child.pid}`);
     await dying.process.kill("SIGKILL");
     const [orphanJob] = await finished([orphan]);
-    expect(orphanJob).toMatchObject({ status: "SUCCEEDED", attempts: 2, worker: `${hostname()}:${surviving.process.child.pid}` });
+    expect(orphanJob).toMatchObject({ status: "SUCCEEDED", attempts: 2, worker: `${pidScope()}:${surviving.process.child.pid}` });
     expect(await database.prisma.merge.count({ where: { jobId: orphan } })).toBe(1);
     expect((await gql(surviving.url, `{ models(where: { nameContains: "orphan" }) { totalCount } }`)).models.totalCount).toBe(1);
     // The dead run's partial output went with the take-over (same host, dead pid).

@@ -4,7 +4,8 @@ import { hostname } from "node:os";
 import { spawn, spawnSync, ChildProcess } from "node:child_process";
 import { createTestDatabase, databaseKinds, TestDatabase } from "./support/testDatabase";
 import { openDatabase, type Database } from "../src/persistence/database";
-import { MergeScratch, parseScratchName } from "../src/services/mergeScratch";
+import { MergeScratch, parseScratchName, scratchHost } from "../src/services/mergeScratch";
+import { pidScope } from "../src/jobs/processIdentity";
 
 /*
  * Which merge scratch folders a process may remove: only its own host's, and of those only the
@@ -16,7 +17,12 @@ describe.each(databaseKinds)("merge scratch folders (%s)", (kind) => {
   let database: Database;
   let live: ChildProcess;
   let deadPid: number;
-  const host = hostname().replace(/[^A-Za-z0-9.-]/g, "_");
+  const host = scratchHost();
+  // The folder's host is the host name and, on Linux, the PID namespace (containers may share a host name).
+  test("the scratch host is this host's name and PID namespace", () => {
+    const ns = fs.readlinkSync("/proc/self/ns/pid").replace(/^pid:\[(\d+)\]$/, "$1");
+    expect(host).toBe(`${hostname()}.ns${ns}`.replace(/[^A-Za-z0-9.-]/g, "_"));
+  });
 
   beforeAll(async () => {
     db = await createTestDatabase(kind);
@@ -51,9 +57,9 @@ describe.each(databaseKinds)("merge scratch folders (%s)", (kind) => {
   test("sweep removes dead runs of this host and keeps live runs and other hosts' folders", async () => {
     const dir = path.join(db.dataDir, "sweep");
     const scratch = new MergeScratch(database.prisma, dir);
-    const running = await job({ status: "RUNNING", attempts: 2, worker: `${hostname()}:${live.pid}` });
-    const requeued = await job({ status: "QUEUED", attempts: 1, worker: `${hostname()}:${live.pid}` });
-    const finished = await job({ status: "SUCCEEDED", attempts: 1, worker: `${hostname()}:${live.pid}` });
+    const running = await job({ status: "RUNNING", attempts: 2, worker: `${pidScope()}:${live.pid}` });
+    const requeued = await job({ status: "QUEUED", attempts: 1, worker: `${pidScope()}:${live.pid}` });
+    const finished = await job({ status: "SUCCEEDED", attempts: 1, worker: `${pidScope()}:${live.pid}` });
     const expected = {
       // A live process's current run: kept.
       liveRun: folder(dir, `merge-${host}-${live.pid}-${running.id}-2`),
@@ -66,18 +72,20 @@ describe.each(databaseKinds)("merge scratch folders (%s)", (kind) => {
       dead: folder(dir, `merge-${host}-${deadPid}-${running.id}-2`),
       // Another host's folders and anything not named like a run: never touched.
       otherHost: folder(dir, `merge-not-${host}-${deadPid}-${running.id}-1`),
+      // The same host name in another PID namespace (a container with host networking): its pids are not ours.
+      otherNamespace: folder(dir, `merge-${hostname().replace(/[^A-Za-z0-9.-]/g, "_")}.ns1-${deadPid}-${running.id}-1`),
       unrelated: folder(dir, "merge-Xy12Ab"),
     };
     const removed = await scratch.sweep();
     expect(removed.sort()).toEqual([expected.earlierAttempt, expected.requeued, expected.finished, expected.dead].sort());
-    expect(fs.readdirSync(dir).sort()).toEqual([expected.liveRun, expected.otherHost, expected.unrelated].sort());
+    expect(fs.readdirSync(dir).sort()).toEqual([expected.liveRun, expected.otherHost, expected.otherNamespace, expected.unrelated].sort());
   });
 
   test("a job's own sweep (when it is taken over) touches only that job's folders", async () => {
     const dir = path.join(db.dataDir, "takeover");
     const scratch = new MergeScratch(database.prisma, dir);
-    const mine = await job({ status: "RUNNING", attempts: 2, worker: `${hostname()}:${process.pid}` });
-    const other = await job({ status: "RUNNING", attempts: 1, worker: `${hostname()}:${deadPid}` });
+    const mine = await job({ status: "RUNNING", attempts: 2, worker: `${pidScope()}:${process.pid}` });
+    const other = await job({ status: "RUNNING", attempts: 1, worker: `${pidScope()}:${deadPid}` });
     const previous = folder(dir, `merge-${host}-${deadPid}-${mine.id}-1`);
     const untouched = folder(dir, `merge-${host}-${deadPid}-${other.id}-1`);
     expect(await scratch.sweep(mine.id)).toEqual([previous]);

@@ -1,9 +1,9 @@
-import { hostname } from "node:os";
 import type { Db } from "../persistence/database";
 import type { Logger } from "../logging";
 import type { JobEvents } from "./jobEvents";
 import { JOB_KINDS, JobHandlers } from "./jobTypes";
 import { executeJob, publish } from "./executeJob";
+import { pidScope, processAlive, splitWorker, workerName } from "./processIdentity";
 
 export interface JobRunner {
   /** The job row exists (QUEUED); run it when a slot is free. */
@@ -33,7 +33,7 @@ export interface EmbeddedRunnerOptions {
  * share one PostgreSQL database, each with its own runner, so a job is claimed with one
  * conditional update (QUEUED → RUNNING): of two processes that pick the same row, one wins.
  * A running job's heartbeat is renewed while it runs; a RUNNING job whose process died (on this
- * host, its pid is gone) or whose heartbeat is older than `lockMs` is queued again, at start and
+ * host and in this PID namespace, its pid is gone) or whose heartbeat is older than `lockMs` is queued again, at start and
  * periodically, and taken over — never the live job of another process. A transient failure
  * (not bad input) runs again after a backoff while attempts are left.
  */
@@ -122,8 +122,8 @@ export class EmbeddedJobRunner implements JobRunner {
   private isDeadHere(worker: string, starting: boolean): boolean {
     // Before this runner claims anything, a job under its own name is an earlier process's.
     if (worker === this.worker) return starting;
-    const [host, pid] = splitWorker(worker);
-    if (host !== hostname() || !pid) return false;
+    const [scope, pid] = splitWorker(worker);
+    if (scope !== pidScope() || !pid) return false;
     return !processAlive(pid);
   }
 
@@ -199,28 +199,5 @@ export class EmbeddedJobRunner implements JobRunner {
       this.running.delete(jobId);
       void this.pump();
     }
-  }
-}
-
-/** This process's name in a job's `worker` column: host and pid. */
-export function workerName(): string {
-  return `${hostname()}:${process.pid}`;
-}
-
-/** "host:pid" → [host, pid]; the host may itself hold colons (IPv6-like names). */
-export function splitWorker(worker: string): [string, number | null] {
-  const at = worker.lastIndexOf(":");
-  if (at < 0) return [worker, null];
-  const pid = Number(worker.slice(at + 1));
-  return [worker.slice(0, at), Number.isInteger(pid) && pid > 0 ? pid : null];
-}
-
-/** Whether a process with this pid exists on this host (EPERM: it exists, owned by someone else). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }

@@ -2,18 +2,18 @@ import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import { hostname } from "node:os";
 import type { Db } from "../persistence/database";
-import { processAlive } from "../jobs/embeddedJobRunner";
+import { pidScope, processAlive } from "../jobs/processIdentity";
 
 /**
  * A merge writes its output into a scratch folder beside the store's files before adopting it.
  * A process killed mid-merge (SIGKILL, OOM, power) leaves that folder — hundreds of MB — behind,
  * so each folder's name says who made it and for which run: `merge-<host>-<pid>-<jobId>-<attempt>`.
  * Several processes, on several hosts, may share the folder (one artifact volume), so a process
- * removes only folders of its own host, and of those only the ones whose process is gone or
- * whose attempt is over (the job ended, went back to the queue, or a later attempt started).
+ * removes only folders of its own host (and PID namespace: containers may share a host name), and
+ * of those only the ones whose process is gone or whose attempt is over (the job ended, went back to the queue, or a later attempt started).
  */
 export class MergeScratch {
-  private readonly host = safeHost(hostname());
+  private readonly host = scratchHost();
 
   constructor(
     private readonly db: Db,
@@ -53,7 +53,9 @@ export class MergeScratch {
     for (const s of ours) {
       if (processAlive(s.pid)) {
         const job = byId.get(s.jobId);
-        const live = job && job.status === "RUNNING" && job.attempts === s.attempt && job.worker === `${hostname()}:${s.pid}`;
+        // Embedded runners name themselves by scope and pid, BullMQ workers by host name and pid.
+        const runsIt = job?.worker === `${pidScope()}:${s.pid}` || job?.worker === `${hostname()}:${s.pid}`;
+        const live = job && job.status === "RUNNING" && job.attempts === s.attempt && runsIt;
         if (live) continue;
       }
       await fsp.rm(path.join(this.dir, s.name), { recursive: true, force: true });
@@ -78,7 +80,10 @@ export function parseScratchName(name: string): ScratchName | null {
   return { name, host: match[1], pid: Number(match[2]), jobId: match[3], attempt: Number(match[4]) };
 }
 
-/** A host name as it appears in a folder name (letters, digits, dots and dashes only). */
-function safeHost(host: string): string {
-  return host.replace(/[^A-Za-z0-9.-]/g, "_") || "host";
+/**
+ * This process's host as it appears in a folder name: its pid scope (host name and PID namespace,
+ * see processIdentity), in letters, digits, dots, dashes and underscores.
+ */
+export function scratchHost(): string {
+  return pidScope().replace(/[^A-Za-z0-9.-]/g, "_") || "host";
 }
