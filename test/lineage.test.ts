@@ -89,7 +89,7 @@ describe.each(databaseKinds)("lineage (%s)", (kind) => {
     // A second server process on the same database: the race is between processes (on SQLite,
     // two connections to one file), not only between requests of one process.
     ensureBuilt();
-    const other = startLayermerge(["serve"], { DATABASE_URL: server.db.url, LAYERMERGE_DATA_DIR: server.db.dataDir, PORT: "0", HOST: "127.0.0.1" });
+    const other = startLayermerge(["serve"], { DATABASE_URL: server.db.url, LAYERMERGE_DATA_DIR: server.db.dataDir, PORT: "0", HOST: "127.0.0.1", REDIS_URL: "" });
     try {
       const otherUrl = (await other.waitFor(/serving GraphQL at (http:\/\/\S+)/))[1];
       const task = (await server.ok(`{ tasks { id } }`)).tasks[0];
