@@ -69,7 +69,7 @@ describePostgres("embedded runners of two API processes on one PostgreSQL", () =
   beforeAll(async () => {
     ensureBuilt();
     db = await createTestDatabase("postgres");
-    env = { DATABASE_URL: db.url, LAYERMERGE_DATA_DIR: db.dataDir, REDIS_URL: "", PORT: "0", HOST: "127.0.0.1", LAYERMERGE_WORKERS: "2", LAYERMERGE_JOB_LOCK_MS: "1500" };
+    env = { DATABASE_URL: db.url, LAYERMERGE_DATA_DIR: db.dataDir, REDIS_URL: "", PORT: "0", HOST: "127.0.0.1", LAYERMERGE_WORKERS: "2", LAYERMERGE_JOB_LOCK_MS: "600000" };
     // One process applies the migrations and creates the task; the tests start their own.
     const setup = await serve();
     database = await openDatabase(db.url, { migrate: false });
@@ -118,12 +118,13 @@ describePostgres("embedded runners of two API processes on one PostgreSQL", () =
         .startMerge.id as string;
 
     // 1. The second process starts while the first runs a merge: the merge stays the first's.
-    // The first is paused (SIGSTOP) meanwhile, so its merge is certainly still running; the
-    // second's lock time is long, so nothing but a wrong take-over could move the job.
+    // The first is paused (SIGSTOP) meanwhile, so its merge is certainly still running; the lock
+    // time is long (LAYERMERGE_JOB_LOCK_MS), so nothing but a wrong take-over could move the job —
+    // and the take-over in 3. is by the dead pid alone.
     const kept = await start("kept");
     const running = await runningOn(kept);
     first.process.child.kill("SIGSTOP");
-    const second = await serve({ LAYERMERGE_JOB_LOCK_MS: "600000" });
+    const second = await serve();
     await sleep(2500); // one heartbeat tick of the second process, which also looks for jobs to take over
     expect(await database.prisma.job.findUniqueOrThrow({ where: { id: kept } })).toMatchObject({ status: "RUNNING", attempts: 1, worker: running.worker });
     first.process.child.kill("SIGCONT");
