@@ -26,8 +26,8 @@ export const MAX_LINEAGE_DEPTH = 50;
 
 export type LineageEdgeRow = Awaited<ReturnType<Db["lineageEdge"]["findFirstOrThrow"]>>;
 
-/** The PostgreSQL advisory lock that serialises lineage edge inserts (any constant works; this spells "lineage"). */
-const LINEAGE_LOCK_KEY = 0x6c696e65616765;
+/** The PostgreSQL advisory lock that serialises lineage edge inserts (any constant works; these bytes spell "line"). */
+const LINEAGE_LOCK_KEY = 0x6c696e65;
 
 export class LineageService {
   constructor(
