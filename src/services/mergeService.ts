@@ -220,8 +220,9 @@ export class MergeService {
       return { name: label(m), file: local.path, layout, layers };
     };
     // Beside the store's files, so the finished output is renamed into the store, not copied.
-    // A job taken over (a later attempt) first removes what its earlier, dead runs left here.
-    if (ctx.attempt > 1) await this.scratch.sweep(ctx.jobId);
+    // A job taken over (a later attempt) first removes what its earlier, dead runs left here; a
+    // failed sweep does not fail the merge (the next process start sweeps again).
+    if (ctx.attempt > 1) await this.scratch.sweep(ctx.jobId).catch(() => []);
     const dir = await this.scratch.create(ctx.jobId, ctx.attempt);
     const outFile = path.join(dir, inputs.anchor.artifact!.format === "onnx" ? "merged.onnx" : "merged.safetensors");
     let storedSha: string | null = null;
