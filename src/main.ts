@@ -71,6 +71,7 @@ export async function startApp(config: Config = loadConfig()) {
   // they register themselves).
   services.artifacts.startSweeping();
   logger.info({ url: server.url, database: redact(config.databaseUrl), auth: config.auth, shape: config.redisUrl ? "distributed" : "embedded" }, "layermerge is serving");
+  await sweepScratch(services);
   return {
     config,
     logger,
@@ -109,6 +110,7 @@ export async function startWorker(config: Config = loadConfig()) {
   // jobs are recovered even when no API process is running.
   await services.runner.start();
   const monitor = config.metricsPort != null ? await startMonitor(config, services) : null;
+  await sweepScratch(services);
   const monitorAddress = monitor?.address();
   return {
     config,
@@ -127,4 +129,14 @@ export async function startWorker(config: Config = loadConfig()) {
       await database.close();
     },
   };
+}
+
+/** At start: scratch folders of merges that died with their process on this host (a live run's folder is never touched, so the order with the runner does not matter). */
+async function sweepScratch(services: Services): Promise<void> {
+  try {
+    const removed = await services.merges.sweepScratch();
+    if (removed.length) services.logger.warn({ removed }, "removed scratch folders of merges whose process stopped");
+  } catch (error) {
+    services.logger.warn({ err: error }, "could not sweep the merge scratch folder");
+  }
 }

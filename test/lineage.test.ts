@@ -1,6 +1,7 @@
 import { databaseKinds } from "./support/testDatabase";
 import { startTestServer, TestServer } from "./support/testServer";
 import { createModel, seedBasics } from "./support/fixtures";
+import { ensureBuilt, startLayermerge } from "./support/processes";
 
 /*
  * The family used below (edges point parent → child):
@@ -82,6 +83,69 @@ describe.each(databaseKinds)("lineage (%s)", (kind) => {
     expect(model.parents.map((p: { name: string }) => p.name).sort()).toEqual(["c", "d"]);
     expect(model.children.map((p: { name: string }) => p.name)).toEqual(["e"]);
     expect(model.parentEdges.map((e: { parent: { name: string }; weight: number }) => [e.parent.name, e.weight]).sort()).toEqual([["c", 0.6], ["d", 0.4]]);
+  });
+
+  test("concurrent edges that together would close a cycle, sent to two processes: one of them is refused, every time", async () => {
+    // A second server process on the same database: the race is between processes (on SQLite,
+    // two connections to one file), not only between requests of one process.
+    ensureBuilt();
+    const other = startLayermerge(["serve"], { DATABASE_URL: server.db.url, LAYERMERGE_DATA_DIR: server.db.dataDir, PORT: "0", HOST: "127.0.0.1", REDIS_URL: "" });
+    try {
+      const otherUrl = (await other.waitFor(/serving GraphQL at (http:\/\/\S+)/))[1];
+      const task = (await server.ok(`{ tasks { id } }`)).tasks[0];
+      const add = async (url: string, parentId: string, childId: string) => {
+        const res = await fetch(url, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ query: `mutation($i: AddLineageEdgeInput!) { addLineageEdge(input: $i) { id } }`, variables: { i: { parentId, childId, relation: "FINETUNED_FROM" } } }),
+        });
+        return (await res.json()) as { data?: unknown; errors?: Array<{ message: string; extensions?: { code?: string } }> };
+      };
+      // Pairs race x → y (here) against y → x (there); triangles race u → v, v → w and w → u
+      // across both. Each group stays acyclic only if exactly one of its edges is refused.
+      // Several rounds, since a race is a matter of timing.
+      const pairs = 40;
+      const triangles = 20;
+      for (let round = 0; round < 3; round++) {
+        const groups = [
+          ...Array.from({ length: pairs }, (_, i) => [`r${round}-x${i}`, `r${round}-y${i}`]),
+          ...Array.from({ length: triangles }, (_, i) => [`r${round}-u${i}`, `r${round}-v${i}`, `r${round}-w${i}`]),
+        ];
+        const names = groups.flat();
+        const made: Record<string, string> = {};
+        for (let i = 0; i < names.length; i += 20) {
+          await Promise.all(names.slice(i, i + 20).map(async (name) => (made[name] = (await createModel(server, { name, taskId: task.id })).id)));
+        }
+        const results = await Promise.all(
+          groups.map((group) => Promise.all(group.map((p, k) => add(k % 2 ? otherUrl : server.url, made[p], made[group[(k + 1) % group.length]])))),
+        );
+        for (const [g, group] of results.entries()) {
+          const refused = group.filter((r) => r.errors);
+          // Exactly one edge of each group is refused, and for the cycle, not for anything else.
+          expect({ round, group: g, refused: refused.length }).toEqual({ round, group: g, refused: 1 });
+          expect(refused[0].errors?.[0]).toMatchObject({ message: expect.stringMatching(/cycle/), extensions: { code: "BAD_USER_INPUT" } });
+        }
+        // What is stored, read back model by model, holds no cycle (depth-first search with colours).
+        const children = new Map<string, string[]>();
+        for (const name of names) {
+          const { model } = await server.ok(`query($id: ID!) { model(id: $id) { children { id } } }`, { id: made[name] });
+          children.set(made[name], model.children.map((c: { id: string }) => c.id));
+        }
+        const colour = new Map<string, "grey" | "black">();
+        const cyclic = (node: string): boolean => {
+          if (colour.get(node) === "grey") return true;
+          if (colour.get(node) === "black") return false;
+          colour.set(node, "grey");
+          const found = (children.get(node) ?? []).some(cyclic);
+          colour.set(node, "black");
+          return found;
+        };
+        expect(names.filter((name) => cyclic(made[name]))).toEqual([]);
+        expect([...children.values()].flat()).toHaveLength(pairs + 2 * triangles);
+      }
+    } finally {
+      await other.kill();
+    }
   });
 
   test("bad lineage arguments", async () => {

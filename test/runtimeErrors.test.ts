@@ -8,8 +8,8 @@ import { tmpdir } from "os";
 import { join } from "path";
 import type { DatasetSpec } from "../src/core/eval";
 import { DomainError } from "../src/core/errors";
-import { evaluateModel, type EvaluateModelOptions, type RuntimeContract } from "../src/runtime";
-import { argmaxNet, blockImage, colourNet, writeModel, writePng, writeSemanticSample } from "../src/runtime/testing/evalFixtures";
+import { evaluateModel, isResourceExhaustion, TransientRuntimeError, type EvaluateModelOptions, type RuntimeContract } from "../src/runtime";
+import { argmaxNet, blockImage, colourNet, greedyNet, misshapenNet, writeModel, writePng, writeSemanticSample } from "../src/runtime/testing/evalFixtures";
 
 const CLASSES = [
   { id: 0, name: "red", isThing: false },
@@ -168,5 +168,56 @@ describe("evaluateModel, bad input", () => {
     expect(e.code).toBe("CANCELLED");
     expect(seen[0]).toBe(1);
     expect(seen.length).toBeLessThan(4);
+  });
+});
+
+describe("evaluateModel, onnxruntime failing: the model's fault or the machine's", () => {
+  async function rejection(modelFile: string): Promise<Error> {
+    try {
+      await evaluateModel({ modelPath: modelFile, contract: CONTRACT, dataset: good, task: "SEMANTIC" });
+    } catch (e) {
+      return e as Error;
+    }
+    throw new Error("expected evaluateModel to fail");
+  }
+
+  it("a graph that cannot run on the input is bad input (not retried)", async () => {
+    const file = writeModel(join(root, "misshapen.onnx"), misshapenNet());
+    const e = await rejection(file);
+    expect(e).toBeInstanceOf(DomainError);
+    expect((e as DomainError).code).toBe("BAD_USER_INPUT");
+    expect(e.message).toContain(`onnxruntime could not run model ${file} on input "image" of shape [1, 3, 4, 4]`);
+    expect(e.message).toMatch(/reshape/i);
+  });
+
+  it("running out of memory is transient: not a DomainError, so the job layer retries it", async () => {
+    const file = writeModel(join(root, "greedy.onnx"), greedyNet());
+    const e = await rejection(file);
+    expect(e).not.toBeInstanceOf(DomainError);
+    expect(e).toBeInstanceOf(TransientRuntimeError);
+    expect(e.message).toContain(`onnxruntime could not run model ${file} on input "image" of shape [1, 3, 4, 4]`);
+    expect(e.message).toMatch(/Failed to allocate memory for requested buffer of size 211106232532992/);
+  });
+
+  it("the messages onnxruntime and Node give for exhausted resources are told apart from model faults", () => {
+    for (const transient of [
+      "/onnxruntime_src/onnxruntime/core/framework/bfc_arena.cc:360 void* onnxruntime::BFCArena::AllocateRawInternal(size_t, bool, onnxruntime::Stream*) Failed to allocate memory for requested buffer of size 4800000000",
+      "std::bad_alloc",
+      "ENOMEM: not enough memory, read",
+      "EMFILE: too many open files, open '/data/model.onnx'",
+      "Worker terminated due to reaching memory limit: JS heap out of memory",
+      "pthread_create failed: Resource temporarily unavailable",
+    ]) {
+      expect({ message: transient, transient: isResourceExhaustion(transient) }).toEqual({ message: transient, transient: true });
+    }
+    for (const fault of [
+      "Failed to load model because protobuf parsing failed.",
+      "Load model from /nonexistent.onnx failed:Load model /nonexistent.onnx failed. File doesn't exist",
+      "Non-zero status code returned while running Reshape node. Name:'' Status Message: The input tensor cannot be reshaped to the requested shape. Input shape:{1,3,4,4}, requested shape:{1,3,5,7}",
+      "Got invalid dimensions for input: image for the following indices index: 2 Got: 5 Expected: 4",
+      "Could not find an implementation for MyOp(1) node with name ''",
+    ]) {
+      expect({ message: fault, transient: isResourceExhaustion(fault) }).toEqual({ message: fault, transient: false });
+    }
   });
 });

@@ -13,8 +13,8 @@ export interface ExecuteOptions {
   worker: string;
   /** Aborted on shutdown (the job is left for the next start) or on cancel. */
   signal: AbortSignal;
-  /** Whether a transient failure may be retried (attempts left); if not, it fails. */
-  mayRetry: boolean;
+  /** Whether a transient failure may be retried (attempts left), or a test of the attempt that just ran; if not, it fails. */
+  mayRetry: boolean | ((attempt: number) => boolean);
   /** True when `signal` was aborted because the process is stopping. */
   isShuttingDown(): boolean;
   /** Told how long each run took and how it ended (metrics). */
@@ -94,7 +94,7 @@ async function executeJobOnce(db: Db, handlers: JobHandlers, events: JobEvents, 
       return "FAILED";
     }
     const message = `internal error: ${(error as Error).message}`;
-    if (options.mayRetry) {
+    if (typeof options.mayRetry === "function" ? options.mayRetry(started.attempts) : options.mayRetry) {
       await db.job.update({ where: { id: jobId }, data: { status: "QUEUED", error: message, errorCode: "INTERNAL", message: `retrying after: ${message}` } });
       await publish(db, events, jobId);
       log.warn({ err: error }, "job failed; it will be retried");

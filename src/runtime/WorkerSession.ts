@@ -4,6 +4,7 @@ import { Worker } from "worker_threads";
 import { badInput, invariant } from "../core/errors";
 import type { FromWorker, OutputValue, ToWorker, ValueMetadata } from "./inferenceProtocol";
 import type { SessionThreads } from "./openSession";
+import { TransientRuntimeError } from "./runtimeFailure";
 
 /**
  * An onnxruntime session living in its own worker thread (see inferenceWorker.ts for why), with
@@ -40,26 +41,36 @@ export class WorkerSession {
         this.spare.set(m.input.length, list);
         p.resolve(m.outputs);
       }
-      else p.reject(new Error(m.message));
+      else p.reject(m.transient ? new TransientRuntimeError(m.message) : new Error(m.message));
     });
     const fail = (e: Error) => {
       this.failure = e;
       for (const p of this.pending.values()) p.reject(e);
       this.pending.clear();
     };
-    worker.on("error", fail);
-    worker.on("exit", (code) => fail(new Error(`the inference worker exited (code ${code})`)));
+    // The worker thread itself failing (its heap exhausted, a native crash) says nothing about the model.
+    worker.on("error", (e) => fail(new TransientRuntimeError(`the inference worker failed: ${e.message}`, { cause: e })));
+    worker.on("exit", (code) => fail(new TransientRuntimeError(`the inference worker exited (code ${code})`)));
   }
 
-  /** Opens `modelPath` in a new worker; a file onnxruntime cannot load is the caller's mistake, named. */
+  /**
+   * Opens `modelPath` in a new worker; a file onnxruntime cannot load is the caller's mistake,
+   * named; a lack of resources or a worker that fails to start is a TransientRuntimeError.
+   */
   static async open(modelPath: string, threads: SessionThreads): Promise<WorkerSession> {
     const worker = startWorker();
     const ready = await new Promise<Extract<FromWorker, { type: "ready" }>>((resolve, reject) => {
-      worker.once("message", (m: FromWorker) => (m.type === "ready" ? resolve(m) : reject(new Error(m.type === "error" ? m.message : "unexpected message"))));
-      worker.once("error", reject);
+      worker.once("message", (m: FromWorker) => {
+        if (m.type === "ready") resolve(m);
+        else if (m.type === "error" && m.transient) reject(new TransientRuntimeError(m.message));
+        else reject(new Error(m.type === "error" ? m.message : "unexpected message"));
+      });
+      worker.once("error", (e) => reject(new TransientRuntimeError(`the inference worker failed to start: ${e.message}`, { cause: e })));
+      worker.once("exit", (code) => reject(new TransientRuntimeError(`the inference worker exited (code ${code}) before opening ${modelPath}`)));
       worker.postMessage({ type: "open", modelPath, threads } satisfies ToWorker);
     }).catch(async (e: Error) => {
       await worker.terminate();
+      if (e instanceof TransientRuntimeError) throw e;
       const prefix = `model ${modelPath} cannot be loaded by onnxruntime`;
       throw badInput(e.message.startsWith(prefix) ? e.message : `${prefix}: ${e.message}`, "modelPath", { file: modelPath });
     });

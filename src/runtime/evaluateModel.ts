@@ -12,6 +12,7 @@ import {
   type SlideWindow,
 } from "../core/eval";
 import { badInput, DomainError, invariant } from "../core/errors";
+import { TransientRuntimeError } from "./runtimeFailure";
 import { SharpDecoder } from "../imaging/sharpDecoder";
 import { fastPreprocess } from "./fastPreprocess";
 import type { EvaluateModelOptions, EvaluationResult } from "./evaluationTypes";
@@ -63,7 +64,8 @@ const IN_FLIGHT = 2;
  *
  * Caller mistakes — dataset files (pairing, sizes, label values, unreadable files), a model that
  * does not match its contract — are DomainErrors naming the file or tensor; an aborted `signal`
- * ends the run with DomainError code CANCELLED.
+ * ends the run with DomainError code CANCELLED. A machine short of memory, file handles or threads,
+ * or an inference worker that died, is a TransientRuntimeError (retried by the job layer).
  */
 export async function evaluateModel(options: EvaluateModelOptions): Promise<EvaluationResult> {
   const started = performance.now();
@@ -103,7 +105,10 @@ export async function evaluateModel(options: EvaluateModelOptions): Promise<Eval
       try {
         return await session.run(io.inputName, batch.data, dims, io.fetches);
       } catch (e) {
-        throw badInput(`onnxruntime could not run model ${modelPath} on input "${io.inputName}" of shape [${dims.join(", ")}]: ${(e as Error).message}`, "inference", { file: modelPath });
+        const what = `onnxruntime could not run model ${modelPath} on input "${io.inputName}" of shape [${dims.join(", ")}]`;
+        // Out of memory or a dead worker may pass: retried. Anything else is the model's or input's fault.
+        if (e instanceof TransientRuntimeError) throw new TransientRuntimeError(`${what}: ${e.message}`, { cause: e });
+        throw badInput(`${what}: ${(e as Error).message}`, "inference", { file: modelPath });
       }
     };
 

@@ -3,6 +3,7 @@
  * Services call `evaluateModel`; the rest is exported for tests and the benchmark.
  */
 export { evaluateModel } from "./evaluateModel";
+export { TransientRuntimeError, isResourceExhaustion } from "./runtimeFailure";
 export type { EvaluateModelOptions, EvaluationMetrics, EvaluationResult, EvaluationSettings, EvaluationTask, PerClassScore } from "./evaluationTypes";
 export type { OutputKindName, ResizeModeName, RuntimeContract } from "./runtimeContract";
 export { openSession, sessionThreads, type SessionThreads } from "./openSession";

@@ -19,4 +19,5 @@ export type FromWorker =
   | { type: "ready"; inputNames: string[]; outputNames: string[]; inputMetadata: ValueMetadata[]; outputMetadata: ValueMetadata[] }
   /** `input` is the run's input buffer handed back for reuse. */
   | { type: "result"; id: number; outputs: Record<string, OutputValue>; input: Float32Array }
-  | { type: "error"; id: number | null; message: string };
+  /** `transient`: a resource ran out (see runtimeFailure.ts), as opposed to a fault of the model or input. */
+  | { type: "error"; id: number | null; message: string; transient: boolean };

@@ -2,6 +2,7 @@ import { parentPort } from "worker_threads";
 import * as ort from "onnxruntime-node";
 import type { FromWorker, OutputValue, ToWorker, ValueMetadata } from "./inferenceProtocol";
 import { openSession } from "./openSession";
+import { isResourceExhaustion, TransientRuntimeError } from "./runtimeFailure";
 
 /**
  * Owns the evaluation's onnxruntime session. onnxruntime-node's `session.run` returns a promise
@@ -48,7 +49,8 @@ port.on("message", async (message: ToWorker) => {
       port.close();
     }
   } catch (e) {
-    send({ type: "error", id: message.type === "run" ? message.id : null, message: (e as Error).message });
+    const text = (e as Error).message;
+    send({ type: "error", id: message.type === "run" ? message.id : null, message: text, transient: e instanceof TransientRuntimeError || isResourceExhaustion(text) });
   }
 });
 

@@ -1,6 +1,7 @@
 import { availableParallelism } from "os";
 import * as ort from "onnxruntime-node";
 import { badInput } from "../core/errors";
+import { isResourceExhaustion, TransientRuntimeError } from "./runtimeFailure";
 
 export interface SessionThreads {
   intraOpNumThreads: number;
@@ -43,6 +44,8 @@ export async function openSession(modelPath: string, threads: SessionThreads): P
       extra: { session: { intra_op: { allow_spinning: allowSpinning ? "1" : "0" } } },
     });
   } catch (e) {
-    throw badInput(`model ${modelPath} cannot be loaded by onnxruntime: ${(e as Error).message}`, "modelPath", { file: modelPath });
+    const message = (e as Error).message;
+    if (isResourceExhaustion(message)) throw new TransientRuntimeError(`onnxruntime could not open model ${modelPath} for lack of resources: ${message}`, { cause: e });
+    throw badInput(`model ${modelPath} cannot be loaded by onnxruntime: ${message}`, "modelPath", { file: modelPath });
   }
 }

@@ -1,5 +1,5 @@
 import { Prisma } from "../persistence/generated/sqlite/client";
-import type { Db } from "../persistence/database";
+import type { Db, Provider } from "../persistence/database";
 import { badInput, conflict } from "../core/errors";
 import { LineageDirection, LineageRelation } from "../domain/enums";
 import { oneOf } from "./validate";
@@ -26,10 +26,20 @@ export const MAX_LINEAGE_DEPTH = 50;
 
 export type LineageEdgeRow = Awaited<ReturnType<Db["lineageEdge"]["findFirstOrThrow"]>>;
 
-export class LineageService {
-  constructor(private readonly db: Db) {}
+/** The PostgreSQL advisory lock that serialises lineage edge inserts (any constant works; these bytes spell "line"). */
+const LINEAGE_LOCK_KEY = 0x6c696e65;
 
-  /** Adds parent → child; refuses self-edges and edges that would close a cycle. */
+export class LineageService {
+  constructor(
+    private readonly db: Db,
+    private readonly provider: Provider,
+  ) {}
+
+  /**
+   * Adds parent → child; refuses self-edges and edges that would close a cycle. The cycle check
+   * and the insert are one transaction that holds a lock every other edge insert waits for, so
+   * two concurrent edges (a → b and b → a) cannot both pass the check: the second sees the first.
+   */
   async addEdge(input: LineageEdgeInput, mergeId?: string): Promise<LineageEdgeRow> {
     const relation = oneOf(input.relation, LineageRelation, "input.relation");
     if (input.parentId === input.childId) throw badInput("a model cannot be its own parent", "input.childId");
@@ -40,19 +50,38 @@ export class LineageService {
     ]);
     if (!parent) throw badInput(`input.parentId ${JSON.stringify(input.parentId)} does not exist`, "input.parentId");
     if (!child) throw badInput(`input.childId ${JSON.stringify(input.childId)} does not exist`, "input.childId");
-    // A cycle appears exactly when the parent already descends from the child.
-    const descendants = await this.walk(input.childId, "down", MAX_LINEAGE_DEPTH * 1000, null);
-    if (descendants.has(input.parentId)) {
-      throw badInput(`adding ${parent.name} → ${child.name} would create a cycle: ${parent.name} already descends from ${child.name}`, "input.parentId");
-    }
     try {
-      return await this.db.lineageEdge.create({
-        data: { parentId: parent.id, childId: child.id, relation, weight: input.weight ?? null, mergeId: mergeId ?? null },
-      });
+      return await this.db.$transaction(
+        async (tx) => {
+          await this.lockLineage(tx as unknown as Db);
+          // A cycle appears exactly when the parent already descends from the child.
+          const descendants = await this.walk(input.childId, "down", MAX_LINEAGE_DEPTH * 1000, null, tx as unknown as Db);
+          if (descendants.has(input.parentId)) {
+            throw badInput(`adding ${parent.name} → ${child.name} would create a cycle: ${parent.name} already descends from ${child.name}`, "input.parentId");
+          }
+          return tx.lineageEdge.create({
+            data: { parentId: parent.id, childId: child.id, relation, weight: input.weight ?? null, mergeId: mergeId ?? null },
+          });
+        },
+        // Waiting for the lock counts against these; a long queue of edge inserts must not time out.
+        { maxWait: 30_000, timeout: 60_000 },
+      );
     } catch (error) {
       if (isUniqueViolation(error)) throw conflict(`${parent.name} → ${child.name} (${relation}) already exists`, "input.relation");
       throw error;
     }
+  }
+
+  /**
+   * Takes the lineage write lock for the rest of the transaction. PostgreSQL: a transaction-level
+   * advisory lock (READ COMMITTED, so the walk that follows sees every edge committed before the
+   * lock was granted). SQLite: a write as the first statement makes the transaction a write
+   * transaction at once (a deferred BEGIN would read first and could not upgrade once another
+   * writer committed); other writers, in this process or another, wait for it.
+   */
+  private async lockLineage(tx: Db): Promise<void> {
+    if (this.provider === "postgres") await tx.$queryRawUnsafe(`SELECT pg_advisory_xact_lock(${LINEAGE_LOCK_KEY})::text`);
+    else await tx.$executeRawUnsafe(`UPDATE "LineageEdge" SET "id" = "id" WHERE 0`);
   }
 
   async removeEdge(id: string): Promise<LineageEdgeRow> {
@@ -108,14 +137,14 @@ export class LineageService {
   }
 
   /** Ids reachable from `start` (excluded) within `depth` hops; one recursive query. */
-  private async walk(start: string, way: "up" | "down", depth: number, relations: string[] | null): Promise<Set<string>> {
+  private async walk(start: string, way: "up" | "down", depth: number, relations: string[] | null, db: Db = this.db): Promise<Set<string>> {
     if (depth === 0) return new Set();
     const next = way === "up" ? Prisma.raw(`e."parentId"`) : Prisma.raw(`e."childId"`);
     const from = way === "up" ? Prisma.raw(`e."childId"`) : Prisma.raw(`e."parentId"`);
     const relationFilter = relations && relations.length ? Prisma.sql`AND e."relation" IN (${Prisma.join(relations)})` : relations ? Prisma.sql`AND 1 = 0` : Prisma.empty;
     // UNION (not UNION ALL) drops repeated (id, depth) rows, which bounds diamonds; depth
     // bounds everything else.
-    const rows = await this.db.$queryRaw<Array<{ id: string }>>`
+    const rows = await db.$queryRaw<Array<{ id: string }>>`
       WITH RECURSIVE walk(id, depth) AS (
         SELECT CAST(${start} AS TEXT), 0
         UNION

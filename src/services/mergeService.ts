@@ -15,6 +15,7 @@ import { ModelOrigin } from "../domain/enums";
 import type { ModelRow, ModelService } from "./modelService";
 import type { StructureCatalog } from "./structureCatalog";
 import { tagList } from "./validate";
+import { MergeScratch } from "./mergeScratch";
 
 export interface MergeRequest {
   anchorId: string;
@@ -65,6 +66,8 @@ type ModelWithArtifact = ModelRow & { artifact: { sha256: string; format: string
  * recipe and its lineage in one transaction. Identical recipes return the existing model.
  */
 export class MergeService {
+  private readonly scratch: MergeScratch;
+
   constructor(
     private readonly db: Db,
     private readonly store: ArtifactStore,
@@ -74,7 +77,14 @@ export class MergeService {
     private readonly jobs: () => JobRunner,
     private readonly remoteStore: { artifacts: string; dataDir: string },
     private readonly artifacts: ArtifactService,
-  ) {}
+  ) {
+    this.scratch = new MergeScratch(db, store.scratchDir);
+  }
+
+  /** Removes what killed merges of this host left in the scratch folder (at process start). */
+  sweepScratch(): Promise<string[]> {
+    return this.scratch.sweep();
+  }
 
   /** Preview: the per-layer weights, what is merged or copied, and the output size. */
   async plan(request: MergeRequest): Promise<{ plan: MergePlan; inputs: Inputs }> {
@@ -212,7 +222,10 @@ export class MergeService {
       return { name: label(m), file: local.path, layout, layers };
     };
     // Beside the store's files, so the finished output is renamed into the store, not copied.
-    const dir = await fsp.mkdtemp(path.join(this.store.scratchDir, "merge-"));
+    // A job taken over (a later attempt) first removes what its earlier, dead runs left here; a
+    // failed sweep does not fail the merge (the next process start sweeps again).
+    if (ctx.attempt > 1) await this.scratch.sweep(ctx.jobId).catch(() => []);
+    const dir = await this.scratch.create(ctx.jobId, ctx.attempt);
     const outFile = path.join(dir, inputs.anchor.artifact!.format === "onnx" ? "merged.onnx" : "merged.safetensors");
     let storedSha: string | null = null;
     let createdBlob = false;

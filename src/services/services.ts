@@ -85,7 +85,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
   };
   runner = config.redisUrl
     ? new BullJobQueue(db, events, logger, outages, { redisUrl: config.redisUrl, prefix: config.queuePrefix, attempts: config.jobAttempts, lockMs: config.jobLockMs, reconcileMs: config.reconcileMs })
-    : new EmbeddedJobRunner(db, handlers, events, logger, config.workers, observe);
+    : new EmbeddedJobRunner(db, handlers, events, logger, { concurrency: config.workers, lockMs: config.jobLockMs, attempts: config.jobAttempts, observe });
   const redis = config.redisUrl ? new IORedis({ ...redisOptions(config.redisUrl), lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null }) : null;
   // Its failures are what /healthz reports; without a listener ioredis would print them.
   redis?.on("error", () => undefined);
@@ -140,7 +140,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
     datasets: new DatasetService(db, provider, infra.pool, config.datasetRoots),
     backbones: new BackboneService(db),
     models,
-    lineage: new LineageService(db),
+    lineage: new LineageService(db, provider),
     tokens: new TokenService(db),
     structures: new StructureService(db, catalog, provider),
     candidates: new CandidateService(db, catalog),

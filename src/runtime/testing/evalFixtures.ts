@@ -126,3 +126,38 @@ export function deepLabNet(centerWeight: number[], centerBias: number): TestMode
     initializers: [...sem.tensors, ...cen.tensors, ...off.tensors],
   };
 }
+
+/**
+ * A model whose run asks onnxruntime for more memory than any machine has: the image's channel
+ * means (GlobalAveragePool) expanded to [1, 3, 2²², 2²²] floats — 211 TB, beyond the 128 TB a
+ * 64-bit Linux process can address, so the allocation fails at once whatever the overcommit
+ * setting — then sliced back to 4×4 (the contract's input size in the tests). onnxruntime reports it as the out-of-memory it is.
+ */
+export function greedyNet(): TestModel {
+  const huge = 1 << 22;
+  return {
+    inputs: [{ name: "image", dtype: "F32", shape: ["N", 3, "H", "W"] }],
+    outputs: [{ name: "logits", dtype: "F32", shape: ["N", 3, "H", "W"] }],
+    nodes: [
+      { opType: "GlobalAveragePool", inputs: ["image"], outputs: ["mean"] },
+      { opType: "Expand", inputs: ["mean", "huge"], outputs: ["big"] },
+      { opType: "Slice", inputs: ["big", "starts", "ends", "axes"], outputs: ["logits"] },
+    ],
+    initializers: [
+      { name: "huge", dtype: "I64", dims: [4], values: [1, 3, huge, huge] },
+      { name: "starts", dtype: "I64", dims: [2], values: [0, 0] },
+      { name: "ends", dtype: "I64", dims: [2], values: [4, 4] },
+      { name: "axes", dtype: "I64", dims: [2], values: [2, 3] },
+    ],
+  };
+}
+
+/** A model whose graph cannot run on any image: it reshapes 3×H×W values to a fixed [1, 3, 5, 7]. */
+export function misshapenNet(): TestModel {
+  return {
+    inputs: [{ name: "image", dtype: "F32", shape: ["N", 3, "H", "W"] }],
+    outputs: [{ name: "logits", dtype: "F32", shape: ["N", 3, "H", "W"] }],
+    nodes: [{ opType: "Reshape", inputs: ["image", "shape"], outputs: ["logits"] }],
+    initializers: [{ name: "shape", dtype: "I64", dims: [4], values: [1, 3, 5, 7] }],
+  };
+}
