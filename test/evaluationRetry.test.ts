@@ -21,7 +21,7 @@ describe("evaluation jobs when onnxruntime fails (embedded)", () => {
 
   beforeAll(async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), "lm-eval-retry-"));
-    server = await startTestServer("sqlite", { LAYERMERGE_JOB_ATTEMPTS: "2" });
+    server = await startTestServer("sqlite", { LAYERMERGE_JOB_ATTEMPTS: "2", LAYERMERGE_DATASET_ROOTS: root });
     taskId = (await server.ok(`mutation { createTask(input: { key: "sem", name: "Semantic", kind: SEMANTIC, primaryMetric: MIOU }) { id } }`)).createTask.id;
     const img = blockImage([[0, 1], [2, 0]], 2);
     await writeSemanticSample(path.join(root, "blocks"), "a", img.width, img.height, img.rgb, img.classes);

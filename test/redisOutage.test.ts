@@ -108,6 +108,7 @@ describeWithPostgres("Redis outages under a running API and workers", () => {
       REDIS_URL: redis.url,
       LAYERMERGE_QUEUE_PREFIX: `lmtest-${randomBytes(4).toString("hex")}`,
       LAYERMERGE_DATA_DIR: db.dataDir,
+      LAYERMERGE_DATASET_ROOTS: db.dataDir,
       LAYERMERGE_JOB_LOCK_MS: "1500",
       LAYERMERGE_RECONCILE_MS: "300",
       LAYERMERGE_WORKERS: "1",
