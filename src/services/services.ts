@@ -89,6 +89,10 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
   const redis = config.redisUrl ? new IORedis({ ...redisOptions(config.redisUrl), lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null }) : null;
   // Its failures are what /healthz reports; without a listener ioredis would print them.
   redis?.on("error", () => undefined);
+  // The store's check (a folder access on the thread pool, or a HEAD request to the bucket) is
+  // shared for a second: orchestrators probe /healthz often, and each fresh check is one more
+  // turn of the event loop that a probe waits for behind a large request.
+  const storeCheck = sharedFor(1000, () => infra.store.check());
   /** Reachability of everything this process depends on, for /healthz. */
   const health = async () => {
     // The reason stays in the log: its message may name server paths or hosts (anyone may ask).
@@ -106,7 +110,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
     // The database is asked through the direct connection (one round trip, no query engine).
     const [database, artifacts, redisState] = await Promise.all([
       check("database", () => infra.database.direct.query(sql`SELECT 1`)),
-      check("artifacts", () => infra.store.check()),
+      check("artifacts", storeCheck),
       redis
         ? check("redis", async () => {
             if (redis.status === "wait" || redis.status === "end") await redis.connect();
@@ -151,3 +155,20 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
 }
 
 export type Services = ReturnType<typeof createServices>;
+
+/** `fn`'s outcome, reused by callers for `ms` after it settles (and shared while in flight). */
+function sharedFor(ms: number, fn: () => Promise<unknown>): () => Promise<unknown> {
+  let last: { at: number; outcome: Promise<unknown> } | null = null;
+  return () => {
+    const now = Date.now();
+    if (last && now - last.at < ms) return last.outcome;
+    const outcome = fn();
+    last = { at: now, outcome };
+    // Timed from when it settles, so a slow check is not repeated at once.
+    outcome.then(
+      () => last && last.outcome === outcome && (last.at = Date.now()),
+      () => last && last.outcome === outcome && (last.at = Date.now()),
+    );
+    return outcome;
+  };
+}
