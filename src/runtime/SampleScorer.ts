@@ -35,7 +35,7 @@ export class SampleScorer {
     this.labelDivisor = postprocess.labelDivisor ?? 1000;
   }
 
-  /** Logits [C, h, w] covering the whole (resized) image go to label resolution before argmax (DESIGN.md). */
+  /** Logits [C, h, w] covering the whole (resized) image go to label resolution before argmax, as mmsegmentation compares predictions at label resolution. */
   addLogits(sample: DatasetSample, logits: FloatMap): void {
     const { data, channels, height, width } = logits;
     this.addSemantic(sample, fastResizeArgmax(data, channels, height, width, sample.height, sample.width));

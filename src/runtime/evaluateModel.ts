@@ -52,7 +52,7 @@ interface Batch {
 const IN_FLIGHT = 2;
 
 /**
- * Evaluates an ONNX model on a dataset split (issue 5, item 2): one onnxruntime session, images
+ * Evaluates an ONNX model on a dataset split: one onnxruntime session, images
  * streamed from disk, metrics over the whole split (mIoU from one confusion matrix; PQ as COCO
  * panopticapi).
  *

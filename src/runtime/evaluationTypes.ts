@@ -45,7 +45,7 @@ export interface PerClassScore {
   fn?: number;
 }
 
-/** JSON-ready; every score is an unrounded fraction (DESIGN.md "Metrics"). */
+/** JSON-ready; every score is an unrounded fraction (0.523, shown as 52.3 %). */
 export interface EvaluationMetrics {
   /** Over `classes` when given, else over every class with a non-empty union; null when none has one. */
   mIoU: number | null;

@@ -1,5 +1,5 @@
 /**
- * The evaluation runtime (issue 5, item 2): the only place that imports onnxruntime-node.
+ * The evaluation runtime: the only place that imports onnxruntime-node.
  * Services call `evaluateModel`; the rest is exported for tests and the benchmark.
  */
 export { evaluateModel } from "./evaluateModel";

@@ -61,7 +61,7 @@ interface Inputs {
 type ModelWithArtifact = ModelRow & { artifact: { sha256: string; format: string; layout?: unknown } | null };
 
 /**
- * Merges (issue 4): validate and plan up front from stored structures (no artifact read), queue
+ * Merges: validate and plan up front from stored structures (no artifact read), queue
  * a job, and in the job stream the merge in a worker thread, then record the output model, its
  * recipe and its lineage in one transaction. Identical recipes return the existing model.
  */

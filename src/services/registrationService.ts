@@ -37,7 +37,7 @@ export interface RegistrationConfig {
 }
 
 /**
- * Registration from an artifact (issue 3): the bytes are stored content-addressed, parsed in a
+ * Registration from an artifact: the bytes are stored content-addressed, parsed in a
  * worker thread, their structure deduplicated and compared with every known structure, and the
  * model recorded — or, on any failure, nothing is left behind (no row, no orphan blob).
  */
@@ -150,7 +150,7 @@ export class RegistrationService {
    * The Artifact row (unless these bytes have one: content-addressed) and the Model row in one
    * transaction of plain statements, past Prisma's query engine: through a Prisma batch
    * transaction these two INSERTs cost ~3.6 ms on PostgreSQL, most of a known-structure
-   * registration (bench:candidates, issue 3).
+   * registration (as bench:candidates measures it).
    */
   private async record(validated: ValidatedModel, structureId: string, artifact: { sha256: string; sizeBytes: number; format: string; layout: string | null }): Promise<ModelRow> {
     try {
