@@ -1,5 +1,5 @@
 /**
- * The evaluation core (issue 5): pure pieces a runtime loop composes as
+ * The evaluation core: pure pieces a runtime loop composes as
  *   readDataset → preprocessImage → session.run → resizeArgmax | postprocessPanopticDeepLab
  *   → ConfusionMatrix.add | PanopticQuality.addImage → meanIoU | PanopticQuality.result.
  */

@@ -87,7 +87,7 @@ export function anyNonFinite32(values: Float32Array): boolean {
   return (flags & 0x80000000) !== 0;
 }
 
-/** The float32 → bytes conversion named in issue 4. */
+/** The float32 → bytes conversion of a merge's results, rounded to the anchor's dtype. */
 export function encodeFromFloat32(values: Float32Array, dtype: DType): Uint8Array {
   return encodeFromFloats(values, dtype);
 }

@@ -182,7 +182,8 @@ describe("executeMerge against a float64 reference loop", () => {
   const base = build(5);
   const values = (m: SyntheticModel, l: number): number[] => Array.from(new Float32Array(m.data.slice(l * n * 4, (l + 1) * n * 4).buffer));
 
-  // reference: the DESIGN.md formula evaluated in float64, written independently of layerWeights.ts
+  // reference: the layer-wise formula (docs/CONVENTIONS.md) evaluated in float64, written
+  // independently of layerWeights.ts
   const weightsAt = (l: number, rel: number[]): number[] => {
     const t = l / (names.length - 1);
     const s = (1 - Math.cos(Math.PI * t)) / 2; // COSINE

@@ -1,7 +1,7 @@
 import * as os from "node:os";
 import { invariant } from "../errors";
 
-/** The working precision of a merge: float32, or float64 for F64 anchors (issue 4, "Semantics"). */
+/** The working precision of a merge: float32, or float64 for F64 anchors. */
 export type FloatArray = Float32Array | Float64Array;
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The merge engine (issue 4): plan from parsed structures, then stream tensor by tensor.
+ * The merge engine: plan from parsed structures, then stream tensor by tensor.
  *
  *   const plan = planMerge({ anchor, contributors, base, method, schedule, weights, params, names });
  *   const run = executeMerge(plan, io, { onProgress, signal });

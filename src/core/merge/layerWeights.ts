@@ -2,8 +2,8 @@ import { invariant } from "../errors";
 import { MergeSchedule, layerPosition, scheduleValue } from "./mergeSchedule";
 
 /**
- * Effective weights of the N models sharing one parameter at layer l (DESIGN.md, "Layer-wise
- * weights"; arXiv 2409.15813):
+ * Effective weights of the N models sharing one parameter at layer l (docs/CONVENTIONS.md,
+ * Layer-wise weights; arXiv 2409.15813):
  *
  *     w_a(l) = 1/N + (1 − 1/N) · s(t),   t = l / (L − 1)
  *     w_i(l) = (1 − w_a(l)) · r_i / Σ_j r_j   (r_i ≡ 1 when no relative weights are given)

@@ -6,8 +6,8 @@ import { accumulateWeighted } from "./mergeKernels";
 import { simdLayerwiseAccumulator } from "./simd/simdLayerwiseAccumulator";
 
 /**
- * The float32 arithmetic of one LAYERWISE chunk (issue 4: arithmetic in float32, rounded to the
- * anchor's dtype): inputs are added one at a time, anchor first, then the chunk is encoded.
+ * The float32 arithmetic of one LAYERWISE chunk (arithmetic in float32, rounded to the anchor's
+ * dtype): inputs are added one at a time, anchor first, then the chunk is encoded.
  * The executor owns the I/O; this owns the buffers the arithmetic touches, so the SIMD version
  * can keep them inside WebAssembly memory, where reads land directly.
  */

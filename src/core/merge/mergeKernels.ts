@@ -6,7 +6,7 @@ import { FloatArray, viewAs } from "./floatArrays";
 
 /*
  * Element-wise kernels of the streaming methods. Arithmetic is float32 when `acc` is a
- * Float32Array (issue 4): every product is rounded with Math.fround and every sum by the store,
+ * Float32Array: every product is rounded with Math.fround and every sum by the store,
  * which is exactly IEEE float32 (float64 has more than 2·24 + 2 bits, so rounding twice is
  * harmless); with a Float64Array it is float64. Inputs are visited anchor first, then the
  * contributors in model order, so results are reproducible to the bit.

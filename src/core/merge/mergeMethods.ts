@@ -1,6 +1,6 @@
 import { badInput } from "../errors";
 
-/** Method names of issue 4; the GraphQL enum is derived from this tuple. */
+/** Merge method names; the GraphQL enum is derived from this tuple. */
 export const MERGE_METHOD_NAMES = ["LAYERWISE", "TASK_ARITHMETIC", "TIES", "DARE"] as const;
 export type MergeMethodName = (typeof MERGE_METHOD_NAMES)[number];
 

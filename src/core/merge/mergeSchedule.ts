@@ -1,6 +1,6 @@
 import { badInput } from "../errors";
 
-/** Schedule kinds of issue 4; the GraphQL enum is derived from this tuple. */
+/** Schedule kinds (docs/CONVENTIONS.md, Layer-wise weights); the GraphQL enum derives from these. */
 export const SCHEDULE_KINDS = ["LINEAR", "STEP", "COSINE", "UNIFORM", "CUSTOM"] as const;
 export type ScheduleKind = (typeof SCHEDULE_KINDS)[number];
 
@@ -61,7 +61,10 @@ export function resolveSchedule(input: ScheduleInput | null | undefined): MergeS
   }
 }
 
-/** Position of layer l among L layers: t = l / (L − 1), and t = 1 when L = 1 (DESIGN.md). */
+/**
+ * Position of layer l among L layers: t = l / (L − 1), and t = 1 when L = 1
+ * (docs/CONVENTIONS.md, Layer-wise weights).
+ */
 export function layerPosition(layerIndex: number, layerCount: number): number {
   return layerCount <= 1 ? 1 : layerIndex / (layerCount - 1);
 }

@@ -74,7 +74,8 @@ export interface MergePlan {
   layers: LayerWeightRow[];
   /**
    * Mean effective weight of each model (anchor first) over the merged tensors, weighted by
-   * element count; a model counts 0 on the merged tensors it does not share (issue 4, lineage).
+   * element count; a model counts 0 on the merged tensors it does not share. These weight the
+   * merged model's lineage edges.
    */
   meanWeights: number[];
   mergedCount: number;
@@ -116,7 +117,7 @@ function indexByName(model: ParsedModel, label: string): Map<string, TensorInfo>
  * tensors are merged from which inputs with which weights, and which are copied. Validates the
  * whole recipe up front so a merge job fails before it starts, not halfway.
  *
- * Shared = same name, same shape, both floating (issue 4, "Semantics"); N is counted per tensor.
+ * Shared = same name, same shape, both floating; N is counted per tensor.
  */
 export function planMerge(input: MergePlanInput): MergePlan {
   const method = resolveMethodName(input.method);
@@ -190,7 +191,7 @@ export function planMerge(input: MergePlanInput): MergePlan {
         baseTensor = b;
         baseUsed++;
       } else {
-        // Issue 4: tensors the base lacks are merged as LAYERWISE.
+        // A tensor the base lacks has no task vector: it is merged as LAYERWISE.
         tensorMethod = "LAYERWISE";
         layerwiseFallbackCount++;
       }

@@ -38,7 +38,7 @@ export interface StructureComparison {
 }
 
 /**
- * A side-by-side comparison of two structures for people (issue 3, `compareStructures`): every
+ * A side-by-side comparison of two structures for people (the `compareStructures` query): every
  * name of a lands in exactly one of onlyInA, shared, neitherParameter or the non-mergeable
  * mismatches, and every name of b in the analogous buckets.
  */

@@ -36,12 +36,12 @@ export interface Overlap {
 }
 
 /**
- * How much two structures share (issue 3, item 7). A tensor is shared when both have it under the
- * same name and shape and both are parameters (mergeable, floating dtype); the dtypes may differ
- * (F32 vs F16: shared, and listed as a mergeable mismatch). A name match is a non-mergeable
- * mismatch when the shapes differ or only one side is a parameter. Names that are parameters on
- * neither side (BatchNorm counters, quantized weights) are neither shared nor mismatched: they
- * do not explain anything about mergeability.
+ * How much two structures share (what merge candidates are ranked by). A tensor is shared when
+ * both have it under the same name and shape and both are parameters (mergeable, floating dtype);
+ * the dtypes may differ (F32 vs F16: shared, and listed as a mergeable mismatch). A name match is a
+ * non-mergeable mismatch when the shapes differ or only one side is a parameter. Names that are
+ * parameters on neither side (BatchNorm counters, quantized weights) are neither shared nor
+ * mismatched: they do not explain anything about mergeability.
  *
  * Cost: groups with equal hashes are taken whole; groups present on one side only cost nothing;
  * only groups that differ are walked tensor by tensor. Pass the same structure objects again and

@@ -15,7 +15,7 @@ export interface DtypeSummary {
 export interface GroupSummary {
   prefix: string;
   tensorCount: number;
-  /** Elements of the group's mergeable tensors (issue 3: integer tensors do not count). */
+  /** Elements of the group's mergeable tensors (integer and quantized tensors do not count). */
   parameterCount: number;
   /** See `groupHashes`: equal for the same group under different heads. */
   hash: string;
@@ -34,7 +34,7 @@ export interface StructureSummary {
 }
 
 /**
- * What `Model.structure` shows (issue 3, item 6): counts by dtype and by group, L, and the hashes
+ * What `Model.structure` shows: counts by dtype and by group, L, and the hashes
  * that deduplicate structures.
  */
 export function summarizeStructure(model: { tensors: readonly SummarizedTensor[]; layerCount?: number }): StructureSummary {

@@ -6,7 +6,7 @@ const IMAGE_SUFFIX = "_leftImg8bit.png";
 const LABEL_SUFFIX = "_gtFine_labelTrainIds.png";
 
 /**
- * CITYSCAPES (issue 5, item 1): `leftImg8bit/<split>/<city>/X_leftImg8bit.png` paired with
+ * CITYSCAPES: `leftImg8bit/<split>/<city>/X_leftImg8bit.png` paired with
  * `gtFine/<split>/<city>/X_gtFine_labelTrainIds.png` (train ids, 255 = ignore, as written by
  * cityscapesscripts' createTrainIdLabelImgs). The other gtFine files are not part of the dataset.
  */

@@ -12,7 +12,7 @@ interface CocoJson {
 }
 
 /**
- * COCO_PANOPTIC (issue 5, item 1; format of cocodataset/panopticapi): one panoptic JSON at the top
+ * COCO_PANOPTIC (format of cocodataset/panopticapi): one panoptic JSON at the top
  * (`images`, `annotations` with `segments_info`, `categories` with `isthing`), the PNGs in the
  * folder named by the JSON's stem or `panoptic/`, the images in `images/`. Categories map to
  * classes through classes[].datasetId; a category whose `isthing` disagrees with its class is a

@@ -7,7 +7,7 @@ const IMAGE_EXT = /\.(png|jpe?g)$/i;
 const LABEL_EXT = /\.png$/i;
 
 /**
- * SEMANTIC_PNG (issue 5, item 1): `images/` and `labels/` paired by relative path without
+ * SEMANTIC_PNG: `images/` and `labels/` paired by relative path without
  * extension (PNG/JPEG images, PNG labels), or the folders named by an optional top-level
  * `dataset.json` `{ "images": "…", "labels": "…" }` (relative to the dataset folder).
  */

@@ -2,8 +2,8 @@ import { badInput } from "../../errors";
 
 /**
  * Keeps `depth` items of `source` requested ahead while the consumer works on one, so decoding the next
- * samples overlaps with inference on the current one (issue 5, item 2: "a small bounded prefetch
- * queue"). Memory is bounded by `depth` samples; order and errors are those of the source.
+ * samples overlaps with inference on the current one. Memory is bounded by `depth` samples; order
+ * and errors are those of the source.
  */
 export async function* prefetch<T>(source: AsyncIterable<T>, depth: number): AsyncGenerator<T> {
   if (!Number.isInteger(depth) || depth < 1) throw badInput(`prefetch depth must be a positive integer, got ${depth}`);

@@ -12,7 +12,7 @@ export interface ReadDatasetOptions {
 /**
  * Samples one at a time (images are decoded on demand, so memory holds one sample per consumer
  * step, never the split). A dataset with layout problems is refused up front; a bad file met while
- * reading throws a DomainError naming it (issue 5, item 5).
+ * reading throws a DomainError naming it.
  */
 export async function* readDataset(spec: DatasetSpec, decoder: ImageDecoder, options: ReadDatasetOptions = {}): AsyncGenerator<DatasetSample> {
   const index = await listDataset(spec);

@@ -27,7 +27,7 @@ export interface ValidateDatasetOptions {
 }
 
 /**
- * What `createDataset` checks (issue 5, item 1): the class list, the layout and pairing, that
+ * What `createDataset` checks: the class list, the layout and pairing, that
  * every file decodes, image and label sizes, label values against classes[].datasetId and the
  * ignore index, COCO `isthing` against the classes and PNG ids against `segments_info`; and the
  * size and checksum of the files. Decodes every label (images are only measured when the decoder

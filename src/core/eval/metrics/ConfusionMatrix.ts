@@ -3,11 +3,11 @@ import { badInput, invariant } from "../../errors";
 export type LabelArray = Uint8Array | Uint16Array | Int32Array;
 
 /**
- * Pixel confusion matrix over a whole split (DESIGN.md "Metrics": one matrix, not a mean of
- * per-image scores). Rows are ground-truth classes, columns predicted classes, plus one extra
- * column for predictions outside [0, numClasses): mmsegmentation's `intersect_and_union` drops
- * such predictions from the predicted areas but the pixel still counts in its label's area, so it
- * is a false negative for that class and a false positive for none.
+ * Pixel confusion matrix over a whole split: mIoU comes from one matrix, not a mean of per-image
+ * scores (docs/CONVENTIONS.md, Metrics). Rows are ground-truth classes, columns predicted
+ * classes, plus one extra column for predictions outside [0, numClasses): mmsegmentation's
+ * `intersect_and_union` drops such predictions from the predicted areas but the pixel still counts
+ * in its label's area, so it is a false negative for that class and a false positive for none.
  *
  * Counts are float64 so they stay exact to 2^53 pixels (a full Cityscapes val split is ~1e9).
  */

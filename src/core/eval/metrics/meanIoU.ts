@@ -27,7 +27,7 @@ export interface MeanIoUResult {
 }
 
 /**
- * mIoU, aAcc and mAcc from a confusion matrix (DESIGN.md "Metrics"; mmsegmentation's
+ * mIoU, aAcc and mAcc from a confusion matrix (docs/CONVENTIONS.md, Metrics; mmsegmentation's
  * `total_area_to_metrics` with nanmean). Scores are unrounded fractions.
  *
  * aAcc is over every counted pixel whatever the class subset: the subset protocols change which

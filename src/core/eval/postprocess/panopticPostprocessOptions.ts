@@ -1,6 +1,6 @@
 import { badInput } from "../../errors";
 
-/** `inference.postprocess` of the evaluation issue (issue 5, item 2), with its defaults. */
+/** `inference.postprocess` of an inference contract, with its defaults. */
 export interface PanopticPostprocessOptions {
   /** Heatmap scores must exceed this (strictly) to be a center. */
   centerThreshold: number;

@@ -4,7 +4,7 @@ import { findInstanceCenters, InstanceCenter } from "./findInstanceCenters";
 import { PanopticPostprocessOptions, resolvePanopticPostprocess } from "./panopticPostprocessOptions";
 import { semanticArgmax } from "./semanticArgmax";
 
-/** Value of void pixels in a PANOPTIC_IDS map (issue 5: "negative = void"). */
+/** Value of void pixels in a PANOPTIC_IDS map (any negative value is void). */
 export const PANOPTIC_VOID = -1;
 
 export interface PanopticDeepLabHeads {

@@ -4,8 +4,8 @@ import { ClassIdArray } from "../resize/resizeArgmax";
 /**
  * Class map of float32 [C, H, W] logits: per pixel the channel with the largest value, ties to the
  * lowest channel (torch.argmax). For logits at another resolution than the labels use
- * resizeArgmax, which resizes first as DESIGN.md requires ("predictions are compared at label
- * resolution").
+ * resizeArgmax, which resizes first: predictions are compared at label resolution, as
+ * mmsegmentation does (docs/CONVENTIONS.md, Metrics).
  */
 export function semanticArgmax(logits: Float32Array, channels: number, height: number, width: number, out?: ClassIdArray): ClassIdArray {
   const plane = height * width;

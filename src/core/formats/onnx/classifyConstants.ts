@@ -24,7 +24,7 @@ interface Use {
 const MAX_SHAPE_DEPTH = 1000;
 
 /**
- * Classifies every constant tensor as issue 3 item 4 defines: parameters are floating constants
+ * Classifies every constant tensor: parameters are floating constants
  * in a weight slot (any size), or with ≥ 2 elements and no use ending in a shape-like input
  * (directly or through shape arithmetic), looking through Cast / Identity / Q / DQ chains.
  * Integer and quantization tensors in weight or quantization slots are listed, not mergeable.

@@ -23,8 +23,8 @@ export function checkExternalLocation(location: string, tensorTitle: string): st
 
 /**
  * Opens external data files under `modelFolder`, resolving symlinks and refusing any file that
- * resolves outside the folder (issue 3 items 4 and 8). Sources are cached per file; `close()`
- * releases them.
+ * resolves outside the folder, so a model cannot read files beside it through `..` or a
+ * symlink. Sources are cached per file; `close()` releases them.
  */
 export function openExternalData(modelFolder: string): ((relativePath: string) => ByteSource) & { close(): void } {
   let root: string;

@@ -1,6 +1,6 @@
 /**
  * Which operator inputs hold weights, quantization data or shapes (ONNX operator docs,
- * https://onnx.ai/onnx/operators/). Issue 3 item 4 defines parameters from these slots.
+ * https://onnx.ai/onnx/operators/). classifyConstants decides what is a parameter from these slots.
  */
 
 /** Weight slots: a floating constant here is a parameter whatever its size. */
@@ -33,8 +33,8 @@ export const QUANT_SLOTS: Readonly<Record<string, readonly number[]>> = {
 };
 
 /**
- * Inputs a weight passes through unchanged in meaning on its way to its consumer (issue 3: "Cast,
- * Identity and DequantizeLinear chains"). QuantizeLinear's input too: a float weight quantized in
+ * Inputs a weight passes through unchanged in meaning on its way to its consumer: Cast, Identity
+ * and DequantizeLinear chains. QuantizeLinear's input too: a float weight quantized in
  * the graph (QDQ export) still reaches its Conv through QuantizeLinear → DequantizeLinear.
  * For Q/DQ all inputs pass through, so a scale belongs to the layer of the weight it scales.
  */

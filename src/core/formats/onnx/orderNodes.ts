@@ -1,7 +1,7 @@
 import type { OnnxNodeRecord } from "./onnxModelRecord";
 
 /**
- * The forward order of the graph's nodes (issue 3 item 4, DESIGN.md "Layer-wise weights"): a
+ * The forward order of the graph's nodes, which numbers the layers (docs/CONVENTIONS.md, Layers): a
  * depth-first walk of the node list that emits any not-yet-emitted producer of a node's inputs
  * just before the node. An already-sorted list keeps its order; a list with appended nodes (fp16
  * converters append Casts) is repaired the same way every time. Iterative, so a 100k-node chain

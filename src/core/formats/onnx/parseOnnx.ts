@@ -44,7 +44,7 @@ export interface OnnxMetadata {
 }
 
 /**
- * Reads an ONNX model's parameter structure (issue 3 item 4): every parameter and quantized
+ * Reads an ONNX model's parameter structure: every parameter and quantized
  * tensor with its shape, dtype, layer index, group and data location. Tensor data is located by
  * offset, never loaded; external data files are opened only to check their size.
  *

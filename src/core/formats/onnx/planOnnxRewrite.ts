@@ -39,7 +39,7 @@ export interface OnnxRewritePlan {
 export const MAX_INLINE_MODEL_BYTES = 2 ** 31 - 1;
 
 /**
- * Plans the merge output (issue 4 item 3): the anchor's file with only the named tensors' data
+ * Plans the merge output: the anchor's file with only the named tensors' data
  * replaced, external data inlined, and metadata_props entries added. Reads headers only.
  *
  * @param parsed parseOnnx's result for the same source (replaced tensors are its TensorInfos)

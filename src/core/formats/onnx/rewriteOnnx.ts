@@ -4,7 +4,7 @@ import { planOnnxRewrite } from "./planOnnxRewrite";
 import { type ByteSink, writeOnnxRewrite, type WriteOnnxRewriteOptions } from "./writeOnnxRewrite";
 
 /**
- * Plan and write in one call (issue 4 item 3): the anchor's file with the named tensors' data
+ * Plan and write in one call: the anchor's file with the named tensors' data
  * replaced by `getTensorBytes` and `extraMetadata` added as metadata_props. Use planOnnxRewrite
  * separately to learn the output size before writing.
  *

@@ -39,7 +39,7 @@ interface Edit {
 }
 
 /**
- * Streams the planned output to `sink` (issue 4 item 3): unchanged byte ranges are copied in
+ * Streams the planned output to `sink`: unchanged byte ranges are copied in
  * large chunks; same-length data is written in place; varint typed data is re-encoded and every
  * enclosing length prefix rewritten, sizes planned first so the file is written in one pass.
  *

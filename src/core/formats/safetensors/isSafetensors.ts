@@ -2,7 +2,7 @@ import type { ByteSource } from "../byteSource";
 import { MAX_HEADER_BYTES } from "./readSafetensorsHeader";
 
 /**
- * Cheap format sniffing for registration ("the format is detected from the bytes", issue 3):
+ * Cheap format sniffing for registration, which detects the format from the bytes, not the name:
  * a plausible little-endian header length followed by `{`. An ONNX file starts with a protobuf
  * field tag (0x08 for ir_version), so its bytes 8.. never pass both tests by accident in
  * practice; a positive answer still goes through the full, validating parse.

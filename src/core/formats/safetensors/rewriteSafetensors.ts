@@ -44,7 +44,7 @@ export interface RewriteResult {
 const DEFAULT_CHUNK_BYTES = 8 << 20;
 
 /**
- * Writes the merge output for a safetensors anchor (issue 4, item 3): the anchor's header (order,
+ * Writes the merge output for a safetensors anchor: the anchor's header (order,
  * metadata and unknown fields kept) and its data section with the replaced tensors' bytes
  * swapped in. Data offsets are unchanged (the reader has checked that the tensors cover the data
  * section exactly), and the same inputs always give the same bytes.

@@ -16,12 +16,12 @@ export function moduleOf(name: string): string {
 }
 
 /**
- * Orders a safetensors file's modules (DESIGN.md, "a layer is … in formats without a graph, by
- * module prefix in the order the tensors are stored").
+ * Orders a safetensors file's modules: without a graph, a layer is a module prefix, in the order
+ * the tensors are stored (docs/CONVENTIONS.md, Layers).
  *
  * The official writer stores tensors sorted by dtype and then by name, which destroys forward
  * order (and puts `blocks.10` before `blocks.2`); such a file is detected from its storage order
- * and its modules are sorted numeric-aware instead (issue 3, item 5). An explicit `layerOrder`
+ * and its modules are sorted numeric-aware instead. An explicit `layerOrder`
  * wins over both.
  *
  * @param storageOrder the entries sorted by storage offset (see `storageOrder`).

@@ -68,9 +68,10 @@ function stored(dtype: TestDType, v: number): number {
 }
 
 /**
- * A small segmentation net that onnxruntime runs (issue 3 item 9): stem Conv → Relu → Conv →
- * Relu → residual Add → per-channel scale (a parameter outside weight slots) → scalar Mul (not a
- * parameter) → head → Resize ×2 with scales concatenated from [1, 1] and [2, 2] (not parameters).
+ * A small segmentation net that onnxruntime runs, for tests of parsing, merging and evaluating:
+ * stem Conv → Relu → Conv → Relu → residual Add → per-channel scale (a parameter outside weight
+ * slots) → scalar Mul (not a parameter) → head → Resize ×2 with scales concatenated from [1, 1]
+ * and [2, 2] (not parameters).
  */
 export function buildSegNet(options: SegNetOptions = {}): SegNet {
   const o = {

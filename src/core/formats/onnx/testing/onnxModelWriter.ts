@@ -2,7 +2,7 @@ import { ProtoWriter, WIRE_FIXED32, WIRE_FIXED64, WIRE_VARINT } from "../../prot
 import { float32ToBfloat16Bits, float32ToHalfBits } from "./float16";
 
 /**
- * A small ONNX writer for tests (issue 3 item 9): builds ModelProto bytes from plain
+ * A small ONNX writer for tests: builds ModelProto bytes from plain
  * descriptions, with every tensor encoding the reader must handle. Written from onnx.proto3
  * directly, sharing nothing with the reader but the protobuf writer.
  */
