@@ -1,5 +1,5 @@
 /**
- * `npm run bench:candidates` (issue 3, item 10): merge-candidate lookup and registration latency
+ * `npm run bench:candidates`: merge-candidate lookup and registration latency
  * over a registry of 100,000 models spread over 200 structures of ~300 tensors.
  *
  *   node scripts/bench-candidates.js [--postgres URL] [--models N] [--anchors N] [--known N]

@@ -1,5 +1,5 @@
 /**
- * Evaluation throughput (issue 5, item 7): images/s of the full evaluateModel pipeline (decode,
+ * Evaluation throughput: images/s of the full evaluateModel pipeline (decode,
  * preprocess, session.run, argmax at label resolution, confusion matrix) against a bare loop of
  * session.run on pre-decoded tensors, with the same session settings, in the same process.
  * Target: full ≥ 0.9 × bare. Also labels (and images) at 2× the input resolution, and peak RSS.

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:merge` (issue 4, items 4 and 8): merge wall time, throughput, peak RSS and the
+ * `npm run bench:merge`: merge wall time, throughput, peak RSS and the
  * ratio to an I/O floor measured in the same run, for every input format, N = 2 and N = 4.
  *
  *   node scripts/bench-merge.js [--formats a,b] [--repeats N] [--cold] [--keep] [--dir PATH] [--direct] [--reparse]

@@ -6,9 +6,9 @@ import { openDatabase } from "../src/persistence/database";
 
 /*
  * `npm run demo` end to end on a fresh data folder, checked against an independent computation:
- * examples/demo/merge_check.py merged the same ONNX weights in PyTorch (float64, DESIGN.md's
- * formula) and scored them with its own evaluation code. The registry's merges and evaluations
- * must agree with those numbers (to float32 rounding of the merged weights).
+ * examples/demo/merge_check.py merged the same ONNX weights in PyTorch (float64, the layer-wise
+ * formula of docs/CONVENTIONS.md) and scored them with its own evaluation code. The registry's
+ * merges and evaluations must agree with those numbers (to float32 rounding of the merged weights).
  */
 const ROOT = path.resolve(__dirname, "..");
 const check = JSON.parse(fs.readFileSync(path.join(ROOT, "examples", "demo", "merge_check.json"), "utf8"));

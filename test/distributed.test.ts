@@ -12,7 +12,7 @@ import { blockImage, colourNet, writeSemanticSample } from "../src/runtime/testi
 import { openDatabase } from "../src/persistence/database";
 
 /*
- * The distributed shape with real processes on loopback (issue 6): one API and two workers over
+ * The distributed shape with real processes on loopback: one API and two workers over
  * the machine's PostgreSQL and Redis, 20 merges and 20 evaluations enqueued at once, one worker
  * SIGKILLed while it runs a job. Runs when TEST_DATABASE_URL and REDIS_URL are set (.ci/run sets
  * both).

@@ -1,7 +1,7 @@
 /** @jest-environment ./test/support/ortEnvironment.js */
 /**
- * Bad input fails with a DomainError whose message names the file or tensor at fault (issue 5,
- * item 5), and an aborted signal ends the run with code CANCELLED.
+ * Bad input fails with a DomainError whose message names the file or tensor at fault, and an
+ * aborted signal ends the run with code CANCELLED.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Generate the demo's synthetic UDA data and train its six small models (issue 5, item 6).
+"""Generate the demo's synthetic UDA data and train its six small models.
 
 Run with Debian's PyTorch (the pyenv python on PATH has no torch):
 

@@ -4,13 +4,13 @@
     cd examples/demo && /usr/bin/python3 merge_check.py      # after generate.py; ~20 s
 
 Reads the committed ONNX files and dataset PNGs (not generate.py's memory), merges initializers
-with DESIGN.md's layer-wise formula, loads the result into the PyTorch module of the anchor's
-architecture and evaluates it with toy_eval (the registry's conventions). Writes
+with the layer-wise formula of docs/CONVENTIONS.md, loads the result into the PyTorch module of
+the anchor's architecture and evaluates it with toy_eval (the registry's conventions). Writes
 merge_check.json: per merge, the scores and, per merged tensor, its layer index, anchor weight
 and float64 sum, so that a registry merge can be compared tensor by tensor.
 
-Layer-wise weights (DESIGN.md, arXiv 2409.15813): anchor a with L layers, layer l = 0..L-1 in
-forward order, a tensor shared (same name and shape) by N models:
+Layer-wise weights (docs/CONVENTIONS.md, arXiv 2409.15813): anchor a with L layers, layer
+l = 0..L-1 in forward order, a tensor shared (same name and shape) by N models:
     t = l / (L - 1);  w_a = 1/N + (1 - 1/N) s(t);  w_i = (1 - w_a) / (N - 1);  θ = Σ w_k θ_k
 with s(t) = t (LINEAR) or s ≡ 0 (UNIFORM). Tensors the anchor alone has come from it unchanged.
 A layer is the group of initializers first consumed by one node, nodes taken in a topological

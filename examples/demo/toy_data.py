@@ -1,4 +1,4 @@
-"""Synthetic two-domain street scenes for the layermerge demo (issue 5, item 6).
+"""Synthetic two-domain street scenes for the layermerge demo.
 
 Both domains draw their *layout* from nearly the same distribution (a horizon, buildings, sky,
 road, several cars and people, nearer objects lower and larger); they differ in *appearance*:

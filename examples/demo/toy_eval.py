@@ -1,4 +1,4 @@
-"""Evaluation in PyTorch/numpy with the registry's conventions (DESIGN.md "Metrics"; issue 5).
+"""Evaluation in PyTorch/numpy with the registry's conventions (docs/CONVENTIONS.md, Metrics).
 
 These numbers are a cross-check for the registry's own evaluation of the exported ONNX files:
 - inputs: RGB, (pixel - MEAN) / STD on the 0-255 scale, no resize (images are 64x64);

@@ -1,5 +1,5 @@
 /**
- * Panoptic-DeepLab post-processing settings of an inference contract (issue 5), as a model
+ * Panoptic-DeepLab post-processing settings of an inference contract, as a model
  * declares them; unset fields take the defaults (centerThreshold 0.1, nmsKernel 7, topK 200,
  * stuffArea 0, thingArea 0, labelDivisor 1000, offsetOrder YX, centerActivation NONE).
  */

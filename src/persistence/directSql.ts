@@ -5,7 +5,7 @@ import type { Provider } from "./database";
  * better-sqlite3 connection and that connection's transaction lock — without Prisma's query
  * engine. For a hot path of simple statements whose rows the caller already knows: a
  * known-structure registration's Artifact and Model INSERTs cost ~3.6 ms through a Prisma batch
- * transaction on PostgreSQL and ~1.3 ms sent directly (bench:candidates, issue 3).
+ * transaction on PostgreSQL and ~1.3 ms sent directly (bench:candidates).
  *
  * Statements are written with the `sql` tag, so values are always parameters. Rows come back as
  * the adapter returns them: read text columns only (other types differ between providers).

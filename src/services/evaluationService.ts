@@ -44,7 +44,7 @@ interface EvaluationSettingsRecord {
 export type EvaluationRow = Awaited<ReturnType<Db["evaluation"]["findFirstOrThrow"]>>;
 
 /**
- * Evaluations (issue 5): checked up front, run as jobs in a worker thread with onnxruntime,
+ * Evaluations: checked up front, run as jobs in a worker thread with onnxruntime,
  * stored unrounded. The canonical score of a model on a dataset — its latest full-split,
  * default-settings evaluation — is kept in ModelScore for leaderboards and sorting.
  */

@@ -297,7 +297,7 @@ export class ModelService {
   /**
    * One statement for what validation reads (each reference given, and the model holding this
    * name + version): registration's known-structure latency target leaves no room for a round
-   * trip per lookup (bench:candidates, issue 3 item 10).
+   * trip per lookup (measured by bench:candidates).
    */
   private async lookUp(input: Partial<ModelInput>, key: { name: string; version: string } | undefined) {
     const id = (value: string | null | undefined) => value ?? null;

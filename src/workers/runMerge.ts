@@ -156,7 +156,7 @@ function readAt(fd: number, into: Uint8Array, position: number, file: string): P
 const PROGRESS_INTERVAL_MS = 100;
 
 /**
- * One merge, start to finish, in a worker thread (issue 4): parse every input, plan, then stream
+ * One merge, start to finish, in a worker thread: parse every input, plan, then stream
  * the anchor's file to `outFile` with merged tensors computed one at a time. Memory is bounded
  * by the tensors in flight, not by the number or size of the models.
  */

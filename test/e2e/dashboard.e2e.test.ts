@@ -269,7 +269,8 @@ describeBrowser("dashboard in Chromium", () => {
     await page.getByLabel("Name", { exact: true }).fill("ui-soup");
     await page.getByLabel("Tags (comma-separated)").fill("from-ui");
     await expect_(async () => (await page.getByTestId("plan-merged").textContent()) === "7", "the plan to merge 7 tensors");
-    // LINEAR schedule with N = 3 over L = 4 layers: w_a(0) = 1/3 and w_a(3) = 1 (DESIGN.md); the legend says the means.
+    // LINEAR schedule with N = 3 over L = 4 layers: w_a(0) = 1/3 and w_a(3) = 1 (docs/CONVENTIONS.md).
+    // The legend says the means.
     expect(await page.getByTestId("merge-plan").textContent()).toMatch(/daformer-gta-s2 \(anchor, mean 0\.\d{3}\)/);
     await shot(page, "08-merge-builder");
     await page.getByRole("button", { name: /Start merge of 3 models/ }).click();

@@ -1,4 +1,4 @@
-/** Scores are stored as fractions; people read percent (DESIGN.md, Metrics). */
+/** Scores are stored as unrounded fractions; people read percent. */
 export function percent(value: number | null | undefined, digits = 1): string {
   return value === null || value === undefined ? "—" : `${(value * 100).toFixed(digits)} %`;
 }

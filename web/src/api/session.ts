@@ -1,6 +1,6 @@
 /**
  * The API token for this browser tab. sessionStorage, not localStorage: a token typed into a
- * shared machine should not outlive the tab (issue 7, item 3).
+ * shared machine should not outlive the tab.
  */
 const KEY = "layermerge.token";
 
