@@ -1,5 +1,5 @@
 // Prisma CLI configuration. Prisma 6.19 with the JavaScript schema engine: the native engines
-// would be downloaded from a host these machines cannot reach (STACK.md, trap 1).
+// would be fetched at run time from a host these machines cannot reach, and `prisma migrate` fails.
 // PRISMA_TARGET=postgres selects the generated PostgreSQL twin of the schema.
 import path from "node:path";
 import { defineConfig } from "prisma/config";
