@@ -5,13 +5,6 @@ import type { LineageEdgeRow as EdgeRow } from "./lineageService";
 type MergeInputRow = Awaited<ReturnType<Db["mergeInput"]["findFirstOrThrow"]>>;
 
 /**
- * Batches are dispatched after a pass of the event loop rather than at the end of the current
- * tick: a large page is then resolved level by level with I/O served in between (on SQLite the
- * queries themselves never return to the loop), and a batch gathers at least as many keys.
- */
-const afterIo = { batchScheduleFn: (dispatch: () => void) => setImmediate(dispatch) };
-
-/**
  * Per-request batching: every field resolver that needs a related row goes through one of
  * these, so a page of N models costs a fixed number of queries, not N per field.
  */
@@ -21,7 +14,7 @@ export function createLoaders(db: Db) {
       const rows = await fetch([...ids]);
       const map = new Map(rows.map((r) => [r.id, r]));
       return ids.map((id) => map.get(id) ?? null);
-    }, afterIo);
+    });
   const groupBy = <T>(key: keyof T & string, fetch: (ids: string[]) => Promise<T[]>) =>
     new DataLoader<string, T[]>(async (ids) => {
       const rows = await fetch([...ids]);
@@ -33,7 +26,7 @@ export function createLoaders(db: Db) {
         list.push(row);
       }
       return ids.map((id) => map.get(id) ?? []);
-    }, afterIo);
+    });
 
   return {
     task: byId((ids) => db.task.findMany({ where: { id: { in: ids } } })),
@@ -48,7 +41,7 @@ export function createLoaders(db: Db) {
       const rows = await db.merge.findMany({ where: { outputModelId: { in: [...ids] } } });
       const map = new Map(rows.map((r) => [r.outputModelId!, r]));
       return ids.map((id) => map.get(id) ?? null);
-    }, afterIo),
+    }),
     mergeInputs: groupBy<MergeInputRow>("mergeId", (ids) => db.mergeInput.findMany({ where: { mergeId: { in: ids } }, orderBy: { position: "asc" } })),
     evaluation: byId((ids) => db.evaluation.findMany({ where: { id: { in: ids } } })),
     /**
@@ -69,7 +62,7 @@ export function createLoaders(db: Db) {
       );
       const map = new Map(found.flat().map((r) => [`${r.modelId}|${r.datasetId}`, r.score]));
       return keys.map((k) => map.get(k) ?? null);
-    }, afterIo),
+    }),
     tags: groupBy<{ modelId: string; tag: string }>("modelId", (ids) => db.modelTag.findMany({ where: { modelId: { in: ids } }, orderBy: { tag: "asc" } })),
     parentEdges: groupBy<EdgeRow>("childId", (ids) => db.lineageEdge.findMany({ where: { childId: { in: ids } }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] })),
     childEdges: groupBy<EdgeRow>("parentId", (ids) => db.lineageEdge.findMany({ where: { parentId: { in: ids } }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] })),
