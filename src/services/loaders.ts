@@ -5,18 +5,29 @@ import type { LineageEdgeRow as EdgeRow } from "./lineageService";
 type MergeInputRow = Awaited<ReturnType<Db["mergeInput"]["findFirstOrThrow"]>>;
 
 /**
+ * A batch's keys are gathered as DataLoader does by default (until the current tick's promise
+ * jobs have run), so which keys share a query never depends on timing; its query then starts
+ * after a pass of the event loop. On SQLite the queries complete without returning to the loop,
+ * so without that pass a large page would resolve level after level in one stretch, and a health
+ * check or a cheap request arriving meanwhile would wait for all of it.
+ */
+const afterLoopPass = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
  * Per-request batching: every field resolver that needs a related row goes through one of
  * these, so a page of N models costs a fixed number of queries, not N per field.
  */
 export function createLoaders(db: Db) {
   const byId = <T extends { id: string }>(fetch: (ids: string[]) => Promise<T[]>) =>
     new DataLoader<string, T | null>(async (ids) => {
+      await afterLoopPass();
       const rows = await fetch([...ids]);
       const map = new Map(rows.map((r) => [r.id, r]));
       return ids.map((id) => map.get(id) ?? null);
     });
   const groupBy = <T>(key: keyof T & string, fetch: (ids: string[]) => Promise<T[]>) =>
     new DataLoader<string, T[]>(async (ids) => {
+      await afterLoopPass();
       const rows = await fetch([...ids]);
       const map = new Map<string, T[]>();
       for (const row of rows) {
