@@ -15,5 +15,9 @@ export const TakeTurn: MiddlewareFn = async (_action, next) => {
   const turn = gate.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
   gate = turn;
   await turn;
-  return next();
+  const value = await next();
+  // And the result is completed (its lists turned into the response's objects, often as long as
+  // the field's own work) after another pass, not in the same stretch.
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  return value;
 };
