@@ -6,10 +6,10 @@ import IORedis from "ioredis";
 import { createTestDatabase, TestDatabase } from "./support/testDatabase";
 import { ensureBuilt, startLayermerge, RunningProcess } from "./support/processes";
 import { watchJob } from "./support/subscribe";
-import { writeSafetensors } from "../src/core/formats/safetensors/testing/writeSafetensors";
 import { writeOnnxModel } from "../src/core/formats/onnx/testing/onnxModelWriter";
 import { blockImage, colourNet, writeSemanticSample } from "../src/runtime/testing/evalFixtures";
 import { openDatabase } from "../src/persistence/database";
+import { gql, twoTensorModel } from "./support/remote";
 
 /*
  * The distributed shape with real processes on loopback: one API and two workers over
@@ -20,22 +20,6 @@ import { openDatabase } from "../src/persistence/database";
 const enabled = Boolean(process.env.TEST_DATABASE_URL && process.env.REDIS_URL);
 const describeDistributed = enabled ? describe : describe.skip;
 if (!enabled) console.warn("distributed.test.ts skipped: set TEST_DATABASE_URL and REDIS_URL to run it");
-
-async function gql(url: string, query: string, variables: Record<string, unknown> = {}): Promise<any> {
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, variables }) });
-  const body = (await res.json()) as { data?: any; errors?: unknown[] };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
-
-function bigModel(seed: number, elements: number): Uint8Array {
-  const data = new Float32Array(elements);
-  for (let i = 0; i < elements; i++) data[i] = (((i * 2654435761) >>> 0) % 1000 + seed) / 1000;
-  return writeSafetensors([
-    { name: "enc.weight", dtype: "F32", shape: [elements], data: new Uint8Array(data.buffer) },
-    { name: "enc.bias", dtype: "F32", shape: [8], data: new Uint8Array(new Float32Array(8).fill(seed).buffer) },
-  ]);
-}
 
 describeDistributed("distributed shape with real processes", () => {
   jest.setTimeout(300_000);
@@ -91,7 +75,7 @@ describeDistributed("distributed shape with real processes", () => {
       return (await gql(url, `mutation($i: RegisterModelInput!) { registerModel(input: $i) { id } }`, { i: { name, taskId, artifactSha256: put.sha256, inference } })).registerModel.id as string;
     };
     const big: string[] = [];
-    for (let s = 0; s < 3; s++) big.push(await register(`big${s}`, bigModel(s, 12 << 20)));
+    for (let s = 0; s < 3; s++) big.push(await register(`big${s}`, twoTensorModel(s, 12 << 20)));
     const contract = { inputName: "image", width: 32, height: 32, resize: { mode: "FIXED" }, mean: [0, 0, 0], std: [1, 1, 1], outputs: [{ name: "logits", kind: "SEMANTIC_LOGITS" }] };
     const small: string[] = [];
     for (let s = 0; s < 20; s++) small.push(await register(`small${s}`, writeOnnxModel(colourNet({ bias: [0, s / 1000, 0] })).bytes, contract));
@@ -184,7 +168,7 @@ describe("embedded shape: a restart in the middle of a merge", () => {
       const taskId = (await gql(url, `mutation { createTask(input: { key: "t", name: "t", kind: SEMANTIC, primaryMetric: MIOU }) { id } }`)).createTask.id;
       const ids: string[] = [];
       for (let s = 0; s < 3; s++) {
-        const put = (await (await fetch(url.replace(/\/graphql$/, "/artifacts"), { method: "PUT", body: bigModel(s, 24 << 20) })).json()) as { sha256: string };
+        const put = (await (await fetch(url.replace(/\/graphql$/, "/artifacts"), { method: "PUT", body: twoTensorModel(s, 24 << 20) })).json()) as { sha256: string };
         ids.push((await gql(url, `mutation($i: RegisterModelInput!) { registerModel(input: $i) { id } }`, { i: { name: `m${s}`, taskId, artifactSha256: put.sha256 } })).registerModel.id);
       }
       const jobId = (await gql(url, `mutation($i: StartMergeInput!) { startMerge(input: $i) { id } }`, { i: { anchorId: ids[0], modelIds: [ids[1], ids[2]], output: { name: "survivor" } } })).startMerge.id;

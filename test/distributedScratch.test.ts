@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { spawn, spawnSync, ChildProcess } from "node:child_process";
 import { createTestDatabase, TestDatabase } from "./support/testDatabase";
 import { ensureBuilt, startLayermerge, RunningProcess } from "./support/processes";
-import { writeSafetensors } from "../src/core/formats/safetensors/testing/writeSafetensors";
+import { gql, twoTensorModel, sleep } from "./support/remote";
 
 /*
  * The distributed shape: a worker SIGKILLed in the middle of a merge leaves its partial output in
@@ -16,24 +16,6 @@ const hasRedisServer = spawnSync("redis-server", ["--version"]).status === 0;
 const enabled = Boolean(process.env.TEST_DATABASE_URL) && hasRedisServer;
 const describeDistributed = enabled ? describe : describe.skip;
 if (!enabled) console.warn("distributedScratch.test.ts skipped: set TEST_DATABASE_URL and install redis-server to run it");
-
-async function gql(url: string, query: string, variables: Record<string, unknown> = {}): Promise<any> {
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, variables }) });
-  const body = (await res.json()) as { data?: any; errors?: unknown[] };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
-
-function model(seed: number, elements: number): Uint8Array {
-  const data = new Float32Array(elements);
-  for (let i = 0; i < elements; i++) data[i] = ((((i * 2654435761) >>> 0) % 1000) + seed) / 1000;
-  return writeSafetensors([
-    { name: "enc.weight", dtype: "F32", shape: [elements], data: new Uint8Array(data.buffer) },
-    { name: "enc.bias", dtype: "F32", shape: [8], data: new Uint8Array(new Float32Array(8).fill(seed).buffer) },
-  ]);
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describeDistributed("distributed shape: a worker SIGKILLed mid-merge", () => {
   jest.setTimeout(180_000);
@@ -84,7 +66,7 @@ describeDistributed("distributed shape: a worker SIGKILLed mid-merge", () => {
     const taskId = (await gql(url, `mutation { createTask(input: { key: "t", name: "t", kind: SEMANTIC, primaryMetric: MIOU }) { id } }`)).createTask.id;
     const ids: string[] = [];
     for (let s = 0; s < 3; s++) {
-      const put = (await (await fetch(url.replace(/\/graphql$/, "/artifacts"), { method: "PUT", body: model(s, 24 << 20) })).json()) as { sha256: string };
+      const put = (await (await fetch(url.replace(/\/graphql$/, "/artifacts"), { method: "PUT", body: twoTensorModel(s, 24 << 20) })).json()) as { sha256: string };
       ids.push((await gql(url, `mutation($i: RegisterModelInput!) { registerModel(input: $i) { id } }`, { i: { name: `m${s}`, taskId, artifactSha256: put.sha256 } })).registerModel.id);
     }
     const jobId = (await gql(url, `mutation($i: StartMergeInput!) { startMerge(input: $i) { id } }`, { i: { anchorId: ids[0], modelIds: [ids[1], ids[2]], output: { name: "survivor" } } })).startMerge.id;

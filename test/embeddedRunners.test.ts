@@ -2,9 +2,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { createTestDatabase, TestDatabase } from "./support/testDatabase";
 import { ensureBuilt, startLayermerge, RunningProcess } from "./support/processes";
-import { writeSafetensors } from "../src/core/formats/safetensors/testing/writeSafetensors";
 import { openDatabase, type Database } from "../src/persistence/database";
 import { pidScope } from "../src/jobs/processIdentity";
+import { gql, twoTensorModel, sleep } from "./support/remote";
 
 /*
  * Two API processes on one PostgreSQL database and no Redis: each runs the embedded job runner
@@ -14,24 +14,6 @@ import { pidScope } from "../src/jobs/processIdentity";
 const enabled = Boolean(process.env.TEST_DATABASE_URL);
 const describePostgres = enabled ? describe : describe.skip;
 if (!enabled) console.warn("embeddedRunners.test.ts skipped: set TEST_DATABASE_URL to run it");
-
-async function gql(url: string, query: string, variables: Record<string, unknown> = {}): Promise<any> {
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, variables }) });
-  const body = (await res.json()) as { data?: any; errors?: unknown[] };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
-
-function model(seed: number, elements: number): Uint8Array {
-  const data = new Float32Array(elements);
-  for (let i = 0; i < elements; i++) data[i] = ((((i * 2654435761) >>> 0) % 1000) + seed) / 1000;
-  return writeSafetensors([
-    { name: "enc.weight", dtype: "F32", shape: [elements], data: new Uint8Array(data.buffer) },
-    { name: "enc.bias", dtype: "F32", shape: [8], data: new Uint8Array(new Float32Array(8).fill(seed).buffer) },
-  ]);
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describePostgres("embedded runners of two API processes on one PostgreSQL", () => {
   jest.setTimeout(180_000);
@@ -88,7 +70,7 @@ describePostgres("embedded runners of two API processes on one PostgreSQL", () =
   test("40 merges queued through both processes: each job runs exactly once, and both processes run jobs", async () => {
     const servers = [await serve(), await serve()];
     const ids: string[] = [];
-    for (let s = 0; s < 3; s++) ids.push(await register(servers[0].url, `small${s}`, model(s, 1 << 16)));
+    for (let s = 0; s < 3; s++) ids.push(await register(servers[0].url, `small${s}`, twoTensorModel(s, 1 << 16)));
     // Distinct recipes (STEP cutoffs), sent alternately to the two processes, all at once: each
     // process's runner looks for the oldest QUEUED job as soon as it has a free slot.
     const jobIds = await Promise.all(
@@ -112,7 +94,7 @@ describePostgres("embedded runners of two API processes on one PostgreSQL", () =
   test("a process that starts while another runs a job leaves it alone; cancelJob reaches the process that runs it; a SIGKILLed process's job is taken over by the live one", async () => {
     const first = await serve();
     const ids: string[] = [];
-    for (let s = 0; s < 3; s++) ids.push(await register(first.url, `big${s}`, model(10 + s, 24 << 20)));
+    for (let s = 0; s < 3; s++) ids.push(await register(first.url, `big${s}`, twoTensorModel(10 + s, 24 << 20)));
     const start = async (name: "kept" | "stopped" | "orphan") =>
       (await gql(first.url, `mutation($i: StartMergeInput!) { startMerge(input: $i) { id } }`, { i: { anchorId: ids[0], modelIds: [ids[1], ids[2]], schedule: { kind: "STEP", cutoff: { kept: 0.3, stopped: 0.5, orphan: 0.7 }[name] }, output: { name } } }))
         .startMerge.id as string;

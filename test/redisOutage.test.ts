@@ -7,11 +7,11 @@ import { createTestDatabase, TestDatabase } from "./support/testDatabase";
 import { ensureBuilt, startLayermerge, RunningProcess } from "./support/processes";
 import { haveRedisServer, ownRedis, OwnRedis } from "./support/redisServer";
 import { tcpProxy, TcpProxy } from "./support/tcpProxy";
-import { writeSafetensors } from "../src/core/formats/safetensors/testing/writeSafetensors";
 import { writeOnnxModel } from "../src/core/formats/onnx/testing/onnxModelWriter";
 import { blockImage, colourNet, writeSemanticSample } from "../src/runtime/testing/evalFixtures";
 import { openDatabase, Database } from "../src/persistence/database";
 import { watchJob } from "./support/subscribe";
+import { gql as post, twoTensorModel, sleep } from "./support/remote";
 
 /*
  * Redis outages under a running system, with real processes: an API process and worker
@@ -25,25 +25,9 @@ const withPostgres = Boolean(process.env.TEST_DATABASE_URL) && haveRedisServer()
 const describeWithPostgres = withPostgres ? describe : describe.skip;
 if (!withPostgres) console.warn("redisOutage.test.ts: the outage tests need TEST_DATABASE_URL and redis-server; skipped");
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function gql(url: string, query: string, variables: Record<string, unknown> = {}): Promise<any> {
-  // A request that Redis holds up never answers while Redis stays down: the signal turns that
-  // into a failure instead of a hang.
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, variables }), signal: AbortSignal.timeout(20_000) });
-  const body = (await res.json()) as { data?: any; errors?: unknown[] };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
-
-function safetensorsModel(seed: number, elements: number): Uint8Array {
-  const data = new Float32Array(elements);
-  for (let i = 0; i < elements; i++) data[i] = (((i * 2654435761) >>> 0) % 1000 + seed) / 1000;
-  return writeSafetensors([
-    { name: "enc.weight", dtype: "F32", shape: [elements], data: new Uint8Array(data.buffer) },
-    { name: "enc.bias", dtype: "F32", shape: [8], data: new Uint8Array(new Float32Array(8).fill(seed).buffer) },
-  ]);
-}
+// A request that Redis holds up never answers while Redis stays down: the timeout turns that
+// into a failure instead of a hang.
+const gql = (url: string, query: string, variables: Record<string, unknown> = {}) => post(url, query, variables, { timeoutMs: 20_000 });
 
 async function exitOf(p: RunningProcess): Promise<number | null> {
   if (p.child.exitCode !== null) return p.child.exitCode;
@@ -152,8 +136,8 @@ describeWithPostgres("Redis outages under a running API and workers", () => {
       const put = (await (await fetch(`${origin}/artifacts`, { method: "PUT", body: bytes })).json()) as { sha256: string };
       return (await gql(url, `mutation($i: RegisterModelInput!) { registerModel(input: $i) { id } }`, { i: { name, taskId, artifactSha256: put.sha256, inference } })).registerModel.id as string;
     };
-    const big = [await register("big0", safetensorsModel(0, 6 << 20)), await register("big1", safetensorsModel(1, 6 << 20))];
-    const small = [await register("small0", safetensorsModel(0, 1024)), await register("small1", safetensorsModel(1, 1024))];
+    const big = [await register("big0", twoTensorModel(0, 6 << 20)), await register("big1", twoTensorModel(1, 6 << 20))];
+    const small = [await register("small0", twoTensorModel(0, 1024)), await register("small1", twoTensorModel(1, 1024))];
     const datasetDir = path.join(db.dataDir, "dataset");
     const img = blockImage([[0, 1], [2, 0]], 16);
     for (let i = 0; i < 2; i++) await writeSemanticSample(datasetDir, `img${i}`, img.width, img.height, img.rgb, img.classes);

@@ -2,31 +2,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ensureBuilt, startLayermerge, RunningProcess } from "./support/processes";
-import { writeSafetensors } from "../src/core/formats/safetensors/testing/writeSafetensors";
+import { gql, twoTensorModel, sleep } from "./support/remote";
 
 /*
  * A server killed with SIGKILL in the middle of a merge leaves its partial output in the scratch
  * folder (artifacts/tmp/merge-…/merged.*). After the restart the job runs again and succeeds
  * once, and nothing of the dead run is left.
  */
-async function gql(url: string, query: string, variables: Record<string, unknown> = {}): Promise<any> {
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, variables }) });
-  const body = (await res.json()) as { data?: any; errors?: unknown[] };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
-
-function model(seed: number, elements: number): Uint8Array {
-  const data = new Float32Array(elements);
-  for (let i = 0; i < elements; i++) data[i] = ((((i * 2654435761) >>> 0) % 1000) + seed) / 1000;
-  return writeSafetensors([
-    { name: "enc.weight", dtype: "F32", shape: [elements], data: new Uint8Array(data.buffer) },
-    { name: "enc.bias", dtype: "F32", shape: [8], data: new Uint8Array(new Float32Array(8).fill(seed).buffer) },
-  ]);
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Files under `dir`, recursively, with their sizes. */
 function filesUnder(dir: string): Array<{ file: string; size: number }> {
   if (!fs.existsSync(dir)) return [];
@@ -52,7 +34,7 @@ describe("embedded shape: SIGKILL in the middle of a merge", () => {
       const taskId = (await gql(url, `mutation { createTask(input: { key: "t", name: "t", kind: SEMANTIC, primaryMetric: MIOU }) { id } }`)).createTask.id;
       const ids: string[] = [];
       for (let s = 0; s < 3; s++) {
-        const put = (await (await fetch(url.replace(/\/graphql$/, "/artifacts"), { method: "PUT", body: model(s, 16 << 20) })).json()) as { sha256: string };
+        const put = (await (await fetch(url.replace(/\/graphql$/, "/artifacts"), { method: "PUT", body: twoTensorModel(s, 16 << 20) })).json()) as { sha256: string };
         ids.push((await gql(url, `mutation($i: RegisterModelInput!) { registerModel(input: $i) { id } }`, { i: { name: `m${s}`, taskId, artifactSha256: put.sha256 } })).registerModel.id);
       }
       expect(filesUnder(tmp)).toEqual([]);
