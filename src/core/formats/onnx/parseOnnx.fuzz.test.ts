@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import { runWatched } from "../../testing/watchedWorker";
-import { ONNX_MUTATIONS, type FuzzReport } from "./testing/fuzzOnnx";
+import { ONNX_MUTATIONS } from "./testing/fuzzOnnx";
+import type { FuzzReport } from "../../testing/fuzzReport";
 
 /**
  * 6 × 900 mutated models (testing/fuzzOnnx.ts), parsed in a watched worker: a parse that stops

@@ -2,6 +2,7 @@ import { performance } from "node:perf_hooks";
 import { DomainError } from "../../../errors";
 import { DTYPE_BYTES } from "../../../structure/types";
 import { prng } from "../../../testing/prng";
+import { type FuzzReport, SLOW_PARSE_MS } from "../../../testing/fuzzReport";
 import { bufferSource } from "../../byteSource";
 import { ProtoReader } from "../../protobuf/protoReader";
 import { encodeVarint } from "../../protobuf/protoWriter";
@@ -257,19 +258,6 @@ export function mutateOnnx(seed: FuzzSeed, random: () => number): { bytes: Uint8
   }
 }
 
-export interface FuzzReport {
-  parses: number;
-  accepted: number;
-  rejected: number;
-  /** Crashes, slow parses, reparses that differ, must-accept mutations refused. */
-  failures: string[];
-  /** Accepted files the independent judge finds invalid. */
-  acceptedInvalid: string[];
-  byKind: Record<string, { accepted: number; rejected: number }>;
-  slowestMs: number;
-}
-
-const SLOW_MS = 1000;
 
 /** Parses `perSeed` mutations of each seed and judges every accepted one independently. */
 export async function fuzzOnnx(args: { seed: number; perSeed: number }, progress: (label: string) => void = () => {}): Promise<FuzzReport> {
@@ -292,7 +280,7 @@ export async function fuzzOnnx(args: { seed: number; perSeed: number }, progress
       const elapsed = performance.now() - started;
       report.parses++;
       report.slowestMs = Math.max(report.slowestMs, elapsed);
-      if (elapsed > SLOW_MS) report.failures.push(`${label}: took ${elapsed.toFixed(0)} ms`);
+      if (elapsed > SLOW_PARSE_MS) report.failures.push(`${label}: took ${elapsed.toFixed(0)} ms`);
       if (!parsed) {
         report.rejected++;
         stats.rejected++;

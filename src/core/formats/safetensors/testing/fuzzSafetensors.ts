@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { DomainError } from "../../../errors";
 import { prng } from "../../../testing/prng";
+import { type FuzzReport as BaseFuzzReport, SLOW_PARSE_MS } from "../../../testing/fuzzReport";
 import { bufferSource } from "../../byteSource";
 import { parseSafetensors } from "../parseSafetensors";
 import { rewriteSafetensors } from "../rewriteSafetensors";
@@ -272,21 +273,10 @@ export function mutateSafetensors(base: Uint8Array, random: () => number): { byt
   }
 }
 
-export interface FuzzReport {
-  parses: number;
-  accepted: number;
-  rejected: number;
-  /** Crashes (errors other than BAD_USER_INPUT), slow parses, round-trip differences. */
-  failures: string[];
-  /** Accepted files the independent judge finds invalid. */
-  acceptedInvalid: string[];
+export interface FuzzReport extends BaseFuzzReport {
   /** Files the judge finds valid that the parser refused, by the parser's reason. */
   validRefused: string[];
-  byKind: Record<string, { accepted: number; rejected: number }>;
-  slowestMs: number;
 }
-
-const SLOW_MS = 1000;
 
 /**
  * Parses `count` mutated files and judges every accepted one independently; also checks that an
@@ -314,7 +304,7 @@ export async function fuzzSafetensors(args: { seed: number; count: number }, pro
     const elapsed = performance.now() - started;
     report.parses++;
     report.slowestMs = Math.max(report.slowestMs, elapsed);
-    if (elapsed > SLOW_MS) report.failures.push(`${label}: took ${elapsed.toFixed(0)} ms`);
+    if (elapsed > SLOW_PARSE_MS) report.failures.push(`${label}: took ${elapsed.toFixed(0)} ms`);
     if (model === undefined) {
       report.rejected++;
       stats.rejected++;
