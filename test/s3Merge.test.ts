@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { startTestServer, TestServer } from "./support/testServer";
 import { waitForJob } from "./support/jobs";
-import { startS3rver, S3TestServer } from "../src/storage/testing/s3TestServer";
+import { startS3rver, S3TestServer, s3StoreEnv } from "../src/storage/testing/s3TestServer";
 import { buildSegNet, type SegNet } from "../src/core/formats/onnx/testing/buildSegNet";
 import { bufferSource } from "../src/core/formats/byteSource";
 import { parseOnnx } from "../src/core/formats/onnx/parseOnnx";
@@ -22,14 +22,7 @@ describe("merges with artifacts in object storage", () => {
     s3 = await startS3rver();
     await s3.createBucket("lm-artifacts");
     // Worker threads read their store settings from the environment, as deployed processes do.
-    const storeEnv = {
-      LAYERMERGE_ARTIFACTS: "s3://lm-artifacts/registry",
-      S3_ENDPOINT: s3.endpoint,
-      S3_REGION: "us-east-1",
-      S3_FORCE_PATH_STYLE: "true",
-      AWS_ACCESS_KEY_ID: s3.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    };
+    const storeEnv = s3StoreEnv(s3, "lm-artifacts", "registry");
     Object.assign(process.env, storeEnv);
     // Embedded shape whatever the test run was given (CI sets REDIS_URL for the distributed tests).
     server = await startTestServer("sqlite", { ...storeEnv, REDIS_URL: "" });

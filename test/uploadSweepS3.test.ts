@@ -3,7 +3,7 @@ import { CreateMultipartUploadCommand, PutObjectCommand } from "@aws-sdk/client-
 import { startTestServer, TestServer } from "./support/testServer";
 import { seedBasics } from "./support/fixtures";
 import { buildSegNet } from "../src/core/formats/onnx/testing/buildSegNet";
-import { S3TestServer, motoServerInstalled, startMotoServer, startS3rver } from "../src/storage/testing/s3TestServer";
+import { S3TestServer, motoServerInstalled, startMotoServer, startS3rver, s3StoreEnv } from "../src/storage/testing/s3TestServer";
 
 /*
  * The upload sweep with artifacts in S3-compatible storage: a real server (LAYERMERGE_UPLOAD_TTL
@@ -35,14 +35,7 @@ describe.each(servers)("upload sweep on S3 (%s)", (name, start, available) => {
       if (!started) throw new Error(`${name} is installed but did not start`);
       s3 = started;
       await s3.createBucket(BUCKET);
-      const storeEnv = {
-        LAYERMERGE_ARTIFACTS: `s3://${BUCKET}/${PREFIX}`,
-        S3_ENDPOINT: s3.endpoint,
-        S3_REGION: "us-east-1",
-        S3_FORCE_PATH_STYLE: "true",
-        AWS_ACCESS_KEY_ID: s3.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-      };
+      const storeEnv = s3StoreEnv(s3, BUCKET, PREFIX);
       Object.assign(process.env, storeEnv);
       server = await startTestServer("sqlite", { ...storeEnv, REDIS_URL: "", LAYERMERGE_UPLOAD_TTL: "2s" });
     }, 30_000);

@@ -142,3 +142,15 @@ export async function startMotoServer(): Promise<S3TestServer | null> {
     },
   };
 }
+
+/** The environment a registry process needs to keep its artifacts in `s3://bucket/prefix` on `s3`. */
+export function s3StoreEnv(s3: S3TestServer, bucket: string, prefix: string): Record<string, string> {
+  return {
+    LAYERMERGE_ARTIFACTS: `s3://${bucket}/${prefix}`,
+    S3_ENDPOINT: s3.endpoint,
+    S3_REGION: "us-east-1",
+    S3_FORCE_PATH_STYLE: "true",
+    AWS_ACCESS_KEY_ID: s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+  };
+}
