@@ -1,5 +1,5 @@
 #!/usr/bin/env node
 // Evaluation benchmark: runs bench/evalBench.ts from source through the same
-// swc require hook the worker threads use. Env: BENCH_IMAGES, BENCH_ROUNDS, BENCH_THREADS, BENCH_BATCH, BENCH_SPIN, BENCH_KEEP.
+// swc require hook the pool and inference threads use. Env: BENCH_IMAGES, BENCH_ROUNDS, BENCH_THREADS, BENCH_BATCH, BENCH_SPIN, BENCH_KEEP.
 require("./ts-hook");
 require("../bench/evalBench.ts");

@@ -1,4 +1,4 @@
-// Lets a worker thread started from TypeScript sources (tests, ts-node-style dev runs) require
+// Lets a thread started from TypeScript sources (tests, ts-node-style dev runs) require
 // .ts files, compiling them with @swc/core as jest does. Compiled builds (dist/) never load it.
 const fs = require("node:fs");
 const swc = require("@swc/core");

@@ -103,7 +103,7 @@ export async function startWorker(config: Config = loadConfig()) {
     attempts: config.jobAttempts,
     lockMs: config.jobLockMs,
     reconcileMs: config.reconcileMs,
-    concurrency: config.workers,
+    concurrency: config.jobConcurrency,
   }, services.outages, services.observe);
   await worker.start();
   // Workers reconcile the queue with the database too (services.runner is the queue side), so

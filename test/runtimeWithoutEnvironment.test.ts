@@ -1,5 +1,5 @@
 /**
- * No custom environment here on purpose: evaluateModel runs onnxruntime in a worker thread and
+ * No custom environment here on purpose: evaluateModel runs onnxruntime in a thread of its own and
  * reads outputs by their type names, so it works in jest's default sandbox too (only code that
  * calls onnxruntime-node in the test's own thread needs test/support/ortEnvironment.js).
  */

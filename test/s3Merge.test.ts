@@ -21,7 +21,7 @@ describe("merges with artifacts in object storage", () => {
   beforeAll(async () => {
     s3 = await startS3rver();
     await s3.createBucket("lm-artifacts");
-    // Worker threads read their store settings from the environment, as deployed processes do.
+    // Merge threads read their store settings from the environment, as deployed processes do.
     const storeEnv = s3StoreEnv(s3, "lm-artifacts", "registry");
     Object.assign(process.env, storeEnv);
     // Embedded shape whatever the test run was given (CI sets REDIS_URL for the distributed tests).

@@ -11,7 +11,7 @@ import { sql } from "../src/persistence/directSql";
  * In WAL mode the database file itself changes only when a checkpoint copies the WAL into it, so
  * its size says whether (and when) a checkpoint has run.
  */
-describe("SQLite checkpoints in a worker thread", () => {
+describe("SQLite checkpoints in a thread of their own", () => {
   let dir: string;
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "layermerge-checkpoint-"));

@@ -47,6 +47,6 @@ describe.each(databaseKinds)("stale RUNNING jobs (%s)", (kind) => {
     const rows = await prisma.job.findMany({ where: { id: { in: [stale.id, fresh.id, exactlyAtLock.id, neverBeat.id, neverBeatYoung.id] } } });
     const status = Object.fromEntries(rows.map((r) => [r.id, r.status]));
     expect(status).toEqual({ [stale.id]: "QUEUED", [fresh.id]: "RUNNING", [exactlyAtLock.id]: "RUNNING", [neverBeat.id]: "RUNNING", [neverBeatYoung.id]: "RUNNING" });
-    expect(rows.find((r) => r.id === stale.id)!.message).toBe("re-queued: its worker stopped reporting");
+    expect(rows.find((r) => r.id === stale.id)!.message).toBe("re-queued: the process running it stopped reporting");
   });
 });

@@ -31,7 +31,7 @@ async function main() {
   const started = Date.now();
   // The demo's datasets are read from this folder: it is added to the dataset roots.
   const datasetRoots = [process.env.LAYERMERGE_DATASET_ROOTS, path.join(HERE, "datasets")].filter(Boolean).join(path.delimiter);
-  const config = loadConfig({ ...process.env, PORT: "0", LOG_LEVEL: process.env.LOG_LEVEL ?? "warn", LAYERMERGE_WORKERS: process.env.LAYERMERGE_WORKERS ?? "2", LAYERMERGE_DATASET_ROOTS: datasetRoots });
+  const config = loadConfig({ ...process.env, PORT: "0", LOG_LEVEL: process.env.LOG_LEVEL ?? "warn", LAYERMERGE_JOB_CONCURRENCY: process.env.LAYERMERGE_JOB_CONCURRENCY ?? process.env.LAYERMERGE_WORKERS ?? "2", LAYERMERGE_DATASET_ROOTS: datasetRoots });
   const app = await startApp(config);
   const url = app.server.url;
   const origin = url.replace(/\/graphql$/, "");
@@ -98,7 +98,7 @@ async function main() {
       console.log(`  ${n.model.name.padEnd(22)} shares ${String(n.sharedTensorCount).padStart(3)} tensors, ${(n.sharedFraction * 100).toFixed(1).padStart(5)} % of selftrain's parameters  (${n.groups.map((g: any) => `${g.prefix} ${g.shared}/${g.total}`).join(", ")})`);
     }
 
-    step("merges (jobs in worker threads)");
+    step("merges (jobs on the thread pool)");
     const merged: Record<string, string> = {};
     for (const m of MERGES) {
       const job = (await gql(`mutation($i: StartMergeInput!) { startMerge(input: $i) { id } }`, {

@@ -9,7 +9,7 @@ export async function workerCommand(): Promise<number> {
     process.once("SIGINT", () => resolve());
     process.once("SIGTERM", () => resolve());
   });
-  console.error(`layermerge: worker ${worker.worker.name} running jobs from ${config.queuePrefix} (${config.workers} at a time)`);
+  console.error(`layermerge: worker ${worker.worker.name} running jobs from ${config.queuePrefix} (${config.jobConcurrency} at a time)`);
   await stopped;
   await worker.stop();
   return 0;

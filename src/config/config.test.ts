@@ -109,6 +109,21 @@ describe("loadConfig", () => {
     expect(loadConfig({ LAYERMERGE_RECONCILE_MS: "250" }).reconcileMs).toBe(250);
   });
 
+  test("job concurrency: 1 by default, LAYERMERGE_JOB_CONCURRENCY, or its old name LAYERMERGE_WORKERS", () => {
+    expect(loadConfig({}).jobConcurrency).toBe(1);
+    expect(loadConfig({ LAYERMERGE_JOB_CONCURRENCY: "4" }).jobConcurrency).toBe(4);
+    expect(loadConfig({ LAYERMERGE_WORKERS: "3" }).jobConcurrency).toBe(3);
+    expect(loadConfig({ LAYERMERGE_JOB_CONCURRENCY: "2", LAYERMERGE_WORKERS: "2" }).jobConcurrency).toBe(2);
+    expect(() => loadConfig({ LAYERMERGE_JOB_CONCURRENCY: "2", LAYERMERGE_WORKERS: "5" })).toThrow(/LAYERMERGE_JOB_CONCURRENCY.*LAYERMERGE_WORKERS.*disagree/);
+    expect(() => loadConfig({ LAYERMERGE_WORKERS: "0" })).toThrow(/LAYERMERGE_WORKERS must be an integer from 1 to 64/);
+    expect(() => loadConfig({ LAYERMERGE_JOB_CONCURRENCY: "65" })).toThrow(/LAYERMERGE_JOB_CONCURRENCY must be an integer from 1 to 64/);
+  });
+
+  test("the object store's variables are read here, for the threads that merge, and nothing else", () => {
+    const config = loadConfig({ S3_ENDPOINT: "http://127.0.0.1:9000", AWS_ACCESS_KEY_ID: "k", LAYERMERGE_CACHE_BYTES: "1024", PATH: "/usr/bin", LAYERMERGE_AUTH: "writes" });
+    expect(config.storeEnv).toEqual({ S3_ENDPOINT: "http://127.0.0.1:9000", AWS_ACCESS_KEY_ID: "k", LAYERMERGE_CACHE_BYTES: "1024" });
+  });
+
   test("redact hides passwords", () => {
     expect(redact("postgresql://user:secret@h:5432/db")).toBe("postgresql://user:***@h:5432/db");
     // Redis URLs usually carry a password without a user name.

@@ -25,8 +25,12 @@ export interface Config {
   /** LAYERMERGE_ALLOW_OPEN=1: serve with auth off on a non-loopback HOST (with a warning). */
   allowOpen: boolean;
   maxUploadBytes: number;
-  /** Worker threads for parsing, merging and evaluation in this process. */
-  workers: number;
+  /**
+   * Jobs this process runs at once (an API's embedded runner or a `layermerge worker`), and the
+   * threads of its pool for parsing, merging and evaluation: LAYERMERGE_JOB_CONCURRENCY (the
+   * older LAYERMERGE_WORKERS is still read).
+   */
+  jobConcurrency: number;
   /** Set: the distributed shape (BullMQ queues on Redis, `layermerge worker` processes run jobs). */
   redisUrl: string | null;
   queuePrefix: string;
@@ -36,6 +40,11 @@ export interface Config {
   artifacts: string;
   /** A worker's /healthz and /metrics port (workers serve no API); null: none. */
   metricsPort: number | null;
+  /**
+   * The object store's variables as this process's environment gives them (S3_*, AWS_*,
+   * LAYERMERGE_CACHE_BYTES): a merge thread builds its own store client from them.
+   */
+  storeEnv: Record<string, string>;
   /**
    * How long an uploaded blob that no Artifact row references may stay in the store before the
    * sweep deletes it (LAYERMERGE_UPLOAD_TTL; default 24 h). Also the age after which temporary
@@ -108,18 +117,39 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     datasetRoots,
     allowOpen: allowOpen === "1",
     maxUploadBytes: integer(env, "LAYERMERGE_MAX_UPLOAD_BYTES", 8 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
-    workers: integer(env, "LAYERMERGE_WORKERS", 1, 1, 64),
+    jobConcurrency: jobConcurrency(env),
     redisUrl: redisUrl(env.REDIS_URL),
     queuePrefix: queuePrefix(env.LAYERMERGE_QUEUE_PREFIX),
     jobAttempts: integer(env, "LAYERMERGE_JOB_ATTEMPTS", 3, 1, 100),
     jobLockMs: integer(env, "LAYERMERGE_JOB_LOCK_MS", 30_000, 500, 3_600_000),
     artifacts: artifactsLocation(env.LAYERMERGE_ARTIFACTS, dataDir),
     metricsPort: env.LAYERMERGE_METRICS_PORT ? integer(env, "LAYERMERGE_METRICS_PORT", 0, 0, 65535) : null,
+    storeEnv: storeEnv(env),
     uploadTtlMs: uploadTtl(env.LAYERMERGE_UPLOAD_TTL),
     metricsToken: metricsToken(env.LAYERMERGE_METRICS_TOKEN),
     debug: flag(env, "LAYERMERGE_DEBUG"),
     reconcileMs: integer(env, "LAYERMERGE_RECONCILE_MS", 30_000, 100, 3_600_000),
   };
+}
+
+/**
+ * LAYERMERGE_JOB_CONCURRENCY, or the name it had before (LAYERMERGE_WORKERS, when "worker" also
+ * meant a thread); both set to different values is refused rather than one silently winning.
+ */
+function jobConcurrency(env: NodeJS.ProcessEnv): number {
+  const current = env.LAYERMERGE_JOB_CONCURRENCY;
+  const old = env.LAYERMERGE_WORKERS;
+  const given = (v: string | undefined) => v !== undefined && v !== "";
+  if (given(current) && given(old) && current !== old) {
+    throw new ConfigError(`LAYERMERGE_JOB_CONCURRENCY (${JSON.stringify(current)}) and its old name LAYERMERGE_WORKERS (${JSON.stringify(old)}) disagree; set only LAYERMERGE_JOB_CONCURRENCY`);
+  }
+  return given(current) || !given(old) ? integer(env, "LAYERMERGE_JOB_CONCURRENCY", 1, 1, 64) : integer(env, "LAYERMERGE_WORKERS", 1, 1, 64);
+}
+
+const STORE_VARIABLES = ["S3_ENDPOINT", "S3_REGION", "S3_FORCE_PATH_STYLE", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "LAYERMERGE_CACHE_BYTES"];
+
+function storeEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(STORE_VARIABLES.filter((k) => env[k] !== undefined).map((k) => [k, env[k] as string]));
 }
 
 /** A `:`-separated list of folders, each resolved against the working directory. */

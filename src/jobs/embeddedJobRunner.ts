@@ -29,7 +29,7 @@ export interface EmbeddedRunnerOptions {
 
 /**
  * The embedded runner: jobs are rows in the database, run `concurrency` at a time in this
- * process (the heavy part of each runs on the worker-thread pool). Several API processes may
+ * process (the heavy part of each runs on the thread pool). Several API processes may
  * share one PostgreSQL database, each with its own runner, so a job is claimed with one
  * conditional update (QUEUED → RUNNING): of two processes that pick the same row, one wins.
  * A running job's heartbeat is renewed while it runs; a RUNNING job whose process died (on this

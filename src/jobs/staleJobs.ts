@@ -16,7 +16,7 @@ export async function staleRunningJobs(db: Db, lockMs: number, now = new Date(),
  * exactly one outcome wins. Returns whether this call re-queued it.
  */
 export async function requeueIfStale(db: Db, jobId: string, lockMs: number, now = new Date()): Promise<boolean> {
-  const { count } = await db.job.updateMany({ where: { id: jobId, ...staleWhere(lockMs, now) }, data: { status: "QUEUED", message: "re-queued: its worker stopped reporting" } });
+  const { count } = await db.job.updateMany({ where: { id: jobId, ...staleWhere(lockMs, now) }, data: { status: "QUEUED", message: "re-queued: the process running it stopped reporting" } });
   return count === 1;
 }
 

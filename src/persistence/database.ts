@@ -57,7 +57,7 @@ export async function openDatabase(databaseUrl: string, options: OpenOptions = {
     const file = sqliteFilePath(databaseUrl);
     const adapter = instrument(new PrismaBetterSQLite3({ url: file, timeout: 10_000 }), hooks);
     prisma = new SqliteClient({ adapter });
-    // Checkpoints run in a worker thread (see there); a commit checkpoints inline (on the event
+    // Checkpoints run in a thread of their own (see there); a commit checkpoints inline (on the event
     // loop) only as a backstop, past 16 MB of WAL.
     await prisma.$queryRawUnsafe(`PRAGMA wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`);
     checkpointer = startSqliteCheckpointer(file);

@@ -42,7 +42,7 @@ function migrateSqlite(databaseUrl: string): AppliedMigrations {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const db = new Database(file, { timeout: 10_000 });
   try {
-    // WAL lets the API read while a worker thread writes; the setting persists in the file.
+    // WAL lets the API read while a pool thread writes; the setting persists in the file.
     db.pragma("journal_mode = WAL");
     db.exec(`CREATE TABLE IF NOT EXISTS "_layermerge_migrations" ("name" TEXT PRIMARY KEY, "appliedAt" TEXT NOT NULL)`);
     const done = new Set(db.prepare(`SELECT "name" FROM "_layermerge_migrations"`).pluck().all() as string[]);

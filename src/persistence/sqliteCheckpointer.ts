@@ -5,7 +5,7 @@ import { Worker } from "node:worker_threads";
  * past 1,000 pages (4 MB) copies the WAL into the database file and fsyncs it inside that
  * commit — with better-sqlite3, synchronously on the API's event loop: on a 140 MB database
  * here, every ~50th registration-sized commit (60 KB) stalled the process 12–56 ms, against
- * 0.2 ms for the others. This worker thread, with its own connection, runs a PASSIVE checkpoint
+ * 0.2 ms for the others. This thread, with its own connection, runs a PASSIVE checkpoint
  * (it never waits for readers or writers) every `intervalMs`; the next commit after a complete
  * one starts the WAL over.
  *

@@ -23,7 +23,7 @@ import { planModelIo, type ModelIo } from "./planModelIo";
 import { readHeadOutputs } from "./readHeadOutputs";
 import type { OutputKindName, RuntimeContract } from "./runtimeContract";
 import { SampleScorer } from "./SampleScorer";
-import { WorkerSession } from "./WorkerSession";
+import { SessionThread } from "./SessionThread";
 import { summarizeEvaluation } from "./summarizeEvaluation";
 
 interface SampleState {
@@ -48,7 +48,7 @@ interface Batch {
   dims: number[];
 }
 
-/** Batches sent to the inference worker ahead of the one being scored; 2 keeps the worker's queue non-empty. */
+/** Batches sent to the inference thread ahead of the one being scored; 2 keeps the thread's queue non-empty. */
 const IN_FLIGHT = 2;
 
 /**
@@ -57,15 +57,15 @@ const IN_FLIGHT = 2;
  * panopticapi).
  *
  * Work overlaps so that onnxruntime is the bottleneck: samples are decoded ahead by `prefetch`
- * (sharp decodes on libuv's threads); the session runs in a worker thread (WorkerSession), because
- * onnxruntime-node's session.run blocks its calling thread; while the worker runs batch k with
+ * (sharp decodes on libuv's threads); the session runs in its own thread (SessionThread), because
+ * onnxruntime-node's session.run blocks its calling thread; while that thread runs batch k with
  * k + 1 queued behind it, this thread scores batch k − 1 and preprocesses k + 2. Memory holds the
  * prefetched samples plus three batches and their outputs.
  *
  * Caller mistakes — dataset files (pairing, sizes, label values, unreadable files), a model that
  * does not match its contract — are DomainErrors naming the file or tensor; an aborted `signal`
  * ends the run with DomainError code CANCELLED. A machine short of memory, file handles or threads,
- * or an inference worker that died, is a TransientRuntimeError (retried by the job layer).
+ * or an inference thread that died, is a TransientRuntimeError (retried by the job layer).
  */
 export async function evaluateModel(options: EvaluateModelOptions): Promise<EvaluationResult> {
   const started = performance.now();
@@ -80,7 +80,7 @@ export async function evaluateModel(options: EvaluateModelOptions): Promise<Eval
   const index = await listDataset(dataset);
   const total = Math.min(index.entries.length, options.limit ?? Infinity);
   const threads = sessionThreads(options.threads, options.allowSpinning);
-  const session = await WorkerSession.open(modelPath, threads);
+  const session = await SessionThread.open(modelPath, threads);
   const notes: string[] = [];
   try {
     checkAbort(signal);
@@ -106,7 +106,7 @@ export async function evaluateModel(options: EvaluateModelOptions): Promise<Eval
         return await session.run(io.inputName, batch.data, dims, io.fetches);
       } catch (e) {
         const what = `onnxruntime could not run model ${modelPath} on input "${io.inputName}" of shape [${dims.join(", ")}]`;
-        // Out of memory or a dead worker may pass: retried. Anything else is the model's or input's fault.
+        // Out of memory or a dead inference thread may pass: retried. Anything else is the model's or input's fault.
         if (e instanceof TransientRuntimeError) throw new TransientRuntimeError(`${what}: ${e.message}`, { cause: e });
         throw badInput(`${what}: ${(e as Error).message}`, "inference", { file: modelPath });
       }
@@ -136,7 +136,7 @@ export async function evaluateModel(options: EvaluateModelOptions): Promise<Eval
       });
     };
 
-    // Pipeline: the worker always has the next batch queued behind the one it runs, and this
+    // Pipeline: the inference thread always has the next batch queued behind the one it runs, and this
     // thread scores a returned batch and prepares another meanwhile.
     const inflight: Array<{ batch: Batch; outputs: Promise<Record<string, OutputValue>> }> = [];
     const launch = (batch: Batch) => {
@@ -180,7 +180,7 @@ export async function evaluateModel(options: EvaluateModelOptions): Promise<Eval
 }
 
 /** Groups the samples' inputs (one per image, or one per SLIDE window) into batches of equal tensor size and fills their tensors. */
-async function* batches(samples: AsyncIterable<DatasetSample>, contract: RuntimeContract, io: ModelIo, batchSize: number, modelPath: string, session: WorkerSession): AsyncGenerator<Batch> {
+async function* batches(samples: AsyncIterable<DatasetSample>, contract: RuntimeContract, io: ModelIo, batchSize: number, modelPath: string, session: SessionThread): AsyncGenerator<Batch> {
   let open: { items: Item[]; height: number; width: number } | null = null;
   for await (const sample of samples) {
     const plan = planInput(sample.width, sample.height, contract, { height: io.fixedHeight, width: io.fixedWidth }, io.inputName);
@@ -205,7 +205,7 @@ async function* batches(samples: AsyncIterable<DatasetSample>, contract: Runtime
   if (open) yield fill(open, contract, io, session);
 }
 
-function fill(open: { items: Item[]; height: number; width: number }, contract: RuntimeContract, io: ModelIo, session: WorkerSession): Batch {
+function fill(open: { items: Item[]; height: number; width: number }, contract: RuntimeContract, io: ModelIo, session: SessionThread): Batch {
   const { items, height, width } = open;
   // A model with a fixed batch dimension gets full batches; the missing items are zero images whose outputs are ignored.
   const n = io.fixedBatch ?? items.length;

@@ -1,6 +1,6 @@
 import type { SessionThreads } from "./openSession";
 
-/** Messages between evaluateModel and its inference worker (inferenceWorker.ts). */
+/** Messages between evaluateModel and its inference thread (inferenceThread.ts). */
 
 export interface OutputValue {
   type: string;
@@ -10,12 +10,12 @@ export interface OutputValue {
 
 export type ValueMetadata = { name: string; isTensor: false } | { name: string; isTensor: true; type: string; shape: Array<number | string> };
 
-export type ToWorker =
+export type ToThread =
   | { type: "open"; modelPath: string; threads: SessionThreads }
   | { type: "run"; id: number; inputName: string; data: Float32Array; dims: number[]; fetches: string[] }
   | { type: "release" };
 
-export type FromWorker =
+export type FromThread =
   | { type: "ready"; inputNames: string[]; outputNames: string[]; inputMetadata: ValueMetadata[]; outputMetadata: ValueMetadata[] }
   /** `input` is the run's input buffer handed back for reuse. */
   | { type: "result"; id: number; outputs: Record<string, OutputValue>; input: Float32Array }

@@ -32,7 +32,7 @@ export function sessionThreads(threads?: number, allowSpinning = false): Session
 }
 
 /**
- * A session on the calling thread (the benchmark's bare loop). evaluateModel uses WorkerSession
+ * A session on the calling thread (the benchmark's bare loop). evaluateModel uses SessionThread
  * instead: onnxruntime-node's session.run blocks the thread that calls it.
  */
 export async function openSession(modelPath: string, threads: SessionThreads): Promise<ort.InferenceSession> {

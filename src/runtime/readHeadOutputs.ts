@@ -63,7 +63,7 @@ function idItem(t: OutputValue, i: number): IdMap {
   const width = t.dims[t.dims.length - 1];
   const n = height * width;
   const base = i * n;
-  // By the tensor's type name, not instanceof: arrays may come from another realm (jest, workers).
+  // By the tensor's type name, not instanceof: arrays may come from another realm (jest, threads).
   if (t.type === "int32") return { data: (t.data as Int32Array).subarray(base, base + n), height, width };
   const data = new Int32Array(n);
   if (t.type === "int64" || t.type === "uint64") {

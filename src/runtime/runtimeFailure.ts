@@ -2,7 +2,7 @@
  * onnxruntime failures fall in two kinds. The model or its input is at fault — a file that does
  * not parse, an operator it lacks, a shape the graph refuses: that fails the same way every time,
  * so it is the caller's mistake (BAD_USER_INPUT, never retried). Or the machine is short of
- * something — memory, file handles, threads — or the inference worker thread died: that may pass,
+ * something — memory, file handles, threads — or the inference thread died: that may pass,
  * so it is a TransientRuntimeError, which is not a DomainError and so is retried by the job layer
  * while attempts are left (and reported as INTERNAL once they are not).
  */
@@ -16,7 +16,7 @@ export class TransientRuntimeError extends Error {
 /**
  * What onnxruntime and Node say when a resource runs out: the CPU allocator's "Failed to allocate
  * memory for requested buffer of size N" (bfc_arena.cc), C++'s bad_alloc, errno texts and codes
- * (ENOMEM, EMFILE, ENFILE, EAGAIN), thread creation, and a worker thread's own out-of-memory exit.
+ * (ENOMEM, EMFILE, ENFILE, EAGAIN), thread creation, and a thread's own out-of-memory exit.
  */
 const RESOURCE_EXHAUSTED = [
   /failed to allocate memory/i,
@@ -31,7 +31,7 @@ const RESOURCE_EXHAUSTED = [
   /ERR_WORKER_OUT_OF_MEMORY|ERR_WORKER_INIT_FAILED/,
 ];
 
-/** Whether an onnxruntime (or worker) error message says a resource ran out rather than that the model is wrong. */
+/** Whether an onnxruntime (or inference thread) error message says a resource ran out rather than that the model is wrong. */
 export function isResourceExhaustion(message: string): boolean {
   return RESOURCE_EXHAUSTED.some((pattern) => pattern.test(message));
 }

@@ -4,7 +4,7 @@ import { DatasetFormat, DatasetSortField, SortDirection } from "../domain/enums"
 import { oneOf, optionalText, requiredText } from "./validate";
 import { isUniqueViolation } from "./prismaErrors";
 import { Connection, connectionFrom, decodeCursor, encodeCursor, keysetAfter, pageSize } from "./pagination";
-import type { ThreadPool } from "../workers/threadPool";
+import type { ThreadPool } from "../threads/threadPool";
 import * as fs from "node:fs/promises";
 import { confinePath, datasetRule } from "./pathConfinement";
 
@@ -109,13 +109,13 @@ export class DatasetService {
   }
 
   /**
-   * Reads the split's files (in a worker thread): pairing, label values against the class list,
+   * Reads the split's files (in a pool thread): pairing, label values against the class list,
    * isThing against a panoptic JSON; records count, size and checksum. Any problem refuses the
    * dataset with BAD_USER_INPUT listing the files at fault. `folder` is
    * the location as `confinePath` resolved it; messages name the location as given.
    */
   private async verify(data: { format: string; location: string; classes: DatasetClass[]; ignoreIndex: number; split: string }, folder: string) {
-    if (!this.pool) throw new Error("dataset verification needs the worker pool");
+    if (!this.pool) throw new Error("dataset verification needs the thread pool");
     const stat = await fs.stat(folder).catch(() => null);
     if (!stat?.isDirectory()) throw badInput(`input.location: no folder at ${data.location} (pass verify: false to record a dataset stored elsewhere)`, "input.location");
     const report = await this.pool.run("validateDataset", {

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { Db } from "../persistence/database";
 import { badInput, DomainError, notFound } from "../core/errors";
 import type { ArtifactStore } from "../storage/artifactStore";
-import type { ThreadPool } from "../workers/threadPool";
+import type { ThreadPool } from "../threads/threadPool";
 import type { JobContext, JobOutcome } from "../jobs/jobTypes";
 import type { JobRunner } from "../jobs/embeddedJobRunner";
 import type { EvaluationResult } from "../runtime";
@@ -44,7 +44,7 @@ interface EvaluationSettingsRecord {
 export type EvaluationRow = Awaited<ReturnType<Db["evaluation"]["findFirstOrThrow"]>>;
 
 /**
- * Evaluations: checked up front, run as jobs in a worker thread with onnxruntime,
+ * Evaluations: checked up front, run as jobs in a pool thread with onnxruntime,
  * stored unrounded. The canonical score of a model on a dataset — its latest full-split,
  * default-settings evaluation — is kept in ModelScore for leaderboards and sorting.
  */

@@ -6,8 +6,8 @@ import { badInput, DomainError } from "../core/errors";
 import { MERGE_METHOD_NAMES, MERGE_METHODS, planMerge, type MergePlan } from "../core/merge";
 import type { ArtifactStore } from "../storage/artifactStore";
 import type { ArtifactService } from "./artifactService";
-import type { ThreadPool } from "../workers/threadPool";
-import type { MergeModelRef, RunMergeResult } from "../workers/runMerge";
+import type { ThreadPool } from "../threads/threadPool";
+import type { MergeModelRef, RunMergeResult } from "../threads/runMerge";
 import type { ParsedModel } from "../core/structure/types";
 import type { JobContext, JobOutcome } from "../jobs/jobTypes";
 import type { JobRunner } from "../jobs/embeddedJobRunner";
@@ -62,7 +62,7 @@ type ModelWithArtifact = ModelRow & { artifact: { sha256: string; format: string
 
 /**
  * Merges: validate and plan up front from stored structures (no artifact read), queue
- * a job, and in the job stream the merge in a worker thread, then record the output model, its
+ * a job, and in the job stream the merge in a pool thread, then record the output model, its
  * recipe and its lineage in one transaction. Identical recipes return the existing model.
  */
 export class MergeService {
@@ -75,7 +75,7 @@ export class MergeService {
     private readonly catalog: StructureCatalog,
     private readonly models: ModelService,
     private readonly jobs: () => JobRunner,
-    private readonly remoteStore: { artifacts: string; dataDir: string },
+    private readonly remoteStore: { artifacts: string; dataDir: string; env: Record<string, string> },
     private readonly artifacts: ArtifactService,
   ) {
     this.scratch = new MergeScratch(db, store.scratchDir);
@@ -208,7 +208,7 @@ export class MergeService {
     // contributors and the base whose layout was recorded at registration are read tensor by
     // tensor with byte-range requests instead of being downloaded.
     const locals: Array<{ path: string; release(): Promise<void> }> = [];
-    // Every input carries its layout recorded at registration (when there is one), so the worker
+    // Every input carries its layout recorded at registration (when there is one), so the merging thread
     // does not parse the files again, and its layer indices as registered (the plan's).
     const refOf = async (m: ModelWithArtifact, mayBeRemote: boolean): Promise<MergeModelRef> => {
       const layout = (m.artifact!.layout as ParsedModel | null | undefined) ?? null;
@@ -238,7 +238,7 @@ export class MergeService {
           anchor: await refOf(inputs.anchor, false),
           contributors: await Promise.all(inputs.contributors.map((c) => refOf(c, true))),
           base: inputs.base ? await refOf(inputs.base, true) : null,
-          remoteStore: this.store.remote ? { artifacts: this.remoteStore.artifacts, dataDir: this.remoteStore.dataDir, env: storeEnvironment() } : null,
+          remoteStore: this.store.remote ? { artifacts: this.remoteStore.artifacts, dataDir: this.remoteStore.dataDir, env: this.remoteStore.env } : null,
           recipe: { method: recipe.method, schedule: recipe.schedule, weights: recipe.weights, params: recipe.params },
           outFile,
           metadata: mergeMetadata(recipe),
@@ -361,12 +361,6 @@ export class MergeService {
     const base = request.baseModelId ? get(request.baseModelId, "input.baseModelId") : null;
     return { anchor, contributors, base };
   }
-}
-
-/** The variables that configure the object store, handed to the worker thread that merges. */
-function storeEnvironment(): Record<string, string | undefined> {
-  const keys = ["S3_ENDPOINT", "S3_REGION", "S3_FORCE_PATH_STYLE", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "LAYERMERGE_CACHE_BYTES"];
-  return Object.fromEntries(keys.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]]));
 }
 
 function label(m: { name: string; version: string }): string {

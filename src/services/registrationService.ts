@@ -14,8 +14,8 @@ import { structureKey } from "../core/structure/structureHash";
 import { computeOverlap } from "../core/structure/computeOverlap";
 import type { ArtifactStore, StoredBlob } from "../storage/artifactStore";
 import { SHA256_PATTERN } from "../storage/artifactStore";
-import type { ThreadPool } from "../workers/threadPool";
-import type { ModelIdentity } from "../workers/tasks";
+import type { ThreadPool } from "../threads/threadPool";
+import type { ModelIdentity } from "../threads/threadJobs";
 import type { ModelInput, ModelRow, ModelService, ValidatedModel } from "./modelService";
 import type { CatalogStructure, StructureCatalog } from "./structureCatalog";
 import { resolveImportPath } from "./importPath";
@@ -38,7 +38,7 @@ export interface RegistrationConfig {
 
 /**
  * Registration from an artifact: the bytes are stored content-addressed, parsed in a
- * worker thread, their structure deduplicated and compared with every known structure, and the
+ * pool thread, their structure deduplicated and compared with every known structure, and the
  * model recorded — or, on any failure, nothing is left behind (no row, no orphan blob).
  */
 export class RegistrationService {

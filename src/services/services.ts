@@ -2,7 +2,7 @@ import type { Config } from "../config/config";
 import type { Database } from "../persistence/database";
 import type { ArtifactStore } from "../storage/artifactStore";
 import { FsArtifactStore } from "../storage/fsArtifactStore";
-import { ThreadPool } from "../workers/threadPool";
+import { ThreadPool } from "../threads/threadPool";
 import { BackboneService } from "./backboneService";
 import { CandidateService } from "./candidateService";
 import { DatasetService } from "./datasetService";
@@ -40,7 +40,7 @@ export async function createInfrastructure(config: Config, database: Database): 
   return {
     database,
     store: await createStore(config),
-    pool: new ThreadPool(config.workers),
+    pool: new ThreadPool(config.jobConcurrency),
   };
 }
 
@@ -69,7 +69,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
     return runner;
   };
   const artifacts = new ArtifactService(db, infra.database.direct, infra.store, config.uploadTtlMs, provider, logger);
-  const merges = new MergeService(db, infra.store, infra.pool, catalog, models, jobRunner, { artifacts: config.artifacts, dataDir: config.dataDir }, artifacts);
+  const merges = new MergeService(db, infra.store, infra.pool, catalog, models, jobRunner, { artifacts: config.artifacts, dataDir: config.dataDir, env: config.storeEnv }, artifacts);
   const evaluations = new EvaluationService(db, infra.store, infra.pool, jobRunner, config.datasetRoots);
   const handlers: JobHandlers = {
     MERGE: (payload, ctx) => merges.run(payload, ctx),
@@ -85,7 +85,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
   };
   runner = config.redisUrl
     ? new BullJobQueue(db, events, logger, outages, { redisUrl: config.redisUrl, prefix: config.queuePrefix, attempts: config.jobAttempts, lockMs: config.jobLockMs, reconcileMs: config.reconcileMs })
-    : new EmbeddedJobRunner(db, handlers, events, logger, { concurrency: config.workers, lockMs: config.jobLockMs, attempts: config.jobAttempts, observe });
+    : new EmbeddedJobRunner(db, handlers, events, logger, { concurrency: config.jobConcurrency, lockMs: config.jobLockMs, attempts: config.jobAttempts, observe });
   const redis = config.redisUrl ? new IORedis({ ...redisOptions(config.redisUrl), lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null }) : null;
   // Its failures are what /healthz reports; without a listener ioredis would print them.
   redis?.on("error", () => undefined);

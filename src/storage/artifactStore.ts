@@ -28,7 +28,7 @@ export interface ArtifactStore {
   putFile(path: string, options?: { maxBytes?: number }): Promise<StoredBlob>;
   /**
    * Takes in a finished, fsync'd local file whose sha256 and size the caller computed (a merge's
-   * output, hashed in a worker thread): the file store renames it into place when it lies on the
+   * output, hashed in a pool thread): the file store renames it into place when it lies on the
    * store's filesystem (no copy, no hashing on this thread), others upload it (checking the hash).
    * The file is gone afterwards either way.
    */

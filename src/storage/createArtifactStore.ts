@@ -82,7 +82,7 @@ export function resolveArtifactStoreConfig(settings: ArtifactStoreSettings, env:
 export function createArtifactStore(settings: ArtifactStoreSettings | ArtifactStoreConfig, env: NodeJS.ProcessEnv = process.env): ArtifactStore {
   const config = "kind" in settings ? settings : resolveArtifactStoreConfig(settings, env);
   if (config.kind === "fs") return new FsArtifactStore(config.root);
-  // Credentials from the given environment when it names them (a worker thread is handed its
+  // Credentials from the given environment when it names them (a merge thread is handed its
   // parent's settings explicitly); otherwise the SDK's default chain (profiles, roles…).
   const credentials = env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
     ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, sessionToken: env.AWS_SESSION_TOKEN || undefined }

@@ -2,8 +2,8 @@ import * as fs from "node:fs";
 import { createHash } from "node:crypto";
 
 /**
- * sha256 and size of a local file, read in 4 MiB chunks. Synchronous: it runs in a worker thread
- * (the `hashFile` task), so hashing a merge's output never occupies the API's event loop.
+ * sha256 and size of a local file, read in 4 MiB chunks. Synchronous: it runs in a pool thread
+ * (the `hashFile` thread job), so hashing a merge's output never occupies the API's event loop.
  */
 export function hashFileSync(file: string): { sha256: string; sizeBytes: number } {
   const hash = createHash("sha256");

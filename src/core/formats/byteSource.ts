@@ -4,7 +4,7 @@ import * as fs from "node:fs";
  * Random access to an artifact's bytes. Readers parse headers through it and record tensor
  * offsets instead of copying tensor data, so parsing a multi-GB model reads kilobytes.
  *
- * Synchronous on purpose: parsing runs in a worker thread, and a protobuf walk that awaited
+ * Synchronous on purpose: parsing runs in a pool thread, and a protobuf walk that awaited
  * every field would be far slower than one buffered pread.
  */
 export interface ByteSource {

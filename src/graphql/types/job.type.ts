@@ -17,7 +17,7 @@ export class Job {
   @Field(() => String, { nullable: true, description: "Why it failed, in words." }) error!: string | null;
   @Field(() => String, { nullable: true, description: "BAD_USER_INPUT for bad input (not retried), INTERNAL otherwise." }) errorCode!: string | null;
   @Field(() => Int) attempts!: number;
-  @Field(() => String, { nullable: true, description: "host:pid of the worker that ran it last." }) worker!: string | null;
+  @Field(() => String, { nullable: true, description: "The process that ran it last: host:pid of a `layermerge worker`, or scope:pid of an API process's embedded runner." }) worker!: string | null;
   @Field() createdAt!: Date;
   @Field(() => Date, { nullable: true }) startedAt!: Date | null;
   @Field(() => Date, { nullable: true }) finishedAt!: Date | null;

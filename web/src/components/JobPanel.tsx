@@ -92,7 +92,7 @@ export function JobPanel({ id }: { id: string }) {
   return (
     <div className="job-panel" data-testid="job-panel" data-status={job.status} data-live={live ? (failed ? "polling" : "subscribed") : undefined}>
       <ProgressBar value={job.progress} status={job.status} label={`${job.kind.toLowerCase()} job progress`} />
-      <p aria-live="polite">{job.message ?? (job.status === "QUEUED" ? "Waiting for a worker…" : "")}</p>
+      <p aria-live="polite">{job.message ?? (job.status === "QUEUED" ? "Waiting to run…" : "")}</p>
       {job.status === "SUCCEEDED" && job.model ? (
         <p className="state success">
           Done: <Link to={`/models/${job.model.id}`} data-testid="job-result">{job.model.name}@{job.model.version}</Link>

@@ -56,7 +56,7 @@ export class ConfusionMatrix {
     return this;
   }
 
-  /** Adds another matrix's counts (e.g. from another worker) into this one. */
+  /** Adds another matrix's counts (e.g. from another thread) into this one. */
   merge(other: ConfusionMatrix): this {
     if (other.numClasses !== this.numClasses || other.ignoreIndex !== this.ignoreIndex) {
       throw badInput(`cannot merge a ${other.numClasses}-class matrix (ignore ${other.ignoreIndex}) into a ${this.numClasses}-class one (ignore ${this.ignoreIndex})`);
@@ -71,7 +71,7 @@ export class ConfusionMatrix {
     return this.counts[gt * (this.numClasses + 1) + pred];
   }
 
-  /** Plain-JSON form for transfer between workers or storage; inverse of `fromJSON`. */
+  /** Plain-JSON form for transfer between threads or to storage; inverse of `fromJSON`. */
   toJSON(): { numClasses: number; ignoreIndex: number; counts: number[] } {
     return { numClasses: this.numClasses, ignoreIndex: this.ignoreIndex, counts: Array.from(this.counts) };
   }

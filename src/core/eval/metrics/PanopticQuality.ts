@@ -140,7 +140,7 @@ export class PanopticQuality {
     return this;
   }
 
-  /** Adds another accumulator's sums (e.g. from another worker). */
+  /** Adds another accumulator's sums (e.g. from another thread). */
   merge(other: PanopticQuality): this {
     for (const [id, o] of other.stats) {
       const s = this.stats.get(id);

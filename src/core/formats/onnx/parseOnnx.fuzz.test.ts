@@ -1,10 +1,10 @@
 import * as path from "node:path";
-import { runWatched } from "../../testing/watchedWorker";
+import { runWatched } from "../../testing/watchedThread";
 import { ONNX_MUTATIONS } from "./testing/fuzzOnnx";
 import type { FuzzReport } from "../../testing/fuzzReport";
 
 /**
- * 6 × 900 mutated models (testing/fuzzOnnx.ts), parsed in a watched worker: a parse that stops
+ * 6 × 900 mutated models (testing/fuzzOnnx.ts), parsed in a watched thread: a parse that stops
  * making progress for 20 s fails the test naming its input. Every accepted model is judged by the
  * independent judge (testing/judgeOnnx.ts): accepted-but-invalid is a failure, as is any error
  * other than BAD_USER_INPUT, a parse slower than 1 s, a reparse that differs, a tensor that

@@ -1,9 +1,9 @@
 import * as path from "node:path";
-import { runWatched } from "../../testing/watchedWorker";
+import { runWatched } from "../../testing/watchedThread";
 import { SAFETENSORS_MUTATIONS, type FuzzReport } from "./testing/fuzzSafetensors";
 
 /**
- * 6,000 mutated files (testing/fuzzSafetensors.ts), parsed in a watched worker: a parse that
+ * 6,000 mutated files (testing/fuzzSafetensors.ts), parsed in a watched thread: a parse that
  * stops making progress for 20 s fails the test naming its input. Every accepted file is judged
  * by the independent judge (testing/judgeSafetensors.ts): accepted-but-invalid is a failure, as
  * is any error other than BAD_USER_INPUT, a parse slower than 1 s, or a file the judge finds

@@ -27,10 +27,10 @@ export interface ModelIdentity {
 }
 
 /**
- * Every task a worker thread can run: name → handler. The pool's `run` is typed from this map,
- * so a task and its payload cannot drift apart.
+ * Every thread job a pool thread can run: name → handler. The pool's `run` is typed from this
+ * map, so a thread job's name and its payload cannot drift apart.
  */
-export const taskHandlers = {
+export const threadJobs = {
   async parseModelFile(payload: { file: string; options: ParseModelFileOptions }): Promise<ParsedModel> {
     return parseModelFile(payload.file, payload.options);
   },
@@ -87,7 +87,7 @@ export const taskHandlers = {
     return validateDataset(payload.spec, new SharpDecoder(), { maxProblems: 200, onProgress: (done, total) => progress({ done, total }) });
   },
   /**
-   * One evaluation. onnxruntime is loaded here, in the worker, on first use: the API thread
+   * One evaluation. onnxruntime is loaded here, in the pool thread, on first use: the API thread
    * never imports it, and its pre/post-processing never runs on the API's event loop.
    */
   async evaluate(payload: Omit<EvaluateModelOptions, "onProgress" | "signal" | "decoder">, progress: (p: unknown) => void): Promise<EvaluationResult> {
@@ -105,6 +105,6 @@ export const taskHandlers = {
   },
 } as const;
 
-export type TaskName = keyof typeof taskHandlers;
-export type TaskPayload<K extends TaskName> = Parameters<(typeof taskHandlers)[K]>[0];
-export type TaskResult<K extends TaskName> = Awaited<ReturnType<(typeof taskHandlers)[K]>>;
+export type ThreadJobName = keyof typeof threadJobs;
+export type ThreadJobPayload<K extends ThreadJobName> = Parameters<(typeof threadJobs)[K]>[0];
+export type ThreadJobResult<K extends ThreadJobName> = Awaited<ReturnType<(typeof threadJobs)[K]>>;

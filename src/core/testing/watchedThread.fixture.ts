@@ -1,4 +1,4 @@
-/** Functions for watchedWorker.test.ts, run in a worker thread. */
+/** Functions for watchedThread.test.ts, run in a thread of their own. */
 export function count(args: { n: number }, progress: (label: string) => void): number {
   let sum = 0;
   for (let i = 0; i < args.n; i++) {

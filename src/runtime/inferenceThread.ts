@@ -1,6 +1,6 @@
 import { parentPort } from "worker_threads";
 import * as ort from "onnxruntime-node";
-import type { FromWorker, OutputValue, ToWorker, ValueMetadata } from "./inferenceProtocol";
+import type { FromThread, OutputValue, ToThread, ValueMetadata } from "./inferenceProtocol";
 import { openSession } from "./openSession";
 import { isResourceExhaustion, TransientRuntimeError } from "./runtimeFailure";
 
@@ -13,7 +13,7 @@ import { isResourceExhaustion, TransientRuntimeError } from "./runtimeFailure";
 const port = parentPort!;
 let session: ort.InferenceSession | null = null;
 
-const send = (message: FromWorker, transfer: ArrayBuffer[] = []) => {
+const send = (message: FromThread, transfer: ArrayBuffer[] = []) => {
   try {
     port.postMessage(message, transfer);
   } catch {
@@ -21,7 +21,7 @@ const send = (message: FromWorker, transfer: ArrayBuffer[] = []) => {
   }
 };
 
-port.on("message", async (message: ToWorker) => {
+port.on("message", async (message: ToThread) => {
   try {
     if (message.type === "open") {
       session = await openSession(message.modelPath, message.threads);

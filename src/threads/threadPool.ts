@@ -2,10 +2,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Worker } from "node:worker_threads";
 import { DomainError, DomainErrorCode } from "../core/errors";
-import type { TaskName, TaskPayload, TaskResult } from "./tasks";
+import type { ThreadJobName, ThreadJobPayload, ThreadJobResult } from "./threadJobs";
 
 interface Pending {
-  task: TaskName;
+  name: ThreadJobName;
   payload: unknown;
   resolve(value: unknown): void;
   reject(error: unknown): void;
@@ -15,20 +15,22 @@ interface Pending {
 }
 
 interface Slot {
-  worker: Worker;
+  thread: Worker;
   busy: Pending | null;
 }
 
-/** What crosses back from a worker: a result, a progress note, or an error as plain data. */
-export type WorkerMessage =
+/** What crosses back from a pool thread: a result, a progress note, or an error as plain data. */
+export type ThreadMessage =
   | { type: "result"; value: unknown }
   | { type: "progress"; value: unknown }
   | { type: "error"; error: { name: string; message: string; code?: DomainErrorCode; field?: string; details?: Record<string, unknown>; stack?: string } };
 
 /**
- * A fixed pool of worker threads for CPU-heavy work (parsing, merging, evaluation), so the API's
+ * A fixed pool of threads for CPU-heavy work (parsing, merging, evaluation), so the API's
  * event loop stays responsive. Errors come back as values and are rebuilt here: a DomainError
- * stays a DomainError with its code, anything else becomes an Error with the worker's message.
+ * stays a DomainError with its code, anything else becomes an Error with the thread's message.
+ * What a thread runs is a thread job (threadJobs.ts), not to be confused with a queued Job row:
+ * one Job (a merge) runs several thread jobs (parse, merge, hash).
  */
 export class ThreadPool {
   private readonly slots: Slot[] = [];
@@ -40,15 +42,15 @@ export class ThreadPool {
   }
 
   /**
-   * Runs a task on the next free thread. Aborting `signal` cancels it: a queued task is dropped,
+   * Runs a thread job on the next free thread. Aborting `signal` cancels it: a queued one is dropped,
    * a running one has its thread terminated (the pool starts a fresh one), and the promise
    * rejects with a CANCELLED DomainError.
    */
-  run<K extends TaskName>(task: K, payload: TaskPayload<K>, options: { onProgress?: (p: unknown) => void; transfer?: ArrayBuffer[]; signal?: AbortSignal } = {}): Promise<TaskResult<K>> {
+  run<K extends ThreadJobName>(name: K, payload: ThreadJobPayload<K>, options: { onProgress?: (p: unknown) => void; transfer?: ArrayBuffer[]; signal?: AbortSignal } = {}): Promise<ThreadJobResult<K>> {
     if (this.closed) return Promise.reject(new Error("the thread pool is closed"));
     if (options.signal?.aborted) return Promise.reject(cancelled());
     return new Promise((resolve, reject) => {
-      const job: Pending = { task, payload, resolve: resolve as (v: unknown) => void, reject, onProgress: options.onProgress, transfer: options.transfer, signal: options.signal };
+      const job: Pending = { name, payload, resolve: resolve as (v: unknown) => void, reject, onProgress: options.onProgress, transfer: options.transfer, signal: options.signal };
       options.signal?.addEventListener("abort", () => this.cancel(job), { once: true });
       this.queue.push(job);
       this.dispatch();
@@ -66,15 +68,15 @@ export class ThreadPool {
     if (!slot) return;
     slot.busy = null;
     this.slots.splice(this.slots.indexOf(slot), 1);
-    void slot.worker.terminate();
+    void slot.thread.terminate();
     job.reject(cancelled());
     this.dispatch();
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const p of this.queue.splice(0)) p.reject(new Error("the thread pool closed before the task ran"));
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    for (const p of this.queue.splice(0)) p.reject(new Error("the thread pool closed before the thread job ran"));
+    await Promise.all(this.slots.map((s) => s.thread.terminate()));
     this.slots.length = 0;
   }
 
@@ -85,15 +87,15 @@ export class ThreadPool {
       if (!slot) return;
       const job = this.queue.shift()!;
       slot.busy = job;
-      slot.worker.postMessage({ task: job.task, payload: job.payload }, job.transfer ?? []);
+      slot.thread.postMessage({ name: job.name, payload: job.payload }, job.transfer ?? []);
     }
   }
 
   private spawn(): Slot {
-    const worker = startWorker();
-    const slot: Slot = { worker, busy: null };
-    worker.unref();
-    worker.on("message", (message: WorkerMessage) => {
+    const thread = startThread();
+    const slot: Slot = { thread, busy: null };
+    thread.unref();
+    thread.on("message", (message: ThreadMessage) => {
       const job = slot.busy;
       if (!job) return;
       if (message.type === "progress") {
@@ -109,11 +111,11 @@ export class ThreadPool {
       const job = slot.busy;
       slot.busy = null;
       this.slots.splice(this.slots.indexOf(slot), 1);
-      job?.reject(new Error(`worker thread died: ${error.message}`));
+      job?.reject(new Error(`pool thread died: ${error.message}`));
       this.dispatch();
     };
-    worker.on("error", fail);
-    worker.on("exit", (code) => {
+    thread.on("error", fail);
+    thread.on("exit", (code) => {
       // A slot removed by cancel() was terminated on purpose.
       if (this.slots.includes(slot)) fail(new Error(`exit code ${code}`));
     });
@@ -126,16 +128,16 @@ function cancelled(): DomainError {
   return new DomainError("CANCELLED", "cancelled");
 }
 
-function startWorker(): Worker {
-  const compiled = path.join(__dirname, "workerMain.js");
+function startThread(): Worker {
+  const compiled = path.join(__dirname, "threadMain.js");
   if (fs.existsSync(compiled)) return new Worker(compiled);
   // Running from TypeScript sources (tests): compile on the fly with the same swc settings.
   const hook = path.resolve(__dirname, "..", "..", "scripts", "ts-hook.js");
-  const entry = path.join(__dirname, "workerMain.ts");
+  const entry = path.join(__dirname, "threadMain.ts");
   return new Worker(`require(${JSON.stringify(hook)}); require(${JSON.stringify(entry)});`, { eval: true });
 }
 
-function rebuildError(e: Extract<WorkerMessage, { type: "error" }>["error"]): Error {
+function rebuildError(e: Extract<ThreadMessage, { type: "error" }>["error"]): Error {
   if (e.code) {
     const error = new DomainError(e.code, e.message, { field: e.field, details: e.details });
     return error;

@@ -35,7 +35,7 @@ export interface MergeModelRef {
   layers?: { count: number; byName: Record<string, number> } | null;
 }
 
-/** Where remote artifacts live (the worker builds its own client from this and the environment). */
+/** Where remote artifacts live (the merging thread builds its own client from this and the environment). */
 export interface RemoteStoreSettings {
   artifacts: string;
   dataDir: string;
@@ -156,7 +156,7 @@ function readAt(fd: number, into: Uint8Array, position: number, file: string): P
 const PROGRESS_INTERVAL_MS = 100;
 
 /**
- * One merge, start to finish, in a worker thread: parse every input, plan, then stream
+ * One merge, start to finish, in a pool thread: parse every input, plan, then stream
  * the anchor's file to `outFile` with merged tensors computed one at a time. Memory is bounded
  * by the tensors in flight, not by the number or size of the models.
  */

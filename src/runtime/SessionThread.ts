@@ -2,36 +2,36 @@ import * as fs from "fs";
 import * as path from "path";
 import { Worker } from "worker_threads";
 import { badInput, invariant } from "../core/errors";
-import type { FromWorker, OutputValue, ToWorker, ValueMetadata } from "./inferenceProtocol";
+import type { FromThread, OutputValue, ToThread, ValueMetadata } from "./inferenceProtocol";
 import type { SessionThreads } from "./openSession";
 import { TransientRuntimeError } from "./runtimeFailure";
 
 /**
- * An onnxruntime session living in its own worker thread (see inferenceWorker.ts for why), with
- * the metadata of the model and a `run` that resolves when the worker posts the outputs back.
+ * An onnxruntime session living in its own thread (see inferenceThread.ts for why), with
+ * the metadata of the model and a `run` that resolves when the thread posts the outputs back.
  * Input buffers are transferred, not copied; so are output buffers when onnxruntime allows it.
  */
-export class WorkerSession {
+export class SessionThread {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (o: Record<string, OutputValue>) => void; reject: (e: Error) => void }>();
   private exited: Promise<void>;
   private failure: Error | null = null;
-  /** Input buffers the worker handed back, by length, for the next batches (no 3 MB allocation per image). */
+  /** Input buffers the thread handed back, by length, for the next batches (no 3 MB allocation per image). */
   private readonly spare = new Map<number, Float32Array[]>();
 
   private constructor(
-    private readonly worker: Worker,
+    private readonly thread: Worker,
     readonly modelPath: string,
     readonly inputNames: readonly string[],
     readonly outputNames: readonly string[],
     readonly inputMetadata: readonly ValueMetadata[],
     readonly outputMetadata: readonly ValueMetadata[],
   ) {
-    this.exited = new Promise((resolve) => worker.once("exit", () => resolve()));
-    worker.on("message", (m: FromWorker) => {
+    this.exited = new Promise((resolve) => thread.once("exit", () => resolve()));
+    thread.on("message", (m: FromThread) => {
       if (m.type === "ready") return;
       const id = m.id;
-      invariant(id !== null, "worker replies to runs carry their id");
+      invariant(id !== null, "thread replies to runs carry their id");
       const p = this.pending.get(id);
       invariant(p, `a pending run ${id}`);
       this.pending.delete(id);
@@ -48,33 +48,33 @@ export class WorkerSession {
       for (const p of this.pending.values()) p.reject(e);
       this.pending.clear();
     };
-    // The worker thread itself failing (its heap exhausted, a native crash) says nothing about the model.
-    worker.on("error", (e) => fail(new TransientRuntimeError(`the inference worker failed: ${e.message}`, { cause: e })));
-    worker.on("exit", (code) => fail(new TransientRuntimeError(`the inference worker exited (code ${code})`)));
+    // The thread itself failing (its heap exhausted, a native crash) says nothing about the model.
+    thread.on("error", (e) => fail(new TransientRuntimeError(`the inference thread failed: ${e.message}`, { cause: e })));
+    thread.on("exit", (code) => fail(new TransientRuntimeError(`the inference thread exited (code ${code})`)));
   }
 
   /**
-   * Opens `modelPath` in a new worker; a file onnxruntime cannot load is the caller's mistake,
-   * named; a lack of resources or a worker that fails to start is a TransientRuntimeError.
+   * Opens `modelPath` in a new thread; a file onnxruntime cannot load is the caller's mistake,
+   * named; a lack of resources or a thread that fails to start is a TransientRuntimeError.
    */
-  static async open(modelPath: string, threads: SessionThreads): Promise<WorkerSession> {
-    const worker = startWorker();
-    const ready = await new Promise<Extract<FromWorker, { type: "ready" }>>((resolve, reject) => {
-      worker.once("message", (m: FromWorker) => {
+  static async open(modelPath: string, threads: SessionThreads): Promise<SessionThread> {
+    const thread = startThread();
+    const ready = await new Promise<Extract<FromThread, { type: "ready" }>>((resolve, reject) => {
+      thread.once("message", (m: FromThread) => {
         if (m.type === "ready") resolve(m);
         else if (m.type === "error" && m.transient) reject(new TransientRuntimeError(m.message));
         else reject(new Error(m.type === "error" ? m.message : "unexpected message"));
       });
-      worker.once("error", (e) => reject(new TransientRuntimeError(`the inference worker failed to start: ${e.message}`, { cause: e })));
-      worker.once("exit", (code) => reject(new TransientRuntimeError(`the inference worker exited (code ${code}) before opening ${modelPath}`)));
-      worker.postMessage({ type: "open", modelPath, threads } satisfies ToWorker);
+      thread.once("error", (e) => reject(new TransientRuntimeError(`the inference thread failed to start: ${e.message}`, { cause: e })));
+      thread.once("exit", (code) => reject(new TransientRuntimeError(`the inference thread exited (code ${code}) before opening ${modelPath}`)));
+      thread.postMessage({ type: "open", modelPath, threads } satisfies ToThread);
     }).catch(async (e: Error) => {
-      await worker.terminate();
+      await thread.terminate();
       if (e instanceof TransientRuntimeError) throw e;
       const prefix = `model ${modelPath} cannot be loaded by onnxruntime`;
       throw badInput(e.message.startsWith(prefix) ? e.message : `${prefix}: ${e.message}`, "modelPath", { file: modelPath });
     });
-    return new WorkerSession(worker, modelPath, ready.inputNames, ready.outputNames, ready.inputMetadata, ready.outputMetadata);
+    return new SessionThread(thread, modelPath, ready.inputNames, ready.outputNames, ready.inputMetadata, ready.outputMetadata);
   }
 
   /** A zeroed input buffer of `length` floats, reused when one is spare. */
@@ -83,28 +83,28 @@ export class WorkerSession {
     return reused ? reused.fill(0) : new Float32Array(length);
   }
 
-  /** Runs one batch; `data` is transferred to the worker (unusable here afterwards). */
+  /** Runs one batch; `data` is transferred to the thread (unusable here afterwards). */
   run(inputName: string, data: Float32Array, dims: number[], fetches: string[]): Promise<Record<string, OutputValue>> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ type: "run", id, inputName, data, dims, fetches } satisfies ToWorker, [data.buffer as ArrayBuffer]);
+      this.thread.postMessage({ type: "run", id, inputName, data, dims, fetches } satisfies ToThread, [data.buffer as ArrayBuffer]);
     });
   }
 
-  /** Releases the session and ends the worker, after the runs already sent. */
+  /** Releases the session and ends the thread, after the runs already sent. */
   async release(): Promise<void> {
-    if (!this.failure) this.worker.postMessage({ type: "release" } satisfies ToWorker);
+    if (!this.failure) this.thread.postMessage({ type: "release" } satisfies ToThread);
     await this.exited;
   }
 }
 
-function startWorker(): Worker {
-  const compiled = path.join(__dirname, "inferenceWorker.js");
+function startThread(): Worker {
+  const compiled = path.join(__dirname, "inferenceThread.js");
   if (fs.existsSync(compiled)) return new Worker(compiled);
   // From TypeScript sources (tests, bench): compile on the fly with the project's swc settings.
   const hook = path.resolve(__dirname, "..", "..", "scripts", "ts-hook.js");
-  const entry = path.join(__dirname, "inferenceWorker.ts");
+  const entry = path.join(__dirname, "inferenceThread.ts");
   return new Worker(`require(${JSON.stringify(hook)}); require(${JSON.stringify(entry)});`, { eval: true });
 }

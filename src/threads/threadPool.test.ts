@@ -27,7 +27,7 @@ describe("ThreadPool", () => {
 });
 
 describe("ThreadPool cancellation", () => {
-  test("aborting a running task terminates its thread; the pool goes on with a fresh one", async () => {
+  test("aborting a running thread job terminates its thread; the pool goes on with a fresh one", async () => {
     const pool = new ThreadPool(1);
     const controller = new AbortController();
     const started = Date.now();

@@ -1,7 +1,7 @@
 import * as path from "node:path";
-import { runWatched } from "./watchedWorker";
+import { runWatched } from "./watchedThread";
 
-const fixture = path.join(__dirname, "watchedWorker.fixture.ts");
+const fixture = path.join(__dirname, "watchedThread.fixture.ts");
 
 describe("runWatched", () => {
   it("returns the function's result", async () => {
