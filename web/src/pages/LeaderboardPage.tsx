@@ -1,5 +1,6 @@
 import { useState } from "react";
 import { datasetLabel, useCatalog } from "../api/useCatalog";
+import { useMostScoredDataset } from "../api/useMostScoredDataset";
 import { useQuery } from "../api/useQuery";
 import { Empty, ErrorMessage, Loading } from "../components/States";
 import { date, percent, points } from "../format";
@@ -44,7 +45,9 @@ export function LeaderboardPage() {
   const catalog = useCatalog();
   const [cursors, setCursors] = useState<string[]>([]);
   const datasets = catalog.data?.datasets.edges.map((e) => e.node) ?? [];
-  const datasetId = params.get("dataset") ?? datasets[0]?.id ?? "";
+  // Without a chosen dataset: the one with the most canonical scores (the first when none has any).
+  const mostScored = useMostScoredDataset(params.get("dataset") ? [] : catalog.error ? [] : catalog.data ? datasets.map((d) => d.id) : undefined);
+  const datasetId = params.get("dataset") ?? (mostScored.resolved ? mostScored.id || datasets[0]?.id || "" : "");
   const after = params.get("after");
   const result = useQuery<{ leaderboard: { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: Array<{ node: Entry }> } }>(QUERY, { dataset: datasetId, after }, { skip: !datasetId });
   const dataset = datasets.find((d) => d.id === datasetId);

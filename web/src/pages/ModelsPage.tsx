@@ -1,6 +1,6 @@
 import { useEffect, useState } from "react";
 import { datasetLabel, useCatalog } from "../api/useCatalog";
-import { useMostUsedTarget } from "../api/useMostUsedTarget";
+import { useMostScoredDataset } from "../api/useMostScoredDataset";
 import { useQuery } from "../api/useQuery";
 import { Empty, ErrorMessage, Loading } from "../components/States";
 import { date, percent } from "../format";
@@ -32,7 +32,7 @@ const ROW = `id name version origin udaStrategy architecture tags createdAt task
 
 /**
  * The score column is each model's canonical score on one dataset (Model.score, batched by the
- * server for the page) — the chosen one, else the most used target dataset — never every
+ * server for the page) — the chosen one, else the dataset with the most canonical scores — never every
  * evaluation of every row. The same dataset makes SCORE sorting possible (ModelOrderBy.datasetId).
  */
 function modelsQuery(withScore: boolean): string {
@@ -70,10 +70,10 @@ export function ModelsPage() {
   const datasets = catalog.data?.datasets.edges.map((e) => e.node) ?? [];
   const scoreOn = get("scoreOn");
   // Counted even when a dataset is chosen, so the picker can name the default.
-  const mostUsed = useMostUsedTarget(catalog.error ? [] : catalog.data ? datasets.map((d) => d.id) : undefined, false);
-  const scoreDataset = scoreOn || mostUsed.id;
+  const mostScored = useMostScoredDataset(catalog.error ? [] : catalog.data ? datasets.map((d) => d.id) : undefined);
+  const scoreDataset = scoreOn || mostScored.id;
   const scoreName = datasets.find((d) => d.id === scoreDataset)?.name;
-  const defaultName = datasets.find((d) => d.id === mostUsed.id)?.name;
+  const defaultName = datasets.find((d) => d.id === mostScored.id)?.name;
   const sort = get("sort") || "created";
   const direction = get("dir");
   const where: Record<string, unknown> = {};
@@ -93,7 +93,7 @@ export function ModelsPage() {
   if (scoreDataset) variables.scoreOn = scoreDataset;
   // Without a chosen dataset the query waits for the default (two quick reads), so the table is
   // not fetched twice, once without scores and once with.
-  const result = useQuery<ModelsData>(modelsQuery(Boolean(scoreDataset)), variables, { keepPrevious: true, skip: !scoreOn && !mostUsed.resolved });
+  const result = useQuery<ModelsData>(modelsQuery(Boolean(scoreDataset)), variables, { keepPrevious: true, skip: !scoreOn && !mostScored.resolved });
   const connection = result.data?.models;
   const page = cursors.length + 1;
 
@@ -149,7 +149,7 @@ export function ModelsPage() {
         <label>
           Score on
           <select value={scoreOn} onChange={(e) => setFilter({ scoreOn: e.target.value })}>
-            <option value="">{defaultName ? `most used target (${defaultName})` : mostUsed.resolved ? "choose a dataset" : "most used target…"}</option>
+            <option value="">{defaultName ? `most scored (${defaultName})` : mostScored.resolved ? "choose a dataset" : "most scored…"}</option>
             {datasets.map((d) => <option key={d.id} value={d.id}>{datasetLabel(d)}</option>)}
           </select>
         </label>
@@ -179,7 +179,7 @@ export function ModelsPage() {
       </form>
       {catalog.error ? <ErrorMessage error={catalog.error} retry={catalog.refetch} /> : null}
       {result.error ? <ErrorMessage error={result.error} retry={result.refetch} /> : null}
-      {!connection && (result.loading || !mostUsed.resolved) && !result.error ? <Loading what="models" /> : null}
+      {!connection && (result.loading || !mostScored.resolved) && !result.error ? <Loading what="models" /> : null}
       {connection && connection.edges.length === 0 ? (
         <Empty>
           {Object.keys(where).length ? "No model matches these filters." : "No models yet. Register one with "}
@@ -200,7 +200,7 @@ export function ModelsPage() {
                   <th scope="col">Origin</th>
                   <th scope="col">Datasets</th>
                   <th scope="col">Tags</th>
-                  <th scope="col" className="num" title={scoreOn ? "canonical score on the chosen dataset" : scoreDataset ? "canonical score on the dataset most models target; choose another under “Score on”" : "no model has a target dataset: choose one under “Score on”"}>
+                  <th scope="col" className="num" title={scoreOn ? "canonical score on the chosen dataset" : scoreDataset ? "canonical score on the dataset with the most scores; choose another under “Score on”" : "no model has a score yet: choose a dataset under “Score on”"}>
                     {scoreName ? `Score (${scoreName})` : "Score"}
                   </th>
                   <th scope="col">Created</th>
