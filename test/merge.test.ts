@@ -143,9 +143,30 @@ describe.each(databaseKinds)("merges through GraphQL (%s)", (kind) => {
     const job = await waitForJob(server, again.startMerge.id);
     expect(job.status).toBe("SUCCEEDED");
     expect(job.model.id).toBe(first.models.edges[0].node.id);
-    expect(job.message).toMatch(/identical merge already exists/);
+    // The existing model keeps its name; the job says it was reused and that the asked name was not made.
+    expect(job.model.name).toBe("soup-linear");
+    expect(job.message).toMatch(/identical merge already exists: soup-linear@1 .*; the requested another-name@1 was not created$/);
+    const reused = async (id: string) => (await server.ok(`query($id: ID!) { job(id: $id) { reused } }`, { id })).job.reused;
+    expect(await reused(again.startMerge.id)).toBe(true);
+    const { jobs } = await server.ok(`{ jobs(kind: MERGE, status: [SUCCEEDED]) { edges { node { id reused model { name } } } } }`);
+    expect(jobs.edges.find((e: any) => e.node.model.name === "soup-linear" && e.node.id !== again.startMerge.id).node.reused).toBe(false);
     const { models } = await server.ok(`{ models(where: { nameContains: "another-name" }) { totalCount } }`);
     expect(models.totalCount).toBe(0);
+    // Asked without a name, the same recipe says nothing about names: there was none to refuse.
+    const unnamed = await waitForJob(server, (await server.ok(START, { i: { anchorId: ids.a1, modelIds: [ids.a2, ids.a3] } })).startMerge.id);
+    expect(unnamed.message).toMatch(/returning it instead of a duplicate$/);
+    expect(await reused(unnamed.id)).toBe(true);
+  });
+
+  test("an unnamed merge is called <anchor>-<method>-<schedule>-<first 8 hex digits of its recipe hash>", async () => {
+    for (const [method, schedule, extra] of [["LAYERWISE", "UNIFORM", {}], ["TASK_ARITHMETIC", "COSINE", { baseModelId: ids.base }]] as const) {
+      const start = await server.ok(START, { i: { anchorId: ids.a2, modelIds: [ids.a3], method, schedule: { kind: schedule }, ...extra } });
+      const job = await waitForJob(server, start.startMerge.id);
+      expect(job.status).toBe("SUCCEEDED");
+      const { model } = await server.ok(`query($id: ID!) { model(id: $id) { name merge { recipeHash } } }`, { id: job.model.id });
+      expect(model.merge.recipeHash).toMatch(/^[0-9a-f]{64}$/);
+      expect(model.name).toBe(`a2-${method.toLowerCase()}-${schedule.toLowerCase()}-${model.merge.recipeHash.slice(0, 8)}`);
+    }
   });
 
   test("cross-architecture: anchor with head B, contributors with head A — only shared tensors merge, B's own head is copied", async () => {

@@ -16,6 +16,7 @@ import type { ModelRow, ModelService } from "./modelService";
 import type { StructureCatalog } from "./structureCatalog";
 import { tagList } from "./validate";
 import { MergeScratch } from "./mergeScratch";
+import { defaultMergeName } from "./mergeName";
 
 export interface MergeRequest {
   anchorId: string;
@@ -168,6 +169,9 @@ export class MergeService {
     const existing = await this.db.merge.findFirst({ where: { recipeHash, outputModel: { deletedAt: null } }, include: { outputModel: true } });
     if (existing?.outputModel) {
       const m = existing.outputModel;
+      // The existing model keeps its name: say so when the request asked for another one.
+      const asked = { name: request.output?.name?.trim() || m.name, version: request.output?.version?.trim() || m.version };
+      const renamed = asked.name !== m.name || asked.version !== m.version ? `; the requested ${asked.name}@${asked.version} was not created` : "";
       return this.db.job.create({
         data: {
           kind: "MERGE",
@@ -175,14 +179,14 @@ export class MergeService {
           progress: 1,
           payload: { recipe, recipeHash } as unknown as object,
           result: { modelId: m.id, mergeId: existing.id, reused: true },
-          message: `an identical merge already exists: ${m.name}@${m.version} (${m.id}); returning it instead of a duplicate`,
+          message: `an identical merge already exists: ${m.name}@${m.version} (${m.id}); returning it instead of a duplicate${renamed}`,
           finishedAt: new Date(),
           startedAt: new Date(),
         },
       });
     }
 
-    const name = request.output?.name?.trim() || `${inputs.anchor.name}-${plan.method.toLowerCase()}-${recipeHash.slice(0, 8)}`;
+    const name = request.output?.name?.trim() || defaultMergeName(inputs.anchor.name, plan.method, plan.schedule.kind, recipeHash);
     const version = request.output?.version?.trim() || "1";
     const tags = tagList(request.output?.tags, "input.output.tags") ?? [];
     const taken = await this.db.model.findUnique({ where: { name_version: { name, version } }, select: { id: true } });
@@ -262,7 +266,7 @@ export class MergeService {
       const created = await this.record(payload, inputs, result, blob.sha256, blob.sizeBytes, ctx.jobId);
       const reuse = created.reused ? " (an identical merge finished first; returning it)" : "";
       return {
-        result: { modelId: created.model.id, mergeId: created.mergeId, sha256: blob.sha256, mergedTensors: result.mergedCount, copiedTensors: result.copiedCount },
+        result: { modelId: created.model.id, mergeId: created.mergeId, sha256: blob.sha256, mergedTensors: result.mergedCount, copiedTensors: result.copiedCount, reused: created.reused },
         message: `merged ${result.mergedCount} tensors (${result.copiedCount} copied) into ${created.model.name}@${created.model.version}${reuse}`,
       };
     } catch (error) {

@@ -236,7 +236,8 @@ describeBrowser("dashboard in Chromium", () => {
     await page.getByTestId("leaderboard").waitFor();
     const row = page.getByTestId("leaderboard").locator("tbody tr", { hasText: "ui-soup" });
     await row.waitFor();
-    expect(await row.textContent()).toMatch(/merged · layerwise/);
+    // The badge names the method and the schedule (the builder's default, LINEAR).
+    expect(await row.textContent()).toMatch(/merged · layerwise · linear/);
     // The gain worked out here from the models' own scores: merged − the best of its three inputs, in points.
     const scores: Record<string, number> = {};
     for (const [name, id] of Object.entries({ ...ids, "ui-soup": mergedId })) {

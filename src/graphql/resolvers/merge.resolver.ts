@@ -92,6 +92,14 @@ export class JobResolver {
     return id ? ctx.loaders.model.load(id) : null;
   }
 
+  @FieldResolver(() => Boolean, {
+    description:
+      "True when the job returned an existing result instead of doing the work: an identical merge recipe (its model keeps its own name, whatever output name was asked for) or a stored evaluation with the same settings.",
+  })
+  reused(@Root() job: Job): boolean {
+    return (job.result as { reused?: unknown } | null)?.reused === true;
+  }
+
   @FieldResolver(() => Merge, { nullable: true })
   merge(@Root() job: Job, @Ctx() ctx: GraphQLContext) {
     const id = (job.result as { mergeId?: string } | null)?.mergeId;

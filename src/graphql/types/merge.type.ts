@@ -36,7 +36,13 @@ export class MergeParamsInput {
 
 @InputType()
 export class MergeOutputInput {
-  @Field({ nullable: true, description: "Default <anchor>-<method>-<recipe hash>." }) name?: string;
+  @Field({
+    nullable: true,
+    description:
+      "Default <anchor>-<method>-<schedule>-<hash8>: the anchor's name, the method and the schedule's kind in lower case, and the first 8 hex digits of Merge.recipeHash. " +
+      "When a merge with the same recipe already exists, its model is returned under its own name and version (this name is not used) and the job says so (Job.reused, Job.message).",
+  })
+  name?: string;
   @Field({ nullable: true }) version?: string;
   @Field(() => [String], { nullable: true }) tags?: string[];
 }

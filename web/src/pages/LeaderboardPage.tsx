@@ -11,7 +11,7 @@ interface Entry {
   score: number;
   model: { id: string; name: string; version: string; origin: string; udaStrategy: string | null };
   evaluation: { id: string; createdAt: string; external: boolean; source: string | null };
-  merge: { id: string; method: string; gain: { vsBestParent: number | null; bestParentScore: number | null; perParent: Array<{ model: { id: string; name: string }; score: number | null }> } } | null;
+  merge: { id: string; method: string; schedule: { kind: string }; gain: { vsBestParent: number | null; bestParentScore: number | null; perParent: Array<{ model: { id: string; name: string }; score: number | null }> } } | null;
 }
 
 const QUERY = `query Leaderboard($dataset: ID!, $after: String) {
@@ -21,7 +21,7 @@ const QUERY = `query Leaderboard($dataset: ID!, $after: String) {
       rank score
       model { id name version origin udaStrategy }
       evaluation { id createdAt external source }
-      merge { id method gain(datasetId: $dataset) { vsBestParent bestParentScore perParent { model { id name } score } } }
+      merge { id method schedule { kind } gain(datasetId: $dataset) { vsBestParent bestParentScore perParent { model { id name } score } } }
     } }
   }
 }`;
@@ -93,7 +93,7 @@ export function LeaderboardPage() {
                     <td>
                       <Link to={`/models/${node.model.id}?tab=evaluations&evaluation=${node.evaluation.id}`}>{node.model.name}</Link>
                       <span className="muted">@{node.model.version}</span>{" "}
-                      {node.merge ? <span className="badge origin-merged" title={`made by ${node.merge.method}`}>merged · {node.merge.method.toLowerCase()}</span> : null}
+                      {node.merge ? <span className="badge origin-merged" title={`made by ${node.merge.method} with the ${node.merge.schedule.kind} schedule`}>merged · {node.merge.method.toLowerCase()} · {node.merge.schedule.kind.toLowerCase()}</span> : null}
                       {node.model.udaStrategy ? <span className="muted"> {node.model.udaStrategy}</span> : null}
                     </td>
                     <td className="num"><strong>{percent(node.score)}</strong></td>
