@@ -54,3 +54,6 @@ function printTable(header: string[], rows: string[][]): void {
   console.error(line(header));
   for (const r of rows) console.error(line(r));
 }
+
+/** What `layermerge evaluate --help` prints. */
+export { USAGE as EVALUATE_USAGE };

@@ -5,11 +5,11 @@ import { DomainError } from "../core/errors";
 import { UnreachableError } from "../outage";
 import { printAppSchema } from "../graphql/schema";
 import { migrate } from "../persistence/migrate";
-import { tokenCommand } from "./token.command";
+import { tokenCommand, TOKEN_USAGE, TOKENS_USAGE } from "./token.command";
 import { serveCommand } from "./serve.command";
-import { registerCommand } from "./register.command";
-import { mergeCommand } from "./merge.command";
-import { evaluateCommand } from "./evaluate.command";
+import { registerCommand, REGISTER_USAGE } from "./register.command";
+import { mergeCommand, MERGE_USAGE } from "./merge.command";
+import { evaluateCommand, EVALUATE_USAGE } from "./evaluate.command";
 import { workerCommand } from "./worker.command";
 
 const USAGE = `layermerge — a model registry for segmentation models
@@ -19,8 +19,8 @@ Usage:
   layermerge worker                     run queued merges and evaluations (distributed shape, needs REDIS_URL)
   layermerge migrate                    apply database migrations and exit
   layermerge schema                     print the GraphQL schema (SDL)
-  layermerge token create --role ROLE --name NAME [--expires 30d]
-                                        create an API token (printed once)
+  layermerge token create --role ROLE --name NAME [--expires 30d] [--json]
+                                        create an API token: its id and the token (shown once)
   layermerge token list [--all]         list tokens (--all includes revoked ones)
   layermerge token revoke ID            revoke a token
   layermerge register FILE --name NAME --task TASK [--backbone --source --target --strategy --tags …]
@@ -33,11 +33,50 @@ Usage:
 Commands that talk to a running registry use LAYERMERGE_URL (default http://127.0.0.1:4000)
 and LAYERMERGE_TOKEN.
 
-Configuration comes from the environment (DATABASE_URL, HOST, PORT, LAYERMERGE_*); see README.`;
+Configuration comes from the environment (DATABASE_URL, HOST, PORT, LAYERMERGE_*); see README.
+\`layermerge COMMAND --help\` (or \`layermerge help COMMAND\`) prints one command's usage.`;
+
+const CONFIGURED = "  Configuration comes from the environment (DATABASE_URL, HOST, PORT, LAYERMERGE_*); see the README.";
+
+/** What `layermerge COMMAND --help` prints (read when asked: the command modules import this one). */
+function usageOf(command: string, sub?: string): string | null {
+  switch (command) {
+    case "serve":
+      return `usage: layermerge serve\n  Starts the API and the dashboard (GraphQL at http://HOST:PORT/graphql); without REDIS_URL it runs jobs too.\n${CONFIGURED}`;
+    case "worker":
+      return `usage: layermerge worker\n  Runs queued merges and evaluations from Redis (REDIS_URL), LAYERMERGE_JOB_CONCURRENCY at a time.\n${CONFIGURED}`;
+    case "migrate":
+      return `usage: layermerge migrate\n  Applies the database's pending migrations (DATABASE_URL) and exits.`;
+    case "schema":
+      return `usage: layermerge schema\n  Prints the GraphQL schema (SDL) on stdout.`;
+    case "token":
+      return sub && sub in TOKEN_USAGE ? TOKEN_USAGE[sub as keyof typeof TOKEN_USAGE] : TOKENS_USAGE;
+    case "register":
+      return REGISTER_USAGE;
+    case "merge":
+      return MERGE_USAGE;
+    case "evaluate":
+      return EVALUATE_USAGE;
+    default:
+      return null;
+  }
+}
+
+/** `--help` or `-h` among the options (not after `--`, where arguments are taken as they are). */
+function asksForHelp(args: string[]): boolean {
+  const end = args.indexOf("--");
+  return (end < 0 ? args : args.slice(0, end)).some((a) => a === "--help" || a === "-h");
+}
 
 /** Returns the process exit code. Errors a person can fix are one line, without a stack. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // Before anything runs: asking for help never opens a database or starts a server.
+  const usage = command === "help" && rest.length ? usageOf(rest[0], rest[1]) : command && asksForHelp(rest) ? usageOf(command, rest[0]) : null;
+  if (usage) {
+    console.log(usage);
+    return 0;
+  }
   try {
     switch (command) {
       case "serve":

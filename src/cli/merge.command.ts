@@ -75,3 +75,6 @@ export async function followJob(client: ApiClient, id: string, label: string): P
   else process.stderr.write("\n");
   return job;
 }
+
+/** What `layermerge merge --help` prints. */
+export { USAGE as MERGE_USAGE };

@@ -89,3 +89,6 @@ function resolveRef(what: string, given: string, known: Array<[string, string]>)
   if (!match) throw new DomainError("BAD_USER_INPUT", `unknown ${what} ${JSON.stringify(given)} (give an id or ${what === "task" ? "key" : "name"})`);
   return match[0];
 }
+
+/** What `layermerge register --help` prints. */
+export { USAGE as REGISTER_USAGE };

@@ -3,6 +3,24 @@ import { openDatabase } from "../persistence/database";
 import { TokenService } from "../services/tokenService";
 import { parse } from "./main";
 
+export const TOKEN_USAGE = {
+  create: `usage: layermerge token create --role READER|WRITER|ADMIN --name NAME [--expires 30d] [--json]
+  Prints the new token's id and the token (shown only now) on stdout; --json prints them as one
+  JSON object {id, token, name, role, expiresAt} for scripts.`,
+  list: `usage: layermerge token list [--all]
+  Lists tokens (never the tokens themselves); --all includes revoked ones.`,
+  revoke: `usage: layermerge token revoke ID`,
+};
+
+export const TOKENS_USAGE = `usage: layermerge token create|list|revoke …
+  Token management talks to the database (DATABASE_URL), not to a running registry.
+
+${TOKEN_USAGE.create}
+
+${TOKEN_USAGE.list}
+
+${TOKEN_USAGE.revoke}`;
+
 /**
  * Token management talks to the database directly (not the API): it is how the first ADMIN
  * token comes to exist when the API already requires one.
@@ -15,14 +33,19 @@ export async function tokenCommand(args: string[]): Promise<number> {
   try {
     switch (sub) {
       case "create": {
-        const { values } = parse(rest, { role: { type: "string" }, name: { type: "string" }, expires: { type: "string" } });
+        const { values } = parse(rest, { role: { type: "string" }, name: { type: "string" }, expires: { type: "string" }, json: { type: "boolean" } });
         if (!values.role || !values.name) {
-          console.error("usage: layermerge token create --role READER|WRITER|ADMIN --name NAME [--expires 30d]");
+          console.error(TOKEN_USAGE.create);
           return 2;
         }
         const { token, record } = await tokens.create({ name: String(values.name), role: String(values.role).toUpperCase(), expiresIn: values.expires as string | undefined });
-        console.log(token);
-        console.error(`created token ${record.id} (${record.role}, ${record.expiresAt ? `expires ${record.expiresAt.toISOString()}` : "no expiry"}); it is shown only now`);
+        const expiresAt = record.expiresAt?.toISOString() ?? null;
+        if (values.json) {
+          console.log(JSON.stringify({ id: record.id, token, name: record.name, role: record.role, expiresAt }));
+        } else {
+          console.log(`id     ${record.id}\ntoken  ${token}`);
+          console.error(`created token ${record.name} (${record.role}, ${expiresAt ? `expires ${expiresAt}` : "no expiry"}); the token is shown only now`);
+        }
         return 0;
       }
       case "list": {
@@ -44,7 +67,7 @@ export async function tokenCommand(args: string[]): Promise<number> {
       case "revoke": {
         const { positionals } = parse(rest, {});
         if (positionals.length !== 1) {
-          console.error("usage: layermerge token revoke ID");
+          console.error(TOKEN_USAGE.revoke);
           return 2;
         }
         const revoked = await tokens.revoke(positionals[0]);
@@ -52,7 +75,7 @@ export async function tokenCommand(args: string[]): Promise<number> {
         return 0;
       }
       default:
-        console.error("usage: layermerge token create|list|revoke …");
+        console.error(TOKENS_USAGE);
         return 2;
     }
   } finally {
