@@ -21,7 +21,7 @@ import { writeSafetensors } from "../src/core/formats/safetensors/testing/writeS
  */
 const REGISTER = `mutation($i: RegisterModelInput!) { registerModel(input: $i) {
   id name origin artifact { sha256 sizeBytes format }
-  structure { hash format tensorCount parameterCount layerCount layerOrderSource generatedNameCount
+  structure { hash format tensorCount mergeableTensorCount parameterCount layerCount layerOrderSource generatedNameCount
     parameterCountByDtype { dtype tensorCount parameterCount } groups { prefix tensorCount parameterCount } } } }`;
 
 describe.each(databaseKinds)("artifacts, registration and candidates (%s)", (kind) => {
@@ -100,6 +100,7 @@ describe.each(databaseKinds)("artifacts, registration and candidates (%s)", (kin
     expect(m.structure).toMatchObject({
       format: "onnx",
       tensorCount: 7,
+      mergeableTensorCount: 7,
       parameterCount: 852,
       layerCount: 4,
       layerOrderSource: "GRAPH",
@@ -135,7 +136,7 @@ describe.each(databaseKinds)("artifacts, registration and candidates (%s)", (kin
       // Quantized: layer1's weight is int8 (+ scale, zero point) and the head ConvInteger's
       // weight uint8 (+ zero point): 576 + 32 elements leave the parameter count, listed but not
       // mergeable: 852 − 576 − 32 = 244 parameters in 5 float tensors, + 5 quantized tensors.
-      ["quantized", { quantized: true }, { parameterCount: 244 }],
+      ["quantized", { quantized: true }, { parameterCount: 244, tensorCount: 10, mergeableTensorCount: 5 }],
     ];
     for (const [name, options, expected] of cases) {
       const net = buildSegNet(options);
@@ -148,6 +149,10 @@ describe.each(databaseKinds)("artifacts, registration and candidates (%s)", (kin
     const q = await server.ok(`{ models(first: 1, where: { nameContains: "variant-quantized" }) { edges { node { structure { tensors(first: 100) { edges { node { name dtype mergeable } } } } } } } }`);
     const tensors = q.models.edges[0].node.structure.tensors.edges.map((e: any) => e.node);
     expect(tensors.filter((t: any) => !t.mergeable).map((t: any) => t.dtype).sort()).toEqual(["F32", "I8", "I8", "U8", "U8"]);
+    // The two counts as the tensor list gives them: every tensor, and the mergeable ones.
+    const { structure } = q.models.edges[0].node;
+    const counted = await server.ok(`{ models(first: 1, where: { nameContains: "variant-quantized" }) { edges { node { structure { tensorCount mergeableTensorCount } } } } }`);
+    expect(counted.models.edges[0].node.structure).toEqual({ tensorCount: structure.tensors.edges.length, mergeableTensorCount: tensors.filter((t: any) => t.mergeable).length });
   });
 
   test("identical structures are stored once", async () => {
@@ -291,5 +296,38 @@ describe.each(databaseKinds)("artifacts, registration and candidates (%s)", (kin
       shared: { total: 6 },
     });
     expect(cmp.compareStructures.fractionOfB).toBeCloseTo(820 / 2052, 12);
+  });
+
+  test("a model registered from the anchor's own file is marked identicalWeights and left out of candidates unless includeIdentical", async () => {
+    const twin = buildSegNet({ seed: 21 });
+    const sha = (await upload(server.origin, twin.bytes)).body.sha256;
+    const anchor = (await register({ name: "twin-anchor", artifactSha256: sha })).data.registerModel.id;
+    const copy = (await register({ name: "twin-copy", artifactSha256: sha })).data.registerModel;
+    expect(copy.artifact.sha256).toBe(sha);
+    await register({ name: "twin-other", artifactSha256: (await upload(server.origin, buildSegNet({ seed: 22 }).bytes)).body.sha256 });
+    const ask = async (includeIdentical?: boolean) => {
+      const { mergeCandidates } = await server.ok(
+        `query($a: ID!, $i: Boolean) { mergeCandidates(anchorId: $a, first: 200, includeIdentical: $i) { totalCount edges { node { model { name } identicalWeights sharedFraction } } } }`,
+        { a: anchor, i: includeIdentical ?? null },
+      );
+      return { total: mergeCandidates.totalCount, byName: new Map(mergeCandidates.edges.map((e: any) => [e.node.model.name, e.node])) as Map<string, any> };
+    };
+    const check = async () => {
+      const plain = await ask();
+      expect(plain.byName.has("twin-copy")).toBe(false);
+      expect(plain.byName.get("twin-other")).toMatchObject({ identicalWeights: false, sharedFraction: 1 });
+      expect([...plain.byName.values()].every((c) => c.identicalWeights === false)).toBe(true);
+      expect(plain.total).toBe(plain.byName.size);
+      const all = await ask(true);
+      expect(all.byName.get("twin-copy")).toMatchObject({ identicalWeights: true, sharedFraction: 1 });
+      expect(all.byName.get("twin-other").identicalWeights).toBe(false);
+      expect(all.total).toBe(plain.total + 1);
+      expect([...all.byName.keys()].filter((n) => !plain.byName.has(n))).toEqual(["twin-copy"]);
+    };
+    await check();
+    // Anchors with a target dataset page by score on it: the same rule on that path.
+    const { datasets } = await server.ok(`{ datasets(first: 1) { edges { node { id } } } }`);
+    await server.ok(`mutation($id: ID!, $d: ID!) { updateModel(id: $id, input: { targetDatasetId: $d }) { id } }`, { id: anchor, d: datasets.edges[0].node.id });
+    await check();
   });
 });

@@ -250,6 +250,7 @@ export class RegistrationService {
             hash: key,
             format: parsed.format,
             tensorCount: summary.tensorCount,
+            mergeableTensorCount: summary.mergeableTensorCount,
             parameterCount: BigInt(summary.parameterCount),
             parameterCountByDtype: summary.dtypes as unknown as object,
             layerCount: parsed.layerCount,

@@ -69,7 +69,8 @@ describe("summarizeStructure", () => {
       ],
     });
     // Parameters: 216 + 8 + 8 = 232 in the backbone (F32), 152 + 19 = 171 in the head (F16); 403 in all.
-    expect(summary).toMatchObject({ tensorCount: 7, parameterCount: 403, layerCount: 4 });
+    // Mergeable: the five floating tensors; the I64 counter and the I8 weight are listed only.
+    expect(summary).toMatchObject({ tensorCount: 7, mergeableTensorCount: 5, parameterCount: 403, layerCount: 4 });
     expect(summary.dtypes).toEqual([
       { dtype: "F32", tensorCount: 3, elementCount: 232, parameterCount: 232 },
       { dtype: "I64", tensorCount: 1, elementCount: 1, parameterCount: 0 },

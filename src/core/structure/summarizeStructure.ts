@@ -23,7 +23,10 @@ export interface GroupSummary {
 
 export interface StructureSummary {
   hash: string;
+  /** Every listed tensor, integer and quantized ones included. */
   tensorCount: number;
+  /** The mergeable tensors among them (those whose elements parameterCount counts). */
+  mergeableTensorCount: number;
   /** Elements of mergeable tensors. */
   parameterCount: number;
   layerCount: number;
@@ -43,7 +46,9 @@ export function summarizeStructure(model: { tensors: readonly SummarizedTensor[]
   const dtypes = new Map<DType, DtypeSummary>();
   const groups = new Map<string, Omit<GroupSummary, "hash">>();
   let parameterCount = 0;
+  let mergeableTensorCount = 0;
   for (const t of tensors) {
+    if (t.mergeable) mergeableTensorCount++;
     const parameters = t.mergeable ? t.elements : 0;
     parameterCount += parameters;
     let d = dtypes.get(t.dtype);
@@ -60,6 +65,7 @@ export function summarizeStructure(model: { tensors: readonly SummarizedTensor[]
   return {
     hash: structureHash(tensors, layerCount),
     tensorCount: tensors.length,
+    mergeableTensorCount,
     parameterCount,
     layerCount,
     dtypes: [...dtypes.values()],

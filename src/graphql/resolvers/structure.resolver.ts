@@ -29,10 +29,12 @@ export class StructureResolver {
     @Ctx() ctx: GraphQLContext,
     @Arg("minSharedFraction", () => Float, { nullable: true, defaultValue: 0.5 }) minSharedFraction: number,
     @Arg("sameTask", { nullable: true, defaultValue: false }) sameTask: boolean,
+    @Arg("includeIdentical", { nullable: true, defaultValue: false, description: "Also list models registered from the anchor's own file (identicalWeights: true); they are left out, and not counted, by default." })
+    includeIdentical: boolean,
     @Arg("first", () => Int, { nullable: true }) first?: number,
     @Arg("after", () => String, { nullable: true }) after?: string,
   ) {
-    return ctx.services.candidates.candidates({ anchorId, minSharedFraction, sameTask, first, after });
+    return ctx.services.candidates.candidates({ anchorId, minSharedFraction, sameTask, includeIdentical, first, after });
   }
 
   @UseMiddleware(TakeTurn)
