@@ -1,7 +1,7 @@
 import type { PostprocessSettings } from "../domain/postprocessSettings";
 
 /**
- * The inference contract as the runtime reads it: structurally the foundation issue's
+ * The inference contract as the runtime reads it: structurally the API's
  * `InferenceContract` (src/services/inferenceContract.ts, whose enums are assignable to these
  * string unions), restated here so that runtime/ does not import the services layer above it.
  * It is expected already normalised by `checkInferenceContract` (defaults filled, values checked).

@@ -1,7 +1,7 @@
 import { PanopticSegment } from "../metrics/panopticTypes";
 import { DecodedImage } from "./ImageDecoder";
 
-/** On-disk layouts of the foundation issue's `Dataset.format`. */
+/** On-disk layouts a Dataset's `format` names (see docs/ARCHITECTURE.md, Adding a dataset layout). */
 export type DatasetFormat = "SEMANTIC_PNG" | "CITYSCAPES" | "COCO_PANOPTIC";
 
 export interface DatasetClass {
