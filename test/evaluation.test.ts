@@ -101,7 +101,7 @@ describe.each(databaseKinds)("evaluation through GraphQL (%s)", (kind) => {
   const evaluate = async (input: Record<string, unknown>) => {
     const { startEvaluation } = await server.ok(`mutation($i: StartEvaluationInput!) { startEvaluation(input: $i) { id } }`, { i: input });
     await waitForJob(server, startEvaluation.id);
-    return (await server.ok(`query($id: ID!) { job(id: $id) { status message error errorCode evaluation { id score canonical images metrics perClass { classId name iou acc } } } }`, { id: startEvaluation.id })).job;
+    return (await server.ok(`query($id: ID!) { job(id: $id) { status message error errorCode reused evaluation { id score canonical images metrics perClass { classId name iou acc } } } }`, { id: startEvaluation.id })).job;
   };
 
   beforeAll(async () => {
@@ -158,8 +158,10 @@ describe.each(databaseKinds)("evaluation through GraphQL (%s)", (kind) => {
     const again = await evaluate({ modelId: ids.identity, datasetId });
     expect(again.evaluation.id).toBe(e.id);
     expect(again.message).toMatch(/stored evaluation/);
+    expect(again.reused).toBe(true);
     const forced = await evaluate({ modelId: ids.identity, datasetId, force: true, batchSize: 2 });
     expect(forced.evaluation.id).not.toBe(e.id);
+    expect(forced.reused).toBe(false);
     expect(forced.evaluation.score).toBeCloseTo(MIOU, 12);
 
     // A class subset or a limit is not the canonical score: Model.score stays.
