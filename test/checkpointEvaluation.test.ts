@@ -5,6 +5,9 @@ import { databaseKinds } from "./support/testDatabase";
 import { startTestServer, TestServer } from "./support/testServer";
 import { upload } from "./support/http";
 import { waitForJob } from "./support/jobs";
+import { parseModelFile } from "../src/core/formats/parseModelFile";
+import { FileByteSource } from "../src/core/formats/byteSource";
+import { writeSafetensors } from "../src/core/formats/safetensors/testing/writeSafetensors";
 
 /*
  * Checkpoints (safetensors) evaluated through a graph model, end to end: values from
@@ -119,6 +122,35 @@ describe.each(databaseKinds)("checkpoints evaluated through a graph model (%s)",
     // null clears it
     const cleared = await server.ok(`mutation($id: ID!) { updateModel(id: $id, input: { graphModelId: null }) { graphModelId } }`, { id });
     expect(cleared.updateModel.graphModelId).toBeNull();
+  });
+
+  test("mapping by position follows the checkpoint's registered order: a given layerOrder repairs a file stored out of forward order", async () => {
+    // segnet_a's tensors stored conv2, bn2, conv1, bn1, head: in that order conv2's folded weight
+    // comes before conv1's, so the graph's third parameter finds nothing after conv1's pair.
+    const file = path.join(FIXTURES, "segnet_a.safetensors");
+    const parsed = parseModelFile(file);
+    const source = new FileByteSource(file);
+    const bytesOf = (name: string) => {
+      const t = parsed.tensors.find((x) => x.name === name)!;
+      return { name, dtype: t.dtype, shape: t.shape, data: Uint8Array.from(source.read((t.location as { offset: number }).offset, (t.location as { length: number }).length)) };
+    };
+    const order = ["conv2", "bn2", "conv1", "bn1", "head"];
+    const names = order.flatMap((m) => parsed.tensors.filter((t) => t.name.startsWith(`${m}.`)).map((t) => t.name));
+    const shuffled = writeSafetensors(names.map(bytesOf));
+    source.close();
+    const { body } = await upload(server.origin, shuffled);
+    const registerShuffled = (name: string, layerOrder?: string[]) =>
+      server.ok(`mutation($i: RegisterModelInput!) { registerModel(input: $i) { id } }`, { i: { name, taskId, artifactSha256: body.sha256, graphModelId: ids["a-folded"], layerOrder } });
+
+    const asStored = (await registerShuffled("a-shuffled")).registerModel.id;
+    const refused = (await evaluate(asStored)).job;
+    expect(refused.status).toBe("FAILED");
+    expect(refused.error).toMatch(/graph initializer "onnx::Conv_27" \(F32 \[6, 6, 3, 3\], parameter 3 of the graph, read by Conv\) cannot be mapped/);
+
+    const given = (await registerShuffled("a-shuffled-ordered", ["conv1", "bn1", "conv2", "bn2", "head"])).registerModel.id;
+    const { job } = await evaluate(given);
+    expect(job.error).toBeNull();
+    expect(job.evaluation.score).toBeCloseTo(expected.miou, 12);
   });
 
   test("graphModelId must name a live ONNX model of the same task", async () => {

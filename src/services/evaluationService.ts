@@ -7,6 +7,7 @@ import type { ThreadPool } from "../workers/threadPool";
 import type { JobContext, JobOutcome } from "../jobs/jobTypes";
 import type { JobRunner } from "../jobs/embeddedJobRunner";
 import type { EvaluationResult } from "../runtime";
+import type { LayerOrderSource } from "../core/structure/types";
 import type { DatasetClass } from "./datasetService";
 import { checkInferenceContract, InferenceContractInput } from "./inferenceContract";
 import { connectionFrom, decodeCursor, encodeCursor, pageSize } from "./pagination";
@@ -145,6 +146,15 @@ export class EvaluationService {
     return graph;
   }
 
+  /** A checkpoint's tensor order as registered (a given layerOrder applied), for mapping by position. */
+  private async registeredOrder(structureId: string | null) {
+    if (!structureId) return undefined;
+    const structure = await this.db.structure.findUnique({ where: { id: structureId }, select: { layerOrderSource: true } });
+    if (!structure) return undefined;
+    const tensors = await this.db.structureTensor.findMany({ where: { structureId }, select: { name: true }, orderBy: { position: "asc" } });
+    return { names: tensors.map((t) => t.name), source: structure.layerOrderSource as LayerOrderSource };
+  }
+
   /** The EVALUATE job handler; idempotent (a job that stored its evaluation returns it). */
   async run(payload: EvaluationJobPayload, ctx: JobContext): Promise<JobOutcome> {
     const done = await this.db.evaluation.findFirst({ where: { jobId: ctx.jobId } });
@@ -170,7 +180,7 @@ export class EvaluationService {
         "evaluate",
         {
           modelPath: graph ? graph.path : local.path,
-          ...(graph ? { checkpoint: { path: local.path, scratchDir: scratch! } } : {}),
+          ...(graph ? { checkpoint: { path: local.path, scratchDir: scratch!, order: await this.registeredOrder(model.structureId) } } : {}),
           contract: payload.settings.contract as never,
           dataset: { format: dataset.format as never, location: folder, classes: dataset.classes as never, ignoreIndex: dataset.ignoreIndex, split: dataset.split },
           task: payload.settings.task,

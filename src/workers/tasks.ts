@@ -7,7 +7,7 @@ import { writeOnnxRewrite } from "../core/formats/onnx/writeOnnxRewrite";
 import { badInput } from "../core/errors";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { writeGraphWithWeights } from "../core/graphWeights/writeGraphWithWeights";
+import { writeGraphWithWeights, type WriteGraphWithWeightsOptions } from "../core/graphWeights/writeGraphWithWeights";
 import { runMerge, RunMergePayload, RunMergeResult } from "./runMerge";
 import { hashFileSync } from "../storage/hashFile";
 import { validateDataset } from "../core/eval/datasets/validateDataset";
@@ -23,7 +23,7 @@ import { layoutOf } from "../core/structure/layout";
  * the checkpoint's graph model and the checkpoint's tensors replace its parameters
  * (core/graphWeights) before it runs.
  */
-export type EvaluatePayload = Omit<EvaluateModelOptions, "onProgress" | "signal" | "decoder"> & { checkpoint?: { path: string; scratchDir: string } };
+export type EvaluatePayload = Omit<EvaluateModelOptions, "onProgress" | "signal" | "decoder"> & { checkpoint?: { path: string; scratchDir: string; order?: WriteGraphWithWeightsOptions["order"] } };
 
 export interface ModelIdentity {
   format: ParsedModel["format"];
@@ -109,7 +109,7 @@ export const taskHandlers = {
     // to the job's scratch folder and removed when the evaluation ends.
     const bound = path.join(checkpoint.scratchDir, "graph-with-weights.onnx");
     try {
-      const { notes } = await writeGraphWithWeights(payload.modelPath, checkpoint.path, bound);
+      const { notes } = await writeGraphWithWeights(payload.modelPath, checkpoint.path, bound, { order: checkpoint.order });
       const result = await run(bound);
       return { ...result, notes: [...notes, ...result.notes] };
     } finally {

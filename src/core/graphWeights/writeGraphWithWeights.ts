@@ -8,10 +8,18 @@ import { writeOnnxRewrite } from "../formats/onnx/writeOnnxRewrite";
 import { parseModelFile } from "../formats/parseModelFile";
 import { decodeToFloat64 } from "../merge/decodeFloats";
 import { encodeFromFloats } from "../merge/encodeFloats";
-import type { TensorInfo } from "../structure/types";
+import type { LayerOrderSource, TensorInfo } from "../structure/types";
 import type { BatchNormFold } from "./findBatchNormFolds";
 import { foldBatchNorm } from "./foldBatchNorm";
 import { planGraphWeights, type GraphWeightPlan, type WeightSource } from "./planGraphWeights";
+
+export interface WriteGraphWithWeightsOptions {
+  /**
+   * The checkpoint's order as registered (its structure's tensors, a given layerOrder applied),
+   * which positional mapping follows; default: the file's parse order.
+   */
+  order?: { names: readonly string[]; source: LayerOrderSource };
+}
 
 export interface GraphWithWeights {
   plan: GraphWeightPlan;
@@ -31,10 +39,11 @@ const NAMED_UNUSED = 5;
  *
  * @throws DomainError BAD_USER_INPUT naming a graph parameter the checkpoint cannot fill
  */
-export async function writeGraphWithWeights(graphFile: string, checkpointFile: string, out: string): Promise<GraphWithWeights> {
+export async function writeGraphWithWeights(graphFile: string, checkpointFile: string, out: string, options: WriteGraphWithWeightsOptions = {}): Promise<GraphWithWeights> {
   const graphParsed = parseModelFile(graphFile);
   if (graphParsed.format !== "onnx") throw badInput(`the graph model is ${graphParsed.format}; a graph model must be ONNX`, "graphModelId");
-  const checkpoint = parseModelFile(checkpointFile);
+  const parsed = parseModelFile(checkpointFile);
+  const checkpoint = options.order ? { ...parsed, tensors: inOrder(parsed.tensors, options.order.names), layerOrderSource: options.order.source } : parsed;
   const graphSource = new FileByteSource(graphFile);
   const checkpointSource = new FileByteSource(checkpointFile);
   try {
@@ -72,7 +81,7 @@ export async function writeGraphWithWeights(graphFile: string, checkpointFile: s
       await sink.abort();
       throw error;
     }
-    return { plan, notes: notesOf(plan) };
+    return { plan, notes: notesOf(plan, checkpoint.layerOrderSource) };
   } finally {
     graphSource.close();
     checkpointSource.close();
@@ -86,10 +95,19 @@ function transpose(values: Float64Array, rows: number, cols: number): Float64Arr
   return out;
 }
 
-function notesOf(plan: GraphWeightPlan): string[] {
+/** Tensors in the order of `names`; any not named keep their parse order, after the others. */
+function inOrder(tensors: readonly TensorInfo[], names: readonly string[]): TensorInfo[] {
+  const rank = new Map(names.map((n, i) => [n, i]));
+  return tensors.map((t, i) => ({ t, key: rank.get(t.name) ?? names.length + i })).sort((a, b) => a.key - b.key).map((e) => e.t);
+}
+
+function notesOf(plan: GraphWeightPlan, orderSource: LayerOrderSource): string[] {
   const byName = plan.assignments.filter((a) => a.matchedBy === "NAME").length;
   const transposed = plan.assignments.filter((a) => a.source.kind === "TENSOR" && a.source.transpose).length;
   const notes = [`checkpoint mapped onto the graph's ${plan.assignments.length} parameters: ${byName} by name, ${plan.assignments.length - byName} by position${transposed ? ` (${transposed} Linear weights transposed for MatMul)` : ""}`];
+  if (orderSource === "NAME_SORTED" && byName < plan.assignments.length) {
+    notes.push("the checkpoint's tensors are stored sorted by name, so the order matched by position is a numeric-aware name order; if that is not the forward order, register the checkpoint with its layerOrder");
+  }
   if (plan.folds.length) notes.push(`${plan.folds.length} Conv + BatchNorm pairs folded (eval mode, eps ${plan.folds[0].eps})`);
   if (plan.unused.length) {
     const named = plan.unused.slice(0, NAMED_UNUSED).join(", ");
