@@ -174,4 +174,14 @@ describe.each(databaseKinds)("checkpoints evaluated through a graph model (%s)",
     const { models } = await server.ok(`{ models(where: { nameContains: "bad-" }) { totalCount } }`);
     expect(models.totalCount).toBe(0);
   });
+
+  test("a graph model is not deleted while live checkpoints run through it", async () => {
+    const graph = await registered("c-folded", "segnet_a.folded.onnx", { inference: CONTRACT });
+    const checkpoint = await registered("c-checkpoint", "segnet_a.safetensors", { graphModelId: graph });
+    const refused = await server.gql(`mutation($id: ID!) { deleteModel(id: $id) { id } }`, { id: graph });
+    expect(refused.errors?.[0].extensions?.code).toBe("CONFLICT");
+    expect(refused.errors?.[0].message).toBe("model c-folded@1 is the graph model of c-checkpoint@1; give them another graphModelId or delete them first");
+    await server.ok(`mutation($id: ID!) { deleteModel(id: $id) { id } }`, { id: checkpoint });
+    await server.ok(`mutation($id: ID!) { deleteModel(id: $id) { id } }`, { id: graph });
+  });
 });

@@ -248,7 +248,8 @@ export class ModelService {
 
   /**
    * Soft delete: the row stays (its name + version stay taken, its artifact is kept, lineage
-   * through it still resolves) but lists hide it. Refused while live children derive from it.
+   * through it still resolves) but lists hide it. Refused while live children derive from it or
+   * live checkpoints run through it (graphModelId).
    */
   async delete(id: string): Promise<ModelRow> {
     const model = await this.requireLive(id);
@@ -260,6 +261,11 @@ export class ModelService {
     if (children.length > 0) {
       const names = children.map((c) => `${c.child.name}@${c.child.version}`).join(", ");
       throw conflict(`model ${model.name}@${model.version} has children that derive from it (${names}); delete them first`);
+    }
+    const runThrough = await this.db.model.findMany({ where: { graphModelId: id, deletedAt: null }, select: { name: true, version: true }, take: 5 });
+    if (runThrough.length > 0) {
+      const names = runThrough.map((c) => `${c.name}@${c.version}`).join(", ");
+      throw conflict(`model ${model.name}@${model.version} is the graph model of ${names}; give them another graphModelId or delete them first`);
     }
     return this.db.model.update({ where: { id }, data: { deletedAt: new Date() } });
   }
