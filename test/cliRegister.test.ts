@@ -60,6 +60,13 @@ describe("layermerge register", () => {
     expect(noToken.err).toMatch(/token/i);
     const badTask = await cli(["register", file, "--name", "x", "--task", "nope"], env);
     expect(badTask.err).toMatch(/unknown task "nope"/);
+
+    // a checkpoint registered with its graph model
+    const checkpoint = path.join(__dirname, "..", "src", "core", "graphWeights", "fixtures", "segnet_a.safetensors");
+    const third = await cli(["register", checkpoint, "--name", "cli-checkpoint", "--task", "semantic", "--graph-model", id], env);
+    expect(third.code).toBe(0);
+    const { model: registered } = await server.ok(`query($id: ID!) { model(id: $id) { graphModel { id name } } }`, { id: third.out.trim() });
+    expect(registered.graphModel).toEqual({ id, name: "cli-model" });
   });
 });
 

@@ -7,7 +7,9 @@ import { parse } from "./main";
 
 const USAGE = `usage: layermerge register FILE --name NAME --task TASK [--version V] [--backbone B] [--source DATASET]
                           [--target DATASET] [--strategy S] [--architecture A] [--tags a,b] [--layer-order m1,m2,…]
+                          [--graph-model ID]
   TASK is a task id or key; B a backbone id or name; DATASET a dataset id or name.
+  ID (a checkpoint's graph) is the id of an ONNX model of the same task it is evaluated through.
   Reaches the registry at LAYERMERGE_URL (default http://127.0.0.1:4000) with LAYERMERGE_TOKEN.`;
 
 /** Uploads a model file (skipping the upload when the registry already has the bytes) and registers it. */
@@ -15,7 +17,7 @@ export async function registerCommand(args: string[], client = new ApiClient()):
   const { values, positionals } = parse(args, {
     name: { type: "string" }, version: { type: "string" }, task: { type: "string" }, backbone: { type: "string" },
     source: { type: "string" }, target: { type: "string" }, strategy: { type: "string" }, architecture: { type: "string" },
-    tags: { type: "string" }, "layer-order": { type: "string" },
+    tags: { type: "string" }, "layer-order": { type: "string" }, "graph-model": { type: "string" },
   });
   if (positionals.length !== 1 || !values.name || !values.task) {
     console.error(USAGE);
@@ -57,6 +59,7 @@ export async function registerCommand(args: string[], client = new ApiClient()):
     architecture: values.architecture,
     tags: values.tags ? String(values.tags).split(",").map((t) => t.trim()).filter(Boolean) : undefined,
     layerOrder: values["layer-order"] ? String(values["layer-order"]).split(",").map((t) => t.trim()) : undefined,
+    graphModelId: values["graph-model"],
   };
   const register = () => {
     console.error("parsing and registering…");

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import * as fsp from "node:fs/promises";
 import type { Db } from "../persistence/database";
 import { badInput, DomainError, notFound } from "../core/errors";
 import type { ArtifactStore } from "../storage/artifactStore";
@@ -6,11 +7,13 @@ import type { ThreadPool } from "../threads/threadPool";
 import type { JobContext, JobOutcome } from "../jobs/jobTypes";
 import type { JobRunner } from "../jobs/embeddedJobRunner";
 import type { EvaluationResult } from "../runtime";
+import type { LayerOrderSource } from "../core/structure/types";
 import type { DatasetClass } from "./datasetService";
 import { checkInferenceContract, InferenceContractInput } from "./inferenceContract";
 import { connectionFrom, decodeCursor, encodeCursor, pageSize } from "./pagination";
 import { formatSeconds } from "./format";
 import { confinePath, datasetRule } from "./pathConfinement";
+import { MergeScratch } from "./mergeScratch";
 
 export interface StartEvaluationInput {
   modelId: string;
@@ -34,6 +37,8 @@ export interface EvaluationJobPayload {
 /** What the settings hash covers: everything that can change the numbers (not the batch size). */
 interface EvaluationSettingsRecord {
   artifactSha256: string;
+  /** A checkpoint's: the graph model's artifact, run with the checkpoint's tensors. */
+  graphArtifactSha256?: string;
   datasetChecksum: string | null;
   contract: unknown;
   limit: number | null;
@@ -49,6 +54,9 @@ export type EvaluationRow = Awaited<ReturnType<Db["evaluation"]["findFirstOrThro
  * default-settings evaluation — is kept in ModelScore for leaderboards and sorting.
  */
 export class EvaluationService {
+  /** Checkpoints are written into their graph here (folders named as merges', swept alike). */
+  private readonly scratch: MergeScratch;
+
   constructor(
     private readonly db: Db,
     private readonly store: ArtifactStore,
@@ -56,7 +64,9 @@ export class EvaluationService {
     private readonly jobs: () => JobRunner,
     /** LAYERMERGE_DATASET_ROOTS, checked again here: a dataset recorded before they existed may lie anywhere. */
     private readonly datasetRoots: readonly string[] = [],
-  ) {}
+  ) {
+    this.scratch = new MergeScratch(db, store.scratchDir);
+  }
 
   /** The dataset's folder as it will be read, or FORBIDDEN when it lies outside the dataset roots. */
   private async datasetFolder(dataset: { name: string; split: string; location: string }, field?: string): Promise<string> {
@@ -73,8 +83,9 @@ export class EvaluationService {
     const model = await this.db.model.findUnique({ where: { id: input.modelId }, include: { artifact: true, task: true } });
     if (!model || model.deletedAt) throw badInput(`input.modelId ${JSON.stringify(input.modelId)} is not a live model`, "input.modelId");
     if (!model.artifact) throw badInput(`${model.name}@${model.version} has no registered weights to evaluate`, "input.modelId");
-    if (model.artifact.format !== "onnx") throw badInput(`${model.name}@${model.version} is ${model.artifact.format}; evaluation runs ONNX models (register an ONNX export)`, "input.modelId");
-    if (!model.inference) throw badInput(`${model.name}@${model.version} has no inference contract; set it with updateModel(input: { inference })`, "input.modelId");
+    const graph = model.artifact.format === "onnx" ? null : await this.graphOf(model as typeof model & { artifact: { format: string } });
+    const inference = model.inference ?? graph?.inference;
+    if (!inference) throw badInput(`${model.name}@${model.version} has no inference contract${graph ? ` (nor has its graph model ${graph.name}@${graph.version})` : ""}; set it with updateModel(input: { inference })`, "input.modelId");
     const dataset = await this.db.dataset.findUnique({ where: { id: input.datasetId } });
     if (!dataset) throw badInput(`input.datasetId ${JSON.stringify(input.datasetId)} does not exist`, "input.datasetId");
     const task = model.task.kind === "PANOPTIC" ? "PANOPTIC" : model.task.kind === "SEMANTIC" ? "SEMANTIC" : null;
@@ -89,9 +100,11 @@ export class EvaluationService {
     classes?.forEach((c, i) => {
       if (!classIds.has(c)) throw badInput(`input.classes.${i}: class ${c} is not in ${dataset.name}'s class list`, `input.classes.${i}`);
     });
-    const contract = checkInferenceContract(model.inference as InferenceContractInput, "model.inference");
+    const contract = checkInferenceContract(inference as InferenceContractInput, "model.inference");
     const settings: EvaluationSettingsRecord = {
       artifactSha256: model.artifact.sha256,
+      // Only for checkpoints, so that an ONNX model's settings hash stays what it was.
+      ...(graph ? { graphArtifactSha256: graph.artifact!.sha256 } : {}),
       datasetChecksum: dataset.checksum,
       contract,
       limit: input.limit ?? null,
@@ -118,6 +131,30 @@ export class EvaluationService {
     return job;
   }
 
+  /**
+   * The graph a checkpoint (any format but ONNX) is evaluated through: its graphModelId, a live
+   * ONNX model. Its contract is used when the checkpoint has none.
+   */
+  private async graphOf(model: { name: string; version: string; graphModelId: string | null; artifact: { format: string } }) {
+    const label = `${model.name}@${model.version}`;
+    if (!model.graphModelId) {
+      throw badInput(`${label} is a ${model.artifact.format} checkpoint and has no graph to run: set graphModelId to an ONNX model of its architecture (its export) with updateModel(input: { graphModelId })`, "input.modelId");
+    }
+    const graph = await this.db.model.findUnique({ where: { id: model.graphModelId }, include: { artifact: true } });
+    if (!graph || graph.deletedAt) throw badInput(`${label}'s graph model ${JSON.stringify(model.graphModelId)} is no longer a live model; set another graphModelId`, "input.modelId");
+    if (graph.artifact?.format !== "onnx") throw badInput(`${label}'s graph model ${graph.name}@${graph.version} is not an ONNX model`, "input.modelId");
+    return graph;
+  }
+
+  /** A checkpoint's tensor order as registered (a given layerOrder applied), for mapping by position. */
+  private async registeredOrder(structureId: string | null) {
+    if (!structureId) return undefined;
+    const structure = await this.db.structure.findUnique({ where: { id: structureId }, select: { layerOrderSource: true } });
+    if (!structure) return undefined;
+    const tensors = await this.db.structureTensor.findMany({ where: { structureId }, select: { name: true }, orderBy: { position: "asc" } });
+    return { names: tensors.map((t) => t.name), source: structure.layerOrderSource as LayerOrderSource };
+  }
+
   /** The EVALUATE job handler; idempotent (a job that stored its evaluation returns it). */
   async run(payload: EvaluationJobPayload, ctx: JobContext): Promise<JobOutcome> {
     const done = await this.db.evaluation.findFirst({ where: { jobId: ctx.jobId } });
@@ -126,13 +163,24 @@ export class EvaluationService {
     const dataset = await this.db.dataset.findUniqueOrThrow({ where: { id: payload.datasetId } });
     if (model.artifact?.sha256 !== payload.settings.artifactSha256) throw badInput("the model's artifact changed since the evaluation was queued");
     const folder = await this.datasetFolder(dataset);
+    const graphSha = payload.settings.graphArtifactSha256;
     const local = await this.store.localPath(model.artifact.sha256);
+    const graph = graphSha ? await this.store.localPath(graphSha).catch(async (error) => {
+      await local.release();
+      throw error;
+    }) : null;
+    let scratch: string | null = null;
     try {
+      if (graph) {
+        if (ctx.attempt > 1) await this.scratch.sweep(ctx.jobId).catch(() => []);
+        scratch = await this.scratch.create(ctx.jobId, ctx.attempt);
+      }
       ctx.progress(0, "starting");
       const result: EvaluationResult = await this.pool.run(
         "evaluate",
         {
-          modelPath: local.path,
+          modelPath: graph ? graph.path : local.path,
+          ...(graph ? { checkpoint: { path: local.path, scratchDir: scratch!, order: await this.registeredOrder(model.structureId) } } : {}),
           contract: payload.settings.contract as never,
           dataset: { format: dataset.format as never, location: folder, classes: dataset.classes as never, ignoreIndex: dataset.ignoreIndex, split: dataset.split },
           task: payload.settings.task,
@@ -157,6 +205,8 @@ export class EvaluationService {
       };
     } finally {
       await local.release();
+      await graph?.release();
+      if (scratch) await fsp.rm(scratch, { recursive: true, force: true });
     }
   }
 

@@ -308,7 +308,8 @@ export class MergeService {
         description: `${recipe.method} merge (${recipe.schedule.kind} schedule) of ${names}; anchor ${anchor.name}`,
         tags: output.tags,
       });
-      const model = await this.models.insert(validated, { structureId: anchor.structureId!, artifactId: artifact.id, origin: ModelOrigin.MERGED }, tx as unknown as Db);
+      // The merge has the anchor's structure, so it runs through the anchor's graph and contract.
+      const model = await this.models.insert(validated, { structureId: anchor.structureId!, artifactId: artifact.id, origin: ModelOrigin.MERGED, graphModelId: anchor.graphModelId }, tx as unknown as Db);
       if (anchor.inference) await tx.model.update({ where: { id: model.id }, data: { inference: anchor.inference as object } });
       const merge = await tx.merge.create({
         data: {

@@ -25,6 +25,8 @@ export interface ModelInput {
   origin?: string | null;
   tags?: string[] | null;
   inference?: InferenceContractInput | null;
+  /** A checkpoint's graph: a live ONNX model of the same task (null clears it on update). */
+  graphModelId?: string | null;
 }
 
 export interface ModelWhere {
@@ -70,7 +72,7 @@ function nameAndVersion(input: Partial<ModelInput>): { name: string; version: st
   }
 }
 
-type InsertExtra = { structureId?: string; artifactId?: string; origin?: string };
+type InsertExtra = { structureId?: string; artifactId?: string; origin?: string; graphModelId?: string | null };
 
 export interface ValidatedModel {
   data: Record<string, unknown> & { name: string; version: string; taskId: string };
@@ -197,14 +199,15 @@ export class ModelService {
       origin: data.origin as string, // checkInput's default for a new model: TRAINED
       // What reading the stored JSON back gives.
       inference: inference == null ? null : JSON.parse(inference),
+      graphModelId: text("graphModelId"),
       artifactId: null,
       structureId: extra.structureId,
       deletedAt: null,
       createdAt: now,
       updatedAt: now,
     };
-    const [written] = await tx.query(sql`INSERT INTO "Model" ("id", "name", "version", "description", "taskId", "architecture", "backboneId", "sourceDatasetId", "targetDatasetId", "udaStrategy", "origin", "inference", "artifactId", "structureId", "createdAt", "updatedAt")
-      VALUES (${row.id}, ${row.name}, ${row.version}, ${row.description}, ${row.taskId}, ${row.architecture}, ${row.backboneId}, ${row.sourceDatasetId}, ${row.targetDatasetId}, ${row.udaStrategy}, ${row.origin}, ${inference},
+    const [written] = await tx.query(sql`INSERT INTO "Model" ("id", "name", "version", "description", "taskId", "architecture", "backboneId", "sourceDatasetId", "targetDatasetId", "udaStrategy", "origin", "inference", "graphModelId", "artifactId", "structureId", "createdAt", "updatedAt")
+      VALUES (${row.id}, ${row.name}, ${row.version}, ${row.description}, ${row.taskId}, ${row.architecture}, ${row.backboneId}, ${row.sourceDatasetId}, ${row.targetDatasetId}, ${row.udaStrategy}, ${row.origin}, ${inference}, ${row.graphModelId},
         (SELECT "id" FROM "Artifact" WHERE "sha256" = ${extra.artifactSha256}), ${row.structureId}, ${now}, ${now})
       RETURNING "artifactId"`);
     row.artifactId = (written?.artifactId as string | null | undefined) ?? null;
@@ -224,6 +227,10 @@ export class ModelService {
   async update(id: string, input: Partial<ModelInput>): Promise<ModelRow> {
     const current = await this.requireLive(id);
     const { data } = await this.checkInput(input, true);
+    const graphModelId = input.graphModelId !== undefined ? input.graphModelId : current.graphModelId;
+    if (graphModelId != null && (input.graphModelId != null || input.taskId != null)) {
+      await this.checkGraphModel(graphModelId, input.taskId ?? current.taskId, current.id);
+    }
     const tags = tagList(input.tags, "input.tags");
     try {
       return await this.db.$transaction(async (tx) => {
@@ -241,7 +248,8 @@ export class ModelService {
 
   /**
    * Soft delete: the row stays (its name + version stay taken, its artifact is kept, lineage
-   * through it still resolves) but lists hide it. Refused while live children derive from it.
+   * through it still resolves) but lists hide it. Refused while live children derive from it or
+   * live checkpoints run through it (graphModelId).
    */
   async delete(id: string): Promise<ModelRow> {
     const model = await this.requireLive(id);
@@ -253,6 +261,11 @@ export class ModelService {
     if (children.length > 0) {
       const names = children.map((c) => `${c.child.name}@${c.child.version}`).join(", ");
       throw conflict(`model ${model.name}@${model.version} has children that derive from it (${names}); delete them first`);
+    }
+    const runThrough = await this.db.model.findMany({ where: { graphModelId: id, deletedAt: null }, select: { name: true, version: true }, take: 5 });
+    if (runThrough.length > 0) {
+      const names = runThrough.map((c) => `${c.name}@${c.version}`).join(", ");
+      throw conflict(`model ${model.name}@${model.version} is the graph model of ${names}; give them another graphModelId or delete them first`);
     }
     return this.db.model.update({ where: { id }, data: { deletedAt: new Date() } });
   }
@@ -290,8 +303,24 @@ export class ModelService {
       udaStrategy: optionalText(input.udaStrategy, "input.udaStrategy"),
       origin: input.origin != null ? oneOf(input.origin, ModelOrigin, "input.origin") : partial ? undefined : ModelOrigin.TRAINED,
       inference: input.inference != null ? (checkInferenceContract(input.inference) as unknown as object) : undefined,
+      graphModelId: input.graphModelId,
     };
+    if (!partial && input.graphModelId != null) await this.checkGraphModel(input.graphModelId, input.taskId!);
     return { data, nameTaken: found.taken != null };
+  }
+
+  /**
+   * A graph model is what evaluation runs a checkpoint's tensors through: it must be a live ONNX
+   * model of the same task (its initializers are mapped when evaluated, which checks the rest).
+   */
+  private async checkGraphModel(graphModelId: string, taskId: string, selfId?: string): Promise<void> {
+    const field = "input.graphModelId";
+    if (graphModelId === selfId) throw badInput(`${field}: a model cannot be its own graph model`, field);
+    const graph = await this.db.model.findUnique({ where: { id: graphModelId }, include: { artifact: { select: { format: true } }, task: { select: { key: true } } } });
+    if (!graph || graph.deletedAt) throw badInput(`${field} ${JSON.stringify(graphModelId)} is not a live model`, field);
+    const label = `${graph.name}@${graph.version}`;
+    if (graph.artifact?.format !== "onnx") throw badInput(`${field}: ${label} ${graph.artifact ? `is ${graph.artifact.format}` : "has no weights"}; a graph model must be an ONNX model`, field);
+    if (graph.taskId !== taskId) throw badInput(`${field}: ${label} is a model of task ${graph.task.key}; a graph model must have the same task as the model`, field);
   }
 
   /**

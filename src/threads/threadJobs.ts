@@ -5,7 +5,9 @@ import { openExternalData } from "../core/formats/onnx/externalData";
 import { MAX_INLINE_MODEL_BYTES, planOnnxRewrite } from "../core/formats/onnx/planOnnxRewrite";
 import { writeOnnxRewrite } from "../core/formats/onnx/writeOnnxRewrite";
 import { badInput } from "../core/errors";
+import * as fs from "node:fs";
 import * as path from "node:path";
+import { writeGraphWithWeights, type WriteGraphWithWeightsOptions } from "../core/graphWeights/writeGraphWithWeights";
 import { runMerge, RunMergePayload, RunMergeResult } from "./runMerge";
 import { hashFileSync } from "../storage/hashFile";
 import { validateDataset } from "../core/eval/datasets/validateDataset";
@@ -15,6 +17,13 @@ import type { EvaluateModelOptions, EvaluationResult } from "../runtime";
 import type { ParsedModel } from "../core/structure/types";
 import { structureKey } from "../core/structure/structureHash";
 import { layoutOf } from "../core/structure/layout";
+
+/**
+ * One evaluation's options; `modelPath` is the ONNX file run. With `checkpoint`, `modelPath` is
+ * the checkpoint's graph model and the checkpoint's tensors replace its parameters
+ * (core/graphWeights) before it runs.
+ */
+export type EvaluatePayload = Omit<EvaluateModelOptions, "onProgress" | "signal" | "decoder"> & { checkpoint?: { path: string; scratchDir: string; order?: WriteGraphWithWeightsOptions["order"] } };
 
 export interface ModelIdentity {
   format: ParsedModel["format"];
@@ -90,10 +99,22 @@ export const threadJobs = {
    * One evaluation. onnxruntime is loaded here, in the pool thread, on first use: the API thread
    * never imports it, and its pre/post-processing never runs on the API's event loop.
    */
-  async evaluate(payload: Omit<EvaluateModelOptions, "onProgress" | "signal" | "decoder">, progress: (p: unknown) => void): Promise<EvaluationResult> {
+  async evaluate(payload: EvaluatePayload, progress: (p: unknown) => void): Promise<EvaluationResult> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { evaluateModel } = require("../runtime") as typeof import("../runtime");
-    return evaluateModel({ ...payload, onProgress: (done, total, etaMs) => progress({ done, total, etaMs }) });
+    const { checkpoint, ...options } = payload;
+    const run = (modelPath: string) => evaluateModel({ ...options, modelPath, onProgress: (done, total, etaMs) => progress({ done, total, etaMs }) });
+    if (!checkpoint) return run(payload.modelPath);
+    // A checkpoint runs through its graph: the graph's file with the checkpoint's weights, written
+    // to the job's scratch folder and removed when the evaluation ends.
+    const bound = path.join(checkpoint.scratchDir, "graph-with-weights.onnx");
+    try {
+      const { notes } = await writeGraphWithWeights(payload.modelPath, checkpoint.path, bound, { order: checkpoint.order });
+      const result = await run(bound);
+      return { ...result, notes: [...notes, ...result.notes] };
+    } finally {
+      fs.rmSync(bound, { force: true });
+    }
   },
   async sleep(payload: { ms: number }): Promise<number> {
     // Used by tests to show that the pool keeps the caller's event loop free.

@@ -82,6 +82,11 @@ export class ModelResolver {
     return model.structureId ? ctx.loaders.structure.load(model.structureId) : null;
   }
 
+  @FieldResolver(() => Model, { nullable: true, description: "The ONNX model a checkpoint is evaluated through (graphModelId)." })
+  graphModel(@Root() model: Model, @Ctx() ctx: GraphQLContext) {
+    return model.graphModelId ? ctx.loaders.model.load(model.graphModelId) : null;
+  }
+
   @Authorized(Role.WRITER)
   @Mutation(() => Model)
   createModel(@Arg("input") input: CreateModelInput, @Ctx() ctx: GraphQLContext) {

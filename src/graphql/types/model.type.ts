@@ -3,6 +3,9 @@ import { ModelOrigin, ModelSortField, SortDirection } from "./enums";
 import { InferenceContract, InferenceContractInput } from "./inference.type";
 import { PageInfo } from "./pageInfo.type";
 
+const GRAPH_MODEL_DOC =
+  "A checkpoint's graph (safetensors and other formats without one): an ONNX model of the same task and architecture, typically its export, whose initializers evaluation fills with this model's tensors. Merges inherit the anchor's.";
+
 @ObjectType({ description: "A registered segmentation model. Related objects are field resolvers (batched per request)." })
 export class Model {
   @Field(() => ID) id!: string;
@@ -13,6 +16,7 @@ export class Model {
   @Field(() => String, { nullable: true, description: "e.g. DACS, DAFormer, HRDA, source-only." }) udaStrategy!: string | null;
   @Field(() => ModelOrigin) origin!: ModelOrigin;
   @Field(() => InferenceContract, { nullable: true }) inference!: InferenceContract | null;
+  @Field(() => ID, { nullable: true, description: GRAPH_MODEL_DOC }) graphModelId!: string | null;
   @Field() createdAt!: Date;
   @Field() updatedAt!: Date;
   @Field(() => Date, { nullable: true, description: "Set when the model was (soft) deleted." }) deletedAt!: Date | null;
@@ -51,6 +55,7 @@ export class CreateModelInput {
   @Field(() => ModelOrigin, { nullable: true, description: "Default TRAINED." }) origin?: ModelOrigin;
   @Field(() => [String], { nullable: true }) tags?: string[];
   @Field(() => InferenceContractInput, { nullable: true }) inference?: InferenceContractInput;
+  @Field(() => ID, { nullable: true, description: GRAPH_MODEL_DOC }) graphModelId?: string;
 }
 
 @InputType({ description: "Only the fields given change; null clears an optional field; tags replace the set." })
@@ -67,6 +72,7 @@ export class UpdateModelInput {
   @Field(() => ModelOrigin, { nullable: true }) origin?: ModelOrigin;
   @Field(() => [String], { nullable: true }) tags?: string[];
   @Field(() => InferenceContractInput, { nullable: true }) inference?: InferenceContractInput;
+  @Field(() => ID, { nullable: true, description: "The checkpoint's graph model (see Model.graphModelId); null clears it." }) graphModelId?: string | null;
 }
 
 @InputType({ description: "Filters combine with AND; use AND / OR / NOT for more." })

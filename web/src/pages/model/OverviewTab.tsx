@@ -12,7 +12,8 @@ export const MODEL_DETAIL = `id name version origin description architecture uda
   structure { id hash format tensorCount parameterCount layerCount layerOrderSource generatedNameCount }
   merge { id method }
   parents { id name version }
-  children { id name version }`;
+  children { id name version }
+  graphModel { id name version }`;
 
 export interface ModelRef {
   id: string;
@@ -51,6 +52,8 @@ export interface ModelDetail {
   structure: { id: string; hash: string; format: string; tensorCount: number; parameterCount: number; layerCount: number; layerOrderSource: string; generatedNameCount: number } | null;
   merge: { id: string; method: string } | null;
   parents: ModelRef[];
+  /** The ONNX model a checkpoint is evaluated through. */
+  graphModel: ModelRef | null;
   children: ModelRef[];
 }
 
@@ -91,6 +94,7 @@ export function OverviewTab({ model }: { model: ModelDetail }) {
           <Field label="Children">{refs(model.children)}</Field>
           <Field label="Created">{date(model.createdAt)}</Field>
           <Field label="Weights">{model.artifact ? <>{model.artifact.format}, {bytes(model.artifact.sizeBytes)}, <code className="hash">sha256 {model.artifact.sha256.slice(0, 16)}…</code></> : "not registered from a file"}</Field>
+          {model.graphModel || (model.artifact && model.artifact.format !== "onnx") ? <Field label="Evaluated through">{model.graphModel ? refs([model.graphModel]) : "no graph model: set graphModelId to evaluate this checkpoint"}</Field> : null}
           <Field label="Structure">
             {model.structure ? `${count(model.structure.tensorCount)} tensors, ${count(model.structure.parameterCount)} parameters, ${model.structure.layerCount} layers (${model.structure.layerOrderSource.toLowerCase().replace(/_/g, " ")})` : null}
           </Field>
