@@ -8,6 +8,7 @@ import type { JobRunner } from "../jobs/embeddedJobRunner";
 import type { EvaluationResult } from "../runtime";
 import type { DatasetClass } from "./datasetService";
 import { checkInferenceContract, InferenceContractInput } from "./inferenceContract";
+import { assertContractComplete, type ContractProvenance } from "./contractFromFile";
 import { connectionFrom, decodeCursor, encodeCursor, pageSize } from "./pagination";
 import { formatSeconds } from "./format";
 import { confinePath, datasetRule } from "./pathConfinement";
@@ -89,6 +90,7 @@ export class EvaluationService {
     classes?.forEach((c, i) => {
       if (!classIds.has(c)) throw badInput(`input.classes.${i}: class ${c} is not in ${dataset.name}'s class list`, `input.classes.${i}`);
     });
+    assertContractComplete(model.inference as ContractProvenance, `${model.name}@${model.version}`);
     const contract = checkInferenceContract(model.inference as InferenceContractInput, "model.inference");
     const settings: EvaluationSettingsRecord = {
       artifactSha256: model.artifact.sha256,

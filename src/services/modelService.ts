@@ -6,6 +6,7 @@ import { oneOf, optionalText, requiredText, tagList } from "./validate";
 import { isUniqueViolation } from "./prismaErrors";
 import { Connection, connectionFrom, decodeCursor, encodeCursor, keysetAfter, pageSize } from "./pagination";
 import { checkInferenceContract, InferenceContractInput } from "./inferenceContract";
+import { updateContract, type StoredContract } from "./contractFromFile";
 import { containsInsensitive } from "./datasetService";
 import { joinSql, sql, type DirectQueries } from "../persistence/directSql";
 import { cuid } from "../persistence/cuid";
@@ -224,6 +225,8 @@ export class ModelService {
   async update(id: string, input: Partial<ModelInput>): Promise<ModelRow> {
     const current = await this.requireLive(id);
     const { data } = await this.checkInput(input, true);
+    // A contract read from the file keeps the fields this update does not give.
+    if (input.inference != null) data.inference = updateContract(current.inference as StoredContract | null, input.inference) as unknown as object;
     const tags = tagList(input.tags, "input.tags");
     try {
       return await this.db.$transaction(async (tx) => {

@@ -15,6 +15,12 @@ import type { EvaluateModelOptions, EvaluationResult } from "../runtime";
 import type { ParsedModel } from "../core/structure/types";
 import { structureKey } from "../core/structure/structureHash";
 import { layoutOf } from "../core/structure/layout";
+import type { GraphValue } from "../core/eval/inferContract";
+
+function graphIoOf(metadata: { inputs?: GraphValue[]; outputs?: GraphValue[] }): { inputs: GraphValue[]; outputs: GraphValue[] } {
+  const strip = (v: GraphValue): GraphValue => ({ name: v.name, elemType: v.elemType, ...(v.shape ? { shape: v.shape } : {}) });
+  return { inputs: (metadata.inputs ?? []).map(strip), outputs: (metadata.outputs ?? []).map(strip) };
+}
 
 export interface ModelIdentity {
   format: ParsedModel["format"];
@@ -24,6 +30,8 @@ export interface ModelIdentity {
   layout: string;
   /** ONNX: the side files its tensors' data lives in (none for safetensors). */
   externalDataFiles: string[];
+  /** ONNX: the graph's inputs (initializers excluded) and outputs, from which a contract is inferred. */
+  graphIo: { inputs: GraphValue[]; outputs: GraphValue[] } | null;
 }
 
 /**
@@ -46,6 +54,7 @@ export const taskHandlers = {
       structureKey: structureKey(parsed),
       layout: JSON.stringify(layoutOf(parsed)),
       externalDataFiles: (parsed.metadata as { externalDataFiles?: string[] }).externalDataFiles ?? [],
+      graphIo: parsed.format === "onnx" ? graphIoOf(parsed.metadata as { inputs?: GraphValue[]; outputs?: GraphValue[] }) : null,
     };
   },
   /**

@@ -65,7 +65,12 @@ export class PostprocessSpecInput {
   @Field({ nullable: true, description: "NONE (default) or SIGMOID." }) centerActivation?: "NONE" | "SIGMOID";
 }
 
-@InputType({ description: "Defaults: input 'input', 512×512, FIXED, RGB, ImageNet mean/std on 0–255, one SEMANTIC_LOGITS output 'logits'." })
+@InputType({
+  description:
+    "Fields given win, field by field. Registering an ONNX file, the others are read from it: its input's name, its static height and width " +
+    "(FIXED; when dynamic, KEEP_RATIO at 2048×512), the head from its outputs, and mmsegmentation's RGB ImageNet mean/std on 0–255 with DIVIDE " +
+    "(see inference.inferred and notes). Without a file: input 'input', 512×512, FIXED, RGB, ImageNet mean/std on 0–255, DIVIDE, one SEMANTIC_LOGITS output 'logits'.",
+})
 export class InferenceContractInput {
   @Field({ nullable: true }) inputName?: string;
   @Field(() => Int, { nullable: true }) width?: number;
