@@ -84,6 +84,20 @@ describe.each(databaseKinds)("merge recipes as mergekit configs through GraphQL 
     expect(plain.merge).toMatchObject({ method: "LAYERWISE", schedule: { kind: "CUSTOM", knots: [0, 1] } });
   });
 
+  test("recipeYaml on a page of merged models is read through the batch loaders: as many queries for many merges as for one", async () => {
+    const page = `query($first: Int) { models(first: $first, where: { origin: MERGED }, orderBy: { field: NAME }) { edges { node { merge { recipeYaml } } } } }`;
+    const queries = async (first: number) => {
+      const before = server.app.services.database.queryCount();
+      const data = await server.ok(page, { first });
+      return { count: server.app.services.database.queryCount() - before, yamls: data.models.edges.map((e: any) => e.node.merge.recipeYaml) };
+    };
+    const one = await queries(1);
+    const all = await queries(50);
+    expect(all.yamls.length).toBeGreaterThanOrEqual(5);
+    all.yamls.forEach((y: string) => expect(y).toMatch(/^merge_method: /));
+    expect(all.count).toBe(one.count);
+  });
+
   test("bad YAML, an unknown method and an unresolvable model are refused with BAD_USER_INPUT naming them", async () => {
     const refused = async (recipeYaml: string, modelRefs?: unknown) => {
       const { errors } = await server.gql(FROM_RECIPE, { y: recipeYaml, r: modelRefs ?? null });

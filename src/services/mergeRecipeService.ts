@@ -13,6 +13,13 @@ export interface ModelRef {
   nameVersion?: string | null;
 }
 
+/** The per-request batch loaders recipeYaml reads through (services/loaders). */
+export interface RecipeLoaders {
+  mergeInputs: { load(mergeId: string): Promise<ReadonlyArray<{ modelId: string; role: string }>> };
+  model: { load(id: string): Promise<{ name: string; version: string; structureId: string | null } | null> };
+  structure: { load(id: string): Promise<{ layerCount: number; layerOrderSource: string } | null> };
+}
+
 interface MergeRow {
   id: string;
   method: string;
@@ -32,26 +39,28 @@ export class MergeRecipeService {
     private readonly merges: MergeService,
   ) {}
 
-  /** The merge's recipe as mergekit YAML; null when its method has no mergekit equivalent. */
-  async recipeYaml(merge: MergeRow): Promise<string | null> {
-    const inputs = await this.db.mergeInput.findMany({
-      where: { mergeId: merge.id },
-      orderBy: { position: "asc" },
-      include: { model: { select: { name: true, version: true, structure: { select: { layerCount: true, layerOrderSource: true } } } } },
-    });
-    const anchor = inputs.find((i) => i.role === "ANCHOR");
-    const structure = anchor?.model.structure;
-    if (!anchor || !structure) return null;
-    const label = (m: { name: string; version: string }) => `${m.name}@${m.version}`;
+  /**
+   * The merge's recipe as mergekit YAML; null when its method has no mergekit equivalent. Read
+   * through the request's batch loaders, so a page of merges costs a few queries, not a few each.
+   */
+  async recipeYaml(merge: MergeRow, loaders: RecipeLoaders): Promise<string | null> {
+    const inputs = await loaders.mergeInputs.load(merge.id);
+    const models = await Promise.all(inputs.map((i) => loaders.model.load(i.modelId)));
+    const anchorIndex = inputs.findIndex((i) => i.role === "ANCHOR");
+    const anchor = models[anchorIndex];
+    const structure = anchor?.structureId ? await loaders.structure.load(anchor.structureId) : null;
+    if (!anchor || !structure || models.some((m) => !m)) return null;
+    const label = (k: number) => `${models[k]!.name}@${models[k]!.version}`;
+    const withRole = (role: string) => inputs.flatMap((input, k) => (input.role === role ? [label(k)] : []));
     const { weights, ...params } = merge.params as Record<string, number> & { weights?: number[] | null };
     return writeMergekitYaml({
       method: merge.method as MergeMethodName,
       schedule: merge.schedule as MergeSchedule,
       params,
       weights: weights ?? null,
-      anchor: label(anchor.model),
-      contributors: inputs.filter((i) => i.role === "CONTRIBUTOR").map((i) => label(i.model)),
-      base: inputs.filter((i) => i.role === "BASE").map((i) => label(i.model))[0] ?? null,
+      anchor: label(anchorIndex),
+      contributors: withRole("CONTRIBUTOR"),
+      base: withRole("BASE")[0] ?? null,
       layers: { count: structure.layerCount, order: structure.layerOrderSource },
     });
   }

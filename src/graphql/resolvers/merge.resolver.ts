@@ -46,7 +46,7 @@ export class MergeResolver {
       "for the anchor, the schedule, the layer order and DARE's seed; null for a method mergekit has no equivalent of.",
   })
   recipeYaml(@Root() merge: Merge, @Ctx() ctx: GraphQLContext) {
-    return ctx.services.recipes.recipeYaml(merge);
+    return ctx.services.recipes.recipeYaml(merge, ctx.loaders);
   }
 
   @FieldResolver(() => Model)
