@@ -5,7 +5,7 @@ import { databaseKinds } from "./support/testDatabase";
 import { startTestServer, TestServer } from "./support/testServer";
 import { upload } from "./support/http";
 import { waitForJob } from "./support/jobs";
-import { blockImage, colourNet, writeSemanticSample } from "../src/runtime/testing/evalFixtures";
+import { argmaxNet, blockImage, colourNet, writeSemanticSample } from "../src/runtime/testing/evalFixtures";
 import { writeOnnxModel } from "../src/core/formats/onnx/testing/onnxModelWriter";
 
 const CLASSES = [
@@ -121,6 +121,17 @@ describe.each(databaseKinds)("an ONNX model registered without a contract (%s)",
     });
     expect(updateModel.inference).toMatchObject({ inputName: "image", width: 4, height: 4, resize: { mode: "FIXED" }, outputs: [{ name: "main", kind: "SEMANTIC_LOGITS" }], inferred: true, missing: [] });
     expect((await evaluate(model.id)).status).toBe("SUCCEEDED");
+  });
+
+  test("an integer [N, H, W] output holds class ids for a semantic task and panoptic ids for a panoptic one", async () => {
+    const bytes = writeOnnxModel(argmaxNet()).bytes;
+    expect((await register("ids", bytes)).inference.outputs).toEqual([{ name: "ids", kind: "SEMANTIC_IDS" }]);
+    const panoptic = (await server.ok(`mutation { createTask(input: { key: "pan", name: "Panoptic", kind: PANOPTIC, primaryMetric: PQ }) { id } }`)).createTask.id;
+    const { body } = await upload(server.origin, bytes);
+    const { registerModel } = await server.ok(`mutation($i: RegisterModelInput!) { registerModel(input: $i) { inference { outputs { name kind } } } }`, {
+      i: { name: "panoptic-ids", taskId: panoptic, artifactSha256: body.sha256 },
+    });
+    expect(registerModel.inference.outputs).toEqual([{ name: "ids", kind: "PANOPTIC_IDS" }]);
   });
 
   test("a model created without a file keeps the documented defaults", async () => {

@@ -76,6 +76,8 @@ type InsertExtra = { structureId?: string; artifactId?: string; origin?: string 
 export interface ValidatedModel {
   data: Record<string, unknown> & { name: string; version: string; taskId: string };
   tags: string[];
+  /** The task's kind (SEMANTIC, PANOPTIC…), read with the references: what a contract read from a file depends on. */
+  taskKind: string | null;
 }
 
 export class ModelService {
@@ -153,10 +155,10 @@ export class ModelService {
    * registration can refuse bad metadata before it stores or parses anything.
    */
   async validateForCreate(input: ModelInput): Promise<ValidatedModel> {
-    const { data, nameTaken } = await this.checkInput(input, false);
+    const { data, nameTaken, taskKind } = await this.checkInput(input, false);
     const tags = tagList(input.tags, "input.tags") ?? [];
     if (nameTaken) throw this.nameTaken(data.name!, data.version!);
-    return { data: { ...data, name: data.name!, taskId: data.taskId!, version: data.version! }, tags };
+    return { data: { ...data, name: data.name!, taskId: data.taskId!, version: data.version! }, tags, taskKind };
   }
 
   /** Inserts a validated model, optionally inside a transaction and with extra columns. */
@@ -294,7 +296,7 @@ export class ModelService {
       origin: input.origin != null ? oneOf(input.origin, ModelOrigin, "input.origin") : partial ? undefined : ModelOrigin.TRAINED,
       inference: input.inference != null ? (checkInferenceContract(input.inference) as unknown as object) : undefined,
     };
-    return { data, nameTaken: found.taken != null };
+    return { data, nameTaken: found.taken != null, taskKind: found.taskKind ?? null };
   }
 
   /**
@@ -304,8 +306,9 @@ export class ModelService {
    */
   private async lookUp(input: Partial<ModelInput>, key: { name: string; version: string } | undefined) {
     const id = (value: string | null | undefined) => value ?? null;
-    const [row] = await this.db.$queryRaw<Array<Record<(typeof REFERENCES)[number] | "taken", string | null>>>`SELECT
+    const [row] = await this.db.$queryRaw<Array<Record<(typeof REFERENCES)[number] | "taken" | "taskKind", string | null>>>`SELECT
       (SELECT "id" FROM "Task" WHERE "id" = ${id(input.taskId)}) AS "taskId",
+      (SELECT "kind" FROM "Task" WHERE "id" = ${id(input.taskId)}) AS "taskKind",
       (SELECT "id" FROM "Backbone" WHERE "id" = ${id(input.backboneId)}) AS "backboneId",
       (SELECT "id" FROM "Dataset" WHERE "id" = ${id(input.sourceDatasetId)}) AS "sourceDatasetId",
       (SELECT "id" FROM "Dataset" WHERE "id" = ${id(input.targetDatasetId)}) AS "targetDatasetId",

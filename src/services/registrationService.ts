@@ -115,7 +115,7 @@ export class RegistrationService {
         if (stored.inlined) layout = null; // byte locations in the inlined file differ: merges parse it
       }
       validated = (await metadata).validated;
-      if (identity.graphIo) validated = await this.withContractFromFile(validated, input, identity.graphIo);
+      if (identity.graphIo) validated = this.withContractFromFile(validated, input, identity.graphIo);
       // The whole parse crosses to this thread only for a structure not stored yet.
       const structureId = (await this.storedStructureId(identity.structureKey)) ?? (await this.createStructure(await this.pool.run("parseModelFile", parse), identity.structureKey));
       return await this.record(validated, structureId, { sha256: sha256!, sizeBytes: sizeBytes!, format: identity.format, layout });
@@ -140,9 +140,8 @@ export class RegistrationService {
    * An ONNX model's contract: the fields given win, the rest are read from the graph's inputs and
    * outputs (core/eval/inferContract). The task decides what an integer output holds.
    */
-  private async withContractFromFile(validated: ValidatedModel, input: RegisterModelInput, graphIo: { inputs: GraphValue[]; outputs: GraphValue[] }): Promise<ValidatedModel> {
-    const task = await this.db.task.findUnique({ where: { id: validated.data.taskId }, select: { kind: true } });
-    const inference = contractFromFile(inferContract(graphIo, task?.kind ?? "SEMANTIC"), input.inference);
+  private withContractFromFile(validated: ValidatedModel, input: RegisterModelInput, graphIo: { inputs: GraphValue[]; outputs: GraphValue[] }): ValidatedModel {
+    const inference = contractFromFile(inferContract(graphIo, validated.taskKind ?? "SEMANTIC"), input.inference);
     return { ...validated, data: { ...validated.data, inference } };
   }
 
