@@ -45,7 +45,7 @@ export const MMSEG_CITYSCAPES_SCALE = { width: 2048, height: 512 };
 const FLOAT_TYPES = new Set(["FLOAT"]);
 const INTEGER_TYPES = new Set(["INT64", "INT32", "INT16", "INT8", "UINT8", "UINT16", "UINT32"]);
 
-const describe = (v: GraphValue) => `"${v.name}" ${v.elemType}${v.shape ? ` [${v.shape.map((d) => d ?? "?").join(", ")}]` : ""}`;
+const show = (v: GraphValue) => `"${v.name}" ${v.elemType}${v.shape ? ` [${v.shape.map((d) => d ?? "?").join(", ")}]` : ""}`;
 const numeric = (d: number | string | null | undefined): number | null => (typeof d === "number" && d > 0 ? d : null);
 
 export function inferContract(graph: { inputs: readonly GraphValue[]; outputs: readonly GraphValue[] }, task: "SEMANTIC" | "PANOPTIC" | string): InferredContract {
@@ -66,19 +66,19 @@ export function inferContract(graph: { inputs: readonly GraphValue[]; outputs: r
 
 function inferInput(inputs: readonly GraphValue[], result: InferredContract): void {
   if (inputs.length !== 1) {
-    const listed = inputs.length ? inputs.map(describe).join(", ") : "none";
+    const listed = inputs.length ? inputs.map(show).join(", ") : "none";
     result.missing.push({ field: "inputName", reason: `the graph has ${inputs.length} inputs (${listed}); one image input is needed to pick it` });
     return;
   }
   const input = inputs[0];
   if (!FLOAT_TYPES.has(input.elemType)) {
-    result.missing.push({ field: "inputName", reason: `the graph's input ${describe(input)} is not float32; the runtime feeds float32 images` });
+    result.missing.push({ field: "inputName", reason: `the graph's input ${show(input)} is not float32; the runtime feeds float32 images` });
     return;
   }
   const dims = input.shape;
   if (dims && (dims.length !== 4 || (numeric(dims[1]) !== null && dims[1] !== 3))) {
     const nhwc = dims.length === 4 && dims[3] === 3 ? " (NHWC is not supported)" : "";
-    result.missing.push({ field: "inputName", reason: `the graph's input ${describe(input)} is not an NCHW image with 3 channels${nhwc}` });
+    result.missing.push({ field: "inputName", reason: `the graph's input ${show(input)} is not an NCHW image with 3 channels${nhwc}` });
     return;
   }
   result.fields.inputName = input.name;
@@ -139,7 +139,7 @@ function inferOutputs(outputs: readonly GraphValue[], task: string, result: Infe
     result.fields.outputs = [{ name: integers[0].name, kind: "SEMANTIC_IDS" }];
     return;
   }
-  const listed = outputs.length ? outputs.map(describe).join(", ") : "none";
+  const listed = outputs.length ? outputs.map(show).join(", ") : "none";
   result.missing.push({
     field: "outputs",
     reason: `the outputs (${listed}) are not one float [N, C, H, W] output, one integer [N, H, W] output, nor Panoptic-DeepLab's semantic, 1-channel center and 2-channel offset outputs`,

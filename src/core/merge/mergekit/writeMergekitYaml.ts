@@ -49,9 +49,11 @@ export function writeMergekitYaml(recipe: MergekitRecipe): string | null {
     const p = mapping.parameters.find((q) => q.name === name)!;
     return p.toConfig ? p.toConfig(recipe.params[name]) : recipe.params[name];
   };
-  const perModel = mapping.parameters.filter((p) => p.place === "perModel");
-  const global = mapping.parameters.filter((p) => p.place === "global");
-  const block = mapping.parameters.filter((p) => p.place === "layermerge");
+  // A parameter a stored recipe lacks (recorded before the parameter existed) is left out.
+  const stored = mapping.parameters.filter((p) => typeof recipe.params[p.name] === "number");
+  const perModel = stored.filter((p) => p.place === "perModel");
+  const global = stored.filter((p) => p.place === "global");
+  const block = stored.filter((p) => p.place === "layermerge");
 
   const config: Record<string, unknown> = { merge_method: mapping.mergeMethod };
   if (recipe.base) config.base_model = recipe.base;
