@@ -98,6 +98,12 @@ describe.each(databaseKinds)("an ONNX model registered without a contract (%s)",
     expect(dynamic.inference).toMatchObject({ width: 2048, height: 512, resize: { mode: "KEEP_RATIO" }, outputs: [{ name: "out", kind: "SEMANTIC_LOGITS" }], inferred: true });
     expect(dynamic.inference.notes).toContainEqual(expect.stringMatching(/2048×512/));
 
+    // Evaluated at that scale (the 8×8 images become 512×512), as the same contract written out.
+    const explicit = await register("dynamic-explicit", bytes, { width: 2048, height: 512, resize: { mode: "KEEP_RATIO" }, outputs: [{ name: "out", kind: "SEMANTIC_LOGITS" }] });
+    const [a, b] = [await evaluate(dynamic.id), await evaluate(explicit.id)];
+    expect([a.status, b.status]).toEqual(["SUCCEEDED", "SUCCEEDED"]);
+    expect(a.evaluation.score).toBe(b.evaluation.score);
+
     const sized = await register("dynamic-sized", bytes, { width: 8, height: 8, resize: { mode: "FIXED" }, mean: [0, 0, 0] });
     expect(sized.inference).toMatchObject({ inputName: "image", width: 8, height: 8, resize: { mode: "FIXED" }, mean: [0, 0, 0], std: [58.395, 57.12, 57.375], outputs: [{ name: "out", kind: "SEMANTIC_LOGITS" }], inferred: true });
     expect(sized.inference.notes).not.toContainEqual(expect.stringMatching(/2048×512/));
