@@ -2,8 +2,8 @@ import type { Db } from "../persistence/database";
 import { badInput } from "../core/errors";
 import type { MergeMethodName } from "../core/merge";
 import type { MergeSchedule } from "../core/merge/mergeSchedule";
-import { writeMergekitYaml } from "../core/merge/mergekit/writeMergekitYaml";
-import { readMergekitYaml } from "../core/merge/mergekit/readMergekitYaml";
+import { MAX_RECIPE_YAML_CHARS } from "../core/merge/mergekit/readMergekitYaml";
+import type { ThreadPool } from "../workers/threadPool";
 import type { MergeService } from "./mergeService";
 
 /** How a recipe's model text is bound to a registered model: by id or by name@version. */
@@ -37,6 +37,7 @@ export class MergeRecipeService {
   constructor(
     private readonly db: Db,
     private readonly merges: MergeService,
+    private readonly pool: ThreadPool,
   ) {}
 
   /**
@@ -53,7 +54,9 @@ export class MergeRecipeService {
     const label = (k: number) => `${models[k]!.name}@${models[k]!.version}`;
     const withRole = (role: string) => inputs.flatMap((input, k) => (input.role === role ? [label(k)] : []));
     const { weights, ...params } = merge.params as Record<string, number> & { weights?: number[] | null };
-    return writeMergekitYaml({
+    // Parsing and writing run on the thread pool: a config holds L numbers per model, and a
+    // large one took ~0.3 s to write and ~0.7 s to parse (10 models × 1,000 layers, 210 kB).
+    const recipe = {
       method: merge.method as MergeMethodName,
       schedule: merge.schedule as MergeSchedule,
       params,
@@ -62,12 +65,14 @@ export class MergeRecipeService {
       contributors: withRole("CONTRIBUTOR"),
       base: withRole("BASE")[0] ?? null,
       layers: { count: structure.layerCount, order: structure.layerOrderSource },
-    });
+    };
+    return this.pool.run("writeMergekitYaml", { recipe });
   }
 
   /** Runs a mergekit config: its models resolved by `modelRefs`, else by their text (name@version or id). */
   async start(recipeYaml: string, modelRefs: ModelRef[] | null | undefined) {
-    const recipe = readMergekitYaml(recipeYaml);
+    if (typeof recipeYaml !== "string" || recipeYaml.length > MAX_RECIPE_YAML_CHARS) throw badInput(`recipeYaml must be a YAML text of at most ${MAX_RECIPE_YAML_CHARS} characters`, "recipeYaml");
+    const recipe = await this.pool.run("readMergekitYaml", { text: recipeYaml });
     const texts = [recipe.anchor, ...recipe.contributors, ...(recipe.base ? [recipe.base] : [])];
     const ids = await this.resolve(texts, modelRefs ?? []);
     const [anchorId, ...rest] = ids;

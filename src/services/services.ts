@@ -139,7 +139,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
       redis?.disconnect();
     },
     merges,
-    recipes: new MergeRecipeService(db, merges),
+    recipes: new MergeRecipeService(db, merges, infra.pool),
     evaluations,
     jobs: new JobService(db, jobRunner, events),
     tasks: new TaskService(db),

@@ -16,6 +16,8 @@ import type { ParsedModel } from "../core/structure/types";
 import { structureKey } from "../core/structure/structureHash";
 import { layoutOf } from "../core/structure/layout";
 import type { GraphValue } from "../core/eval/inferContract";
+import { readMergekitYaml, type ReadRecipe } from "../core/merge/mergekit/readMergekitYaml";
+import { writeMergekitYaml, type MergekitRecipe } from "../core/merge/mergekit/writeMergekitYaml";
 
 function graphIoOf(metadata: { inputs?: GraphValue[]; outputs?: GraphValue[] }): { inputs: GraphValue[]; outputs: GraphValue[] } {
   const strip = (v: GraphValue): GraphValue => ({ name: v.name, elemType: v.elemType, ...(v.shape ? { shape: v.shape } : {}) });
@@ -86,6 +88,14 @@ export const taskHandlers = {
   },
   async runMerge(payload: RunMergePayload, progress: (p: unknown) => void): Promise<RunMergeResult> {
     return runMerge(payload, progress);
+  },
+  /** A mergekit config read as a recipe (a large one takes a while to parse: off the API's event loop). */
+  async readMergekitYaml(payload: { text: string }): Promise<ReadRecipe> {
+    return readMergekitYaml(payload.text);
+  },
+  /** A stored recipe written as a mergekit config (one list of L weights per model). */
+  async writeMergekitYaml(payload: { recipe: MergekitRecipe }): Promise<string | null> {
+    return writeMergekitYaml(payload.recipe);
   },
   /** sha256 and size of a finished file (a merge's output, before the store adopts it). */
   async hashFile(payload: { file: string }): Promise<{ sha256: string; sizeBytes: number }> {
