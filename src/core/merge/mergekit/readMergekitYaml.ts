@@ -38,7 +38,7 @@ const isNumber = (v: unknown): v is number => typeof v === "number" && Number.is
  * `anchor`, else the first model; a `base_model` also listed in `models` is only the base. With
  * the block's `schedule`, the weight lists must be the ones it gives; without it, the lists are
  * read as a CUSTOM schedule (the anchor's share per knot) and relative weights (the contributors'
- * proportions, which must be the same at every knot).
+ * proportions, which must be the same at every knot): docs/CONVENTIONS.md, mergekit configs.
  */
 export function readMergekitYaml(text: string): ReadRecipe {
   if (typeof text !== "string" || text.length > MAX_RECIPE_YAML_CHARS) throw badInput(`${F} must be a YAML text of at most ${MAX_RECIPE_YAML_CHARS} characters`, F);
