@@ -1,4 +1,8 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { parse } from "yaml";
+import { main } from "../src/cli/main";
 import { databaseKinds } from "./support/testDatabase";
 import { startTestServer, TestServer } from "./support/testServer";
 import { seedBasics } from "./support/fixtures";
@@ -82,6 +86,30 @@ describe.each(databaseKinds)("merge recipes as mergekit configs through GraphQL 
     const plain = await fromRecipe(`merge_method: linear\nmodels:\n  - model: a3@1\n    parameters: { weight: [0.5, 1] }\n  - model: a2@1\n    parameters: { weight: [0.5, 0] }\n`);
     expect(plain.job.status).toBe("SUCCEEDED");
     expect(plain.merge).toMatchObject({ method: "LAYERWISE", schedule: { kind: "CUSTOM", knots: [0, 1] } });
+  });
+
+  test("the CLI runs a recipe file, binding its models with --ref", async () => {
+    const m = await merge({ anchorId: ids.a3, modelIds: [ids.a2], schedule: { kind: "STEP", cutoff: 0.7 } });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-recipe-"));
+    const file = path.join(dir, "recipe.yaml");
+    fs.writeFileSync(file, m.recipeYaml.replaceAll("a2@1", "helper"));
+    const out: string[] = [];
+    const spies = [
+      jest.spyOn(console, "error").mockImplementation(() => undefined),
+      jest.spyOn(console, "log").mockImplementation((...a) => void out.push(a.join(" "))),
+      jest.spyOn(process.stderr, "write").mockImplementation(() => true),
+    ];
+    const saved = process.env.LAYERMERGE_URL;
+    process.env.LAYERMERGE_URL = server.origin;
+    try {
+      expect(await main(["merge", "--recipe", file, "--ref", `helper=${ids.a2}`])).toBe(0);
+    } finally {
+      process.env.LAYERMERGE_URL = saved;
+      spies.forEach((s) => s.mockRestore());
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const { model } = await server.ok(`query($id: ID!) { model(id: $id) { merge { id } } }`, { id: out.join("").trim() });
+    expect(model.merge.id).toBe(m.id);
   });
 
   test("recipeYaml on a page of merged models is read through the batch loaders: as many queries for many merges as for one", async () => {
