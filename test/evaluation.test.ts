@@ -260,7 +260,9 @@ describe.each(databaseKinds)("evaluation through GraphQL (%s)", (kind) => {
   });
 
   test("bad input: no contract, safetensors weights, mismatched image/label sizes, wrong outputs — clear errors, no rows", async () => {
+    // Registration reads a contract from the file now; a model registered before that has none.
     const noContract = await registerOnnx("no-contract", writeOnnxModel(colourNet({ bias: [0.001, 0, 0] })).bytes, null);
+    await server.app.services.database.prisma.$executeRaw`UPDATE "Model" SET "inference" = NULL WHERE "id" = ${noContract}`;
     const r1 = await server.gql(`mutation($i: StartEvaluationInput!) { startEvaluation(input: $i) { id } }`, { i: { modelId: noContract, datasetId } });
     expect(r1.errors?.[0].message).toMatch(/inference contract/);
     const st = await upload(server.origin, writeSafetensors([{ name: "w", dtype: "F32", shape: [2] }]));

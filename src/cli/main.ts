@@ -27,6 +27,8 @@ Usage:
                                         upload a model file (with a progress bar) and register it
   layermerge merge --anchor ID --with ID [ID …] [--method M --schedule S --cutoff T --knots … --name N]
                                         merge models (progress bar), print the merged model's id
+  layermerge merge --recipe FILE.yaml [--ref KEY=ID|NAME@VERSION …]
+                                        run a mergekit config (as Merge.recipeYaml writes it)
   layermerge evaluate --model ID --dataset ID [--limit N --batch-size B --classes 0,1,… --force]
                                         evaluate (progress bar), print the per-class table and the score
 

@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import { DomainError } from "../core/errors";
 import { ApiClient } from "./apiClient";
 import { ProgressBar } from "./progressBar";
@@ -6,7 +7,9 @@ import { parse } from "./main";
 const USAGE = `usage: layermerge merge --anchor ID --with ID [ID …] [--method LAYERWISE|TASK_ARITHMETIC|TIES|DARE]
                         [--schedule LINEAR|STEP|COSINE|UNIFORM|CUSTOM] [--cutoff T] [--knots s0,s1,…]
                         [--weights w1,w2,…] [--base ID] [--lambda L] [--density K] [--drop-rate P] [--seed S]
-                        [--name NAME] [--version V] [--tags a,b]`;
+                        [--name NAME] [--version V] [--tags a,b]
+       layermerge merge --recipe FILE.yaml [--ref KEY=ID|NAME@VERSION …]
+                        (a mergekit config, as Merge.recipeYaml writes it; --ref binds a model's text in it)`;
 
 /** Starts a merge, follows its job with a progress bar, and prints the merged model's id. */
 export async function mergeCommand(args: string[], client = new ApiClient()): Promise<number> {
@@ -15,7 +18,9 @@ export async function mergeCommand(args: string[], client = new ApiClient()): Pr
     cutoff: { type: "string" }, knots: { type: "string" }, weights: { type: "string" }, base: { type: "string" },
     lambda: { type: "string" }, density: { type: "string" }, "drop-rate": { type: "string" }, seed: { type: "string" },
     name: { type: "string" }, version: { type: "string" }, tags: { type: "string" },
+    recipe: { type: "string" }, ref: { type: "string", multiple: true },
   });
+  if (values.recipe) return followMerge(client, await startFromRecipe(client, String(values.recipe), (values.ref as string[] | undefined) ?? []));
   const contributors = [...((values.with as string[] | undefined) ?? []), ...positionals];
   if (!values.anchor || contributors.length === 0) {
     console.error(USAGE);
@@ -40,6 +45,26 @@ export async function mergeCommand(args: string[], client = new ApiClient()): Pr
     output: { name: values.name, version: values.version, tags: values.tags ? String(values.tags).split(",").map((t) => t.trim()) : undefined },
   };
   const { startMerge: job } = await client.graphql(`mutation($i: StartMergeInput!) { startMerge(input: $i) { id status message } }`, { i: input });
+  return followMerge(client, job);
+}
+
+/** Runs a mergekit config file; each `--ref KEY=TARGET` binds KEY to a model id, or to NAME@VERSION. */
+async function startFromRecipe(client: ApiClient, file: string, refs: string[]): Promise<{ id: string; status: string }> {
+  const modelRefs = refs.map((ref) => {
+    const at = ref.lastIndexOf("=");
+    if (at <= 0 || at === ref.length - 1) throw new DomainError("BAD_USER_INPUT", `--ref must be KEY=ID or KEY=NAME@VERSION (got ${JSON.stringify(ref)})`);
+    const [key, target] = [ref.slice(0, at), ref.slice(at + 1)];
+    return target.includes("@") ? { key, nameVersion: target } : { key, id: target };
+  });
+  const recipeYaml = fs.readFileSync(file, "utf8");
+  const { startMergeFromRecipe: job } = await client.graphql(
+    `mutation($y: String!, $r: [ModelRefInput!]) { startMergeFromRecipe(recipeYaml: $y, modelRefs: $r) { id status message } }`,
+    { y: recipeYaml, r: modelRefs.length ? modelRefs : null },
+  );
+  return job;
+}
+
+async function followMerge(client: ApiClient, job: { id: string; status: string }): Promise<number> {
   console.error(`merge job ${job.id} ${job.status.toLowerCase()}`);
   const final = await followJob(client, job.id, "merging");
   if (final.status !== "SUCCEEDED") {

@@ -17,7 +17,9 @@ import { DEFAULT_LINEAGE_DEPTH } from "../services/lineageService";
  *   1,000 + 1,000) → 50;
  * - lineage walks one hop per query round trip → 10 per hop of `depth`;
  * - a structure's tensor page reads its rows (~80 µs per tensor) → the page, counted by
- *   DEFAULT_PAGE_SIZES when `first` is absent, plus 5 for the lookup.
+ *   DEFAULT_PAGE_SIZES when `first` is absent, plus 5 for the lookup;
+ * - a merge's recipeYaml is written on the thread pool (~3 ms for 3 models × 300 layers, on a
+ *   loaded 2-core machine), its inputs read through the batch loaders → 10 per merge.
  */
 export const FIELD_BASE_COSTS: Record<string, (args: Record<string, any>) => number> = {
   "Query.mergePlan": (args) => 150 * mergeInputCount(args.input),
@@ -27,6 +29,7 @@ export const FIELD_BASE_COSTS: Record<string, (args: Record<string, any>) => num
   "Query.compareStructures": () => 50,
   "Query.lineage": (args) => 10 * Math.max(1, typeof args.depth === "number" ? args.depth : DEFAULT_LINEAGE_DEPTH),
   "Structure.tensors": () => 5,
+  "Merge.recipeYaml": () => 10,
 };
 
 /** Page sizes of the connections whose default is not the common one (services/pagination). */

@@ -10,6 +10,7 @@ import type { EvaluationResult } from "../runtime";
 import type { LayerOrderSource } from "../core/structure/types";
 import type { DatasetClass } from "./datasetService";
 import { checkInferenceContract, InferenceContractInput } from "./inferenceContract";
+import { assertContractComplete, type ContractProvenance } from "./contractFromFile";
 import { connectionFrom, decodeCursor, encodeCursor, pageSize } from "./pagination";
 import { formatSeconds } from "./format";
 import { confinePath, datasetRule } from "./pathConfinement";
@@ -100,6 +101,7 @@ export class EvaluationService {
     classes?.forEach((c, i) => {
       if (!classIds.has(c)) throw badInput(`input.classes.${i}: class ${c} is not in ${dataset.name}'s class list`, `input.classes.${i}`);
     });
+    assertContractComplete(inference as ContractProvenance, `${model.name}@${model.version}`);
     const contract = checkInferenceContract(inference as InferenceContractInput, "model.inference");
     const settings: EvaluationSettingsRecord = {
       artifactSha256: model.artifact.sha256,

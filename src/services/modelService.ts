@@ -6,6 +6,7 @@ import { oneOf, optionalText, requiredText, tagList } from "./validate";
 import { isUniqueViolation } from "./prismaErrors";
 import { Connection, connectionFrom, decodeCursor, encodeCursor, keysetAfter, pageSize } from "./pagination";
 import { checkInferenceContract, InferenceContractInput } from "./inferenceContract";
+import { updateContract, type StoredContract } from "./contractFromFile";
 import { containsInsensitive } from "./datasetService";
 import { joinSql, sql, type DirectQueries } from "../persistence/directSql";
 import { cuid } from "../persistence/cuid";
@@ -77,6 +78,8 @@ type InsertExtra = { structureId?: string; artifactId?: string; origin?: string;
 export interface ValidatedModel {
   data: Record<string, unknown> & { name: string; version: string; taskId: string };
   tags: string[];
+  /** The task's kind (SEMANTIC, PANOPTIC…), read with the references: what a contract read from a file depends on. */
+  taskKind: string | null;
 }
 
 export class ModelService {
@@ -154,10 +157,10 @@ export class ModelService {
    * registration can refuse bad metadata before it stores or parses anything.
    */
   async validateForCreate(input: ModelInput): Promise<ValidatedModel> {
-    const { data, nameTaken } = await this.checkInput(input, false);
+    const { data, nameTaken, taskKind } = await this.checkInput(input, false);
     const tags = tagList(input.tags, "input.tags") ?? [];
     if (nameTaken) throw this.nameTaken(data.name!, data.version!);
-    return { data: { ...data, name: data.name!, taskId: data.taskId!, version: data.version! }, tags };
+    return { data: { ...data, name: data.name!, taskId: data.taskId!, version: data.version! }, tags, taskKind };
   }
 
   /** Inserts a validated model, optionally inside a transaction and with extra columns. */
@@ -231,6 +234,8 @@ export class ModelService {
     if (graphModelId != null && (input.graphModelId != null || input.taskId != null)) {
       await this.checkGraphModel(graphModelId, input.taskId ?? current.taskId, current.id);
     }
+    // A contract read from the file keeps the fields this update does not give.
+    if (input.inference != null) data.inference = updateContract(current.inference as StoredContract | null, input.inference) as unknown as object;
     const tags = tagList(input.tags, "input.tags");
     try {
       return await this.db.$transaction(async (tx) => {
@@ -306,7 +311,7 @@ export class ModelService {
       graphModelId: input.graphModelId,
     };
     if (!partial && input.graphModelId != null) await this.checkGraphModel(input.graphModelId, input.taskId!);
-    return { data, nameTaken: found.taken != null };
+    return { data, nameTaken: found.taken != null, taskKind: found.taskKind ?? null };
   }
 
   /**
@@ -330,8 +335,9 @@ export class ModelService {
    */
   private async lookUp(input: Partial<ModelInput>, key: { name: string; version: string } | undefined) {
     const id = (value: string | null | undefined) => value ?? null;
-    const [row] = await this.db.$queryRaw<Array<Record<(typeof REFERENCES)[number] | "taken", string | null>>>`SELECT
+    const [row] = await this.db.$queryRaw<Array<Record<(typeof REFERENCES)[number] | "taken" | "taskKind", string | null>>>`SELECT
       (SELECT "id" FROM "Task" WHERE "id" = ${id(input.taskId)}) AS "taskId",
+      (SELECT "kind" FROM "Task" WHERE "id" = ${id(input.taskId)}) AS "taskKind",
       (SELECT "id" FROM "Backbone" WHERE "id" = ${id(input.backboneId)}) AS "backboneId",
       (SELECT "id" FROM "Dataset" WHERE "id" = ${id(input.sourceDatasetId)}) AS "sourceDatasetId",
       (SELECT "id" FROM "Dataset" WHERE "id" = ${id(input.targetDatasetId)}) AS "targetDatasetId",

@@ -21,6 +21,8 @@ import type { CatalogStructure, StructureCatalog } from "./structureCatalog";
 import { resolveImportPath } from "./importPath";
 import { isUniqueViolation } from "./prismaErrors";
 import { missingBlob, type ArtifactService } from "./artifactService";
+import { inferContract, type GraphValue } from "../core/eval/inferContract";
+import { contractFromFile } from "./contractFromFile";
 
 export interface RegisterModelInput extends ModelInput {
   artifactSha256?: string | null;
@@ -113,6 +115,7 @@ export class RegistrationService {
         if (stored.inlined) layout = null; // byte locations in the inlined file differ: merges parse it
       }
       validated = (await metadata).validated;
+      if (identity.graphIo) validated = this.withContractFromFile(validated, input, identity.graphIo);
       // The whole parse crosses to this thread only for a structure not stored yet.
       const structureId = (await this.storedStructureId(identity.structureKey)) ?? (await this.createStructure(await this.pool.run("parseModelFile", parse), identity.structureKey));
       return await this.record(validated, structureId, { sha256: sha256!, sizeBytes: sizeBytes!, format: identity.format, layout });
@@ -131,6 +134,15 @@ export class RegistrationService {
       unpin?.();
       for (const step of cleanup.reverse()) await step().catch(() => undefined);
     }
+  }
+
+  /**
+   * An ONNX model's contract: the fields given win, the rest are read from the graph's inputs and
+   * outputs (core/eval/inferContract). The task decides what an integer output holds.
+   */
+  private withContractFromFile(validated: ValidatedModel, input: RegisterModelInput, graphIo: { inputs: GraphValue[]; outputs: GraphValue[] }): ValidatedModel {
+    const inference = contractFromFile(inferContract(graphIo, validated.taskKind ?? "SEMANTIC"), input.inference);
+    return { ...validated, data: { ...validated.data, inference } };
   }
 
   /** An imported file into the store; an ONNX model's external data is inlined first. */

@@ -16,6 +16,7 @@ import { TaskService } from "./taskService";
 import { TokenService } from "./tokenService";
 import { ArtifactService } from "./artifactService";
 import { MergeService } from "./mergeService";
+import { MergeRecipeService } from "./mergeRecipeService";
 import { EvaluationService } from "./evaluationService";
 import { JobService } from "./jobService";
 import { EmbeddedJobRunner, JobRunner } from "../jobs/embeddedJobRunner";
@@ -138,6 +139,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
       redis?.disconnect();
     },
     merges,
+    recipes: new MergeRecipeService(db, merges, infra.pool),
     evaluations,
     jobs: new JobService(db, jobRunner, events),
     tasks: new TaskService(db),

@@ -17,6 +17,14 @@ import type { EvaluateModelOptions, EvaluationResult } from "../runtime";
 import type { ParsedModel } from "../core/structure/types";
 import { structureKey } from "../core/structure/structureHash";
 import { layoutOf } from "../core/structure/layout";
+import type { GraphValue } from "../core/eval/inferContract";
+import { readMergekitYaml, type ReadRecipe } from "../core/merge/mergekit/readMergekitYaml";
+import { writeMergekitYaml, type MergekitRecipe } from "../core/merge/mergekit/writeMergekitYaml";
+
+function graphIoOf(metadata: { inputs?: GraphValue[]; outputs?: GraphValue[] }): { inputs: GraphValue[]; outputs: GraphValue[] } {
+  const strip = (v: GraphValue): GraphValue => ({ name: v.name, elemType: v.elemType, ...(v.shape ? { shape: v.shape } : {}) });
+  return { inputs: (metadata.inputs ?? []).map(strip), outputs: (metadata.outputs ?? []).map(strip) };
+}
 
 /**
  * One evaluation's options; `modelPath` is the ONNX file run. With `checkpoint`, `modelPath` is
@@ -33,6 +41,8 @@ export interface ModelIdentity {
   layout: string;
   /** ONNX: the side files its tensors' data lives in (none for safetensors). */
   externalDataFiles: string[];
+  /** ONNX: the graph's inputs (initializers excluded) and outputs, from which a contract is inferred. */
+  graphIo: { inputs: GraphValue[]; outputs: GraphValue[] } | null;
 }
 
 /**
@@ -55,6 +65,7 @@ export const threadJobs = {
       structureKey: structureKey(parsed),
       layout: JSON.stringify(layoutOf(parsed)),
       externalDataFiles: (parsed.metadata as { externalDataFiles?: string[] }).externalDataFiles ?? [],
+      graphIo: parsed.format === "onnx" ? graphIoOf(parsed.metadata as { inputs?: GraphValue[]; outputs?: GraphValue[] }) : null,
     };
   },
   /**
@@ -86,6 +97,14 @@ export const threadJobs = {
   },
   async runMerge(payload: RunMergePayload, progress: (p: unknown) => void): Promise<RunMergeResult> {
     return runMerge(payload, progress);
+  },
+  /** A mergekit config read as a recipe (a large one takes a while to parse: off the API's event loop). */
+  async readMergekitYaml(payload: { text: string }): Promise<ReadRecipe> {
+    return readMergekitYaml(payload.text);
+  },
+  /** A stored recipe written as a mergekit config (one list of L weights per model). */
+  async writeMergekitYaml(payload: { recipe: MergekitRecipe }): Promise<string | null> {
+    return writeMergekitYaml(payload.recipe);
   },
   /** sha256 and size of a finished file (a merge's output, before the store adopts it). */
   async hashFile(payload: { file: string }): Promise<{ sha256: string; sizeBytes: number }> {

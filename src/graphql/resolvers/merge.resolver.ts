@@ -2,7 +2,7 @@ import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver
 import { TakeTurn } from "../takeTurns";
 import type { GraphQLContext } from "../context";
 import { Job, JobConnection, JobKind, JobStatus, JobUpdate } from "../types/job.type";
-import { Merge, MergeInputInfo, MergeMethodInfo, MergePlan, StartMergeInput } from "../types/merge.type";
+import { Merge, MergeInputInfo, MergeMethodInfo, MergePlan, ModelRefInput, StartMergeInput } from "../types/merge.type";
 import { Model } from "../types/model.type";
 import { Role } from "../types/enums";
 
@@ -23,6 +23,30 @@ export class MergeResolver {
   @Mutation(() => Job, { description: "Validates the merge, then queues it and returns its job at once." })
   startMerge(@Arg("input") input: StartMergeInput, @Ctx() ctx: GraphQLContext) {
     return ctx.services.merges.start(input);
+  }
+
+  @Authorized(Role.WRITER)
+  @Mutation(() => Job, {
+    description:
+      "Runs a mergekit config (as Merge.recipeYaml writes it): each model named by a modelRefs entry, else by its own text as name@version or an id. " +
+      "The same recipe returns the existing merge.",
+  })
+  startMergeFromRecipe(
+    @Arg("recipeYaml") recipeYaml: string,
+    @Arg("modelRefs", () => [ModelRefInput], { nullable: true }) modelRefs: ModelRefInput[] | null,
+    @Ctx() ctx: GraphQLContext,
+  ) {
+    return ctx.services.recipes.start(recipeYaml, modelRefs);
+  }
+
+  @FieldResolver(() => String, {
+    nullable: true,
+    description:
+      "The recipe as a mergekit YAML config (merge_method, base_model, models with their per-layer weight lists and parameters) with a layermerge: block " +
+      "for the anchor, the schedule, the layer order and DARE's seed; null for a method mergekit has no equivalent of.",
+  })
+  recipeYaml(@Root() merge: Merge, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.recipes.recipeYaml(merge, ctx.loaders);
   }
 
   @FieldResolver(() => Model)

@@ -65,16 +65,21 @@ export class PostprocessSpecInput {
   @Field({ nullable: true, description: "NONE (default) or SIGMOID." }) centerActivation?: "NONE" | "SIGMOID";
 }
 
-@InputType({ description: "Defaults: input 'input', 512×512, FIXED, RGB, ImageNet mean/std on 0–255, one SEMANTIC_LOGITS output 'logits'." })
+@InputType({
+  description:
+    "Fields given win, field by field. Registering an ONNX file, the others are read from it: its input's name, its static height and width " +
+    "(FIXED; when dynamic, KEEP_RATIO at 2048×512), the head from its outputs, and mmsegmentation's RGB ImageNet mean/std on 0–255 with DIVIDE " +
+    "(see inference.inferred and notes). Without a file: input 'input', 512×512, FIXED, RGB, ImageNet mean/std on 0–255, DIVIDE, one SEMANTIC_LOGITS output 'logits'.",
+})
 export class InferenceContractInput {
-  @Field({ nullable: true }) inputName?: string;
-  @Field(() => Int, { nullable: true }) width?: number;
-  @Field(() => Int, { nullable: true }) height?: number;
-  @Field(() => ResizeSpecInput, { nullable: true }) resize?: ResizeSpecInput;
-  @Field(() => ChannelOrder, { nullable: true }) channelOrder?: ChannelOrder;
-  @Field(() => [Float], { nullable: true }) mean?: number[];
-  @Field(() => [Float], { nullable: true }) std?: number[];
+  @Field({ nullable: true, description: "Default: the ONNX graph's image input; without a file 'input'." }) inputName?: string;
+  @Field(() => Int, { nullable: true, description: "Default: the input's static width (2048 when dynamic); without a file 512." }) width?: number;
+  @Field(() => Int, { nullable: true, description: "Default: the input's static height (512 when dynamic); without a file 512." }) height?: number;
+  @Field(() => ResizeSpecInput, { nullable: true, description: "Default: FIXED for a static input size, KEEP_RATIO for a dynamic one; without a file FIXED." }) resize?: ResizeSpecInput;
+  @Field(() => ChannelOrder, { nullable: true, description: "Default RGB." }) channelOrder?: ChannelOrder;
+  @Field(() => [Float], { nullable: true, description: "Default mmsegmentation's ImageNet mean [123.675, 116.28, 103.53]." }) mean?: number[];
+  @Field(() => [Float], { nullable: true, description: "Default mmsegmentation's ImageNet std [58.395, 57.12, 57.375]." }) std?: number[];
   @Field(() => Normalization, { nullable: true, description: "Default DIVIDE." }) normalization?: Normalization;
-  @Field(() => [OutputSpecInput], { nullable: true }) outputs?: OutputSpecInput[];
+  @Field(() => [OutputSpecInput], { nullable: true, description: "Default: the head read from the ONNX graph's outputs; without a file one SEMANTIC_LOGITS output 'logits'." }) outputs?: OutputSpecInput[];
   @Field(() => PostprocessSpecInput, { nullable: true }) postprocess?: PostprocessSpecInput;
 }

@@ -59,6 +59,13 @@ export class StartMergeInput {
   @Field(() => MergeOutputInput, { nullable: true }) output?: MergeOutputInput;
 }
 
+@InputType({ description: "Binds a model named in a recipe (its text, as `key`) to a registered model, by id or by name@version." })
+export class ModelRefInput {
+  @Field({ description: "The model's text in the recipe (models[].model, base_model, layermerge.anchor)." }) key!: string;
+  @Field(() => ID, { nullable: true }) id?: string;
+  @Field({ nullable: true, description: "name@version" }) nameVersion?: string;
+}
+
 @ObjectType()
 export class MergeScheduleInfo {
   @Field(() => ScheduleKind) kind!: string;

@@ -8,6 +8,7 @@ interface Recipe {
   id: string;
   method: string;
   recipeHash: string;
+  recipeYaml: string | null;
   createdAt: string;
   params: Record<string, unknown>;
   schedule: { kind: string; cutoff: number | null; knots: number[] | null };
@@ -17,7 +18,7 @@ interface Recipe {
 }
 
 const QUERY = `query Recipe($id: ID!) { model(id: $id) { id merge {
-  id method recipeHash createdAt params schedule { kind cutoff knots }
+  id method recipeHash recipeYaml createdAt params schedule { kind cutoff knots }
   inputs { role position meanWeight relativeWeight model { id name version } }
   layers { index weights mergedTensors }
   job { id status }
@@ -83,6 +84,12 @@ export function MergeRecipeTab({ modelId }: { modelId: string }) {
       <div className="card">
         <h2>Effective weight per layer</h2>
         <WeightCurves title={`w(l) over ${merge.layers.length} layers`} curves={curves} />
+        {merge.recipeYaml ? (
+          <details>
+            <summary>As a mergekit config (runs again with startMergeFromRecipe)</summary>
+            <pre>{merge.recipeYaml}</pre>
+          </details>
+        ) : null}
       </div>
     </div>
   );

@@ -7,7 +7,7 @@ export const MODEL_DETAIL = `id name version origin description architecture uda
   sourceDataset { id name split }
   targetDataset { id name split }
   artifact { sha256 format sizeBytes }
-  inference { inputName width height channelOrder mean std normalization resize { mode cropSize stride } outputs { name kind }
+  inference { inputName width height channelOrder mean std normalization resize { mode cropSize stride } outputs { name kind } inferred notes missing
     postprocess { centerActivation centerThreshold labelDivisor nmsKernel offsetOrder stuffArea thingArea topK } }
   structure { id hash format tensorCount parameterCount layerCount layerOrderSource generatedNameCount }
   merge { id method }
@@ -48,6 +48,9 @@ export interface ModelDetail {
     resize: { mode: string; cropSize: number[] | null; stride: number[] | null };
     outputs: Array<{ name: string; kind: string }>;
     postprocess: Record<string, string | number> | null;
+    inferred: boolean;
+    notes: string[];
+    missing: string[];
   } | null;
   structure: { id: string; hash: string; format: string; tensorCount: number; parameterCount: number; layerCount: number; layerOrderSource: string; generatedNameCount: number } | null;
   merge: { id: string; method: string } | null;
@@ -135,7 +138,21 @@ export function OverviewTab({ model }: { model: ModelDetail }) {
               </Field>
             ) : null}
           </dl>
-        ) : (
+        ) : null}
+        {c?.inferred ? <p className="muted">Read from the ONNX file at registration; fields given explicitly win.</p> : null}
+        {c?.notes.length ? (
+          <ul className="muted">
+            {c.notes.map((n) => (
+              <li key={n}>{n}</li>
+            ))}
+          </ul>
+        ) : null}
+        {c?.missing.length ? (
+          <p className="state warning">
+            Not in the file, so evaluation is refused until given with updateModel: {c.missing.join("; ")}
+          </p>
+        ) : null}
+        {c ? null : (
           <p className="muted">No inference contract recorded; evaluations need one (set it with updateModel).</p>
         )}
       </div>
