@@ -11,6 +11,8 @@ import { selectStateDict, type SelectStateDictOptions } from "./selectStateDict"
 export interface ParsePytorchOptions extends SelectStateDictOptions, ReadCheckpointOptions {
   /** Module prefixes in forward order; overrides the state dict's order ("GIVEN"). */
   layerOrder?: readonly string[];
+  /** The order was taken from another model: modules this checkpoint lacks are dropped from it. */
+  layerOrderFromAnotherModel?: boolean;
 }
 
 export interface PytorchMetadata {
@@ -64,7 +66,8 @@ export function parsePytorch(source: ByteSource, options: ParsePytorchOptions = 
     const m = moduleOf(name);
     if (!seen.has(m)) { seen.add(m); modules.push(m); }
   }
-  const order = options.layerOrder ? applyGivenOrder(modules, options.layerOrder) : modules;
+  const given = options.layerOrder && options.layerOrderFromAnotherModel ? options.layerOrder.filter((m) => seen.has(m)) : options.layerOrder;
+  const order = given ? applyGivenOrder(modules, given) : modules;
   const source_: LayerOrderSource = options.layerOrder ? "GIVEN" : "STATE_DICT";
   const layerIndex = new Map(order.map((m, k) => [m, k]));
   const tensors: TensorInfo[] = choice.tensors.map(([name, t]) => {

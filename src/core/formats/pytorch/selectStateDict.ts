@@ -23,7 +23,7 @@ export interface SelectStateDictOptions {
   stripPrefix?: string;
 }
 
-const isTensorDict = (v: PickleValue | undefined): v is PickleDict =>
+const isTensorDict = (v: PickleValue | undefined): boolean =>
   v instanceof PickleDict && v.entries.size > 0 && [...v.entries.values()].every((t) => t instanceof TensorRef);
 
 function keysOf(d: PickleDict): string {

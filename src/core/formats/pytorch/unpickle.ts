@@ -44,8 +44,9 @@ export function unpickle(source: ByteSource, start: number, end: number, options
   const marks: Slot[][] = [];
   const memo = new Map<number, PickleValue>();
 
+  const error = (what: string) => badInput(`malformed checkpoint pickle at byte ${opAt}: ${what}`);
   const fail = (what: string): never => {
-    throw badInput(`malformed checkpoint pickle at byte ${opAt}: ${what}`);
+    throw error(what);
   };
   const take = (n: number): Uint8Array => {
     if (n < 0 || pos + n > end) fail(`it ends inside an opcode's ${n}-byte argument (truncated)`);
@@ -218,7 +219,7 @@ export function unpickle(source: ByteSource, start: number, end: number, options
       case 0x8e: push(sized(u64())); break; // BINBYTES8
       case 0x96: push(sized(u64())); break; // BYTEARRAY8
       case 0x98: top(); break; // READONLY_BUFFER
-      case 0x97: fail("NEXT_BUFFER: out-of-band buffers are not part of a checkpoint");
+      case 0x97: throw error("NEXT_BUFFER: out-of-band buffers are not part of a checkpoint");
       case 0x5d: push([]); break; // EMPTY_LIST
       case 0x29: push(new PickleTuple([])); break; // EMPTY_TUPLE
       case 0x7d: push(new PickleDict()); break; // EMPTY_DICT
@@ -287,8 +288,8 @@ export function unpickle(source: ByteSource, start: number, end: number, options
         push(options.persistentLoad(pid));
         break;
       }
-      case 0x50: fail("PERSID (text persistent ids are not written by torch)");
-      case 0x82: case 0x83: case 0x84: fail("EXT opcodes (the copyreg extension registry names code)");
+      case 0x50: throw error("PERSID (text persistent ids are not written by torch)");
+      case 0x82: case 0x83: case 0x84: throw error("EXT opcodes (the copyreg extension registry names code)");
       default: fail(`unknown opcode 0x${op.toString(16).padStart(2, "0")}`);
     }
   }
