@@ -127,8 +127,8 @@ describe.each(databaseKinds)("PyTorch checkpoints through GraphQL (%s)", (kind) 
 
   test("checkpointKey names an unknown key's dict; without it the file is refused naming the keys", async () => {
     const refused = await register("nested", fixture("nested_unknown.pth"));
-    expect(refused.errors[0]).toMatchObject({ extensions: { code: "BAD_USER_INPUT" } });
-    expect(refused.errors[0].message).toMatch(/its keys: "weights_holder", "step" — name the one holding them with checkpointKey/);
+    expect(refused.errors?.[0]).toMatchObject({ extensions: { code: "BAD_USER_INPUT" } });
+    expect(refused.errors?.[0]?.message).toMatch(/its keys: "weights_holder", "step" — name the one holding them with checkpointKey/);
     const model = await registerOk("nested", "nested_unknown.pth", { checkpointKey: "weights_holder" });
     expect(model.structure.tensorCount).toBe(9);
     const stripped = await registerOk("stripped", "net_a.pth", { stripPrefix: "conv1.", name: "stripped" });
@@ -156,7 +156,7 @@ describe.each(databaseKinds)("PyTorch checkpoints through GraphQL (%s)", (kind) 
     const before = await server.app.services.database.prisma.model.count();
     const result = await register(`bad-${label}`, bytes);
     expect(result.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
-    expect(result.errors[0].message).toMatch(message);
+    expect(result.errors?.[0]?.message).toMatch(message);
     expect(await server.app.services.database.prisma.model.count()).toBe(before);
     expect(await stored(sha(bytes))).toEqual({ row: false, blob: false });
   });

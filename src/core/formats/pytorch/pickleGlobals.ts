@@ -91,7 +91,15 @@ export function applyGlobal(callee: PickleValue, args: PickleValue[]): PickleVal
       const shape = asTuple(size, "a tensor size").map((d) => asCount(d, "a tensor dimension"));
       const strides = asTuple(stride, "a tensor stride").map((d) => asCount(d, "a tensor stride"));
       if (shape.length !== strides.length) malformed("a tensor's size and stride differ in length");
-      return new TensorRef(storage as StorageRef, asCount(offset, "a storage offset"), shape, strides);
+      const ref = storage as StorageRef;
+      const start = asCount(offset, "a storage offset");
+      // The furthest element the view reaches must lie in the storage's declared elements (which
+      // the container reader checks against the bytes present).
+      const last = shape.some((d) => d === 0) ? start - 1 : shape.reduce((end, d, k) => end + (d - 1) * strides[k], start);
+      if (last >= ref.declaredElements) {
+        throw badInput(`a tensor [${shape.join(", ")}] at storage offset ${start} reads past its storage ${JSON.stringify(ref.key)} of ${ref.declaredElements} elements`);
+      }
+      return new TensorRef(ref, start, shape, strides);
     }
     case "torch._utils._rebuild_parameter":
     case "torch._utils._rebuild_parameter_with_state":

@@ -88,12 +88,16 @@ function readZipCheckpoint(source: ByteSource, maxEntryBytes: number, options: R
   const dir = pickles[0].slice(0, -"data.pkl".length);
   const byteorder = entries.get(`${dir}byteorder`);
   if (byteorder && entryText(source, byteorder, maxEntryBytes).trim() === "big") throw badInput("the checkpoint was written big-endian; only little-endian checkpoints are read");
+  for (const entry of entries.values()) {
+    if (entry.name.startsWith(`${dir}data/`) && entry.method !== 0) {
+      throw badInput(`tensor entry ${entry.name} is compressed (method ${entry.method}); tensors are read in place, so their entries must be stored uncompressed (as torch.save writes them)`);
+    }
+  }
   const storages = new Map<string, StorageSpan>();
   const { persistentLoad } = storageRegistry(false, (ref) => {
     const name = `${dir}data/${ref.key}`;
     const entry = entries.get(name);
     if (!entry) throw badInput(`the checkpoint's pickle names storage ${JSON.stringify(ref.key)}, but the zip holds no ${name}`);
-    if (entry.method !== 0) throw badInput(`tensor entry ${name} is compressed (method ${entry.method}); tensors are read in place, so their entries must be stored uncompressed (as torch.save writes them)`);
     if (entry.size < ref.declaredElements * ref.itemSize) {
       throw badInput(`storage ${name} holds ${entry.size} bytes, fewer than the ${ref.declaredElements} × ${ref.itemSize} its persistent id declares`);
     }
