@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { databaseKinds } from "./support/testDatabase";
@@ -8,6 +9,8 @@ import { upload } from "./support/http";
 import { waitForJob, JOB_FIELDS } from "./support/jobs";
 import { bufferSource } from "../src/core/formats/byteSource";
 import { parseSafetensors } from "../src/core/formats/safetensors/parseSafetensors";
+import { parseOnnx } from "../src/core/formats/onnx/parseOnnx";
+import { readTensorBytes } from "../src/core/formats/onnx/readTensorBytes";
 
 /**
  * PyTorch checkpoints through GraphQL, against what torch itself wrote (the fixtures and
@@ -31,15 +34,18 @@ const START = `mutation($i: StartMergeInput!) { startMerge(input: $i) { ${JOB_FI
 describe.each(databaseKinds)("PyTorch checkpoints through GraphQL (%s)", (kind) => {
   let server: TestServer;
   let taskId: string;
+  let importRoot: string;
   const ids: Record<string, string> = {};
   const maxUpload = 1 << 20;
 
   beforeAll(async () => {
-    server = await startTestServer(kind, { LAYERMERGE_MAX_UPLOAD_BYTES: String(maxUpload) });
+    importRoot = fs.mkdtempSync(path.join(os.tmpdir(), "lm-pth-import-"));
+    server = await startTestServer(kind, { LAYERMERGE_MAX_UPLOAD_BYTES: String(maxUpload), LAYERMERGE_IMPORT_ROOTS: importRoot });
     taskId = (await seedBasics(server)).task.id;
   });
   afterAll(async () => {
     await server.stop();
+    fs.rmSync(importRoot, { recursive: true, force: true });
   });
 
   const sha = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
@@ -123,6 +129,40 @@ describe.each(databaseKinds)("PyTorch checkpoints through GraphQL (%s)", (kind) 
         expect(Math.abs(got[i] - reference)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(reference)));
       });
     }
+  });
+
+  test("an ONNX anchor merges with a checkpoint contributor into ONNX equal to a float64 reference", async () => {
+    const start = await server.ok(START, { i: { anchorId: ids.onnx, modelIds: [ids.b], output: { name: "onnx-pth-merge" } } });
+    const job = await waitForJob(server, start.startMerge.id);
+    expect(job).toMatchObject({ status: "SUCCEEDED" });
+    expect(job.message).toMatch(/merged 8 tensors \(0 copied\)/);
+    const { model } = await server.ok(`query($id: ID!) { model(id: $id) { artifact { sha256 format } } }`, { id: job.model.id });
+    expect(model.artifact.format).toBe("onnx");
+    const source = bufferSource(await download(model.artifact.sha256));
+    const merged = new Map(parseOnnx(source).tensors.map((t) => {
+      const raw = Uint8Array.from(readTensorBytes(source, t));
+      return [t.name, new Float32Array(raw.buffer)];
+    }));
+    const anchorWeight: Record<string, number> = { conv1: 0.5, bn1: 0.75, conv2: 1 };
+    const b = new Map((expected["net_b.pth"] as Expected[]).map((t) => [t.name, t.values]));
+    const floats = (expected["net_a.pth"] as Expected[]).filter((t) => t.dtype === "F32");
+    expect([...merged.keys()].sort()).toEqual(floats.map((t) => t.name).sort());
+    for (const t of floats) {
+      const w = anchorWeight[t.name.split(".")[0]];
+      const got = merged.get(t.name)!;
+      t.values.forEach((v, i) => {
+        const reference = w * v + (1 - w) * b.get(t.name)![i];
+        expect(Math.abs(got[i] - reference)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(reference)));
+      });
+    }
+  });
+
+  test("a checkpoint imported by path registers as an upload does", async () => {
+    const file = path.join(importRoot, "latest.bin");
+    fs.copyFileSync(path.join(dir, "net_a_legacy.pth"), file);
+    const result = await server.gql(REGISTER, { i: { taskId, name: "by-path", path: file } });
+    expect(result.errors).toBeUndefined();
+    expect(result.data.registerModel).toMatchObject({ artifact: { format: "pytorch", sha256: sha(fixture("net_a_legacy.pth")) }, structure: { tensorCount: 9, layerOrderSource: "STATE_DICT" } });
   });
 
   test("checkpointKey names an unknown key's dict; without it the file is refused naming the keys", async () => {
