@@ -28,7 +28,7 @@ function parse(file: string, options: ParsePytorchOptions = {}) {
 }
 
 describe("parsePytorch on torch.save's own files", () => {
-  it.each(["net_a.pth", "net_b.pth", "net_a_legacy.pth", "net_a_ddp.pth", "mmseg_like.pth", "half.pth"])("%s: names, shapes, dtypes and bytes as torch wrote them", (file) => {
+  it.each(["net_a.pth", "net_b.pth", "net_a_legacy.pth", "net_a_ddp.pth", "mmseg_like.pth", "half.pth", "net_a_p4.pth"])("%s: names, shapes, dtypes and bytes as torch wrote them", (file) => {
     const want = expected[file] as Expected[];
     const { parsed, hashes } = parse(file);
     expect(parsed.format).toBe("pytorch");

@@ -4,7 +4,14 @@ import { applyBuild, applyGlobal, resolveGlobal } from "./pickleGlobals";
 import { PickleDict, PickleSet, PickleTuple, type PickleValue } from "./pickleValues";
 
 /** Bounds on what one pickle may build; a checkpoint's own pickle is far below each. */
-export const PICKLE_LIMITS = {
+export interface PickleLimits {
+  depth: number;
+  memo: number;
+  stringBytes: number;
+  objects: number;
+}
+
+export const PICKLE_LIMITS: Readonly<PickleLimits> = {
   /** Open MARKs at once (nesting while building), and nesting of the values walked afterwards. */
   depth: 1000,
   memo: 1_000_000,
@@ -12,12 +19,12 @@ export const PICKLE_LIMITS = {
   stringBytes: 64 << 20,
   /** Values pushed in total. */
   objects: 10_000_000,
-} as const;
+};
 
 export interface UnpickleOptions {
   /** BINPERSID: the object a persistent id stands for (a storage), or a refusal naming it. */
   persistentLoad(pid: PickleValue): PickleValue;
-  limits?: Partial<typeof PICKLE_LIMITS>;
+  limits?: Partial<PickleLimits>;
 }
 
 export interface Unpickled {
