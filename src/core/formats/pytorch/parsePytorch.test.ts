@@ -1,7 +1,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
-import { FileByteSource } from "../byteSource";
+import { bufferSource, FileByteSource } from "../byteSource";
+import { writeZip, zipParts } from "./testing/zipParts";
 import { parsePytorch, type ParsePytorchOptions, type PytorchMetadata } from "./parsePytorch";
 
 /**
@@ -71,5 +72,39 @@ describe("parsePytorch on torch.save's own files", () => {
 
   it.each(Object.entries(expected.evil as Record<string, string>))("%s is refused naming %s", (file, global) => {
     expect(() => parse(file)).toThrow(expect.objectContaining({ code: "BAD_USER_INPUT", message: expect.stringContaining(`global ${global}`) }));
+  });
+
+  describe("container damage", () => {
+    const parts = () => zipParts(new Uint8Array(fs.readFileSync(path.join(dir, "net_a.pth"))));
+    const parseBytes = (bytes: Uint8Array, maxEntryBytes?: number) => parsePytorch(bufferSource(bytes), { maxEntryBytes });
+    const withPickle = (edit: (pkl: Buffer) => Buffer, deflate = false) =>
+      writeZip(parts().map((p) => (p.name.endsWith("data.pkl") ? { ...p, data: new Uint8Array(edit(Buffer.from(p.data))), deflate } : p)));
+
+    it("refuses a storage offset past its data, naming the storage", () => {
+      // conv1.weight: BINPERSID, then BININT1 0 (its storage offset) → 1: 108 elements from 1 of 108.
+      const bytes = withPickle((pkl) => {
+        const at = pkl.indexOf(Buffer.from([0x51, 0x4b, 0x00]));
+        pkl[at + 2] = 1;
+        return pkl;
+      });
+      expect(() => parseBytes(bytes)).toThrow(/a tensor \[4, 3, 3, 3\] at storage offset 1 reads past its storage "0" of 108 elements/);
+    });
+
+    it("reads a deflated data.pkl, and refuses one inflating past what it declares (a zip bomb)", () => {
+      const deflated = withPickle((pkl) => pkl, true);
+      expect(parseBytes(deflated).tensors).toHaveLength(9);
+      // Declare 100 bytes in the central directory for the 1 kB pickle.
+      const bomb = Buffer.from(deflated);
+      const cd = bomb.indexOf(Buffer.from("PK\u0001\u0002", "latin1"));
+      bomb.writeUInt32LE(100, cd + 24);
+      expect(() => parseBytes(new Uint8Array(bomb))).toThrow(/net_a\/data\.pkl inflates beyond its declared 100 bytes/);
+      expect(() => parseBytes(deflated, 512)).toThrow(/zip entry "net_a\/data\.pkl" declares \d+ bytes, over the 512-byte limit/);
+    });
+
+    it("reads Zip64 and aligned entries; refuses unsafe names and a missing storage", () => {
+      expect(parseBytes(writeZip(parts(), { zip64: true, align: 64 })).tensors).toHaveLength(9);
+      expect(() => parseBytes(writeZip(parts().map((p, k) => (k === 3 ? { ...p, name: "../etc/x" } : p))))).toThrow(/zip entry name "..\/etc\/x" is not a safe relative path/);
+      expect(() => parseBytes(writeZip(parts().filter((p) => p.name !== "net_a/data/2")))).toThrow(/names storage "2", but the zip holds no net_a\/data\/2/);
+    });
   });
 });
