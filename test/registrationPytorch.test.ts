@@ -157,6 +157,11 @@ describe.each(databaseKinds)("PyTorch checkpoints through GraphQL (%s)", (kind) 
     }
   });
 
+  test("checkpointKey and stripPrefix are refused for a file that is not a checkpoint", async () => {
+    const result = await register("onnx-with-key", fixture("net_a.onnx"), { checkpointKey: "state_dict" });
+    expect(result.errors?.[0]).toMatchObject({ message: "checkpointKey and stripPrefix apply to PyTorch checkpoints only", extensions: { code: "BAD_USER_INPUT", field: "input.checkpointKey" } });
+  });
+
   test("a checkpoint imported by path registers as an upload does", async () => {
     const file = path.join(importRoot, "latest.bin");
     fs.copyFileSync(path.join(dir, "net_a_legacy.pth"), file);

@@ -2,12 +2,13 @@ import { Field, Float, ID, InputType, Int, ObjectType } from "type-graphql";
 import { GraphQLJSONObject, GraphQLSafeInt } from "graphql-scalars";
 import { PageInfo } from "./pageInfo.type";
 import { Model, CreateModelInput } from "./model.type";
+import { MODEL_FORMATS } from "../../core/structure/types";
 
 @ObjectType({ description: "A stored model file, content-addressed. Download: GET /artifacts/{sha256}." })
 export class Artifact {
   @Field() sha256!: string;
   @Field(() => GraphQLSafeInt) sizeBytes!: number;
-  @Field({ description: "onnx, safetensors or pytorch" }) format!: string;
+  @Field({ description: `The file's format, detected from its bytes: ${MODEL_FORMATS.join(", ")} (a checkpoint merge's output is safetensors).` }) format!: string;
   @Field(() => GraphQLJSONObject, { nullable: true, description: "A PyTorch checkpoint's `meta` (mmseg: CLASSES, PALETTE, iteration…; numpy scalars as numbers), as recorded at registration." }) checkpointMeta!: Record<string, unknown> | null;
   @Field() createdAt!: Date;
 }
@@ -55,7 +56,7 @@ export class StructureTensorConnection {
 export class Structure {
   @Field(() => ID) id!: string;
   @Field() hash!: string;
-  @Field() format!: string;
+  @Field({ description: `The format the structure was read from: ${MODEL_FORMATS.join(", ")}.` }) format!: string;
   @Field(() => Int) tensorCount!: number;
   @Field(() => GraphQLSafeInt, { description: "Elements of mergeable (floating) tensors." }) parameterCount!: number;
   @Field(() => Int, { description: "L: layers (operators / modules that consume parameters)." }) layerCount!: number;

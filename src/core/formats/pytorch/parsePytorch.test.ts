@@ -65,6 +65,15 @@ describe("parsePytorch on torch.save's own files", () => {
     expect(() => parse("net_a.pth", { stripPrefix: "backbone." })).toThrow(/no tensor name starts with "backbone."/);
   });
 
+  it("takes a given layer order, and another model's order without the modules this one lacks", () => {
+    const given = parse("net_a.pth", { layerOrder: ["conv2", "conv1", "bn1"] }).parsed;
+    expect(given.layerOrderSource).toBe("GIVEN");
+    expect(given.tensors.map((t) => `${t.name}@${t.layerIndex}`).slice(0, 3)).toEqual(["conv2.weight@0", "conv2.bias@0", "conv1.weight@1"]);
+    expect(() => parse("net_a.pth", { layerOrder: ["head", "conv1"] })).toThrow(/matching no tensor of this model: "head"/);
+    const other = parse("net_a.pth", { layerOrder: ["head", "conv2", "conv1", "bn1"], layerOrderFromAnotherModel: true }).parsed;
+    expect(other.tensors[0].name).toBe("conv2.weight");
+  });
+
   it("refuses a non-contiguous view naming it, and a compressed tensor entry naming it", () => {
     expect(() => parse("noncontiguous.pth")).toThrow(/tensor "w_t" is a non-contiguous view/);
     expect(() => parse("compressed.pth")).toThrow(/tensor entry net_a\/data\/\d+ is compressed/);
