@@ -33,9 +33,6 @@ export interface Unpickled {
   end: number;
 }
 
-const MARK = Symbol("mark");
-type Slot = PickleValue | typeof MARK;
-
 /**
  * A restricted unpickler for protocols 2–5 (and the protocol-0/1 opcodes they still use): it
  * interprets the opcode stream into plain data and never runs anything. Globals are looked up
@@ -47,8 +44,9 @@ export function unpickle(source: ByteSource, start: number, end: number, options
   let pos = start;
   let opAt = start;
   let pushed = 0;
-  let stack: Slot[] = [];
-  const marks: Slot[][] = [];
+  // MARK starts a new stack; the enclosing one waits in `marks` (the "metastack" of CPython).
+  let stack: PickleValue[] = [];
+  const marks: PickleValue[][] = [];
   const memo = new Map<number, PickleValue>();
 
   const error = (what: string) => badInput(`malformed checkpoint pickle at byte ${opAt}: ${what}`);
@@ -99,20 +97,16 @@ export function unpickle(source: ByteSource, start: number, end: number, options
   };
   const pop = (): PickleValue => {
     if (stack.length === 0) fail("the stack is empty");
-    const v = stack.pop()!;
-    if (v === MARK) fail("a MARK where a value was expected");
-    return v as PickleValue;
+    return stack.pop()!;
   };
   const top = (): PickleValue => {
-    const v = stack[stack.length - 1];
-    if (v === undefined || v === MARK) fail("the stack is empty");
-    return v as PickleValue;
+    if (stack.length === 0) fail("the stack is empty");
+    return stack[stack.length - 1];
   };
   const popMark = (): PickleValue[] => {
-    const items = stack as PickleValue[];
+    const items = stack;
     if (marks.length === 0) fail("no MARK to pop to");
     stack = marks.pop()!;
-    if (items.includes(MARK as never)) fail("a MARK inside marked items");
     return items;
   };
   const put = (index: number) => {
