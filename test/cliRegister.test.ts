@@ -68,6 +68,20 @@ describe("layermerge register", () => {
     const { model: registered } = await server.ok(`query($id: ID!) { model(id: $id) { graphModel { id name } } }`, { id: third.out.trim() });
     expect(registered.graphModel).toEqual({ id, name: "cli-model" });
   });
+
+  test("registers a PyTorch checkpoint with --checkpoint-key and --strip-prefix", async () => {
+    const { token } = await server.app.services.tokens.create({ name: "cli-pth", role: "WRITER" });
+    const env = { LAYERMERGE_URL: server.origin, LAYERMERGE_TOKEN: token };
+    const file = path.join(__dirname, "..", "src", "core", "formats", "pytorch", "fixtures", "nested_unknown.pth");
+    const refused = await cli(["register", file, "--name", "cli-pth", "--task", "semantic"], env);
+    expect(refused.code).not.toBe(0);
+    expect(refused.err).toMatch(/name the one holding them with checkpointKey/);
+    const run = await cli(["register", file, "--name", "cli-pth", "--task", "semantic", "--checkpoint-key", "weights_holder", "--strip-prefix", "bn1."], env);
+    expect(run.code).toBe(0);
+    const { model } = await server.ok(`query($id: ID!) { model(id: $id) { artifact { format } structure { tensors(first: 20) { edges { node { name } } } } } }`, { id: run.out.trim() });
+    expect(model.artifact.format).toBe("pytorch");
+    expect(model.structure.tensors.edges.map((e: any) => e.node.name)).toEqual(["conv1.weight", "conv1.bias", "weight", "bias", "running_mean", "running_var", "num_batches_tracked", "conv2.weight", "conv2.bias"]);
+  });
 });
 
 describe("layermerge merge", () => {

@@ -11,10 +11,12 @@ import { judgeOnnx } from "../src/core/formats/onnx/testing/judgeOnnx";
 import { fuzzBases, mutateSafetensors } from "../src/core/formats/safetensors/testing/fuzzSafetensors";
 import { judgeSafetensors } from "../src/core/formats/safetensors/testing/judgeSafetensors";
 import { writeSafetensors } from "../src/core/formats/safetensors/testing/writeSafetensors";
+import { fuzzBases as pytorchBases, mutatePytorch } from "../src/core/formats/pytorch/testing/fuzzPytorch";
+import { judgePytorch } from "../src/core/formats/pytorch/testing/judgePytorch";
 
 /**
  * Mutated files through the whole path a client takes — PUT /artifacts, then registerModel over
- * HTTP on a real server — 150 of each format. A refused registration must answer BAD_USER_INPUT
+ * HTTP on a real server — 150 of each format (ONNX, safetensors, PyTorch checkpoints). A refused registration must answer BAD_USER_INPUT
  * and leave nothing behind: no Artifact row and no blob (nor scratch file) in the store. An
  * accepted one must be valid by the independent judge of the format the server detected.
  */
@@ -75,16 +77,19 @@ describe.each(databaseKinds)("mutated files through upload and registration (%s)
     expect(ok.result.errors).toBeUndefined();
   });
 
-  test(`${2 * PER_FORMAT} mutated files: refused ones leave no row and no blob, accepted ones are valid`, async () => {
+  test(`${3 * PER_FORMAT} mutated files: refused ones leave no row and no blob, accepted ones are valid`, async () => {
     const random = prng(0x0f1ee7);
     const bases = fuzzBases();
     const seeds = fuzzSeeds();
+    const checkpoints = pytorchBases();
     const files: Array<{ label: string; bytes: Uint8Array }> = [];
     for (let k = 0; k < PER_FORMAT; k++) {
       const s = mutateSafetensors(bases[k % bases.length]!, random);
       files.push({ label: `safetensors #${k} (${s.kind}: ${s.how})`, bytes: s.bytes });
       const o = mutateOnnx(seeds[k % seeds.length]!, random);
       files.push({ label: `onnx #${k} (${o.kind}: ${o.how})`, bytes: o.bytes });
+      const p = mutatePytorch(checkpoints[k % checkpoints.length]!, random);
+      files.push({ label: `pytorch #${k} (${p.kind}: ${p.how})`, bytes: p.bytes });
     }
     const outcome = { accepted: 0, refused: 0 };
     const problems: string[] = [];
@@ -114,7 +119,7 @@ describe.each(databaseKinds)("mutated files through upload and registration (%s)
         } else {
           outcome.accepted++;
           const format = result.data.registerModel.artifact.format;
-          const verdict = format === "onnx" ? judgeOnnx(bytes) : judgeSafetensors(bytes);
+          const verdict = format === "onnx" ? judgeOnnx(bytes) : format === "pytorch" ? judgePytorch(bytes) : judgeSafetensors(bytes);
           if (!verdict.valid) problems.push(`${label}: registered as ${format} but invalid: ${verdict.reason}`);
           if (!row || !blob) problems.push(`${label}: registered without ${row ? "its blob" : "an Artifact row"}`);
         }

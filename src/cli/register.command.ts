@@ -7,7 +7,9 @@ import { parse } from "./main";
 
 const USAGE = `usage: layermerge register FILE --name NAME --task TASK [--version V] [--backbone B] [--source DATASET]
                           [--target DATASET] [--strategy S] [--architecture A] [--tags a,b] [--layer-order m1,m2,…]
-                          [--graph-model ID]
+                          [--graph-model ID] [--checkpoint-key KEY] [--strip-prefix PREFIX]
+  FILE is an ONNX, safetensors or PyTorch (.pth/.pt/.bin, detected from its bytes) model.
+  --checkpoint-key names the checkpoint's dict holding the weights; --strip-prefix a name prefix to drop.
   TASK is a task id or key; B a backbone id or name; DATASET a dataset id or name.
   ID (a checkpoint's graph) is the id of an ONNX model of the same task it is evaluated through.
   Reaches the registry at LAYERMERGE_URL (default http://127.0.0.1:4000) with LAYERMERGE_TOKEN.`;
@@ -18,6 +20,7 @@ export async function registerCommand(args: string[], client = new ApiClient()):
     name: { type: "string" }, version: { type: "string" }, task: { type: "string" }, backbone: { type: "string" },
     source: { type: "string" }, target: { type: "string" }, strategy: { type: "string" }, architecture: { type: "string" },
     tags: { type: "string" }, "layer-order": { type: "string" }, "graph-model": { type: "string" },
+    "checkpoint-key": { type: "string" }, "strip-prefix": { type: "string" },
   });
   if (positionals.length !== 1 || !values.name || !values.task) {
     console.error(USAGE);
@@ -60,6 +63,8 @@ export async function registerCommand(args: string[], client = new ApiClient()):
     tags: values.tags ? String(values.tags).split(",").map((t) => t.trim()).filter(Boolean) : undefined,
     layerOrder: values["layer-order"] ? String(values["layer-order"]).split(",").map((t) => t.trim()) : undefined,
     graphModelId: values["graph-model"],
+    checkpointKey: values["checkpoint-key"] !== undefined ? String(values["checkpoint-key"]) : undefined,
+    stripPrefix: values["strip-prefix"] !== undefined ? String(values["strip-prefix"]) : undefined,
   };
   const register = () => {
     console.error("parsing and registering…");

@@ -44,7 +44,7 @@ export function createLoaders(db: Db) {
     backbone: byId((ids) => db.backbone.findMany({ where: { id: { in: ids } } })),
     dataset: byId((ids) => db.dataset.findMany({ where: { id: { in: ids } } })),
     model: byId((ids) => db.model.findMany({ where: { id: { in: ids } } })),
-    artifact: byId(async (ids) => (await db.artifact.findMany({ where: { id: { in: ids } } })).map((a) => ({ ...a, sizeBytes: Number(a.sizeBytes) }))),
+    artifact: byId(async (ids) => (await db.artifact.findMany({ where: { id: { in: ids } } })).map((a) => ({ ...a, sizeBytes: Number(a.sizeBytes), checkpointMeta: checkpointMetaOf(a.layout) }))),
     structure: byId(async (ids) => (await db.structure.findMany({ where: { id: { in: ids } } })).map((s) => ({ ...s, parameterCount: Number(s.parameterCount) }))),
     job: byId((ids) => db.job.findMany({ where: { id: { in: ids } } })),
     merge: byId((ids) => db.merge.findMany({ where: { id: { in: ids } } })),
@@ -81,3 +81,10 @@ export function createLoaders(db: Db) {
 }
 
 export type Loaders = ReturnType<typeof createLoaders>;
+
+/** A PyTorch checkpoint's `meta`, recorded with its layout at registration (an object for GraphQL's JSONObject). */
+function checkpointMetaOf(layout: unknown): Record<string, unknown> | null {
+  const meta = (layout as { metadata?: { checkpointMeta?: unknown } } | null)?.metadata?.checkpointMeta;
+  if (meta === undefined || meta === null) return null;
+  return typeof meta === "object" && !Array.isArray(meta) ? (meta as Record<string, unknown>) : { value: meta };
+}

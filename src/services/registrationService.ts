@@ -31,6 +31,10 @@ export interface RegisterModelInput extends ModelInput {
   layerOrder?: string[] | null;
   /** safetensors: take the layer order of this registered model (its modules this file has). */
   layerOrderFromModelId?: string | null;
+  /** PyTorch checkpoint: the key holding the weights (default: the top level, state_dict, model, module, ema, state_dict_ema). */
+  checkpointKey?: string | null;
+  /** PyTorch checkpoint: a name prefix to strip (default: `module.` when every name has it). */
+  stripPrefix?: string | null;
 }
 
 export interface RegistrationConfig {
@@ -104,7 +108,17 @@ export class RegistrationService {
         if (stat.size > this.config.maxUploadBytes) throw badInput(`${file} is larger than LAYERMERGE_MAX_UPLOAD_BYTES (${this.config.maxUploadBytes})`, "input.path");
         externalDataRoot = path.dirname(file);
       }
-      const parse = { file, options: { layerOrder: order, layerOrderFromAnotherModel: input.layerOrderFromModelId != null, externalDataRoot } };
+      const parse = {
+        file,
+        options: {
+          layerOrder: order,
+          layerOrderFromAnotherModel: input.layerOrderFromModelId != null,
+          externalDataRoot,
+          checkpointKey: input.checkpointKey ?? undefined,
+          stripPrefix: input.stripPrefix ?? undefined,
+          maxEntryBytes: this.config.maxUploadBytes,
+        },
+      };
       const identity = await this.pool.run("identifyModelFile", parse);
       let layout: string | null = identity.layout;
       if (!input.artifactSha256) {

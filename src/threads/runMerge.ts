@@ -9,9 +9,10 @@ import { readTensorBytes } from "../core/formats/onnx/readTensorBytes";
 import { planOnnxRewrite } from "../core/formats/onnx/planOnnxRewrite";
 import { writeOnnxRewrite } from "../core/formats/onnx/writeOnnxRewrite";
 import { rewriteSafetensors } from "../core/formats/safetensors/rewriteSafetensors";
+import { writeSafetensorsFrom } from "../core/formats/safetensors/writeSafetensorsFrom";
 import { BASE_MODEL_INDEX, executeMerge, planMerge } from "../core/merge";
 import type { MergePlan } from "../core/merge";
-import { DTYPE_BYTES, type ParsedModel, type TensorInfo } from "../core/structure/types";
+import { DTYPE_BYTES, type ModelFormat, type ParsedModel, type TensorInfo } from "../core/structure/types";
 import { badInput } from "../core/errors";
 
 export interface MergeModelRef {
@@ -55,7 +56,8 @@ export interface RunMergePayload {
 }
 
 export interface RunMergeResult {
-  format: "onnx" | "safetensors";
+  /** A checkpoint's merge is written as safetensors (pickle is never written). */
+  format: Exclude<ModelFormat, "pytorch">;
   outputBytes: number;
   layers: MergePlan["layers"];
   meanWeights: number[];
@@ -192,11 +194,13 @@ export async function runMerge(payload: RunMergePayload, onProgress: (p: { fract
     const model = (index: number) => (index === BASE_MODEL_INDEX ? base! : all[index]);
     const merged = new Set(plan.tensors.filter((t) => t.action === "merge").map((t) => t.tensor.name));
     const rewrite = anchor.parsed.format === "onnx" ? planOnnxRewrite(anchor.source, anchor.parsed, merged, payload.metadata, { openExternal: anchor.external }) : null;
-    // The rewriters ask for merged tensors in anchor file order: ONNX in its rewrite sites' order,
-    // safetensors by data offset.
+    // The writers ask for merged tensors in output order: ONNX in its rewrite sites' order,
+    // safetensors by data offset, a checkpoint's safetensors in its tensor order.
     const requestOrder = rewrite
       ? rewrite.sites.map((site) => site.tensor.name).filter((name) => merged.has(name))
-      : anchor.parsed.tensors
+      : anchor.parsed.format === "pytorch"
+        ? anchor.parsed.tensors.filter((t) => merged.has(t.name)).map((t) => t.name)
+        : anchor.parsed.tensors
           .filter((t) => merged.has(t.name) && t.location.kind === "raw")
           .sort((a, b) => (a.location as { offset: number }).offset - (b.location as { offset: number }).offset)
           .map((t) => t.name);
@@ -245,6 +249,20 @@ export async function runMerge(payload: RunMergePayload, onProgress: (p: { fract
     try {
       if (rewrite) {
         await writeOnnxRewrite(rewrite, (t) => run.getMergedTensorBytes(t), sink, { getTensorChunks: (t) => run.mergedTensorChunks(t) });
+      } else if (anchor.parsed.format === "pytorch") {
+        // A checkpoint's merge is written as safetensors, in the state dict's order, with the
+        // checkpoint's `meta` beside the recipe (pickle is never written).
+        await writeSafetensorsFrom(
+          anchor.source,
+          anchor.parsed.tensors,
+          {
+            replace: merged,
+            getTensorBytes: (ref) => run.getMergedTensorBytes(anchorTensor(ref.name)),
+            getTensorChunks: (ref) => run.mergedTensorChunks(anchorTensor(ref.name)),
+            metadata: checkpointOutputMetadata(anchor.parsed, payload.metadata),
+          },
+          sink,
+        );
       } else {
         await rewriteSafetensors(
           anchor.source,
@@ -267,7 +285,7 @@ export async function runMerge(payload: RunMergePayload, onProgress: (p: { fract
       run.dispose();
     }
     return {
-      format: anchor.parsed.format,
+      format: anchor.parsed.format === "pytorch" ? "safetensors" : anchor.parsed.format,
       outputBytes: sink.bytesWritten,
       layers: plan.layers,
       meanWeights: plan.meanWeights,
@@ -284,6 +302,12 @@ export async function runMerge(payload: RunMergePayload, onProgress: (p: { fract
       m.external?.close();
     }
   }
+}
+
+/** The merge record plus the anchor checkpoint's `meta` (as JSON text), for a checkpoint's safetensors output. */
+function checkpointOutputMetadata(parsed: ParsedModel, metadata: Record<string, string>): Record<string, string> {
+  const meta = (parsed.metadata as { checkpointMeta?: unknown }).checkpointMeta;
+  return meta === undefined ? metadata : { ...metadata, "layermerge.checkpoint_meta": JSON.stringify(meta) };
 }
 
 /** Bytes [offset, offset + length) of a stored artifact, by one ranged read. */

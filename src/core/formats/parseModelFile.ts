@@ -8,6 +8,9 @@ import { moduleOf } from "./safetensors/safetensorsLayerOrder";
 import { readSafetensorsHeader } from "./safetensors/readSafetensorsHeader";
 import { parseOnnx } from "./onnx/parseOnnx";
 import { openExternalData } from "./onnx/externalData";
+import { isLegacyCheckpoint } from "./pytorch/readCheckpoint";
+import { isZip } from "./pytorch/readZip";
+import { parsePytorch } from "./pytorch/parsePytorch";
 
 export interface ParseModelFileOptions {
   /** safetensors: module prefixes in forward order (overrides the detected order). */
@@ -22,17 +25,30 @@ export interface ParseModelFileOptions {
    * (which carry no side files): a model that needs them is then refused.
    */
   externalDataRoot?: string;
+  /** PyTorch checkpoint: the key holding the weights (default: searched, see selectStateDict). */
+  checkpointKey?: string;
+  /** PyTorch checkpoint: a name prefix to strip (default: `module.` when every name has it). */
+  stripPrefix?: string;
+  /** The largest size a zip entry may declare or inflate to (the upload limit). */
+  maxEntryBytes?: number;
 }
 
 /**
- * Detects the format from the bytes (safetensors' header, else ONNX protobuf) and parses the
- * parameter structure. Errors name the problem; an unknown format says what was expected.
+ * Detects the format from the bytes, never from the file name (safetensors' header, a zip or a
+ * pickle for a PyTorch checkpoint, else ONNX protobuf) and parses the parameter structure. Errors
+ * name the problem; an unknown format says what was expected.
  */
 export function parseModelFile(file: string, options: ParseModelFileOptions = {}): ParsedModel {
   // A small read-ahead window: parsing touches headers spread across the file, not the data.
   const source = new FileByteSource(file, 4 * 1024);
   try {
-    if (source.size === 0) throw badInput("the file is empty; expected an ONNX or safetensors model", "artifact");
+    if (source.size === 0) throw badInput("the file is empty; expected an ONNX, safetensors or PyTorch model", "artifact");
+    if (isZip(source) || isLegacyCheckpoint(source)) {
+      return parsePytorch(source, { layerOrder: options.layerOrder, layerOrderFromAnotherModel: options.layerOrderFromAnotherModel, checkpointKey: options.checkpointKey, stripPrefix: options.stripPrefix, maxEntryBytes: options.maxEntryBytes });
+    }
+    if (options.checkpointKey !== undefined || options.stripPrefix !== undefined) {
+      throw badInput("checkpointKey and stripPrefix apply to PyTorch checkpoints only", options.checkpointKey !== undefined ? "input.checkpointKey" : "input.stripPrefix");
+    }
     if (isSafetensors(source)) {
       let order = options.layerOrder;
       if (order && options.layerOrderFromAnotherModel) {
@@ -45,7 +61,7 @@ export function parseModelFile(file: string, options: ParseModelFileOptions = {}
     // Every ONNX ModelProto field has a small field number; a first byte outside protobuf's
     // tag space for fields 1–20 means this is neither format.
     if ((first & 7) > 5 || first >> 3 === 0 || first >> 3 > 20) {
-      throw badInput("the file is neither safetensors nor ONNX (unrecognised leading bytes)", "artifact");
+      throw badInput("the file is neither safetensors, a PyTorch checkpoint nor ONNX (unrecognised leading bytes)", "artifact");
     }
     const external = options.externalDataRoot ? openExternalData(options.externalDataRoot) : undefined;
     try {

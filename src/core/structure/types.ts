@@ -1,6 +1,6 @@
 /**
  * The format-independent description of a model's parameter structure, produced by the format
- * readers (formats/onnx, formats/safetensors) and consumed by fingerprints, overlap and merge.
+ * readers (formats/onnx, formats/safetensors, formats/pytorch) and consumed by fingerprints, overlap and merge.
  */
 
 /** Canonical dtype names (safetensors' spelling). Only the four floating ones are mergeable. */
@@ -60,11 +60,17 @@ export type LayerOrderSource =
   | "STORAGE_ORDER"
   /** safetensors written name-sorted (the official writer): numeric-aware sort of module names. */
   | "NAME_SORTED"
+  /** PyTorch checkpoint: the order of the first tensor of each module in the state dict (pickle keeps it). */
+  | "STATE_DICT"
   /** Given at registration (a list of module prefixes or another model's order). */
   | "GIVEN";
 
+/** The model file formats, detected from the bytes. */
+export const MODEL_FORMATS = ["onnx", "safetensors", "pytorch"] as const;
+export type ModelFormat = (typeof MODEL_FORMATS)[number];
+
 export interface ParsedModel {
-  format: "onnx" | "safetensors";
+  format: ModelFormat;
   /** Every listed tensor, ordered by layerIndex then position in the file. */
   tensors: TensorInfo[];
   /** L: the number of layers (operators/modules that consume parameters). */

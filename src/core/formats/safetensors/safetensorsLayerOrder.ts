@@ -70,7 +70,8 @@ export function looksNameSorted(storageOrder: readonly SafetensorsEntry[]): bool
   return true;
 }
 
-function applyGivenOrder(fallback: readonly string[], layerOrder: readonly string[]): string[] {
+/** `fallback` (modules in a file's own order) reordered by a given list of module prefixes. */
+export function applyGivenOrder(fallback: readonly string[], layerOrder: readonly string[]): string[] {
   const seen = new Map<string, number>();
   layerOrder.forEach((prefix, index) => {
     if (typeof prefix !== "string") throw badInput(`layerOrder entry ${index} must be a module prefix string`, `layerOrder.${index}`);
