@@ -7,6 +7,7 @@ import { writeOnnxRewrite } from "../core/formats/onnx/writeOnnxRewrite";
 import { badInput } from "../core/errors";
 import * as path from "node:path";
 import { runMerge, RunMergePayload, RunMergeResult } from "./runMerge";
+import { pairSimilarity, type PairSimilarityPayload, type PairSimilarityResult } from "./pairSimilarity";
 import { hashFileSync } from "../storage/hashFile";
 import { validateDataset } from "../core/eval/datasets/validateDataset";
 import type { DatasetSpec } from "../core/eval/datasets/datasetTypes";
@@ -77,6 +78,10 @@ export const threadJobs = {
   },
   async runMerge(payload: RunMergePayload, progress: (p: unknown) => void): Promise<RunMergeResult> {
     return runMerge(payload, progress);
+  },
+  /** Cosine similarities of two models' shared tensors (merge candidates' similarity signals). */
+  async pairSimilarity(payload: PairSimilarityPayload): Promise<PairSimilarityResult> {
+    return pairSimilarity(payload);
   },
   /** sha256 and size of a finished file (a merge's output, before the store adopts it). */
   async hashFile(payload: { file: string }): Promise<{ sha256: string; sizeBytes: number }> {
