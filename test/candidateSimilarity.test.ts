@@ -146,10 +146,7 @@ describe.each(databaseKinds)("merge candidates' similarity (%s)", (kind) => {
     const { model } = await server.ok(`query($id: ID!) { model(id: $id) { structure { tensors(first: 100) { edges { node { name group } } } } } }`, { id: ids.P });
     groupOf = new Map(model.structure.tensors.edges.map((e: any) => [e.node.name, e.node.group]));
   });
-  afterAll(async () => {
-    await server.app.services.similarity.idle();
-    await server.stop();
-  });
+  afterAll(() => server.stop());
 
   test("the first request answers null and queues the work; later requests return float64 cosines equal to an independent computation", async () => {
     const first = await candidates();

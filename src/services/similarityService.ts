@@ -61,7 +61,9 @@ const MAX_REMEMBERED_PAIRS = 10_000;
 export class SimilarityService {
   private readonly inFlight = new Set<string>();
   private readonly queue: Array<() => Promise<void>> = [];
-  private running = false;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+  private readonly abort = new AbortController();
   private readonly comparedByPair = new Map<string, ComparedTensors>();
 
   constructor(
@@ -149,9 +151,12 @@ export class SimilarityService {
     return out;
   }
 
-  /** Resolves once nothing is queued or running (tests, shutdown). */
-  async idle(): Promise<void> {
-    while (this.running || this.queue.length) await new Promise((resolve) => setTimeout(resolve, 20));
+  /** At shutdown: drops the queue and cancels the computation in progress (its pair stays pending). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.queue.length = 0;
+    this.abort.abort();
+    await this.running;
   }
 
   private compared(aId: string, bId: string, a: Parameters<typeof comparedTensors>[0], b: Parameters<typeof comparedTensors>[1]): ComparedTensors {
@@ -166,20 +171,14 @@ export class SimilarityService {
   }
 
   private enqueue(pending: Pending): void {
-    if (this.inFlight.has(pending.key) || this.queue.length >= MAX_QUEUED) return;
+    if (this.stopped || this.inFlight.has(pending.key) || this.queue.length >= MAX_QUEUED) return;
     this.inFlight.add(pending.key);
     this.queue.push(() => this.compute(pending).finally(() => this.inFlight.delete(pending.key)));
-    void this.drain();
+    this.running ??= this.drain().finally(() => (this.running = null));
   }
 
   private async drain(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      while (this.queue.length) await this.queue.shift()!();
-    } finally {
-      this.running = false;
-    }
+    while (this.queue.length) await this.queue.shift()!();
   }
 
   private async compute(p: Pending): Promise<void> {
@@ -195,7 +194,7 @@ export class SimilarityService {
       const a = await side(p.artifactAId);
       const b = await side(p.artifactBId);
       const ancestor = p.ancestorArtifactId ? await side(p.ancestorArtifactId) : null;
-      const result = await this.pool.run("pairSimilarity", { a, b, ancestor, tensors: p.compared.tensors });
+      const result = await this.pool.run("pairSimilarity", { a, b, ancestor, tensors: p.compared.tensors }, { signal: this.abort.signal });
       const data = {
         artifactAId: p.artifactAId,
         artifactBId: p.artifactBId,
@@ -208,6 +207,7 @@ export class SimilarityService {
       };
       await this.db.pairSimilarity.upsert({ where: { key: p.key }, create: { key: p.key, ...data }, update: {} });
     } catch (error) {
+      if (this.stopped) return;
       // Nothing is stored: the pair stays pending and the next request that shows it queues it again.
       this.logger.warn({ err: error, key: p.key }, "a merge candidate's similarity could not be computed");
     } finally {

@@ -3,6 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { writeSafetensors } from "../core/formats/safetensors/testing/writeSafetensors";
 import { bfloat16BitsToFloat, float32ToBfloat16Bits, float32ToHalfBits, halfBitsToFloat } from "../core/formats/onnx/testing/float16";
+import { buildSegNet } from "../core/formats/onnx/testing/buildSegNet";
 import { pairSimilarity } from "./pairSimilarity";
 
 /**
@@ -106,5 +107,22 @@ describe("pairSimilarity on files", () => {
     expect(result.cosine).toBeNull();
     expect(result.ancestorCosine).toBeNull();
     expect(() => pairSimilarity({ a: side("a.safetensors"), b: side("zero.safetensors"), ancestor: null, tensors: [{ group: "a", a: "a.big", b: "a.big" }] })).toThrow(/second model has no tensor "a.big"/);
+  });
+
+  test("ONNX: raw F32 against fp16 stored as unpacked typed fields (read whole, not in chunks)", () => {
+    const a = buildSegNet({ seed: 1 });
+    const b = buildSegNet({ seed: 2, dtype: "F16", encoding: "typed-unpacked" });
+    fs.writeFileSync(path.join(dir, "a.onnx"), a.bytes);
+    fs.writeFileSync(path.join(dir, "b.onnx"), b.bytes);
+    const shared = a.description.tensors.filter((t) => t.mergeable);
+    const valuesOf = (net: typeof a) => new Map(net.description.tensors.map((t) => [t.name, t.values]));
+    const result = pairSimilarity({
+      a: { file: path.join(dir, "a.onnx"), layout: null },
+      b: { file: path.join(dir, "b.onnx"), layout: null },
+      ancestor: null,
+      tensors: shared.map((t) => ({ group: t.group, a: t.name, b: t.name })),
+    });
+    expect(result.tensorCount).toBe(shared.length);
+    close(result.cosine, reference(valuesOf(a), valuesOf(b), shared.map((t) => t.name)));
   });
 });

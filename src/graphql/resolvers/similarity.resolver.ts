@@ -55,7 +55,7 @@ export class MergeCandidateSimilarityResolver {
   @FieldResolver(() => CandidateSimilarity, {
     nullable: true,
     description:
-      "Cosine similarity of the two models' shared tensors (and of their differences from their nearest common ancestor with weights), per group and over all. Null while it is being computed: the first request for a pair queues it in the background; ask again.",
+      "Cosine similarity of the two models' shared tensors (and of their differences from their nearest common ancestor with weights), per group and over all. Null while it is being computed: the first request for a pair queues it in the background; ask again. Also null when the two share no parameter.",
   })
   async similarity(@Root() candidate: Candidate, @Ctx() ctx: GraphQLContext) {
     if (candidate.similarity !== undefined) return present(candidate.similarity);
