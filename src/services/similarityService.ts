@@ -106,7 +106,7 @@ export class SimilarityService {
       const compared = this.compared(anchor.structureId, c.structureId!, anchorStructure, candidateStructure);
       if (compared.tensors.length === 0) continue;
       const up = distances.get(c.id)!;
-      // Nearest: fewest hops in total from both, then the nearer of the two farther sides, then id.
+      // Nearest (docs/CONVENTIONS.md, Candidate similarity): fewest hops in total, then the farther side's hops, then id.
       const common = [...up.keys()]
         .filter((id) => anchorUp.has(id) && liveAncestor.has(id))
         .map((id) => ({ id, total: anchorUp.get(id)! + up.get(id)!, far: Math.max(anchorUp.get(id)!, up.get(id)!) }))

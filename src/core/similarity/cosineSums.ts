@@ -1,6 +1,7 @@
 /**
  * Running float64 sums for the cosine similarity of two long vectors read piece by piece (the
- * concatenation of many tensors), and of their differences from a third (a common ancestor):
+ * concatenation of many tensors), and of their differences from a third (a common ancestor);
+ * docs/CONVENTIONS.md, Candidate similarity:
  *
  *     cos(a, b) = Σ aᵢbᵢ / √(Σ aᵢ² · Σ bᵢ²)
  *
