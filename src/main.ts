@@ -83,6 +83,7 @@ export async function startApp(config: Config = loadConfig()) {
       await services.runner.stop();
       await disconnectEvents?.();
       await services.closeHealth();
+      await services.similarity.stop();
       await services.pool.close();
       await database.close();
     },
@@ -125,6 +126,7 @@ export async function startWorker(config: Config = loadConfig()) {
       await new Promise<void>((resolve) => (monitor ? monitor.close(() => resolve()) : resolve()));
       await disconnectEvents();
       await services.closeHealth();
+      await services.similarity.stop();
       await services.pool.close();
       await database.close();
     },

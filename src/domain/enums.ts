@@ -30,6 +30,7 @@ export enum Role { READER = "READER", WRITER = "WRITER", ADMIN = "ADMIN" }
 export enum SortDirection { ASC = "ASC", DESC = "DESC" }
 export enum ModelSortField { NAME = "NAME", CREATED_AT = "CREATED_AT", SCORE = "SCORE" }
 export enum DatasetSortField { NAME = "NAME", CREATED_AT = "CREATED_AT" }
+export enum CandidateOrder { SHARED_FRACTION = "SHARED_FRACTION", SIMILARITY = "SIMILARITY" }
 
 /** READER < WRITER < ADMIN: a role may do what any lower role may. */
 export const ROLE_RANK: Readonly<Record<Role, number>> = { READER: 1, WRITER: 2, ADMIN: 3 };

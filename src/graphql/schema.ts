@@ -11,6 +11,7 @@ import { ModelResolver } from "./resolvers/model.resolver";
 import { TaskResolver } from "./resolvers/task.resolver";
 import { TokenResolver } from "./resolvers/token.resolver";
 import { StructureResolver } from "./resolvers/structure.resolver";
+import { CandidateSimilarityResolver, MergeCandidateSimilarityResolver } from "./resolvers/similarity.resolver";
 import { ArtifactResolver } from "./resolvers/artifact.resolver";
 import { JobResolver, MergeInputResolver, MergeResolver, ModelMergeResolver } from "./resolvers/merge.resolver";
 import {
@@ -19,7 +20,7 @@ import {
 
 export const resolvers = [TaskResolver, DatasetResolver, BackboneResolver, ModelResolver, LineageResolver, TokenResolver, StructureResolver, MergeResolver, MergeInputResolver, JobResolver, ModelMergeResolver,
   EvaluationResolver, LeaderboardEntryResolver, ParentGainResolver, ModelEvaluationResolver, MergeGainResolver, JobEvaluationResolver,
-  InferenceContractResolver, ArtifactResolver] as const;
+  InferenceContractResolver, ArtifactResolver, MergeCandidateSimilarityResolver, CandidateSimilarityResolver] as const;
 
 let cached: GraphQLSchema | undefined;
 

@@ -5,6 +5,8 @@ import { computeOverlap, type Overlap, type TensorMismatch } from "../core/struc
 import type { StructureCatalog } from "./structureCatalog";
 import { connectionFrom, decodeCursor, encodeCursor, pageSize } from "./pagination";
 import type { ModelRow } from "./modelService";
+import type { CandidateSimilarity, SimilarityService } from "./similarityService";
+import { compareSimilarityKeys, decodeSimilarityCursor, encodeSimilarityCursor, similaritySortKey } from "./similarityOrder";
 
 export const MAX_CANDIDATE_PAGE = 200;
 
@@ -14,11 +16,17 @@ export interface CandidateArgs {
   sameTask?: boolean | null;
   /** Also list models whose weights are the anchor's own (the same stored file). */
   includeIdentical?: boolean | null;
+  /** SHARED_FRACTION (default) or SIMILARITY: by cosine similarity, best first, pending ones last. */
+  orderBy?: CandidateOrder | null;
   first?: number | null;
   after?: string | null;
 }
 
+export type CandidateOrder = "SHARED_FRACTION" | "SIMILARITY";
+
 export interface Candidate {
+  /** The anchor the candidate was found for (what its similarity is to). */
+  anchorId: string;
   modelId: string;
   model?: ModelRow;
   sharedTensorCount: number;
@@ -31,6 +39,8 @@ export interface Candidate {
   nameMatchingReliable: boolean;
   /** The candidate is registered from the anchor's own file (the same artifact sha256). */
   identicalWeights: boolean;
+  /** Set when the page was ordered by similarity (null: pending); otherwise looked up when asked for. */
+  similarity?: CandidateSimilarity | null;
 }
 
 function parseScoredCursor(cursor: { value: unknown; id: string }): { f: number; score: number | null; id: string } {
@@ -69,7 +79,11 @@ interface CandidateStructure {
  * export that differs only in its metadata) are not detected: no per-tensor hash is stored.
  */
 export class CandidateService {
-  constructor(private readonly db: Db, private readonly catalog: StructureCatalog) {}
+  constructor(
+    private readonly db: Db,
+    private readonly catalog: StructureCatalog,
+    private readonly similarity?: SimilarityService,
+  ) {}
 
   async candidates(args: CandidateArgs) {
     const first = pageSize(args.first, "first", MAX_CANDIDATE_PAGE, 20);
@@ -90,7 +104,8 @@ export class CandidateService {
     ]);
     if (!anchor) throw badInput(`anchorId ${JSON.stringify(args.anchorId)} does not exist`, "anchorId");
     if (!anchor.structureId) throw badInput("the anchor has no registered artifact, so no structure to compare", "anchorId");
-    const cursor = decodeCursor(args.after);
+    // A SIMILARITY cursor carries its own key (similarityOrder).
+    const cursor = args.orderBy === "SIMILARITY" ? null : decodeCursor(args.after);
     const S = anchor.structureId;
 
     const structures: CandidateStructure[] = [{ sid: S, f: 1 }, ...overlapping.map((o) => ({ sid: o.sid, f: Number(o.f) }))];
@@ -99,17 +114,18 @@ export class CandidateService {
     const identical = !args.includeIdentical && anchor.artifactId ? Prisma.sql`AND m."artifactId" <> ${anchor.artifactId}` : Prisma.empty;
     const filters = Prisma.sql`m."deletedAt" IS NULL AND m."id" <> ${anchor.id} ${args.sameTask ? Prisma.sql`AND m."taskId" = ${anchor.taskId}` : Prisma.empty} ${identical}`;
     const counted = () => this.count(structures, anchor, args.sameTask ?? false, !args.includeIdentical);
+    if (args.orderBy === "SIMILARITY") return this.bySimilarity(anchor as typeof anchor & { structureId: string }, structures, filters, args.after ?? null, first, counted);
     if (anchor.targetDatasetId) {
       // Ties in shared fraction are ordered by the candidates' scores on the anchor's target
       // dataset (best first, unscored last): the cursor carries fraction and score.
       const scored = cursor ? parseScoredCursor(cursor) : null;
       const [rows, totalCount] = await Promise.all([this.pageByScore(structures, filters, scored, first + 1, anchor.targetDatasetId), counted()]);
-      const details = await this.details(S, anchor.artifactId, rows);
+      const details = await this.details(S, anchor.artifactId, rows, anchor.id);
       const scoreOf = new Map(rows.map((r) => [r.modelId, r.score]));
       return connectionFrom(details, first, cursor !== null, totalCount, (c) => encodeCursor(JSON.stringify([c.sharedFraction, scoreOf.get(c.modelId) ?? null]), c.modelId));
     }
     const [rows, totalCount] = await Promise.all([this.page(structures, filters, cursor, first + 1), counted()]);
-    const details = await this.details(S, anchor.artifactId, rows);
+    const details = await this.details(S, anchor.artifactId, rows, anchor.id);
     return connectionFrom(details, first, cursor !== null, totalCount, (c) => encodeCursor(c.sharedFraction, c.modelId));
   }
 
@@ -201,6 +217,44 @@ export class CandidateService {
   }
 
   /**
+   * Every candidate in SIMILARITY order (see similarityOrder). Unlike the fraction order this reads
+   * every candidate's id and looks up every pair's stored similarity, so its cost grows with the
+   * candidates; pending pairs are queued, the best shared fractions first, at most a page's worth
+   * per request.
+   */
+  private async bySimilarity(
+    anchor: { id: string; structureId: string; artifactId: string | null },
+    structures: CandidateStructure[],
+    filters: Prisma.Sql,
+    after: string | null,
+    first: number,
+    counted: () => Promise<number>,
+  ) {
+    if (!this.similarity) throw new Error("ordering candidates by similarity needs the similarity service");
+    const cursor = decodeSimilarityCursor(after);
+    const fractionOf = new Map(structures.map((s) => [s.sid, s.f]));
+    const sids = structures.map((s) => s.sid);
+    const rows: Array<{ modelId: string; sid: string; f: number; artifactId: string | null }> = [];
+    for (let i = 0; i < sids.length; i += 500) {
+      const found = await this.db.$queryRaw<Array<{ modelId: string; sid: string; artifactId: string | null }>>`
+        SELECT m."id" AS "modelId", m."structureId" AS "sid", m."artifactId" AS "artifactId" FROM "Model" m WHERE m."structureId" IN (${Prisma.join(sids.slice(i, i + 500))}) AND ${filters}`;
+      for (const r of found) rows.push({ ...r, f: fractionOf.get(r.sid)! });
+    }
+    rows.sort((a, b) => b.f - a.f || (a.modelId < b.modelId ? -1 : a.modelId > b.modelId ? 1 : 0));
+    const [similarities, totalCount] = await Promise.all([
+      this.similarity.lookup(anchor, rows.map((r) => ({ id: r.modelId, structureId: r.sid, artifactId: r.artifactId })), MAX_CANDIDATE_PAGE),
+      counted(),
+    ]);
+    const keyed = rows.map((r) => ({ row: r, key: similaritySortKey(similarities.get(r.modelId), r.f, r.modelId) })).sort((a, b) => compareSimilarityKeys(a.key, b.key));
+    const start = cursor ? keyed.findIndex((k) => compareSimilarityKeys(k.key, cursor) > 0) : 0;
+    const page = start < 0 ? [] : keyed.slice(start, start + first + 1);
+    const details = await this.details(anchor.structureId, anchor.artifactId, page.map((k) => k.row), anchor.id);
+    const keyOf = new Map(page.map((k) => [k.row.modelId, k.key]));
+    for (const d of details) d.similarity = similarities.get(d.modelId) ?? null;
+    return connectionFrom(details, first, cursor !== null, totalCount, (c) => encodeSimilarityCursor(keyOf.get(c.modelId)!));
+  }
+
+  /**
    * Every candidate, counted from the live-model counts the database keeps per structure and task
    * (StructureModelCount, maintained by triggers on Model): a sum over the overlapping
    * structures, where counting their models read up to 34,000 index entries per anchor. Without
@@ -223,7 +277,7 @@ export class CandidateService {
     return total;
   }
 
-  private async details(anchorStructureId: string, anchorArtifactId: string | null, rows: Array<{ modelId: string; sid: string; f: number }>): Promise<Candidate[]> {
+  private async details(anchorStructureId: string, anchorArtifactId: string | null, rows: Array<{ modelId: string; sid: string; f: number }>, anchorId: string): Promise<Candidate[]> {
     if (rows.length === 0) return [];
     const sids = [...new Set(rows.map((r) => r.sid))];
     // The models, and the structures from the catalog (a process that has not seen them yet
@@ -239,6 +293,7 @@ export class CandidateService {
     return rows.map((r) => {
       const o = overlaps.get(r.sid)!;
       return {
+        anchorId,
         modelId: r.modelId,
         model: modelById.get(r.modelId)!,
         sharedTensorCount: o.sharedTensorCount,

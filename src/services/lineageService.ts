@@ -136,6 +136,29 @@ export class LineageService {
     return { nodes, edges };
   }
 
+  /**
+   * Every ancestor of each of `ids` over all relations, within MAX_LINEAGE_DEPTH hops, with its
+   * distance in hops (the shortest path): id → (ancestor id → distance). One recursive query for
+   * the whole batch.
+   */
+  async ancestorDistances(ids: string[]): Promise<Map<string, Map<string, number>>> {
+    const out = new Map<string, Map<string, number>>(ids.map((id) => [id, new Map()]));
+    if (ids.length === 0) return out;
+    // Bounded IN lists stay within SQLite's parameter limit.
+    for (let i = 0; i < ids.length; i += 500) {
+      const batch = ids.slice(i, i + 500);
+      const rows = await this.db.$queryRaw<Array<{ s: string; a: string; d: number | bigint }>>`
+        WITH RECURSIVE up(s, a, d) AS (
+          SELECT m."id", m."id", 0 FROM "Model" m WHERE m."id" IN (${Prisma.join(batch)})
+          UNION
+          SELECT u.s, e."parentId", u.d + 1 FROM "LineageEdge" e JOIN up u ON e."childId" = u.a WHERE u.d < ${MAX_LINEAGE_DEPTH}
+        )
+        SELECT s, a, MIN(d) AS d FROM up WHERE d > 0 GROUP BY s, a`;
+      for (const r of rows) out.get(r.s)?.set(r.a, Number(r.d));
+    }
+    return out;
+  }
+
   /** Ids reachable from `start` (excluded) within `depth` hops; one recursive query. */
   private async walk(start: string, way: "up" | "down", depth: number, relations: string[] | null, db: Db = this.db): Promise<Set<string>> {
     if (depth === 0) return new Set();

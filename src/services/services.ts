@@ -7,6 +7,7 @@ import { BackboneService } from "./backboneService";
 import { CandidateService } from "./candidateService";
 import { DatasetService } from "./datasetService";
 import { LineageService } from "./lineageService";
+import { SimilarityService } from "./similarityService";
 import { createLoaders } from "./loaders";
 import { ModelService } from "./modelService";
 import { RegistrationService } from "./registrationService";
@@ -71,6 +72,8 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
   };
   const artifacts = new ArtifactService(db, infra.database.direct, infra.store, config.uploadTtlMs, provider, logger);
   const merges = new MergeService(db, infra.store, infra.pool, catalog, models, jobRunner, { artifacts: config.artifacts, dataDir: config.dataDir, env: config.storeEnv }, artifacts);
+  const lineage = new LineageService(db, provider);
+  const similarity = new SimilarityService(db, infra.store, infra.pool, catalog, lineage, logger);
   const evaluations = new EvaluationService(db, infra.store, infra.pool, jobRunner, config.datasetRoots);
   const handlers: JobHandlers = {
     MERGE: (payload, ctx) => merges.run(payload, ctx),
@@ -146,10 +149,11 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
     datasets: new DatasetService(db, provider, infra.pool, config.datasetRoots),
     backbones: new BackboneService(db),
     models,
-    lineage: new LineageService(db, provider),
+    lineage,
+    similarity,
     tokens: new TokenService(db),
     structures: new StructureService(db, catalog, provider),
-    candidates: new CandidateService(db, catalog),
+    candidates: new CandidateService(db, catalog, similarity),
     artifacts,
     registration: new RegistrationService(db, infra.store, infra.pool, catalog, models, config, infra.database.direct, artifacts),
     createLoaders: () => createLoaders(db),

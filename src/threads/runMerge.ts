@@ -112,7 +112,7 @@ function open(ref: MergeModelRef): OpenModel {
  * double_data for F64), whose payload is the same bytes. Null for varint fields, unpacked
  * records and external data, which readTensorBytes decodes.
  */
-function contiguousOffset(tensor: TensorInfo): number | null {
+export function contiguousOffset(tensor: TensorInfo): number | null {
   const loc = tensor.location;
   const width = DTYPE_BYTES[tensor.dtype];
   if (loc.kind === "raw") return loc.file === undefined ? loc.offset : null;

@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { writeGraphWithWeights, type WriteGraphWithWeightsOptions } from "../core/graphWeights/writeGraphWithWeights";
 import { runMerge, RunMergePayload, RunMergeResult } from "./runMerge";
+import { pairSimilarity, type PairSimilarityPayload, type PairSimilarityResult } from "./pairSimilarity";
 import { hashFileSync } from "../storage/hashFile";
 import { validateDataset } from "../core/eval/datasets/validateDataset";
 import type { DatasetSpec } from "../core/eval/datasets/datasetTypes";
@@ -105,6 +106,10 @@ export const threadJobs = {
   /** A stored recipe written as a mergekit config (one list of L weights per model). */
   async writeMergekitYaml(payload: { recipe: MergekitRecipe }): Promise<string | null> {
     return writeMergekitYaml(payload.recipe);
+  },
+  /** Cosine similarities of two models' shared tensors (merge candidates' similarity signals). */
+  async pairSimilarity(payload: PairSimilarityPayload): Promise<PairSimilarityResult> {
+    return pairSimilarity(payload);
   },
   /** sha256 and size of a finished file (a merge's output, before the store adopts it). */
   async hashFile(payload: { file: string }): Promise<{ sha256: string; sizeBytes: number }> {

@@ -5,7 +5,7 @@ import { Model } from "../types/model.type";
 import {
   MergeCandidateConnection, RegisterModelInput, Structure, StructureComparison, StructureTensorConnection,
 } from "../types/structure.type";
-import { Role } from "../types/enums";
+import { CandidateOrder, Role } from "../types/enums";
 
 @Resolver(() => Structure)
 export class StructureResolver {
@@ -23,7 +23,7 @@ export class StructureResolver {
   }
 
   @UseMiddleware(TakeTurn)
-  @Query(() => MergeCandidateConnection, { description: "Models that share parameters with the anchor, by shared fraction (first defaults to 20, at most 200)." })
+  @Query(() => MergeCandidateConnection, { description: "Models that share parameters with the anchor, by shared fraction or, with orderBy: SIMILARITY, by the cosine similarity of their shared weights (first defaults to 20, at most 200)." })
   mergeCandidates(
     @Arg("anchorId", () => ID) anchorId: string,
     @Ctx() ctx: GraphQLContext,
@@ -33,8 +33,9 @@ export class StructureResolver {
     includeIdentical: boolean,
     @Arg("first", () => Int, { nullable: true }) first?: number,
     @Arg("after", () => String, { nullable: true }) after?: string,
+    @Arg("orderBy", () => CandidateOrder, { nullable: true, defaultValue: CandidateOrder.SHARED_FRACTION }) orderBy?: CandidateOrder,
   ) {
-    return ctx.services.candidates.candidates({ anchorId, minSharedFraction, sameTask, includeIdentical, first, after });
+    return ctx.services.candidates.candidates({ anchorId, minSharedFraction, sameTask, includeIdentical, first, after, orderBy });
   }
 
   @UseMiddleware(TakeTurn)

@@ -1,6 +1,6 @@
 import { registerEnumType } from "type-graphql";
 import {
-  ChannelOrder, DatasetFormat, DatasetSortField, LineageDirection, LineageRelation, ModelOrigin, ModelSortField,
+  CandidateOrder, ChannelOrder, DatasetFormat, DatasetSortField, LineageDirection, LineageRelation, ModelOrigin, ModelSortField,
   Normalization, OutputKind, PrimaryMetric, ResizeMode, Role, SortDirection, TaskKind,
 } from "../../domain/enums";
 
@@ -26,8 +26,15 @@ registerEnumType(Role, { name: "Role", description: "READER < WRITER < ADMIN." }
 registerEnumType(SortDirection, { name: "SortDirection" });
 registerEnumType(ModelSortField, { name: "ModelSortField" });
 registerEnumType(DatasetSortField, { name: "DatasetSortField" });
+registerEnumType(CandidateOrder, {
+  name: "CandidateOrder",
+  valuesConfig: {
+    SHARED_FRACTION: { description: "Shared parameter fraction, highest first (ties by score on the anchor's target dataset, then id)." },
+    SIMILARITY: { description: "Cosine similarity of the shared tensors, highest first; pairs still being computed last (by shared fraction)." },
+  },
+});
 
 export {
-  ChannelOrder, DatasetFormat, DatasetSortField, LineageDirection, LineageRelation, ModelOrigin, ModelSortField,
+  CandidateOrder, ChannelOrder, DatasetFormat, DatasetSortField, LineageDirection, LineageRelation, ModelOrigin, ModelSortField,
   Normalization, OutputKind, PrimaryMetric, ResizeMode, Role, SortDirection, TaskKind,
 };
