@@ -1,0 +1,40 @@
+/**
+ * How the tensors of two models are paired: by name (the same parameter name on both sides), or by
+ * position (the same positional key: the same place in the same upstream graph structure, see
+ * positionalKeys). AUTO picks one for each pair of models.
+ */
+export type TensorMatching = "NAME" | "POSITION";
+export type MatchingChoice = TensorMatching | "AUTO";
+
+export const MATCHING_CHOICES: readonly MatchingChoice[] = ["AUTO", "NAME", "POSITION"];
+
+/**
+ * A model's names count as generated when more than this share of its listed tensors carry names
+ * an exporter invented (`onnx::Conv_1897`, formats/onnx moduleGroup's isGeneratedName). A few such
+ * names (a transposed Linear weight here and there) leave name matching the better choice: it
+ * survives graph rewrites that positional keys do not (an fp16 conversion inserting Casts).
+ */
+export const GENERATED_NAME_SHARE = 0.1;
+
+export interface MatchingFacts {
+  tensors: ReadonlyArray<{ positionKey?: string | null }>;
+  generatedNameCount: number;
+}
+
+export function namesGenerated(s: MatchingFacts): boolean {
+  return s.tensors.length > 0 && s.generatedNameCount > GENERATED_NAME_SHARE * s.tensors.length;
+}
+
+/** Every tensor has a positional key (graph formats registered with them). */
+export function hasPositionKeys(s: MatchingFacts): boolean {
+  return s.tensors.length > 0 && s.tensors.every((t) => t.positionKey != null);
+}
+
+/**
+ * AUTO: positions when either side's names were generated and both sides have positional keys
+ * (safetensors have none), names otherwise. NAME and POSITION are taken as asked.
+ */
+export function resolveMatching(choice: MatchingChoice | null | undefined, a: MatchingFacts, b: MatchingFacts): TensorMatching {
+  if (choice === "NAME" || choice === "POSITION") return choice;
+  return (namesGenerated(a) || namesGenerated(b)) && hasPositionKeys(a) && hasPositionKeys(b) ? "POSITION" : "NAME";
+}
