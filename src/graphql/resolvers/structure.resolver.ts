@@ -5,7 +5,7 @@ import { Model } from "../types/model.type";
 import {
   MergeCandidateConnection, RegisterModelInput, Structure, StructureComparison, StructureTensorConnection,
 } from "../types/structure.type";
-import { Role } from "../types/enums";
+import { Role, TensorMatchingChoice } from "../types/enums";
 
 @Resolver(() => Structure)
 export class StructureResolver {
@@ -31,8 +31,9 @@ export class StructureResolver {
     @Arg("sameTask", { nullable: true, defaultValue: false }) sameTask: boolean,
     @Arg("first", () => Int, { nullable: true }) first?: number,
     @Arg("after", () => String, { nullable: true }) after?: string,
+    @Arg("matching", () => TensorMatchingChoice, { nullable: true, defaultValue: TensorMatchingChoice.AUTO }) matching?: TensorMatchingChoice,
   ) {
-    return ctx.services.candidates.candidates({ anchorId, minSharedFraction, sameTask, first, after });
+    return ctx.services.candidates.candidates({ anchorId, minSharedFraction, sameTask, first, after, matching });
   }
 
   @UseMiddleware(TakeTurn)
@@ -42,8 +43,9 @@ export class StructureResolver {
     @Arg("bId", () => ID) bId: string,
     @Ctx() ctx: GraphQLContext,
     @Arg("cap", () => Int, { nullable: true, defaultValue: 100, description: "Most items per list (totals are always complete)." }) cap: number,
+    @Arg("matching", () => TensorMatchingChoice, { nullable: true, defaultValue: TensorMatchingChoice.AUTO }) matching?: TensorMatchingChoice,
   ) {
-    return ctx.services.structures.compare(aId, bId, cap);
+    return ctx.services.structures.compare(aId, bId, cap, matching);
   }
 
   @Authorized(Role.WRITER)
