@@ -12,7 +12,7 @@ import { summarizeStructure } from "../core/structure/summarizeStructure";
 import { moduleOf } from "../core/formats/safetensors/safetensorsLayerOrder";
 import { structureKey } from "../core/structure/structureHash";
 import { computeOverlap } from "../core/structure/computeOverlap";
-import { positionalOverlap } from "../core/structure/positionalOverlap";
+import { positionalOverlap, sharesPositions } from "../core/structure/positionalOverlap";
 import { overlapIndex } from "../core/structure/overlapIndex";
 import { hasPositionKeys, resolveMatching } from "../core/structure/tensorMatching";
 import type { ArtifactStore, StoredBlob } from "../storage/artifactStore";
@@ -226,10 +226,12 @@ export class RegistrationService {
     };
     const overlaps: OverlapRow[] = [];
     const keyed = hasPositionKeys(structure);
+    const index = overlapIndex(structure);
     for (const other of await this.catalog.all()) {
       const o = computeOverlap(structure, other.structure);
-      // By position only where both have keys; the pre-check inside costs two lookups per pair.
-      const p = keyed && hasPositionKeys(other.structure) ? positionalOverlap(overlapIndex(structure), overlapIndex(other.structure)) : null;
+      // By position only where both have keys and share one: the pre-check costs a few lookups.
+      const otherIndex = keyed && hasPositionKeys(other.structure) ? overlapIndex(other.structure) : null;
+      const p = otherIndex && sharesPositions(index, otherIndex) ? positionalOverlap(index, otherIndex) : null;
       const byName = o.sharedTensorCount > 0 || o.mismatches.length > 0;
       if (!byName && !p?.sharedTensorCount) continue;
       // One row per unordered pair, a < b by id, so both directions are one indexed lookup.

@@ -16,13 +16,22 @@ export function overlapBy(a: StructureLike, b: StructureLike, matching: TensorMa
  * registry, see `OverlapIndex.rootKeys`), else one lookup per keyed tensor of a.
  */
 export function positionalOverlap(ia: OverlapIndex, ib: OverlapIndex): Overlap {
+  return overlapOfPairs(ia, ib, positionalPairs(ia, ib));
+}
+
+/** Whether two structures share any positional key (cheap when they do not: the pre-check). */
+export function sharesPositions(ia: OverlapIndex, ib: OverlapIndex): boolean {
+  return positionalPairs(ia, ib).length > 0;
+}
+
+function overlapOfPairs(ia: OverlapIndex, ib: OverlapIndex, pairs: ReadonlyArray<[IndexedTensor, IndexedTensor]>): Overlap {
   const groups = new Map<string, GroupOverlap>();
   for (const g of ia.groups.values()) groups.set(g.prefix, { prefix: g.prefix, shared: 0, sharedParameters: 0, tensorsA: g.parameterTensorCount, tensorsB: ib.groups.get(g.prefix)?.parameterTensorCount ?? 0 });
   for (const g of ib.groups.values()) if (!groups.has(g.prefix)) groups.set(g.prefix, { prefix: g.prefix, shared: 0, sharedParameters: 0, tensorsA: 0, tensorsB: g.parameterTensorCount });
   const mismatches: TensorMismatch[] = [];
   let sharedTensorCount = 0;
   let sharedParameterCount = 0;
-  for (const [ta, tb] of positionalPairs(ia, ib)) {
+  for (const [ta, tb] of pairs) {
     const verdict = classify(ta, tb);
     if (verdict.shared) {
       const g = groups.get(ta.group)!;

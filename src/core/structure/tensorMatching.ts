@@ -25,10 +25,17 @@ export function namesGenerated(s: MatchingFacts): boolean {
   return s.tensors.length > 0 && s.generatedNameCount > GENERATED_NAME_SHARE * s.tensors.length;
 }
 
-/** Every tensor has a positional key (graph formats registered with them). */
+/**
+ * Every tensor has a positional key (graph formats registered with them). Cached per tensor list
+ * (structures are immutable): registration asks it of every known structure.
+ */
 export function hasPositionKeys(s: MatchingFacts): boolean {
-  return s.tensors.length > 0 && s.tensors.every((t) => t.positionKey != null);
+  let known = keyed.get(s.tensors);
+  if (known === undefined) keyed.set(s.tensors, (known = s.tensors.length > 0 && s.tensors.every((t) => t.positionKey != null)));
+  return known;
 }
+
+const keyed = new WeakMap<object, boolean>();
 
 /**
  * AUTO: positions when either side's names were generated and both sides have positional keys
