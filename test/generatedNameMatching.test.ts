@@ -8,6 +8,7 @@ import { waitForJob, JOB_FIELDS } from "./support/jobs";
 import { bufferSource } from "../src/core/formats/byteSource";
 import { parseOnnx } from "../src/core/formats/onnx/parseOnnx";
 import { readTensorBytes } from "../src/core/formats/onnx/readTensorBytes";
+import { StructureCatalog } from "../src/services/structureCatalog";
 
 /**
  * PyTorch exports whose weights carry exporter-generated names (onnx::Conv_N), written with the
@@ -45,6 +46,17 @@ describe.each(databaseKinds)("matching exports with generated names (%s)", (kind
     }
   });
   afterAll(() => server.stop());
+
+  test("positional keys are stored with the structure: the API lists them and a fresh catalog reads them back", async () => {
+    const parsed = parseOnnx(bufferSource(fs.readFileSync(path.join(dir, FILES.headB))));
+    const { model } = await server.ok(`query($id: ID!) { model(id: $id) { structure { id tensors(first: 100) { edges { node { name positionKey } } } } } }`, { id: ids.headB });
+    const listed = model.structure.tensors.edges.map((e: any) => [e.node.name, e.node.positionKey]);
+    expect(listed).toEqual(parsed.tensors.map((t) => [t.name, t.positionKey]));
+    const fresh = await new StructureCatalog(server.app.services.database.prisma).get(model.structure.id);
+    expect(fresh.tensors.map((t) => [t.name, t.positionKey])).toEqual(listed);
+    const plan = await new StructureCatalog(server.app.services.database.prisma).planModel(model.structure.id);
+    expect(plan.tensors.map((t) => [t.name, t.positionKey])).toEqual(listed);
+  });
 
   test("compareStructures pairs one backbone under two heads by position: exactly the backbone's tensors", async () => {
     const query = `query($a: ID!, $b: ID!, $m: TensorMatching) { compareStructures(aId: $a, bId: $b, matching: $m) {

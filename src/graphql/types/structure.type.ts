@@ -36,6 +36,7 @@ export class StructureTensor {
   @Field(() => Int, { description: "Index of the layer (operator or module) that consumes it, in forward order." }) layerIndex!: number;
   @Field() group!: string;
   @Field({ description: "Floating parameters merge; integer and quantized tensors are copied from the anchor." }) mergeable!: boolean;
+  @Field(() => String, { nullable: true, description: "Where the tensor sits in the graph whatever its name (hash of its ancestor cone); equal keys pair tensors under POSITION matching. ONNX only; null for structures registered before positional keys." }) positionKey!: string | null;
 }
 
 @ObjectType()
