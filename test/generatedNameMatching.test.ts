@@ -106,14 +106,15 @@ describe.each(databaseKinds)("matching exports with generated names (%s)", (kind
     expect(plan.mergedTensorCount).toBe(expected.numbered.pairs.length);
     expect(sortedPairs(plan.inputs[1].pairs)).toEqual(expected.numbered.pairs);
 
-    const run = async (anchorId: string, modelId: string, name: string) => {
+    const run = async (anchorId: string, modelId: string, name: string, matching: string) => {
       const job = await waitForJob(server, (await server.ok(START, { i: { anchorId, modelIds: [modelId], output: { name } } })).startMerge.id);
       expect(job.status).toBe("SUCCEEDED");
-      const { model } = await server.ok(`query($id: ID!) { model(id: $id) { artifact { sha256 } } }`, { id: job.model.id });
+      const { model } = await server.ok(`query($id: ID!) { model(id: $id) { artifact { sha256 } merge { matching } } }`, { id: job.model.id });
+      expect(model.merge.matching).toBe(matching);
       return tensorBytes(new Uint8Array(await (await fetch(`${server.origin}/artifacts/${model.artifact.sha256}`)).arrayBuffer()));
     };
-    const byPosition = await run(ids.numbered1, ids.numbered2, "numbered-merge");
-    const byName = await run(ids.named1, ids.named2, "named-merge");
+    const byPosition = await run(ids.numbered1, ids.numbered2, "numbered-merge", "POSITION");
+    const byName = await run(ids.named1, ids.named2, "named-merge", "NAME");
     const rename = expected.named["numbered_1.onnx"].names as Record<string, string>;
     // The output keeps the anchor's names; each tensor equals the named merge's, byte for byte.
     expect([...byPosition.keys()].sort()).toEqual(Object.keys(rename).sort());

@@ -335,6 +335,7 @@ export class MergeService {
           outputModelId: model.id,
           jobId,
           layers: result.layers as unknown as object,
+          matching: recipe.matching ?? "NAME",
         },
       });
       const all = [anchor, ...inputs.contributors];

@@ -87,6 +87,7 @@ export class Merge {
   @Field(() => MergeScheduleInfo) schedule!: MergeScheduleInfo;
   @Field(() => GraphQLJSONObject, { description: "Method parameters with defaults filled in, and the relative weights." }) params!: Record<string, unknown>;
   @Field() recipeHash!: string;
+  @Field(() => TensorMatchingChoice, { description: "How the inputs' tensors were paired with the anchor's: NAME or POSITION." }) matching!: TensorMatchingChoice;
   @Field() createdAt!: Date;
   @Field(() => [MergeLayer]) layers!: MergeLayer[];
   anchorId!: string;

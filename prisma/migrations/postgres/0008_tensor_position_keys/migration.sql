@@ -9,6 +9,9 @@ ADD COLUMN     "positionFractionOfB" DOUBLE PRECISION NOT NULL DEFAULT 0,
 ADD COLUMN     "positionSharedParameterCount" BIGINT NOT NULL DEFAULT 0,
 ADD COLUMN     "positionSharedTensorCount" INTEGER NOT NULL DEFAULT 0;
 
+-- AlterTable
+ALTER TABLE "Merge" ADD COLUMN     "matching" TEXT NOT NULL DEFAULT 'NAME';
+
 -- CreateIndex
 CREATE INDEX "StructureOverlap_structureAId_positionFractionOfA_idx" ON "StructureOverlap"("structureAId", "positionFractionOfA");
 
