@@ -9,6 +9,7 @@ import { bufferSource } from "../src/core/formats/byteSource";
 import { parseOnnx } from "../src/core/formats/onnx/parseOnnx";
 import { readTensorBytes } from "../src/core/formats/onnx/readTensorBytes";
 import { StructureCatalog } from "../src/services/structureCatalog";
+import { writeSafetensors } from "../src/core/formats/safetensors/testing/writeSafetensors";
 
 /**
  * PyTorch exports whose weights carry exporter-generated names (onnx::Conv_N), written with the
@@ -35,11 +36,12 @@ function tensorBytes(bytes: Uint8Array): Map<string, Buffer> {
 
 describe.each(databaseKinds)("matching exports with generated names (%s)", (kind) => {
   let server: TestServer;
+  let taskId: string;
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {
     server = await startTestServer(kind);
-    const taskId = (await seedBasics(server)).task.id;
+    taskId = (await seedBasics(server)).task.id;
     for (const [name, file] of Object.entries(FILES)) {
       const { body } = await upload(server.origin, fs.readFileSync(path.join(dir, file)));
       ids[name] = (await server.ok(REGISTER, { i: { name, taskId, artifactSha256: body.sha256 } })).registerModel.id;
@@ -97,6 +99,20 @@ describe.each(databaseKinds)("matching exports with generated names (%s)", (kind
     // Asked to match by name, the other head shares nothing worth listing.
     const byName = (await server.ok(query, { a: ids.headA, m: "NAME", min: 0.01 })).mergeCandidates;
     expect(byName.edges.map((e: any) => e.node.model.name)).toEqual(["numbered1"]);
+  });
+
+  test("safetensors have no positional keys: POSITION finds no candidate for them, names still do", async () => {
+    for (const [name, value] of [["st1", 1], ["st2", 2]] as const) {
+      const bytes = writeSafetensors([{ name: "backbone.conv.weight", dtype: "F32", shape: [2], data: new Uint8Array(Float32Array.from([value, value]).buffer) }]);
+      const { body } = await upload(server.origin, bytes);
+      ids[name] = (await server.ok(REGISTER, { i: { name, taskId, artifactSha256: body.sha256 } })).registerModel.id;
+    }
+    const query = `query($a: ID!, $m: TensorMatching) { mergeCandidates(anchorId: $a, matching: $m) { totalCount edges { node { model { name } matching } } } }`;
+    expect((await server.ok(query, { a: ids.st1, m: "POSITION" })).mergeCandidates).toEqual({ totalCount: 0, edges: [] });
+    expect((await server.ok(query, { a: ids.st1 })).mergeCandidates).toEqual({ totalCount: 1, edges: [{ node: { model: { name: "st2" }, matching: "NAME" } }] });
+    const refused = await server.gql(`query($i: StartMergeInput!) { mergePlan(input: $i) { matching } }`, { i: { anchorId: ids.st1, modelIds: [ids.st2], matching: "POSITION" } });
+    expect(refused.errors?.[0]).toMatchObject({ extensions: { code: "BAD_USER_INPUT" } });
+    expect(refused.errors?.[0].message).toMatch(/has no positional keys/);
   });
 
   test("a merge of two differently numbered exports equals the merge of the same exports renamed after their parameters", async () => {

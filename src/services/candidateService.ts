@@ -4,7 +4,7 @@ import { badInput } from "../core/errors";
 import type { Overlap, TensorMismatch } from "../core/structure/computeOverlap";
 import { compareStructures } from "../core/structure/compareStructures";
 import { overlapBy } from "../core/structure/positionalOverlap";
-import { MATCHING_CHOICES, resolveMatching, type MatchingChoice, type TensorMatching } from "../core/structure/tensorMatching";
+import { MATCHING_CHOICES, hasPositionKeys, resolveMatching, type MatchingChoice, type TensorMatching } from "../core/structure/tensorMatching";
 import type { StructureCatalog } from "./structureCatalog";
 import { connectionFrom, decodeCursor, encodeCursor, pageSize } from "./pagination";
 import type { ModelRow } from "./modelService";
@@ -98,7 +98,9 @@ export class CandidateService {
     const cursor = decodeCursor(args.after);
     const S = anchor.structureId;
 
-    const structures: CandidateStructure[] = [{ sid: S, f: 1 }, ...overlapping.map((o) => ({ sid: o.sid, f: Number(o.f) }))];
+    // The anchor's own structure shares everything, by position too when it has positional keys.
+    const own = matching !== "POSITION" || hasPositionKeys(await this.catalog.get(S));
+    const structures: CandidateStructure[] = [...(own ? [{ sid: S, f: 1 }] : []), ...overlapping.map((o) => ({ sid: o.sid, f: Number(o.f) }))];
     structures.sort((a, b) => b.f - a.f);
 
     const filters = Prisma.sql`m."deletedAt" IS NULL AND m."id" <> ${anchor.id} ${args.sameTask ? Prisma.sql`AND m."taskId" = ${anchor.taskId}` : Prisma.empty}`;
@@ -208,11 +210,12 @@ export class CandidateService {
    * (StructureModelCount, maintained by triggers on Model): a sum over the overlapping
    * structures, where counting their models read up to 34,000 index entries per anchor.
    */
-  private async count(structures: CandidateStructure[], anchor: { taskId: string; deletedAt: Date | null }, sameTask: boolean): Promise<number> {
+  private async count(structures: CandidateStructure[], anchor: { taskId: string; deletedAt: Date | null; structureId: string | null }, sameTask: boolean): Promise<number> {
     const ids = structures.map((s) => s.sid);
     const task = sameTask ? Prisma.sql`AND c."taskId" = ${anchor.taskId}` : Prisma.empty;
-    // The anchor is never its own candidate, and its structure is always among these.
-    let total = anchor.deletedAt === null ? -1 : 0;
+    // The anchor is never its own candidate; its structure is among these unless matched by
+    // position without positional keys.
+    let total = anchor.deletedAt === null && ids.includes(anchor.structureId!) ? -1 : 0;
     // Bounded IN lists stay within SQLite's parameter limit however many structures overlap.
     for (let i = 0; i < ids.length; i += 500) {
       const [row] = await this.db.$queryRaw<Array<{ n: bigint | number | null }>>`
