@@ -51,4 +51,23 @@ describe("positional keys of PyTorch exports", () => {
     const names = expected.named["numbered_1.onnx"].names as Record<string, string>;
     expect(keyPairs(n1, named)).toEqual(n1.tensors.map((t) => [t.name, names[t.name]]).sort());
   });
+
+  it("on named exports (the demo's PyTorch models), pair exactly the tensors their module names pair", () => {
+    const demo = path.join(__dirname, "..", "..", "..", "..", "examples", "demo", "models");
+    const read = (file: string) => {
+      const source = new FileByteSource(path.join(demo, file));
+      try {
+        return parseOnnx(source, { externalDataRoot: demo });
+      } finally {
+        source.close();
+      }
+    };
+    const anchor = read("source-only.onnx");
+    for (const file of ["selftrain.onnx", "fcn-head.onnx", "panoptic.onnx"]) {
+      const other = read(file);
+      const names = new Set(other.tensors.map((t) => t.name));
+      const byName = anchor.tensors.filter((t) => names.has(t.name) && other.tensors.find((o) => o.name === t.name)!.shape.join() === t.shape.join()).map((t) => [t.name, t.name]);
+      expect(keyPairs(anchor, other)).toEqual(byName.sort());
+    }
+  });
 });
