@@ -2,7 +2,7 @@ import { compareStructures } from "./compareStructures";
 import { computeOverlap } from "./computeOverlap";
 import type { OverlapTensor, StructureLike } from "./overlapIndex";
 import { overlapBy } from "./positionalOverlap";
-import { resolveMatching } from "./tensorMatching";
+import { resolveMatching, resolveMergeMatching } from "./tensorMatching";
 
 /** `elements` is given by hand at every call site, never computed from the shape here. */
 function t(name: string, shape: number[], elements: number, positionKey: string | undefined, layerIndex: number): OverlapTensor {
@@ -83,6 +83,13 @@ describe("resolveMatching", () => {
     expect(resolveMatching("AUTO", generated, named)).toBe("POSITION");
     expect(resolveMatching("AUTO", fewGenerated, named)).toBe("NAME");
     expect(resolveMatching("AUTO", generated, noKeys)).toBe("NAME");
+  });
+
+  it("for a merge, AUTO uses positions when any input's names are generated and every input has keys", () => {
+    expect(resolveMergeMatching("AUTO", [named, named, generated])).toBe("POSITION");
+    expect(resolveMergeMatching("AUTO", [named, named])).toBe("NAME");
+    expect(resolveMergeMatching(null, [generated, noKeys])).toBe("NAME");
+    expect(resolveMergeMatching("NAME", [generated, generated])).toBe("NAME");
   });
 
   it("takes NAME and POSITION as asked", () => {

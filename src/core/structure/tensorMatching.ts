@@ -45,3 +45,13 @@ export function resolveMatching(choice: MatchingChoice | null | undefined, a: Ma
   if (choice === "NAME" || choice === "POSITION") return choice;
   return (namesGenerated(a) || namesGenerated(b)) && hasPositionKeys(a) && hasPositionKeys(b) ? "POSITION" : "NAME";
 }
+
+/**
+ * A merge's matching: AUTO is POSITION when any input's names were generated and every input has
+ * positional keys, NAME otherwise — one rule for the whole merge, so every contributor (and the
+ * base) is paired the same way.
+ */
+export function resolveMergeMatching(choice: MatchingChoice | null | undefined, models: readonly MatchingFacts[]): TensorMatching {
+  if (choice === "NAME" || choice === "POSITION") return choice;
+  return models.some(namesGenerated) && models.every(hasPositionKeys) ? "POSITION" : "NAME";
+}
