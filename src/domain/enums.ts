@@ -31,6 +31,8 @@ export enum SortDirection { ASC = "ASC", DESC = "DESC" }
 export enum ModelSortField { NAME = "NAME", CREATED_AT = "CREATED_AT", SCORE = "SCORE" }
 export enum DatasetSortField { NAME = "NAME", CREATED_AT = "CREATED_AT" }
 export enum CandidateOrder { SHARED_FRACTION = "SHARED_FRACTION", SIMILARITY = "SIMILARITY" }
+/** How two models' tensors are paired (core/structure/tensorMatching); results say NAME or POSITION. */
+export enum TensorMatchingChoice { AUTO = "AUTO", NAME = "NAME", POSITION = "POSITION" }
 
 /** READER < WRITER < ADMIN: a role may do what any lower role may. */
 export const ROLE_RANK: Readonly<Record<Role, number>> = { READER: 1, WRITER: 2, ADMIN: 3 };

@@ -1,7 +1,10 @@
 import { Prisma } from "../persistence/generated/sqlite/client";
 import type { Db } from "../persistence/database";
 import { badInput } from "../core/errors";
-import { computeOverlap, type Overlap, type TensorMismatch } from "../core/structure/computeOverlap";
+import type { Overlap, TensorMismatch } from "../core/structure/computeOverlap";
+import { compareStructures } from "../core/structure/compareStructures";
+import { overlapBy } from "../core/structure/positionalOverlap";
+import { MATCHING_CHOICES, hasPositionKeys, resolveMatching, type MatchingChoice, type TensorMatching } from "../core/structure/tensorMatching";
 import type { StructureCatalog } from "./structureCatalog";
 import { connectionFrom, decodeCursor, encodeCursor, pageSize } from "./pagination";
 import type { ModelRow } from "./modelService";
@@ -20,6 +23,14 @@ export interface CandidateArgs {
   orderBy?: CandidateOrder | null;
   first?: number | null;
   after?: string | null;
+  /** How tensors are paired (default AUTO: positions when either side's names were generated). */
+  matching?: MatchingChoice | null;
+}
+
+/** One shared tensor: its name in the anchor and in the candidate. */
+export interface TensorPair {
+  nameA: string;
+  nameB: string;
 }
 
 export type CandidateOrder = "SHARED_FRACTION" | "SIMILARITY";
@@ -41,6 +52,10 @@ export interface Candidate {
   identicalWeights: boolean;
   /** Set when the page was ordered by similarity (null: pending); otherwise looked up when asked for. */
   similarity?: CandidateSimilarity | null;
+  /** How this candidate's tensors were paired with the anchor's. */
+  matching: TensorMatching;
+  /** The shared tensors, anchor's order (computed when read). */
+  readonly pairs: TensorPair[];
 }
 
 function parseScoredCursor(cursor: { value: unknown; id: string }): { f: number; score: number | null; id: string } {
@@ -89,6 +104,8 @@ export class CandidateService {
     const first = pageSize(args.first, "first", MAX_CANDIDATE_PAGE, 20);
     const min = args.minSharedFraction ?? 0.5;
     if (!Number.isFinite(min) || min < 0 || min > 1) throw badInput(`minSharedFraction must be from 0 to 1 (got ${min})`, "minSharedFraction");
+    const matching = args.matching ?? "AUTO";
+    if (!MATCHING_CHOICES.includes(matching)) throw badInput(`matching must be one of ${MATCHING_CHOICES.join(", ")} (got ${JSON.stringify(matching)})`, "matching");
     // The anchor and the structures overlapping its structure at once: the overlap query finds the
     // anchor's structure itself, so neither waits for the other (one round trip on PostgreSQL).
     const anchorStructure = Prisma.sql`(SELECT a."structureId" FROM "Model" a WHERE a."id" = ${args.anchorId})`;
@@ -97,10 +114,7 @@ export class CandidateService {
         where: { id: args.anchorId },
         select: { id: true, taskId: true, targetDatasetId: true, structureId: true, artifactId: true, deletedAt: true },
       }),
-      this.db.$queryRaw<Array<{ sid: string; f: number }>>`
-        SELECT o."structureBId" AS "sid", o."fractionOfA" AS "f" FROM "StructureOverlap" o WHERE o."structureAId" = ${anchorStructure} AND o."fractionOfA" >= ${min}
-        UNION ALL
-        SELECT o."structureAId", o."fractionOfB" FROM "StructureOverlap" o WHERE o."structureBId" = ${anchorStructure} AND o."fractionOfB" >= ${min}`,
+      this.db.$queryRaw<Array<{ sid: string; f: number }>>`${overlappingQuery(anchorStructure, min, matching)}`,
     ]);
     if (!anchor) throw badInput(`anchorId ${JSON.stringify(args.anchorId)} does not exist`, "anchorId");
     if (!anchor.structureId) throw badInput("the anchor has no registered artifact, so no structure to compare", "anchorId");
@@ -108,24 +122,26 @@ export class CandidateService {
     const cursor = args.orderBy === "SIMILARITY" ? null : decodeCursor(args.after);
     const S = anchor.structureId;
 
-    const structures: CandidateStructure[] = [{ sid: S, f: 1 }, ...overlapping.map((o) => ({ sid: o.sid, f: Number(o.f) }))];
+    // The anchor's own structure shares everything, by position too when it has positional keys.
+    const own = matching !== "POSITION" || hasPositionKeys(await this.catalog.get(S));
+    const structures: CandidateStructure[] = [...(own ? [{ sid: S, f: 1 }] : []), ...overlapping.map((o) => ({ sid: o.sid, f: Number(o.f) }))];
     structures.sort((a, b) => b.f - a.f);
 
     const identical = !args.includeIdentical && anchor.artifactId ? Prisma.sql`AND m."artifactId" <> ${anchor.artifactId}` : Prisma.empty;
     const filters = Prisma.sql`m."deletedAt" IS NULL AND m."id" <> ${anchor.id} ${args.sameTask ? Prisma.sql`AND m."taskId" = ${anchor.taskId}` : Prisma.empty} ${identical}`;
     const counted = () => this.count(structures, anchor, args.sameTask ?? false, !args.includeIdentical);
-    if (args.orderBy === "SIMILARITY") return this.bySimilarity(anchor as typeof anchor & { structureId: string }, structures, filters, args.after ?? null, first, counted);
+    if (args.orderBy === "SIMILARITY") return this.bySimilarity(anchor as typeof anchor & { structureId: string }, structures, filters, args.after ?? null, first, counted, matching);
     if (anchor.targetDatasetId) {
       // Ties in shared fraction are ordered by the candidates' scores on the anchor's target
       // dataset (best first, unscored last): the cursor carries fraction and score.
       const scored = cursor ? parseScoredCursor(cursor) : null;
       const [rows, totalCount] = await Promise.all([this.pageByScore(structures, filters, scored, first + 1, anchor.targetDatasetId), counted()]);
-      const details = await this.details(S, anchor.artifactId, rows, anchor.id);
+      const details = await this.details(S, anchor.artifactId, rows, anchor.id, matching);
       const scoreOf = new Map(rows.map((r) => [r.modelId, r.score]));
       return connectionFrom(details, first, cursor !== null, totalCount, (c) => encodeCursor(JSON.stringify([c.sharedFraction, scoreOf.get(c.modelId) ?? null]), c.modelId));
     }
     const [rows, totalCount] = await Promise.all([this.page(structures, filters, cursor, first + 1), counted()]);
-    const details = await this.details(S, anchor.artifactId, rows, anchor.id);
+    const details = await this.details(S, anchor.artifactId, rows, anchor.id, matching);
     return connectionFrom(details, first, cursor !== null, totalCount, (c) => encodeCursor(c.sharedFraction, c.modelId));
   }
 
@@ -229,6 +245,7 @@ export class CandidateService {
     after: string | null,
     first: number,
     counted: () => Promise<number>,
+    matching: MatchingChoice,
   ) {
     if (!this.similarity) throw new Error("ordering candidates by similarity needs the similarity service");
     const cursor = decodeSimilarityCursor(after);
@@ -248,7 +265,7 @@ export class CandidateService {
     const keyed = rows.map((r) => ({ row: r, key: similaritySortKey(similarities.get(r.modelId), r.f, r.modelId) })).sort((a, b) => compareSimilarityKeys(a.key, b.key));
     const start = cursor ? keyed.findIndex((k) => compareSimilarityKeys(k.key, cursor) > 0) : 0;
     const page = start < 0 ? [] : keyed.slice(start, start + first + 1);
-    const details = await this.details(anchor.structureId, anchor.artifactId, page.map((k) => k.row), anchor.id);
+    const details = await this.details(anchor.structureId, anchor.artifactId, page.map((k) => k.row), anchor.id, matching);
     const keyOf = new Map(page.map((k) => [k.row.modelId, k.key]));
     for (const d of details) d.similarity = similarities.get(d.modelId) ?? null;
     return connectionFrom(details, first, cursor !== null, totalCount, (c) => encodeSimilarityCursor(keyOf.get(c.modelId)!));
@@ -260,11 +277,12 @@ export class CandidateService {
    * structures, where counting their models read up to 34,000 index entries per anchor. Without
    * the identical ones, the anchor's other live copies are subtracted (the Model artifactId index).
    */
-  private async count(structures: CandidateStructure[], anchor: { id: string; taskId: string; artifactId: string | null; deletedAt: Date | null }, sameTask: boolean, withoutIdentical: boolean): Promise<number> {
+  private async count(structures: CandidateStructure[], anchor: { id: string; taskId: string; artifactId: string | null; deletedAt: Date | null; structureId: string | null }, sameTask: boolean, withoutIdentical: boolean): Promise<number> {
     const ids = structures.map((s) => s.sid);
     const task = sameTask ? Prisma.sql`AND c."taskId" = ${anchor.taskId}` : Prisma.empty;
-    // The anchor is never its own candidate, and its structure is always among these.
-    let total = anchor.deletedAt === null ? -1 : 0;
+    // The anchor is never its own candidate; its structure is among these unless matched by
+    // position without positional keys.
+    let total = anchor.deletedAt === null && ids.includes(anchor.structureId!) ? -1 : 0;
     // Bounded IN lists stay within SQLite's parameter limit however many structures overlap.
     for (let i = 0; i < ids.length; i += 500) {
       const [row] = await this.db.$queryRaw<Array<{ n: bigint | number | null }>>`
@@ -277,7 +295,7 @@ export class CandidateService {
     return total;
   }
 
-  private async details(anchorStructureId: string, anchorArtifactId: string | null, rows: Array<{ modelId: string; sid: string; f: number }>, anchorId: string): Promise<Candidate[]> {
+  private async details(anchorStructureId: string, anchorArtifactId: string | null, rows: Array<{ modelId: string; sid: string; f: number }>, anchorId: string, choice: MatchingChoice): Promise<Candidate[]> {
     if (rows.length === 0) return [];
     const sids = [...new Set(rows.map((r) => r.sid))];
     // The models, and the structures from the catalog (a process that has not seen them yet
@@ -288,7 +306,17 @@ export class CandidateService {
     ]);
     const modelById = new Map(models.map((m) => [m.id, m]));
     const catalogued = new Map(sids.map((sid, k) => [sid, others[k]!]));
-    const overlaps = new Map<string, Overlap>(sids.map((sid) => [sid, computeOverlap(anchorStructure!, catalogued.get(sid)!)]));
+    const matchings = new Map<string, TensorMatching>(sids.map((sid) => [sid, resolveMatching(choice, anchorStructure!, catalogued.get(sid)!)]));
+    const overlaps = new Map<string, Overlap>(sids.map((sid) => [sid, overlapBy(anchorStructure!, catalogued.get(sid)!, matchings.get(sid)!)]));
+    const pairs = new Map<string, TensorPair[]>();
+    const pairsOf = (sid: string): TensorPair[] => {
+      let list = pairs.get(sid);
+      if (list === undefined) {
+        const shared = compareStructures(anchorStructure!, catalogued.get(sid)!, Number.MAX_SAFE_INTEGER, matchings.get(sid)!).shared.items;
+        pairs.set(sid, (list = shared.map((t) => ({ nameA: t.name, nameB: t.nameB ?? t.name }))));
+      }
+      return list;
+    };
 
     return rows.map((r) => {
       const o = overlaps.get(r.sid)!;
@@ -307,7 +335,31 @@ export class CandidateService {
         mismatches: o.mismatches,
         nameMatchingReliable: anchorStructure!.generatedNameCount === 0 && catalogued.get(r.sid)!.generatedNameCount === 0,
         identicalWeights: anchorArtifactId !== null && modelById.get(r.modelId)!.artifactId === anchorArtifactId,
+        matching: matchings.get(r.sid)!,
+        get pairs() {
+          return pairsOf(r.sid);
+        },
       };
     });
   }
+}
+
+/**
+ * The structures overlapping the anchor's by at least `min` under the matching asked for (rows
+ * are stored once per unordered pair, so each matching reads both directions). NAME reads the
+ * name overlap of the pairs that have one; POSITION the positional overlap of the pairs sharing a
+ * positional key; AUTO each pair's own choice, decided at registration (`autoByPosition`).
+ */
+function overlappingQuery(anchorStructure: Prisma.Sql, min: number, matching: MatchingChoice): Prisma.Sql {
+  const side = (own: "A" | "B", other: "A" | "B") => {
+    const byName = Prisma.sql`o."byName" AND o.${Prisma.raw(`"fractionOf${own}"`)} >= ${min}`;
+    const byPosition = Prisma.sql`o."positionSharedTensorCount" > 0 AND o.${Prisma.raw(`"positionFractionOf${own}"`)} >= ${min}`;
+    const anchorIs = Prisma.sql`o.${Prisma.raw(`"structure${own}Id"`)} = ${anchorStructure}`;
+    const sid = Prisma.raw(`o."structure${other}Id"`);
+    if (matching === "NAME") return Prisma.sql`SELECT ${sid} AS "sid", o.${Prisma.raw(`"fractionOf${own}"`)} AS "f" FROM "StructureOverlap" o WHERE ${anchorIs} AND ${byName}`;
+    if (matching === "POSITION") return Prisma.sql`SELECT ${sid} AS "sid", o.${Prisma.raw(`"positionFractionOf${own}"`)} AS "f" FROM "StructureOverlap" o WHERE ${anchorIs} AND ${byPosition}`;
+    return Prisma.sql`SELECT ${sid} AS "sid", CASE WHEN o."autoByPosition" THEN o.${Prisma.raw(`"positionFractionOf${own}"`)} ELSE o.${Prisma.raw(`"fractionOf${own}"`)} END AS "f"
+      FROM "StructureOverlap" o WHERE ${anchorIs} AND ((NOT o."autoByPosition" AND ${byName}) OR (o."autoByPosition" AND ${byPosition}))`;
+  };
+  return Prisma.sql`${side("A", "B")} UNION ALL ${side("B", "A")}`;
 }

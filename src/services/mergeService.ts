@@ -15,6 +15,7 @@ import { ModelOrigin } from "../domain/enums";
 import type { ModelRow, ModelService } from "./modelService";
 import type { StructureCatalog } from "./structureCatalog";
 import { tagList } from "./validate";
+import { MATCHING_CHOICES, resolveMergeMatching, type MatchingChoice } from "../core/structure/tensorMatching";
 import { MergeScratch } from "./mergeScratch";
 import { defaultMergeName } from "./mergeName";
 
@@ -27,6 +28,8 @@ export interface MergeRequest {
   baseModelId?: string | null;
   params?: { [name: string]: number | null | undefined } | object | null;
   output?: { name?: string | null; version?: string | null; tags?: string[] | null } | null;
+  /** How the inputs' tensors are paired with the anchor's; default AUTO (see `mergeMatching`). */
+  matching?: MatchingChoice | null;
 }
 
 /** The resolved recipe: everything a merge needs to be re-run exactly (stored in the job and the Merge row). */
@@ -45,6 +48,8 @@ export interface MergeRecipe {
    * registered twice with different layer orders (safetensors `layerOrder`).
    */
   anchorStructureId: string;
+  /** Present only for POSITION: a recipe matched by name hashes as it always did. */
+  matching?: "POSITION";
 }
 
 export interface MergeJobPayload {
@@ -89,11 +94,17 @@ export class MergeService {
 
   /** Preview: the per-layer weights, what is merged or copied, and the output size. */
   async plan(request: MergeRequest): Promise<{ plan: MergePlan; inputs: Inputs }> {
+    const choice = request.matching ?? "AUTO";
+    if (!MATCHING_CHOICES.includes(choice)) throw badInput(`matching must be one of ${MATCHING_CHOICES.join(", ")} (got ${JSON.stringify(choice)})`, "input.matching");
     const inputs = await this.loadInputs(request);
+    const anchor = await this.catalog.planModel(inputs.anchor.structureId!);
+    const contributors = await Promise.all(inputs.contributors.map((c) => this.catalog.planModel(c.structureId!)));
+    const base = inputs.base ? await this.catalog.planModel(inputs.base.structureId!) : null;
     const plan = planMerge({
-      anchor: await this.catalog.planModel(inputs.anchor.structureId!),
-      contributors: await Promise.all(inputs.contributors.map((c) => this.catalog.planModel(c.structureId!))),
-      base: inputs.base ? await this.catalog.planModel(inputs.base.structureId!) : null,
+      anchor,
+      contributors,
+      base,
+      matching: resolveMergeMatching(choice, [anchor, ...contributors, ...(base ? [base] : [])]),
       method: request.method,
       schedule: request.schedule,
       weights: request.weights,
@@ -107,15 +118,19 @@ export class MergeService {
   async preview(request: MergeRequest) {
     const { plan, inputs } = await this.plan(request);
     const models = [inputs.anchor, ...inputs.contributors];
+    const pairs = (model: number) =>
+      plan.tensors.flatMap((t) => (t.action === "merge" ? t.inputs.filter((x) => x.model === model && model !== 0).map((x) => ({ nameA: t.tensor.name, nameB: x.tensor.name })) : []));
+    const basePairs = plan.tensors.flatMap((t) => (t.action === "merge" && t.baseTensor ? [{ nameA: t.tensor.name, nameB: t.baseTensor.name }] : []));
     return {
       method: plan.method,
+      matching: plan.matching,
       schedule: { cutoff: null, knots: null, ...plan.schedule },
       params: { ...plan.params, weights: plan.weights },
       layerCount: plan.layerCount,
       layers: plan.layers,
       inputs: [
-        ...models.map((m, i) => ({ model: m, role: i === 0 ? "ANCHOR" : "CONTRIBUTOR", meanWeight: plan.meanWeights[i] })),
-        ...(inputs.base ? [{ model: inputs.base, role: "BASE", meanWeight: null }] : []),
+        ...models.map((m, i) => ({ model: m, role: i === 0 ? "ANCHOR" : "CONTRIBUTOR", meanWeight: plan.meanWeights[i], pairs: pairs(i) })),
+        ...(inputs.base ? [{ model: inputs.base, role: "BASE", meanWeight: null, pairs: basePairs }] : []),
       ],
       mergedTensorCount: plan.mergedCount,
       copiedTensorCount: plan.copiedCount,
@@ -163,6 +178,7 @@ export class MergeService {
       baseModelId: inputs.base?.id ?? null,
       artifacts: { anchor: inputs.anchor.artifact!.sha256, contributors: inputs.contributors.map((c) => c.artifact!.sha256), base: inputs.base?.artifact?.sha256 ?? null },
       anchorStructureId: inputs.anchor.structureId!,
+      ...(plan.matching === "POSITION" ? { matching: "POSITION" as const } : {}),
     };
     const recipeHash = hashRecipe(recipe);
 
@@ -218,12 +234,14 @@ export class MergeService {
       const layout = (m.artifact!.layout as ParsedModel | null | undefined) ?? null;
       const structure = await this.catalog.planModel(m.structureId!);
       const layers = { count: structure.layerCount, byName: Object.fromEntries(structure.tensors.map((t) => [t.name, t.layerIndex])) };
+      // The keys as registered: a layout recorded before positional keys existed has none.
+      const positionKeys = recipe.matching === "POSITION" ? Object.fromEntries(structure.tensors.map((t) => [t.name, t.positionKey ?? null])) : null;
       if (mayBeRemote && this.store.remote && layout) {
-        return { name: label(m), remote: { sha256: m.artifact!.sha256, layout }, layers };
+        return { name: label(m), remote: { sha256: m.artifact!.sha256, layout }, layers, positionKeys };
       }
       const local = await this.store.localPath(m.artifact!.sha256);
       locals.push(local);
-      return { name: label(m), file: local.path, layout, layers };
+      return { name: label(m), file: local.path, layout, layers, positionKeys };
     };
     // Beside the store's files, so the finished output is renamed into the store, not copied.
     // A job taken over (a later attempt) first removes what its earlier, dead runs left here; a
@@ -243,7 +261,7 @@ export class MergeService {
           contributors: await Promise.all(inputs.contributors.map((c) => refOf(c, true))),
           base: inputs.base ? await refOf(inputs.base, true) : null,
           remoteStore: this.store.remote ? { artifacts: this.remoteStore.artifacts, dataDir: this.remoteStore.dataDir, env: this.remoteStore.env } : null,
-          recipe: { method: recipe.method, schedule: recipe.schedule, weights: recipe.weights, params: recipe.params },
+          recipe: { method: recipe.method, schedule: recipe.schedule, weights: recipe.weights, params: recipe.params, matching: recipe.matching ?? "NAME" },
           outFile,
           metadata: mergeMetadata(recipe),
         },
@@ -322,6 +340,7 @@ export class MergeService {
           outputModelId: model.id,
           jobId,
           layers: result.layers as unknown as object,
+          matching: recipe.matching ?? "NAME",
         },
       });
       const all = [anchor, ...inputs.contributors];
@@ -373,9 +392,10 @@ function label(m: { name: string; version: string }): string {
 }
 
 export function hashRecipe(recipe: MergeRecipe): string {
-  return createHash("sha256")
-    .update(JSON.stringify(["layermerge-merge-v2", recipe.method, recipe.schedule, sortKeys(recipe.params), recipe.weights, recipe.artifacts, recipe.anchorStructureId]))
-    .digest("hex");
+  const fields: unknown[] = ["layermerge-merge-v2", recipe.method, recipe.schedule, sortKeys(recipe.params), recipe.weights, recipe.artifacts, recipe.anchorStructureId];
+  // Matched by name, a recipe hashes as before positional matching existed (so it finds its twin).
+  if (recipe.matching === "POSITION") fields.push("matching=POSITION");
+  return createHash("sha256").update(JSON.stringify(fields)).digest("hex");
 }
 
 function sortKeys(o: Record<string, number>): Array<[string, number]> {
@@ -389,6 +409,7 @@ function mergeMetadata(recipe: MergeRecipe): Record<string, string> {
     "layermerge.schedule": JSON.stringify(recipe.schedule),
     "layermerge.params": JSON.stringify(sortKeys(recipe.params)),
     "layermerge.weights": JSON.stringify(recipe.weights),
+    ...(recipe.matching ? { "layermerge.matching": recipe.matching } : {}),
     "layermerge.anchor_sha256": recipe.artifacts.anchor,
     "layermerge.parents_sha256": JSON.stringify(recipe.artifacts.contributors),
     ...(recipe.artifacts.base ? { "layermerge.base_sha256": recipe.artifacts.base } : {}),

@@ -12,6 +12,9 @@ import { summarizeStructure } from "../core/structure/summarizeStructure";
 import { moduleOf } from "../core/formats/safetensors/safetensorsLayerOrder";
 import { structureKey } from "../core/structure/structureHash";
 import { computeOverlap } from "../core/structure/computeOverlap";
+import { positionalOverlap, sharesPositions } from "../core/structure/positionalOverlap";
+import { overlapIndex } from "../core/structure/overlapIndex";
+import { hasPositionKeys, resolveMatching } from "../core/structure/tensorMatching";
 import type { ArtifactStore, StoredBlob } from "../storage/artifactStore";
 import { SHA256_PATTERN } from "../storage/artifactStore";
 import type { ThreadPool } from "../threads/threadPool";
@@ -243,17 +246,29 @@ export class RegistrationService {
     const id = randomUUID();
     const groups = summary.groups.map((g) => ({ prefix: g.prefix, tensorCount: g.tensorCount, parameterCount: g.parameterCount }));
     const structure: CatalogStructure = {
-      tensors: parsed.tensors.map((t) => ({ name: t.name, shape: t.shape, dtype: t.dtype, mergeable: t.mergeable, group: t.group, elements: t.elements })),
+      tensors: parsed.tensors.map((t) => ({ name: t.name, shape: t.shape, dtype: t.dtype, mergeable: t.mergeable, group: t.group, elements: t.elements, positionKey: t.positionKey ?? null, layerIndex: t.layerIndex })),
       generatedNameCount: parsed.generatedNameCount,
       groups,
     };
     const overlaps: OverlapRow[] = [];
+    const keyed = hasPositionKeys(structure);
+    const index = overlapIndex(structure);
     for (const other of await this.catalog.all()) {
       const o = computeOverlap(structure, other.structure);
-      if (o.sharedTensorCount === 0 && o.mismatches.length === 0) continue;
+      // By position only where both have keys and share one: the pre-check costs a few lookups.
+      const otherIndex = keyed && hasPositionKeys(other.structure) ? overlapIndex(other.structure) : null;
+      const p = otherIndex && sharesPositions(index, otherIndex) ? positionalOverlap(index, otherIndex) : null;
+      const byName = o.sharedTensorCount > 0 || o.mismatches.length > 0;
+      if (!byName && !p?.sharedTensorCount) continue;
       // One row per unordered pair, a < b by id, so both directions are one indexed lookup.
       const newIsA = id < other.id;
       overlaps.push({
+        byName,
+        positionSharedTensorCount: p?.sharedTensorCount ?? 0,
+        positionSharedParameterCount: BigInt(p?.sharedParameterCount ?? 0),
+        positionFractionOfA: (newIsA ? p?.fractionOfA : p?.fractionOfB) ?? 0,
+        positionFractionOfB: (newIsA ? p?.fractionOfB : p?.fractionOfA) ?? 0,
+        autoByPosition: resolveMatching("AUTO", structure, other.structure) === "POSITION",
         structureAId: newIsA ? id : other.id,
         structureBId: newIsA ? other.id : id,
         sharedTensorCount: o.sharedTensorCount,
@@ -290,17 +305,19 @@ export class RegistrationService {
         // providers), which was most of a new structure's registration time. Json columns take
         // the JSON text (PostgreSQL casts it to jsonb; SQLite stores text, as Prisma does).
         const tensors = parsed.tensors.map((t, position) =>
-          Prisma.sql`(${id}, ${position}, ${t.name}, ${JSON.stringify(t.shape)}, ${t.dtype}, ${BigInt(t.elements)}, ${t.layerIndex}, ${t.group}, ${t.mergeable})`,
+          Prisma.sql`(${id}, ${position}, ${t.name}, ${JSON.stringify(t.shape)}, ${t.dtype}, ${BigInt(t.elements)}, ${t.layerIndex}, ${t.group}, ${t.mergeable}, ${t.positionKey ?? null})`,
         );
         for (let i = 0; i < tensors.length; i += INSERT_BATCH) {
-          await tx.$executeRaw`INSERT INTO "StructureTensor" ("structureId", "position", "name", "shape", "dtype", "elements", "layerIndex", "group", "mergeable")
+          await tx.$executeRaw`INSERT INTO "StructureTensor" ("structureId", "position", "name", "shape", "dtype", "elements", "layerIndex", "group", "mergeable", "positionKey")
             VALUES ${Prisma.join(tensors.slice(i, i + INSERT_BATCH))}`;
         }
         const overlapRows = overlaps.map((o) =>
-          Prisma.sql`(${o.structureAId}, ${o.structureBId}, ${o.sharedTensorCount}, ${o.sharedParameterCount}, ${o.fractionOfA}, ${o.fractionOfB}, ${JSON.stringify(o.groups)}, ${JSON.stringify(o.mismatches)})`,
+          Prisma.sql`(${o.structureAId}, ${o.structureBId}, ${o.sharedTensorCount}, ${o.sharedParameterCount}, ${o.fractionOfA}, ${o.fractionOfB}, ${JSON.stringify(o.groups)}, ${JSON.stringify(o.mismatches)},
+            ${o.byName}, ${o.positionSharedTensorCount}, ${o.positionSharedParameterCount}, ${o.positionFractionOfA}, ${o.positionFractionOfB}, ${o.autoByPosition})`,
         );
         for (let i = 0; i < overlapRows.length; i += INSERT_BATCH) {
-          await tx.$executeRaw`INSERT INTO "StructureOverlap" ("structureAId", "structureBId", "sharedTensorCount", "sharedParameterCount", "fractionOfA", "fractionOfB", "groups", "mismatches")
+          await tx.$executeRaw`INSERT INTO "StructureOverlap" ("structureAId", "structureBId", "sharedTensorCount", "sharedParameterCount", "fractionOfA", "fractionOfB", "groups", "mismatches",
+            "byName", "positionSharedTensorCount", "positionSharedParameterCount", "positionFractionOfA", "positionFractionOfB", "autoByPosition")
             VALUES ${Prisma.join(overlapRows.slice(i, i + INSERT_BATCH))}`;
         }
       });
@@ -318,7 +335,7 @@ export class RegistrationService {
   }
 }
 
-/** Rows per INSERT: 9 parameters a row stays far below SQLite's 32,766 and PostgreSQL's 65,535. */
+/** Rows per INSERT: 15 parameters a row stays far below SQLite's 32,766 and PostgreSQL's 65,535. */
 const INSERT_BATCH = 500;
 
 interface OverlapRow {
@@ -330,4 +347,10 @@ interface OverlapRow {
   fractionOfB: number;
   groups: unknown[];
   mismatches: unknown[];
+  byName: boolean;
+  positionSharedTensorCount: number;
+  positionSharedParameterCount: bigint;
+  positionFractionOfA: number;
+  positionFractionOfB: number;
+  autoByPosition: boolean;
 }

@@ -61,6 +61,7 @@ export class StructureCatalog {
         mergeable: r.mergeable,
         layerIndex: r.layerIndex,
         group: r.group,
+        ...(r.positionKey !== null ? { positionKey: r.positionKey } : {}),
         location: { kind: "raw" as const, offset: 0, length: 0 },
       })),
     };
@@ -89,13 +90,15 @@ export class StructureCatalog {
         this.db.structureTensor.findMany({
           where: { structureId: { in: batch } },
           orderBy: [{ structureId: "asc" }, { position: "asc" }],
-          select: { structureId: true, name: true, shape: true, dtype: true, mergeable: true, group: true, elements: true },
+          select: { structureId: true, name: true, shape: true, dtype: true, mergeable: true, group: true, elements: true, positionKey: true, layerIndex: true },
         }),
         this.db.structure.findMany({ where: { id: { in: batch } }, select: { id: true, generatedNameCount: true, groups: true } }),
       ]);
       const grouped = new Map<string, StructureLike["tensors"][number][]>(batch.map((id) => [id, []]));
       for (const r of rows) {
-        grouped.get(r.structureId)!.push({ name: r.name, shape: JSON.parse(r.shape), dtype: r.dtype as DType, mergeable: r.mergeable, group: r.group, elements: Number(r.elements) });
+        grouped.get(r.structureId)!.push({
+          name: r.name, shape: JSON.parse(r.shape), dtype: r.dtype as DType, mergeable: r.mergeable, group: r.group, elements: Number(r.elements), positionKey: r.positionKey, layerIndex: r.layerIndex,
+        });
       }
       const factsById = new Map(facts.map((f) => [f.id, f]));
       for (const id of batch) {

@@ -2,6 +2,7 @@ import type { Db, Provider } from "../persistence/database";
 import { containsInsensitive } from "./datasetService";
 import { badInput } from "../core/errors";
 import { compareStructures, StructureComparison } from "../core/structure/compareStructures";
+import { MATCHING_CHOICES, resolveMatching, type MatchingChoice } from "../core/structure/tensorMatching";
 import type { StructureCatalog } from "./structureCatalog";
 import { connectionFrom, decodeCursor, encodeCursor, pageSize } from "./pagination";
 
@@ -30,11 +31,15 @@ export class StructureService {
     return connectionFrom(tensors, first, cursor !== null, totalCount, (t) => encodeCursor(t.position, t.structureId));
   }
 
-  async compare(aModelId: string, bModelId: string, cap = 100): Promise<StructureComparison & { mismatches: StructureComparison["mismatched"] }> {
+  /** `matching` AUTO (the default) pairs by position when either side's names were generated. */
+  async compare(aModelId: string, bModelId: string, cap = 100, matching: MatchingChoice = "AUTO") {
     if (!Number.isInteger(cap) || cap < 0 || cap > 10_000) throw badInput(`cap must be an integer from 0 to 10000 (got ${cap})`, "cap");
+    if (!MATCHING_CHOICES.includes(matching)) throw badInput(`matching must be one of ${MATCHING_CHOICES.join(", ")} (got ${JSON.stringify(matching)})`, "matching");
     const [a, b] = await Promise.all([this.structureOf(aModelId, "aId"), this.structureOf(bModelId, "bId")]);
-    const comparison = compareStructures(await this.catalog.get(a), await this.catalog.get(b), cap);
-    return { ...comparison, mismatches: comparison.mismatched };
+    const [sa, sb] = await Promise.all([this.catalog.get(a), this.catalog.get(b)]);
+    const comparison: StructureComparison = compareStructures(sa, sb, cap, resolveMatching(matching, sa, sb));
+    const shared = { total: comparison.shared.total, items: comparison.shared.items.map((t) => ({ ...t, nameB: t.nameB ?? t.name })) };
+    return { ...comparison, shared, mismatches: comparison.mismatched };
   }
 
   private async structureOf(modelId: string, field: string): Promise<string> {

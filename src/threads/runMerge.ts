@@ -34,6 +34,8 @@ export interface MergeModelRef {
    * have been given its layer order then); the anchor's schedule follows them.
    */
   layers?: { count: number; byName: Record<string, number> } | null;
+  /** Each tensor's positional key as registered, for merges matched by position. */
+  positionKeys?: Record<string, string | null> | null;
 }
 
 /** Where remote artifacts live (the merging thread builds its own client from this and the environment). */
@@ -48,7 +50,7 @@ export interface RunMergePayload {
   anchor: MergeModelRef;
   contributors: MergeModelRef[];
   base?: MergeModelRef | null;
-  recipe: { method: string; schedule: { kind?: string; cutoff?: number | null; knots?: number[] | null }; weights: number[] | null; params: Record<string, number> };
+  recipe: { method: string; schedule: { kind?: string; cutoff?: number | null; knots?: number[] | null }; weights: number[] | null; params: Record<string, number>; matching?: "NAME" | "POSITION" };
   outFile: string;
   /** Recorded in the output (ONNX metadata_props / safetensors __metadata__). */
   metadata: Record<string, string>;
@@ -90,10 +92,16 @@ function withLayers(parsed: ParsedModel, layers: MergeModelRef["layers"]): Parse
   };
 }
 
+/** The model with the positional keys it was registered with (its recorded layout may predate them). */
+function withPositionKeys(parsed: ParsedModel, keys: MergeModelRef["positionKeys"]): ParsedModel {
+  if (!keys) return parsed;
+  return { ...parsed, tensors: parsed.tensors.map((t) => ({ ...t, positionKey: keys[t.name] ?? undefined })) };
+}
+
 function open(ref: MergeModelRef): OpenModel {
-  if (ref.remote) return { parsed: withLayers(ref.remote.layout, ref.layers), source: null as unknown as FileByteSource, fd: -1, remote: { sha256: ref.remote.sha256 } };
+  if (ref.remote) return { parsed: withPositionKeys(withLayers(ref.remote.layout, ref.layers), ref.positionKeys), source: null as unknown as FileByteSource, fd: -1, remote: { sha256: ref.remote.sha256 } };
   if (!ref.file) throw new Error(`merge input ${ref.name} has neither a file nor a remote layout`);
-  const parsed = withLayers(ref.layout ?? parseModelFile(ref.file), ref.layers);
+  const parsed = withPositionKeys(withLayers(ref.layout ?? parseModelFile(ref.file), ref.layers), ref.positionKeys);
   // A page-sized window: it serves the rewriter's header reads (a TensorProto header is ~100
   // bytes). A large one would read tensor data, replaced in the output anyway, for every header
   // between big tensors; reads longer than the window bypass it.
@@ -189,6 +197,7 @@ export async function runMerge(payload: RunMergePayload, onProgress: (p: { fract
       schedule: payload.recipe.schedule,
       weights: payload.recipe.weights,
       params: payload.recipe.params,
+      matching: payload.recipe.matching ?? "NAME",
       names: { anchor: payload.anchor.name, contributors: payload.contributors.map((c) => c.name), base: payload.base?.name },
     });
     const model = (index: number) => (index === BASE_MODEL_INDEX ? base! : all[index]);

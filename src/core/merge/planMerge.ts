@@ -1,4 +1,5 @@
 import { badInput, invariant } from "../errors";
+import type { TensorMatching } from "../structure/tensorMatching";
 import type { ParsedModel, TensorInfo } from "../structure/types";
 import { DTYPE_BYTES, isFloating } from "../structure/types";
 import { layerWeights } from "./layerWeights";
@@ -15,6 +16,11 @@ export interface MergePlanInput {
   /** One relative weight per contributor (≥ 0), splitting 1 − w_a in proportion. */
   weights?: readonly number[] | null;
   params?: Readonly<Record<string, unknown>> | null;
+  /**
+   * How a contributor's (and the base's) tensors are paired with the anchor's: NAME (default) or
+   * POSITION (the same positional key; the output keeps the anchor's names either way).
+   */
+  matching?: TensorMatching | null;
   /** Names used in error messages (model names or ids); default "anchor", "contributor 1"…, "base". */
   names?: { anchor?: string; contributors?: readonly string[]; base?: string };
 }
@@ -59,6 +65,7 @@ export interface LayerWeightRow {
 
 export interface MergePlan {
   method: MergeMethodName;
+  matching: TensorMatching;
   schedule: MergeSchedule;
   /** Method parameters with defaults filled in. */
   params: Record<string, number>;
@@ -112,12 +119,23 @@ function indexByName(model: ParsedModel, label: string): Map<string, TensorInfo>
   return map;
 }
 
+/** Tensors by positional key; a model without keys (no graph, or registered before them) is refused. */
+function indexByPosition(model: ParsedModel, label: string, field: string): Map<string, TensorInfo> {
+  const map = new Map<string, TensorInfo>();
+  for (const t of model.tensors) {
+    if (t.positionKey == null) throw badInput(`${label} has no positional keys (only ONNX graphs have them, from registration on), so it cannot be matched by POSITION; use matching NAME`, field);
+    map.set(t.positionKey, t);
+  }
+  return map;
+}
+
 /**
  * Decides, from parsed structures alone (no tensor data), what a merge will do: which anchor
  * tensors are merged from which inputs with which weights, and which are copied. Validates the
  * whole recipe up front so a merge job fails before it starts, not halfway.
  *
- * Shared = same name, same shape, both floating; N is counted per tensor.
+ * Shared = same name (or positional key, with `matching` POSITION), same shape, both floating; N
+ * is counted per tensor.
  */
 export function planMerge(input: MergePlanInput): MergePlan {
   const method = resolveMethodName(input.method);
@@ -146,9 +164,14 @@ export function planMerge(input: MergePlanInput): MergePlan {
   if (!needsBase && base) throw badInput(`${method} does not use a base model; baseModelId applies to ${Object.values(MERGE_METHODS).filter((m) => m.needsBase).map((m) => m.name).join(", ")}`, "input.baseModelId");
 
   const L = anchor.layerCount;
-  const contributorMaps = contributors.map((c, i) => indexByName(c, modelNames[i + 1]));
-  const baseMap = base ? indexByName(base, baseName!) : null;
+  const matching: TensorMatching = input.matching ?? "NAME";
+  const byPosition = matching === "POSITION";
+  const index = (m: ParsedModel, label: string, field: string) => (byPosition ? indexByPosition(m, label, field) : indexByName(m, label));
+  const keyOf = (t: TensorInfo): string => (byPosition ? t.positionKey! : t.name);
+  const contributorMaps = contributors.map((c, i) => index(c, modelNames[i + 1], `input.modelIds.${i}`));
+  const baseMap = base ? index(base, baseName!, "input.baseModelId") : null;
   indexByName(anchor, modelNames[0]);
+  if (byPosition) indexByPosition(anchor, modelNames[0], "input.anchorId");
 
   const tensors: PlannedTensor[] = [];
   const layerSums = Array.from({ length: Math.max(L, 0) }, () => ({ elements: 0, tensors: 0, weights: new Array<number>(contributors.length + 1).fill(0) }));
@@ -167,7 +190,7 @@ export function planMerge(input: MergePlanInput): MergePlan {
     }
     const sharing: Array<{ model: number; tensor: TensorInfo }> = [];
     contributorMaps.forEach((map, i) => {
-      const other = map.get(t.name);
+      const other = map.get(keyOf(t));
       if (other && mergeableTensor(other) && sameShape(other.shape, t.shape)) sharing.push({ model: i + 1, tensor: other });
     });
     if (sharing.length === 0) {
@@ -186,7 +209,7 @@ export function planMerge(input: MergePlanInput): MergePlan {
     let baseTensor: TensorInfo | undefined;
     let tensorMethod = method;
     if (baseMap) {
-      const b = baseMap.get(t.name);
+      const b = baseMap.get(keyOf(t));
       if (b && mergeableTensor(b) && sameShape(b.shape, t.shape)) {
         baseTensor = b;
         baseUsed++;
@@ -211,10 +234,10 @@ export function planMerge(input: MergePlanInput): MergePlan {
 
   const mergedCount = tensors.filter((p) => p.action === "merge").length;
   if (mergedCount === 0) {
-    throw badInput(`nothing to merge: no contributor shares a floating tensor (same name and shape) with ${modelNames[0]}`, "input.modelIds");
+    throw badInput(`nothing to merge: no contributor shares a floating tensor (same ${byPosition ? "positional key" : "name"} and shape) with ${modelNames[0]}`, "input.modelIds");
   }
   if (baseMap && baseUsed === 0) {
-    throw badInput(`${baseName} shares none of the merged tensors (same name and shape); baseModelId must be the models' common pre-trained model`, "input.baseModelId");
+    throw badInput(`${baseName} shares none of the merged tensors (same ${byPosition ? "positional key" : "name"} and shape); baseModelId must be the models' common pre-trained model`, "input.baseModelId");
   }
 
   const layers: LayerWeightRow[] = layerSums.map((row, index) => ({
@@ -225,6 +248,7 @@ export function planMerge(input: MergePlanInput): MergePlan {
 
   return {
     method,
+    matching,
     schedule,
     params,
     weights,

@@ -4,6 +4,8 @@ import type { DType } from "./types";
 
 export interface TensorMismatch {
   name: string;
+  /** b's name when the tensors were paired by position (structure/positionalOverlap). */
+  nameB?: string;
   shapeA: readonly number[];
   shapeB: readonly number[];
   dtypeA: DType;

@@ -2,7 +2,11 @@ import { groupHash } from "./structureHash";
 import { shapeKey } from "./tensorSignature";
 import { isFloating, type TensorInfo } from "./types";
 
-export type OverlapTensor = Pick<TensorInfo, "name" | "shape" | "dtype" | "mergeable" | "group" | "elements">;
+export type OverlapTensor = Pick<TensorInfo, "name" | "shape" | "dtype" | "mergeable" | "group" | "elements"> & {
+  positionKey?: string | null;
+  /** Used, when given, to find the first layer's positional keys (see `rootKeys`). */
+  layerIndex?: number;
+};
 
 /** Anything with a tensor list: a `ParsedModel`, a stored `Structure`, a test fixture. */
 export interface StructureLike {
@@ -18,6 +22,7 @@ export interface IndexedTensor {
   parameter: boolean;
   elements: number;
   group: string;
+  positionKey?: string;
 }
 
 export interface IndexedGroup {
@@ -40,6 +45,16 @@ export interface OverlapIndex {
   groups: ReadonlyMap<string, IndexedGroup>;
   tensors: readonly IndexedTensor[];
   parameterElements: number;
+  /** Tensors by positional key (those that have one). */
+  byPosition: ReadonlyMap<string, IndexedTensor>;
+  /**
+   * The positional keys of the first layer holding keyed tensors (all keys when layers are not
+   * known). Every positional key descends from the graph's inputs through a first operator with
+   * weights, so two structures sharing any key share one of these, unless the shared part starts
+   * at a weight-holding operator that is first in neither (two stems): positional overlap is not
+   * looked for without it.
+   */
+  rootKeys: readonly string[];
 }
 
 /**
@@ -63,6 +78,8 @@ function buildOverlapIndex(structure: StructureLike): OverlapIndex {
   const groups = new Map<string, IndexedGroup>();
   const members = new Map<string, OverlapTensor[]>();
   const tensors: IndexedTensor[] = [];
+  const byPosition = new Map<string, IndexedTensor>();
+  let firstLayer = Infinity;
   let parameterElements = 0;
   for (const t of structure.tensors) {
     const parameter = t.mergeable && isFloating(t.dtype);
@@ -71,6 +88,11 @@ function buildOverlapIndex(structure: StructureLike): OverlapIndex {
     };
     byName.set(t.name, entry);
     tensors.push(entry);
+    if (t.positionKey != null) {
+      entry.positionKey = t.positionKey;
+      byPosition.set(t.positionKey, entry);
+      firstLayer = Math.min(firstLayer, t.layerIndex ?? -Infinity);
+    }
     let g = groups.get(t.group);
     if (g === undefined) {
       groups.set(t.group, g = { prefix: t.group, hash: "", tensors: [], parameterTensorCount: 0, parameterElements: 0 });
@@ -85,5 +107,6 @@ function buildOverlapIndex(structure: StructureLike): OverlapIndex {
     }
   }
   for (const g of groups.values()) g.hash = groupHash(g.prefix, members.get(g.prefix)!);
-  return { byName, groups, tensors, parameterElements };
+  const rootKeys = structure.tensors.filter((t) => t.positionKey != null && (t.layerIndex ?? -Infinity) === firstLayer).map((t) => t.positionKey!);
+  return { byName, groups, tensors, parameterElements, byPosition, rootKeys };
 }

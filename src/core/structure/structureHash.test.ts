@@ -1,4 +1,5 @@
-import { groupHashes, structureHash, type HashedTensor } from "./structureHash";
+import { createHash } from "node:crypto";
+import { groupHashes, structureHash, structureKey, type HashedTensor } from "./structureHash";
 import { summarizeStructure } from "./summarizeStructure";
 import { shapeKey, tensorSignature } from "./tensorSignature";
 
@@ -83,5 +84,28 @@ describe("summarizeStructure", () => {
     ]);
     expect(summary.groups[0]!.hash).toMatch(/^[0-9a-f]{64}$/);
     expect(summary.hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe("structureKey", () => {
+  const parsed = (keys?: string[]) => ({
+    format: "onnx" as const,
+    layerCount: 2,
+    layerOrderSource: "GRAPH" as const,
+    tensors: tiny.map((t, i) => ({ ...t, elements: 1, location: { kind: "raw" as const, offset: 0, length: 0 }, ...(keys ? { positionKey: keys[i] } : {}) })),
+  });
+
+  it("is the key it always was for tensors without positional keys", () => {
+    const legacy = createHash("sha256").update(JSON.stringify([structureHash(tiny, 2), "onnx", "GRAPH"])).digest("hex");
+    expect(structureKey(parsed())).toBe(legacy);
+  });
+
+  it("tells apart the same names wired differently, and ignores tensor order", () => {
+    const a = structureKey(parsed(["k0", "k1", "k2"]));
+    expect(a).not.toBe(structureKey(parsed()));
+    expect(structureKey(parsed(["k0", "k1", "other"]))).not.toBe(a);
+    const reordered = parsed(["k0", "k1", "k2"]);
+    reordered.tensors.reverse();
+    expect(structureKey(reordered)).toBe(a);
   });
 });

@@ -70,9 +70,17 @@ function byName(a: { name: string }, b: { name: string }): number {
 }
 
 /**
- * The key a `Structure` row is stored under: the structure hash together with the format and
- * where the layer order came from (the same tensors ordered another way are another structure).
+ * The key a `Structure` row is stored under: the structure hash together with the format, where
+ * the layer order came from (the same tensors ordered another way are another structure) and the
+ * tensors' positional keys (name = key, sorted), when the format has them.
  */
 export function structureKey(parsed: Pick<ParsedModel, "tensors" | "layerCount" | "format" | "layerOrderSource">): string {
-  return createHash("sha256").update(JSON.stringify([structureHash(parsed.tensors, parsed.layerCount), parsed.format, parsed.layerOrderSource])).digest("hex");
+  const fields: unknown[] = [structureHash(parsed.tensors, parsed.layerCount), parsed.format, parsed.layerOrderSource];
+  // Graphs with the same tensors wired differently (another stride upstream) are other structures
+  // for positional matching. Structures without positional keys keep the key they always had.
+  if (parsed.tensors.some((t) => t.positionKey !== undefined)) {
+    const pairs = parsed.tensors.map((t) => `${JSON.stringify(t.name)}=${t.positionKey ?? ""}\n`).sort();
+    fields.push(createHash("sha256").update(pairs.join("")).digest("hex"));
+  }
+  return createHash("sha256").update(JSON.stringify(fields)).digest("hex");
 }

@@ -50,6 +50,11 @@ export interface TensorInfo {
   layerIndex: number;
   /** Module prefix used for per-group counts: the first component of the module path. */
   group: string;
+  /**
+   * Where the tensor sits in the graph, independent of names (structure/positionalKeys): equal
+   * keys in two models mean the same place in the same upstream structure. Graph formats only.
+   */
+  positionKey?: string;
   location: TensorLocation;
 }
 

@@ -5,7 +5,7 @@ import { Model } from "../types/model.type";
 import {
   MergeCandidateConnection, RegisterModelInput, Structure, StructureComparison, StructureTensorConnection,
 } from "../types/structure.type";
-import { CandidateOrder, Role } from "../types/enums";
+import { CandidateOrder, Role, TensorMatchingChoice } from "../types/enums";
 
 @Resolver(() => Structure)
 export class StructureResolver {
@@ -34,8 +34,9 @@ export class StructureResolver {
     @Arg("first", () => Int, { nullable: true }) first?: number,
     @Arg("after", () => String, { nullable: true }) after?: string,
     @Arg("orderBy", () => CandidateOrder, { nullable: true, defaultValue: CandidateOrder.SHARED_FRACTION }) orderBy?: CandidateOrder,
+    @Arg("matching", () => TensorMatchingChoice, { nullable: true, defaultValue: TensorMatchingChoice.AUTO }) matching?: TensorMatchingChoice,
   ) {
-    return ctx.services.candidates.candidates({ anchorId, minSharedFraction, sameTask, includeIdentical, first, after, orderBy });
+    return ctx.services.candidates.candidates({ anchorId, minSharedFraction, sameTask, includeIdentical, first, after, orderBy, matching });
   }
 
   @UseMiddleware(TakeTurn)
@@ -45,8 +46,9 @@ export class StructureResolver {
     @Arg("bId", () => ID) bId: string,
     @Ctx() ctx: GraphQLContext,
     @Arg("cap", () => Int, { nullable: true, defaultValue: 100, description: "Most items per list (totals are always complete)." }) cap: number,
+    @Arg("matching", () => TensorMatchingChoice, { nullable: true, defaultValue: TensorMatchingChoice.AUTO }) matching?: TensorMatchingChoice,
   ) {
-    return ctx.services.structures.compare(aId, bId, cap);
+    return ctx.services.structures.compare(aId, bId, cap, matching);
   }
 
   @Authorized(Role.WRITER)

@@ -3,6 +3,7 @@ import { GraphQLJSONObject, GraphQLSafeInt } from "graphql-scalars";
 import { PageInfo } from "./pageInfo.type";
 import { Model, CreateModelInput } from "./model.type";
 import { MODEL_FORMATS } from "../../core/structure/types";
+import { TensorMatchingChoice } from "./enums";
 
 @ObjectType({ description: "A stored model file, content-addressed. Download: GET /artifacts/{sha256}." })
 export class Artifact {
@@ -37,6 +38,7 @@ export class StructureTensor {
   @Field(() => Int, { description: "Index of the layer (operator or module) that consumes it, in forward order." }) layerIndex!: number;
   @Field() group!: string;
   @Field({ description: "Floating parameters merge; integer and quantized tensors are copied from the anchor." }) mergeable!: boolean;
+  @Field(() => String, { nullable: true, description: "Where the tensor sits in the graph whatever its name (hash of its ancestor cone); equal keys pair tensors under POSITION matching. ONNX only; null for structures registered before positional keys." }) positionKey!: string | null;
 }
 
 @ObjectType()
@@ -77,9 +79,16 @@ export class CandidateGroupOverlap {
   @Field(() => GraphQLSafeInt) totalParameters!: number;
 }
 
-@ObjectType({ description: "A tensor with the same name on both sides that differs in shape (not mergeable) or only in floating dtype (mergeable, converted)." })
+@ObjectType({ description: "A shared tensor: its name in a (the anchor) and in b (the same when matched by name)." })
+export class TensorPair {
+  @Field() nameA!: string;
+  @Field() nameB!: string;
+}
+
+@ObjectType({ description: "A tensor paired on both sides (same name, or same positional key) that differs in shape (not mergeable) or only in floating dtype (mergeable, converted)." })
 export class TensorMismatch {
   @Field() name!: string;
+  @Field({ nullable: true, description: "b's name for it when matched by position." }) nameB?: string;
   @Field(() => [Int]) shapeA!: number[];
   @Field(() => [Int]) shapeB!: number[];
   @Field() dtypeA!: string;
@@ -101,6 +110,8 @@ export class MergeCandidate {
       "True when the model is registered from the anchor's own file (the same artifact sha256), so its weights are byte-identical and merging it changes nothing. Such models are listed only with includeIdentical: true. Identical weights inside different files are not detected.",
   })
   identicalWeights!: boolean;
+  @Field(() => TensorMatchingChoice, { description: "How the candidate's tensors were paired with the anchor's: NAME or POSITION." }) matching!: TensorMatchingChoice;
+  @Field(() => [TensorPair], { description: "The shared tensors, in the anchor's order." }) pairs!: TensorPair[];
 }
 
 @ObjectType()
@@ -125,7 +136,8 @@ export class ListedTensor {
 
 @ObjectType()
 export class SharedTensor {
-  @Field() name!: string;
+  @Field({ description: "a's name." }) name!: string;
+  @Field({ description: "b's name (the same as name when matched by name)." }) nameB!: string;
   @Field(() => [Int]) shape!: number[];
   @Field() dtypeA!: string;
   @Field() dtypeB!: string;
@@ -151,6 +163,7 @@ export class TensorMismatchList {
 
 @ObjectType({ description: "Side-by-side comparison of two models' structures (a and b)." })
 export class StructureComparison {
+  @Field(() => TensorMatchingChoice, { description: "How tensors were paired: NAME or POSITION." }) matching!: TensorMatchingChoice;
   @Field(() => Int) sharedTensorCount!: number;
   @Field(() => GraphQLSafeInt) sharedParameterCount!: number;
   @Field(() => Float) fractionOfA!: number;

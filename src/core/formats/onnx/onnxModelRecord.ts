@@ -68,6 +68,11 @@ export interface OnnxNodeRecord {
   domain: string;
   inputs: string[];
   outputs: string[];
+  /**
+   * The attributes as canonical text, sorted by name, values included (main graph only): what
+   * positional keys read of an operator besides its type and inputs.
+   */
+  attributes?: string;
   /** Graph-valued attributes (If branches, Loop / Scan bodies), for name resolution only. */
   subgraphs?: OnnxSubgraphRecord[];
 }

@@ -7,6 +7,7 @@ import { checkExternalLocation, openExternalData } from "./externalData";
 import { rawByteLength } from "./onnxDataType";
 import type { OnnxModelRecord, OnnxTensorRecord, OnnxValueInfo } from "./onnxModelRecord";
 import { isGeneratedName, moduleGroup } from "./moduleGroup";
+import { onnxPositionalKeys } from "./onnxPositionalKeys";
 import { orderNodes } from "./orderNodes";
 import { readOnnxModel } from "./readOnnxModel";
 
@@ -63,6 +64,9 @@ export function parseOnnx(source: ByteSource, options: ParseOnnxOptions = {}): P
   const ownerRanks = [...new Set(roles.filter((r) => r.listed).map((r) => position[r.owner!]))].sort((a, b) => a - b);
   const layerOf = new Map(ownerRanks.map((rank, layer) => [rank, layer]));
 
+  const metadata = onnxMetadata(model, locations);
+  const positionKeys = onnxPositionalKeys(model, order, roles, metadata.inputs);
+
   const listed: Array<{ info: TensorInfo; fileOrder: number }> = [];
   let generatedNameCount = 0;
   model.tensors.forEach((tensor, i) => {
@@ -81,6 +85,7 @@ export function parseOnnx(source: ByteSource, options: ParseOnnxOptions = {}): P
         mergeable: role.mergeable,
         layerIndex: layerOf.get(position[role.owner!])!,
         group: moduleGroup(tensor.name),
+        positionKey: positionKeys.get(tensor.name),
         location,
       },
     });
@@ -94,7 +99,7 @@ export function parseOnnx(source: ByteSource, options: ParseOnnxOptions = {}): P
     layerCount: ownerRanks.length,
     layerOrderSource: "GRAPH",
     generatedNameCount,
-    metadata: { ...onnxMetadata(model, locations), nodeOrderRepaired: order.some((n, rank) => n !== rank) } satisfies OnnxMetadata as unknown as Record<string, unknown>,
+    metadata: { ...metadata, nodeOrderRepaired: order.some((n, rank) => n !== rank) } satisfies OnnxMetadata as unknown as Record<string, unknown>,
   };
 }
 

@@ -147,7 +147,8 @@ function readNode(parent: ProtoReader, nodeField: ProtoField, model: OnnxModelRe
   }
   const isConstant = node.opType === "Constant" && (node.domain === "" || node.domain === "ai.onnx");
   const label = `${node.opType || "node"} node ${JSON.stringify(node.name || node.outputs[0] || `#${index}`)}`;
-  for (const a of attributes) readAttribute(r, a, { node, index, isConstant, label, model, ancestry: [...ancestry, span(a)] });
+  const signatures = attributes.map((a) => readAttribute(r, a, { node, index, isConstant, label, model, ancestry: [...ancestry, span(a)] }));
+  node.attributes = signatures.sort().join(";");
   return node;
 }
 
@@ -160,12 +161,15 @@ interface AttributeContext {
   ancestry: LenSpan[];
 }
 
-function readAttribute(parent: ProtoReader, attrField: ProtoField, c: AttributeContext): void {
+/** Returns the attribute's canonical text (see `attributeValueText`) for positional keys. */
+function readAttribute(parent: ProtoReader, attrField: ProtoField, c: AttributeContext): string {
   const r = parent.sub(attrField, `attribute of ${c.label}`);
   let name = "";
   let tensor: ProtoField | undefined;
   const graphs: ProtoField[] = [];
+  const value: string[] = [];
   for (let f = r.next(); f; f = r.next()) {
+    if (f.fieldNumber !== ATTRIBUTE.name) value.push(attributeValueText(r, f, c.isConstant));
     if (f.fieldNumber === ATTRIBUTE.name) name = r.string(f);
     else if (f.fieldNumber === ATTRIBUTE.t) {
       expectWire(f, 2, `attribute of ${c.label}`, "t");
@@ -185,6 +189,26 @@ function readAttribute(parent: ProtoReader, attrField: ProtoField, c: AttributeC
     if (!output) throw badInput(`${c.label} has a value but no output to name it`);
     c.model.tensors.push(readTensorProto(r, tensor, { name: output, origin: "constant", nodeIndex: c.index, ancestry: c.ancestry.concat(span(tensor)) }));
   }
+  return `${JSON.stringify(name)}=${value.join(",")}`;
+}
+
+/** Larger attribute payloads are summarized by their length (no real operator attribute is that big). */
+const ATTRIBUTE_TEXT_BYTES = 4096;
+
+/**
+ * One field of an AttributeProto as text: numbers, strings and small tensors by value. Left out:
+ * the doc string, graph bodies (their value names differ between exports; marked "g") and a
+ * Constant node's tensor (a constant is keyed by its dtype and shape, never by its values).
+ */
+function attributeValueText(r: ProtoReader, f: ProtoField, isConstant: boolean): string {
+  const DOC_STRING = 13;
+  const TENSORS = 10;
+  if (f.fieldNumber === DOC_STRING) return "";
+  if (f.fieldNumber === ATTRIBUTE.g || f.fieldNumber === ATTRIBUTE.graphs) return `${f.fieldNumber}:g`;
+  if (isConstant && (f.fieldNumber === ATTRIBUTE.t || f.fieldNumber === TENSORS)) return `${f.fieldNumber}:t`;
+  if (f.wireType === 0) return `${f.fieldNumber}:${f.value}`;
+  if (f.length > ATTRIBUTE_TEXT_BYTES) return `${f.fieldNumber}:#${f.length}`;
+  return `${f.fieldNumber}:${Buffer.from(r.bytes(f)).toString("hex")}`;
 }
 
 /** A nested graph, read for the names it defines (initializers, inputs) and its nodes. */

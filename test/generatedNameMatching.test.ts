@@ -1,0 +1,142 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { databaseKinds } from "./support/testDatabase";
+import { startTestServer, TestServer } from "./support/testServer";
+import { seedBasics } from "./support/fixtures";
+import { upload } from "./support/http";
+import { waitForJob, JOB_FIELDS } from "./support/jobs";
+import { bufferSource } from "../src/core/formats/byteSource";
+import { parseOnnx } from "../src/core/formats/onnx/parseOnnx";
+import { readTensorBytes } from "../src/core/formats/onnx/readTensorBytes";
+import { StructureCatalog } from "../src/services/structureCatalog";
+import { writeSafetensors } from "../src/core/formats/safetensors/testing/writeSafetensors";
+
+/**
+ * PyTorch exports whose weights carry exporter-generated names (onnx::Conv_N), written with the
+ * pairs they share by src/core/formats/onnx/fixtures/generated-names/make_generated_name_exports.py,
+ * which traced every initializer back to its PyTorch parameter. Through GraphQL: the registry
+ * pairs them by position (AUTO), finds them as candidates, and merges two differently numbered
+ * exports exactly as it merges the same two files renamed after their parameters.
+ */
+const dir = path.join(__dirname, "..", "src/core/formats/onnx/fixtures/generated-names");
+const expected = JSON.parse(fs.readFileSync(path.join(dir, "generated_name_exports.expected.json"), "utf8"));
+const REGISTER = `mutation($i: RegisterModelInput!) { registerModel(input: $i) { id } }`;
+const START = `mutation($i: StartMergeInput!) { startMerge(input: $i) { ${JOB_FIELDS} } }`;
+const FILES = { headA: "backbone_head_a.onnx", headB: "backbone_head_b.onnx", numbered1: "numbered_1.onnx", numbered2: "numbered_2.onnx", named1: "named_1.onnx", named2: "named_2.onnx" };
+
+function sortedPairs(pairs: Array<{ nameA: string; nameB: string }>): string[][] {
+  return pairs.map((p) => [p.nameA, p.nameB]).sort();
+}
+
+/** Every F32 tensor of an ONNX file's bytes, by name. */
+function tensorBytes(bytes: Uint8Array): Map<string, Buffer> {
+  const source = bufferSource(bytes);
+  return new Map(parseOnnx(source).tensors.map((t) => [t.name, Buffer.from(readTensorBytes(source, t))]));
+}
+
+describe.each(databaseKinds)("matching exports with generated names (%s)", (kind) => {
+  let server: TestServer;
+  let taskId: string;
+  const ids: Record<string, string> = {};
+
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+    taskId = (await seedBasics(server)).task.id;
+    for (const [name, file] of Object.entries(FILES)) {
+      const { body } = await upload(server.origin, fs.readFileSync(path.join(dir, file)));
+      ids[name] = (await server.ok(REGISTER, { i: { name, taskId, artifactSha256: body.sha256 } })).registerModel.id;
+    }
+  });
+  afterAll(() => server.stop());
+
+  test("positional keys are stored with the structure: the API lists them and a fresh catalog reads them back", async () => {
+    const parsed = parseOnnx(bufferSource(fs.readFileSync(path.join(dir, FILES.headB))));
+    const { model } = await server.ok(`query($id: ID!) { model(id: $id) { structure { id tensors(first: 100) { edges { node { name positionKey } } } } } }`, { id: ids.headB });
+    const listed = model.structure.tensors.edges.map((e: any) => [e.node.name, e.node.positionKey]);
+    expect(listed).toEqual(parsed.tensors.map((t) => [t.name, t.positionKey]));
+    const fresh = await new StructureCatalog(server.app.services.database.prisma).get(model.structure.id);
+    expect(fresh.tensors.map((t) => [t.name, t.positionKey])).toEqual(listed);
+    const plan = await new StructureCatalog(server.app.services.database.prisma).planModel(model.structure.id);
+    expect(plan.tensors.map((t) => [t.name, t.positionKey])).toEqual(listed);
+  });
+
+  test("compareStructures pairs one backbone under two heads by position: exactly the backbone's tensors", async () => {
+    const query = `query($a: ID!, $b: ID!, $m: TensorMatching) { compareStructures(aId: $a, bId: $b, matching: $m) {
+      matching sharedTensorCount shared { total items { name nameB } } onlyInA { total } onlyInB { total } } }`;
+    const auto = (await server.ok(query, { a: ids.headA, b: ids.headB })).compareStructures;
+    expect(auto.matching).toBe("POSITION");
+    expect(auto.sharedTensorCount).toBe(expected.backboneHeads.pairs.length);
+    expect(auto.shared.items.map((s: { name: string; nameB: string }) => [s.name, s.nameB]).sort()).toEqual(expected.backboneHeads.pairs);
+    expect(auto.onlyInA.total).toBe(4);
+    expect(auto.onlyInB.total).toBe(4);
+    // By name these two share nothing: their numbers mean other tensors (onnx::Conv_52 is stage 3 in one, the stem in the other).
+    const byName = (await server.ok(query, { a: ids.headA, b: ids.headB, m: "NAME" })).compareStructures;
+    expect(byName.matching).toBe("NAME");
+    expect(byName.sharedTensorCount).toBe(0);
+  });
+
+  test("mergeCandidates finds the other head and the other numbering by position, with their pairs", async () => {
+    const query = `query($a: ID!, $m: TensorMatching, $min: Float) { mergeCandidates(anchorId: $a, matching: $m, minSharedFraction: $min) {
+      totalCount edges { node { model { name } matching sharedTensorCount sharedFraction nameMatchingReliable pairs { nameA nameB } } } } }`;
+    const heads = (await server.ok(query, { a: ids.headA, min: 0.01 })).mergeCandidates;
+    const headB = heads.edges.find((e: any) => e.node.model.name === "headB").node;
+    expect(headB).toMatchObject({ matching: "POSITION", sharedTensorCount: 6, nameMatchingReliable: false });
+    expect(sortedPairs(headB.pairs)).toEqual(expected.backboneHeads.pairs);
+    expect(headB.sharedFraction).toBeLessThan(1);
+    // The numbered and named files are head A's network with other weights: the same positions throughout.
+    expect(heads.edges.map((e: any) => [e.node.model.name, e.node.sharedFraction]).sort()).toEqual([
+      ["headB", headB.sharedFraction], ["named1", 1], ["named2", 1], ["numbered1", 1], ["numbered2", 1],
+    ]);
+
+    const numbered = (await server.ok(query, { a: ids.numbered1, min: 0.99 })).mergeCandidates;
+    const names = numbered.edges.map((e: any) => e.node.model.name).sort();
+    // The other numbering, and both renamed copies (same graph, so the same positions).
+    expect(names).toEqual(["headA", "named1", "named2", "numbered2"]);
+    const other = numbered.edges.find((e: any) => e.node.model.name === "numbered2").node;
+    expect(other.sharedFraction).toBe(1);
+    expect(sortedPairs(other.pairs)).toEqual(expected.numbered.pairs);
+
+    // Asked to match by name, the other head shares nothing worth listing.
+    const byName = (await server.ok(query, { a: ids.headA, m: "NAME", min: 0.01 })).mergeCandidates;
+    expect(byName.edges.map((e: any) => e.node.model.name)).toEqual(["numbered1"]);
+  });
+
+  test("safetensors have no positional keys: POSITION finds no candidate for them, names still do", async () => {
+    for (const [name, value] of [["st1", 1], ["st2", 2]] as const) {
+      const bytes = writeSafetensors([{ name: "backbone.conv.weight", dtype: "F32", shape: [2], data: new Uint8Array(Float32Array.from([value, value]).buffer) }]);
+      const { body } = await upload(server.origin, bytes);
+      ids[name] = (await server.ok(REGISTER, { i: { name, taskId, artifactSha256: body.sha256 } })).registerModel.id;
+    }
+    const query = `query($a: ID!, $m: TensorMatching) { mergeCandidates(anchorId: $a, matching: $m) { totalCount edges { node { model { name } matching } } } }`;
+    expect((await server.ok(query, { a: ids.st1, m: "POSITION" })).mergeCandidates).toEqual({ totalCount: 0, edges: [] });
+    expect((await server.ok(query, { a: ids.st1 })).mergeCandidates).toEqual({ totalCount: 1, edges: [{ node: { model: { name: "st2" }, matching: "NAME" } }] });
+    const refused = await server.gql(`query($i: StartMergeInput!) { mergePlan(input: $i) { matching } }`, { i: { anchorId: ids.st1, modelIds: [ids.st2], matching: "POSITION" } });
+    expect(refused.errors?.[0]).toMatchObject({ extensions: { code: "BAD_USER_INPUT" } });
+    expect(refused.errors?.[0].message).toMatch(/has no positional keys/);
+  });
+
+  test("a merge of two differently numbered exports equals the merge of the same exports renamed after their parameters", async () => {
+    const plan = (await server.ok(`query($i: StartMergeInput!) { mergePlan(input: $i) { matching mergedTensorCount inputs { role pairs { nameA nameB } } } }`,
+      { i: { anchorId: ids.numbered1, modelIds: [ids.numbered2] } })).mergePlan;
+    expect(plan.matching).toBe("POSITION");
+    expect(plan.mergedTensorCount).toBe(expected.numbered.pairs.length);
+    expect(sortedPairs(plan.inputs[1].pairs)).toEqual(expected.numbered.pairs);
+
+    const run = async (anchorId: string, modelId: string, name: string, matching: string) => {
+      const job = await waitForJob(server, (await server.ok(START, { i: { anchorId, modelIds: [modelId], output: { name } } })).startMerge.id);
+      expect(job.status).toBe("SUCCEEDED");
+      const { model } = await server.ok(`query($id: ID!) { model(id: $id) { artifact { sha256 } merge { matching } } }`, { id: job.model.id });
+      expect(model.merge.matching).toBe(matching);
+      return tensorBytes(new Uint8Array(await (await fetch(`${server.origin}/artifacts/${model.artifact.sha256}`)).arrayBuffer()));
+    };
+    const byPosition = await run(ids.numbered1, ids.numbered2, "numbered-merge", "POSITION");
+    const byName = await run(ids.named1, ids.named2, "named-merge", "NAME");
+    const rename = expected.named["numbered_1.onnx"].names as Record<string, string>;
+    // The output keeps the anchor's names; each tensor equals the named merge's, byte for byte.
+    expect([...byPosition.keys()].sort()).toEqual(Object.keys(rename).sort());
+    for (const [name, bytes] of byPosition) expect(bytes.equals(byName.get(rename[name])!)).toBe(true);
+    // And it is a merge: not the anchor's bytes.
+    const anchor = tensorBytes(fs.readFileSync(path.join(dir, FILES.numbered1)));
+    expect([...byPosition].filter(([name, bytes]) => !bytes.equals(anchor.get(name)!)).length).toBeGreaterThan(0);
+  });
+});
