@@ -10,7 +10,7 @@ import { FileByteSource } from "../src/core/formats/byteSource";
 import { writeSafetensors } from "../src/core/formats/safetensors/testing/writeSafetensors";
 
 /*
- * Checkpoints (safetensors) evaluated through a graph model, end to end: values from
+ * Checkpoints (safetensors and PyTorch .pth) evaluated through a graph model, end to end: values from
  * src/core/graphWeights/fixtures/make_checkpoint_fixtures.py (PyTorch's eval-mode logits, the
  * mIoU numpy computed from them) and from the unfused ONNX exports of the same weights.
  */
@@ -99,6 +99,36 @@ describe.each(databaseKinds)("checkpoints evaluated through a graph model (%s)",
     // and it ranks among the others on the leaderboard
     const { leaderboard } = await server.ok(`query($d: ID!) { leaderboard(datasetId: $d) { edges { node { model { id } score } } } }`, { d: datasetId });
     expect(leaderboard.edges.map((e: { node: { model: { id: string } } }) => e.node.model.id)).toContain(merged.id);
+  });
+
+  test("PyTorch checkpoints (zip, legacy, DDP-prefixed in mmseg's layout) through the folded export score the mIoU of PyTorch's eval-mode logits", async () => {
+    for (const file of ["segnet_a.pth", "segnet_a_legacy.pth"]) {
+      const { job } = await evaluate(await registered(`pth-${file}`, file, { graphModelId: ids["a-folded"] }));
+      expect(job.error).toBeNull();
+      expect(job.message).toContain("2 Conv + BatchNorm pairs folded");
+      expect(job.evaluation.score).toBeCloseTo(expected.miou, 12);
+    }
+    // b's checkpoint under "state_dict" with "module." names: through a's folded graph it runs as b's own unfused export
+    const { job } = await evaluate(await registered("b-pth", "segnet_b_ddp.pth", { graphModelId: ids["a-folded"] }));
+    expect(job.error).toBeNull();
+    const own = (await evaluate(ids["b-unfused"])).job;
+    expect(job.evaluation.score).toBeCloseTo(own.evaluation.score, 12);
+    expect(job.evaluation.perClass).toEqual(own.evaluation.perClass);
+    expect(Math.abs(own.evaluation.score - expected.miou)).toBeGreaterThan(1e-6);
+  });
+
+  test("a .pth × .pth merge writes safetensors, inherits the graph and scores as the same merge of the unfused ONNX exports", async () => {
+    const merged = await merge(ids["pth-segnet_a.pth"], [ids["b-pth"]], "ab-pth");
+    expect(merged.artifact.format).toBe("safetensors");
+    expect(merged.graphModelId).toBe(ids["a-folded"]);
+    const onnxMerged = await merge(ids["a-unfused"], [ids["b-unfused"]], "ab-unfused-for-pth");
+    const viaGraph = (await evaluate(merged.id)).job;
+    const viaOnnx = (await evaluate(onnxMerged.id)).job;
+    expect(viaGraph.error).toBeNull();
+    expect(viaOnnx.error).toBeNull();
+    expect(viaGraph.evaluation.score).toBeCloseTo(viaOnnx.evaluation.score, 12);
+    expect(viaGraph.evaluation.perClass).toEqual(viaOnnx.evaluation.perClass);
+    expect(Math.abs(viaGraph.evaluation.score - expected.miou)).toBeGreaterThan(1e-6);
   });
 
   test("an initializer the checkpoint cannot fill is refused naming it", async () => {

@@ -39,6 +39,11 @@ describe("npm run demo", () => {
           const tgt = await score(name, panoptic ? "synth-target-val-panoptic" : "synth-target-val");
           expect({ name, tgt }).toEqual({ name, tgt: expect.closeTo(panoptic ? ref.targetVal.PQ : ref.targetVal.mIoU, 6) });
         }
+        // The PyTorch checkpoint of selftrain's weights, evaluated through selftrain.onnx, scores as
+        // selftrain itself (which the loop above checked against PyTorch).
+        expect(await score("selftrain-pth", "synth-target-val")).toBeCloseTo(check.models.selftrain.targetVal.mIoU, 6);
+        expect(await score("selftrain-pth", "synth-target-val")).toBe(await score("selftrain", "synth-target-val"));
+        expect(out).toMatch(/selftrain-pth through selftrain\.onnx: target mIoU .*identical/);
         for (const merge of check.merges.filter((m: any) => m.label !== "cross-arch uniform fcn<-mlp")) {
           const name = `demo-${merge.label.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}`;
           const panoptic = merge.anchor === "panoptic";

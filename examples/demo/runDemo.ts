@@ -1,6 +1,7 @@
 /**
  * `npm run demo` — the whole story on the embedded default (./data), through the public API:
- * register a synthetic UDA task (source → target), its datasets and six trained models; list
+ * register a synthetic UDA task (source → target), its datasets and six trained models (one of
+ * them also as a PyTorch checkpoint, evaluated through its ONNX twin); list
  * merge candidates; merge (uniform, layer-wise, cross-architecture, semantic into panoptic);
  * evaluate everything; print each model's scores and each merge against its best parent — next
  * to the independent PyTorch numbers in merge_check.json. Re-running it reuses what exists.
@@ -41,6 +42,7 @@ async function main() {
     if (body.errors?.length) throw new Error(body.errors.map((e) => e.message).join("; "));
     return body.data;
   };
+  const pct = (v: number | null | undefined) => (v == null ? "    —" : (v * 100).toFixed(1).padStart(5));
   const step = (text: string) => console.log(`\n▸ ${text}  (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   try {
     console.log(`layermerge demo — registry at ${config.databaseUrl.replace(/^file:/, "")}`);
@@ -91,6 +93,29 @@ async function main() {
       }
     }
 
+    step("a PyTorch checkpoint: models/selftrain.pth (selftrain's weights as a state dict, make_pth.py)");
+    // A checkpoint has no graph of its own: graphModelId names the ONNX twin whose initializers
+    // evaluation fills with the checkpoint's tensors (matched by name: the export is unfused).
+    const pthName = "selftrain-pth";
+    const pthModel = manifest.models.find((m: any) => m.name === "selftrain");
+    const existingPth = (await gql(`query($n: String!) { models(where: { nameContains: $n }) { edges { node { id name } } } }`, { n: pthName })).models.edges.find((e: any) => e.node.name === pthName);
+    if (existingPth) {
+      models[pthName] = existingPth.node.id;
+    } else {
+      const bytes = fs.readFileSync(path.join(HERE, "models", "selftrain.pth"));
+      const put = (await (await fetch(`${origin}/artifacts`, { method: "PUT", body: bytes })).json()) as { sha256: string };
+      const r = await gql(`mutation($i: RegisterModelInput!) { registerModel(input: $i) { id artifact { format } structure { tensorCount mergeableTensorCount layerCount } } }`, {
+        i: {
+          artifactSha256: put.sha256, name: pthName, taskId: tasks.semantic, architecture: pthModel.architecture, backboneId, sourceDatasetId: datasets[pthModel.sourceDataset],
+          targetDatasetId: datasets[pthModel.targetDataset], udaStrategy: pthModel.udaStrategy, tags: ["demo", "pytorch"], graphModelId: models.selftrain,
+        },
+      });
+      models[pthName] = r.registerModel.id;
+      await gql(`mutation($i: AddLineageEdgeInput!) { addLineageEdge(input: $i) { id } }`, { i: { parentId: models[pthName], childId: models.selftrain, relation: "EXPORTED_FROM" } });
+      const s = r.registerModel.structure;
+      console.log(`  ${pthName.padEnd(15)} ${r.registerModel.artifact.format}: ${s.tensorCount} tensors (${s.mergeableTensorCount} mergeable; num_batches_tracked is not), ${s.layerCount} layers, graph: selftrain`);
+    }
+
     step("merge candidates for selftrain");
     const cands = await gql(`query($a: ID!) { mergeCandidates(anchorId: $a, minSharedFraction: 0.3, first: 20) { edges { node { model { name } sharedTensorCount sharedFraction groups { prefix shared total } } } } }`, { a: models.selftrain });
     for (const e of cands.mergeCandidates.edges) {
@@ -125,8 +150,13 @@ async function main() {
       scores[m.name] = { src: await evaluate(m.id, `synth-source-val${suffix}`), tgt: await evaluate(m.id, `synth-target-val${suffix}`), panoptic: m.panoptic };
     }
 
+    step("the checkpoint through its graph");
+    const pthScore = await evaluate(models[pthName], "synth-target-val");
+    const onnxScore = scores.selftrain.tgt.score;
+    if (pthScore.score !== onnxScore) throw new Error(`${pthName} scores ${pthScore.score} on synth-target-val but selftrain.onnx scores ${onnxScore}`);
+    console.log(`  ${pthName} through selftrain.onnx: target mIoU ${pct(pthScore.score)} %, identical to the ONNX model's score (${onnxScore})`);
+
     step("results (target = the UDA goal; percent)");
-    const pct = (v: number | null | undefined) => (v == null ? "    —" : (v * 100).toFixed(1).padStart(5));
     console.log(`  ${"model".padEnd(30)} ${"src mIoU".padStart(8)} ${"tgt mIoU".padStart(8)} ${"tgt PQ".padStart(7)}   ${"PyTorch tgt".padStart(11)}`);
     for (const m of manifest.models) {
       const s = scores[m.name];
