@@ -33,10 +33,13 @@ describe.each(databaseKinds)("auth (%s)", (kind) => {
     test("CLI creates tokens that are printed once and stored only as a hash", async () => {
       const created = await cli(server, ["token", "create", "--role", "WRITER", "--name", "ci-bot", "--expires", "30d"]);
       expect(created.code).toBe(0);
-      const token = created.out.trim();
+      // stdout: "id     <id>" then "token  <token>"
+      const [idLine, tokenLine] = created.out.trim().split("\n");
+      const token = tokenLine.replace(/^token\s+/, "");
       expect(token).toMatch(/^lm_[A-Za-z0-9_-]{43}$/);
       const rows = await server.app.services.database.prisma.apiToken.findMany();
       expect(rows).toHaveLength(1);
+      expect(idLine).toBe(`id     ${rows[0].id}`);
       expect(JSON.stringify(rows)).not.toContain(token);
       const days = (rows[0].expiresAt!.getTime() - Date.now()) / 86_400_000;
       expect(days).toBeGreaterThan(29.9);
@@ -55,9 +58,10 @@ describe.each(databaseKinds)("auth (%s)", (kind) => {
     });
 
     test("reads are open, writes need a WRITER token, token admin needs ADMIN", async () => {
-      const reader = (await cli(server, ["token", "create", "--role", "READER", "--name", "r"])).out.trim();
-      const writer = (await cli(server, ["token", "create", "--role", "WRITER", "--name", "w"])).out.trim();
-      const admin = (await cli(server, ["token", "create", "--role", "ADMIN", "--name", "a"])).out.trim();
+      const tokenOf = async (role: string, name: string) => JSON.parse((await cli(server, ["token", "create", "--role", role, "--name", name, "--json"])).out).token as string;
+      const reader = await tokenOf("READER", "r");
+      const writer = await tokenOf("WRITER", "w");
+      const admin = await tokenOf("ADMIN", "a");
 
       expect((await server.gql(`{ tasks { id } }`)).errors).toBeUndefined();
       const anonymousWrite = await server.gql(CREATE_TASK, { k: "a" });
