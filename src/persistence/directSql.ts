@@ -82,16 +82,20 @@ interface AdapterQuery {
   argTypes: Array<{ scalarType: string; arity: "scalar" }>;
 }
 
-export function directSql(provider: Provider, connection: () => AdapterConnection): DirectSql {
-  const queries = (q: () => AdapterQueryable): DirectQueries => ({
+/** Runs a SELECT outside any transaction itself, rows as objects (see sqliteReads). */
+export type DirectReader = (statement: string, values: readonly SqlValue[]) => Array<Record<string, unknown>>;
+
+export function directSql(provider: Provider, connection: () => AdapterConnection, reader?: DirectReader): DirectSql {
+  const queries = (q: () => AdapterQueryable, read?: DirectReader): DirectQueries => ({
     async query(text) {
+      if (read && text.strings[0]!.trimStart().startsWith("SELECT")) return read(render(provider, text).sql, text.values);
       const { columnNames, rows } = await q().queryRaw(render(provider, text));
       return rows.map((row) => Object.fromEntries(columnNames.map((name, i) => [name, row[i]])));
     },
     execute: (text) => q().executeRaw(render(provider, text)),
   });
   return {
-    ...queries(connection),
+    ...queries(connection, reader),
     async transaction(use) {
       const tx = await connection().startTransaction();
       let result;

@@ -9,6 +9,7 @@ import { DatasetService } from "./datasetService";
 import { LineageService } from "./lineageService";
 import { createLoaders } from "./loaders";
 import { ModelService } from "./modelService";
+import { ModelReads } from "./modelReads";
 import { RegistrationService } from "./registrationService";
 import { StructureCatalog } from "./structureCatalog";
 import { StructureService } from "./structureService";
@@ -61,7 +62,8 @@ async function createStore(config: Config): Promise<ArtifactStore> {
 export function createServices(config: Config, infra: Infrastructure, logger: Logger) {
   const { prisma: db, provider } = infra.database;
   const catalog = new StructureCatalog(db);
-  const models = new ModelService(db, provider);
+  const reads = new ModelReads(infra.database.direct);
+  const models = new ModelService(db, provider, reads);
   const events = new JobEvents();
   let runner: JobRunner | undefined;
   const jobRunner = () => {
@@ -150,7 +152,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
     candidates: new CandidateService(db, catalog),
     artifacts,
     registration: new RegistrationService(db, infra.store, infra.pool, catalog, models, config, infra.database.direct, artifacts),
-    createLoaders: () => createLoaders(db),
+    createLoaders: () => createLoaders(db, reads),
   };
 }
 
