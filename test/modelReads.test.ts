@@ -105,6 +105,20 @@ describe.each(databaseKinds)("direct reads of models and their relations (%s)", 
     expect(scores.some((s) => s.modelId === ids[2])).toBe(false); // never scored
   });
 
+  test("leaderboard pages after every cursor are Prisma's ranking of live models' scores", async () => {
+    const all = await database.prisma.modelScore.findMany({ where: { datasetId, model: { deletedAt: null } }, orderBy: [{ score: "desc" }, { modelId: "asc" }] });
+    expect(all.length).toBeGreaterThan(3);
+    for (let start = -1; start < all.length; start++) {
+      const after = start < 0 ? null : { score: all[start]!.score, modelId: all[start]!.modelId };
+      const board = await reads.leaderboard(datasetId, after, 2);
+      expect(board.rows).toEqual(all.slice(start + 1, start + 3).map(({ modelId, score, evaluationId }) => ({ modelId, datasetId, score, evaluationId })));
+      expect(board.totalCount).toBe(all.length);
+      expect(board.rankBase).toBe(start + 1);
+    }
+    expect(await reads.datasetExists(datasetId)).toBe(true);
+    expect(await reads.datasetExists("no-such-dataset")).toBe(false);
+  });
+
   test("an empty page past the end still counts the models", async () => {
     const last = await database.prisma.model.findFirstOrThrow({ where: { deletedAt: null }, orderBy: [{ name: "desc" }, { id: "desc" }] });
     expect(await reads.page({ field: "name", direction: "asc", after: { value: last.name, id: last.id }, take: 5, includeDeleted: false })).toEqual({ rows: [], totalCount: 7 });

@@ -88,6 +88,32 @@ export class ModelReads {
     return rows.map((r) => ({ modelId: r.modelId as string, score: Number(r.score) }));
   }
 
+  async datasetExists(id: string): Promise<boolean> {
+    return (await this.direct.query(sql`SELECT "id" FROM "Dataset" WHERE "id" = ${id}`)).length > 0;
+  }
+
+  /**
+   * Live models' canonical scores on a dataset, best first (ties by model id), after a cursor;
+   * with how many there are in all, and (after a cursor) how many rank before it.
+   */
+  async leaderboard(datasetId: string, after: { score: number; modelId: string } | null, take: number) {
+    const scored = sql`"ModelScore" s JOIN "Model" m ON m."id" = s."modelId" WHERE s."datasetId" = ${datasetId} AND m."deletedAt" IS NULL`;
+    const keyset = after ? sql`AND (s."score" < ${after.score} OR (s."score" = ${after.score} AND s."modelId" > ${after.modelId}))` : sql``;
+    const [rows, before] = await Promise.all([
+      this.direct.query(sql`SELECT s."modelId", s."score", s."evaluationId", (SELECT COUNT(*) FROM ${scored}) AS "totalCount"
+        FROM ${scored} ${keyset} ORDER BY s."score" DESC, s."modelId" ASC LIMIT ${take}`),
+      after
+        ? this.direct.query(sql`SELECT COUNT(*) AS "n" FROM ${scored} AND (s."score" > ${after.score} OR (s."score" = ${after.score} AND s."modelId" <= ${after.modelId}))`)
+        : Promise.resolve([{ n: 0 }]),
+    ]);
+    const totalCount = rows.length ? Number(rows[0]!.totalCount) : Number((await this.direct.query(sql`SELECT COUNT(*) AS "n" FROM ${scored}`))[0]!.n);
+    return {
+      rows: rows.map((r) => ({ modelId: r.modelId as string, datasetId, score: Number(r.score), evaluationId: r.evaluationId as string })),
+      totalCount,
+      rankBase: Number(before[0]!.n),
+    };
+  }
+
   private async chunked(ids: readonly string[], statement: (list: SqlText) => SqlText): Promise<Array<Record<string, unknown>>> {
     const out: Array<Record<string, unknown>> = [];
     for (let i = 0; i < ids.length; i += CHUNK) {
