@@ -69,8 +69,9 @@ export async function openDatabase(databaseUrl: string, options: OpenOptions = {
       return client;
     });
     reader = (statement, values) => {
-      queries += 1;
-      return read(statement, values);
+      const rows = read(statement, values);
+      if (rows) queries += 1;
+      return rows;
     };
   } else {
     const { connectionString, schema } = parsePostgresUrl(databaseUrl);

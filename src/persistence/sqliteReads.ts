@@ -14,13 +14,15 @@ const CACHED_STATEMENTS = 256;
  */
 export function sqliteReader(client: () => BetterSqlite3.Database) {
   const statements = new Map<string, BetterSqlite3.Statement>();
-  return (statement: string, values: readonly SqlValue[]): Array<Record<string, unknown>> => {
+  return (statement: string, values: readonly SqlValue[]): Array<Record<string, unknown>> | undefined => {
     let prepared = statements.get(statement);
     if (!prepared) {
       prepared = client().prepare(statement);
       if (statements.size >= CACHED_STATEMENTS) statements.delete(statements.keys().next().value!);
       statements.set(statement, prepared);
     }
+    // Statements that write (an INSERT … RETURNING too) stay with the adapter.
+    if (!prepared.reader || !prepared.readonly) return undefined;
     return prepared.all(...values.map(bind)) as Array<Record<string, unknown>>;
   };
 }

@@ -71,8 +71,8 @@ export class ModelReads {
   /** Edges whose `end` is one of `ids`, oldest first (as the lineage lists are ordered). */
   async edges(end: "childId" | "parentId", ids: readonly string[]): Promise<LineageEdgeRow[]> {
     const column = end === "childId" ? sql`"childId"` : sql`"parentId"`;
-    const rows = await this.chunked(ids, (list) => sql`SELECT "id", "parentId", "childId", "relation", "weight", "mergeId", "createdAt" FROM "LineageEdge" WHERE ${column} IN (${list}) ORDER BY "createdAt" ASC, "id" ASC`);
-    const edges = rows.map((r) => ({ id: r.id as string, parentId: r.parentId as string, childId: r.childId as string, relation: r.relation as string, weight: r.weight == null ? null : Number(r.weight), mergeId: text(r.mergeId), createdAt: date(r.createdAt) }));
+    const rows = await this.chunked(ids, (list) => sql`SELECT ${EDGE_COLUMNS} FROM "LineageEdge" WHERE ${column} IN (${list}) ORDER BY "createdAt" ASC, "id" ASC`);
+    const edges = rows.map(toEdge);
     // Chunks are each in order; more than one needs merging back into one order.
     return ids.length > CHUNK ? edges.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) : edges;
   }
@@ -86,6 +86,20 @@ export class ModelReads {
   async scores(datasetId: string, modelIds: readonly string[]): Promise<Array<{ modelId: string; score: number }>> {
     const rows = await this.chunked(modelIds, (list) => sql`SELECT "modelId", "score" FROM "ModelScore" WHERE "datasetId" = ${datasetId} AND "modelId" IN (${list})`);
     return rows.map((r) => ({ modelId: r.modelId as string, score: Number(r.score) }));
+  }
+
+  /** Edges matching a condition the caller builds (lineage walks), oldest first. */
+  async edgesWhere(condition: SqlText): Promise<LineageEdgeRow[]> {
+    return (await this.direct.query(sql`SELECT ${EDGE_COLUMNS} FROM "LineageEdge" WHERE ${condition} ORDER BY "createdAt" ASC, "id" ASC`)).map(toEdge);
+  }
+
+  /** The `id` column of a statement the caller builds (lineage walks). */
+  async ids(statement: SqlText): Promise<string[]> {
+    return (await this.direct.query(statement)).map((r) => r.id as string);
+  }
+
+  async modelExists(id: string): Promise<boolean> {
+    return (await this.direct.query(sql`SELECT "id" FROM "Model" WHERE "id" = ${id}`)).length > 0;
   }
 
   async datasetExists(id: string): Promise<boolean> {
@@ -122,6 +136,12 @@ export class ModelReads {
     }
     return out;
   }
+}
+
+const EDGE_COLUMNS = sql`"id", "parentId", "childId", "relation", "weight", "mergeId", "createdAt"`;
+
+function toEdge(r: Record<string, unknown>): LineageEdgeRow {
+  return { id: r.id as string, parentId: r.parentId as string, childId: r.childId as string, relation: r.relation as string, weight: r.weight == null ? null : Number(r.weight), mergeId: text(r.mergeId), createdAt: date(r.createdAt) };
 }
 
 function toModel(r: Record<string, unknown>): ModelRow {

@@ -86,7 +86,8 @@ export class ModelService {
     private readonly reads?: ModelReads,
   ) {}
 
-  get(id: string) {
+  async get(id: string): Promise<ModelRow | null> {
+    if (this.reads) return (await this.reads.models([id]))[0] ?? null;
     return this.db.model.findUnique({ where: { id } });
   }
 

@@ -146,7 +146,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
     datasets: new DatasetService(db, provider, infra.pool, config.datasetRoots),
     backbones: new BackboneService(db),
     models,
-    lineage: new LineageService(db, provider),
+    lineage: new LineageService(db, provider, reads),
     tokens: new TokenService(db),
     structures: new StructureService(db, catalog, provider),
     candidates: new CandidateService(db, catalog),
