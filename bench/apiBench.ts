@@ -1,190 +1,162 @@
 /**
- * `npm run bench:api`: how much a running merge slows the API for dashboards, and how long
- * /healthz waits while the most expensive query the limits accept runs.
+ * `npm run bench:api [-- --postgres URL]`: what dashboards get from one server, as ratios within
+ * one run (the machine may be shared, so absolute figures drift; ratios of runs taken minutes
+ * apart on the same server drift less).
  *
- * Embedded shape: one `layermerge serve` process (SQLite, merges in its worker threads), started
- * as a separate process so the load generator (autocannon, here) does not share its event loop.
- * The dashboard query — models(first: 50) with task, backbone, parents and score — is measured at
- * 50 concurrent connections with nothing running, then again while merges of large models run
- * back to back. Reports p50 / p99 latency and requests/s for both, and the p99 ratio.
+ * One `layermerge serve` process (embedded shape: SQLite by default, or the PostgreSQL database
+ * given, in a fresh schema dropped afterwards); the load generator (autocannon) runs in this
+ * process, not the server's. Against a registry of 300 models with lineage and scores:
  *
- * Then the most expensive queries the default limits accept run back to back — ten plans (the
- * cap on expensive fields) of three models of WIDE_TENSORS tensors each, three such plans with
- * their lists of tensors and layers, and a full page of models with seven relations each —
- * while one client asks /healthz over and over; its latency is reported (goal: p99 ≤ 100 ms),
- * with /healthz alone on the same machine as the baseline.
+ * 1. Each dashboard query at 50 connections: req/s, p50, p99, errors, the server's CPU per
+ *    request (utime + stime of its process over the run, all its threads), and req/s as a
+ *    fraction of `{ __typename }`'s (the floor: HTTP + GraphQL with no work), measured before and
+ *    after the others and averaged.
+ * 2. A merge job's wall time (the job's created → finished) on an idle server and while the
+ *    dashboard query saturates it.
+ * 3. /healthz latency while the most expensive queries the default limits accept run.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import autocannon from "autocannon";
+import { Client } from "pg";
 import { startLayermerge, ensureBuilt } from "../test/support/processes";
-import { writeSafetensors } from "../src/core/formats/safetensors/testing/writeSafetensors";
+import { dashboardQueries, gql, jobSeconds, seedRegistry } from "./apiRegistry";
+import { healthWhile } from "./apiHealth";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const CONNECTIONS = 50;
+const MODELS = Number(process.env.BENCH_MODELS ?? 300);
 const MODEL_FLOATS = Number(process.env.BENCH_MODEL_FLOATS ?? 48 << 20); // 192 MiB per model
 const WIDE_TENSORS = Number(process.env.BENCH_WIDE_TENSORS ?? 2000); // more than a SegFormer-B5 has
-const HEALTH_SECONDS = Number(process.env.BENCH_HEALTH_SECONDS ?? 10);
+const MERGES = Number(process.env.BENCH_MERGES ?? 2);
+/** Linux reports process CPU time in clock ticks of 1/100 s. */
+const TICK_MS = 10;
 
-async function gql(url: string, query: string, variables: Record<string, unknown> = {}) {
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, variables }) });
-  const body = (await res.json()) as { data?: any; errors?: unknown };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
+function argument(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+function cpuMs(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
 }
 
-/** /healthz latency, one request after another, while `body` is posted back to back. */
-async function healthWhile(url: string, origin: string, label: string, body: string | null) {
-  let running = true;
-  const durations: number[] = [];
-  const load = (async () => {
-    while (running && body) {
-      const started = performance.now();
-      const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body });
-      const result = (await res.json()) as { errors?: unknown };
-      if (result.errors) throw new Error(`${label} was refused: ${JSON.stringify(result.errors)}`);
-      durations.push(performance.now() - started);
-    }
-  })();
-  await new Promise((r) => setTimeout(r, 200)); // the first one is under way
-  const latencies: number[] = [];
-  const until = Date.now() + HEALTH_SECONDS * 1000;
-  while (Date.now() < until) {
-    const started = performance.now();
-    const res = await fetch(`${origin}/healthz`);
-    await res.arrayBuffer();
-    if (res.status !== 200) throw new Error(`/healthz answered ${res.status}`);
-    latencies.push(performance.now() - started);
-  }
-  running = false;
-  await load;
-  latencies.sort((a, b) => a - b);
-  const round = (v: number) => Math.round(v * 10) / 10;
-  return {
-    request: label,
-    "request ms (mean)": durations.length ? round(durations.reduce((a, b) => a + b, 0) / durations.length) : null,
-    "healthz p50 ms": round(percentile(latencies, 50)),
-    "healthz p99 ms": round(percentile(latencies, 99)),
-    "healthz max ms": round(latencies[latencies.length - 1]),
-    "healthz samples": latencies.length,
-  };
-}
-
-function run(url: string, body: string): Promise<autocannon.Result> {
-  return new Promise((resolve, reject) => {
-    const instance = autocannon({ url, method: "POST", headers: { "content-type": "application/json" }, body, connections: CONNECTIONS, duration: SECONDS }, (err, result) => (err ? reject(err) : resolve(result)));
-    void instance;
+function load(url: string, body: string, seconds: number): { done: Promise<autocannon.Result>; stop(): void } {
+  let instance: autocannon.Instance | undefined;
+  const done = new Promise<autocannon.Result>((resolve, reject) => {
+    instance = (autocannon as unknown as (o: autocannon.Options, cb: (err: unknown, result: autocannon.Result) => void) => autocannon.Instance)({ url, method: "POST", headers: { "content-type": "application/json" }, body, connections: CONNECTIONS, duration: seconds }, (err, result) => (err ? reject(err) : resolve(result)));
   });
+  return { done, stop: () => instance?.stop() };
+}
+
+async function measure(url: string, pid: number, name: string, body: string) {
+  await load(url, body, 3).done; // warm-up (connections, caches, JIT)
+  const before = cpuMs(pid);
+  const r = await load(url, body, SECONDS).done;
+  const cpu = cpuMs(pid) - before;
+  return {
+    query: name,
+    "req/s": Math.round(r.requests.average),
+    "p50 ms": r.latency.p50,
+    "p99 ms": r.latency.p99,
+    errors: r.errors + r.non2xx + r.timeouts,
+    "CPU ms/req": Math.round((100 * cpu) / Math.max(1, r.requests.total)) / 100,
+  };
 }
 
 async function main() {
   ensureBuilt();
+  const postgres = argument("--postgres");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-bench-api-"));
-  const server = startLayermerge(["serve"], { LAYERMERGE_DATA_DIR: dir, PORT: "0", REDIS_URL: "", DATABASE_URL: "", LOG_LEVEL: "warn", LAYERMERGE_WORKERS: "1", LAYERMERGE_DATASET_ROOTS: "/data" }); // its dataset is recorded (verify: false) under /data
+  const schema = `bench_api_${Date.now().toString(36)}`;
+  let databaseUrl = "";
+  if (postgres) {
+    const u = new URL(postgres);
+    u.searchParams.set("schema", schema);
+    databaseUrl = u.toString();
+  }
+  const server = startLayermerge(["serve"], { LAYERMERGE_DATA_DIR: dir, PORT: "0", REDIS_URL: "", DATABASE_URL: databaseUrl, LOG_LEVEL: "warn", LAYERMERGE_WORKERS: "1", LAYERMERGE_DATASET_ROOTS: "/data" });
+  const pid = server.child.pid!;
   try {
-    const url = (await server.waitFor(/serving GraphQL at (http:\/\/\S+\/graphql)/))[1];
+    const url = (await server.waitFor(/serving GraphQL at (http:\/\/\S+\/graphql)/))[1]!;
     const origin = url.replace(/\/graphql$/, "");
-    console.log(`server: ${url} (embedded shape: SQLite, merges in a worker thread of the same process)`);
+    const provider = postgres ? "postgres" : "sqlite";
+    console.log(`server: ${url} (embedded shape, ${provider}; merges in a worker thread of the server process); load generator: autocannon in the bench process`);
+    const seedStarted = Date.now();
+    const registry = await seedRegistry(url, { models: MODELS, bigFloats: MODEL_FLOATS, wideTensors: WIDE_TENSORS });
+    console.log(`registry: ${registry.modelCount} models, seeded in ${((Date.now() - seedStarted) / 1000).toFixed(0)} s`);
 
-    // A registry a dashboard would show: 300 models in chains, each with a score.
-    const taskId = (await gql(url, `mutation { createTask(input: { key: "sem", name: "Semantic", kind: SEMANTIC, primaryMetric: MIOU }) { id } }`)).createTask.id;
-    const backboneId = (await gql(url, `mutation { createBackbone(input: { name: "MiT-B5" }) { id } }`)).createBackbone.id;
-    const datasetId = (await gql(url, `mutation($t: ID!) { createDataset(input: { name: "cs", taskId: $t, format: CITYSCAPES, location: "/data/cs", verify: false, classes: [{ id: 0, name: "road", isThing: false }] }) { id } }`, { t: taskId })).createDataset.id;
-    let previous: string | null = null;
-    for (let i = 0; i < 300; i++) {
-      const id: string = (await gql(url, `mutation($i: CreateModelInput!) { createModel(input: $i) { id } }`, { i: { name: `model-${i}`, taskId, backboneId, tags: ["bench"] } })).createModel.id;
-      await gql(url, `mutation($i: RecordEvaluationInput!) { recordEvaluation(input: $i) { id } }`, { i: { modelId: id, datasetId, score: (i % 97) / 100, source: "bench" } });
-      if (previous && i % 5 !== 0) await gql(url, `mutation($i: AddLineageEdgeInput!) { addLineageEdge(input: $i) { id } }`, { i: { parentId: previous, childId: id, relation: "CHECKPOINT_OF" } });
-      previous = id;
-    }
-    // Three large models to merge.
-    const big: string[] = [];
-    for (let s = 0; s < 3; s++) {
-      const data = new Float32Array(MODEL_FLOATS);
-      for (let i = 0; i < data.length; i++) data[i] = ((i + s) % 1000) / 1000;
-      const bytes = writeSafetensors([{ name: "enc.weight", dtype: "F32", shape: [MODEL_FLOATS], data: new Uint8Array(data.buffer) }]);
-      const put = (await (await fetch(`${origin}/artifacts`, { method: "PUT", body: bytes })).json()) as { sha256: string };
-      big.push((await gql(url, `mutation($i: RegisterModelInput!) { registerModel(input: $i) { id } }`, { i: { name: `big-${s}`, taskId, artifactSha256: put.sha256 } })).registerModel.id);
-    }
-    const modelBytes = MODEL_FLOATS * 4;
-    // Three wide models: planning a merge visits every tensor of every input.
-    const wide: string[] = [];
-    for (let s = 0; s < 3; s++) {
-      const tensors = Array.from({ length: WIDE_TENSORS }, (_, i) => ({ name: `blocks.${i}.weight`, dtype: "F32" as const, shape: [2], data: new Uint8Array(new Float32Array([s, i]).buffer) }));
-      const put = (await (await fetch(`${origin}/artifacts`, { method: "PUT", body: writeSafetensors(tensors) })).json()) as { sha256: string };
-      wide.push((await gql(url, `mutation($i: RegisterModelInput!) { registerModel(input: $i) { id } }`, { i: { name: `wide-${s}`, taskId, artifactSha256: put.sha256 } })).registerModel.id);
-    }
-
-    const query = JSON.stringify({
-      query: `query($d: ID!) { models(first: 50, orderBy: { field: NAME }) { totalCount edges { node { id name task { key } backbone { name } parents { name } score(datasetId: $d) } } } }`,
-      variables: { d: datasetId },
+    // 1. Dashboard queries against the floor (before and after them).
+    const [floor, ...queries] = dashboardQueries(registry);
+    const floorBefore = await measure(url, pid, floor!.name, floor!.body);
+    const rows = [];
+    for (const q of queries) rows.push(await measure(url, pid, q.name, q.body));
+    const floorAfter = await measure(url, pid, `${floor!.name} (again)`, floor!.body);
+    const floorRate = (floorBefore["req/s"] + floorAfter["req/s"]) / 2;
+    const goals: Record<string, { ratio: number; p99?: number }> = {
+      "dashboard: models(first: 50)": { ratio: 0.35, p99: 250 },
+      "leaderboard(first: 50) + gains": { ratio: 0.25 },
+      "model page": { ratio: 0.25 },
+      "lineage(depth: 3) of a merge": { ratio: 0.25 },
+    };
+    const table = [floorBefore, ...rows, floorAfter].map((r) => {
+      const goal = goals[r.query];
+      const ratio = Math.round((1000 * r["req/s"]) / floorRate) / 1000;
+      const met = goal ? ratio >= goal.ratio && (goal.p99 === undefined || r["p99 ms"] <= goal.p99) && r.errors === 0 : null;
+      return { ...r, "× floor": ratio, goal: goal ? `≥ ${goal.ratio}×${goal.p99 ? `, p99 ≤ ${goal.p99} ms` : ""}, 0 errors` : "", met: met === null ? "" : met ? "yes" : "NO" };
     });
-    await run(url, query); // warm-up (connections, caches, JIT)
-    const idle = await run(url, query);
+    console.table(table);
 
-    // Keep merges running for the whole measurement: each a new recipe (STEP cutoff), back to back.
-    let merging = true;
-    let merges = 0;
-    let mergeSeconds = 0;
-    const mergeLoop = (async () => {
-      for (let k = 1; merging; k++) {
-        const started = Date.now();
-        const job = (await gql(url, `mutation($i: StartMergeInput!) { startMerge(input: $i) { id } }`, { i: { anchorId: big[0], modelIds: [big[1], big[2]], schedule: { kind: "STEP", cutoff: 1 / (k + 1) }, output: { name: `merged-${k}` } } })).startMerge.id;
-        for (;;) {
-          const { job: j } = await gql(url, `query($id: ID!) { job(id: $id) { status } }`, { id: job });
-          if (!["QUEUED", "RUNNING"].includes(j.status)) break;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        merges++;
-        mergeSeconds += (Date.now() - started) / 1000;
-      }
-    })();
-    await new Promise((r) => setTimeout(r, 500)); // the first merge is under way
-    const loaded = await run(url, query);
-    merging = false;
-    await mergeLoop;
+    // 2. Merge jobs idle, then while the dashboard query saturates the server.
+    const dashboard = queries[0]!;
+    const merge = async (k: number) => {
+      const job = (await gql(url, `mutation($i: StartMergeInput!) { startMerge(input: $i) { id } }`, {
+        i: { anchorId: registry.big[0], modelIds: [registry.big[1], registry.big[2]], schedule: { kind: "STEP", cutoff: 1 / (k + 2) }, output: { name: `bench-merge-${k}` } },
+      })).startMerge.id;
+      return jobSeconds(url, job);
+    };
+    const idle: number[] = [];
+    for (let k = 0; k < MERGES; k++) idle.push(await merge(k));
+    const saturating = load(url, dashboard.body, 3600);
+    await new Promise((r) => setTimeout(r, 2000)); // the load is established
+    const saturated: number[] = [];
+    for (let k = MERGES; k < 2 * MERGES; k++) saturated.push(await merge(k));
+    saturating.stop();
+    const loadResult = await saturating.done;
+    const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+    const mergeRatio = median(saturated) / median(idle);
+    const mb = (3 * MODEL_FLOATS * 4) / 2 ** 20;
+    console.log(`merge of 3 × ${(mb / 3).toFixed(0)} MiB, job created → finished: idle ${idle.map((s) => s.toFixed(2)).join(", ")} s; ` +
+      `while ${dashboard.name} saturates the server (${Math.round(loadResult.requests.average)} req/s, p99 ${loadResult.latency.p99} ms) ${saturated.map((s) => s.toFixed(2)).join(", ")} s; ` +
+      `median ratio ${mergeRatio.toFixed(2)} (goal ≤ 2)`);
 
-    // The most expensive queries the default limits accept (cost ≤ 5,000, ≤ 10 expensive fields).
-    const plans = (count: number, selection: string) =>
-      JSON.stringify({ query: `{ ${Array.from({ length: count }, (_, i) => `p${i}: mergePlan(input: { anchorId: "${wide[0]}", modelIds: ["${wide[1]}", "${wide[2]}"] }) { ${selection} }`).join(" ")} }` });
-    const page = JSON.stringify({
-      query: `{ models(first: 500) { edges { node { id name task { key } backbone { name } parents { name } children { name } sourceDataset { name } targetDataset { name } structure { hash } } } } }`,
-    });
-    const health = [
-      await healthWhile(url, origin, "nothing (baseline on this machine)", null),
-      await healthWhile(url, origin, `10 × mergePlan of 3 × ${WIDE_TENSORS} tensors`, plans(10, "layerCount mergedTensorCount expectedOutputBytes")),
-      await healthWhile(url, origin, `3 × the same with its tensors and layers`, plans(3, "layerCount layers { index weights } tensors { name action }")),
-      await healthWhile(url, origin, "models(first: 500) with 7 relations each", page),
-    ];
-    console.table(health);
+    // 3. /healthz while the most expensive accepted queries run.
+    const health = await healthWhile(url, origin, registry.wide, WIDE_TENSORS);
     const worstHealthP99 = Math.max(...health.slice(1).map((h) => h["healthz p99 ms"]));
+    console.table(health);
     console.log(`/healthz p99 while the most expensive accepted queries run: ${worstHealthP99} ms (goal ≤ 100 ms)`);
 
-    const row = (label: string, r: autocannon.Result) => ({
-      condition: label,
-      "p50 ms": r.latency.p50,
-      "p99 ms": r.latency.p99,
-      "req/s": Math.round(r.requests.average),
-      errors: r.errors + r.non2xx,
-    });
-    const table = [row("idle", idle), row("during merges", loaded)];
-    console.table(table);
-    const ratio = loaded.latency.p99 / idle.latency.p99;
-    console.log(`p99 under load / p99 idle = ${ratio.toFixed(2)} (target ≤ 2.0)`);
-    console.log(`${merges} merges of 3 × ${(modelBytes / 2 ** 20).toFixed(0)} MiB ran during the loaded window (${(mergeSeconds / Math.max(1, merges)).toFixed(1)} s each on average)`);
-    console.log(`machine: ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}; ${CONNECTIONS} connections, ${SECONDS} s per run`);
-    const out = path.join(__dirname, "results", "api.json");
+    const loadavg = os.loadavg();
+    console.log(`machine: ${os.cpus().length} cores, load average ${loadavg.map((l) => l.toFixed(2)).join(" ")}; ${CONNECTIONS} connections, ${SECONDS} s per run`);
+    const out = path.join(__dirname, "results", `api-${provider}.json`);
     fs.mkdirSync(path.dirname(out), { recursive: true });
-    fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), connections: CONNECTIONS, seconds: SECONDS, modelBytes, merges, table, ratio, health, worstHealthP99, loadavg: os.loadavg() }, null, 2));
+    fs.writeFileSync(out, JSON.stringify({
+      date: new Date().toISOString(), provider, connections: CONNECTIONS, seconds: SECONDS, models: registry.modelCount, floorReqPerSecond: floorRate, table,
+      merge: { modelBytes: MODEL_FLOATS * 4, idleSeconds: idle, saturatedSeconds: saturated, ratio: mergeRatio, saturatingReqPerSecond: Math.round(loadResult.requests.average), saturatingP99: loadResult.latency.p99 },
+      health, worstHealthP99, loadavg, cores: os.cpus().length,
+    }, null, 2) + "\n");
     console.log(`saved ${out}`);
   } finally {
     await server.kill("SIGTERM");
     fs.rmSync(dir, { recursive: true, force: true });
+    if (postgres) {
+      const client = new Client({ connectionString: postgres });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await client.end();
+    }
   }
 }
 

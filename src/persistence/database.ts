@@ -6,7 +6,8 @@ import { PrismaClient as PostgresClient } from "./generated/postgres/client";
 import { migrate, sqliteFilePath } from "./migrate";
 import { parsePostgresUrl } from "./postgresUrl";
 import { providerOf } from "../config/config";
-import { directSql, type AdapterConnection, type DirectSql } from "./directSql";
+import { directSql, type AdapterConnection, type DirectReader, type DirectSql } from "./directSql";
+import { sqliteReader } from "./sqliteReads";
 import { startSqliteCheckpointer, type SqliteCheckpointer } from "./sqliteCheckpointer";
 
 /**
@@ -53,6 +54,7 @@ export async function openDatabase(databaseUrl: string, options: OpenOptions = {
   let prisma: Db;
   let pool: Pool | undefined;
   let checkpointer: SqliteCheckpointer | undefined;
+  let reader: DirectReader | undefined;
   if (provider === "sqlite") {
     const file = sqliteFilePath(databaseUrl);
     const adapter = instrument(new PrismaBetterSQLite3({ url: file, timeout: 10_000 }), hooks);
@@ -61,6 +63,16 @@ export async function openDatabase(databaseUrl: string, options: OpenOptions = {
     // loop) only as a backstop, past 16 MB of WAL.
     await prisma.$queryRawUnsafe(`PRAGMA wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`);
     checkpointer = startSqliteCheckpointer(file);
+    const read = sqliteReader(() => {
+      const client = (connection as unknown as { client?: import("better-sqlite3").Database } | undefined)?.client;
+      if (!client) throw new Error("the database is not connected");
+      return client;
+    });
+    reader = (statement, values) => {
+      const rows = read(statement, values);
+      if (rows) queries += 1;
+      return rows;
+    };
   } else {
     const { connectionString, schema } = parsePostgresUrl(databaseUrl);
     pool = new Pool({ connectionString, options: `-c search_path="${schema}"`, max: 10 });
@@ -75,7 +87,7 @@ export async function openDatabase(databaseUrl: string, options: OpenOptions = {
     direct: directSql(provider, () => {
       if (!connection) throw new Error("the database is not connected");
       return connection;
-    }),
+    }, reader),
     async close() {
       await prisma.$disconnect();
       if (pool) await pool.end();

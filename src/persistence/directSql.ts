@@ -82,16 +82,24 @@ interface AdapterQuery {
   argTypes: Array<{ scalarType: string; arity: "scalar" }>;
 }
 
-export function directSql(provider: Provider, connection: () => AdapterConnection): DirectSql {
-  const queries = (q: () => AdapterQueryable): DirectQueries => ({
+/**
+ * Runs a read-only statement outside any transaction itself, rows as objects (see sqliteReads);
+ * undefined for a statement it does not run, which then goes to the adapter.
+ */
+export type DirectReader = (statement: string, values: readonly SqlValue[]) => Array<Record<string, unknown>> | undefined;
+
+export function directSql(provider: Provider, connection: () => AdapterConnection, reader?: DirectReader): DirectSql {
+  const queries = (q: () => AdapterQueryable, read?: DirectReader): DirectQueries => ({
     async query(text) {
+      const direct = read?.(statementText(provider, text), text.values);
+      if (direct) return direct;
       const { columnNames, rows } = await q().queryRaw(render(provider, text));
       return rows.map((row) => Object.fromEntries(columnNames.map((name, i) => [name, row[i]])));
     },
     execute: (text) => q().executeRaw(render(provider, text)),
   });
   return {
-    ...queries(connection),
+    ...queries(connection, reader),
     async transaction(use) {
       const tx = await connection().startTransaction();
       let result;
@@ -109,10 +117,16 @@ export function directSql(provider: Provider, connection: () => AdapterConnectio
   };
 }
 
-/** The adapter's query: `?` or `$n` placeholders, and each value's type as the adapters read it. */
-function render(provider: Provider, text: SqlText): AdapterQuery {
+/** The statement with the provider's placeholders (`?` or `$n`), e.g. for Prisma's `$queryRawUnsafe`. */
+export function statementText(provider: Provider, text: SqlText): string {
   let statement = text.strings[0]!;
   for (let i = 1; i < text.strings.length; i++) statement += (provider === "postgres" ? `$${i}` : "?") + text.strings[i];
+  return statement;
+}
+
+/** The adapter's query: the statement, and each value's type as the adapters read it. */
+function render(provider: Provider, text: SqlText): AdapterQuery {
+  const statement = statementText(provider, text);
   const args: unknown[] = [];
   const argTypes: AdapterQuery["argTypes"] = [];
   for (const value of text.values) {

@@ -15,6 +15,8 @@ import { connectionFrom, decodeCursor, encodeCursor, pageSize } from "./paginati
 import { formatSeconds } from "./format";
 import { confinePath, datasetRule } from "./pathConfinement";
 import { MergeScratch } from "./mergeScratch";
+import type { ModelReads } from "./modelReads";
+import type { Loaders } from "./loaders";
 
 export interface StartEvaluationInput {
   modelId: string;
@@ -65,6 +67,7 @@ export class EvaluationService {
     private readonly jobs: () => JobRunner,
     /** LAYERMERGE_DATASET_ROOTS, checked again here: a dataset recorded before they existed may lie anywhere. */
     private readonly datasetRoots: readonly string[] = [],
+    private readonly reads?: ModelReads,
   ) {
     this.scratch = new MergeScratch(db, store.scratchDir);
   }
@@ -275,6 +278,12 @@ export class EvaluationService {
   async leaderboard(args: { datasetId: string; first?: number | null; after?: string | null }) {
     const first = pageSize(args.first);
     const cursor = decodeCursor(args.after);
+    if (this.reads) {
+      if (!(await this.reads.datasetExists(args.datasetId))) throw badInput(`datasetId ${JSON.stringify(args.datasetId)} does not exist`, "datasetId");
+      const { rows, totalCount, rankBase } = await this.reads.leaderboard(args.datasetId, cursor ? { score: Number(cursor.value), modelId: cursor.id } : null, first + 1);
+      const ranked = rows.map((r, i) => ({ ...r, rank: rankBase + i + 1 }));
+      return connectionFrom(ranked, first, cursor !== null, totalCount, (r) => encodeCursor(r.score, r.modelId));
+    }
     if (!(await this.db.dataset.findUnique({ where: { id: args.datasetId }, select: { id: true } }))) throw badInput(`datasetId ${JSON.stringify(args.datasetId)} does not exist`, "datasetId");
     const where = { datasetId: args.datasetId, model: { deletedAt: null } };
     const after = cursor ? { OR: [{ score: { lt: Number(cursor.value) } }, { score: Number(cursor.value), modelId: { gt: cursor.id } }] } : {};
@@ -287,21 +296,22 @@ export class EvaluationService {
     return connectionFrom(ranked, first, cursor !== null, totalCount, (r) => encodeCursor(r.score, r.modelId));
   }
 
-  /** A merged model's score minus each parent's, and minus the best parent's (negative when the merge is worse). */
-  async gain(mergeId: string, datasetId: string) {
-    const merge = await this.db.merge.findUnique({ where: { id: mergeId }, include: { inputs: { where: { role: { in: ["ANCHOR", "CONTRIBUTOR"] } }, orderBy: { position: "asc" } } } });
-    if (!merge) throw notFound("merge", mergeId);
-    const ids = [merge.outputModelId!, ...merge.inputs.map((i) => i.modelId)];
-    const scores = await this.db.modelScore.findMany({ where: { datasetId, modelId: { in: ids } } });
-    const byModel = new Map(scores.map((s) => [s.modelId, s.score]));
-    const own = byModel.get(merge.outputModelId!) ?? null;
-    const perParent = merge.inputs.map((i) => {
-      const parent = byModel.get(i.modelId);
-      return { modelId: i.modelId, score: parent ?? null, delta: own != null && parent != null ? own - parent : null };
+  /**
+   * A merged model's score minus each parent's, and minus the best parent's (negative when the
+   * merge is worse). Through the request's loaders: a leaderboard page asks it of every merge
+   * on the page, which then costs one query for all their inputs and one for all the scores.
+   */
+  async gain(merge: { id: string; outputModelId: string | null }, datasetId: string, loaders: Loaders) {
+    const inputs = (await loaders.mergeInputs.load(merge.id)).filter((i) => i.role === "ANCHOR" || i.role === "CONTRIBUTOR");
+    const score = (modelId: string) => loaders.score.load(`${modelId}|${datasetId}`);
+    const [own, ...parents] = await Promise.all([merge.outputModelId ? score(merge.outputModelId) : null, ...inputs.map((i) => score(i.modelId))]);
+    const perParent = inputs.map((i, k) => {
+      const parent = parents[k] ?? null;
+      return { modelId: i.modelId, score: parent, delta: own != null && parent != null ? own - parent : null };
     });
     const parentScores = perParent.map((p) => p.score).filter((s): s is number => s != null);
     const best = parentScores.length ? Math.max(...parentScores) : null;
-    return { datasetId, score: own, bestParentScore: best, vsBestParent: own != null && best != null ? own - best : null, perParent };
+    return { datasetId, score: own ?? null, bestParentScore: best, vsBestParent: own != null && best != null ? own - best : null, perParent };
   }
 }
 

@@ -1,4 +1,5 @@
 import { Prisma } from "../persistence/generated/sqlite/client";
+import { joinSql, sql, statementText, type SqlText } from "../persistence/directSql";
 import type { Db, Provider } from "../persistence/database";
 import { badInput, conflict } from "../core/errors";
 import { LineageDirection, LineageRelation } from "../domain/enums";
@@ -6,6 +7,7 @@ import { oneOf } from "./validate";
 import { isUniqueViolation } from "./prismaErrors";
 import type { Loaders } from "./loaders";
 import type { ModelRow } from "./modelService";
+import type { ModelReads } from "./modelReads";
 
 export interface LineageEdgeInput {
   parentId: string;
@@ -33,6 +35,8 @@ export class LineageService {
   constructor(
     private readonly db: Db,
     private readonly provider: Provider,
+    /** Reads past Prisma's query engine (a lineage page is one of a dashboard's queries). */
+    private readonly reads: ModelReads,
   ) {}
 
   /**
@@ -103,12 +107,14 @@ export class LineageService {
       throw badInput(`depth must be an integer from 0 to ${MAX_LINEAGE_DEPTH} (got ${depth})`, "depth");
     }
     const relations = args.relations?.map((r, i) => oneOf(r, LineageRelation, `relations.${i}`)) ?? null;
-    const root = await this.db.model.findUnique({ where: { id: args.modelId }, select: { id: true } });
-    if (!root) throw badInput(`modelId ${JSON.stringify(args.modelId)} does not exist`, "modelId");
+    if (!(await this.reads.modelExists(args.modelId))) throw badInput(`modelId ${JSON.stringify(args.modelId)} does not exist`, "modelId");
+    const root = { id: args.modelId };
     const direction = args.direction ?? LineageDirection.BOTH;
     const nodes = new Set<string>([root.id]);
-    const up = direction !== LineageDirection.DESCENDANTS ? await this.walk(root.id, "up", depth, relations) : new Set<string>();
-    const down = direction !== LineageDirection.ANCESTORS ? await this.walk(root.id, "down", depth, relations) : new Set<string>();
+    const [up, down] = await Promise.all([
+      direction !== LineageDirection.DESCENDANTS ? this.walk(root.id, "up", depth, relations) : new Set<string>(),
+      direction !== LineageDirection.ANCESTORS ? this.walk(root.id, "down", depth, relations) : new Set<string>(),
+    ]);
     for (const id of up) nodes.add(id);
     for (const id of down) nodes.add(id);
     const ids = [...nodes];
@@ -116,16 +122,11 @@ export class LineageService {
     // ancestors (or the root), a descendant-side edge its parent among the descendants.
     const upIds = [...up, root.id];
     const downIds = [...down, root.id];
-    const edges = await this.db.lineageEdge.findMany({
-      where: {
-        ...(relations ? { relation: { in: relations } } : {}),
-        OR: [
-          ...(direction !== LineageDirection.DESCENDANTS ? [{ childId: { in: upIds }, parentId: { in: [...up] } }] : []),
-          ...(direction !== LineageDirection.ANCESTORS ? [{ parentId: { in: downIds }, childId: { in: [...down] } }] : []),
-        ],
-      },
-      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
-    });
+    const list = (values: string[]) => (values.length ? joinSql(values.map((v) => sql`${v}`), ", ") : sql`NULL`);
+    const along: SqlText[] = [];
+    if (direction !== LineageDirection.DESCENDANTS) along.push(sql`("childId" IN (${list(upIds)}) AND "parentId" IN (${list([...up])}))`);
+    if (direction !== LineageDirection.ANCESTORS) along.push(sql`("parentId" IN (${list(downIds)}) AND "childId" IN (${list([...down])}))`);
+    const edges = await this.reads.edgesWhere(sql`(${joinSql(along, " OR ")}) ${relations ? sql`AND "relation" IN (${list(relations)})` : sql``}`);
     return { nodeIds: ids, edges };
   }
 
@@ -159,15 +160,18 @@ export class LineageService {
     return out;
   }
 
-  /** Ids reachable from `start` (excluded) within `depth` hops; one recursive query. */
-  private async walk(start: string, way: "up" | "down", depth: number, relations: string[] | null, db: Db = this.db): Promise<Set<string>> {
+  /**
+   * Ids reachable from `start` (excluded) within `depth` hops; one recursive query, sent
+   * directly, or through Prisma inside an edge insert's transaction (`tx`).
+   */
+  private async walk(start: string, way: "up" | "down", depth: number, relations: string[] | null, tx?: Db): Promise<Set<string>> {
     if (depth === 0) return new Set();
-    const next = way === "up" ? Prisma.raw(`e."parentId"`) : Prisma.raw(`e."childId"`);
-    const from = way === "up" ? Prisma.raw(`e."childId"`) : Prisma.raw(`e."parentId"`);
-    const relationFilter = relations && relations.length ? Prisma.sql`AND e."relation" IN (${Prisma.join(relations)})` : relations ? Prisma.sql`AND 1 = 0` : Prisma.empty;
+    const next = way === "up" ? sql`e."parentId"` : sql`e."childId"`;
+    const from = way === "up" ? sql`e."childId"` : sql`e."parentId"`;
+    const relationFilter = relations && relations.length ? sql`AND e."relation" IN (${joinSql(relations.map((r) => sql`${r}`), ", ")})` : relations ? sql`AND 1 = 0` : sql``;
     // UNION (not UNION ALL) drops repeated (id, depth) rows, which bounds diamonds; depth
     // bounds everything else.
-    const rows = await db.$queryRaw<Array<{ id: string }>>`
+    const statement = sql`
       WITH RECURSIVE walk(id, depth) AS (
         SELECT CAST(${start} AS TEXT), 0
         UNION
@@ -176,6 +180,9 @@ export class LineageService {
         WHERE w.depth < ${depth} ${relationFilter}
       )
       SELECT DISTINCT id FROM walk WHERE id <> ${start}`;
-    return new Set(rows.map((r) => r.id));
+    const ids = tx
+      ? (await tx.$queryRawUnsafe<Array<{ id: string }>>(statementText(this.provider, statement), ...statement.values)).map((r) => r.id)
+      : await this.reads.ids(statement);
+    return new Set(ids);
   }
 }

@@ -10,6 +10,7 @@ import { updateContract, type StoredContract } from "./contractFromFile";
 import { containsInsensitive } from "./datasetService";
 import { joinSql, sql, type DirectQueries } from "../persistence/directSql";
 import { cuid } from "../persistence/cuid";
+import type { ModelReads } from "./modelReads";
 
 export type ModelRow = Awaited<ReturnType<Db["model"]["findFirstOrThrow"]>>;
 
@@ -83,9 +84,15 @@ export interface ValidatedModel {
 }
 
 export class ModelService {
-  constructor(private readonly db: Db, private readonly provider: Provider) {}
+  constructor(
+    private readonly db: Db,
+    private readonly provider: Provider,
+    /** Direct reads for the unfiltered pages dashboards ask for; without them, Prisma reads all. */
+    private readonly reads?: ModelReads,
+  ) {}
 
-  get(id: string) {
+  async get(id: string): Promise<ModelRow | null> {
+    if (this.reads) return (await this.reads.models([id]))[0] ?? null;
     return this.db.model.findUnique({ where: { id } });
   }
 
@@ -96,6 +103,11 @@ export class ModelService {
     const field = args.orderBy?.field === ModelSortField.NAME ? "name" : "createdAt";
     const defaultDirection = field === "name" ? SortDirection.ASC : SortDirection.DESC;
     const direction = (args.orderBy?.direction ?? defaultDirection) === SortDirection.ASC ? "asc" : "desc";
+    const cursorOf = (m: ModelRow) => encodeCursor(field === "name" ? m.name : m.createdAt.toISOString(), m.id);
+    if (this.reads && isEmptyFilter(args.where)) {
+      const { rows, totalCount } = await this.reads.page({ field, direction, after: cursor, take: first + 1, includeDeleted: Boolean(args.includeDeleted) });
+      return connectionFrom(rows, first, cursor !== null, totalCount, cursorOf);
+    }
     const filters = [this.buildWhere(args.where ?? {}, "where", 0)];
     if (!args.includeDeleted) filters.push({ deletedAt: null });
     const where = { AND: filters };
@@ -107,7 +119,7 @@ export class ModelService {
       }),
       this.db.model.count({ where }),
     ]);
-    return connectionFrom(rows, first, cursor !== null, totalCount, (m) => encodeCursor(field === "name" ? m.name : m.createdAt.toISOString(), m.id));
+    return connectionFrom(rows, first, cursor !== null, totalCount, cursorOf);
   }
 
   /**
@@ -367,4 +379,9 @@ export class ModelService {
     if (where.NOT) parts.push({ NOT: this.buildWhere(where.NOT, `${field}.NOT`, depth + 1) });
     return parts.length ? { AND: parts } : {};
   }
+}
+
+/** No filter given, or only fields left null (a GraphQL client sending its form's empty values). */
+function isEmptyFilter(where: ModelWhere | null | undefined): boolean {
+  return !where || Object.values(where).every((value) => value == null);
 }

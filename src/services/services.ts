@@ -10,6 +10,7 @@ import { LineageService } from "./lineageService";
 import { SimilarityService } from "./similarityService";
 import { createLoaders } from "./loaders";
 import { ModelService } from "./modelService";
+import { ModelReads } from "./modelReads";
 import { RegistrationService } from "./registrationService";
 import { StructureCatalog } from "./structureCatalog";
 import { StructureService } from "./structureService";
@@ -63,7 +64,8 @@ async function createStore(config: Config): Promise<ArtifactStore> {
 export function createServices(config: Config, infra: Infrastructure, logger: Logger) {
   const { prisma: db, provider } = infra.database;
   const catalog = new StructureCatalog(db);
-  const models = new ModelService(db, provider);
+  const reads = new ModelReads(infra.database.direct);
+  const models = new ModelService(db, provider, reads);
   const events = new JobEvents();
   let runner: JobRunner | undefined;
   const jobRunner = () => {
@@ -72,9 +74,9 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
   };
   const artifacts = new ArtifactService(db, infra.database.direct, infra.store, config.uploadTtlMs, provider, logger);
   const merges = new MergeService(db, infra.store, infra.pool, catalog, models, jobRunner, { artifacts: config.artifacts, dataDir: config.dataDir, env: config.storeEnv }, artifacts);
-  const lineage = new LineageService(db, provider);
+  const lineage = new LineageService(db, provider, reads);
   const similarity = new SimilarityService(db, infra.store, infra.pool, catalog, lineage, logger);
-  const evaluations = new EvaluationService(db, infra.store, infra.pool, jobRunner, config.datasetRoots);
+  const evaluations = new EvaluationService(db, infra.store, infra.pool, jobRunner, config.datasetRoots, reads);
   const handlers: JobHandlers = {
     MERGE: (payload, ctx) => merges.run(payload, ctx),
     EVALUATE: (payload, ctx) => evaluations.run(payload, ctx),
@@ -156,7 +158,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
     candidates: new CandidateService(db, catalog, similarity),
     artifacts,
     registration: new RegistrationService(db, infra.store, infra.pool, catalog, models, config, infra.database.direct, artifacts),
-    createLoaders: () => createLoaders(db),
+    createLoaders: () => createLoaders(db, reads),
   };
 }
 

@@ -95,7 +95,7 @@ export class ModelEvaluationResolver {
 export class MergeGainResolver {
   @FieldResolver(() => MergeGain, { description: "The merged model's score minus each parent's and minus the best parent's on the dataset." })
   gain(@Root() merge: Merge, @Arg("datasetId", () => ID) datasetId: string, @Ctx() ctx: GraphQLContext) {
-    return ctx.services.evaluations.gain(merge.id, datasetId);
+    return ctx.services.evaluations.gain(merge, datasetId, ctx.loaders);
   }
 }
 
