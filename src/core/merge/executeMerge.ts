@@ -2,93 +2,18 @@ import { DomainError, badInput, invariant } from "../errors";
 import type { TensorInfo } from "../structure/types";
 import { DTYPE_BYTES } from "../structure/types";
 import { decodeInto } from "./decodeFloats";
-import { dropStreamKey, dropThreshold } from "./dropMask";
 import { countNonFinite, encodeFromFloats } from "./encodeFloats";
 import { FloatArray, viewAs } from "./floatArrays";
-import { createLayerwiseAccumulator, returnLayerwiseAccumulator, takeLayerwiseAccumulator, type LayerwiseAccumulator } from "./layerwiseAccumulator";
-import { addWeighted, addWeightedDelta, addWeightedDroppedDelta, applyTaskVector } from "./mergeKernels";
+import type { LayerwiseAccumulator } from "./layerwiseAccumulator";
+import { BASE_MODEL_INDEX, type MergeExecution, type MergeExecutionOptions, type MergeIo, type RangeReader } from "./mergeIo";
+import { MERGE_METHODS } from "./mergeMethods";
+import type { FusedWeightedSum, TensorMerge } from "./methods/mergeMethod";
 import { OutputPool } from "./outputPool";
 import { OutputSlots } from "./outputSlots";
 import type { MergePlan, PlannedTensor } from "./planMerge";
-import { tiesMerge } from "./tiesMerge";
 
-/** Model index of the base model in `MergeIo` calls. */
-export const BASE_MODEL_INDEX = -1;
-
-/**
- * Where tensor data comes from; keeps the executor independent of ONNX and safetensors.
- * Model indexes: 0 = anchor, 1..n = contributors in plan order, -1 = base.
- */
-export interface MergeIo {
-  /** Little-endian bytes of the whole tensor in its own dtype (typed ONNX fields decoded). */
-  readTensor(modelIndex: number, tensor: TensorInfo): Promise<Uint8Array>;
-  /**
-   * Optional: bytes of elements [elementStart, elementStart + elementCount). When given, large
-   * LAYERWISE / TASK_ARITHMETIC / DARE tensors are merged chunk by chunk, so memory per input is
-   * one chunk rather than one tensor.
-   */
-  readTensorRange?(modelIndex: number, tensor: TensorInfo, elementStart: number, elementCount: number): Promise<Uint8Array>;
-  /**
-   * Optional, fastest: for a tensor stored as contiguous little-endian bytes of its dtype, a
-   * reader that copies elements into a buffer the executor owns; null for other encodings. With
-   * it, LAYERWISE merges reuse two read buffers for the whole merge and keep the next read in
-   * flight while computing on the current one; tensors whose inputs all have readers are chunked.
-   */
-  rangeReader?(modelIndex: number, tensor: TensorInfo): RangeReader | null;
-}
-
-/** Copies the bytes of elements [elementStart, elementStart + elementCount) into `into` (exactly that long). */
-export type RangeReader = (elementStart: number, elementCount: number, into: Uint8Array) => Promise<void>;
-
-export interface MergeExecutionOptions {
-  /** Fraction of the merge's input bytes read so far (0..1), and what is being done. */
-  onProgress?(fraction: number, message: string): void;
-  signal?: AbortSignal;
-  /** Elements per chunk when ranges can be read (default 2^17: 512 KiB of float32 per input, so a chunk of every input and the accumulator stay in the CPU caches). */
-  chunkElements?: number;
-  /** LAYERWISE arithmetic: WebAssembly SIMD or scalar JavaScript (default: SIMD when available). Same bits either way. */
-  kernels?: "simd" | "js";
-  /**
-   * Names of the merged tensors in the order `getMergedTensorBytes` will ask for them (the
-   * rewriter's: anchor file order). A hint: it lets the next tensor's first read start while
-   * this one finishes; another order only wastes that read.
-   */
-  requestOrder?: readonly string[];
-}
-
-export interface MergeExecution {
-  /**
-   * The output bytes of one anchor tensor, in the anchor's dtype: merged for the plan's merged
-   * tensors, the anchor's own bytes for copied ones. This is the callback format rewriters take.
-   * Inputs are read, merged and released inside the call: nothing is kept between tensors.
-   * Calls must not overlap (the rewriters await each): they share the merge's read buffers.
-   */
-  getMergedTensorBytes(tensor: TensorInfo): Promise<Uint8Array>;
-  /**
-   * The same bytes as `getMergedTensorBytes`, in pieces, in order: a LAYERWISE tensor chunk by
-   * chunk, straight from the accumulator's memory, so no tensor-sized buffer is made (other
-   * tensors come as one piece). Every piece must be handed to `recycle` once nothing reads it;
-   * until then its memory is not reused (a merge whose pieces are not recycled copies instead).
-   * The iteration must finish (or be abandoned) before the next tensor is asked for.
-   */
-  mergedTensorChunks(tensor: TensorInfo): AsyncIterable<Uint8Array>;
-  /** Merged tensors produced so far. */
-  readonly mergedTensorsDone: number;
-  /** Checks every merged tensor was produced and reports progress 1. */
-  finish(): void;
-  /**
-   * Gives the merge's working memory back for the next merge on this thread. Call it once the
-   * output is written (or abandoned) and nothing reads the pieces any more; the execution must
-   * not be used afterwards. Optional: without it the memory is left to the garbage collector.
-   */
-  dispose(): void;
-  /**
-   * Hands back bytes returned by getMergedTensorBytes once nothing reads them any more (the file
-   * sink calls this after writing them), so later tensors reuse the memory. Optional; other
-   * buffers, or pieces of one, are ignored.
-   */
-  recycle(bytes: Uint8Array): void;
-}
+export { BASE_MODEL_INDEX } from "./mergeIo";
+export type { MergeIo, RangeReader, MergeExecutionOptions, MergeExecution } from "./mergeIo";
 
 export const DEFAULT_CHUNK_ELEMENTS = 1 << 17;
 
@@ -101,6 +26,15 @@ function cancelled(): DomainError {
 
 function byteWidth(t: TensorInfo): number {
   return DTYPE_BYTES[t.dtype];
+}
+
+type MergedTensor = Extract<PlannedTensor, { action: "merge" }>;
+
+/** The registered method that merges a planned tensor. */
+function methodOf(p: MergedTensor) {
+  const method = MERGE_METHODS[p.method];
+  invariant(method, `tensor ${p.tensor.name} planned with unknown method ${p.method}`);
+  return method;
 }
 
 /**
@@ -118,12 +52,13 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
   const byName = new Map<string, PlannedTensor>(plan.tensors.map((p) => [p.tensor.name, p]));
   const produced = new Set<string>();
   const chunkElements = Math.max(1, Math.floor(options.chunkElements ?? DEFAULT_CHUNK_ELEMENTS));
-  // TIES reads its contributors twice (tiesMerge.ts); progress counts what is really read.
+  // A method with a statistic pass reads its inputs twice; progress counts what is really read.
   const totalBytes = plan.tensors.reduce((sum, p) => {
     if (p.action !== "merge") return sum;
     const inputs = p.inputs.reduce((s, x) => s + x.tensor.elements * byteWidth(x.tensor), 0);
     const base = p.baseTensor ? p.baseTensor.elements * byteWidth(p.baseTensor) : 0;
-    return sum + (p.method === "TIES" && p.baseTensor ? 2 * inputs : inputs) + base;
+    const reads = methodOf(p).reads(p.inputs.length);
+    return sum + reads.eachInput * inputs + reads.base * base;
   }, 0);
   let bytesDone = 0;
   let mergedTensorsDone = 0;
@@ -164,7 +99,7 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
   }
 
   /** Chunking needs every input of the tensor readable by range. */
-  const canChunk = (p: Extract<PlannedTensor, { action: "merge" }>): boolean =>
+  const canChunk = (p: MergedTensor): boolean =>
     io.readTensorRange !== undefined ||
     (p.inputs.every((x) => readerOf(x.model, x.tensor) !== null) && (!p.baseTensor || readerOf(BASE_MODEL_INDEX, p.baseTensor) !== null));
 
@@ -199,27 +134,45 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
     return values;
   }
 
-  async function mergeChunk(p: Extract<PlannedTensor, { action: "merge" }>, f64: boolean, start: number, count: number): Promise<FloatArray> {
-    const acc = f64 ? new Float64Array(count) : new Float32Array(count);
-    if (p.method === "LAYERWISE") {
-      for (const x of p.inputs) addWeighted(acc, await readValues(x.model, x.tensor, f64, start, count), x.weight);
-      return acc;
-    }
-    invariant(p.baseTensor, `${p.method} tensor ${p.tensor.name} planned without a base tensor`);
-    const base = await readValues(BASE_MODEL_INDEX, p.baseTensor, f64, start, count);
-    const lambda = plan.params.lambda;
-    if (p.method === "TASK_ARITHMETIC") {
-      for (const x of p.inputs) addWeightedDelta(acc, await readValues(x.model, x.tensor, f64, start, count), base, x.weight);
-    } else {
-      invariant(p.method === "DARE", `unexpected chunked method ${p.method}`);
-      const { dropRate, seed } = plan.params;
-      for (const x of p.inputs) {
-        const drop = { key: dropStreamKey(seed, p.tensor.name, x.model), threshold: dropThreshold(dropRate), scale: 1 / (1 - dropRate), start };
-        addWeightedDroppedDelta(acc, await readValues(x.model, x.tensor, f64, start, count), base, x.weight, drop);
-      }
-    }
-    applyTaskVector(acc, base, lambda);
-    return acc;
+  /**
+   * The one call into the method per tensor: its reads, decoded and checked, and its results,
+   * encoded into the anchor's dtype and placed in one output buffer (a view of the results when
+   * a single float piece covers the tensor in the anchor's own dtype).
+   */
+  async function mergeByMethod(p: MergedTensor): Promise<Uint8Array> {
+    const t = p.tensor;
+    const f64 = t.dtype === "F64";
+    const width = byteWidth(t);
+    const step = canChunk(p) ? chunkElements : Math.max(1, t.elements);
+    const chunks: Array<{ start: number; count: number }> = [];
+    for (let start = 0; start < t.elements; start += step) chunks.push({ start, count: Math.min(step, t.elements - start) });
+    let whole: Uint8Array | null = null;
+    let out: Uint8Array | null = null;
+    const merge: TensorMerge = {
+      name: t.name,
+      elements: t.elements,
+      inputs: p.inputs,
+      hasBase: p.baseTensor !== undefined,
+      params: plan.params,
+      f64,
+      chunks,
+      read: (input, start, count) => readValues(p.inputs[input].model, p.inputs[input].tensor, f64, start, count),
+      readBase: (start, count) => {
+        invariant(p.baseTensor, `${p.method} tensor ${t.name} planned without a base tensor`);
+        return readValues(BASE_MODEL_INDEX, p.baseTensor, f64, start, count);
+      },
+      alloc: (count) => (f64 ? new Float64Array(count) : new Float32Array(count)),
+      emit: (start, values) => {
+        const bytes = encodeChecked(p, values);
+        if (start === 0 && values.length === t.elements && !out) whole = bytes;
+        else {
+          out ??= new Uint8Array(t.elements * width);
+          out.set(bytes, start * width);
+        }
+      },
+    };
+    await methodOf(p).mergeTensor(merge);
+    return whole ?? out ?? new Uint8Array(0);
   }
 
   /** Encodes into the anchor's dtype; returns the bytes (a view of `values` when no conversion is needed). */
@@ -240,9 +193,10 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
     );
   }
 
-  // The LAYERWISE fast path's arithmetic and read buffers, made at its first tensor and reused:
-  // two chunks of reads in flight and one accumulator, whatever the number of models.
+  // The fused weighted-sum path's arithmetic and read buffers, made at its first tensor and
+  // reused: two chunks of reads in flight and one accumulator, whatever the number of models.
   let accumulator: LayerwiseAccumulator | undefined;
+  let accumulatorKernel: FusedWeightedSum | undefined;
   // Reads alternate between the two read slots across tensors: one is computed on while the
   // other is filled, including the first read of the next tensor (`ahead`).
   let readSeq = 0;
@@ -259,16 +213,20 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
     issue(j: number): Promise<Uint8Array>;
   }
 
-  const isLayerwise32 = (p: PlannedTensor): p is Extract<PlannedTensor, { action: "merge" }> =>
-    p.action === "merge" && p.method === "LAYERWISE" && p.tensor.dtype !== "F64";
+  /** The method's fused weighted-sum kernel when it has one and the tensor is not F64. */
+  const fusedOf = (p: PlannedTensor): FusedWeightedSum | undefined =>
+    p.action === "merge" && p.tensor.dtype !== "F64" ? methodOf(p).fusedWeightedSum : undefined;
 
-  /** The read jobs of one LAYERWISE tensor: chunk by chunk, every input in order. */
-  function layerwiseReads(p: Extract<PlannedTensor, { action: "merge" }>): LayerwiseReads {
+  /** The read jobs of one fused weighted-sum tensor: chunk by chunk, every input in order. */
+  function layerwiseReads(p: MergedTensor, kernel: FusedWeightedSum): LayerwiseReads {
     const t = p.tensor;
     const step = canChunk(p) ? chunkElements : t.elements;
-    accumulator ??= takeLayerwiseAccumulator(chunkElements, options.kernels);
+    if (!accumulator) {
+      accumulator = kernel.take(chunkElements, options.kernels);
+      accumulatorKernel = kernel;
+    }
     // A tensor that cannot be read by range and exceeds a chunk gets scalar buffers of its size.
-    const acc = step <= accumulator.capacity ? accumulator : createLayerwiseAccumulator(step, "js");
+    const acc = step <= accumulator.capacity ? accumulator : kernel.create(step, "js");
     const readers = p.inputs.map((x) => readerOf(x.model, x.tensor));
     const jobs: LayerwiseReads["jobs"] = [];
     for (let start = 0; start < t.elements; start += step) {
@@ -302,9 +260,9 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
   const slots = new OutputSlots();
 
   /**
-   * LAYERWISE in float32, the default and hot path: per chunk, every input is decoded and
-   * accumulated in one pass from its bytes, then encoded with one fused non-finite check
-   * (layerwiseAccumulator.ts; SIMD when available). The next read is issued before the current
+   * A fused weighted sum in float32 (LAYERWISE's fast kernel, the default and hot path): per
+   * chunk, every input is decoded and accumulated in one pass from its bytes, then encoded with
+   * one fused non-finite check (layerwiseAccumulator.ts; SIMD when available). The next read is issued before the current
    * one is computed on, so file reads overlap arithmetic; with `requestOrder`, the last chunk of a
    * tensor overlaps the first read of the next one.
    *
@@ -316,7 +274,7 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
    * When a chunk is not finite its inputs are read again and checked in order, which gives the
    * same error as checking each input as it is read.
    */
-  async function* layerwise32Chunks(p: Extract<PlannedTensor, { action: "merge" }>, handOut: boolean): AsyncGenerator<{ start: number; bytes: Uint8Array }> {
+  async function* fusedChunks(p: MergedTensor, kernel: FusedWeightedSum, handOut: boolean): AsyncGenerator<{ start: number; bytes: Uint8Array }> {
     const t = p.tensor;
     let reads: LayerwiseReads;
     let next: Promise<Uint8Array>;
@@ -325,7 +283,7 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
       ahead = null;
     } else {
       await dropAhead();
-      reads = layerwiseReads(p);
+      reads = layerwiseReads(p, kernel);
       next = reads.issue(0);
     }
     const { acc, jobs, issue } = reads;
@@ -342,8 +300,9 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
         if (j + 1 < jobs.length) next = issue(j + 1);
         else {
           const following = nextRequested.get(t.name);
-          if (following && isLayerwise32(following)) {
-            const followingReads = layerwiseReads(following);
+          const followingKernel = following && fusedOf(following);
+          if (following && followingKernel) {
+            const followingReads = layerwiseReads(following as MergedTensor, followingKernel);
             ahead = { name: following.tensor.name, reads: followingReads, first: followingReads.issue(0) };
           }
         }
@@ -373,42 +332,23 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
     }
   }
 
-  /** A whole LAYERWISE float32 tensor in one buffer (from the pool: every byte is overwritten). */
-  async function mergeLayerwise32(p: Extract<PlannedTensor, { action: "merge" }>): Promise<Uint8Array> {
+  /** A whole fused weighted-sum tensor in one buffer (from the pool: every byte is overwritten). */
+  async function mergeFused(p: MergedTensor, kernel: FusedWeightedSum): Promise<Uint8Array> {
     const width = byteWidth(p.tensor);
     const out = outputs.take(p.tensor.elements * width);
-    for await (const { start, bytes } of layerwise32Chunks(p, false)) out.set(bytes, start * width);
+    for await (const { start, bytes } of fusedChunks(p, kernel, false)) out.set(bytes, start * width);
     return out;
   }
 
   /** A chunk with non-finite results: name the first non-finite input, else report the overflow. */
-  async function refuseChunk(p: Extract<PlannedTensor, { action: "merge" }>, start: number, count: number, encoded: Uint8Array): Promise<never> {
+  async function refuseChunk(p: MergedTensor, start: number, count: number, encoded: Uint8Array): Promise<never> {
     for (const x of p.inputs) await readValues(x.model, x.tensor, false, start, count);
     throw overflow(p, countNonFinite(encoded, p.tensor.dtype));
   }
 
-  async function merge(p: Extract<PlannedTensor, { action: "merge" }>): Promise<Uint8Array> {
-    const t = p.tensor;
-    const f64 = t.dtype === "F64";
-    const width = byteWidth(t);
-    if (p.method === "TIES") {
-      invariant(p.baseTensor, `TIES tensor ${t.name} planned without a base tensor`);
-      const base = await readValues(BASE_MODEL_INDEX, p.baseTensor, f64, 0, t.elements);
-      const merged = await tiesMerge(
-        base,
-        p.inputs.map((x) => ({ weight: x.weight, read: () => readValues(x.model, x.tensor, f64, 0, t.elements) })),
-        { density: plan.params.density, lambda: plan.params.lambda },
-      );
-      return encodeChecked(p, merged);
-    }
-    if (p.method === "LAYERWISE" && !f64) return mergeLayerwise32(p);
-    if (!canChunk(p) || t.elements <= chunkElements) return encodeChecked(p, await mergeChunk(p, f64, 0, t.elements));
-    const out = new Uint8Array(t.elements * width);
-    for (let start = 0; start < t.elements; start += chunkElements) {
-      const count = Math.min(chunkElements, t.elements - start);
-      out.set(encodeChecked(p, await mergeChunk(p, f64, start, count)), start * width);
-    }
-    return out;
+  async function merge(p: MergedTensor): Promise<Uint8Array> {
+    const fused = fusedOf(p);
+    return fused ? mergeFused(p, fused) : mergeByMethod(p);
   }
 
   const planned = (tensor: TensorInfo): PlannedTensor => {
@@ -448,8 +388,9 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
       }
       merging = tensor.name;
       try {
-        if (isLayerwise32(p)) {
-          for await (const { bytes } of layerwise32Chunks(p, true)) yield bytes;
+        const fused = fusedOf(p);
+        if (fused) {
+          for await (const { bytes } of fusedChunks(p, fused, true)) yield bytes;
         } else yield await merge(p);
       } finally {
         merging = null;
@@ -470,7 +411,7 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
     dispose(): void {
       // Not while a read may still land in its buffers, nor a tensor is being merged.
       if (!accumulator || merging || ahead) return;
-      returnLayerwiseAccumulator(accumulator);
+      accumulatorKernel?.give(accumulator);
       accumulator = undefined;
     },
   };

@@ -8,7 +8,7 @@ import { MergeSchedule, ScheduleInput, resolveSchedule } from "./mergeSchedule";
 export interface MergePlanInput {
   anchor: ParsedModel;
   contributors: readonly ParsedModel[];
-  /** The common pre-trained model; required by TASK_ARITHMETIC, TIES and DARE. */
+  /** The common pre-trained model; required by the methods whose `needsBase` is set. */
   base?: ParsedModel | null;
   method?: string | null;
   schedule?: ScheduleInput | null;
@@ -41,7 +41,7 @@ export type PlannedTensor =
       method: MergeMethodName;
       /** Anchor first, then the contributors that share the tensor, in model order. */
       inputs: MergeInput[];
-      /** The base's tensor, for TA/TIES/DARE. */
+      /** The base's tensor, for the methods that need a base. */
       baseTensor?: TensorInfo;
     };
 
@@ -121,7 +121,8 @@ function indexByName(model: ParsedModel, label: string): Map<string, TensorInfo>
  */
 export function planMerge(input: MergePlanInput): MergePlan {
   const method = resolveMethodName(input.method);
-  const schedule = resolveSchedule(input.schedule);
+  const definition = MERGE_METHODS[method];
+  const schedule = resolveSchedule(input.schedule ?? definition.defaultSchedule);
   const params = resolveMethodParams(method, input.params);
   const { anchor, contributors } = input;
   const base = input.base ?? null;
@@ -141,7 +142,8 @@ export function planMerge(input: MergePlanInput): MergePlan {
       if (!Number.isFinite(w) || w < 0) throw badInput(`weight ${i} (for ${modelNames[i + 1]}) must be a finite number ≥ 0, got ${w}`, `input.weights.${i}`);
     });
   }
-  const needsBase = MERGE_METHODS[method].needsBase;
+  definition.validate?.({ contributorCount: contributors.length, weights, schedule });
+  const needsBase = definition.needsBase;
   if (needsBase && !base) throw badInput(`${method} needs baseModelId: the common pre-trained model whose task vectors θ − θ_base are merged`, "input.baseModelId");
   if (!needsBase && base) throw badInput(`${method} does not use a base model; baseModelId applies to ${Object.values(MERGE_METHODS).filter((m) => m.needsBase).map((m) => m.name).join(", ")}`, "input.baseModelId");
 
@@ -161,7 +163,7 @@ export function planMerge(input: MergePlanInput): MergePlan {
 
   for (const t of anchor.tensors) {
     expectedOutputBytes += tensorBytes(t);
-    if (!mergeableTensor(t)) {
+    if (!mergeableTensor(t) || !definition.dtypes.includes(t.dtype)) {
       tensors.push({ action: "copy", tensor: t, reason: "NOT_FLOATING" });
       continue;
     }
