@@ -10,6 +10,10 @@ registerEnumType(MergeMethod, {
   name: "MergeMethod",
   valuesConfig: Object.fromEntries(MERGE_METHOD_NAMES.map((n) => [n, { description: `${MERGE_METHODS[n].title} (arXiv ${MERGE_METHODS[n].paper.arxiv})` }])),
 });
+const NEEDS_BASE = MERGE_METHOD_NAMES.filter((n) => MERGE_METHODS[n].needsBase).join(", ");
+const OWN_DEFAULT_SCHEDULES = MERGE_METHOD_NAMES.filter((n) => MERGE_METHODS[n].defaultSchedule)
+  .map((n) => `${MERGE_METHODS[n].defaultSchedule!.kind} for ${n}`)
+  .join(", ");
 registerEnumType(ScheduleKind, {
   name: "ScheduleKind",
   description: "s(t) over layer position t = l/(L−1): LINEAR t, STEP [t ≥ cutoff], COSINE (1−cos πt)/2, UNIFORM 0 (a model soup), CUSTOM knots interpolated linearly.",
@@ -21,7 +25,7 @@ registerEnumType(
 
 @InputType()
 export class ScheduleInput {
-  @Field(() => ScheduleKind, { nullable: true, description: "Default LINEAR." }) kind?: string;
+  @Field(() => ScheduleKind, { nullable: true, description: `Default LINEAR${OWN_DEFAULT_SCHEDULES ? ` (${OWN_DEFAULT_SCHEDULES})` : ""}.` }) kind?: string;
   @Field(() => Float, { nullable: true, description: "STEP: t at which the anchor takes over (default 0.5)." }) cutoff?: number;
   @Field(() => [Float], { nullable: true, description: "CUSTOM: s at evenly spaced t from 0 to 1 (≥ 2 values in [0, 1])." }) knots?: number[];
 }
@@ -48,7 +52,7 @@ export class StartMergeInput {
   @Field(() => MergeMethod, { nullable: true, description: "Default LAYERWISE." }) method?: string;
   @Field(() => ScheduleInput, { nullable: true }) schedule?: ScheduleInput;
   @Field(() => [Float], { nullable: true, description: "Relative weights, one per contributor in modelIds order: they split 1 − w_a in proportion." }) weights?: number[];
-  @Field(() => ID, { nullable: true, description: "The common pre-trained model; required by TASK_ARITHMETIC, TIES and DARE." }) baseModelId?: string;
+  @Field(() => ID, { nullable: true, description: `The common pre-trained model; required by ${NEEDS_BASE}.` }) baseModelId?: string;
   @Field(() => MergeParamsInput, { nullable: true }) params?: MergeParamsInput;
   @Field(() => MergeOutputInput, { nullable: true }) output?: MergeOutputInput;
 }
