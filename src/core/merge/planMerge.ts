@@ -1,6 +1,7 @@
 import { badInput, invariant } from "../errors";
 import type { ParsedModel, TensorInfo } from "../structure/types";
-import { DTYPE_BYTES, isFloating } from "../structure/types";
+import { isParameter, isShared } from "../structure/sharedTensor";
+import { DTYPE_BYTES } from "../structure/types";
 import { layerWeights } from "./layerWeights";
 import { MERGE_METHODS, MergeMethodName, resolveMethodName, resolveMethodParams } from "./mergeMethods";
 import { MergeSchedule, ScheduleInput, resolveSchedule } from "./mergeSchedule";
@@ -95,14 +96,6 @@ function tensorBytes(t: TensorInfo): number {
   return t.location.kind === "raw" ? t.location.length : 0;
 }
 
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
-function mergeableTensor(t: TensorInfo): boolean {
-  return t.mergeable && isFloating(t.dtype);
-}
-
 function indexByName(model: ParsedModel, label: string): Map<string, TensorInfo> {
   const map = new Map<string, TensorInfo>();
   for (const t of model.tensors) {
@@ -117,7 +110,8 @@ function indexByName(model: ParsedModel, label: string): Map<string, TensorInfo>
  * tensors are merged from which inputs with which weights, and which are copied. Validates the
  * whole recipe up front so a merge job fails before it starts, not halfway.
  *
- * Shared = same name, same shape, both floating; N is counted per tensor.
+ * A contributor takes part in an anchor tensor when it has one of the same name that is shared
+ * (structure/sharedTensor.ts); N is counted per tensor.
  */
 export function planMerge(input: MergePlanInput): MergePlan {
   const method = resolveMethodName(input.method);
@@ -163,14 +157,14 @@ export function planMerge(input: MergePlanInput): MergePlan {
 
   for (const t of anchor.tensors) {
     expectedOutputBytes += tensorBytes(t);
-    if (!mergeableTensor(t) || !definition.dtypes.includes(t.dtype)) {
+    if (!isParameter(t) || !definition.dtypes.includes(t.dtype)) {
       tensors.push({ action: "copy", tensor: t, reason: "NOT_FLOATING" });
       continue;
     }
     const sharing: Array<{ model: number; tensor: TensorInfo }> = [];
     contributorMaps.forEach((map, i) => {
       const other = map.get(t.name);
-      if (other && mergeableTensor(other) && sameShape(other.shape, t.shape)) sharing.push({ model: i + 1, tensor: other });
+      if (other && isShared(t, other)) sharing.push({ model: i + 1, tensor: other });
     });
     if (sharing.length === 0) {
       tensors.push({ action: "copy", tensor: t, reason: "NOT_SHARED" });
@@ -189,7 +183,7 @@ export function planMerge(input: MergePlanInput): MergePlan {
     let tensorMethod = method;
     if (baseMap) {
       const b = baseMap.get(t.name);
-      if (b && mergeableTensor(b) && sameShape(b.shape, t.shape)) {
+      if (b && isShared(t, b)) {
         baseTensor = b;
         baseUsed++;
       } else {
