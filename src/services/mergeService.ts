@@ -10,7 +10,8 @@ import type { ThreadPool } from "../workers/threadPool";
 import type { MergeModelRef, RunMergeResult } from "../workers/runMerge";
 import type { ParsedModel } from "../core/structure/types";
 import type { JobContext, JobOutcome } from "../jobs/jobTypes";
-import type { JobRunner } from "../jobs/embeddedJobRunner";
+import type { MergeJobPayload, MergeRecipe } from "../jobs/jobPayloads";
+import type { JobRunner } from "../jobs/jobRunner";
 import { ModelOrigin } from "../domain/enums";
 import type { ModelRow, ModelService } from "./modelService";
 import type { StructureCatalog } from "./structureCatalog";
@@ -26,30 +27,6 @@ export interface MergeRequest {
   baseModelId?: string | null;
   params?: { [name: string]: number | null | undefined } | object | null;
   output?: { name?: string | null; version?: string | null; tags?: string[] | null } | null;
-}
-
-/** The resolved recipe: everything a merge needs to be re-run exactly (stored in the job and the Merge row). */
-export interface MergeRecipe {
-  method: string;
-  schedule: { kind: string; cutoff?: number | null; knots?: number[] | null };
-  params: Record<string, number>;
-  weights: number[] | null;
-  anchorId: string;
-  contributorIds: string[];
-  baseModelId: string | null;
-  /** sha256 of each input's artifact, same order: anchor, contributors…, base. */
-  artifacts: { anchor: string; contributors: string[]; base: string | null };
-  /**
-   * The anchor's structure: its layer indices and L drive the schedule, and the same bytes may be
-   * registered twice with different layer orders (safetensors `layerOrder`).
-   */
-  anchorStructureId: string;
-}
-
-export interface MergeJobPayload {
-  recipe: MergeRecipe;
-  recipeHash: string;
-  output: { name: string; version: string; tags: string[] };
 }
 
 interface Inputs {
