@@ -4,12 +4,11 @@ import { DTYPE_BYTES } from "../structure/types";
 import { decodeInto } from "./decodeFloats";
 import { countNonFinite, encodeFromFloats } from "./encodeFloats";
 import { FloatArray, viewAs } from "./floatArrays";
-import type { LayerwiseAccumulator } from "./layerwiseAccumulator";
+import { createFusedStream } from "./fusedStream";
 import { BASE_MODEL_INDEX, type MergeExecution, type MergeExecutionOptions, type MergeIo, type RangeReader } from "./mergeIo";
 import { MERGE_METHODS } from "./mergeMethods";
 import type { FusedWeightedSum, TensorMerge } from "./methods/mergeMethod";
 import { OutputPool } from "./outputPool";
-import { OutputSlots } from "./outputSlots";
 import type { MergePlan, PlannedTensor } from "./planMerge";
 
 export { BASE_MODEL_INDEX } from "./mergeIo";
@@ -38,11 +37,14 @@ function methodOf(p: MergedTensor) {
 }
 
 /**
- * Streams a planned merge (plan first, then stream, as mergekit): each call to
- * `getMergedTensorBytes` reads one tensor's inputs one at a time (or one chunk of each), folds
- * them into an accumulator in the working precision and encodes the result into the anchor's
- * dtype. Peak memory is a few tensor-sized arrays (a few chunk-sized ones when chunking),
- * whatever the number of models.
+ * Streams a planned merge (plan first, then stream, as mergekit). This is the scheduler: for
+ * each tensor asked for it reads the inputs (whole, or chunk by chunk when they can be read by
+ * range), checks and decodes them into the working precision, and makes one call into the
+ * tensor's method (methods/), whose results it encodes into the anchor's dtype; a method with a
+ * fused weighted-sum kernel is streamed by fusedStream.ts instead, with reads ahead of the
+ * arithmetic. It also reports progress and honours cancellation. Peak memory is a few
+ * chunk-sized arrays per input when chunking (tensor-sized ones otherwise), whatever the number
+ * of models.
  *
  * A NaN or Inf in any input of a merged tensor, or a merged value that overflows the anchor's
  * dtype, refuses the merge with BAD_USER_INPUT naming model and tensor: a non-finite weight
@@ -193,152 +195,31 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
     );
   }
 
-  // The fused weighted-sum path's arithmetic and read buffers, made at its first tensor and
-  // reused: two chunks of reads in flight and one accumulator, whatever the number of models.
-  let accumulator: LayerwiseAccumulator | undefined;
-  let accumulatorKernel: FusedWeightedSum | undefined;
-  // Reads alternate between the two read slots across tensors: one is computed on while the
-  // other is filled, including the first read of the next tensor (`ahead`).
-  let readSeq = 0;
-  let ahead: { name: string; reads: LayerwiseReads; first: Promise<Uint8Array> } | null = null;
   const nextRequested = new Map<string, PlannedTensor>();
   if (options.requestOrder) {
     const order = options.requestOrder.map((name) => byName.get(name)).filter((p): p is PlannedTensor => p !== undefined && p.action === "merge");
     order.forEach((p, i) => i + 1 < order.length && nextRequested.set(p.tensor.name, order[i + 1]));
   }
-
-  interface LayerwiseReads {
-    acc: LayerwiseAccumulator;
-    jobs: Array<{ start: number; count: number; input: number }>;
-    issue(j: number): Promise<Uint8Array>;
-  }
-
   /** The method's fused weighted-sum kernel when it has one and the tensor is not F64. */
   const fusedOf = (p: PlannedTensor): FusedWeightedSum | undefined =>
     p.action === "merge" && p.tensor.dtype !== "F64" ? methodOf(p).fusedWeightedSum : undefined;
-
-  /** The read jobs of one fused weighted-sum tensor: chunk by chunk, every input in order. */
-  function layerwiseReads(p: MergedTensor, kernel: FusedWeightedSum): LayerwiseReads {
-    const t = p.tensor;
-    const step = canChunk(p) ? chunkElements : t.elements;
-    if (!accumulator) {
-      accumulator = kernel.take(chunkElements, options.kernels);
-      accumulatorKernel = kernel;
-    }
-    // A tensor that cannot be read by range and exceeds a chunk gets scalar buffers of its size.
-    const acc = step <= accumulator.capacity ? accumulator : kernel.create(step, "js");
-    const readers = p.inputs.map((x) => readerOf(x.model, x.tensor));
-    const jobs: LayerwiseReads["jobs"] = [];
-    for (let start = 0; start < t.elements; start += step) {
-      for (let input = 0; input < p.inputs.length; input++) jobs.push({ start, count: Math.min(step, t.elements - start), input });
-    }
-    const issue = (j: number): Promise<Uint8Array> => {
-      const { start, count, input } = jobs[j];
-      const x = p.inputs[input];
-      const reader = readers[input];
-      let read: Promise<Uint8Array>;
-      if (reader) {
-        const into = acc.readBuffer((readSeq++ & 1) as 0 | 1, count * byteWidth(x.tensor));
-        read = reader(start, count, into).then(() => into);
-      } else read = fetchFresh(x.model, x.tensor, start, count);
-      // Settled later by the await that uses it, or dropped when an earlier job throws.
-      read.catch(() => undefined);
-      return read;
-    };
-    return { acc, jobs, issue };
-  }
-
-  /** Settles a read-ahead that will not be used, so its slot can be filled again. */
-  async function dropAhead(): Promise<void> {
-    const pending = ahead;
-    ahead = null;
-    await pending?.first.catch(() => undefined);
-  }
-
-  // Output slots handed out by mergedTensorChunks (views of the shared accumulator's memory)
-  // until `recycle` gives them back.
-  const slots = new OutputSlots();
-
-  /**
-   * A fused weighted sum in float32 (LAYERWISE's fast kernel, the default and hot path): per
-   * chunk, every input is decoded and accumulated in one pass from its bytes, then encoded with
-   * one fused non-finite check (layerwiseAccumulator.ts; SIMD when available). The next read is issued before the current
-   * one is computed on, so file reads overlap arithmetic; with `requestOrder`, the last chunk of a
-   * tensor overlaps the first read of the next one.
-   *
-   * Yields each encoded chunk: with `handOut`, in an output slot of its own (a view the caller
-   * must recycle), else in the private slot, valid until the next chunk.
-   *
-   * Non-finite inputs are found from the result: a NaN or ±Inf in any input makes its element
-   * of the sum non-finite too (Inf·0 and Inf − Inf are NaN), so a finite chunk had finite inputs.
-   * When a chunk is not finite its inputs are read again and checked in order, which gives the
-   * same error as checking each input as it is read.
-   */
-  async function* fusedChunks(p: MergedTensor, kernel: FusedWeightedSum, handOut: boolean): AsyncGenerator<{ start: number; bytes: Uint8Array }> {
-    const t = p.tensor;
-    let reads: LayerwiseReads;
-    let next: Promise<Uint8Array>;
-    if (ahead && ahead.name === t.name) {
-      ({ reads, first: next } = ahead);
-      ahead = null;
-    } else {
-      await dropAhead();
-      reads = layerwiseReads(p, kernel);
-      next = reads.issue(0);
-    }
-    const { acc, jobs, issue } = reads;
-    const shared = acc === accumulator;
-    let settled = false;
-    let slot = 0;
-    try {
-      for (let j = 0; j < jobs.length; j++) {
-        checkCancelled();
-        const { start, count, input } = jobs[j];
-        const x = p.inputs[input];
-        const bytes = await next;
-        checkCancelled();
-        if (j + 1 < jobs.length) next = issue(j + 1);
-        else {
-          const following = nextRequested.get(t.name);
-          const followingKernel = following && fusedOf(following);
-          if (following && followingKernel) {
-            const followingReads = layerwiseReads(following as MergedTensor, followingKernel);
-            ahead = { name: following.tensor.name, reads: followingReads, first: followingReads.issue(0) };
-          }
-        }
-        const expected = count * byteWidth(x.tensor);
-        if (bytes.byteLength !== expected) {
-          throw badInput(`${modelName(x.model)}: tensor ${JSON.stringify(x.tensor.name)} gave ${bytes.byteLength} bytes of data where ${count} ${x.tensor.dtype} elements need ${expected}`);
-        }
-        if (input === 0) acc.useSlot((slot = handOut && shared ? slots.free(acc.outputSlots) : 0));
-        acc.add(bytes, x.tensor.dtype, x.weight, input === 0);
-        bytesDone += bytes.byteLength;
-        reportStep(t);
-        if (input < p.inputs.length - 1) continue;
-        const encoded = acc.finishInSlot(t.dtype);
-        if (encoded.nonFinite) await refuseChunk(p, start, count, encoded.bytes);
-        let out = encoded.bytes;
-        if (slot !== 0) slots.handOut(slot, out);
-        else if (handOut) out = out.slice(); // every slot is still being written: a copy of its own
-        yield { start, bytes: out };
-      }
-      settled = true;
-    } finally {
-      if (!settled) {
-        // A read still in flight would land in a buffer the next tensor uses.
-        await next.catch(() => undefined);
-        await dropAhead();
-      }
-    }
-  }
-
-  /** A whole fused weighted-sum tensor in one buffer (from the pool: every byte is overwritten). */
-  async function mergeFused(p: MergedTensor, kernel: FusedWeightedSum): Promise<Uint8Array> {
-    const width = byteWidth(p.tensor);
-    const out = outputs.take(p.tensor.elements * width);
-    for await (const { start, bytes } of fusedChunks(p, kernel, false)) out.set(bytes, start * width);
-    return out;
-  }
+  const fused = createFusedStream({
+    chunkElements,
+    kernels: options.kernels,
+    nextRequested,
+    outputs,
+    canChunk,
+    readerOf,
+    fetchFresh,
+    checkCancelled,
+    modelName,
+    counted: (bytes, tensor) => {
+      bytesDone += bytes;
+      reportStep(tensor);
+    },
+    fusedOf,
+    refuseChunk,
+  });
 
   /** A chunk with non-finite results: name the first non-finite input, else report the overflow. */
   async function refuseChunk(p: MergedTensor, start: number, count: number, encoded: Uint8Array): Promise<never> {
@@ -347,8 +228,8 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
   }
 
   async function merge(p: MergedTensor): Promise<Uint8Array> {
-    const fused = fusedOf(p);
-    return fused ? mergeFused(p, fused) : mergeByMethod(p);
+    const kernel = fusedOf(p);
+    return kernel ? fused.whole(p, kernel) : mergeByMethod(p);
   }
 
   const planned = (tensor: TensorInfo): PlannedTensor => {
@@ -388,9 +269,9 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
       }
       merging = tensor.name;
       try {
-        const fused = fusedOf(p);
-        if (fused) {
-          for await (const { bytes } of fusedChunks(p, fused, true)) yield bytes;
+        const kernel = fusedOf(p);
+        if (kernel) {
+          for await (const { bytes } of fused.chunks(p, kernel, true)) yield bytes;
         } else yield await merge(p);
       } finally {
         merging = null;
@@ -401,7 +282,7 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
       return mergedTensorsDone;
     },
     recycle(bytes: Uint8Array): void {
-      if (!slots.giveBack(bytes)) outputs.recycle(bytes);
+      if (!fused.giveBack(bytes)) outputs.recycle(bytes);
     },
     finish(): void {
       checkCancelled();
@@ -409,10 +290,8 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
       options.onProgress?.(1, `merged ${plan.mergedCount} tensors, copied ${plan.copiedCount}`);
     },
     dispose(): void {
-      // Not while a read may still land in its buffers, nor a tensor is being merged.
-      if (!accumulator || merging || ahead) return;
-      accumulatorKernel?.give(accumulator);
-      accumulator = undefined;
+      // Not while a tensor is being merged (nor, the stream checks, while a read may land).
+      if (!merging) fused.dispose();
     },
   };
 }
