@@ -316,6 +316,46 @@ describe.each(["simd", "js"] as const)("LAYERWISE over mixed dtypes and long ten
   });
 });
 
+describe("TIES on float64 tensors with many equal magnitudes", () => {
+  it("chunked in 7s, equals a sort-based float64 reference (top round(k·n) by magnitude, ties by index)", async () => {
+    const n = 200;
+    const f64Tensor = (values: number[]) => ({ name: "w", shape: [n], dtype: "F64" as const, layerIndex: 0, bytes: new Uint8Array(Float64Array.from(values).buffer) });
+    // A zero base and values drawn from ±6 full-precision magnitudes: many task-vector entries
+    // share a magnitude (the threshold is tied), and every bit of the float64 matters.
+    const palette = randomValues(6, 99, 1);
+    const pick = (seed: number) => randomValues(n, seed, 1).map((v) => Math.sign(v) * palette[Math.floor(Math.abs(v) * 6)]);
+    const [b, ...xs] = [new Array<number>(n).fill(0), pick(12), pick(13), pick(14)];
+    const models = { base: syntheticModel([f64Tensor(b)], 1), anchor: syntheticModel([f64Tensor(xs[0])], 1), contributors: [syntheticModel([f64Tensor(xs[1])], 1), syntheticModel([f64Tensor(xs[2])], 1)] };
+    const density = 0.3;
+    const lambda = 0.9;
+    const out = await mergeAll(models, { method: "TIES", schedule: { kind: "UNIFORM" }, params: { density, lambda } }, { ranged: true, chunkElements: 7 });
+
+    // UNIFORM, N = 3 (docs/CONVENTIONS.md): w_a = 1/3, each contributor (1 − w_a)/2.
+    const ws = [1 / 3, (1 - 1 / 3) / 2, (1 - 1 / 3) / 2];
+    const keep = Math.round(density * n);
+    const trimmed = xs.map((x) => {
+      const tau = x.map((v, i) => v - b[i]);
+      const order = tau.map((_, i) => i).sort((i, j) => Math.abs(tau[j]) - Math.abs(tau[i]) || i - j);
+      const kept = new Set(order.slice(0, keep));
+      return tau.map((v, i) => (kept.has(i) ? v : 0));
+    });
+    const expected = b.map((base, i) => {
+      let elected = 0;
+      trimmed.forEach((t, k) => (elected += ws[k] * t[i]));
+      let num = 0;
+      let den = 0;
+      trimmed.forEach((t, k) => {
+        if (t[i] !== 0 && Math.sign(t[i]) === Math.sign(elected)) {
+          num += ws[k] * t[i];
+          den += ws[k];
+        }
+      });
+      return base + lambda * (den > 0 ? num / den : 0);
+    });
+    expect(Array.from(new Float64Array(out.get("w")!.slice().buffer))).toEqual(expected);
+  });
+});
+
 describe("SLERP and MODEL_STOCK by hand", () => {
   it("SLERP of two orthogonal unit vectors at t = 1/2 is the unit bisector; at the last LINEAR layer (t = 0) the anchor", async () => {
     // θ = π/2: s0 = s1 = sin(π/4) / sin(π/2) = √½.
@@ -446,7 +486,7 @@ describe("executeMerge refusals, progress and cancellation", () => {
     expect(() => exec.finish()).toThrow(/1 merged tensor\(s\) were never written/);
   });
 
-  it("reads each input once per tensor (twice for TIES: a statistic pass, then an apply pass), one at a time, in chunks when it can", async () => {
+  it("reads each input once per tensor (TIES: statistic rounds, then an apply pass), one at a time, in chunks when it can", async () => {
     const n = 20;
     const mk = (seed: number): SyntheticModel => syntheticModel([f32Tensor("w", [n], 0, randomValues(n, seed))], 1);
     const models = { anchor: mk(1), contributors: [mk(2), mk(3)], base: mk(4) };
@@ -458,10 +498,12 @@ describe("executeMerge refusals, progress and cancellation", () => {
     const tiesPlan = planMerge({ anchor: models.anchor.parsed, contributors: models.contributors.map((c) => c.parsed), base: models.base.parsed, method: "TIES" });
     const tiesIo = memoryIo(models, true);
     await executeMerge(tiesPlan, tiesIo, { chunkElements: 8 }).getMergedTensorBytes(models.anchor.parsed.tensors[0]);
-    // Statistic pass, one input at a time beside the base, chunk by chunk; then the apply pass,
-    // chunk by chunk, the base and every input: no read is larger than a chunk.
+    // Statistic pass, one input at a time beside the base, chunk by chunk, twice (a radix select
+    // on float32 bits, 16 a round); then the apply pass, chunk by chunk, the base and every
+    // input: no read is larger than a chunk.
     const chunks = [0, 8, 16].map((start) => [start, Math.min(8, n - start)]);
-    const statistic = [0, 1, 2].flatMap((m) => chunks.flatMap(([start, count]) => [[-1, "w", start, count], [m, "w", start, count]]));
+    const round = (m: number) => chunks.flatMap(([start, count]) => [[-1, "w", start, count], [m, "w", start, count]]);
+    const statistic = [0, 1, 2].flatMap((m) => [...round(m), ...round(m)]);
     const apply = chunks.flatMap(([start, count]) => [-1, 0, 1, 2].map((m) => [m, "w", start, count]));
     expect(tiesIo.reads).toEqual([...statistic, ...apply]);
   });

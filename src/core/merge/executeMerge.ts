@@ -54,12 +54,12 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
   const byName = new Map<string, PlannedTensor>(plan.tensors.map((p) => [p.tensor.name, p]));
   const produced = new Set<string>();
   const chunkElements = Math.max(1, Math.floor(options.chunkElements ?? DEFAULT_CHUNK_ELEMENTS));
-  // A method with a statistic pass reads its inputs twice; progress counts what is really read.
+  // A method with a statistic pass reads its inputs more than once; progress counts what is really read.
   const totalBytes = plan.tensors.reduce((sum, p) => {
     if (p.action !== "merge") return sum;
     const inputs = p.inputs.reduce((s, x) => s + x.tensor.elements * byteWidth(x.tensor), 0);
     const base = p.baseTensor ? p.baseTensor.elements * byteWidth(p.baseTensor) : 0;
-    const reads = methodOf(p).reads(p.inputs.length);
+    const reads = methodOf(p).reads(p.inputs.length, p.tensor.dtype === "F64");
     return sum + reads.eachInput * inputs + reads.base * base;
   }, 0);
   let bytesDone = 0;

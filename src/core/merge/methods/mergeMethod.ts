@@ -82,7 +82,7 @@ export interface MergeMethodDefinition<Name extends string = string> {
    * (progress counts what is really read): once each for element-wise methods, more with a
    * statistic pass.
    */
-  reads(inputCount: number): { eachInput: number; base: number };
+  reads(inputCount: number, f64: boolean): { eachInput: number; base: number };
   /** Plan-time checks beyond the common ones; throws BAD_USER_INPUT naming the field. */
   validate?(recipe: MethodRecipe): void;
   /** Merges one tensor. */

@@ -1,5 +1,4 @@
 import type { FloatArray } from "../floatArrays";
-import { kthLargest } from "../kthLargest";
 import { defineMethod, FLOAT_DTYPES, type TensorMerge } from "./mergeMethod";
 import { LAMBDA } from "./taskVector";
 
@@ -20,20 +19,55 @@ function taskVector(x: FloatArray, base: FloatArray, into: FloatArray): void {
   for (let i = 0; i < into.length; i++) into[i] = x[i] - base[i];
 }
 
+/** Bits of |τ| per radix pass: 16, so a pass counts into 65536 bins. */
+const DIGIT_BITS = 16;
+
 /**
- * Statistic pass for one input: its |τ| over the whole tensor, read chunk by chunk into one
- * magnitude array (the exact k-th largest needs them all; one array whatever the model count).
+ * Statistic pass for one input: the exact k-th largest |τ| (in the working precision) and how
+ * many entries exceed it, by a radix select on the bits of |τ| (for non-negative floats their
+ * order as unsigned integers), 16 bits a round: each round reads the tensor chunk by chunk and
+ * counts, among the entries whose higher bits match those chosen so far, each value of the next
+ * 16 bits. Memory is one histogram; float32 takes two rounds, float64 four.
  */
-async function trimRule(t: TensorMerge, input: number, magnitudes: FloatArray, keep: number): Promise<TrimRule> {
-  for (const { start, count } of t.chunks) {
-    const base = await t.readBase(start, count);
-    const x = await t.read(input, start, count);
-    for (let i = 0; i < count; i++) magnitudes[start + i] = Math.abs(x[i] - base[i]);
-  }
-  const threshold = kthLargest(magnitudes, keep);
+async function trimRule(t: TensorMerge, input: number, keep: number): Promise<TrimRule> {
+  const rounds = t.f64 ? 4 : 2;
+  const value = t.f64 ? new Float64Array(1) : new Float32Array(1);
+  // Little-endian words of the value, most significant first.
+  const words = new Uint32Array(value.buffer);
+  const wordOrder = t.f64 ? [1, 0] : [0];
+  const digitOf = (round: number): number => {
+    const word = words[wordOrder[round >> 1]];
+    return round % 2 === 0 ? word >>> DIGIT_BITS : word & 0xffff;
+  };
+  const counts = new Float64Array(1 << DIGIT_BITS);
+  const chosen: number[] = [];
   let above = 0;
-  for (let i = 0; i < magnitudes.length; i++) if (magnitudes[i] > threshold) above++;
-  return { threshold, keepAtThreshold: keep - above };
+  for (let round = 0; round < rounds; round++) {
+    counts.fill(0);
+    for (const { start, count } of t.chunks) {
+      const base = await t.readBase(start, count);
+      const x = await t.read(input, start, count);
+      for (let i = 0; i < count; i++) {
+        value[0] = Math.abs(x[i] - base[i]);
+        let r = 0;
+        while (r < round && digitOf(r) === chosen[r]) r++;
+        if (r === round) counts[digitOf(round)]++;
+      }
+    }
+    let need = keep - above;
+    let digit = counts.length - 1;
+    while (counts[digit] < need) {
+      need -= counts[digit];
+      above += counts[digit];
+      digit--;
+    }
+    chosen.push(digit);
+  }
+  for (let round = 0; round < rounds; round++) {
+    const w = wordOrder[round >> 1];
+    words[w] = round % 2 === 0 ? (chosen[round] << DIGIT_BITS) >>> 0 : (words[w] | chosen[round]) >>> 0;
+  }
+  return { threshold: value[0], keepAtThreshold: keep - above };
 }
 
 /** Zeroes the trimmed entries of a chunk of τ in place; `kept` counts threshold entries kept so far. */
@@ -62,18 +96,17 @@ function trim(tau: FloatArray, rule: TrimRule, kept: { atThreshold: number }): v
  * trimmed vectors and the mean is its plain disjoint mean. Other schedules weight both the
  * election and the mean, so a layer that leans to the anchor leans to it here too.
  *
- * Two passes: the trim thresholds need each task vector's magnitudes over the whole tensor
- * (statistic pass, one input at a time); election and mean are per element, so the apply pass
- * goes chunk by chunk holding one trimmed chunk per input.
+ * Two passes, both chunk by chunk: the trim thresholds need each task vector's magnitudes over
+ * the whole tensor (statistic pass, one input at a time, a radix select); election and mean are
+ * per element, so the apply pass holds one trimmed chunk per input.
  */
 async function mergeTies(t: TensorMerge): Promise<void> {
   const n = t.elements;
   if (n === 0) return;
   const r = t.f64 ? (v: number) => v : Math.fround;
   const keep = tiesKeepCount(t.params.density, n);
-  const magnitudes = t.alloc(n);
   const rules: TrimRule[] = [];
-  for (let k = 0; k < t.inputs.length; k++) rules.push(await trimRule(t, k, magnitudes, keep));
+  for (let k = 0; k < t.inputs.length; k++) rules.push(await trimRule(t, k, keep));
 
   const kept = t.inputs.map(() => ({ atThreshold: 0 }));
   const lambda = r(t.params.lambda);
@@ -133,7 +166,7 @@ export const ties = defineMethod({
     },
   ],
   dtypes: FLOAT_DTYPES,
-  // The statistic pass reads the base beside each input, the apply pass once more.
-  reads: (inputCount) => ({ eachInput: 2, base: inputCount + 1 }),
+  // The statistic pass reads each input beside the base once per radix round, the apply pass once more.
+  reads: (inputCount, f64) => ({ eachInput: (f64 ? 4 : 2) + 1, base: inputCount * (f64 ? 4 : 2) + 1 }),
   mergeTensor: mergeTies,
 });
