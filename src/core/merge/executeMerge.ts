@@ -154,7 +154,6 @@ export function executeMerge(plan: MergePlan, io: MergeIo, options: MergeExecuti
       name: t.name,
       elements: t.elements,
       inputs: p.inputs,
-      hasBase: p.baseTensor !== undefined,
       params: plan.params,
       f64,
       chunks,

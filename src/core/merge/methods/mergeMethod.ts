@@ -34,7 +34,6 @@ export interface TensorMerge {
   readonly elements: number;
   /** Anchor first, then the contributors sharing the tensor, with their weights w_k(l). */
   readonly inputs: readonly MergeInput[];
-  readonly hasBase: boolean;
   readonly params: Readonly<Record<string, number>>;
   readonly f64: boolean;
   /** The pieces reads may be split into: chunks when every input can be read by range, else the whole tensor. */
