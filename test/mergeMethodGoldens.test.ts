@@ -43,12 +43,12 @@ describe.each(databaseKinds)("SLERP and MODEL_STOCK through GraphQL (%s)", (kind
   });
   afterAll(() => server.stop());
 
-  test("mergeMethods lists SLERP and MODEL_STOCK with their base requirement", async () => {
-    const { mergeMethods } = await server.ok(`{ mergeMethods { name needsBase arxiv parameters { name } } }`);
+  test("mergeMethods lists SLERP and MODEL_STOCK with their base requirement and default schedule", async () => {
+    const { mergeMethods } = await server.ok(`{ mergeMethods { name needsBase arxiv defaultSchedule parameters { name } } }`);
     expect(mergeMethods.map((m: { name: string }) => m.name)).toEqual(["LAYERWISE", "TASK_ARITHMETIC", "TIES", "DARE", "SLERP", "MODEL_STOCK"]);
     expect(mergeMethods.slice(4)).toEqual([
-      { name: "SLERP", needsBase: false, arxiv: "2403.13257", parameters: [] },
-      { name: "MODEL_STOCK", needsBase: true, arxiv: "2403.19522", parameters: [] },
+      { name: "SLERP", needsBase: false, arxiv: "2403.13257", defaultSchedule: "LINEAR", parameters: [] },
+      { name: "MODEL_STOCK", needsBase: true, arxiv: "2403.19522", defaultSchedule: "UNIFORM", parameters: [] },
     ]);
   });
 

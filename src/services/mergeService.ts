@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { createHash } from "node:crypto";
 import type { Db } from "../persistence/database";
 import { badInput, DomainError } from "../core/errors";
-import { MERGE_METHOD_NAMES, MERGE_METHODS, planMerge, type MergePlan } from "../core/merge";
+import { MERGE_METHOD_NAMES, MERGE_METHODS, planMerge, resolveSchedule, type MergePlan } from "../core/merge";
 import type { ArtifactStore } from "../storage/artifactStore";
 import type { ArtifactService } from "./artifactService";
 import type { ThreadPool } from "../workers/threadPool";
@@ -121,6 +121,7 @@ export class MergeService {
         arxiv: m.paper.arxiv,
         paperTitle: m.paper.title,
         needsBase: m.needsBase,
+        defaultSchedule: resolveSchedule(m.defaultSchedule).kind,
         parameters: m.parameters.map((p) => ({ name: p.name, type: p.type, default: p.default ?? null, min: p.min ?? null, max: p.max ?? null, description: p.description })),
       };
     });

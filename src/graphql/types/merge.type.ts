@@ -147,5 +147,6 @@ export class MergeMethodInfo {
   @Field({ description: "arXiv id of the paper." }) arxiv!: string;
   @Field() paperTitle!: string;
   @Field() needsBase!: boolean;
+  @Field(() => ScheduleKind, { description: "The schedule a merge with this method gets when it gives none." }) defaultSchedule!: string;
   @Field(() => [MergeMethodParameter]) parameters!: MergeMethodParameter[];
 }
