@@ -270,8 +270,8 @@ describeBrowser("dashboard in Chromium", () => {
     await page.getByLabel("Tags (comma-separated)").fill("from-ui");
     await expect_(async () => (await page.getByTestId("plan-merged").textContent()) === "7", "the plan to merge 7 tensors");
     // The schedule list starts at the chosen method's own default: UNIFORM for Model Stock, LINEAR otherwise.
-    const methodSelect = page.getByLabel("Method", { exact: true });
-    const scheduleSelect = page.getByLabel("Schedule", { exact: true });
+    const methodSelect = page.locator("label", { hasText: /^Method/ }).locator("select");
+    const scheduleSelect = page.locator("label", { hasText: /^Schedule/ }).locator("select");
     expect(await scheduleSelect.inputValue()).toBe("LINEAR");
     await methodSelect.selectOption("MODEL_STOCK");
     expect(await scheduleSelect.inputValue()).toBe("UNIFORM");
