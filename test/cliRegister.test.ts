@@ -111,4 +111,22 @@ describe("layermerge merge", () => {
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/BAD_USER_INPUT: the anchor must not also be listed/);
   });
+
+  test("--method takes every registered method, SLERP and MODEL_STOCK (with --base) included", async () => {
+    const { task } = await seedBasics(server, "-methods");
+    const ids: string[] = [];
+    for (const seed of [11, 12, 13, 14]) {
+      const put = await fetch(`${server.origin}/artifacts`, { method: "PUT", body: buildSegNet({ seed }).bytes });
+      const { sha256 } = (await put.json()) as { sha256: string };
+      const { registerModel } = await server.ok(`mutation($i: RegisterModelInput!) { registerModel(input: $i) { id } }`, { i: { name: `s${seed}`, taskId: task.id, artifactSha256: sha256 } });
+      ids.push(registerModel.id);
+    }
+    const env = { LAYERMERGE_URL: server.origin };
+    const slerp = await cli(["merge", "--anchor", ids[0], "--with", ids[1], "--method", "slerp", "--schedule", "uniform"], env);
+    const stock = await cli(["merge", "--anchor", ids[0], "--with", ids[1], ids[2], "--method", "model_stock", "--base", ids[3]], env);
+    expect([slerp.code, stock.code]).toEqual([0, 0]);
+    const method = async (id: string) => (await server.ok(`query($id: ID!) { model(id: $id) { merge { method schedule { kind } } } }`, { id })).model.merge;
+    expect(await method(slerp.out.trim())).toEqual({ method: "SLERP", schedule: { kind: "UNIFORM" } });
+    expect(await method(stock.out.trim())).toEqual({ method: "MODEL_STOCK", schedule: { kind: "UNIFORM" } });
+  });
 });

@@ -1,10 +1,11 @@
 import * as fs from "node:fs";
 import { DomainError } from "../core/errors";
+import { MERGE_METHOD_NAMES } from "../core/merge/mergeMethods";
 import { ApiClient } from "./apiClient";
 import { ProgressBar } from "./progressBar";
 import { parse } from "./main";
 
-const USAGE = `usage: layermerge merge --anchor ID --with ID [ID …] [--method LAYERWISE|TASK_ARITHMETIC|TIES|DARE]
+const USAGE = `usage: layermerge merge --anchor ID --with ID [ID …] [--method ${MERGE_METHOD_NAMES.join("|")}]
                         [--schedule LINEAR|STEP|COSINE|UNIFORM|CUSTOM] [--cutoff T] [--knots s0,s1,…]
                         [--weights w1,w2,…] [--base ID] [--lambda L] [--density K] [--drop-rate P] [--seed S]
                         [--name NAME] [--version V] [--tags a,b]

@@ -2,9 +2,9 @@
  * The closed vocabularies of the registry. Stored as strings (SQLite has no enums); services
  * validate against these, and the GraphQL enums are registered from the same objects.
  */
-export enum TaskKind { SEMANTIC = "SEMANTIC", PANOPTIC = "PANOPTIC", INSTANCE = "INSTANCE" }
+export enum TaskKind { SEMANTIC = "SEMANTIC", PANOPTIC = "PANOPTIC" }
 export enum PrimaryMetric { MIOU = "MIOU", PQ = "PQ" }
-export enum DatasetFormat { SEMANTIC_PNG = "SEMANTIC_PNG", CITYSCAPES = "CITYSCAPES", COCO_PANOPTIC = "COCO_PANOPTIC" }
+export { DatasetFormat } from "../core/eval/datasets/datasetTypes";
 export enum ModelOrigin { TRAINED = "TRAINED", MERGED = "MERGED", IMPORTED = "IMPORTED" }
 export enum LineageRelation {
   MERGED_FROM = "MERGED_FROM",

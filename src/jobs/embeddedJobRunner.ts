@@ -1,22 +1,10 @@
 import type { Db } from "../persistence/database";
 import type { Logger } from "../logging";
 import type { JobEvents } from "./jobEvents";
-import { JOB_KINDS, JobHandlers } from "./jobTypes";
+import type { JobHandlers } from "./jobTypes";
+import { checkHandlers, type JobRunner } from "./jobRunner";
 import { executeJob, publish } from "./executeJob";
 import { pidScope, processAlive, splitWorker, workerName } from "./processIdentity";
-
-export interface JobRunner {
-  /** The job row exists (QUEUED); run it when a slot is free. */
-  enqueue(jobId: string): Promise<void>;
-  /** QUEUED → CANCELLED at once; RUNNING → its handler is aborted and the job ends CANCELLED. */
-  cancel(jobId: string): Promise<void>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-export function checkHandlers(handlers: JobHandlers): void {
-  for (const kind of JOB_KINDS) if (typeof handlers[kind] !== "function") throw new Error(`no handler for job kind ${kind}`);
-}
 
 export interface EmbeddedRunnerOptions {
   concurrency?: number;

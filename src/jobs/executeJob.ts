@@ -3,7 +3,7 @@ import { DomainError } from "../core/errors";
 import { isDatabaseUnreachable } from "../persistence/databaseErrors";
 import type { Logger } from "../logging";
 import type { JobEvents } from "./jobEvents";
-import type { JobHandlers, JobKind, JobProgress, JobStatus } from "./jobTypes";
+import { runHandler, type JobHandlers, type JobKind, type JobProgress, type JobStatus } from "./jobTypes";
 
 const PERSIST_EVERY_MS = 500;
 
@@ -69,7 +69,7 @@ async function executeJobOnce(db: Db, handlers: JobHandlers, events: JobEvents, 
   const began = Date.now();
   try {
     log.info({ attempt: started.attempts }, "job started");
-    const outcome = await handlers[job.kind as JobKind](job.payload, { jobId, attempt: started.attempts, signal: options.signal, progress });
+    const outcome = await runHandler(handlers, job.kind as JobKind, job.payload, { jobId, attempt: started.attempts, signal: options.signal, progress });
     await finish(db, events, jobId, "SUCCEEDED", { progress: 1, message: outcome.message, result: outcome.result as object });
     log.info({ result: outcome.result, ms: Date.now() - began }, outcome.message);
     return "SUCCEEDED";

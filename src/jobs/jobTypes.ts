@@ -1,9 +1,11 @@
+import type { JobPayloads } from "./jobPayloads";
+
 /**
- * Jobs are a discriminated union: each kind has one payload type and exactly one handler
- * (checked when a runner starts). Handlers must be idempotent: the same job run twice leaves
- * one result.
+ * Jobs are a discriminated union: each kind has one payload type (jobPayloads.ts) and exactly
+ * one handler (checked when a runner starts). Handlers must be idempotent: the same job run
+ * twice leaves one result.
  */
-export const JOB_KINDS = ["MERGE", "EVALUATE"] as const;
+export const JOB_KINDS = ["MERGE", "EVALUATE"] as const satisfies ReadonlyArray<keyof JobPayloads>;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 export const JOB_STATUSES = ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"] as const;
@@ -32,5 +34,10 @@ export interface JobOutcome {
   message: string;
 }
 
-export type JobHandler = (payload: any, context: JobContext) => Promise<JobOutcome>;
-export type JobHandlers = Record<JobKind, JobHandler>;
+export type JobHandler<K extends JobKind> = (payload: JobPayloads[K], context: JobContext) => Promise<JobOutcome>;
+export type JobHandlers = { readonly [K in JobKind]: JobHandler<K> };
+
+/** Runs the handler of a job's kind on its stored payload (JSON written by the service that queued it). */
+export function runHandler<K extends JobKind>(handlers: JobHandlers, kind: K, payload: unknown, context: JobContext): Promise<JobOutcome> {
+  return (handlers[kind] as JobHandler<K>)(payload as JobPayloads[K], context);
+}

@@ -1,7 +1,8 @@
 import type { DatasetSpec, ImageDecoder, PqAverage } from "../core/eval";
+import type { TaskKind } from "../domain/enums";
 import type { RuntimeContract } from "./runtimeContract";
 
-export type EvaluationTask = "SEMANTIC" | "PANOPTIC";
+export type EvaluationTask = `${TaskKind}`;
 
 export interface EvaluateModelOptions {
   /** An .onnx file (external data beside it, as onnxruntime resolves it). */

@@ -1,14 +1,15 @@
+import type { ChannelOrder, Normalization, OutputKind, ResizeMode } from "../domain/enums";
 import type { PostprocessSettings } from "../domain/postprocessSettings";
 
 /**
- * The inference contract as the runtime reads it: structurally the API's
- * `InferenceContract` (src/services/inferenceContract.ts, whose enums are assignable to these
- * string unions), restated here so that runtime/ does not import the services layer above it.
+ * The inference contract as the runtime reads it: structurally the registry's
+ * `InferenceContract` (src/services/inferenceContract.ts), restated here so that runtime/ does
+ * not import the services layer above it; its vocabularies are domain/enums.ts's, as strings.
  * It is expected already normalised by `checkInferenceContract` (defaults filled, values checked).
  */
-export type ResizeModeName = "FIXED" | "KEEP_RATIO" | "SLIDE";
-export type NormalizationName = "DIVIDE" | "MMCV";
-export type OutputKindName = "SEMANTIC_LOGITS" | "SEMANTIC_IDS" | "PANOPTIC_SEMANTIC" | "PANOPTIC_CENTER" | "PANOPTIC_OFFSET" | "PANOPTIC_IDS";
+export type ResizeModeName = `${ResizeMode}`;
+export type NormalizationName = `${Normalization}`;
+export type OutputKindName = `${OutputKind}`;
 
 export interface RuntimeContract {
   inputName: string;
@@ -17,7 +18,7 @@ export interface RuntimeContract {
   height: number;
   /** SLIDE: `cropSize` and `stride` are [height, width]. */
   resize: { mode: ResizeModeName; cropSize?: readonly number[] | null; stride?: readonly number[] | null };
-  channelOrder: "RGB" | "BGR";
+  channelOrder: `${ChannelOrder}`;
   /** Per channel, in `channelOrder`, on the 0–255 scale. */
   mean: readonly number[];
   std: readonly number[];

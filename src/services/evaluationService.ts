@@ -5,7 +5,8 @@ import { badInput, DomainError, notFound } from "../core/errors";
 import type { ArtifactStore } from "../storage/artifactStore";
 import type { ThreadPool } from "../threads/threadPool";
 import type { JobContext, JobOutcome } from "../jobs/jobTypes";
-import type { JobRunner } from "../jobs/embeddedJobRunner";
+import type { EvaluationJobPayload, EvaluationSettingsRecord } from "../jobs/jobPayloads";
+import type { JobRunner } from "../jobs/jobRunner";
 import type { EvaluationResult } from "../runtime";
 import type { LayerOrderSource } from "../core/structure/types";
 import type { DatasetClass } from "./datasetService";
@@ -27,26 +28,6 @@ export interface StartEvaluationInput {
   /** Class subset for mIoU (e.g. SYNTHIA → Cityscapes 16 or 13 classes; not canonical). */
   classes?: number[] | null;
   force?: boolean | null;
-}
-
-export interface EvaluationJobPayload {
-  modelId: string;
-  datasetId: string;
-  settingsHash: string;
-  settings: EvaluationSettingsRecord;
-  batchSize: number;
-}
-
-/** What the settings hash covers: everything that can change the numbers (not the batch size). */
-interface EvaluationSettingsRecord {
-  artifactSha256: string;
-  /** A checkpoint's: the graph model's artifact, run with the checkpoint's tensors. */
-  graphArtifactSha256?: string;
-  datasetChecksum: string | null;
-  contract: unknown;
-  limit: number | null;
-  classes: number[] | null;
-  task: "SEMANTIC" | "PANOPTIC";
 }
 
 export type EvaluationRow = Awaited<ReturnType<Db["evaluation"]["findFirstOrThrow"]>>;

@@ -1,7 +1,7 @@
 import type { Db } from "../persistence/database";
 import { badInput, notFound } from "../core/errors";
 import { JOB_KINDS, JOB_STATUSES } from "../jobs/jobTypes";
-import type { JobRunner } from "../jobs/embeddedJobRunner";
+import type { JobRunner } from "../jobs/jobRunner";
 import type { JobEvents } from "../jobs/jobEvents";
 import type { JobProgress, JobStatus } from "../jobs/jobTypes";
 import { connectionFrom, decodeCursor, encodeCursor, keysetAfter, pageSize } from "./pagination";

@@ -3,14 +3,15 @@ import * as path from "node:path";
 import { createHash } from "node:crypto";
 import type { Db } from "../persistence/database";
 import { badInput, DomainError } from "../core/errors";
-import { MERGE_METHOD_NAMES, MERGE_METHODS, planMerge, type MergePlan } from "../core/merge";
+import { MERGE_METHOD_NAMES, MERGE_METHODS, planMerge, resolveSchedule, type MergePlan } from "../core/merge";
 import type { ArtifactStore } from "../storage/artifactStore";
 import type { ArtifactService } from "./artifactService";
 import type { ThreadPool } from "../threads/threadPool";
 import type { MergeModelRef, RunMergeResult } from "../threads/runMerge";
 import type { ParsedModel } from "../core/structure/types";
 import type { JobContext, JobOutcome } from "../jobs/jobTypes";
-import type { JobRunner } from "../jobs/embeddedJobRunner";
+import type { MergeJobPayload, MergeRecipe } from "../jobs/jobPayloads";
+import type { JobRunner } from "../jobs/jobRunner";
 import { ModelOrigin } from "../domain/enums";
 import type { ModelRow, ModelService } from "./modelService";
 import type { StructureCatalog } from "./structureCatalog";
@@ -30,32 +31,6 @@ export interface MergeRequest {
   output?: { name?: string | null; version?: string | null; tags?: string[] | null } | null;
   /** How the inputs' tensors are paired with the anchor's; default AUTO (see `mergeMatching`). */
   matching?: MatchingChoice | null;
-}
-
-/** The resolved recipe: everything a merge needs to be re-run exactly (stored in the job and the Merge row). */
-export interface MergeRecipe {
-  method: string;
-  schedule: { kind: string; cutoff?: number | null; knots?: number[] | null };
-  params: Record<string, number>;
-  weights: number[] | null;
-  anchorId: string;
-  contributorIds: string[];
-  baseModelId: string | null;
-  /** sha256 of each input's artifact, same order: anchor, contributors…, base. */
-  artifacts: { anchor: string; contributors: string[]; base: string | null };
-  /**
-   * The anchor's structure: its layer indices and L drive the schedule, and the same bytes may be
-   * registered twice with different layer orders (safetensors `layerOrder`).
-   */
-  anchorStructureId: string;
-  /** Present only for POSITION: a recipe matched by name hashes as it always did. */
-  matching?: "POSITION";
-}
-
-export interface MergeJobPayload {
-  recipe: MergeRecipe;
-  recipeHash: string;
-  output: { name: string; version: string; tags: string[] };
 }
 
 interface Inputs {
@@ -160,6 +135,7 @@ export class MergeService {
         arxiv: m.paper.arxiv,
         paperTitle: m.paper.title,
         needsBase: m.needsBase,
+        defaultSchedule: resolveSchedule(m.defaultSchedule).kind,
         parameters: m.parameters.map((p) => ({ name: p.name, type: p.type, default: p.default ?? null, min: p.min ?? null, max: p.max ?? null, description: p.description })),
       };
     });

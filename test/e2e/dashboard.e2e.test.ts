@@ -217,6 +217,14 @@ describeBrowser("dashboard in Chromium", () => {
     await page.getByLabel("Name", { exact: true }).fill("ui-soup");
     await page.getByLabel("Tags (comma-separated)").fill("from-ui");
     await expect_(async () => (await page.getByTestId("plan-merged").textContent()) === "7", "the plan to merge 7 tensors");
+    // The schedule list starts at the chosen method's own default: UNIFORM for Model Stock, LINEAR otherwise.
+    const methodSelect = page.locator("label", { hasText: /^Method/ }).locator("select");
+    const scheduleSelect = page.locator("label", { hasText: /^Schedule/ }).locator("select");
+    expect(await scheduleSelect.inputValue()).toBe("LINEAR");
+    await methodSelect.selectOption("MODEL_STOCK");
+    expect(await scheduleSelect.inputValue()).toBe("UNIFORM");
+    await methodSelect.selectOption("LAYERWISE");
+    expect(await scheduleSelect.inputValue()).toBe("LINEAR");
     // LINEAR schedule with N = 3 over L = 4 layers: w_a(0) = 1/3 and w_a(3) = 1 (docs/CONVENTIONS.md).
     // The legend says the means.
     expect(await page.getByTestId("merge-plan").textContent()).toMatch(/daformer-gta-s2 \(anchor, mean 0\.\d{3}\)/);

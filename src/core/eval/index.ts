@@ -27,7 +27,8 @@ export { extractWindow } from "./resize/extractWindow";
 export { SlideAccumulator } from "./resize/SlideAccumulator";
 
 export type { DecodedImage, ImageDecoder } from "./datasets/ImageDecoder";
-export type { DatasetClass, DatasetEntry, DatasetFormat, DatasetIndex, DatasetProblem, DatasetSample, DatasetSpec, LabelMap, PanopticSample, SemanticSample } from "./datasets/datasetTypes";
+export { DatasetFormat } from "./datasets/datasetTypes";
+export type { DatasetClass, DatasetEntry, DatasetIndex, DatasetProblem, DatasetSample, DatasetSpec, LabelMap, PanopticSample, SemanticSample } from "./datasets/datasetTypes";
 export { classLookup, type ClassLookup } from "./datasets/classLookup";
 export { listDataset } from "./datasets/listDataset";
 export { loadSample } from "./datasets/loadSample";

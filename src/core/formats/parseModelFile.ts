@@ -1,4 +1,3 @@
-import * as path from "node:path";
 import { badInput } from "../errors";
 import type { ParsedModel } from "../structure/types";
 import { FileByteSource } from "./byteSource";
@@ -75,8 +74,4 @@ export function parseModelFile(file: string, options: ParseModelFileOptions = {}
   } finally {
     source.close();
   }
-}
-
-export function folderOf(file: string): string {
-  return path.dirname(path.resolve(file));
 }

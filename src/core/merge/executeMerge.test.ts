@@ -1,6 +1,8 @@
 import { DomainError } from "../errors";
 import { executeMerge, type MergeIo } from "./executeMerge";
-import { goldenScenarios } from "./fixtures/goldenScenarios";
+import { decodeToFloat64 } from "./decodeFloats";
+import { goldenScenarios, type GoldenScenario } from "./fixtures/goldenScenarios";
+import { isFloating } from "../structure/types";
 import { f32Tensor, memoryIo, syntheticModel, SyntheticModel } from "./fixtures/syntheticModel";
 import { f32BitsToBf16Bits, f32BitsToF16Bits } from "./halfPrecision";
 import { planMerge } from "./planMerge";
@@ -57,6 +59,23 @@ async function mergeAll(
 const f32 = (bytes: Uint8Array): number[] => Array.from(new Float32Array(bytes.slice().buffer));
 
 /**
+ * What a golden check compares for one tensor: its hex bytes, or, for a scenario with a
+ * tolerance (float64 statistics summed in another order than numpy's), its float values with
+ * the largest relative error over the elements (at most the tolerance) and the same byte length.
+ */
+function goldenView(s: GoldenScenario, name: string, bytes: Uint8Array): unknown {
+  const hex = Buffer.from(bytes).toString("hex");
+  const expected = s.expected[name];
+  const tensor = s.anchor.parsed.tensors.find((t) => t.name === name)!;
+  if (s.tolerance === undefined || hex === expected || !isFloating(tensor.dtype)) return { name, hex };
+  const want = decodeToFloat64(new Uint8Array(Buffer.from(expected, "hex")), tensor.dtype);
+  const got = decodeToFloat64(bytes, tensor.dtype);
+  let worst = 0;
+  want.forEach((w, i) => (worst = Math.max(worst, Math.abs(got[i] - w) / Math.max(Math.abs(w), Number.MIN_VALUE))));
+  return { name, hex: got.length === want.length && worst <= s.tolerance ? expected : `${hex} (relative error ${worst})` };
+}
+
+/**
  * A `rangeReader` over synthetic models, as runMerge gives for raw file data: poisons the
  * executor's (reused) buffer at once, copies into it asynchronously, and poisons the bytes after the range up to the
  * next multiple of 8 elements (what the SIMD kernels read as padding), so an accumulator that
@@ -83,9 +102,7 @@ function intoReader(models: { anchor: SyntheticModel; contributors: SyntheticMod
 describe.each(["simd", "js"] as const)("executeMerge against makeGoldens.py (numpy float32, in the documented order), %s kernels", (kernels) => {
   it.each(goldenScenarios.map((s) => [s.name, s] as const))("%s", async (_name, s) => {
     const out = await mergeAll(s, s, { kernels });
-    for (const [name, hex] of Object.entries(s.expected)) {
-      expect({ name, hex: Buffer.from(out.get(name)!).toString("hex") }).toEqual({ name, hex });
-    }
+    for (const [name, hex] of Object.entries(s.expected)) expect(goldenView(s, name, out.get(name)!)).toEqual({ name, hex });
     expect(out.size).toBe(Object.keys(s.expected).length);
   });
 
@@ -106,7 +123,7 @@ describe.each(["simd", "js"] as const)("executeMerge against makeGoldens.py (num
     for (const s of goldenScenarios) {
       const out = await mergeAll(s, s, { readers: true, chunkElements, kernels, order });
       for (const [name, hex] of Object.entries(s.expected)) {
-        expect({ scenario: s.name, name, hex: Buffer.from(out.get(name)!).toString("hex") }).toEqual({ scenario: s.name, name, hex });
+        expect({ scenario: s.name, ...(goldenView(s, name, out.get(name)!) as object) }).toEqual({ scenario: s.name, name, hex });
       }
     }
   });
@@ -299,6 +316,75 @@ describe.each(["simd", "js"] as const)("LAYERWISE over mixed dtypes and long ten
   });
 });
 
+describe("TIES on float64 tensors with many equal magnitudes", () => {
+  it("chunked in 7s, equals a sort-based float64 reference (top round(k·n) by magnitude, ties by index)", async () => {
+    const n = 200;
+    const f64Tensor = (values: number[]) => ({ name: "w", shape: [n], dtype: "F64" as const, layerIndex: 0, bytes: new Uint8Array(Float64Array.from(values).buffer) });
+    // A zero base and values drawn from ±6 full-precision magnitudes: many task-vector entries
+    // share a magnitude (the threshold is tied), and every bit of the float64 matters.
+    const palette = randomValues(6, 99, 1);
+    const pick = (seed: number) => randomValues(n, seed, 1).map((v) => Math.sign(v) * palette[Math.floor(Math.abs(v) * 6)]);
+    const [b, ...xs] = [new Array<number>(n).fill(0), pick(12), pick(13), pick(14)];
+    const models = { base: syntheticModel([f64Tensor(b)], 1), anchor: syntheticModel([f64Tensor(xs[0])], 1), contributors: [syntheticModel([f64Tensor(xs[1])], 1), syntheticModel([f64Tensor(xs[2])], 1)] };
+    const density = 0.3;
+    const lambda = 0.9;
+    const out = await mergeAll(models, { method: "TIES", schedule: { kind: "UNIFORM" }, params: { density, lambda } }, { ranged: true, chunkElements: 7 });
+
+    // UNIFORM, N = 3 (docs/CONVENTIONS.md): w_a = 1/3, each contributor (1 − w_a)/2.
+    const ws = [1 / 3, (1 - 1 / 3) / 2, (1 - 1 / 3) / 2];
+    const keep = Math.round(density * n);
+    const trimmed = xs.map((x) => {
+      const tau = x.map((v, i) => v - b[i]);
+      const order = tau.map((_, i) => i).sort((i, j) => Math.abs(tau[j]) - Math.abs(tau[i]) || i - j);
+      const kept = new Set(order.slice(0, keep));
+      return tau.map((v, i) => (kept.has(i) ? v : 0));
+    });
+    const expected = b.map((base, i) => {
+      let elected = 0;
+      trimmed.forEach((t, k) => (elected += ws[k] * t[i]));
+      let num = 0;
+      let den = 0;
+      trimmed.forEach((t, k) => {
+        if (t[i] !== 0 && Math.sign(t[i]) === Math.sign(elected)) {
+          num += ws[k] * t[i];
+          den += ws[k];
+        }
+      });
+      return base + lambda * (den > 0 ? num / den : 0);
+    });
+    expect(Array.from(new Float64Array(out.get("w")!.slice().buffer))).toEqual(expected);
+  });
+});
+
+describe("SLERP and MODEL_STOCK by hand", () => {
+  it("SLERP of two orthogonal unit vectors at t = 1/2 is the unit bisector; at the last LINEAR layer (t = 0) the anchor", async () => {
+    // θ = π/2: s0 = s1 = sin(π/4) / sin(π/2) = √½.
+    const anchor = syntheticModel([f32Tensor("a", [2], 0, [1, 0]), f32Tensor("b", [2], 1, [3, 4])], 2);
+    const other = syntheticModel([f32Tensor("a", [2], 0, [0, 1]), f32Tensor("b", [2], 1, [-4, 3])], 2);
+    const out = await mergeAll({ anchor, contributors: [other] }, { method: "SLERP" });
+    expect(f32(out.get("a")!)).toEqual([Math.fround(Math.SQRT1_2), Math.fround(Math.SQRT1_2)]);
+    expect(f32(out.get("b")!)).toEqual([3, 4]);
+  });
+
+  it("MODEL_STOCK refuses a tensor whose task vectors cancel out (1 + (k − 1)·c = 0), naming it", async () => {
+    // base 0; τ_anchor = [1, 2], τ_c = [−1, −2]: c = −1, k = 2 → 1 + c = 0.
+    const base = syntheticModel([f32Tensor("w", [2], 0, [0, 0]), f32Tensor("v", [1], 0, [0])], 1);
+    const anchor = syntheticModel([f32Tensor("w", [2], 0, [1, 2]), f32Tensor("v", [1], 0, [1])], 1);
+    const other = syntheticModel([f32Tensor("w", [2], 0, [-1, -2]), f32Tensor("v", [1], 0, [3])], 1);
+    const error = await mergeAll({ anchor, contributors: [other], base }, { method: "MODEL_STOCK" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DomainError);
+    expect(error).toMatchObject({ code: "BAD_USER_INPUT", message: expect.stringMatching(/MODEL_STOCK cannot merge tensor "w": .*cosine -1\.0+, so 1 \+ \(k − 1\)·c ≤ 0/) });
+  });
+
+  it("MODEL_STOCK of two parallel task vectors (c = 1, t = 1) is their mean", async () => {
+    const base = syntheticModel([f32Tensor("w", [2], 0, [1, 1])], 1);
+    const anchor = syntheticModel([f32Tensor("w", [2], 0, [2, 3])], 1);
+    const other = syntheticModel([f32Tensor("w", [2], 0, [4, 7])], 1);
+    const out = await mergeAll({ anchor, contributors: [other], base }, { method: "MODEL_STOCK" });
+    expect(f32(out.get("w")!)).toEqual([3, 5]);
+  });
+});
+
 describe("executeMerge refusals, progress and cancellation", () => {
   const anchor = syntheticModel([f32Tensor("w", [3], 0, [1, 2, 3]), f32Tensor("v", [2], 1, [1, 1])], 2);
 
@@ -400,7 +486,7 @@ describe("executeMerge refusals, progress and cancellation", () => {
     expect(() => exec.finish()).toThrow(/1 merged tensor\(s\) were never written/);
   });
 
-  it("reads each input once per tensor (twice for TIES), one at a time, in chunks when it can", async () => {
+  it("reads each input once per tensor (TIES: statistic rounds, then an apply pass), one at a time, in chunks when it can", async () => {
     const n = 20;
     const mk = (seed: number): SyntheticModel => syntheticModel([f32Tensor("w", [n], 0, randomValues(n, seed))], 1);
     const models = { anchor: mk(1), contributors: [mk(2), mk(3)], base: mk(4) };
@@ -412,6 +498,13 @@ describe("executeMerge refusals, progress and cancellation", () => {
     const tiesPlan = planMerge({ anchor: models.anchor.parsed, contributors: models.contributors.map((c) => c.parsed), base: models.base.parsed, method: "TIES" });
     const tiesIo = memoryIo(models, true);
     await executeMerge(tiesPlan, tiesIo, { chunkElements: 8 }).getMergedTensorBytes(models.anchor.parsed.tensors[0]);
-    expect(tiesIo.reads.map((r) => r[0])).toEqual([-1, 0, 1, 2, 0, 1, 2]);
+    // Statistic pass, one input at a time beside the base, chunk by chunk, twice (a radix select
+    // on float32 bits, 16 a round); then the apply pass, chunk by chunk, the base and every
+    // input: no read is larger than a chunk.
+    const chunks = [0, 8, 16].map((start) => [start, Math.min(8, n - start)]);
+    const round = (m: number) => chunks.flatMap(([start, count]) => [[-1, "w", start, count], [m, "w", start, count]]);
+    const statistic = [0, 1, 2].flatMap((m) => [...round(m), ...round(m)]);
+    const apply = chunks.flatMap(([start, count]) => [-1, 0, 1, 2].map((m) => [m, "w", start, count]));
+    expect(tiesIo.reads).toEqual([...statistic, ...apply]);
   });
 });

@@ -52,11 +52,6 @@ export function f32BitsToF16Bits(bits: number, value: number): number {
   return sign | h;
 }
 
-/** bf16 bits → float32 bits (exact: bf16 is the upper half of a float32). */
-export function bf16BitsToF32Bits(b: number): number {
-  return (b << 16) >>> 0;
-}
-
 /** float32 bits → bf16 bits, round-to-nearest-even; NaN stays NaN (quiet bit set). */
 export function f32BitsToBf16Bits(bits: number): number {
   if ((bits & 0x7fffffff) > F32_EXPONENT_MASK) return ((bits >>> 16) | 0x40) & 0xffff;

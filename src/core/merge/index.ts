@@ -13,6 +13,7 @@ export type { MergePlan, MergePlanInput, MergeInput, PlannedTensor, LayerWeightR
 export { executeMerge, BASE_MODEL_INDEX, DEFAULT_CHUNK_ELEMENTS } from "./executeMerge";
 export type { MergeIo, MergeExecution, MergeExecutionOptions, RangeReader } from "./executeMerge";
 export { MERGE_METHODS, MERGE_METHOD_NAMES, DEFAULT_MERGE_METHOD, resolveMethodName, resolveMethodParams } from "./mergeMethods";
+export { METHODS } from "./methods";
 export type { MergeMethod, MergeMethodName, MethodParameter } from "./mergeMethods";
 export { SCHEDULE_KINDS, DEFAULT_STEP_CUTOFF, resolveSchedule, scheduleValue, layerPosition } from "./mergeSchedule";
 export type { MergeSchedule, ScheduleInput, ScheduleKind } from "./mergeSchedule";

@@ -2,11 +2,11 @@ import { DomainError } from "../errors";
 import { MERGE_METHODS, MERGE_METHOD_NAMES, resolveMethodName, resolveMethodParams } from "./mergeMethods";
 
 describe("MERGE_METHODS registry", () => {
-  it("lists the four methods with their papers and base requirements", () => {
-    expect(MERGE_METHOD_NAMES).toEqual(["LAYERWISE", "TASK_ARITHMETIC", "TIES", "DARE"]);
+  it("lists the methods with their papers and base requirements", () => {
+    expect(MERGE_METHOD_NAMES).toEqual(["LAYERWISE", "TASK_ARITHMETIC", "TIES", "DARE", "SLERP", "MODEL_STOCK"]);
     expect(Object.keys(MERGE_METHODS)).toEqual([...MERGE_METHOD_NAMES]);
-    expect(MERGE_METHOD_NAMES.map((m) => MERGE_METHODS[m].paper.arxiv)).toEqual(["2409.15813", "2212.04089", "2306.01708", "2311.03099"]);
-    expect(MERGE_METHOD_NAMES.map((m) => MERGE_METHODS[m].needsBase)).toEqual([false, true, true, true]);
+    expect(MERGE_METHOD_NAMES.map((m) => MERGE_METHODS[m].paper.arxiv)).toEqual(["2409.15813", "2212.04089", "2306.01708", "2311.03099", "2403.13257", "2403.19522"]);
+    expect(MERGE_METHOD_NAMES.map((m) => MERGE_METHODS[m].needsBase)).toEqual([false, true, true, true, false, true]);
   });
 
   it("is frozen, parameter schemas included", () => {
@@ -47,6 +47,6 @@ describe("resolveMethodParams", () => {
 
   it("refuses unknown method names and defaults to LAYERWISE", () => {
     expect(resolveMethodName(undefined)).toBe("LAYERWISE");
-    expect(() => resolveMethodName("SLERP")).toThrow(/unknown merge method "SLERP"; expected one of LAYERWISE, TASK_ARITHMETIC, TIES, DARE/);
+    expect(() => resolveMethodName("SPHERICAL")).toThrow(/unknown merge method "SPHERICAL"; expected one of LAYERWISE, TASK_ARITHMETIC, TIES, DARE, SLERP, MODEL_STOCK/);
   });
 });

@@ -80,6 +80,13 @@ describe("planMerge", () => {
     plan.layers.forEach((row, l) => row.weights.forEach((w, i) => expect(w).toBeCloseTo(s.layers[l][i], 12)));
   });
 
+  it("gives MODEL_STOCK the UNIFORM schedule when none is asked for (every fine-tuned model weighs 1/k)", () => {
+    const plan = planMerge(input({ method: "MODEL_STOCK", base: anchor.parsed }));
+    expect(plan.schedule).toEqual({ kind: "UNIFORM" });
+    const stem = plan.tensors.find((p) => p.tensor.name === "backbone.stem.weight");
+    expect(stem?.action === "merge" && stem.inputs.map((x) => x.weight * 3)).toEqual([1, 1, 1].map((v) => expect.closeTo(v, 14)));
+  });
+
   it("merges tensors the base lacks as LAYERWISE", () => {
     const base = syntheticModel([f32Tensor("backbone.stem.weight", [4], 0, [0, 0, 0, 0])], 1);
     const plan = planMerge(input({ method: "TIES", base: base.parsed }));
@@ -103,6 +110,12 @@ describe("planMerge", () => {
     ["base for LAYERWISE", { base: unrelated.parsed }, /LAYERWISE does not use a base model/, "input.baseModelId"],
     ["base sharing nothing", { method: "TASK_ARITHMETIC", base: unrelated.parsed }, /base shares none of the merged tensors/, "input.baseModelId"],
     ["bad params", { method: "TIES", base: anchor.parsed, params: { density: 2 } }, /density must be in/, "input.params.density"],
+    ["SLERP with two contributors", { method: "SLERP" }, /SLERP interpolates between exactly two models, the anchor and one contributor; got 2 contributors/, "input.modelIds"],
+    ["SLERP with relative weights", { method: "SLERP", contributors: [semantic.parsed], weights: [2] }, /SLERP takes no relative weights/, "input.weights"],
+    ["SLERP with a base", { method: "SLERP", contributors: [semantic.parsed], base: anchor.parsed }, /SLERP does not use a base model/, "input.baseModelId"],
+    ["MODEL_STOCK without a base", { method: "MODEL_STOCK" }, /MODEL_STOCK needs baseModelId/, "input.baseModelId"],
+    ["MODEL_STOCK with relative weights", { method: "MODEL_STOCK", base: anchor.parsed, weights: [1, 2] }, /MODEL_STOCK takes no relative weights/, "input.weights"],
+    ["MODEL_STOCK with a LINEAR schedule", { method: "MODEL_STOCK", base: anchor.parsed, schedule: { kind: "LINEAR" } }, /its schedule must be UNIFORM \(its default\), not LINEAR/, "input.schedule.kind"],
   ])("refuses %s", (_label, over, message, field) => {
     try {
       planMerge(input(over));

@@ -1,7 +1,8 @@
 import { badInput, invariant } from "../errors";
 import type { TensorMatching } from "../structure/tensorMatching";
 import type { ParsedModel, TensorInfo } from "../structure/types";
-import { DTYPE_BYTES, isFloating } from "../structure/types";
+import { isParameter, isShared } from "../structure/sharedTensor";
+import { DTYPE_BYTES } from "../structure/types";
 import { layerWeights } from "./layerWeights";
 import { MERGE_METHODS, MergeMethodName, resolveMethodName, resolveMethodParams } from "./mergeMethods";
 import { MergeSchedule, ScheduleInput, resolveSchedule } from "./mergeSchedule";
@@ -9,7 +10,7 @@ import { MergeSchedule, ScheduleInput, resolveSchedule } from "./mergeSchedule";
 export interface MergePlanInput {
   anchor: ParsedModel;
   contributors: readonly ParsedModel[];
-  /** The common pre-trained model; required by TASK_ARITHMETIC, TIES and DARE. */
+  /** The common pre-trained model; required by the methods whose `needsBase` is set. */
   base?: ParsedModel | null;
   method?: string | null;
   schedule?: ScheduleInput | null;
@@ -47,7 +48,7 @@ export type PlannedTensor =
       method: MergeMethodName;
       /** Anchor first, then the contributors that share the tensor, in model order. */
       inputs: MergeInput[];
-      /** The base's tensor, for TA/TIES/DARE. */
+      /** The base's tensor, for the methods that need a base. */
       baseTensor?: TensorInfo;
     };
 
@@ -102,14 +103,6 @@ function tensorBytes(t: TensorInfo): number {
   return t.location.kind === "raw" ? t.location.length : 0;
 }
 
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
-function mergeableTensor(t: TensorInfo): boolean {
-  return t.mergeable && isFloating(t.dtype);
-}
-
 function indexByName(model: ParsedModel, label: string): Map<string, TensorInfo> {
   const map = new Map<string, TensorInfo>();
   for (const t of model.tensors) {
@@ -134,12 +127,13 @@ function indexByPosition(model: ParsedModel, label: string, field: string): Map<
  * tensors are merged from which inputs with which weights, and which are copied. Validates the
  * whole recipe up front so a merge job fails before it starts, not halfway.
  *
- * Shared = same name (or positional key, with `matching` POSITION), same shape, both floating; N
- * is counted per tensor.
+ * A contributor takes part in an anchor tensor when it has one of the same name (or positional
+ * key, with `matching` POSITION) that is shared (structure/sharedTensor.ts); N is counted per tensor.
  */
 export function planMerge(input: MergePlanInput): MergePlan {
   const method = resolveMethodName(input.method);
-  const schedule = resolveSchedule(input.schedule);
+  const definition = MERGE_METHODS[method];
+  const schedule = resolveSchedule(input.schedule ?? definition.defaultSchedule);
   const params = resolveMethodParams(method, input.params);
   const { anchor, contributors } = input;
   const base = input.base ?? null;
@@ -159,7 +153,8 @@ export function planMerge(input: MergePlanInput): MergePlan {
       if (!Number.isFinite(w) || w < 0) throw badInput(`weight ${i} (for ${modelNames[i + 1]}) must be a finite number ≥ 0, got ${w}`, `input.weights.${i}`);
     });
   }
-  const needsBase = MERGE_METHODS[method].needsBase;
+  definition.validate?.({ contributorCount: contributors.length, weights, schedule });
+  const needsBase = definition.needsBase;
   if (needsBase && !base) throw badInput(`${method} needs baseModelId: the common pre-trained model whose task vectors θ − θ_base are merged`, "input.baseModelId");
   if (!needsBase && base) throw badInput(`${method} does not use a base model; baseModelId applies to ${Object.values(MERGE_METHODS).filter((m) => m.needsBase).map((m) => m.name).join(", ")}`, "input.baseModelId");
 
@@ -184,14 +179,14 @@ export function planMerge(input: MergePlanInput): MergePlan {
 
   for (const t of anchor.tensors) {
     expectedOutputBytes += tensorBytes(t);
-    if (!mergeableTensor(t)) {
+    if (!isParameter(t) || !definition.dtypes.includes(t.dtype)) {
       tensors.push({ action: "copy", tensor: t, reason: "NOT_FLOATING" });
       continue;
     }
     const sharing: Array<{ model: number; tensor: TensorInfo }> = [];
     contributorMaps.forEach((map, i) => {
       const other = map.get(keyOf(t));
-      if (other && mergeableTensor(other) && sameShape(other.shape, t.shape)) sharing.push({ model: i + 1, tensor: other });
+      if (other && isShared(t, other)) sharing.push({ model: i + 1, tensor: other });
     });
     if (sharing.length === 0) {
       tensors.push({ action: "copy", tensor: t, reason: "NOT_SHARED" });
@@ -210,7 +205,7 @@ export function planMerge(input: MergePlanInput): MergePlan {
     let tensorMethod = method;
     if (baseMap) {
       const b = baseMap.get(keyOf(t));
-      if (b && mergeableTensor(b) && sameShape(b.shape, t.shape)) {
+      if (b && isShared(t, b)) {
         baseTensor = b;
         baseUsed++;
       } else {

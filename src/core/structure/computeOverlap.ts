@@ -1,5 +1,6 @@
 import type { IndexedTensor } from "./overlapIndex";
 import { overlapIndex, type StructureLike } from "./overlapIndex";
+import { isShared } from "./sharedTensor";
 import type { DType } from "./types";
 
 export interface TensorMismatch {
@@ -38,10 +39,9 @@ export interface Overlap {
 }
 
 /**
- * How much two structures share (what merge candidates are ranked by). A tensor is shared when
- * both have it under the same name and shape and both are parameters (mergeable, floating dtype);
- * the dtypes may differ (F32 vs F16: shared, and listed as a mergeable mismatch). A name match is a
- * non-mergeable mismatch when the shapes differ or only one side is a parameter. Names that are
+ * How much two structures share (what merge candidates are ranked by): same-named tensors that
+ * are shared (sharedTensor.ts); a dtype difference among them is listed as a mergeable mismatch.
+ * A name match is a non-mergeable mismatch when the shapes differ or only one side is a parameter. Names that are
  * parameters on neither side (BatchNorm counters, quantized weights) are neither shared nor
  * mismatched: they do not explain anything about mergeability.
  *
@@ -92,10 +92,9 @@ export function computeOverlap(a: StructureLike, b: StructureLike): Overlap {
   };
 }
 
-/** The one rule for a pair of tensors with the same name; `compareStructures` uses it too. */
+/** A pair of tensors with the same name, classified; `compareStructures` uses it too. */
 export function classify(ta: IndexedTensor, tb: IndexedTensor): { shared: boolean; mismatch?: TensorMismatch } {
-  const sameShape = ta.shapeKey === tb.shapeKey;
-  const shared = sameShape && ta.parameter && tb.parameter;
+  const shared = isShared(ta, tb);
   const mismatch = (mergeable: boolean): TensorMismatch => ({
     name: ta.name, shapeA: ta.shape, shapeB: tb.shape, dtypeA: ta.dtype, dtypeB: tb.dtype, mergeable,
   });

@@ -1,6 +1,7 @@
 import { groupHash } from "./structureHash";
 import { shapeKey } from "./tensorSignature";
-import { isFloating, type TensorInfo } from "./types";
+import { isParameter } from "./sharedTensor";
+import type { TensorInfo } from "./types";
 
 export type OverlapTensor = Pick<TensorInfo, "name" | "shape" | "dtype" | "mergeable" | "group" | "elements"> & {
   positionKey?: string | null;
@@ -18,7 +19,8 @@ export interface IndexedTensor {
   shape: readonly number[];
   shapeKey: string;
   dtype: OverlapTensor["dtype"];
-  /** A parameter: mergeable and of a floating dtype. Only parameters are ever shared. */
+  mergeable: boolean;
+  /** isParameter (sharedTensor.ts): only parameters are ever shared. */
   parameter: boolean;
   elements: number;
   group: string;
@@ -82,9 +84,9 @@ function buildOverlapIndex(structure: StructureLike): OverlapIndex {
   let firstLayer = Infinity;
   let parameterElements = 0;
   for (const t of structure.tensors) {
-    const parameter = t.mergeable && isFloating(t.dtype);
+    const parameter = isParameter(t);
     const entry: IndexedTensor = {
-      name: t.name, shape: t.shape, shapeKey: shapeKey(t.shape), dtype: t.dtype, parameter, elements: t.elements, group: t.group,
+      name: t.name, shape: t.shape, shapeKey: shapeKey(t.shape), dtype: t.dtype, mergeable: t.mergeable, parameter, elements: t.elements, group: t.group,
     };
     byName.set(t.name, entry);
     tensors.push(entry);

@@ -18,6 +18,7 @@ interface MethodInfo {
   arxiv: string;
   paperTitle: string;
   needsBase: boolean;
+  defaultSchedule: string;
   parameters: Array<{ name: string; type: string; default: number | null; min: number | null; max: number | null; description: string }>;
 }
 interface Plan {
@@ -87,7 +88,7 @@ export function MergeBuilderPage() {
     contributors: list("with"),
     method: params.get("method") ?? "LAYERWISE",
     base: params.get("base") ?? "",
-    schedule: params.get("schedule") ?? "LINEAR",
+    schedule: params.get("schedule") ?? "",
     cutoff: params.get("cutoff") ?? "",
     knots: params.get("knots") ?? "",
     weights: Object.fromEntries(list("with").map((id) => [id, params.get(`w.${id}`) ?? ""])),
@@ -97,11 +98,14 @@ export function MergeBuilderPage() {
   };
   const jobId = params.get("job");
 
-  const methods = useQuery<{ mergeMethods: MethodInfo[] }>(`{ mergeMethods { name title description arxiv paperTitle needsBase parameters { name type default min max description } } }`);
+  const methods = useQuery<{ mergeMethods: MethodInfo[] }>(`{ mergeMethods { name title description arxiv paperTitle needsBase defaultSchedule parameters { name type default min max description } } }`);
   const anchor = useQuery<{ model: { id: string; name: string; version: string } | null }>(`query($id: ID!) { model(id: $id) { id name version } }`, { id: state.anchor }, { skip: !state.anchor });
   const candidates = useQuery<CandidatesData>(CANDIDATES, { id: state.anchor, min: 0.1, sameTask: false }, { skip: !state.anchor });
   const method = methods.data?.mergeMethods.find((m) => m.name === state.method);
-  const built = buildMergeInput(state, method?.needsBase ?? false);
+  // No schedule in the address: the method's own default (UNIFORM for MODEL_STOCK, else LINEAR).
+  const defaultSchedule = method?.defaultSchedule ?? "LINEAR";
+  const schedule = state.schedule || defaultSchedule;
+  const built = buildMergeInput({ ...state, schedule }, method?.needsBase ?? false);
   const planInput = useDebounced(built.input, 250);
   const plan = useQuery<{ mergePlan: Plan }>(PLAN, { input: planInput }, { skip: !planInput || !built.input, keepPrevious: true });
   const may = permission(viewer, "WRITER");
@@ -198,17 +202,17 @@ export function MergeBuilderPage() {
               </label>
               <label>
                 Schedule
-                <select value={state.schedule} onChange={(e) => setParams({ schedule: e.target.value === "LINEAR" ? null : e.target.value })}>
+                <select value={schedule} onChange={(e) => setParams({ schedule: e.target.value === defaultSchedule ? null : e.target.value })}>
                   {SCHEDULES.map((s) => <option key={s.kind} value={s.kind}>{s.text}</option>)}
                 </select>
               </label>
-              {state.schedule === "STEP" ? (
+              {schedule === "STEP" ? (
                 <label>
                   Cutoff t (0–1)
                   <input type="number" step="0.05" min={0} max={1} value={state.cutoff} placeholder="0.5" onChange={(e) => setParams({ cutoff: e.target.value })} />
                 </label>
               ) : null}
-              {state.schedule === "CUSTOM" ? (
+              {schedule === "CUSTOM" ? (
                 <label>
                   Knots s at evenly spaced t (≥ 2 values in [0, 1])
                   <input value={state.knots} placeholder="0, 0.2, 1" onChange={(e) => setParams({ knots: e.target.value })} />

@@ -1,8 +1,12 @@
 import { PanopticSegment } from "../metrics/panopticTypes";
 import { DecodedImage } from "./ImageDecoder";
 
-/** On-disk layouts a Dataset's `format` names (see docs/ARCHITECTURE.md, Adding a dataset layout). */
-export type DatasetFormat = "SEMANTIC_PNG" | "CITYSCAPES" | "COCO_PANOPTIC";
+/**
+ * On-disk layouts of a dataset split (`Dataset.format`): defined here, where they are read;
+ * the registry's vocabulary (domain/enums.ts) and the GraphQL enum take this object.
+ */
+export const DatasetFormat = Object.freeze({ SEMANTIC_PNG: "SEMANTIC_PNG", CITYSCAPES: "CITYSCAPES", COCO_PANOPTIC: "COCO_PANOPTIC" } as const);
+export type DatasetFormat = (typeof DatasetFormat)[keyof typeof DatasetFormat];
 
 export interface DatasetClass {
   /** The model's output channel. */

@@ -58,13 +58,6 @@ export function onnxDataType(code: number): OnnxDataType | undefined {
   return BY_CODE.get(code);
 }
 
-/** The ONNX data type number for one of our dtypes (the first match; writers use it). */
-export function onnxCodeOf(dtype: DType): number {
-  const found = TABLE.find((d) => d.dtype === dtype);
-  if (!found) throw new RangeError(`no ONNX data type for ${dtype}`);
-  return found.code;
-}
-
 /** Bytes of raw_data for `elements` elements (4-bit types round up: two per byte). */
 export function rawByteLength(type: OnnxDataType, elements: number): number {
   return type.bits % 8 === 0 ? elements * (type.bits / 8) : Math.ceil((elements * type.bits) / 8);

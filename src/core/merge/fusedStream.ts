@@ -1,0 +1,201 @@
+import { badInput } from "../errors";
+import type { TensorInfo } from "../structure/types";
+import { DTYPE_BYTES } from "../structure/types";
+import type { LayerwiseAccumulator } from "./layerwiseAccumulator";
+import type { RangeReader } from "./mergeIo";
+import type { FusedWeightedSum } from "./methods/mergeMethod";
+import type { OutputPool } from "./outputPool";
+import { OutputSlots } from "./outputSlots";
+import type { PlannedTensor } from "./planMerge";
+
+type MergedTensor = Extract<PlannedTensor, { action: "merge" }>;
+
+function byteWidth(t: TensorInfo): number {
+  return DTYPE_BYTES[t.dtype];
+}
+
+/** What the fused stream needs of the merge's scheduler. */
+export interface FusedStreamScheduler {
+  readonly chunkElements: number;
+  readonly kernels?: "simd" | "js";
+  /** The merged tensor requested after each one (the rewriter's order), for the read-ahead. */
+  readonly nextRequested: ReadonlyMap<string, PlannedTensor>;
+  readonly outputs: OutputPool;
+  canChunk(p: MergedTensor): boolean;
+  readerOf(model: number, tensor: TensorInfo): RangeReader | null;
+  fetchFresh(model: number, tensor: TensorInfo, start: number, count: number): Promise<Uint8Array>;
+  checkCancelled(): void;
+  modelName(model: number): string;
+  /** `bytes` of input were read for `tensor` (progress). */
+  counted(bytes: number, tensor: TensorInfo): void;
+  /** The fused kernel of a planned tensor's method, when it is to be used. */
+  fusedOf(p: PlannedTensor): FusedWeightedSum | undefined;
+  /** A chunk whose result is not finite: names the first non-finite input, else the overflow. */
+  refuseChunk(p: MergedTensor, start: number, count: number, encoded: Uint8Array): Promise<never>;
+}
+
+export interface FusedStream {
+  /** The encoded chunks of one tensor, in order (see `fusedChunks`). */
+  chunks(p: MergedTensor, kernel: FusedWeightedSum, handOut: boolean): AsyncGenerator<{ start: number; bytes: Uint8Array }>;
+  /** A whole tensor in one buffer from the output pool. */
+  whole(p: MergedTensor, kernel: FusedWeightedSum): Promise<Uint8Array>;
+  /** Takes back a piece handed out by `chunks`; false for any other buffer. */
+  giveBack(bytes: Uint8Array): boolean;
+  /** Returns the accumulator for the next merge on this thread, unless a read may still land in it. */
+  dispose(): void;
+}
+
+/**
+ * The streaming of a fused weighted sum (LAYERWISE's fast kernel): reads issued ahead of the
+ * arithmetic into two alternating read slots, across tensors too, and results handed out in
+ * output slots of the accumulator's memory.
+ */
+export function createFusedStream(s: FusedStreamScheduler): FusedStream {
+  // The fused weighted-sum path's arithmetic and read buffers, made at its first tensor and
+  // reused: two chunks of reads in flight and one accumulator, whatever the number of models.
+  let accumulator: LayerwiseAccumulator | undefined;
+  let accumulatorKernel: FusedWeightedSum | undefined;
+  // Reads alternate between the two read slots across tensors: one is computed on while the
+  // other is filled, including the first read of the next tensor (`ahead`).
+  let readSeq = 0;
+  let ahead: { name: string; reads: LayerwiseReads; first: Promise<Uint8Array> } | null = null;
+
+  interface LayerwiseReads {
+    acc: LayerwiseAccumulator;
+    jobs: Array<{ start: number; count: number; input: number }>;
+    issue(j: number): Promise<Uint8Array>;
+  }
+
+  /** The read jobs of one fused weighted-sum tensor: chunk by chunk, every input in order. */
+  function layerwiseReads(p: MergedTensor, kernel: FusedWeightedSum): LayerwiseReads {
+    const t = p.tensor;
+    const step = s.canChunk(p) ? s.chunkElements : t.elements;
+    if (!accumulator) {
+      accumulator = kernel.take(s.chunkElements, s.kernels);
+      accumulatorKernel = kernel;
+    }
+    // A tensor that cannot be read by range and exceeds a chunk gets scalar buffers of its size.
+    const acc = step <= accumulator.capacity ? accumulator : kernel.create(step, "js");
+    const readers = p.inputs.map((x) => s.readerOf(x.model, x.tensor));
+    const jobs: LayerwiseReads["jobs"] = [];
+    for (let start = 0; start < t.elements; start += step) {
+      for (let input = 0; input < p.inputs.length; input++) jobs.push({ start, count: Math.min(step, t.elements - start), input });
+    }
+    const issue = (j: number): Promise<Uint8Array> => {
+      const { start, count, input } = jobs[j];
+      const x = p.inputs[input];
+      const reader = readers[input];
+      let read: Promise<Uint8Array>;
+      if (reader) {
+        const into = acc.readBuffer((readSeq++ & 1) as 0 | 1, count * byteWidth(x.tensor));
+        read = reader(start, count, into).then(() => into);
+      } else read = s.fetchFresh(x.model, x.tensor, start, count);
+      // Settled later by the await that uses it, or dropped when an earlier job throws.
+      read.catch(() => undefined);
+      return read;
+    };
+    return { acc, jobs, issue };
+  }
+
+  /** Settles a read-ahead that will not be used, so its slot can be filled again. */
+  async function dropAhead(): Promise<void> {
+    const pending = ahead;
+    ahead = null;
+    await pending?.first.catch(() => undefined);
+  }
+
+  // Output slots handed out by `chunks` with handOut (views of the shared accumulator's memory)
+  // until `giveBack` has them back.
+  const slots = new OutputSlots();
+
+  /**
+   * A fused weighted sum in float32 (LAYERWISE's fast kernel, the default and hot path): per
+   * chunk, every input is decoded and accumulated in one pass from its bytes, then encoded with
+   * one fused non-finite check (layerwiseAccumulator.ts; SIMD when available). The next read is issued before the current
+   * one is computed on, so file reads overlap arithmetic; with `requestOrder`, the last chunk of a
+   * tensor overlaps the first read of the next one.
+   *
+   * Yields each encoded chunk: with `handOut`, in an output slot of its own (a view the caller
+   * must recycle), else in the private slot, valid until the next chunk.
+   *
+   * Non-finite inputs are found from the result: a NaN or ±Inf in any input makes its element
+   * of the sum non-finite too (Inf·0 and Inf − Inf are NaN), so a finite chunk had finite inputs.
+   * When a chunk is not finite its inputs are read again and checked in order, which gives the
+   * same error as checking each input as it is read.
+   */
+  async function* fusedChunks(p: MergedTensor, kernel: FusedWeightedSum, handOut: boolean): AsyncGenerator<{ start: number; bytes: Uint8Array }> {
+    const t = p.tensor;
+    let reads: LayerwiseReads;
+    let next: Promise<Uint8Array>;
+    if (ahead && ahead.name === t.name) {
+      ({ reads, first: next } = ahead);
+      ahead = null;
+    } else {
+      await dropAhead();
+      reads = layerwiseReads(p, kernel);
+      next = reads.issue(0);
+    }
+    const { acc, jobs, issue } = reads;
+    const shared = acc === accumulator;
+    let settled = false;
+    let slot = 0;
+    try {
+      for (let j = 0; j < jobs.length; j++) {
+        s.checkCancelled();
+        const { start, count, input } = jobs[j];
+        const x = p.inputs[input];
+        const bytes = await next;
+        s.checkCancelled();
+        if (j + 1 < jobs.length) next = issue(j + 1);
+        else {
+          const following = s.nextRequested.get(t.name);
+          const followingKernel = following && s.fusedOf(following);
+          if (following && followingKernel) {
+            const followingReads = layerwiseReads(following as MergedTensor, followingKernel);
+            ahead = { name: following.tensor.name, reads: followingReads, first: followingReads.issue(0) };
+          }
+        }
+        const expected = count * byteWidth(x.tensor);
+        if (bytes.byteLength !== expected) {
+          throw badInput(`${s.modelName(x.model)}: tensor ${JSON.stringify(x.tensor.name)} gave ${bytes.byteLength} bytes of data where ${count} ${x.tensor.dtype} elements need ${expected}`);
+        }
+        if (input === 0) acc.useSlot((slot = handOut && shared ? slots.free(acc.outputSlots) : 0));
+        acc.add(bytes, x.tensor.dtype, x.weight, input === 0);
+        s.counted(bytes.byteLength, t);
+        if (input < p.inputs.length - 1) continue;
+        const encoded = acc.finishInSlot(t.dtype);
+        if (encoded.nonFinite) await s.refuseChunk(p, start, count, encoded.bytes);
+        let out = encoded.bytes;
+        if (slot !== 0) slots.handOut(slot, out);
+        else if (handOut) out = out.slice(); // every slot is still being written: a copy of its own
+        yield { start, bytes: out };
+      }
+      settled = true;
+    } finally {
+      if (!settled) {
+        // A read still in flight would land in a buffer the next tensor uses.
+        await next.catch(() => undefined);
+        await dropAhead();
+      }
+    }
+  }
+
+  /** A whole fused weighted-sum tensor in one buffer (from the pool: every byte is overwritten). */
+  async function mergeFused(p: MergedTensor, kernel: FusedWeightedSum): Promise<Uint8Array> {
+    const width = byteWidth(p.tensor);
+    const out = s.outputs.take(p.tensor.elements * width);
+    for await (const { start, bytes } of fusedChunks(p, kernel, false)) out.set(bytes, start * width);
+    return out;
+  }
+
+  return {
+    chunks: fusedChunks,
+    whole: mergeFused,
+    giveBack: (bytes) => slots.giveBack(bytes),
+    dispose(): void {
+      if (!accumulator || ahead) return;
+      accumulatorKernel?.give(accumulator);
+      accumulator = undefined;
+    },
+  };
+}
