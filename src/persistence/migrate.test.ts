@@ -24,7 +24,7 @@ describe("migrations", () => {
       db.close();
 
       const result = await migrate(`file:${file}`);
-      expect(result.applied).toContain("0008_retire_instance_task_kind");
+      expect(result.applied).toContain("0012_retire_instance_task_kind");
       const after = new Database(file);
       expect(after.prepare(`SELECT "id", "kind" FROM "Task" ORDER BY "id"`).all()).toEqual([
         { id: "i-miou", kind: "SEMANTIC" },
