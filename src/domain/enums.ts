@@ -4,7 +4,7 @@
  */
 export enum TaskKind { SEMANTIC = "SEMANTIC", PANOPTIC = "PANOPTIC", INSTANCE = "INSTANCE" }
 export enum PrimaryMetric { MIOU = "MIOU", PQ = "PQ" }
-export enum DatasetFormat { SEMANTIC_PNG = "SEMANTIC_PNG", CITYSCAPES = "CITYSCAPES", COCO_PANOPTIC = "COCO_PANOPTIC" }
+export enum DatasetFormat { SEMANTIC_PNG = "SEMANTIC_PNG", CITYSCAPES = "CITYSCAPES", COCO_PANOPTIC = "COCO_PANOPTIC", IMAGES = "IMAGES" }
 export enum ModelOrigin { TRAINED = "TRAINED", MERGED = "MERGED", IMPORTED = "IMPORTED" }
 export enum LineageRelation {
   MERGED_FROM = "MERGED_FROM",

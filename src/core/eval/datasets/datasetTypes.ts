@@ -1,8 +1,8 @@
 import { PanopticSegment } from "../metrics/panopticTypes";
 import { DecodedImage } from "./ImageDecoder";
 
-/** On-disk layouts of the foundation issue's `Dataset.format`. */
-export type DatasetFormat = "SEMANTIC_PNG" | "CITYSCAPES" | "COCO_PANOPTIC";
+/** On-disk layouts of `Dataset.format`; IMAGES has no labels (label-free criteria only). */
+export type DatasetFormat = "SEMANTIC_PNG" | "CITYSCAPES" | "COCO_PANOPTIC" | "IMAGES";
 
 export interface DatasetClass {
   /** The model's output channel. */
@@ -30,12 +30,13 @@ export interface DatasetProblem {
   message: string;
 }
 
-/** One image/label pair, by paths relative to the dataset location. */
+/** One image/label pair (or a lone image of an IMAGES split), by paths relative to the dataset location. */
 export interface DatasetEntry {
   /** Stable sample name: the pair's key (relative path without extension / COCO file stem). */
   name: string;
   image: string;
-  label: string;
+  /** null for IMAGES, which has no labels. */
+  label: string | null;
   /** COCO_PANOPTIC: the annotation's segments, categories mapped to class ids. */
   segments?: PanopticSegment[];
 }
