@@ -12,6 +12,7 @@ import { TaskResolver } from "./resolvers/task.resolver";
 import { TokenResolver } from "./resolvers/token.resolver";
 import { StructureResolver } from "./resolvers/structure.resolver";
 import { ArtifactResolver } from "./resolvers/artifact.resolver";
+import { JobMergeSearchResolver, MergeSearchLinkResolver, MergeSearchResolver } from "./resolvers/mergeSearch.resolver";
 import { JobResolver, MergeInputResolver, MergeResolver, ModelMergeResolver } from "./resolvers/merge.resolver";
 import {
   EvaluationResolver, JobEvaluationResolver, LeaderboardEntryResolver, MergeGainResolver, ModelEvaluationResolver, ParentGainResolver,
@@ -19,7 +20,7 @@ import {
 
 export const resolvers = [TaskResolver, DatasetResolver, BackboneResolver, ModelResolver, LineageResolver, TokenResolver, StructureResolver, MergeResolver, MergeInputResolver, JobResolver, ModelMergeResolver,
   EvaluationResolver, LeaderboardEntryResolver, ParentGainResolver, ModelEvaluationResolver, MergeGainResolver, JobEvaluationResolver,
-  InferenceContractResolver, ArtifactResolver] as const;
+  InferenceContractResolver, ArtifactResolver, MergeSearchResolver, JobMergeSearchResolver, MergeSearchLinkResolver] as const;
 
 let cached: GraphQLSchema | undefined;
 

@@ -3,7 +3,7 @@
  * (checked when a runner starts). Handlers must be idempotent: the same job run twice leaves
  * one result.
  */
-export const JOB_KINDS = ["MERGE", "EVALUATE"] as const;
+export const JOB_KINDS = ["MERGE", "EVALUATE", "MERGE_SEARCH"] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 export const JOB_STATUSES = ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"] as const;

@@ -26,6 +26,8 @@ export interface MergeRequest {
   baseModelId?: string | null;
   params?: { [name: string]: number | null | undefined } | object | null;
   output?: { name?: string | null; version?: string | null; tags?: string[] | null } | null;
+  /** The merge search keeping this merge (set by the search, not by clients). */
+  searchId?: string | null;
 }
 
 /** The resolved recipe: everything a merge needs to be re-run exactly (stored in the job and the Merge row). */
@@ -50,6 +52,7 @@ export interface MergeJobPayload {
   recipe: MergeRecipe;
   recipeHash: string;
   output: { name: string; version: string; tags: string[] };
+  searchId?: string | null;
 }
 
 interface Inputs {
@@ -187,7 +190,7 @@ export class MergeService {
     const tags = tagList(request.output?.tags, "input.output.tags") ?? [];
     const taken = await this.db.model.findUnique({ where: { name_version: { name, version } }, select: { id: true } });
     if (taken) throw new DomainError("CONFLICT", `a model ${name}@${version} already exists; choose another output name or version`, { field: "input.output.name" });
-    const payload: MergeJobPayload = { recipe, recipeHash, output: { name, version, tags } };
+    const payload: MergeJobPayload = { recipe, recipeHash, output: { name, version, tags }, ...(request.searchId ? { searchId: request.searchId } : {}) };
     const job = await this.db.job.create({ data: { kind: "MERGE", payload: payload as unknown as object, message: "queued" } });
     await this.jobs().enqueue(job.id);
     return job;
@@ -316,6 +319,7 @@ export class MergeService {
           baseModelId: recipe.baseModelId,
           outputModelId: model.id,
           jobId,
+          searchId: payload.searchId ?? null,
           layers: result.layers as unknown as object,
         },
       });

@@ -16,6 +16,7 @@ import { TaskService } from "./taskService";
 import { TokenService } from "./tokenService";
 import { ArtifactService } from "./artifactService";
 import { MergeService } from "./mergeService";
+import { MergeSearchService } from "./mergeSearchService";
 import { EvaluationService } from "./evaluationService";
 import { JobService } from "./jobService";
 import { EmbeddedJobRunner, JobRunner } from "../jobs/embeddedJobRunner";
@@ -71,9 +72,11 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
   const artifacts = new ArtifactService(db, infra.database.direct, infra.store, config.uploadTtlMs, provider, logger);
   const merges = new MergeService(db, infra.store, infra.pool, catalog, models, jobRunner, { artifacts: config.artifacts, dataDir: config.dataDir }, artifacts);
   const evaluations = new EvaluationService(db, infra.store, infra.pool, jobRunner, config.datasetRoots);
+  const searches = new MergeSearchService(db, infra.store, infra.pool, catalog, merges, jobRunner, config.workers, config.datasetRoots);
   const handlers: JobHandlers = {
     MERGE: (payload, ctx) => merges.run(payload, ctx),
     EVALUATE: (payload, ctx) => evaluations.run(payload, ctx),
+    MERGE_SEARCH: (payload, ctx) => searches.run(payload, ctx),
   };
   const metrics = new Metrics(db);
   const observe = (kind: string, end: string, seconds: number) => metrics.jobDuration.observe({ kind, status: end }, seconds);
@@ -138,6 +141,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
       redis?.disconnect();
     },
     merges,
+    searches,
     evaluations,
     jobs: new JobService(db, jobRunner, events),
     tasks: new TaskService(db),

@@ -15,6 +15,11 @@ import type { EvaluateModelOptions, EvaluationResult } from "../runtime";
 import type { ParsedModel } from "../core/structure/types";
 import { structureKey } from "../core/structure/structureHash";
 import { layoutOf } from "../core/structure/layout";
+import * as fs from "node:fs";
+import type { SearchImageSet } from "../runtime/search/searchImages";
+import type { CandidateScores, ScoreCandidateOptions } from "../runtime/search/scoreCandidate";
+import type { RuntimeContract } from "../runtime/runtimeContract";
+import type { OutputActivation } from "../core/search";
 
 export interface ModelIdentity {
   format: ParsedModel["format"];
@@ -94,6 +99,34 @@ export const taskHandlers = {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { evaluateModel } = require("../runtime") as typeof import("../runtime");
     return evaluateModel({ ...payload, onProgress: (done, total, etaMs) => progress({ done, total, etaMs }) });
+  },
+  /** A merge search's images (and labels for SCORE and audit datasets), decoded once into shared memory. */
+  async loadSearchImages(payload: { spec: DatasetSpec; limit: number; labels: boolean }): Promise<SearchImageSet> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { loadSearchImages } = require("../runtime/search/searchImages") as typeof import("../runtime/search/searchImages");
+    return loadSearchImages(payload.spec, new SharpDecoder(), payload.limit, payload.labels);
+  },
+  /** ENSEMBLE_AGREEMENT's pseudo-labels from the pool's models. */
+  async ensembleLabels(payload: { models: Array<{ modelPath: string; contract: RuntimeContract; activation: OutputActivation }>; set: SearchImageSet; numClasses: number }): Promise<Uint16Array[]> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { ensembleLabels } = require("../runtime/search/ensembleLabels") as typeof import("../runtime/search/ensembleLabels");
+    return ensembleLabels(payload.models, payload.set, payload.numClasses);
+  },
+  /**
+   * One merge search candidate: a merge is written to scratch space (no artifact, no model row),
+   * scored straight from there and removed; a single model is scored from its artifact's file.
+   */
+  async scoreSearchCandidate(payload: { merge: RunMergePayload | null; score: Omit<ScoreCandidateOptions, "signal"> }): Promise<CandidateScores & { seconds: number }> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { scoreCandidate } = require("../runtime/search/scoreCandidate") as typeof import("../runtime/search/scoreCandidate");
+    const started = performance.now();
+    try {
+      if (payload.merge) await runMerge(payload.merge, () => undefined);
+      const scores = await scoreCandidate(payload.score);
+      return { ...scores, seconds: (performance.now() - started) / 1000 };
+    } finally {
+      if (payload.merge) fs.rmSync(payload.merge.outFile, { force: true });
+    }
   },
   async sleep(payload: { ms: number }): Promise<number> {
     // Used by tests to show that the pool keeps the caller's event loop free.

@@ -1,0 +1,190 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { databaseKinds } from "./support/testDatabase";
+import { startTestServer, TestServer } from "./support/testServer";
+import { upload } from "./support/http";
+import { waitForJob } from "./support/jobs";
+import { blockImage, writeSemanticSample } from "../src/runtime/testing/evalFixtures";
+import { writeOnnxModel, type TestModel } from "../src/core/formats/onnx/testing/onnxModelWriter";
+
+const CLASSES = [
+  { id: 0, name: "red", isThing: false },
+  { id: 1, name: "green", isThing: false },
+  { id: 2, name: "blue", isThing: true },
+];
+// 8×8 images are resized to the 4×4 input and the logits back to 8×8 (the resize path is evaluation's).
+const CONTRACT = { inputName: "image", width: 4, height: 4, resize: { mode: "FIXED" }, channelOrder: "RGB", mean: [120, 120, 120], std: [60, 60, 60], outputs: [{ name: "logits", kind: "SEMANTIC_LOGITS" }] };
+
+/** Two 1×1 Conv layers (stem, head): L = 2, so a schedule weighs the stem (t = 0) and the head (t = 1) differently. */
+function twoLayerNet(seed: number): TestModel {
+  let s = seed;
+  const r = () => ((s = (s * 16807) % 2147483647) / 2147483647 - 0.5) * 2;
+  const w = () => [0, 1, 2].map((i) => [0, 1, 2].map((j) => (i === j ? 1 : 0) + 0.8 * r()));
+  const conv = (name: string, input: string, output: string) => ({
+    node: { opType: "Conv", name, inputs: [input, `${name}.weight`, `${name}.bias`], outputs: [output], attributes: [{ name: "kernel_shape", ints: [1, 1] }] },
+    tensors: [
+      { name: `${name}.weight`, dtype: "F32" as const, dims: [3, 3, 1, 1], values: w().flat() },
+      { name: `${name}.bias`, dtype: "F32" as const, dims: [3], values: [0.3 * r(), 0.3 * r(), 0.3 * r()] },
+    ],
+  });
+  const stem = conv("stem", "image", "features");
+  const head = conv("head", "features", "logits");
+  return {
+    inputs: [{ name: "image", dtype: "F32", shape: ["N", 3, "H", "W"] }],
+    outputs: [{ name: "logits", dtype: "F32", shape: ["N", 3, "H", "W"] }],
+    nodes: [stem.node, head.node],
+    initializers: [...stem.tensors, ...head.tensors],
+  };
+}
+
+async function blocks(dir: string) {
+  const layouts = [
+    [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 2, 2], [2, 2, 0, 1]],
+    [[1, 2, 0, 0], [1, 2, 0, 0], [2, 2, 1, 1], [0, 1, 2, 0]],
+    [[2, 2, 2, 1], [0, 1, 0, 1], [0, 1, 2, 2], [1, 1, 0, 0]],
+  ];
+  for (const [i, cells] of layouts.entries()) {
+    const img = blockImage(cells, 2);
+    // a little texture so that the models disagree on some pixels
+    const rgb = img.rgb.map((v, k) => Math.max(0, Math.min(255, v + ((k * 37 + i * 11) % 90) - 45)));
+    await writeSemanticSample(dir, `img${i}`, img.width, img.height, rgb, img.classes);
+  }
+}
+
+const SEARCH = `mutation($i: MergeSearchInput!) { startMergeSearch(input: $i) { id } }`;
+const RESULT = `query($id: ID!) { job(id: $id) { status error message mergeSearch { id planned truncated spearman pickConfidence marginVsBestSingle pickIsSingle summary
+  best { key objective audit isSingle rank recipe } bestSingle { key objective }
+  candidates(first: 500) { totalCount edges { node { key objective audit isSingle rank recipe seconds } } } } } }`;
+
+describe.each(databaseKinds)("merge search through GraphQL (%s)", (kind) => {
+  let server: TestServer;
+  let root: string;
+  let taskId: string;
+  let labelled: string;
+  let unlabelled: string;
+  const pool: string[] = [];
+
+  beforeAll(async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "lm-search-"));
+    server = await startTestServer(kind, { LAYERMERGE_DATASET_ROOTS: root });
+    taskId = (await server.ok(`mutation { createTask(input: { key: "sem", name: "Semantic", kind: SEMANTIC, primaryMetric: MIOU }) { id } }`)).createTask.id;
+    await blocks(path.join(root, "labelled"));
+    fs.mkdirSync(path.join(root, "target"));
+    for (const f of fs.readdirSync(path.join(root, "labelled", "images"))) fs.copyFileSync(path.join(root, "labelled", "images", f), path.join(root, "target", f));
+    const create = async (name: string, location: string, format: string) =>
+      (await server.ok(`mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }`, { i: { name, taskId, format, location, classes: CLASSES } })).createDataset.id as string;
+    labelled = await create("source", path.join(root, "labelled"), "SEMANTIC_PNG");
+    unlabelled = await create("target", path.join(root, "target"), "IMAGES");
+    for (const seed of [11, 22, 33]) {
+      const { body } = await upload(server.origin, writeOnnxModel(twoLayerNet(seed)).bytes);
+      pool.push((await server.ok(`mutation($i: RegisterModelInput!) { registerModel(input: $i) { id } }`, { i: { name: `m${seed}`, taskId, artifactSha256: body.sha256, inference: CONTRACT } })).registerModel.id);
+    }
+  });
+  afterAll(async () => {
+    await server.stop();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  test("a GRID search ranks every distinct candidate by INFO_MAX on unlabelled images, with an audit that never chooses, and writes no model", async () => {
+    const db = server.app.services.database.prisma;
+    const before = { models: await db.model.count(), merges: await db.merge.count(), artifacts: await db.artifact.count() };
+    const { startMergeSearch } = await server.ok(SEARCH, { i: { modelIds: pool, objective: { kind: "INFO_MAX", datasetId: unlabelled, seed: 5 }, audit: { datasetId: labelled } } });
+    const job = (await waitForJob(server, startMergeSearch.id)).id;
+    const { job: done } = await server.ok(RESULT, { id: job });
+    expect(done.error).toBeNull();
+    expect(done.status).toBe("SUCCEEDED");
+    const search = done.mergeSearch;
+    // With L = 2 (t = 0 and 1) every default schedule but UNIFORM is s = (0, 1): one LINEAR-like
+    // candidate per anchor, and UNIFORM is one soup whatever the anchor. 3 singles; 3 pairs × (1 + 2);
+    // 1 triple × (1 + 3).
+    expect(search.planned).toBe(16);
+    expect(search.truncated).toBe(false);
+    const nodes = search.candidates.edges.map((e: any) => e.node);
+    expect(nodes).toHaveLength(16);
+    expect(new Set(nodes.map((n: any) => n.key)).size).toBe(16);
+    expect(nodes.filter((n: any) => n.isSingle)).toHaveLength(3);
+    // ranked by objective, best first; best is the first of them
+    for (let i = 1; i < nodes.length; i++) expect(nodes[i - 1].objective).toBeGreaterThanOrEqual(nodes[i].objective);
+    expect(search.best.key).toBe(nodes[0].key);
+    expect(search.best.rank).toBe(1);
+    const singles = nodes.filter((n: any) => n.isSingle);
+    expect(search.bestSingle.key).toBe(singles[0].key);
+    expect(search.marginVsBestSingle).toBeCloseTo(nodes[0].objective - singles[0].objective, 12);
+    expect(search.pickIsSingle).toBe(nodes[0].isSingle);
+    expect(search.pickConfidence).toBeGreaterThan(0);
+    expect(search.pickConfidence).toBeLessThanOrEqual(1);
+    expect(search.spearman).not.toBeNull();
+    expect(Math.abs(search.spearman)).toBeLessThanOrEqual(1);
+    expect(search.summary).toMatch(/16 candidates scored/);
+    // ordered by audit instead
+    const byAudit = await server.ok(`query($id: ID!) { mergeSearch(id: $id) { candidates(first: 3, orderBy: AUDIT) { edges { node { audit rank } } pageInfo { hasNextPage endCursor } } } }`, { id: search.id });
+    const audits = byAudit.mergeSearch.candidates.edges.map((e: any) => e.node.audit);
+    expect(audits).toEqual([...nodes.map((n: any) => n.audit)].sort((a, b) => b - a).slice(0, 3));
+    expect(byAudit.mergeSearch.candidates.pageInfo.hasNextPage).toBe(true);
+    expect(await db.model.count()).toBe(before.models);
+    expect(await db.merge.count()).toBe(before.merges);
+    expect(await db.artifact.count()).toBe(before.artifacts);
+    expect((await server.ok(`{ mergeSearches { totalCount } }`)).mergeSearches.totalCount).toBeGreaterThanOrEqual(1);
+
+    // A merge candidate's audit score is startEvaluation's score of the same recipe merged for real.
+    const merged = nodes.find((n: any) => !n.isSingle && n.recipe.modelIds.length === 2);
+    const r = merged.recipe;
+    const { startMerge } = await server.ok(`mutation($i: StartMergeInput!) { startMerge(input: $i) { id } }`, { i: { anchorId: r.anchorId, modelIds: r.modelIds, method: r.method, schedule: { kind: r.schedule.kind, cutoff: r.schedule.cutoff, knots: r.schedule.knots }, weights: r.weights } });
+    const mergeJob = await waitForJob(server, startMerge.id);
+    expect(mergeJob.status).toBe("SUCCEEDED");
+    const { startEvaluation } = await server.ok(`mutation($i: StartEvaluationInput!) { startEvaluation(input: $i) { id } }`, { i: { modelId: mergeJob.model.id, datasetId: labelled } });
+    await waitForJob(server, startEvaluation.id);
+    const evaluation = (await server.ok(`query($id: ID!) { job(id: $id) { status error evaluation { score } } }`, { id: startEvaluation.id })).job;
+    expect(evaluation.error).toBeNull();
+    expect(Math.abs(evaluation.evaluation.score - merged.audit)).toBeLessThanOrEqual(1e-9);
+
+    // deleteMergeSearch removes its rows
+    expect((await server.ok(`mutation($id: ID!) { deleteMergeSearch(id: $id) }`, { id: search.id })).deleteMergeSearch).toBe(true);
+    expect(await db.mergeSearchCandidate.count({ where: { searchId: search.id } })).toBe(0);
+    expect((await server.ok(`query($id: ID!) { mergeSearch(id: $id) { id } }`, { id: search.id })).mergeSearch).toBeNull();
+  });
+
+  test("budget cut, TOP_K keeps merges (linked back to the search), single picks write nothing", async () => {
+    const { startMergeSearch } = await server.ok(SEARCH, { i: { modelIds: pool, objective: { kind: "CONSISTENCY", datasetId: unlabelled, seed: 1 }, budget: { maxCandidates: 7 }, keep: "TOP_K", topK: 3, output: { namePrefix: "kept" } } });
+    await waitForJob(server, startMergeSearch.id);
+    const { job } = await server.ok(`query($id: ID!) { job(id: $id) { status error mergeSearch { id planned truncated settings keptJobs { id } candidates(first: 3) { edges { node { isSingle key } } } } } }`, { id: startMergeSearch.id });
+    expect(job.error).toBeNull();
+    const search = job.mergeSearch;
+    expect(search.planned).toBe(7);
+    expect(search.truncated).toBe(true);
+    expect(search.settings.draws).toHaveLength(3);
+    const mergesInTop = search.candidates.edges.filter((e: any) => !e.node.isSingle).length;
+    expect(search.keptJobs).toHaveLength(mergesInTop);
+    for (const k of search.keptJobs) {
+      const kept = await waitForJob(server, k.id);
+      expect(kept.status).toBe("SUCCEEDED");
+      const link = await server.ok(`query($id: ID!) { model(id: $id) { merge { search { id } } lineage: name } }`, { id: kept.model.id });
+      expect(link.model.merge.search.id).toBe(search.id);
+    }
+  });
+
+  test("bad input is refused naming the field; a cancelled search leaves nothing", async () => {
+    const bad = async (i: Record<string, unknown>) => (await server.gql(SEARCH, { i })).errors?.[0];
+    expect((await bad({ modelIds: [pool[0]], objective: { kind: "INFO_MAX", datasetId: unlabelled } }))?.extensions?.field).toBe("input.modelIds");
+    const score = await bad({ modelIds: pool, objective: { kind: "SCORE", datasetId: unlabelled } });
+    expect(score?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "input.objective.datasetId" });
+    expect((await bad({ modelIds: pool, objective: { kind: "INFO_MAX", datasetId: unlabelled }, audit: { datasetId: unlabelled } }))?.message).toMatch(/audit dataset needs labels/);
+    expect((await bad({ modelIds: pool, anchorIds: ["nope"], objective: { kind: "INFO_MAX", datasetId: unlabelled } }))?.extensions?.field).toBe("input.anchorIds.0");
+    const db = server.app.services.database.prisma;
+    const searchesBefore = await db.mergeSearch.count();
+    // Cancelled while queued, and while running with candidates already scored: nothing is left.
+    const queued = (await server.ok(SEARCH, { i: { modelIds: pool, objective: { kind: "ENTROPY", datasetId: unlabelled } } })).startMergeSearch.id;
+    await server.ok(`mutation($id: ID!) { cancelJob(id: $id) { id } }`, { id: queued });
+    expect((await waitForJob(server, queued)).status).toBe("CANCELLED");
+    expect(await db.mergeSearch.count()).toBe(searchesBefore);
+    const running = (await server.ok(SEARCH, { i: { modelIds: pool, objective: { kind: "ENTROPY", datasetId: unlabelled } } })).startMergeSearch.id;
+    const searchId = (await db.mergeSearch.findUniqueOrThrow({ where: { jobId: running } })).id;
+    while ((await db.mergeSearchCandidate.count({ where: { searchId } })) < 2) await new Promise((r) => setTimeout(r, 5));
+    await server.ok(`mutation($id: ID!) { cancelJob(id: $id) { id } }`, { id: running });
+    expect((await waitForJob(server, running)).status).toBe("CANCELLED");
+    expect(await db.mergeSearch.count()).toBe(searchesBefore);
+    expect(await db.mergeSearchCandidate.count({ where: { searchId } })).toBe(0);
+    expect(fs.readdirSync(server.app.services.store.scratchDir).filter((f) => f.includes(running))).toEqual([]);
+  });
+});
