@@ -164,6 +164,24 @@ describe.each(databaseKinds)("merge search through GraphQL (%s)", (kind) => {
     }
   });
 
+  test("per-group knots: mergePlan and startMerge take them, the Merge records them", async () => {
+    // UNIFORM for everything but the stem, whose group holds s = 0.3: w_a = 1/2 + 1/2 · 0.3 there.
+    const schedule = { kind: "UNIFORM", groups: [{ prefix: "stem.", knots: [0.3, 0.3] }] };
+    const i = { anchorId: pool[0], modelIds: [pool[1]], schedule };
+    const plan = await server.ok(`query($i: StartMergeInput!) { mergePlan(input: $i) { schedule { kind groups { prefix knots } } layers { index weights } } }`, { i });
+    expect(plan.mergePlan.schedule).toEqual(schedule);
+    const [stem, head] = plan.mergePlan.layers;
+    expect(stem.weights[0]).toBeCloseTo(0.65, 15);
+    expect(stem.weights[1]).toBeCloseTo(0.35, 15);
+    expect(head.weights).toEqual([0.5, 0.5]);
+    const { startMerge } = await server.ok(`mutation($i: StartMergeInput!) { startMerge(input: $i) { id } }`, { i });
+    const done = await waitForJob(server, startMerge.id);
+    const merge = await server.ok(`query($id: ID!) { model(id: $id) { merge { schedule { kind groups { prefix knots } } search { id } } } }`, { id: done.model.id });
+    expect(merge.model.merge).toEqual({ schedule, search: null });
+    const bad = await server.gql(`query($i: StartMergeInput!) { mergePlan(input: $i) { layerCount } }`, { i: { ...i, schedule: { kind: "UNIFORM", groups: [{ prefix: "stem.", knots: [2, 0] }] } } });
+    expect(bad.errors?.[0].extensions?.field).toBe("input.schedule.groups.0.knots.0");
+  });
+
   test("bad input is refused naming the field; a cancelled search leaves nothing", async () => {
     const bad = async (i: Record<string, unknown>) => (await server.gql(SEARCH, { i })).errors?.[0];
     expect((await bad({ modelIds: [pool[0]], objective: { kind: "INFO_MAX", datasetId: unlabelled } }))?.extensions?.field).toBe("input.modelIds");

@@ -21,7 +21,7 @@ export interface MergeRequest {
   anchorId: string;
   modelIds: string[];
   method?: string | null;
-  schedule?: { kind?: string | null; cutoff?: number | null; knots?: number[] | null } | null;
+  schedule?: { kind?: string | null; cutoff?: number | null; knots?: number[] | null; groups?: Array<{ prefix: string; knots: number[] }> | null } | null;
   weights?: number[] | null;
   baseModelId?: string | null;
   params?: { [name: string]: number | null | undefined } | object | null;
@@ -33,7 +33,7 @@ export interface MergeRequest {
 /** The resolved recipe: everything a merge needs to be re-run exactly (stored in the job and the Merge row). */
 export interface MergeRecipe {
   method: string;
-  schedule: { kind: string; cutoff?: number | null; knots?: number[] | null };
+  schedule: { kind: string; cutoff?: number | null; knots?: number[] | null; groups?: Array<{ prefix: string; knots: number[] }> };
   params: Record<string, number>;
   weights: number[] | null;
   anchorId: string;
