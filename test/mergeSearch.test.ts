@@ -164,6 +164,38 @@ describe.each(databaseKinds)("merge search through GraphQL (%s)", (kind) => {
     }
   });
 
+  test("EVOLUTION: CMA-ES tunes per-group knots of the best grid merge with the budget left; a seed reproduces the run", async () => {
+    const run = async () => {
+      const { startMergeSearch } = await server.ok(SEARCH, { i: { modelIds: pool, strategy: "EVOLUTION", objective: { kind: "INFO_MAX", datasetId: unlabelled, seed: 3 }, budget: { maxCandidates: 30 } } });
+      await waitForJob(server, startMergeSearch.id);
+      const { job } = await server.ok(`query($id: ID!) { job(id: $id) { status error mergeSearch { planned candidates(first: 100) { edges { node { key objective position recipe } } } } } }`, { id: startMergeSearch.id });
+      expect(job.error).toBeNull();
+      return job.mergeSearch;
+    };
+    const first = await run();
+    // the grid gets 15 of 30; n = 5 knots × 2 groups (stem., head.) → λ = 4 + ⌊3 ln 10⌋ = 10, one generation fits in 15
+    expect(first.planned).toBe(30);
+    const nodes = first.candidates.edges.map((e: any) => e.node);
+    const evolved = nodes.filter((n: any) => n.position >= 15);
+    expect(nodes.filter((n: any) => n.position < 15)).toHaveLength(15);
+    expect(evolved.length).toBeGreaterThan(0);
+    expect(evolved.length).toBeLessThanOrEqual(10);
+    for (const n of evolved) {
+      expect(n.recipe.schedule.groups.map((g: any) => g.prefix)).toEqual(["stem.", "head."]);
+      for (const g of n.recipe.schedule.groups) {
+        expect(g.knots).toHaveLength(5);
+        for (const k of g.knots) expect(k >= 0 && k <= 1).toBe(true);
+      }
+    }
+    const again = await run();
+    const summary = (s: any) => s.candidates.edges.map((e: any) => [e.node.key, e.node.objective]).sort();
+    expect(summary(again)).toEqual(summary(first));
+    // an evolved candidate is a startMerge input
+    const r = evolved[0].recipe;
+    const plan = await server.ok(`query($i: StartMergeInput!) { mergePlan(input: $i) { schedule { groups { prefix } } } }`, { i: { anchorId: r.anchorId, modelIds: r.modelIds, schedule: { kind: r.schedule.kind, cutoff: r.schedule.cutoff, knots: r.schedule.knots, groups: r.schedule.groups } } });
+    expect(plan.mergePlan.schedule.groups).toHaveLength(2);
+  });
+
   test("per-group knots: mergePlan and startMerge take them, the Merge records them", async () => {
     // UNIFORM for everything but the stem, whose group holds s = 0.3: w_a = 1/2 + 1/2 · 0.3 there.
     const schedule = { kind: "UNIFORM", groups: [{ prefix: "stem.", knots: [0.3, 0.3] }] };

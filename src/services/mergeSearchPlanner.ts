@@ -1,7 +1,7 @@
 import type { Db } from "../persistence/database";
 import { badInput } from "../core/errors";
 import { MERGE_METHOD_NAMES, resolveSchedule, type MergeSchedule } from "../core/merge";
-import { candidateKey, enumerateCandidates, LABEL_FREE_KINDS, perturbationDraw, resolveObjectiveKind, type CandidatePlan, type ObjectiveKind, type PerturbationDraw, type TensorMix } from "../core/search";
+import { candidateKey, enumerateCandidates, LABEL_FREE_KINDS, perturbationDraw, resolveObjectiveKind, type CandidatePlan, type ObjectiveKind, type PerturbationDraw, type SearchRecipe, type TensorMix } from "../core/search";
 import type { MergeService } from "./mergeService";
 import type { StructureCatalog } from "./structureCatalog";
 import type { DatasetClass } from "./datasetService";
@@ -18,6 +18,7 @@ export interface MergeSearchInput {
   objective: { kind: string; datasetId: string; limit?: number | null; seed?: number | null };
   audit?: { datasetId: string; limit?: number | null } | null;
   budget?: { maxCandidates?: number | null; maxSeconds?: number | null } | null;
+  strategy?: string | null;
   keep?: string | null;
   topK?: number | null;
   output?: { namePrefix?: string | null; tags?: string[] | null } | null;
@@ -35,7 +36,8 @@ export interface CandidateRecipe {
 
 /** What a MERGE_SEARCH job needs, stored with the search (MergeSearch.settings). */
 export interface MergeSearchSettings {
-  strategy: "GRID";
+  /** EVOLUTION: the grid takes half the candidate budget, CMA-ES the rest (whole generations). */
+  strategy: "GRID" | "EVOLUTION";
   modelIds: string[];
   anchorIds: string[];
   maxModels: number;
@@ -54,6 +56,8 @@ export interface MergeSearchSettings {
   /** CONSISTENCY: each image's jitter (docs/CONVENTIONS.md, Merge search). */
   draws: PerturbationDraw[] | null;
   plan: Array<{ key: string; recipe: CandidateRecipe }>;
+  /** EVOLUTION: candidates left to CMA-ES after the grid (at most; whole generations only). */
+  evolutionBudget: number;
 }
 
 export const DEFAULT_SEARCH_SCHEDULES: MergeSchedule[] = [
@@ -130,37 +134,24 @@ export async function planMergeSearch(db: Db, catalog: StructureCatalog, merges:
   if (maxCandidates > MAX_CANDIDATES) throw badInput(`input.budget.maxCandidates must be at most ${MAX_CANDIDATES}`, "input.budget.maxCandidates");
   const maxSeconds = input.budget?.maxSeconds ?? null;
   if (maxSeconds !== null && !(maxSeconds > 0)) throw badInput("input.budget.maxSeconds must be positive", "input.budget.maxSeconds");
+  const strategy = (input.strategy ?? "GRID") as MergeSearchSettings["strategy"];
+  if (strategy !== "GRID" && strategy !== "EVOLUTION") throw badInput("input.strategy must be GRID or EVOLUTION", "input.strategy");
   const keep = (input.keep ?? "NONE") as MergeSearchSettings["keep"];
   if (!["BEST", "TOP_K", "NONE"].includes(keep)) throw badInput(`input.keep must be BEST, TOP_K or NONE`, "input.keep");
   const topK = keep === "TOP_K" ? positiveInt(input.topK ?? 3, "input.topK") : keep === "BEST" ? 1 : 0;
 
-  // Keys: a single model is its own tensors at weight 1; a merge, its plan's per-tensor inputs.
-  const single = new Map<string, TensorMix[]>();
-  for (const m of models) {
-    const s = await catalog.planModel(m.structureId!);
-    single.set(m.id, s.tensors.map((t) => ({ name: t.name, parts: [{ modelId: m.id, weight: 1 }] })));
-  }
-  const structureHash = new Map(models.map((m) => [m.id, m.structureId!]));
+  const keyOf = await candidateKeys(catalog, merges, models);
+  const space = { poolIds: ids, anchorIds, maxModels, includeSingles: input.includeSingles ?? true, methods, schedules, weightGrids };
   const keys = new Map<string, string>();
-  const plan: CandidatePlan<string, MergeSchedule> = await (async () => {
-    // Plans are async (stored structures); enumerateCandidates is not: plan every recipe first.
-    const recipes = enumerateCandidates({ poolIds: ids, anchorIds, maxModels, includeSingles: input.includeSingles ?? true, methods, schedules, weightGrids }, Number.MAX_SAFE_INTEGER, (r) => JSON.stringify(r));
-    for (const { recipe: r } of recipes.candidates) {
-      if (r.contributorIds.length === 0) {
-        keys.set(JSON.stringify(r), candidateKey(structureHash.get(r.anchorId)!, "", single.get(r.anchorId)!));
-        continue;
-      }
-      const { plan: p, inputs } = await merges.plan({ anchorId: r.anchorId, modelIds: r.contributorIds, method: r.method, schedule: r.schedule, weights: r.weights, baseModelId: r.method === "LAYERWISE" ? null : input.baseModelId });
-      const idOf = [inputs.anchor.id, ...inputs.contributors.map((c) => c.id)];
-      const mixes: TensorMix[] = p.tensors.map((t) => ({ name: t.tensor.name, parts: t.action === "copy" ? [{ modelId: r.anchorId, weight: 1 }] : t.inputs.map((x) => ({ modelId: idOf[x.model], weight: x.weight })) }));
-      const method = p.method === "LAYERWISE" ? "" : `${p.method} ${JSON.stringify(Object.entries(p.params).sort())} base=${input.baseModelId}`;
-      keys.set(JSON.stringify(r), candidateKey(structureHash.get(r.anchorId)!, method, mixes));
-    }
-    return enumerateCandidates({ poolIds: ids, anchorIds, maxModels, includeSingles: input.includeSingles ?? true, methods, schedules, weightGrids }, maxCandidates, (r) => keys.get(JSON.stringify(r))!);
-  })();
+  // Plans are async (stored structures); enumerateCandidates is not: key every recipe first.
+  for (const { recipe: r } of enumerateCandidates(space, Number.MAX_SAFE_INTEGER, (x) => JSON.stringify(x)).candidates) {
+    keys.set(JSON.stringify(r), await keyOf(toRecipe(r, input.baseModelId ?? null)));
+  }
+  const gridBudget = strategy === "EVOLUTION" ? Math.max(1, Math.floor(maxCandidates / 2)) : maxCandidates;
+  const plan: CandidatePlan<string, MergeSchedule> = enumerateCandidates(space, gridBudget, (r) => keys.get(JSON.stringify(r))!);
   const draws = kind === "CONSISTENCY" ? Array.from({ length: Math.min(limit, dataset.imageCount ?? limit) }, (_, i) => perturbationDraw(BigInt(seed), i)) : null;
   return {
-    strategy: "GRID",
+    strategy,
     modelIds: ids,
     anchorIds,
     maxModels,
@@ -177,11 +168,34 @@ export async function planMergeSearch(db: Db, catalog: StructureCatalog, merges:
     output: { namePrefix: input.output?.namePrefix?.trim() || null, tags: input.output?.tags ?? [] },
     numClasses,
     draws,
-    plan: plan.candidates.map((c) => ({
-      key: c.key,
-      recipe: { anchorId: c.recipe.anchorId, modelIds: c.recipe.contributorIds, method: c.recipe.method, schedule: c.recipe.schedule, weights: c.recipe.weights, baseModelId: c.recipe.method && c.recipe.method !== "LAYERWISE" ? input.baseModelId ?? null : null },
-    })),
+    plan: plan.candidates.map((c) => ({ key: c.key, recipe: toRecipe(c.recipe, input.baseModelId ?? null) })),
+    evolutionBudget: strategy === "EVOLUTION" ? maxCandidates - plan.candidates.length : 0,
     truncated: plan.truncated,
+  };
+}
+
+function toRecipe(r: SearchRecipe<string, MergeSchedule>, baseModelId: string | null): CandidateRecipe {
+  return { anchorId: r.anchorId, modelIds: r.contributorIds, method: r.method, schedule: r.schedule, weights: r.weights, baseModelId: r.method && r.method !== "LAYERWISE" ? baseModelId : null };
+}
+
+/**
+ * The key of a candidate recipe (candidateKey): a single model is its own tensors at weight 1; a
+ * merge, its plan's per-tensor inputs, planned from stored structures as mergePlan does.
+ */
+export async function candidateKeys(catalog: StructureCatalog, merges: MergeService, models: ReadonlyArray<{ id: string; structureId: string | null }>): Promise<(r: CandidateRecipe) => Promise<string>> {
+  const single = new Map<string, TensorMix[]>();
+  for (const m of models) {
+    const s = await catalog.planModel(m.structureId!);
+    single.set(m.id, s.tensors.map((t) => ({ name: t.name, parts: [{ modelId: m.id, weight: 1 }] })));
+  }
+  const structureOf = new Map(models.map((m) => [m.id, m.structureId!]));
+  return async (r) => {
+    if (r.modelIds.length === 0) return candidateKey(structureOf.get(r.anchorId)!, "", single.get(r.anchorId)!);
+    const { plan: p, inputs } = await merges.plan({ anchorId: r.anchorId, modelIds: r.modelIds, method: r.method, schedule: r.schedule, weights: r.weights, baseModelId: r.baseModelId });
+    const idOf = [inputs.anchor.id, ...inputs.contributors.map((c) => c.id)];
+    const mixes: TensorMix[] = p.tensors.map((t) => ({ name: t.tensor.name, parts: t.action === "copy" ? [{ modelId: r.anchorId, weight: 1 }] : t.inputs.map((x) => ({ modelId: idOf[x.model], weight: x.weight })) }));
+    const method = p.method === "LAYERWISE" ? "" : `${p.method} ${JSON.stringify(Object.entries(p.params).sort())} base=${r.baseModelId}`;
+    return candidateKey(structureOf.get(r.anchorId)!, method, mixes);
   };
 }
 

@@ -17,7 +17,8 @@ import { confinePath, datasetRule } from "./pathConfinement";
 import { formatSeconds } from "./format";
 import { isUniqueViolation } from "./prismaErrors";
 import { connectionFrom, decodeCursor, encodeCursor, pageSize } from "./pagination";
-import { planMergeSearch, type CandidateRecipe, type MergeSearchInput, type MergeSearchSettings } from "./mergeSearchPlanner";
+import { candidateKeys, planMergeSearch, type CandidateRecipe, type MergeSearchInput, type MergeSearchSettings } from "./mergeSearchPlanner";
+import { evolveSchedules } from "./mergeSearchEvolution";
 
 export interface MergeSearchJobPayload {
   searchId: string;
@@ -52,7 +53,7 @@ export class MergeSearchService {
     if (settings.audit) await this.datasetFolder(settings.audit.datasetId, "input.audit.datasetId");
     const job = await this.db.$transaction(async (tx) => {
       const j = await tx.job.create({ data: { kind: "MERGE_SEARCH", payload: {} as object, message: `queued: ${settings.plan.length} candidates${truncated ? " (cut at the budget)" : ""}` } });
-      const search = await tx.mergeSearch.create({ data: { jobId: j.id, settings: settings as unknown as object, planned: settings.plan.length, truncated } });
+      const search = await tx.mergeSearch.create({ data: { jobId: j.id, settings: settings as unknown as object, planned: settings.plan.length + (settings.evolutionBudget ?? 0), truncated } });
       return tx.job.update({ where: { id: j.id }, data: { payload: { searchId: search.id } satisfies MergeSearchJobPayload as object } });
     });
     await this.jobs().enqueue(job.id);
@@ -144,41 +145,57 @@ export class MergeSearchService {
       await fsp.mkdir(dir, { recursive: true });
       const done = new Set((await this.db.mergeSearchCandidate.findMany({ where: { searchId: search.id }, select: { key: true } })).map((r) => r.key));
       const todo = settings.plan.map((c, position) => ({ ...c, position })).filter((c) => !done.has(c.key));
+      const planned = settings.plan.length + (settings.evolutionBudget ?? 0);
       const started = Date.now();
       let finished = done.size;
       let stoppedByTime = false;
-      let failed = false;
-      const next = () => {
-        if (failed) return undefined;
-        if (settings.budget.maxSeconds !== null && (Date.now() - started) / 1000 > settings.budget.maxSeconds) {
-          stoppedByTime = true;
-          return undefined;
-        }
-        return todo.shift();
+      const outOfTime = () => {
+        if (settings.budget.maxSeconds !== null && (Date.now() - started) / 1000 > settings.budget.maxSeconds) stoppedByTime = true;
+        return stoppedByTime;
       };
-      const worker = async () => {
-        for (let c = next(); c; c = next()) {
-          const scores = await this.withSignal(ctx.signal, (signal) => this.pool.run("scoreSearchCandidate", this.candidatePayload(c.key, c.recipe, settings, pool, objectiveSet, auditSet, pseudoLabels, dir), { signal }));
-          await this.record(search.id, c, settings, scores);
-          finished++;
-          const elapsed = Date.now() - started;
-          const computed = finished - done.size;
-          const eta = computed > 0 ? (elapsed / computed) * (settings.plan.length - finished) : null;
-          ctx.progress(finished / settings.plan.length, `${finished}/${settings.plan.length} candidates${eta !== null ? `, eta ${formatSeconds(eta)}` : ""}`);
-        }
+      /** Scores `items` side by side on the worker threads; every one settles before this returns. */
+      const runBatch = async (items: Array<{ key: string; recipe: CandidateRecipe; position: number }>) => {
+        const queue = [...items];
+        let failed = false;
+        const worker = async () => {
+          for (let c = queue.shift(); c && !failed && !outOfTime(); c = queue.shift()) {
+            const scores = await this.withSignal(ctx.signal, (signal) => this.pool.run("scoreSearchCandidate", this.candidatePayload(c.key, c.recipe, settings, pool, objectiveSet, auditSet, pseudoLabels, dir), { signal }));
+            await this.record(search.id, c, settings, scores);
+            finished++;
+            const elapsed = Date.now() - started;
+            const computed = finished - done.size;
+            const eta = computed > 0 ? (elapsed / computed) * Math.max(0, planned - finished) : null;
+            ctx.progress(Math.min(1, finished / planned), `${finished}/${planned} candidates${eta !== null ? `, eta ${formatSeconds(eta)}` : ""}`);
+          }
+        };
+        // A cancelled search is removed only once no candidate row can still be on its way.
+        const outcomes = await Promise.allSettled(
+          Array.from({ length: Math.max(1, Math.min(this.concurrency, items.length)) }, () =>
+            worker().catch((error) => {
+              failed = true;
+              throw error;
+            }),
+          ),
+        );
+        const rejected = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+        if (rejected) throw rejected.reason;
       };
-      // Every worker settles before the outcome is handled: a cancelled search is removed only
-      // once no candidate row can still be on its way.
-      const outcomes = await Promise.allSettled(
-        Array.from({ length: Math.max(1, Math.min(this.concurrency, todo.length)) }, () =>
-          worker().catch((error) => {
-            failed = true;
-            throw error;
-          }),
-        ),
-      );
-      const rejected = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
-      if (rejected) throw rejected.reason;
+      await runBatch(todo);
+      if (settings.strategy === "EVOLUTION" && !outOfTime()) {
+        const keyOf = await candidateKeys(this.catalog, this.merges, await this.db.model.findMany({ where: { id: { in: settings.modelIds } }, select: { id: true, structureId: true } }));
+        await evolveSchedules({
+          db: this.db,
+          catalog: this.catalog,
+          searchId: search.id,
+          settings,
+          keyOf,
+          outOfTime,
+          score: async (items) => {
+            const known = new Set((await this.db.mergeSearchCandidate.findMany({ where: { searchId: search.id, key: { in: items.map((i) => i.key) } }, select: { key: true } })).map((r) => r.key));
+            await runBatch(items.filter((i) => !known.has(i.key)));
+          },
+        });
+      }
       const summary = await this.summarize(search.id, settings);
       const kept = await this.keep(search.id, settings, summary);
       const result = { ...summary, kept, stoppedByTime };

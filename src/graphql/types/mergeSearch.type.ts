@@ -13,6 +13,11 @@ registerEnumType(MergeSearchObjectiveKind, {
 });
 export const MergeSearchKeep = { BEST: "BEST", TOP_K: "TOP_K", NONE: "NONE" } as const;
 registerEnumType(MergeSearchKeep, { name: "MergeSearchKeep", description: "What the search registers when it ends: the pick, the topK best, or nothing. A single-model pick is never written." });
+export const MergeSearchStrategy = { GRID: "GRID", EVOLUTION: "EVOLUTION" } as const;
+registerEnumType(MergeSearchStrategy, {
+  name: "MergeSearchStrategy",
+  description: "GRID enumerates the plan. EVOLUTION gives the grid half the candidate budget and the rest to seeded CMA-ES (population 4 + ⌊3 ln n⌋, σ₀ 0.2), which tunes 5 CUSTOM knots per parameter group of the best grid merge, whole generations in order.",
+});
 export const MergeSearchCandidateOrder = { OBJECTIVE: "OBJECTIVE", AUDIT: "AUDIT" } as const;
 registerEnumType(MergeSearchCandidateOrder, { name: "MergeSearchCandidateOrder" });
 
@@ -52,6 +57,7 @@ export class MergeSearchInput {
   @Field(() => ID, { nullable: true, description: "The base for TASK_ARITHMETIC, TIES and DARE." }) baseModelId?: string;
   @Field(() => [ScheduleInput], { nullable: true, description: "Default UNIFORM, LINEAR, COSINE, STEP at 0.25 / 0.5 / 0.75." }) schedules?: ScheduleInput[];
   @Field(() => [[Float]], { nullable: true, description: "Relative contributor weights to try; each applies to candidates with as many contributors." }) weightGrids?: number[][];
+  @Field(() => MergeSearchStrategy, { nullable: true, description: "Default GRID." }) strategy?: string;
   @Field(() => MergeSearchObjectiveInput) objective!: MergeSearchObjectiveInput;
   @Field(() => MergeSearchAuditInput, { nullable: true }) audit?: MergeSearchAuditInput;
   @Field(() => MergeSearchBudgetInput, { nullable: true }) budget?: MergeSearchBudgetInput;
@@ -89,7 +95,7 @@ export class MergeSearchCandidateConnection {
 export class MergeSearch {
   @Field(() => ID) id!: string;
   @Field(() => GraphQLJSONObject, { description: "The resolved input, its candidate plan and CONSISTENCY's draws." }) settings!: Record<string, unknown>;
-  @Field(() => Int, { description: "Candidates in the plan, after the budget cut." }) planned!: number;
+  @Field(() => Int, { description: "Candidates in the plan, after the budget cut (EVOLUTION: the grid's plus the budget left to CMA-ES, an upper bound)." }) planned!: number;
   @Field({ description: "The budget left candidates out (maxCandidates, or maxSeconds once run)." }) truncated!: boolean;
   @Field() createdAt!: Date;
   @Field(() => Date, { nullable: true }) finishedAt!: Date | null;
