@@ -7,6 +7,7 @@ import { upload } from "./support/http";
 import { waitForJob } from "./support/jobs";
 import { blockImage, writeSemanticSample } from "../src/runtime/testing/evalFixtures";
 import { writeOnnxModel, type TestModel } from "../src/core/formats/onnx/testing/onnxModelWriter";
+import { main } from "../src/cli/main";
 
 const CLASSES = [
   { id: 0, name: "red", isThing: false },
@@ -194,6 +195,32 @@ describe.each(databaseKinds)("merge search through GraphQL (%s)", (kind) => {
     const r = evolved[0].recipe;
     const plan = await server.ok(`query($i: StartMergeInput!) { mergePlan(input: $i) { schedule { groups { prefix } } } }`, { i: { anchorId: r.anchorId, modelIds: r.modelIds, schedule: { kind: r.schedule.kind, cutoff: r.schedule.cutoff, knots: r.schedule.knots, groups: r.schedule.groups } } });
     expect(plan.mergePlan.schedule.groups).toHaveLength(2);
+  });
+
+  test("the CLI runs a search with a progress bar and prints the ranked table and how sure the pick is", async () => {
+    const err: string[] = [];
+    const out: string[] = [];
+    const spies = [
+      jest.spyOn(console, "error").mockImplementation((...a) => void err.push(a.join(" "))),
+      jest.spyOn(console, "log").mockImplementation((...a) => void out.push(a.join(" "))),
+      jest.spyOn(process.stderr, "write").mockImplementation((c: any) => (err.push(String(c)), true)),
+    ];
+    const saved = process.env.LAYERMERGE_URL;
+    process.env.LAYERMERGE_URL = server.origin;
+    try {
+      expect(await main(["search", "--pool", ...pool, "--objective", "info-max", "--dataset", unlabelled, "--audit", labelled, "--top", "5"])).toBe(0);
+    } finally {
+      process.env.LAYERMERGE_URL = saved;
+      spies.forEach((s) => s.mockRestore());
+    }
+    expect(err.join("\n")).toMatch(/16 candidates/);
+    expect(err.join("\n")).toMatch(/searching .*100%/);
+    const lines = out.join("\n").split("\n");
+    expect(lines[0]).toMatch(/rank\s+objective\s+audit %/);
+    expect(lines.slice(1, 6).map((l) => Number(l.trim().split(/\s+/)[0]))).toEqual([1, 2, 3, 4, 5]);
+    expect(out.join("\n")).toMatch(/… 11 more/);
+    expect(out.join("\n")).toMatch(/best single model: m\d+@1 \(alone\)/);
+    expect(out.join("\n")).toMatch(/pick confidence \d+\.\d% .* Spearman/);
   });
 
   test("per-group knots: mergePlan and startMerge take them, the Merge records them", async () => {
