@@ -223,6 +223,32 @@ describe.each(databaseKinds)("merge search through GraphQL (%s)", (kind) => {
     expect(out.join("\n")).toMatch(/pick confidence \d+\.\d% .* Spearman/);
   });
 
+  test("a model declaring PROBS outputs is read as probabilities: a softmax twin scores the same INFO_MAX", async () => {
+    const net = twoLayerNet(11);
+    const twin: TestModel = {
+      ...net,
+      nodes: [...net.nodes.map((n) => (n.name === "head" ? { ...n, outputs: ["scores"] } : n)), { opType: "Softmax", name: "softmax", inputs: ["scores"], outputs: ["logits"], attributes: [{ name: "axis", int: 1 }] }],
+    };
+    // At the images' own size (8×8): resizing probabilities and resizing logits differ, so no resize here.
+    const at8 = { ...CONTRACT, width: 8, height: 8 };
+    const register = async (name: string, model: TestModel, inference: unknown) => {
+      const { body } = await upload(server.origin, writeOnnxModel(model).bytes);
+      return (await server.ok(`mutation($i: RegisterModelInput!) { registerModel(input: $i) { id inference { outputs { kind activation } } } }`, { i: { name, taskId, artifactSha256: body.sha256, inference } })).registerModel;
+    };
+    const logits = await register("m11-at8", net, at8);
+    const reg = { registerModel: await register("m11-softmax", twin, { ...at8, outputs: [{ name: "logits", kind: "SEMANTIC_LOGITS", activation: "PROBS" }] }) };
+    expect(reg.registerModel.inference.outputs).toEqual([{ kind: "SEMANTIC_LOGITS", activation: "PROBS" }]);
+    expect(logits.inference.outputs).toEqual([{ kind: "SEMANTIC_LOGITS", activation: null }]);
+    const { startMergeSearch } = await server.ok(SEARCH, { i: { modelIds: [logits.id, reg.registerModel.id], maxModels: 1, objective: { kind: "INFO_MAX", datasetId: unlabelled } } });
+    await waitForJob(server, startMergeSearch.id);
+    const { job } = await server.ok(`query($id: ID!) { job(id: $id) { error mergeSearch { candidates { edges { node { objective recipe } } } } } }`, { id: startMergeSearch.id });
+    expect(job.error).toBeNull();
+    const byModel = Object.fromEntries(job.mergeSearch.candidates.edges.map((e: any) => [e.node.recipe.anchorId, e.node.objective]));
+    // the same probabilities, once from float64 softmax of the logits and once from onnxruntime's float32 Softmax
+    expect(Math.abs(byModel[logits.id] - byModel[reg.registerModel.id])).toBeLessThan(1e-5);
+    expect(byModel[logits.id]).not.toBeCloseTo(0, 3);
+  });
+
   test("per-group knots: mergePlan and startMerge take them, the Merge records them", async () => {
     // UNIFORM for everything but the stem, whose group holds s = 0.3: w_a = 1/2 + 1/2 · 0.3 there.
     const schedule = { kind: "UNIFORM", groups: [{ prefix: "stem.", knots: [0.3, 0.3] }] };

@@ -140,7 +140,7 @@ export class MergeSearchService {
       let pseudoLabels: Uint16Array[] | undefined;
       if (kind === "ENSEMBLE_AGREEMENT") {
         ctx.progress(0, "ensemble pseudo-labels");
-        pseudoLabels = await this.pool.run("ensembleLabels", { models: [...pool.values()].map((m) => ({ modelPath: m.ref.file!, contract: m.contract, activation: "LOGITS" as const })), set: objectiveSet, numClasses: settings.numClasses }, { signal: ctx.signal });
+        pseudoLabels = await this.pool.run("ensembleLabels", { models: settings.modelIds.map((id) => pool.get(id)!).map((m) => ({ modelPath: m.ref.file!, contract: m.contract, activation: activationOf(m.contract) })), set: objectiveSet, numClasses: settings.numClasses }, { signal: ctx.signal });
       }
       await fsp.mkdir(dir, { recursive: true });
       const done = new Set((await this.db.mergeSearchCandidate.findMany({ where: { searchId: search.id }, select: { key: true } })).map((r) => r.key));
@@ -316,7 +316,7 @@ export class MergeSearchService {
       score: {
         modelPath: merge ? outFile : anchor.ref.file!,
         contract: anchor.contract,
-        activation: "LOGITS" as const,
+        activation: activationOf(anchor.contract),
         numClasses: settings.numClasses,
         objective: { kind: settings.objective.kind, set: objectiveSet, draws: settings.draws ?? undefined, pseudoLabels },
         audit: auditSet,
@@ -333,6 +333,12 @@ export class MergeSearchService {
       throw error;
     }
   }
+}
+
+/** The activation of the semantic score output the search reads (docs/CONVENTIONS.md, Merge search). */
+function activationOf(contract: { outputs?: Array<{ kind: string; activation?: string }> }): "LOGITS" | "PROBS" {
+  const out = (contract.outputs ?? []).find((o) => o.kind === "SEMANTIC_LOGITS" || o.kind === "PANOPTIC_SEMANTIC");
+  return out?.activation === "PROBS" ? "PROBS" : "LOGITS";
 }
 
 function isSingle(row: { recipe: unknown }): boolean {
