@@ -5,8 +5,8 @@ import { databaseKinds } from "./support/testDatabase";
 import { startTestServer, TestServer } from "./support/testServer";
 import { upload } from "./support/http";
 import { waitForJob } from "./support/jobs";
-import { blockImage, writeSemanticSample } from "../src/runtime/testing/evalFixtures";
 import { writeOnnxModel, type TestModel } from "../src/core/formats/onnx/testing/onnxModelWriter";
+import { blocks, twoLayerNet } from "./support/searchFixtures";
 import { main } from "../src/cli/main";
 
 const CLASSES = [
@@ -16,42 +16,6 @@ const CLASSES = [
 ];
 // 8×8 images are resized to the 4×4 input and the logits back to 8×8 (the resize path is evaluation's).
 const CONTRACT = { inputName: "image", width: 4, height: 4, resize: { mode: "FIXED" }, channelOrder: "RGB", mean: [120, 120, 120], std: [60, 60, 60], outputs: [{ name: "logits", kind: "SEMANTIC_LOGITS" }] };
-
-/** Two 1×1 Conv layers (stem, head): L = 2, so a schedule weighs the stem (t = 0) and the head (t = 1) differently. */
-function twoLayerNet(seed: number): TestModel {
-  let s = seed;
-  const r = () => ((s = (s * 16807) % 2147483647) / 2147483647 - 0.5) * 2;
-  const w = () => [0, 1, 2].map((i) => [0, 1, 2].map((j) => (i === j ? 1 : 0) + 0.8 * r()));
-  const conv = (name: string, input: string, output: string) => ({
-    node: { opType: "Conv", name, inputs: [input, `${name}.weight`, `${name}.bias`], outputs: [output], attributes: [{ name: "kernel_shape", ints: [1, 1] }] },
-    tensors: [
-      { name: `${name}.weight`, dtype: "F32" as const, dims: [3, 3, 1, 1], values: w().flat() },
-      { name: `${name}.bias`, dtype: "F32" as const, dims: [3], values: [0.3 * r(), 0.3 * r(), 0.3 * r()] },
-    ],
-  });
-  const stem = conv("stem", "image", "features");
-  const head = conv("head", "features", "logits");
-  return {
-    inputs: [{ name: "image", dtype: "F32", shape: ["N", 3, "H", "W"] }],
-    outputs: [{ name: "logits", dtype: "F32", shape: ["N", 3, "H", "W"] }],
-    nodes: [stem.node, head.node],
-    initializers: [...stem.tensors, ...head.tensors],
-  };
-}
-
-async function blocks(dir: string) {
-  const layouts = [
-    [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 2, 2], [2, 2, 0, 1]],
-    [[1, 2, 0, 0], [1, 2, 0, 0], [2, 2, 1, 1], [0, 1, 2, 0]],
-    [[2, 2, 2, 1], [0, 1, 0, 1], [0, 1, 2, 2], [1, 1, 0, 0]],
-  ];
-  for (const [i, cells] of layouts.entries()) {
-    const img = blockImage(cells, 2);
-    // a little texture so that the models disagree on some pixels
-    const rgb = img.rgb.map((v, k) => Math.max(0, Math.min(255, v + ((k * 37 + i * 11) % 90) - 45)));
-    await writeSemanticSample(dir, `img${i}`, img.width, img.height, rgb, img.classes);
-  }
-}
 
 const SEARCH = `mutation($i: MergeSearchInput!) { startMergeSearch(input: $i) { id } }`;
 const RESULT = `query($id: ID!) { job(id: $id) { status error message mergeSearch { id planned truncated spearman pickConfidence marginVsBestSingle pickIsSingle summary
