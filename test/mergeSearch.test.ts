@@ -213,6 +213,18 @@ describe.each(databaseKinds)("merge search through GraphQL (%s)", (kind) => {
     expect(byModel[logits.id]).not.toBeCloseTo(0, 3);
   });
 
+  test("budget.maxSeconds stops starting candidates; the search says it was cut", async () => {
+    const { startMergeSearch } = await server.ok(SEARCH, { i: { modelIds: pool, objective: { kind: "ENTROPY", datasetId: unlabelled }, budget: { maxSeconds: 0.001 } } });
+    const end = await waitForJob(server, startMergeSearch.id);
+    expect(end.status).toBe("SUCCEEDED");
+    expect(end.message).toMatch(/stopped at budget\.maxSeconds/);
+    const { job } = await server.ok(`query($id: ID!) { job(id: $id) { mergeSearch { planned truncated candidates { totalCount } } } }`, { id: startMergeSearch.id });
+    expect(job.mergeSearch.planned).toBe(16);
+    expect(job.mergeSearch.truncated).toBe(true);
+    expect(job.mergeSearch.candidates.totalCount).toBeGreaterThanOrEqual(1);
+    expect(job.mergeSearch.candidates.totalCount).toBeLessThan(16);
+  });
+
   test("per-group knots: mergePlan and startMerge take them, the Merge records them", async () => {
     // UNIFORM for everything but the stem, whose group holds s = 0.3: w_a = 1/2 + 1/2 · 0.3 there.
     const schedule = { kind: "UNIFORM", groups: [{ prefix: "stem.", knots: [0.3, 0.3] }] };
