@@ -111,7 +111,7 @@ describe.each(databaseKinds)("merge search through GraphQL (%s)", (kind) => {
   });
 
   test("budget cut, TOP_K keeps merges (linked back to the search), single picks write nothing", async () => {
-    const { startMergeSearch } = await server.ok(SEARCH, { i: { modelIds: pool, objective: { kind: "CONSISTENCY", datasetId: unlabelled, seed: 1 }, budget: { maxCandidates: 7 }, keep: "TOP_K", topK: 3, output: { namePrefix: "kept" } } });
+    const { startMergeSearch } = await server.ok(SEARCH, { i: { modelIds: pool, objective: { kind: "CONSISTENCY", datasetId: unlabelled, seed: 1 }, budget: { maxCandidates: 7 }, keep: "TOP_K", topK: 3, output: { namePrefix: "kept" }, audit: { datasetId: labelled } } });
     await waitForJob(server, startMergeSearch.id);
     const { job } = await server.ok(`query($id: ID!) { job(id: $id) { status error mergeSearch { id planned truncated settings keptJobs { id } candidates(first: 3) { edges { node { isSingle key } } } } } }`, { id: startMergeSearch.id });
     expect(job.error).toBeNull();
@@ -120,12 +120,20 @@ describe.each(databaseKinds)("merge search through GraphQL (%s)", (kind) => {
     expect(search.truncated).toBe(true);
     expect(search.settings.draws).toHaveLength(3);
     const mergesInTop = search.candidates.edges.filter((e: any) => !e.node.isSingle).length;
+    expect(mergesInTop).toBeGreaterThan(0); // this pool's top 3 holds a merge, so keeping is exercised
     expect(search.keptJobs).toHaveLength(mergesInTop);
     for (const k of search.keptJobs) {
       const kept = await waitForJob(server, k.id);
       expect(kept.status).toBe("SUCCEEDED");
-      const link = await server.ok(`query($id: ID!) { model(id: $id) { merge { search { id } } lineage: name } }`, { id: kept.model.id });
+      const link = await server.ok(`query($id: ID!) { model(id: $id) { merge { search { id } inputs { role } } } }`, { id: kept.model.id });
       expect(link.model.merge.search.id).toBe(search.id);
+      expect(link.model.merge.inputs.map((x: any) => x.role)).toEqual(["ANCHOR", "CONTRIBUTOR"]);
+      // kept models are evaluated on the audit dataset, as startEvaluation does
+      const db = server.app.services.database.prisma;
+      const evalJob = (await db.job.findMany({ where: { kind: "EVALUATE" } })).find((j) => (j.payload as { modelId?: string }).modelId === kept.model.id)!;
+      expect((await waitForJob(server, evalJob.id)).status).toBe("SUCCEEDED");
+      const scored = await server.ok(`query($id: ID!, $d: ID!) { model(id: $id) { score(datasetId: $d) } }`, { id: kept.model.id, d: labelled });
+      expect(scored.model.score).toBeGreaterThan(0);
     }
   });
 

@@ -277,10 +277,16 @@ export class MergeSearchService {
         continue;
       }
       const name = settings.output.namePrefix ? `${settings.output.namePrefix}-${i + 1}` : null;
-      const job = await this.merges.start({ anchorId: r.anchorId, modelIds: r.modelIds, method: r.method, schedule: r.schedule, weights: r.weights, baseModelId: r.baseModelId, output: { name, tags: settings.output.tags }, searchId });
+      const job = await this.merges.start({ anchorId: r.anchorId, modelIds: r.modelIds, method: r.method, schedule: r.schedule, weights: r.weights, baseModelId: r.baseModelId, output: { name, tags: settings.output.tags }, searchId, evaluateOn: this.keptEvaluations(settings) });
       jobIds.push(job.id);
     }
     return { jobIds, note: notes.join("; ") || `${jobIds.length} merge(s) queued` };
+  }
+
+  /** Kept models are evaluated on the audit dataset and on SCORE's (as evaluation does, full split). */
+  private keptEvaluations(settings: MergeSearchSettings): string[] {
+    const ids = [...(settings.audit ? [settings.audit.datasetId] : []), ...(settings.objective.kind === "SCORE" ? [settings.objective.datasetId] : [])];
+    return [...new Set(ids)];
   }
 
   private async poolModels(settings: MergeSearchSettings, releases: Array<() => Promise<void>>) {

@@ -72,6 +72,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
   const artifacts = new ArtifactService(db, infra.database.direct, infra.store, config.uploadTtlMs, provider, logger);
   const merges = new MergeService(db, infra.store, infra.pool, catalog, models, jobRunner, { artifacts: config.artifacts, dataDir: config.dataDir }, artifacts);
   const evaluations = new EvaluationService(db, infra.store, infra.pool, jobRunner, config.datasetRoots);
+  merges.evaluate = (modelId, datasetId) => evaluations.start({ modelId, datasetId });
   const searches = new MergeSearchService(db, infra.store, infra.pool, catalog, merges, jobRunner, config.workers, config.datasetRoots);
   const handlers: JobHandlers = {
     MERGE: (payload, ctx) => merges.run(payload, ctx),
