@@ -7,7 +7,9 @@ import { upload } from "./support/http";
 import { waitForJob } from "./support/jobs";
 import { writeOnnxModel, type TestModel } from "../src/core/formats/onnx/testing/onnxModelWriter";
 import { blocks, twoLayerNet } from "./support/searchFixtures";
+import { colourNet } from "../src/runtime/testing/evalFixtures";
 import { main } from "../src/cli/main";
+import { runOnnx } from "./support/ortRun";
 
 const CLASSES = [
   { id: 0, name: "red", isThing: false },
@@ -231,6 +233,65 @@ describe.each(databaseKinds)("merge search through GraphQL (%s)", (kind) => {
     expect(job.mergeSearch.truncated).toBe(true);
     expect(job.mergeSearch.candidates.totalCount).toBeGreaterThanOrEqual(1);
     expect(job.mergeSearch.candidates.totalCount).toBeLessThan(16);
+  });
+
+  test("CONSISTENCY of a model equals a reference computed from onnxruntime's own logits", async () => {
+    const at8 = { ...CONTRACT, width: 8, height: 8 }; // the images' size: no resize on either side
+    // class 0 for bright pixels, 2 for dark ones, 1 in between: the brightness jitter moves pixels across
+    const bytes = writeOnnxModel(colourNet({ weight: [[1 / 3, 1 / 3, 1 / 3], [0, 0, 0], [-1 / 3, -1 / 3, -1 / 3]], bias: [0, 0, -0.5] })).bytes;
+    const { body } = await upload(server.origin, bytes);
+    const modelId = (await server.ok(`mutation($i: RegisterModelInput!) { registerModel(input: $i) { id } }`, { i: { name: "brightness-at8", taskId, artifactSha256: body.sha256, inference: at8 } })).registerModel.id;
+    const seed = 9n;
+    const { startMergeSearch } = await server.ok(SEARCH, { i: { modelIds: [modelId, pool[0]], maxModels: 1, objective: { kind: "CONSISTENCY", datasetId: unlabelled, seed: Number(seed) } } });
+    await waitForJob(server, startMergeSearch.id);
+    const { job } = await server.ok(`query($id: ID!) { job(id: $id) { error mergeSearch { candidates { edges { node { objective recipe } } } } } }`, { id: startMergeSearch.id });
+    expect(job.error).toBeNull();
+    const objective: number = job.mergeSearch.candidates.edges.map((e: any) => e.node).find((n: any) => n.recipe.anchorId === modelId).objective;
+
+    // The reference: draws from splitmix64 written out here, the jitter in float32 as defined, DIVIDE
+    // normalisation, onnxruntime in a plain process, argmax (ties to the lowest class), one confusion matrix.
+    const sharp = (await import("sharp")).default;
+    const files = fs.readdirSync(path.join(root, "target")).filter((f) => f.endsWith(".png")).sort();
+    const M = (1n << 64n) - 1n;
+    const u = (k: bigint) => {
+      let z = (seed + k * 0x9e3779b97f4a7c15n) & M;
+      z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & M;
+      z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & M;
+      return Number((z ^ (z >> 31n)) >> 11n) / 2 ** 53;
+    };
+    const f = Math.fround;
+    const W = 8, H = 8, N = files.length;
+    const clean = new Float32Array(N * 3 * H * W);
+    const jittered = new Float32Array(N * 3 * H * W);
+    for (const [n, file] of files.entries()) {
+      const rgb = await sharp(path.join(root, "target", file)).raw().toBuffer();
+      const b = f(-32 + 64 * u(BigInt(2 * n + 1)));
+      const c = f(0.5 + u(BigInt(2 * n + 2)));
+      for (let y = 0; y < H; y++)
+        for (let x = 0; x < W; x++)
+          for (let ch = 0; ch < 3; ch++) {
+            const o = n * 3 * H * W + ch * H * W + y * W + x;
+            clean[o] = f(f(rgb[(y * W + x) * 3 + ch] - 120) / 60);
+            const v = f(f(f(f(rgb[(y * W + (W - 1 - x)) * 3 + ch] + b) - 127.5) * c) + 127.5);
+            jittered[o] = f(f(Math.min(255, Math.max(0, v)) - 120) / 60);
+          }
+    }
+    const logitsOf = (input: Float32Array) => runOnnx(bytes, "image", input, [N, 3, H, W]).logits.data;
+    const argmax = (l: number[], n: number, i: number) => {
+      let best = 0;
+      for (let k = 1; k < 3; k++) if (l[n * 3 * H * W + k * H * W + i] > l[n * 3 * H * W + best * H * W + i]) best = k;
+      return best;
+    };
+    const a = logitsOf(clean);
+    const p = logitsOf(jittered);
+    const cm = [[0, 0, 0], [0, 0, 0], [0, 0, 0]];
+    for (let n = 0; n < N; n++)
+      for (let y = 0; y < H; y++)
+        for (let x = 0; x < W; x++) cm[argmax(a, n, y * W + x)][argmax(p, n, y * W + (W - 1 - x))]++;
+    const ious = [0, 1, 2].map((k) => cm[k][k] / (cm[k].reduce((s, v) => s + v, 0) + cm.reduce((s, r) => s + r[k], 0) - cm[k][k])).filter((v) => !Number.isNaN(v));
+    const expected = ious.reduce((s, v) => s + v, 0) / ious.length;
+    expect(Math.abs(objective - expected)).toBeLessThanOrEqual(1e-12 * expected);
+    expect(expected).toBeLessThan(1); // the jitter changes some predictions: the check is not trivially 1
   });
 
   test("per-group knots: mergePlan and startMerge take them, the Merge records them", async () => {
