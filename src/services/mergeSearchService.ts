@@ -2,7 +2,7 @@ import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import type { Db } from "../persistence/database";
 import { badInput, DomainError, notFound } from "../core/errors";
-import { bestIndex, objectiveValue, pickConfidence, spearman, statsLength, sumStats, type ImageStats } from "../core/search";
+import { bestIndex, objectiveValue, spearman, statsLength, sumStats, type ImageStats } from "../core/search";
 import type { ArtifactStore } from "../storage/artifactStore";
 import type { ThreadPool } from "../workers/threadPool";
 import type { MergeModelRef, RunMergePayload } from "../workers/runMerge";
@@ -250,11 +250,9 @@ export class MergeSearchService {
     const bestSingle = singles.length ? singles[bestIndex(singles.map((i) => values[i]))] : -1;
     const both = rows.filter((r) => r.objective !== null && r.audit !== null);
     const rho = settings.audit ? spearman(both.map((r) => r.objective!), both.map((r) => r.audit!)) : null;
-    const images = rows.map((r) => {
-      const all = new Float64Array(new Uint8Array(r.imageStats).buffer);
-      return Array.from({ length: all.length / length }, (_, i) => all.subarray(i * length, (i + 1) * length));
-    });
-    const confidence = pick >= 0 ? pickConfidence(settings.objective.kind, settings.numClasses, images, BigInt(settings.objective.seed)) : null;
+    // The bootstrap recomputes every candidate's objective 1,000 times: a worker thread's work.
+    const blocks = rows.map((r) => new Float64Array(new Uint8Array(r.imageStats).buffer));
+    const confidence = pick >= 0 ? await this.pool.run("searchPickConfidence", { kind: settings.objective.kind, classes: settings.numClasses, length, blocks, seed: settings.objective.seed }) : null;
     const best = pick >= 0 ? rows[pick] : null;
     const pickIsSingle = best ? (best.recipe as unknown as CandidateRecipe).modelIds.length === 0 : false;
     const margin = best && bestSingle >= 0 && rows[bestSingle].objective !== null ? best.objective! - rows[bestSingle].objective! : null;

@@ -19,7 +19,7 @@ import * as fs from "node:fs";
 import type { SearchImageSet } from "../runtime/search/searchImages";
 import type { CandidateScores, ScoreCandidateOptions } from "../runtime/search/scoreCandidate";
 import type { RuntimeContract } from "../runtime/runtimeContract";
-import type { OutputActivation } from "../core/search";
+import { pickConfidence, type ObjectiveKind, type OutputActivation, type PickConfidence } from "../core/search";
 
 export interface ModelIdentity {
   format: ParsedModel["format"];
@@ -127,6 +127,11 @@ export const taskHandlers = {
     } finally {
       if (payload.merge) fs.rmSync(payload.merge.outFile, { force: true });
     }
+  },
+  /** A search's pickConfidence: `blocks[c]` holds candidate c's per-image statistics, `length` each. */
+  async searchPickConfidence(payload: { kind: ObjectiveKind; classes: number; length: number; blocks: Float64Array[]; seed: string }): Promise<PickConfidence | null> {
+    const images = payload.blocks.map((all) => Array.from({ length: all.length / payload.length }, (_, i) => all.subarray(i * payload.length, (i + 1) * payload.length)));
+    return pickConfidence(payload.kind, payload.classes, images, BigInt(payload.seed));
   },
   async sleep(payload: { ms: number }): Promise<number> {
     // Used by tests to show that the pool keeps the caller's event loop free.
