@@ -16,6 +16,7 @@ import type { StructureCatalog } from "./structureCatalog";
 import { confinePath, datasetRule } from "./pathConfinement";
 import { formatSeconds } from "./format";
 import { isUniqueViolation } from "./prismaErrors";
+import { MergeScratch } from "./mergeScratch";
 import { connectionFrom, decodeCursor, encodeCursor, pageSize } from "./pagination";
 import { candidateKeys, planMergeSearch, type CandidateRecipe, type MergeSearchInput, type MergeSearchSettings } from "./mergeSearchPlanner";
 import { evolveSchedules } from "./mergeSearchEvolution";
@@ -45,7 +46,11 @@ export class MergeSearchService {
     /** How many candidates run at once (the worker threads). */
     private readonly concurrency: number,
     private readonly datasetRoots: readonly string[] = [],
-  ) {}
+  ) {
+    this.scratch = new MergeScratch(db, store.scratchDir);
+  }
+
+  private readonly scratch: MergeScratch;
 
   async start(input: MergeSearchInput) {
     const { truncated, ...settings } = await planMergeSearch(this.db, this.catalog, this.merges, input);
@@ -126,7 +131,10 @@ export class MergeSearchService {
     if (!search) throw badInput(`merge search ${payload.searchId} was deleted`);
     const settings = search.settings as unknown as MergeSearchSettings;
     const releases: Array<() => Promise<void>> = [];
-    const dir = path.join(this.store.scratchDir, `search-${ctx.jobId}`);
+    // Merges are written beside the store's files, in a folder named as a merge job's: the
+    // start-up sweep removes what a killed run of this host left, never a live run's.
+    if (ctx.attempt > 1) await this.scratch.sweep(ctx.jobId).catch(() => []);
+    let dir: string | null = null;
     try {
       ctx.progress(0, "decoding images");
       const spec = async (datasetId: string) => {
@@ -142,7 +150,8 @@ export class MergeSearchService {
         ctx.progress(0, "ensemble pseudo-labels");
         pseudoLabels = await this.pool.run("ensembleLabels", { models: settings.modelIds.map((id) => pool.get(id)!).map((m) => ({ modelPath: m.ref.file!, contract: m.contract, activation: activationOf(m.contract) })), set: objectiveSet, numClasses: settings.numClasses }, { signal: ctx.signal });
       }
-      await fsp.mkdir(dir, { recursive: true });
+      const workDir = await this.scratch.create(ctx.jobId, ctx.attempt);
+      dir = workDir;
       const done = new Set((await this.db.mergeSearchCandidate.findMany({ where: { searchId: search.id }, select: { key: true } })).map((r) => r.key));
       const todo = settings.plan.map((c, position) => ({ ...c, position })).filter((c) => !done.has(c.key));
       const planned = settings.plan.length + (settings.evolutionBudget ?? 0);
@@ -159,7 +168,7 @@ export class MergeSearchService {
         let failed = false;
         const worker = async () => {
           for (let c = queue.shift(); c && !failed && !outOfTime(); c = queue.shift()) {
-            const scores = await this.withSignal(ctx.signal, (signal) => this.pool.run("scoreSearchCandidate", this.candidatePayload(c.key, c.recipe, settings, pool, objectiveSet, auditSet, pseudoLabels, dir), { signal }));
+            const scores = await this.withSignal(ctx.signal, (signal) => this.pool.run("scoreSearchCandidate", this.candidatePayload(c.key, c.recipe, settings, pool, objectiveSet, auditSet, pseudoLabels, workDir), { signal }));
             await this.record(search.id, c, settings, scores);
             finished++;
             const elapsed = Date.now() - started;
@@ -206,7 +215,7 @@ export class MergeSearchService {
       if (ctx.signal.aborted) await this.db.mergeSearch.deleteMany({ where: { id: search.id } });
       throw error;
     } finally {
-      await fsp.rm(dir, { recursive: true, force: true });
+      if (dir) await fsp.rm(dir, { recursive: true, force: true });
       for (const release of releases) await release().catch(() => undefined);
     }
   }
