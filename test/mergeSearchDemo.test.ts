@@ -74,4 +74,22 @@ describe.each(databaseKinds)("merge search over the demo pool (%s)", (kind) => {
     // Figures for the README (printed, not asserted: they depend on the machine and the data).
     console.log(`demo search: ${nodes.length} candidates in ${seconds.toFixed(1)} s (${(perCandidate * 1000).toFixed(0)} ms each on a thread), spearman ${s.spearman?.toFixed(3)}, pick ${best.recipe.modelIds.length ? "merge" : "single"} ${JSON.stringify(best.recipe)} objective ${best.objective.toFixed(4)} audit ${best.audit.toFixed(4)}, confidence ${s.pickConfidence}, margin ${s.marginVsBestSingle}`);
   });
+  test("a Panoptic-DeepLab model is ranked by its semantic head: ENTROPY equals PyTorch's", async () => {
+    const panTask = (await server.ok(`mutation { createTask(input: { key: "panoptic", name: "Panoptic", kind: PANOPTIC, primaryMetric: PQ }) { id } }`)).createTask.id;
+    const classes = manifest.datasets.find((d: any) => d.name === "synth-target-val-panoptic").classes;
+    const images = (await server.ok(`mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }`, { i: { name: "target-images-panoptic", taskId: panTask, format: "IMAGES", location: path.join(DEMO, check.split), classes } })).createDataset.id;
+    const pan: Record<string, string> = {};
+    for (const name of ["panoptic", "selftrain"]) {
+      const m = manifest.models.find((x: any) => x.name === name);
+      const { body } = await upload(server.origin, fs.readFileSync(path.join(DEMO, m.file)));
+      pan[name] = (await server.ok(`mutation($i: RegisterModelInput!) { registerModel(input: $i) { id } }`, { i: { name: `${name}-pan`, taskId: panTask, artifactSha256: body.sha256, inference: m.inference } })).registerModel.id;
+    }
+    const { startMergeSearch } = await server.ok(`mutation($i: MergeSearchInput!) { startMergeSearch(input: $i) { id } }`, { i: { modelIds: [pan.panoptic, pan.selftrain], maxModels: 1, objective: { kind: "ENTROPY", datasetId: images, limit: check.limit } } });
+    await waitForJob(server, startMergeSearch.id);
+    const { job } = await server.ok(`query($id: ID!) { job(id: $id) { error mergeSearch { candidates { edges { node { objective recipe } } } } } }`, { id: startMergeSearch.id });
+    expect(job.error).toBeNull();
+    const byId = Object.fromEntries(job.mergeSearch.candidates.edges.map((e: any) => [e.node.recipe.anchorId, e.node.objective]));
+    expect(Math.abs(byId[pan.panoptic] - check.models.panoptic.ENTROPY)).toBeLessThanOrEqual(1e-5);
+    expect(Math.abs(byId[pan.selftrain] - check.models.selftrain.ENTROPY)).toBeLessThanOrEqual(1e-5);
+  });
 });

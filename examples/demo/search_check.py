@@ -3,8 +3,8 @@
 
     cd examples/demo && /usr/bin/python3 search_check.py      # ~10 s
 
-For the first LIMIT images of the target validation split (listing order), every semantic demo
-model and one merge (the UNIFORM soup of selftrain and source-only, merged by
+For the first LIMIT images of the target validation split (listing order), every demo model
+(the panoptic one by its semantic head) and one merge (the UNIFORM soup of selftrain and source-only, merged by
 merge_check.merge) is run in PyTorch from the committed ONNX weights. From its logits, at the
 image's size, in float64 (docs/CONVENTIONS.md, Merge search):
     p = softmax over classes;  H(p) = -sum p log p (0 log 0 = 0);  p_bar = mean p over all pixels
@@ -51,8 +51,7 @@ def main():
     images = np.stack([np.asarray(Image.open(os.path.join(root, n)).convert("RGB")) for n in names])
     out = {"split": SPLIT, "limit": LIMIT, "images": names, "models": {}, "merges": []}
     for m in manifest["models"]:
-        if m["task"] != "SEMANTIC":
-            continue
+        # the panoptic model is checked on its semantic head, which label-free criteria read
         entry, tensors, _, _ = load(m["name"], manifest)
         out["models"][m["name"]] = objectives(to_module(entry, tensors), images)
         print(m["name"], out["models"][m["name"]])
