@@ -46,7 +46,7 @@ describe.each(databaseKinds)("embedded runner start: what it takes over (%s)", (
     const noHandler = async () => {
       throw new Error("a runner without slots runs nothing");
     };
-    const runner = new EmbeddedJobRunner(database.prisma, { MERGE: noHandler, EVALUATE: noHandler }, new JobEvents(), createLogger("silent"), { concurrency: 0, lockMs: 30_000 });
+    const runner = new EmbeddedJobRunner(database.prisma, { MERGE: noHandler, EVALUATE: noHandler, MERGE_SEARCH: noHandler }, new JobEvents(), createLogger("silent"), { concurrency: 0, lockMs: 30_000 });
     await runner.start();
     await runner.stop();
     const rows = await database.prisma.job.findMany({ where: { id: { in: Object.values(jobs).map((j) => j.id) } } });

@@ -291,4 +291,22 @@ describe.each(databaseKinds)("evaluation through GraphQL (%s)", (kind) => {
     // The server keeps serving.
     expect((await server.ok(`{ tasks { key } }`)).tasks).toHaveLength(1);
   });
+
+  test("an IMAGES dataset is a folder of images without labels: counted and checksummed; evaluating on it is refused", async () => {
+    const dir = path.join(root, "target-images");
+    await blocksDataset(path.join(root, "with-labels"), 2);
+    fs.mkdirSync(dir);
+    for (const f of ["img0.png", "img1.png"]) fs.copyFileSync(path.join(root, "with-labels", "images", f), path.join(dir, f));
+    fs.writeFileSync(path.join(dir, "README.txt"), "not an image");
+    const created = await createDataset("target", dir, { format: "IMAGES" });
+    expect(created.errors).toBeUndefined();
+    const bytes = ["img0.png", "img1.png"].reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
+    expect(created.data.createDataset).toMatchObject({ imageCount: 2, sizeBytes: bytes });
+    const refused = await server.gql(`mutation($i: StartEvaluationInput!) { startEvaluation(input: $i) { id } }`, { i: { modelId: ids.identity, datasetId: created.data.createDataset.id } });
+    expect(refused.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "input.datasetId" });
+    expect(refused.errors?.[0].message).toMatch(/IMAGES dataset without labels/);
+    fs.mkdirSync(path.join(root, "no-images"));
+    const empty = await createDataset("empty", path.join(root, "no-images"), { format: "IMAGES" });
+    expect(empty.errors?.[0].message).toMatch(/no images/);
+  });
 });

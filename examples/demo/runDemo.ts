@@ -179,6 +179,27 @@ async function main() {
     console.log(`\n  (panoptic rows: PQ; semantic rows: mIoU. Merging the same-architecture models does not beat the best parent on`);
     console.log(`   this toy; merging a self-trained semantic model into the panoptic one does. The registry's numbers are`);
     console.log(`   computed by its own merge and evaluation code; the PyTorch columns come from examples/demo/merge_check.py.)`);
+    step("merge search: which model or merge to keep, ranked without target labels (INFO_MAX on the unlabelled target images)");
+    const targetImages =
+      known.datasets.edges.find((e: any) => e.node.name === "synth-target-train-images")?.node.id ??
+      (await gql(`mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }`, {
+        i: { name: "synth-target-train-images", taskId: tasks.semantic, domain: "SynthTarget", split: "train", format: "IMAGES", location: path.join(HERE, "datasets/target/train"), classes: manifest.datasets.find((d: any) => d.name === "synth-target-val").classes },
+      })).createDataset.id;
+    const semanticPool = manifest.models.filter((m: any) => m.task === "SEMANTIC").map((m: any) => m.name as string);
+    const nameOf = new Map(semanticPool.map((n: string) => [models[n], n]));
+    const searchJob = (await gql(`mutation($i: MergeSearchInput!) { startMergeSearch(input: $i) { id mergeSearch { planned truncated } } }`, {
+      i: { modelIds: semanticPool.map((n: string) => models[n]), objective: { kind: "INFO_MAX", datasetId: targetImages, limit: 50 }, audit: { datasetId: datasets["synth-target-val"], limit: 50 }, budget: { maxCandidates: 60 }, keep: "NONE" },
+    })).startMergeSearch;
+    console.log(`  ${searchJob.mergeSearch.planned} candidates planned${searchJob.mergeSearch.truncated ? " (cut at the budget of 60: singles, then pairs)" : ""}; the audit (labelled target val) is reported, never used to choose`);
+    const searched = await waitJob(gql, searchJob.id);
+    if (searched.status !== "SUCCEEDED") throw new Error(`merge search ${searched.status}: ${searched.error}`);
+    const sr = (await gql(`query($id: ID!) { job(id: $id) { mergeSearch { spearman pickConfidence marginVsBestSingle pickIsSingle best { objective audit recipe } bestSingle { objective audit recipe } candidates(first: 1, orderBy: AUDIT) { edges { node { audit recipe } } } } } }`, { id: searchJob.id })).job.mergeSearch;
+    const recipeText = (r: any) => (r.modelIds.length ? `${nameOf.get(r.anchorId)} ← ${r.modelIds.map((id: string) => nameOf.get(id)).join(" + ")} (${r.schedule.kind}${r.schedule.kind === "STEP" ? ` ${r.schedule.cutoff}` : ""})` : `${nameOf.get(r.anchorId)} alone`);
+    console.log(`  pick: ${recipeText(sr.best.recipe)} — INFO_MAX ${sr.best.objective.toFixed(4)}, target mIoU ${pct(sr.best.audit)} %${sr.pickIsSingle ? " (a single model: keep it, do not merge)" : ""}`);
+    console.log(`  best single model by INFO_MAX: ${recipeText(sr.bestSingle.recipe)} — target mIoU ${pct(sr.bestSingle.audit)} %; margin ${sr.marginVsBestSingle.toFixed(4)}`);
+    console.log(`  pick confidence ${pct(sr.pickConfidence)} % of 1,000 bootstrap resamples; Spearman ρ(INFO_MAX, target mIoU) over the candidates ${sr.spearman === null ? "—" : sr.spearman.toFixed(2)}`);
+    const top = sr.candidates.edges[0].node;
+    console.log(`  (the best candidate by the audit itself, which a search without labels cannot see: ${recipeText(top.recipe)}, ${pct(top.audit)} %)`);
     console.log(`\ndone in ${((Date.now() - started) / 1000).toFixed(1)} s — run \`npm start\` and open http://127.0.0.1:4000/ to explore it (\`LAYERMERGE_DATASET_ROOTS=${path.join(HERE, "datasets")} npm start\` to evaluate on the demo's datasets from there).`);
   } finally {
     await app.stop();

@@ -10,6 +10,7 @@ import { serveCommand } from "./serve.command";
 import { registerCommand, REGISTER_USAGE } from "./register.command";
 import { mergeCommand, MERGE_USAGE } from "./merge.command";
 import { evaluateCommand, EVALUATE_USAGE } from "./evaluate.command";
+import { searchCommand } from "./search.command";
 import { workerCommand } from "./worker.command";
 
 const USAGE = `layermerge — a model registry for segmentation models
@@ -31,6 +32,9 @@ Usage:
                                         run a mergekit config (as Merge.recipeYaml writes it)
   layermerge evaluate --model ID --dataset ID [--limit N --batch-size B --classes 0,1,… --force]
                                         evaluate (progress bar), print the per-class table and the score
+  layermerge search --pool ID [ID …] --objective info-max --dataset ID [--audit ID --budget N --keep best]
+                                        rank merges and single models without target labels (progress bar,
+                                        ranked table, how sure the pick is)
 
 Commands that talk to a running registry use LAYERMERGE_URL (default http://127.0.0.1:4000)
 and LAYERMERGE_TOKEN.
@@ -102,6 +106,8 @@ export async function main(argv: string[]): Promise<number> {
         return await mergeCommand(rest);
       case "evaluate":
         return await evaluateCommand(rest);
+      case "search":
+        return await searchCommand(rest);
       case undefined:
       case "help":
       case "--help":

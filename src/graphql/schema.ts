@@ -13,6 +13,7 @@ import { TokenResolver } from "./resolvers/token.resolver";
 import { StructureResolver } from "./resolvers/structure.resolver";
 import { CandidateSimilarityResolver, MergeCandidateSimilarityResolver } from "./resolvers/similarity.resolver";
 import { ArtifactResolver } from "./resolvers/artifact.resolver";
+import { JobMergeSearchResolver, MergeSearchLinkResolver, MergeSearchResolver } from "./resolvers/mergeSearch.resolver";
 import { JobResolver, MergeInputResolver, MergeResolver, ModelMergeResolver } from "./resolvers/merge.resolver";
 import {
   EvaluationResolver, JobEvaluationResolver, LeaderboardEntryResolver, MergeGainResolver, ModelEvaluationResolver, ParentGainResolver,
@@ -20,7 +21,7 @@ import {
 
 export const resolvers = [TaskResolver, DatasetResolver, BackboneResolver, ModelResolver, LineageResolver, TokenResolver, StructureResolver, MergeResolver, MergeInputResolver, JobResolver, ModelMergeResolver,
   EvaluationResolver, LeaderboardEntryResolver, ParentGainResolver, ModelEvaluationResolver, MergeGainResolver, JobEvaluationResolver,
-  InferenceContractResolver, ArtifactResolver, MergeCandidateSimilarityResolver, CandidateSimilarityResolver] as const;
+  InferenceContractResolver, ArtifactResolver, MergeCandidateSimilarityResolver, CandidateSimilarityResolver, MergeSearchResolver, JobMergeSearchResolver, MergeSearchLinkResolver] as const;
 
 let cached: GraphQLSchema | undefined;
 

@@ -8,7 +8,7 @@ import type { TaskKind } from "../domain/enums";
 /** The resolved recipe: everything a merge needs to be re-run exactly (stored in the job and the Merge row). */
 export interface MergeRecipe {
   method: string;
-  schedule: { kind: string; cutoff?: number | null; knots?: number[] | null };
+  schedule: { kind: string; cutoff?: number | null; knots?: number[] | null; groups?: Array<{ prefix: string; knots: number[] }> };
   params: Record<string, number>;
   weights: number[] | null;
   anchorId: string;
@@ -29,6 +29,10 @@ export interface MergeJobPayload {
   recipe: MergeRecipe;
   recipeHash: string;
   output: { name: string; version: string; tags: string[] };
+  /** The merge search keeping this merge. */
+  searchId?: string | null;
+  /** Datasets the merged model is evaluated on once registered (a search's audit and SCORE datasets). */
+  evaluateOn?: string[];
 }
 
 export interface EvaluationJobPayload {
@@ -51,8 +55,14 @@ export interface EvaluationSettingsRecord {
   task: `${TaskKind}`;
 }
 
+/** A merge search's job: the search row holds its settings and plan. */
+export interface MergeSearchJobPayload {
+  searchId: string;
+}
+
 /** Job kind → its payload: the discriminated union the runners and handlers are typed by. */
 export interface JobPayloads {
   MERGE: MergeJobPayload;
   EVALUATE: EvaluationJobPayload;
+  MERGE_SEARCH: MergeSearchJobPayload;
 }

@@ -5,7 +5,7 @@ import type { JobPayloads } from "./jobPayloads";
  * one handler (checked when a runner starts). Handlers must be idempotent: the same job run
  * twice leaves one result.
  */
-export const JOB_KINDS = ["MERGE", "EVALUATE"] as const satisfies ReadonlyArray<keyof JobPayloads>;
+export const JOB_KINDS = ["MERGE", "EVALUATE", "MERGE_SEARCH"] as const satisfies ReadonlyArray<keyof JobPayloads>;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 export const JOB_STATUSES = ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"] as const;

@@ -121,7 +121,7 @@ export class DatasetService {
     const report = await this.pool.run("validateDataset", {
       spec: { format: data.format as never, location: folder, classes: data.classes, ignoreIndex: data.ignoreIndex, split: data.split },
     });
-    if (report.images === 0 && report.problems.length === 0) throw badInput(`${data.location} holds no ${data.format} image/label pairs`, "input.location");
+    if (report.images === 0 && report.problems.length === 0) throw badInput(`${data.location} holds no ${data.format} ${data.format === "IMAGES" ? "images" : "image/label pairs"}`, "input.location");
     if (!report.ok) {
       const shown = report.problems.slice(0, 20).map((p) => `${p.file}: ${p.message}`);
       const more = report.problems.length > 20 || report.truncated ? ` (and more; ${report.problems.length}${report.truncated ? "+" : ""} problems)` : "";

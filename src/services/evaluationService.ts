@@ -73,6 +73,7 @@ export class EvaluationService {
     if (!inference) throw badInput(`${model.name}@${model.version} has no inference contract${graph ? ` (nor has its graph model ${graph.name}@${graph.version})` : ""}; set it with updateModel(input: { inference })`, "input.modelId");
     const dataset = await this.db.dataset.findUnique({ where: { id: input.datasetId } });
     if (!dataset) throw badInput(`input.datasetId ${JSON.stringify(input.datasetId)} does not exist`, "input.datasetId");
+    if (dataset.format === "IMAGES") throw badInput(`${dataset.name} (${dataset.split}) is an IMAGES dataset without labels; evaluation needs a labelled dataset (label-free criteria are merge search objectives)`, "input.datasetId");
     const task = model.task.kind === "PANOPTIC" ? "PANOPTIC" : model.task.kind === "SEMANTIC" ? "SEMANTIC" : null;
     if (!task) throw badInput(`evaluation of ${model.task.kind} models is not supported (SEMANTIC and PANOPTIC are)`, "input.modelId");
     if (task === "PANOPTIC" && dataset.format !== "COCO_PANOPTIC") throw badInput(`a panoptic model needs a COCO_PANOPTIC dataset; ${dataset.name} is ${dataset.format}`, "input.datasetId");

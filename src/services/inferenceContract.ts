@@ -17,7 +17,8 @@ export interface InferenceContract {
   mean: number[];
   std: number[];
   normalization: Normalization;
-  outputs: Array<{ name: string; kind: OutputKind }>;
+  /** `activation`: PROBS when the output holds probabilities rather than logits (absent: LOGITS). */
+  outputs: Array<{ name: string; kind: OutputKind; activation?: "LOGITS" | "PROBS" }>;
   postprocess?: PostprocessSettings | null;
 }
 
@@ -25,7 +26,7 @@ export type { PostprocessSettings };
 
 export type InferenceContractInput = Partial<Omit<InferenceContract, "resize" | "outputs">> & {
   resize?: Partial<InferenceContract["resize"]> | null;
-  outputs?: Array<{ name: string; kind: string }> | null;
+  outputs?: Array<{ name: string; kind: string; activation?: string | null }> | null;
 };
 
 const MAX_SIDE = 16_384;
@@ -53,10 +54,15 @@ export function checkInferenceContract(input: InferenceContractInput, field = "i
   std.forEach((s, i) => {
     if (s <= 0) throw badInput(`${field}.std.${i} must be positive (got ${s})`, `${field}.std`);
   });
-  const outputs = (input.outputs ?? [{ name: "logits", kind: OutputKind.SEMANTIC_LOGITS }]).map((o, i) => ({
-    name: requiredText(o.name, `${field}.outputs.${i}.name`),
-    kind: oneOf(o.kind, OutputKind, `${field}.outputs.${i}.kind`),
-  }));
+  const outputs = (input.outputs ?? [{ name: "logits", kind: OutputKind.SEMANTIC_LOGITS }]).map((o: { name: string; kind: string; activation?: string | null }, i) => {
+    const out: InferenceContract["outputs"][number] = { name: requiredText(o.name, `${field}.outputs.${i}.name`), kind: oneOf(o.kind, OutputKind, `${field}.outputs.${i}.kind`) };
+    // Stored only when given, so contracts (and the evaluation settings hashed from them) stay as they were.
+    if (o.activation != null) {
+      if (o.activation !== "LOGITS" && o.activation !== "PROBS") throw badInput(`${field}.outputs.${i}.activation must be LOGITS or PROBS`, `${field}.outputs.${i}.activation`);
+      out.activation = o.activation;
+    }
+    return out;
+  });
   if (outputs.length === 0) throw badInput(`${field}.outputs must list at least one output`, `${field}.outputs`);
   return {
     inputName: requiredText(input.inputName ?? "input", `${field}.inputName`),

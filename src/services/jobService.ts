@@ -42,6 +42,9 @@ export class JobService {
     const job = await this.db.job.findUnique({ where: { id } });
     if (!job) throw notFound("job", id, "id");
     if (job.status === "QUEUED" || job.status === "RUNNING") await this.runner().cancel(id);
-    return this.db.job.findUniqueOrThrow({ where: { id } });
+    const now = await this.db.job.findUniqueOrThrow({ where: { id } });
+    // A cancelled search leaves nothing (a running one removes its rows itself as it stops).
+    if (now.kind === "MERGE_SEARCH" && now.status === "CANCELLED") await this.db.mergeSearch.deleteMany({ where: { jobId: id } });
+    return now;
   }
 }

@@ -24,13 +24,17 @@ export interface MergeRequest {
   anchorId: string;
   modelIds: string[];
   method?: string | null;
-  schedule?: { kind?: string | null; cutoff?: number | null; knots?: number[] | null } | null;
+  schedule?: { kind?: string | null; cutoff?: number | null; knots?: number[] | null; groups?: Array<{ prefix: string; knots: number[] }> | null } | null;
   weights?: number[] | null;
   baseModelId?: string | null;
   params?: { [name: string]: number | null | undefined } | object | null;
   output?: { name?: string | null; version?: string | null; tags?: string[] | null } | null;
   /** How the inputs' tensors are paired with the anchor's; default AUTO (see `mergeMatching`). */
   matching?: MatchingChoice | null;
+  /** The merge search keeping this merge (set by the search, not by clients). */
+  searchId?: string | null;
+  /** Datasets the merged model is evaluated on once it is registered (a search's audit and SCORE datasets). */
+  evaluateOn?: string[] | null;
 }
 
 interface Inputs {
@@ -48,6 +52,8 @@ type ModelWithArtifact = ModelRow & { artifact: { sha256: string; format: string
  */
 export class MergeService {
   private readonly scratch: MergeScratch;
+  /** Queues the evaluations a merge asks for once its model is recorded (wired to EvaluationService.start). */
+  evaluate: ((modelId: string, datasetId: string) => Promise<unknown>) | null = null;
 
   constructor(
     private readonly db: Db,
@@ -183,7 +189,7 @@ export class MergeService {
     const tags = tagList(request.output?.tags, "input.output.tags") ?? [];
     const taken = await this.db.model.findUnique({ where: { name_version: { name, version } }, select: { id: true } });
     if (taken) throw new DomainError("CONFLICT", `a model ${name}@${version} already exists; choose another output name or version`, { field: "input.output.name" });
-    const payload: MergeJobPayload = { recipe, recipeHash, output: { name, version, tags } };
+    const payload: MergeJobPayload = { recipe, recipeHash, output: { name, version, tags }, ...(request.searchId ? { searchId: request.searchId } : {}), ...(request.evaluateOn?.length ? { evaluateOn: request.evaluateOn } : {}) };
     const job = await this.db.job.create({ data: { kind: "MERGE", payload: payload as unknown as object, message: "queued" } });
     await this.jobs().enqueue(job.id);
     return job;
@@ -259,9 +265,12 @@ export class MergeService {
       if (ctx.signal.aborted) throw new DomainError("CANCELLED", "cancelled");
       const created = await this.record(payload, inputs, result, blob.sha256, blob.sizeBytes, ctx.jobId);
       const reuse = created.reused ? " (an identical merge finished first; returning it)" : "";
+      // The merge is recorded either way: an evaluation that cannot be queued is said, not fatal.
+      const notQueued: string[] = [];
+      for (const datasetId of payload.evaluateOn ?? []) await this.evaluate?.(created.model.id, datasetId).catch((e: Error) => notQueued.push(`evaluation on ${datasetId} not queued: ${e.message}`));
       return {
         result: { modelId: created.model.id, mergeId: created.mergeId, sha256: blob.sha256, mergedTensors: result.mergedCount, copiedTensors: result.copiedCount, reused: created.reused },
-        message: `merged ${result.mergedCount} tensors (${result.copiedCount} copied) into ${created.model.name}@${created.model.version}${reuse}`,
+        message: `merged ${result.mergedCount} tensors (${result.copiedCount} copied) into ${created.model.name}@${created.model.version}${reuse}${notQueued.length ? `; ${notQueued.join("; ")}` : ""}`,
       };
     } catch (error) {
       unpin?.();
@@ -315,6 +324,7 @@ export class MergeService {
           baseModelId: recipe.baseModelId,
           outputModelId: model.id,
           jobId,
+          searchId: payload.searchId ?? null,
           layers: result.layers as unknown as object,
           matching: recipe.matching ?? "NAME",
         },

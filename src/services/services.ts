@@ -19,6 +19,7 @@ import { TokenService } from "./tokenService";
 import { ArtifactService } from "./artifactService";
 import { MergeService } from "./mergeService";
 import { MergeRecipeService } from "./mergeRecipeService";
+import { MergeSearchService } from "./mergeSearchService";
 import { EvaluationService } from "./evaluationService";
 import { JobService } from "./jobService";
 import { EmbeddedJobRunner } from "../jobs/embeddedJobRunner";
@@ -78,9 +79,12 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
   const lineage = new LineageService(db, provider, reads);
   const similarity = new SimilarityService(db, infra.store, infra.pool, catalog, lineage, logger);
   const evaluations = new EvaluationService(db, infra.store, infra.pool, jobRunner, config.datasetRoots, reads);
+  merges.evaluate = (modelId, datasetId) => evaluations.start({ modelId, datasetId });
+  const searches = new MergeSearchService(db, infra.store, infra.pool, catalog, merges, jobRunner, config.jobConcurrency, config.datasetRoots);
   const handlers: JobHandlers = {
     MERGE: (payload, ctx) => merges.run(payload, ctx),
     EVALUATE: (payload, ctx) => evaluations.run(payload, ctx),
+    MERGE_SEARCH: (payload, ctx) => searches.run(payload, ctx),
   };
   const metrics = new Metrics(db);
   const observe = (kind: string, end: string, seconds: number) => metrics.jobDuration.observe({ kind, status: end }, seconds);
@@ -146,6 +150,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
     },
     merges,
     recipes: new MergeRecipeService(db, merges, infra.pool),
+    searches,
     evaluations,
     jobs: new JobService(db, jobRunner, events),
     tasks: new TaskService(db),

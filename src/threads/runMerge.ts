@@ -50,7 +50,7 @@ export interface RunMergePayload {
   anchor: MergeModelRef;
   contributors: MergeModelRef[];
   base?: MergeModelRef | null;
-  recipe: { method: string; schedule: { kind?: string; cutoff?: number | null; knots?: number[] | null }; weights: number[] | null; params: Record<string, number>; matching?: "NAME" | "POSITION" };
+  recipe: { method: string; schedule: { kind?: string; cutoff?: number | null; knots?: number[] | null; groups?: Array<{ prefix: string; knots: number[] }> }; weights: number[] | null; params: Record<string, number>; matching?: "NAME" | "POSITION" };
   outFile: string;
   /** Recorded in the output (ONNX metadata_props / safetensors __metadata__). */
   metadata: Record<string, string>;

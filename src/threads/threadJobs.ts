@@ -33,6 +33,10 @@ function graphIoOf(metadata: { inputs?: GraphValue[]; outputs?: GraphValue[] }):
  * (core/graphWeights) before it runs.
  */
 export type EvaluatePayload = Omit<EvaluateModelOptions, "onProgress" | "signal" | "decoder"> & { checkpoint?: { path: string; scratchDir: string; order?: WriteGraphWithWeightsOptions["order"] } };
+import type { SearchImageSet } from "../runtime/search/searchImages";
+import type { CandidateScores, ScoreCandidateOptions } from "../runtime/search/scoreCandidate";
+import type { RuntimeContract } from "../runtime/runtimeContract";
+import { pickConfidence, type ObjectiveKind, type OutputActivation, type PickConfidence } from "../core/search";
 
 export interface ModelIdentity {
   format: ParsedModel["format"];
@@ -139,6 +143,39 @@ export const threadJobs = {
     } finally {
       fs.rmSync(bound, { force: true });
     }
+  },
+  /** A merge search's images (and labels for SCORE and audit datasets), decoded once into shared memory. */
+  async loadSearchImages(payload: { spec: DatasetSpec; limit: number; labels: boolean }): Promise<SearchImageSet> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { loadSearchImages } = require("../runtime/search/searchImages") as typeof import("../runtime/search/searchImages");
+    return loadSearchImages(payload.spec, new SharpDecoder(), payload.limit, payload.labels);
+  },
+  /** ENSEMBLE_AGREEMENT's pseudo-labels from the pool's models. */
+  async ensembleLabels(payload: { models: Array<{ modelPath: string; contract: RuntimeContract; activation: OutputActivation }>; set: SearchImageSet; numClasses: number }): Promise<Uint16Array[]> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { ensembleLabels } = require("../runtime/search/ensembleLabels") as typeof import("../runtime/search/ensembleLabels");
+    return ensembleLabels(payload.models, payload.set, payload.numClasses);
+  },
+  /**
+   * One merge search candidate: a merge is written to scratch space (no artifact, no model row),
+   * scored straight from there and removed; a single model is scored from its artifact's file.
+   */
+  async scoreSearchCandidate(payload: { merge: RunMergePayload | null; score: Omit<ScoreCandidateOptions, "signal"> }): Promise<CandidateScores & { seconds: number }> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { scoreCandidate } = require("../runtime/search/scoreCandidate") as typeof import("../runtime/search/scoreCandidate");
+    const started = performance.now();
+    try {
+      if (payload.merge) await runMerge(payload.merge, () => undefined);
+      const scores = await scoreCandidate(payload.score);
+      return { ...scores, seconds: (performance.now() - started) / 1000 };
+    } finally {
+      if (payload.merge) fs.rmSync(payload.merge.outFile, { force: true });
+    }
+  },
+  /** A search's pickConfidence: `blocks[c]` holds candidate c's per-image statistics, `length` each. */
+  async searchPickConfidence(payload: { kind: ObjectiveKind; classes: number; length: number; blocks: Float64Array[]; seed: string }): Promise<PickConfidence | null> {
+    const images = payload.blocks.map((all) => Array.from({ length: all.length / payload.length }, (_, i) => all.subarray(i * payload.length, (i + 1) * payload.length)));
+    return pickConfidence(payload.kind, payload.classes, images, BigInt(payload.seed));
   },
   async sleep(payload: { ms: number }): Promise<number> {
     // Used by tests to show that the pool keeps the caller's event loop free.

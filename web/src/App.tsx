@@ -9,11 +9,13 @@ import { ModelPage } from "./pages/ModelPage";
 import { MergeBuilderPage } from "./pages/MergeBuilderPage";
 import { LeaderboardPage } from "./pages/LeaderboardPage";
 import { JobsPage } from "./pages/JobsPage";
+import { SearchesPage } from "./pages/SearchesPage";
 
 const NAV = [
   { to: "/models", label: "Models", match: (p: string) => p === "/" || p.startsWith("/models") },
   { to: "/merge", label: "Merge builder", match: (p: string) => p.startsWith("/merge") },
   { to: "/leaderboard", label: "Leaderboard", match: (p: string) => p.startsWith("/leaderboard") },
+  { to: "/searches", label: "Searches", match: (p: string) => p.startsWith("/searches") },
   { to: "/jobs", label: "Jobs", match: (p: string) => p.startsWith("/jobs") },
 ];
 
@@ -23,6 +25,7 @@ function Page({ path }: { path: string }) {
   if (path === "/" || path === "/models" || path === "/models/") return <ModelsPage />;
   if (path.startsWith("/merge")) return <MergeBuilderPage />;
   if (path.startsWith("/leaderboard")) return <LeaderboardPage />;
+  if (path.startsWith("/searches")) return <SearchesPage />;
   if (path.startsWith("/jobs")) return <JobsPage />;
   return (
     <section>

@@ -33,6 +33,7 @@ export { classLookup, type ClassLookup } from "./datasets/classLookup";
 export { listDataset } from "./datasets/listDataset";
 export { loadSample } from "./datasets/loadSample";
 export { readDataset, type ReadDatasetOptions } from "./datasets/readDataset";
+export { readImages, type ImageSample } from "./datasets/readImages";
 export { validateDataset, type DatasetReport, type ValidateDatasetOptions } from "./datasets/validateDataset";
 export { datasetChecksum } from "./datasets/datasetChecksum";
 export { prefetch } from "./datasets/prefetch";

@@ -15,8 +15,8 @@ export type { MergeIo, MergeExecution, MergeExecutionOptions, RangeReader } from
 export { MERGE_METHODS, MERGE_METHOD_NAMES, DEFAULT_MERGE_METHOD, resolveMethodName, resolveMethodParams } from "./mergeMethods";
 export { METHODS } from "./methods";
 export type { MergeMethod, MergeMethodName, MethodParameter } from "./mergeMethods";
-export { SCHEDULE_KINDS, DEFAULT_STEP_CUTOFF, resolveSchedule, scheduleValue, layerPosition } from "./mergeSchedule";
-export type { MergeSchedule, ScheduleInput, ScheduleKind } from "./mergeSchedule";
+export { SCHEDULE_KINDS, DEFAULT_STEP_CUTOFF, resolveSchedule, scheduleFor, scheduleValue, layerPosition } from "./mergeSchedule";
+export type { MergeSchedule, ScheduleGroup, ScheduleInput, ScheduleKind } from "./mergeSchedule";
 export { layerWeights } from "./layerWeights";
 export { decodeToFloat32, decodeToFloat64, decodeInto } from "./decodeFloats";
 export { encodeFromFloat32, encodeFromFloats, countNonFinite } from "./encodeFloats";

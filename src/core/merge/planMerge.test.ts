@@ -134,3 +134,32 @@ describe("planMerge", () => {
     );
   });
 });
+
+describe("planMerge with per-group knots", () => {
+  it("weighs a tensor by its group's CUSTOM knots (longest prefix), the others by the schedule", () => {
+    // L = 3: t = 0 (stem), 0.5 (block). Group "backbone.block." knots [0, 0.6, 1] → s(0.5) = 0.6;
+    // group "backbone." knots [0.2, 0.2] → s = 0.2 for the stem. No group matches the head.
+    const plan = planMerge(input({ contributors: [semantic.parsed], schedule: { kind: "LINEAR", groups: [{ prefix: "backbone.", knots: [0.2, 0.2] }, { prefix: "backbone.block.", knots: [0, 0.6, 1] }] } }));
+    const w = (name: string) => (plan.tensors.find((t) => t.tensor.name === name) as { inputs: { weight: number }[] }).inputs.map((x) => x.weight);
+    // N = 2: w_a = 1/2 + 1/2 · s
+    expect(w("backbone.stem.weight")).toEqual([0.5 + 0.5 * 0.2, 1 - (0.5 + 0.5 * 0.2)]);
+    expect(w("backbone.block.weight")[0]).toBeCloseTo(0.5 + 0.5 * 0.6, 15);
+    expect(plan.schedule).toEqual({ kind: "LINEAR", groups: [{ prefix: "backbone.", knots: [0.2, 0.2] }, { prefix: "backbone.block.", knots: [0, 0.6, 1] }] });
+    expect(planMerge(input({ schedule: { kind: "LINEAR" } })).schedule).toEqual({ kind: "LINEAR" });
+  });
+
+  it("refuses empty or repeated prefixes and bad knots, naming the field", () => {
+    const bad = (groups: unknown) => {
+      try {
+        planMerge(input({ schedule: { kind: "LINEAR", groups: groups as never } }));
+      } catch (e) {
+        return (e as DomainError).field;
+      }
+      return null;
+    };
+    expect(bad([{ prefix: "", knots: [0, 1] }])).toBe("input.schedule.groups.0.prefix");
+    expect(bad([{ prefix: "a", knots: [0, 1] }, { prefix: "a", knots: [0, 1] }])).toBe("input.schedule.groups.1.prefix");
+    expect(bad([{ prefix: "a", knots: [0, 1.5] }])).toBe("input.schedule.groups.0.knots.1");
+    expect(bad([{ prefix: "a", knots: [0.5] }])).toBe("input.schedule.groups.0.knots");
+  });
+});

@@ -5,7 +5,7 @@ import { isParameter, isShared } from "../structure/sharedTensor";
 import { DTYPE_BYTES } from "../structure/types";
 import { layerWeights } from "./layerWeights";
 import { MERGE_METHODS, MergeMethodName, resolveMethodName, resolveMethodParams } from "./mergeMethods";
-import { MergeSchedule, ScheduleInput, resolveSchedule } from "./mergeSchedule";
+import { MergeSchedule, ScheduleInput, resolveSchedule, scheduleFor } from "./mergeSchedule";
 
 export interface MergePlanInput {
   anchor: ParsedModel;
@@ -198,7 +198,7 @@ export function planMerge(input: MergePlanInput): MergePlan {
       const who = sharing.map((s) => modelNames[s.model]).join(", ");
       throw badInput(`tensor ${JSON.stringify(t.name)} is shared with ${who} whose relative weights are all 0, so 1 − w_a has nowhere to go; give one of them a positive weight`, "input.weights");
     }
-    const w = layerWeights(schedule, t.layerIndex, L, relative);
+    const w = layerWeights(scheduleFor(schedule, t.name), t.layerIndex, L, relative);
     const inputs: MergeInput[] = [{ model: 0, tensor: t, weight: w[0] }, ...sharing.map((s, i) => ({ model: s.model, tensor: s.tensor, weight: w[i + 1] }))];
 
     let baseTensor: TensorInfo | undefined;

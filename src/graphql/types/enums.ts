@@ -7,7 +7,7 @@ import {
 /** The GraphQL enums are the domain vocabularies, registered once. */
 registerEnumType(TaskKind, { name: "TaskKind" });
 registerEnumType(PrimaryMetric, { name: "PrimaryMetric", description: "The metric that ranks models on a task." });
-registerEnumType(DatasetFormat, { name: "DatasetFormat", description: "On-disk layout of a dataset split." });
+registerEnumType(DatasetFormat, { name: "DatasetFormat", description: "On-disk layout of a dataset split. IMAGES: a folder of images without labels (images/ or the folder itself), for label-free merge search objectives; it cannot be evaluated." });
 registerEnumType(ModelOrigin, { name: "ModelOrigin" });
 registerEnumType(LineageRelation, { name: "LineageRelation", description: "How a child model derives from its parent." });
 registerEnumType(LineageDirection, { name: "LineageDirection" });

@@ -1,4 +1,4 @@
-import { Field, Float, InputType, Int, ObjectType } from "type-graphql";
+import { registerEnumType, Field, Float, InputType, Int, ObjectType } from "type-graphql";
 import { ChannelOrder, Normalization, OutputKind, ResizeMode } from "./enums";
 
 @ObjectType()
@@ -8,10 +8,14 @@ export class ResizeSpec {
   @Field(() => [Int], { nullable: true, description: "SLIDE: [height, width] step between windows." }) stride!: number[] | null;
 }
 
+export const OutputActivation = { LOGITS: "LOGITS", PROBS: "PROBS" } as const;
+registerEnumType(OutputActivation, { name: "OutputActivation", description: "Whether a score output holds logits (softmax applied by label-free criteria) or probabilities." });
+
 @ObjectType()
 export class OutputSpec {
   @Field() name!: string;
   @Field(() => OutputKind) kind!: OutputKind;
+  @Field(() => OutputActivation, { nullable: true, description: "Absent: LOGITS." }) activation?: string | null;
 }
 
 @ObjectType({ description: "Panoptic-DeepLab post-processing settings." })
@@ -51,6 +55,7 @@ export class ResizeSpecInput {
 export class OutputSpecInput {
   @Field() name!: string;
   @Field(() => OutputKind) kind!: OutputKind;
+  @Field(() => OutputActivation, { nullable: true, description: "PROBS when the output holds probabilities (default LOGITS)." }) activation?: string;
 }
 
 @InputType()

@@ -25,11 +25,18 @@ registerEnumType(
   { name: "MergeRole" },
 );
 
+@InputType({ description: "CUSTOM knots for one parameter group: the tensors whose names start with prefix." })
+export class ScheduleGroupInput {
+  @Field() prefix!: string;
+  @Field(() => [Float], { description: "s at evenly spaced t from 0 to 1 (≥ 2 values in [0, 1])." }) knots!: number[];
+}
+
 @InputType()
 export class ScheduleInput {
   @Field(() => ScheduleKind, { nullable: true, description: `Default LINEAR${OWN_DEFAULT_SCHEDULES ? ` (${OWN_DEFAULT_SCHEDULES})` : ""}.` }) kind?: string;
   @Field(() => Float, { nullable: true, description: "STEP: t at which the anchor takes over (default 0.5)." }) cutoff?: number;
   @Field(() => [Float], { nullable: true, description: "CUSTOM: s at evenly spaced t from 0 to 1 (≥ 2 values in [0, 1])." }) knots?: number[];
+  @Field(() => [ScheduleGroupInput], { nullable: true, description: "Per-group CUSTOM knots overriding the schedule for their tensors (the longest matching prefix wins)." }) groups?: ScheduleGroupInput[];
 }
 
 @InputType({ description: "Method parameters; each method takes the ones listed in mergeMethods." })
@@ -74,10 +81,17 @@ export class ModelRefInput {
 }
 
 @ObjectType()
+export class ScheduleGroup {
+  @Field() prefix!: string;
+  @Field(() => [Float]) knots!: number[];
+}
+
+@ObjectType()
 export class MergeScheduleInfo {
   @Field(() => ScheduleKind) kind!: string;
   @Field(() => Float, { nullable: true }) cutoff!: number | null;
   @Field(() => [Float], { nullable: true }) knots!: number[] | null;
+  @Field(() => [ScheduleGroup], { nullable: true, description: "Per-group CUSTOM knots, when the schedule has them." }) groups?: ScheduleGroup[] | null;
 }
 
 @ObjectType({ description: "Effective weight of every input (anchor first, then contributors in order) for one layer." })

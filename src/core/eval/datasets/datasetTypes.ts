@@ -3,9 +3,10 @@ import { DecodedImage } from "./ImageDecoder";
 
 /**
  * On-disk layouts of a dataset split (`Dataset.format`): defined here, where they are read;
- * the registry's vocabulary (domain/enums.ts) and the GraphQL enum take this object.
+ * the registry's vocabulary (domain/enums.ts) and the GraphQL enum take this object. IMAGES has
+ * no labels (label-free criteria only).
  */
-export const DatasetFormat = Object.freeze({ SEMANTIC_PNG: "SEMANTIC_PNG", CITYSCAPES: "CITYSCAPES", COCO_PANOPTIC: "COCO_PANOPTIC" } as const);
+export const DatasetFormat = Object.freeze({ SEMANTIC_PNG: "SEMANTIC_PNG", CITYSCAPES: "CITYSCAPES", COCO_PANOPTIC: "COCO_PANOPTIC", IMAGES: "IMAGES" } as const);
 export type DatasetFormat = (typeof DatasetFormat)[keyof typeof DatasetFormat];
 
 export interface DatasetClass {
@@ -34,12 +35,13 @@ export interface DatasetProblem {
   message: string;
 }
 
-/** One image/label pair, by paths relative to the dataset location. */
+/** One image/label pair (or a lone image of an IMAGES split), by paths relative to the dataset location. */
 export interface DatasetEntry {
   /** Stable sample name: the pair's key (relative path without extension / COCO file stem). */
   name: string;
   image: string;
-  label: string;
+  /** null for IMAGES, which has no labels. */
+  label: string | null;
   /** COCO_PANOPTIC: the annotation's segments, categories mapped to class ids. */
   segments?: PanopticSegment[];
 }

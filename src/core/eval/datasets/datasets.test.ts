@@ -5,6 +5,7 @@ import { dirname, join } from "path";
 import { DatasetClass, DatasetSpec, PanopticSample, SemanticSample } from "./datasetTypes";
 import { DecodedImage, ImageDecoder } from "./ImageDecoder";
 import { readDataset } from "./readDataset";
+import { readImages } from "./readImages";
 import { validateDataset } from "./validateDataset";
 
 /** Decoder over an in-memory table: core tests stay free of sharp (src/imaging tests use it). */
@@ -205,5 +206,53 @@ describe("COCO_PANOPTIC", () => {
     d.put("images/x.jpg", rgb(4, 1));
     const report = await validateDataset({ format: "COCO_PANOPTIC", location: d.location, classes: cocoClasses }, d.decoder);
     expect(report.problems).toEqual([{ file: "p/x.png", message: "segment 513 has category 99 (not in categories), which no class maps to" }]);
+  });
+});
+
+describe("IMAGES", () => {
+  const two: DatasetClass[] = [{ id: 0, name: "road", isThing: false }, { id: 1, name: "car", isThing: true }];
+
+  it("lists images/ (not recursively, image extensions only) and counts, sizes and checksums them", async () => {
+    const d = dataset();
+    d.put("images/b.jpg", rgb(1, 2), "BB");
+    d.put("images/a.png", rgb(2, 2), "A");
+    d.put("images/notes.txt");
+    d.put("images/deeper/c.png", rgb(1, 1));
+    d.put("labels/a.png", grey(2, 2, [0, 0, 0, 0]));
+    const spec: DatasetSpec = { format: "IMAGES", location: d.location, classes: two };
+    const report = await validateDataset(spec, d.decoder);
+    expect(report).toMatchObject({ ok: true, images: 2, problems: [], classPixels: { 0: 0, 1: 0 }, totalBytes: 3 });
+    const stream = `images/a.png\0${1}\0A` + `images/b.jpg\0${2}\0BB`;
+    expect(report.checksum).toBe(createHash("sha256").update(stream).digest("hex"));
+    const images = await collect(readImages(spec, d.decoder));
+    expect(images.map((s) => [s.name, s.width, s.height])).toEqual([["a", 2, 2], ["b", 1, 2]]);
+    expect(await collect(readImages(spec, d.decoder, { limit: 1 }))).toHaveLength(1);
+  });
+
+  it("uses the folder itself when it has no images/ and reports undecodable images", async () => {
+    const d = dataset();
+    d.put("x.png", rgb(1, 1));
+    d.put("y.png"); // not decodable
+    const report = await validateDataset({ format: "IMAGES", location: d.location, classes: two }, d.decoder);
+    expect(report.images).toBe(2);
+    expect(report.problems).toEqual([{ file: "y.png", message: expect.stringMatching(/y\.png cannot be decoded/) }]);
+  });
+
+  it("refuses an empty folder and labelled reading (evaluation needs labels)", async () => {
+    const d = dataset();
+    d.put("images/readme.txt");
+    const report = await validateDataset({ format: "IMAGES", location: d.location, classes: two }, d.decoder);
+    expect(report.problems).toEqual([{ file: ".", message: "no images (.png, .jpg, .jpeg) in images/" }]);
+    const e = dataset();
+    e.put("a.png", rgb(1, 1));
+    await expect(collect(readDataset({ format: "IMAGES", location: e.location, classes: two }, e.decoder))).rejects.toThrow(/IMAGES dataset .* has no labels/);
+  });
+
+  it("reads the images of labelled formats too", async () => {
+    const d = dataset();
+    d.put("images/a.png", rgb(2, 1));
+    d.put("labels/a.png", grey(2, 1, [0, 1]));
+    const images = await collect(readImages({ format: "SEMANTIC_PNG", location: d.location, classes: two }, d.decoder));
+    expect(images.map((s) => s.name)).toEqual(["a"]);
   });
 });

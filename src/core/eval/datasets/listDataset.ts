@@ -3,6 +3,7 @@ import { classLookup, ClassLookup } from "./classLookup";
 import { DatasetIndex, DatasetSpec } from "./datasetTypes";
 import { listCityscapes } from "./listCityscapes";
 import { listCocoPanoptic } from "./listCocoPanoptic";
+import { listImages } from "./listImages";
 import { listSemanticPng } from "./listSemanticPng";
 
 /**
@@ -21,6 +22,9 @@ export async function listDataset(spec: DatasetSpec): Promise<DatasetIndex & { l
       break;
     case "COCO_PANOPTIC":
       index = await listCocoPanoptic(spec.location, lookup);
+      break;
+    case "IMAGES":
+      index = await listImages(spec.location);
       break;
     default:
       throw badInput(`unknown dataset format ${String(spec.format)}`, "format");

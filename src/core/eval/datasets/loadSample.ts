@@ -11,20 +11,28 @@ import { DecodedImage, ImageDecoder } from "./ImageDecoder";
  * With `probeImage` the image is only measured (validation), and `image` is left empty.
  */
 export async function loadSample(location: string, format: DatasetFormat, entry: DatasetEntry, lookup: ClassLookup, decoder: ImageDecoder, probeImage = false): Promise<DatasetSample> {
+  const rel = entry.label;
+  if (rel === null) throw badInput(`${entry.image} has no label (${format} datasets are unlabelled)`, "dataset.format", { file: entry.image });
   const imagePath = join(location, entry.image);
-  const labelPath = join(location, entry.label);
+  const labelPath = join(location, rel);
   const [image, label] = await Promise.all([
     readImage(decoder, imagePath, entry.image, probeImage),
-    readImage(decoder, labelPath, entry.label, false),
+    readImage(decoder, labelPath, rel, false),
   ]);
   if (image.width !== label.width || image.height !== label.height) {
-    throw badInput(`${entry.label} is ${label.width}×${label.height} but its image ${entry.image} is ${image.width}×${image.height}`, undefined, { file: entry.label });
+    throw badInput(`${rel} is ${label.width}×${label.height} but its image ${entry.image} is ${image.width}×${image.height}`, undefined, { file: rel });
   }
   const base = { name: entry.name, imagePath, labelPath, image, width: image.width, height: image.height };
-  if (format !== "COCO_PANOPTIC") return { kind: "semantic", ...base, label: semanticLabel(label, lookup, entry.label) };
-  const ids = panopticIds(label, entry.label);
+  if (format !== "COCO_PANOPTIC") return { kind: "semantic", ...base, label: semanticLabel(label, lookup, rel) };
+  const ids = panopticIds(label, rel);
   const segments = entry.segments ?? [];
-  return { kind: "panoptic", ...base, panoptic: { ids, segments }, label: panopticSemantic(ids, segments, lookup, entry.label) };
+  return { kind: "panoptic", ...base, panoptic: { ids, segments }, label: panopticSemantic(ids, segments, lookup, rel) };
+}
+
+/** One image alone (IMAGES datasets, label-free criteria); errors name the file as loadSample's do. */
+export async function loadImage(location: string, rel: string, decoder: ImageDecoder, probe = false): Promise<{ path: string; image: DecodedImage }> {
+  const path = join(location, rel);
+  return { path, image: await readImage(decoder, path, rel, probe) };
 }
 
 async function readImage(decoder: ImageDecoder, path: string, rel: string, probe: boolean): Promise<DecodedImage> {

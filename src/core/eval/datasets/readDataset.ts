@@ -15,6 +15,7 @@ export interface ReadDatasetOptions {
  * reading throws a DomainError naming it.
  */
 export async function* readDataset(spec: DatasetSpec, decoder: ImageDecoder, options: ReadDatasetOptions = {}): AsyncGenerator<DatasetSample> {
+  if (spec.format === "IMAGES") throw badInput(`the IMAGES dataset at ${spec.location} has no labels; scoring needs a labelled dataset (SEMANTIC_PNG, CITYSCAPES or COCO_PANOPTIC)`, "dataset.format");
   const index = await listDataset(spec);
   if (index.problems.length > 0) {
     const shown = index.problems.slice(0, 5).map((p) => `${p.file}: ${p.message}`).join("; ");

@@ -3,7 +3,7 @@ import { datasetChecksum } from "./datasetChecksum";
 import { DatasetFormat, DatasetProblem, DatasetSpec } from "./datasetTypes";
 import { ImageDecoder } from "./ImageDecoder";
 import { listDataset } from "./listDataset";
-import { loadSample } from "./loadSample";
+import { loadImage, loadSample } from "./loadSample";
 
 export interface DatasetReport {
   ok: boolean;
@@ -30,7 +30,7 @@ export interface ValidateDatasetOptions {
  * What `createDataset` checks: the class list, the layout and pairing, that
  * every file decodes, image and label sizes, label values against classes[].datasetId and the
  * ignore index, COCO `isthing` against the classes and PNG ids against `segments_info`; and the
- * size and checksum of the files. Decodes every label (images are only measured when the decoder
+ * size and checksum of the files. IMAGES splits have only their images checked. Decodes every label (images are only measured when the decoder
  * can probe), one pair at a time.
  */
 export async function validateDataset(spec: DatasetSpec, decoder: ImageDecoder, options: ValidateDatasetOptions = {}): Promise<DatasetReport> {
@@ -42,6 +42,11 @@ export async function validateDataset(spec: DatasetSpec, decoder: ImageDecoder, 
   let done = 0;
   for (const entry of index.entries) {
     try {
+      if (entry.label === null) {
+        await loadImage(spec.location, entry.image, decoder, true);
+        options.onProgress?.(++done, index.entries.length);
+        continue;
+      }
       const s = await loadSample(spec.location, spec.format, entry, index.lookup, decoder, true);
       const ignore = index.lookup.ignoreIndex;
       for (let i = 0; i < s.label.length; i++) {
@@ -50,7 +55,7 @@ export async function validateDataset(spec: DatasetSpec, decoder: ImageDecoder, 
       }
     } catch (e) {
       if (!(e instanceof DomainError)) throw e;
-      problems.push({ file: typeof e.details?.file === "string" ? e.details.file : entry.label, message: e.message });
+      problems.push({ file: typeof e.details?.file === "string" ? e.details.file : entry.label ?? entry.image, message: e.message });
     }
     options.onProgress?.(++done, index.entries.length);
   }

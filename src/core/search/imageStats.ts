@@ -1,0 +1,96 @@
+import { invariant } from "../errors";
+
+/**
+ * Per-image sufficient statistics of the objectives (docs/CONVENTIONS.md, Merge search). An
+ * objective over a set of images is a function of the sum of its images' statistics, so the
+ * bootstrap of pickConfidence re-weights images without running any model again.
+ *
+ * - probability statistics (INFO_MAX, ENTROPY), length C + 2: Σ p_c over the image's pixels for
+ *   each class, Σ H(p), the pixel count;
+ * - agreement statistics (SCORE, CONSISTENCY, ENSEMBLE_AGREEMENT), length 3C: per class the true
+ *   positives, the reference's pixels and the prediction's pixels (the diagonal and the margins of
+ *   the image's confusion matrix, which are all mIoU needs).
+ */
+export type ImageStats = Float64Array;
+
+/** Whether a model output holds logits (softmax applied here) or probabilities already. */
+export type OutputActivation = "LOGITS" | "PROBS";
+
+export const probabilityStatsLength = (classes: number) => classes + 2;
+export const agreementStatsLength = (classes: number) => 3 * classes;
+
+/**
+ * Probability statistics of one image from its scores [C, H·W] (planar, at the image's size).
+ * Softmax and entropy in float64; H in nats with 0 · log 0 = 0.
+ */
+export function probabilityStats(scores: Float32Array | Float64Array, classes: number, pixels: number, activation: OutputActivation): ImageStats {
+  invariant(scores.length === classes * pixels, `probabilityStats: ${scores.length} scores for ${classes} classes × ${pixels} pixels`);
+  const stats = new Float64Array(classes + 2);
+  const p = new Float64Array(classes);
+  let entropySum = 0;
+  for (let i = 0; i < pixels; i++) {
+    if (activation === "LOGITS") {
+      let max = -Infinity;
+      for (let c = 0; c < classes; c++) max = Math.max(max, scores[c * pixels + i]);
+      let sum = 0;
+      for (let c = 0; c < classes; c++) {
+        const e = Math.exp(scores[c * pixels + i] - max);
+        p[c] = e;
+        sum += e;
+      }
+      for (let c = 0; c < classes; c++) p[c] /= sum;
+    } else {
+      for (let c = 0; c < classes; c++) p[c] = scores[c * pixels + i];
+    }
+    let h = 0;
+    for (let c = 0; c < classes; c++) {
+      const v = p[c];
+      stats[c] += v;
+      if (v > 0) h -= v * Math.log(v);
+    }
+    entropySum += h;
+  }
+  stats[classes] = entropySum;
+  stats[classes + 1] = pixels;
+  return stats;
+}
+
+/**
+ * Agreement statistics of a prediction against a reference map (labels, the unperturbed
+ * prediction, or the ensemble's pseudo-labels), both [H·W] class ids. Reference pixels equal to
+ * `ignoreIndex` do not count; a predicted id outside [0, C) counts as a miss of the reference class.
+ */
+export function agreementStats(prediction: ArrayLike<number>, reference: ArrayLike<number>, classes: number, ignoreIndex = -1): ImageStats {
+  invariant(prediction.length === reference.length, `agreementStats: ${prediction.length} predicted pixels for ${reference.length} reference pixels`);
+  const stats = new Float64Array(3 * classes);
+  for (let i = 0; i < prediction.length; i++) {
+    const r = reference[i];
+    if (r === ignoreIndex) continue;
+    invariant(r >= 0 && r < classes, `agreementStats: reference class ${r} outside [0, ${classes})`);
+    const q = prediction[i];
+    stats[classes + r]++;
+    if (q >= 0 && q < classes) {
+      stats[2 * classes + q]++;
+      if (q === r) stats[r]++;
+    }
+  }
+  return stats;
+}
+
+/** Class ids of planar scores [C, H·W]: the first largest (ties go to the lowest class). */
+export function argmaxMap(scores: Float32Array | Float64Array, classes: number, pixels: number): Uint16Array {
+  const out = new Uint16Array(pixels);
+  for (let i = 0; i < pixels; i++) {
+    let best = 0;
+    let bestValue = scores[i];
+    for (let c = 1; c < classes; c++) {
+      const v = scores[c * pixels + i];
+      if (v > bestValue) {
+        bestValue = v;
+        best = c;
+      }
+    }
+    out[i] = best;
+  }
+  return out;
+}

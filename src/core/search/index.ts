@@ -1,0 +1,16 @@
+/**
+ * Merge search: ranking candidate merges (and single models) by an objective computed from their
+ * outputs, label-free or not (docs/CONVENTIONS.md, Merge search). Pure: the runtime feeds it
+ * per-image statistics; it never runs a model.
+ */
+export { splitmix64At, unitInterval, SplitMix64 } from "./splitmix64";
+export { perturbationDraw, perturbImage, flipClassMap, type PerturbationDraw, type FloatPixelImage } from "./perturbation";
+export { probabilityStats, agreementStats, argmaxMap, probabilityStatsLength, agreementStatsLength, type ImageStats, type OutputActivation } from "./imageStats";
+export { ensemblePseudoLabels } from "./ensemblePseudoLabels";
+export { OBJECTIVE_KINDS, LABEL_FREE_KINDS, resolveObjectiveKind, usesProbabilities, statsLength, objectiveValue, sumStats, type ObjectiveKind } from "./objectives";
+export { averageRanks, spearman } from "./spearman";
+export { BOOTSTRAP_RESAMPLES, bestIndex, pickConfidence, type PickConfidence } from "./pickConfidence";
+export { candidateKey, type TensorMix } from "./candidateKey";
+export { combinations, enumerateCandidates, type CandidatePlan, type EnumeratedCandidate, type SearchRecipe, type SearchSpace } from "./enumerateCandidates";
+export { CMA_SIGMA0, CmaEs, clipUnit, cmaPopulationSize } from "./cmaEs";
+export { symmetricEigen } from "./symmetricEigen";

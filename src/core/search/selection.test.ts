@@ -1,0 +1,72 @@
+import { splitmix64At, SplitMix64 } from "./splitmix64";
+import { averageRanks, spearman } from "./spearman";
+import { bestIndex, pickConfidence } from "./pickConfidence";
+import { probabilityStats } from "./imageStats";
+
+describe("splitmix64", () => {
+  it("gives the reference outputs for seed 0 (Vigna's splitmix64.c)", () => {
+    expect([1n, 2n, 3n].map((k) => splitmix64At(0n, k))).toEqual([0xe220a8397b1dcdafn, 0x6e789e6aa1b965f4n, 0x06c45d188009454fn]);
+    const g = new SplitMix64(0n);
+    expect(g.next()).toBe(0xe220a8397b1dcdafn);
+    expect(g.uniform()).toBe(Number(0x6e789e6aa1b965f4n >> 11n) / 2 ** 53);
+  });
+});
+
+describe("spearman", () => {
+  it("uses average ranks for ties (hand-computed)", () => {
+    expect(averageRanks([10, 20, 20, 30])).toEqual([1, 2.5, 2.5, 4]);
+    // ranks x = [1, 2.5, 2.5, 4], y = [1, 3, 2, 4]: Σdxdy = 4.5, Σdx² = 4.5, Σdy² = 5 → 4.5 / √22.5
+    expect(spearman([10, 20, 20, 30], [0.1, 0.3, 0.2, 0.4])).toBeCloseTo(4.5 / Math.sqrt(22.5), 15);
+    expect(spearman([1, 2, 3, 4, 5], [50, 40, 30, 20, 10])).toBe(-1);
+  });
+  it("is null under 3 candidates or with a constant side", () => {
+    expect(spearman([1, 2], [2, 1])).toBeNull();
+    expect(spearman([1, 2, 3], [5, 5, 5])).toBeNull();
+  });
+});
+
+describe("pickConfidence", () => {
+  /** Two-class images whose per-image INFO_MAX statistics differ by candidate. */
+  const stats = (logits: number[][]) => logits.map((l) => probabilityStats(Float32Array.from(l), 2, l.length / 2, "LOGITS"));
+  const objective = (s: Float64Array[], counts: number[]) => {
+    // reference INFO_MAX from weighted sums, written out for two classes
+    let p0 = 0, h = 0, n = 0;
+    s.forEach((x, i) => {
+      p0 += counts[i] * x[0];
+      h += counts[i] * x[2];
+      n += counts[i] * x[3];
+    });
+    const m = p0 / n;
+    const hm = (m > 0 ? -m * Math.log(m) : 0) + (m < 1 ? -(1 - m) * Math.log(1 - m) : 0);
+    return hm - h / n;
+  };
+
+  it("equals a separately written bootstrap with the same draws", () => {
+    const images = 6;
+    const r = (c: number, i: number) => [Math.sin(c * 7 + i) * 3, Math.cos(c * 3 + i * 2) * 2, Math.sin(i + c) * 1.5, -Math.cos(i * c)];
+    const candidates = [0, 1, 2, 3].map((c) => stats(Array.from({ length: images }, (_, i) => r(c, i))));
+    const seed = 99n;
+    const got = pickConfidence("INFO_MAX", 2, candidates, seed, 200)!;
+    const full = candidates.map((c) => objective(c, new Array(images).fill(1)));
+    const pick = full.indexOf(Math.max(...full));
+    expect(got.pick).toBe(pick);
+    // reference draws: output b·n + j + 1 of splitmix64 seeded with seed + 1
+    let stays = 0;
+    for (let b = 0; b < 200; b++) {
+      const counts = new Array(images).fill(0);
+      for (let j = 0; j < images; j++) counts[Math.floor((Number(splitmix64At(seed + 1n, BigInt(b * images + j + 1)) >> 11n) / 2 ** 53) * images)]++;
+      const v = candidates.map((c) => objective(c, counts));
+      if (v.every((x, c) => c === pick || x <= v[pick])) stays++;
+    }
+    expect(got.confidence).toBe(stays / 200);
+    expect(got.confidence).toBeGreaterThan(0);
+    expect(got.confidence).toBeLessThan(1); // this fixture is close enough to be unsure
+  });
+
+  it("is 1 for a candidate better on every image, and ties keep the first", () => {
+    const sure = stats([[0, 0, 0, 0], [0, 0, 1, 1]]); // uncertain pixels: low INFO_MAX
+    const confident = stats([[9, -9, -9, 9], [9, 9, -9, -9]]);
+    expect(pickConfidence("INFO_MAX", 2, [sure, confident], 1n)).toEqual({ pick: 1, confidence: 1, resamples: 1000 });
+    expect(bestIndex([null, 0.5, 0.5, 0.2])).toBe(1);
+  });
+});

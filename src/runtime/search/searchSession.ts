@@ -1,0 +1,111 @@
+import * as ort from "onnxruntime-node";
+import { badInput } from "../../core/errors";
+import { preprocessImage, resizeBilinear, resizeNearest, type ClassIdArray, type PixelImage } from "../../core/eval";
+import { fastPreprocess } from "../fastPreprocess";
+import { fastResizeArgmax } from "../fastResizeArgmax";
+import type { OutputValue, ValueMetadata } from "../inferenceProtocol";
+import { openSession, type SessionThreads } from "../openSession";
+import { planInput } from "../planInput";
+import { planModelIo, type ModelIo } from "../planModelIo";
+import { readHeadOutputs, type FloatMap, type IdMap } from "../readHeadOutputs";
+import type { OutputKindName, RuntimeContract } from "../runtimeContract";
+
+/** An image as the session reads it: 8-bit pixels, or a perturbed copy's float32 0–255 values. */
+export interface SearchPixels {
+  width: number;
+  height: number;
+  channels: number;
+  data: Uint8Array | Float32Array;
+}
+
+/** The semantic output of one image: scores, or class ids for SEMANTIC_IDS models. */
+export type SemanticOutput = { kind: "scores"; map: FloatMap } | { kind: "ids"; map: IdMap };
+
+/**
+ * One model for a merge search, on the calling (worker) thread: a candidate's thread runs one
+ * image at a time, so nothing is gained by a second thread for the session. The geometry is
+ * evaluation's (planInput, mmseg's resize) and the semantic head is the one evaluation reads
+ * (SEMANTIC_LOGITS, SEMANTIC_IDS, or a Panoptic-DeepLab model's PANOPTIC_SEMANTIC).
+ */
+export class SearchSession {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly io: ModelIo,
+    private readonly contract: RuntimeContract,
+    private readonly numClasses: number,
+    private readonly modelPath: string,
+  ) {}
+
+  static async open(modelPath: string, contract: RuntimeContract, numClasses: number, threads: SessionThreads): Promise<SearchSession> {
+    const session = await openSession(modelPath, threads);
+    try {
+      const shape = {
+        inputNames: session.inputNames,
+        outputNames: session.outputNames,
+        inputMetadata: session.inputMetadata.map(plain),
+        outputMetadata: session.outputMetadata.map(plain),
+      };
+      const semanticOnly: RuntimeContract = { ...contract, outputs: contract.outputs.filter((o) => o.kind === "SEMANTIC_LOGITS" || o.kind === "SEMANTIC_IDS" || o.kind === "PANOPTIC_SEMANTIC") };
+      if (semanticOnly.outputs.length === 0) throw badInput(`model ${modelPath}: a merge search reads a semantic output (SEMANTIC_LOGITS, SEMANTIC_IDS or PANOPTIC_SEMANTIC); the contract lists ${contract.outputs.map((o) => o.kind).join(", ")}`, "inference.outputs");
+      const io = planModelIo(shape, semanticOnly, "SEMANTIC", numClasses, modelPath);
+      return new SearchSession(session, io, semanticOnly, numClasses, modelPath);
+    } catch (error) {
+      await session.release();
+      throw error;
+    }
+  }
+
+  get producesIds(): boolean {
+    return this.io.head.kind !== "logits";
+  }
+
+  /** The semantic output of one image (batch 1), at the model's output size. */
+  async run(image: SearchPixels): Promise<SemanticOutput> {
+    const plan = planInput(image.width, image.height, this.contract, { height: this.io.fixedHeight, width: this.io.fixedWidth }, this.io.inputName);
+    if (plan.windows) throw badInput(`model ${this.modelPath}: a merge search runs whole images; SLIDE inference and padding to a fixed input size are not supported by it`, "inference.resize.mode");
+    const options = { channelOrder: this.contract.channelOrder, mean: this.contract.mean, std: this.contract.std, normalization: this.contract.normalization, width: plan.width, height: plan.height };
+    // fastPreprocess looks bytes up in a table; a perturbed copy's float values take core's path,
+    // whose arithmetic reads any numeric array.
+    const input = image.data instanceof Uint8Array ? fastPreprocess(image as PixelImage, options) : preprocessImage(image as unknown as PixelImage, options);
+    const n = this.io.fixedBatch ?? 1;
+    const data = n === 1 ? input : (() => {
+      const d = new Float32Array(n * input.length);
+      d.set(input);
+      return d;
+    })();
+    let result: ort.InferenceSession.OnnxValueMapType;
+    try {
+      result = await this.session.run({ [this.io.inputName]: new ort.Tensor("float32", data, [n, 3, plan.height, plan.width]) }, this.io.fetches);
+    } catch (e) {
+      throw badInput(`onnxruntime could not run model ${this.modelPath}: ${(e as Error).message}`, "inference", { file: this.modelPath });
+    }
+    const outputs: Record<string, OutputValue> = {};
+    for (const name of this.io.fetches) {
+      const t = result[name] as ort.Tensor;
+      outputs[name] = { type: t.type, dims: [...t.dims], data: t.data as OutputValue["data"] };
+    }
+    const kinds = new Map<string, OutputKindName>(this.contract.outputs.map((o) => [o.name, o.kind]));
+    const [p] = readHeadOutputs(outputs, this.io.head, kinds, n, this.numClasses, this.modelPath);
+    if (p.kind === "logits") return { kind: "scores", map: p.logits };
+    if (p.kind === "ids") return { kind: "ids", map: p.ids };
+    throw badInput(`model ${this.modelPath}: a merge search reads semantic outputs`, "inference.outputs");
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}
+
+/** Scores [C, H·W] at the image's size, through evaluation's bilinear resize (half-pixel centres). */
+export function scoresAtImageSize(out: FloatMap, height: number, width: number): Float32Array {
+  return out.height === height && out.width === width ? out.data : resizeBilinear(out.data, out.channels, out.height, out.width, height, width);
+}
+
+/** Class ids at the image's size as evaluation computes them (fastResizeArgmax / nearest for ids). */
+export function classesAtImageSize(out: SemanticOutput, height: number, width: number): ClassIdArray {
+  return out.kind === "scores" ? fastResizeArgmax(out.map.data, out.map.channels, out.map.height, out.map.width, height, width) : resizeNearest(out.map.data, out.map.height, out.map.width, height, width);
+}
+
+function plain(m: ort.InferenceSession.ValueMetadata): ValueMetadata {
+  return m.isTensor ? { name: m.name, isTensor: true, type: m.type, shape: [...m.shape] } : { name: m.name, isTensor: false };
+}

@@ -1,0 +1,214 @@
+import type { Db } from "../persistence/database";
+import { badInput } from "../core/errors";
+import { MERGE_METHOD_NAMES, resolveSchedule, type MergeSchedule } from "../core/merge";
+import { candidateKey, enumerateCandidates, LABEL_FREE_KINDS, perturbationDraw, resolveObjectiveKind, type CandidatePlan, type ObjectiveKind, type PerturbationDraw, type SearchRecipe, type TensorMix } from "../core/search";
+import type { MergeService } from "./mergeService";
+import type { StructureCatalog } from "./structureCatalog";
+import type { DatasetClass } from "./datasetService";
+
+export interface MergeSearchInput {
+  modelIds: string[];
+  anchorIds?: string[] | null;
+  maxModels?: number | null;
+  includeSingles?: boolean | null;
+  methods?: string[] | null;
+  baseModelId?: string | null;
+  schedules?: Array<{ kind?: string | null; cutoff?: number | null; knots?: number[] | null }> | null;
+  weightGrids?: number[][] | null;
+  objective: { kind: string; datasetId: string; limit?: number | null; seed?: number | null };
+  audit?: { datasetId: string; limit?: number | null } | null;
+  budget?: { maxCandidates?: number | null; maxSeconds?: number | null } | null;
+  strategy?: string | null;
+  keep?: string | null;
+  topK?: number | null;
+  output?: { namePrefix?: string | null; tags?: string[] | null } | null;
+}
+
+/** A candidate's recipe as a startMerge input; a single model has no contributors and no method. */
+export interface CandidateRecipe {
+  anchorId: string;
+  modelIds: string[];
+  method: string | null;
+  schedule: MergeSchedule | null;
+  weights: number[] | null;
+  baseModelId: string | null;
+}
+
+/** What a MERGE_SEARCH job needs, stored with the search (MergeSearch.settings). */
+export interface MergeSearchSettings {
+  /** EVOLUTION: the grid takes half the candidate budget, CMA-ES the rest (whole generations). */
+  strategy: "GRID" | "EVOLUTION";
+  modelIds: string[];
+  anchorIds: string[];
+  maxModels: number;
+  includeSingles: boolean;
+  methods: string[];
+  baseModelId: string | null;
+  schedules: MergeSchedule[];
+  weightGrids: number[][] | null;
+  objective: { kind: ObjectiveKind; datasetId: string; limit: number; seed: string };
+  audit: { datasetId: string; limit: number } | null;
+  budget: { maxCandidates: number; maxSeconds: number | null };
+  keep: "BEST" | "TOP_K" | "NONE";
+  topK: number;
+  output: { namePrefix: string | null; tags: string[] };
+  numClasses: number;
+  /** CONSISTENCY: each image's jitter (docs/CONVENTIONS.md, Merge search). */
+  draws: PerturbationDraw[] | null;
+  plan: Array<{ key: string; recipe: CandidateRecipe }>;
+  /** EVOLUTION: candidates left to CMA-ES after the grid (at most; whole generations only). */
+  evolutionBudget: number;
+}
+
+export const DEFAULT_SEARCH_SCHEDULES: MergeSchedule[] = [
+  { kind: "UNIFORM" }, { kind: "LINEAR" }, { kind: "COSINE" }, { kind: "STEP", cutoff: 0.25 }, { kind: "STEP", cutoff: 0.5 }, { kind: "STEP", cutoff: 0.75 },
+];
+const MAX_POOL = 32;
+const MAX_CANDIDATES = 10_000;
+
+/**
+ * Checks a MergeSearchInput against the registry and plans its candidates (GRID): every recipe is
+ * planned from stored structures like mergePlan, keyed by what its output tensors are made of
+ * (candidateKey), repeats dropped, cut at the budget. Nothing is written.
+ */
+export async function planMergeSearch(db: Db, catalog: StructureCatalog, merges: MergeService, input: MergeSearchInput): Promise<MergeSearchSettings & { truncated: boolean }> {
+  const ids = input.modelIds ?? [];
+  if (ids.length < 2 || ids.length > MAX_POOL) throw badInput(`input.modelIds must list 2 to ${MAX_POOL} models, got ${ids.length}`, "input.modelIds");
+  if (new Set(ids).size !== ids.length) throw badInput("input.modelIds lists a model twice", "input.modelIds");
+  const rows = await db.model.findMany({ where: { id: { in: ids } }, include: { artifact: { select: { format: true } } } });
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const kind = resolveObjectiveKind(input.objective.kind, "input.objective.kind");
+  const dataset = await db.dataset.findUnique({ where: { id: input.objective.datasetId } });
+  if (!dataset) throw badInput(`input.objective.datasetId ${JSON.stringify(input.objective.datasetId)} does not exist`, "input.objective.datasetId");
+  const models = ids.map((id, i) => {
+    const field = `input.modelIds.${i}`;
+    const m = byId.get(id);
+    if (!m || m.deletedAt) throw badInput(`${field} ${JSON.stringify(id)} is not a live model`, field);
+    const name = `${m.name}@${m.version}`;
+    if (!m.artifact || !m.structureId) throw badInput(`${field}: ${name} has no registered weights`, field);
+    if (m.artifact.format !== "onnx") throw badInput(`${field}: ${name} is ${m.artifact.format}; a search runs ONNX models`, field);
+    if (!m.inference) throw badInput(`${field}: ${name} has no inference contract; set it with updateModel(input: { inference })`, field);
+    if (m.taskId !== dataset.taskId) throw badInput(`${field}: ${name} is not of the objective dataset's task`, field);
+    const outputs = ((m.inference as { outputs?: Array<{ kind: string }> }).outputs ?? []).map((o) => o.kind);
+    if ((LABEL_FREE_KINDS as readonly string[]).includes(kind) && !outputs.some((k) => k === "SEMANTIC_LOGITS" || k === "PANOPTIC_SEMANTIC")) {
+      throw badInput(`${field}: ${name} outputs class ids only (${outputs.join(", ")}); ${kind} needs scores (SEMANTIC_LOGITS or PANOPTIC_SEMANTIC)`, field);
+    }
+    return m;
+  });
+  const task = await db.task.findUniqueOrThrow({ where: { id: dataset.taskId } });
+  if (kind === "SCORE" && dataset.format === "IMAGES") throw badInput(`SCORE needs labels; ${dataset.name} (${dataset.split}) is an IMAGES dataset`, "input.objective.datasetId");
+  if (kind === "SCORE" && task.kind !== "SEMANTIC") throw badInput(`SCORE is implemented for semantic tasks (mIoU); ${task.name} is ${task.kind}`, "input.objective.kind");
+  const classes = dataset.classes as unknown as DatasetClass[];
+  const numClasses = Math.max(...classes.map((c) => c.id)) + 1;
+  const limit = positiveInt(input.objective.limit ?? 200, "input.objective.limit");
+  const seed = input.objective.seed ?? 0;
+  if (!Number.isSafeInteger(seed) || seed < 0) throw badInput(`input.objective.seed must be a non-negative integer, got ${seed}`, "input.objective.seed");
+
+  let audit: MergeSearchSettings["audit"] = null;
+  if (input.audit) {
+    const a = await db.dataset.findUnique({ where: { id: input.audit.datasetId } });
+    if (!a) throw badInput(`input.audit.datasetId ${JSON.stringify(input.audit.datasetId)} does not exist`, "input.audit.datasetId");
+    if (a.format === "IMAGES") throw badInput(`the audit dataset needs labels; ${a.name} (${a.split}) is an IMAGES dataset`, "input.audit.datasetId");
+    if (a.taskId !== dataset.taskId) throw badInput(`the audit dataset ${a.name} is not of the objective dataset's task`, "input.audit.datasetId");
+    if (task.kind !== "SEMANTIC") throw badInput(`audit scores are implemented for semantic tasks (mIoU); ${task.name} is ${task.kind}`, "input.audit.datasetId");
+    const aClasses = a.classes as unknown as DatasetClass[];
+    if (Math.max(...aClasses.map((c) => c.id)) + 1 !== numClasses) throw badInput(`the audit dataset ${a.name} has ${Math.max(...aClasses.map((c) => c.id)) + 1} classes, the objective dataset ${numClasses}`, "input.audit.datasetId");
+    audit = { datasetId: a.id, limit: positiveInt(input.audit.limit ?? 200, "input.audit.limit") };
+  }
+
+  const anchorIds = input.anchorIds ?? ids;
+  anchorIds.forEach((id, i) => {
+    if (!ids.includes(id)) throw badInput(`input.anchorIds.${i} ${JSON.stringify(id)} is not in input.modelIds`, `input.anchorIds.${i}`);
+  });
+  const maxModels = positiveInt(input.maxModels ?? 3, "input.maxModels");
+  const methods = input.methods?.length ? input.methods : ["LAYERWISE"];
+  methods.forEach((m, i) => {
+    if (!(MERGE_METHOD_NAMES as readonly string[]).includes(m)) throw badInput(`input.methods.${i}: unknown method ${JSON.stringify(m)}`, `input.methods.${i}`);
+  });
+  const schedules = input.schedules?.length ? input.schedules.map((s, i) => withField(() => resolveSchedule(s), `input.schedules.${i}`)) : DEFAULT_SEARCH_SCHEDULES;
+  const weightGrids = input.weightGrids?.length ? input.weightGrids : null;
+  weightGrids?.forEach((g, i) => {
+    if (g.length === 0 || g.some((w) => !Number.isFinite(w) || w < 0) || g.every((w) => w === 0)) throw badInput(`input.weightGrids.${i} must be non-negative weights, not all 0`, `input.weightGrids.${i}`);
+  });
+  const maxCandidates = positiveInt(input.budget?.maxCandidates ?? 200, "input.budget.maxCandidates");
+  if (maxCandidates > MAX_CANDIDATES) throw badInput(`input.budget.maxCandidates must be at most ${MAX_CANDIDATES}`, "input.budget.maxCandidates");
+  const maxSeconds = input.budget?.maxSeconds ?? null;
+  if (maxSeconds !== null && !(maxSeconds > 0)) throw badInput("input.budget.maxSeconds must be positive", "input.budget.maxSeconds");
+  const strategy = (input.strategy ?? "GRID") as MergeSearchSettings["strategy"];
+  if (strategy !== "GRID" && strategy !== "EVOLUTION") throw badInput("input.strategy must be GRID or EVOLUTION", "input.strategy");
+  const keep = (input.keep ?? "NONE") as MergeSearchSettings["keep"];
+  if (!["BEST", "TOP_K", "NONE"].includes(keep)) throw badInput(`input.keep must be BEST, TOP_K or NONE`, "input.keep");
+  const topK = keep === "TOP_K" ? positiveInt(input.topK ?? 3, "input.topK") : keep === "BEST" ? 1 : 0;
+
+  const keyOf = await candidateKeys(catalog, merges, models);
+  const space = { poolIds: ids, anchorIds, maxModels, includeSingles: input.includeSingles ?? true, methods, schedules, weightGrids };
+  const keys = new Map<string, string>();
+  // Plans are async (stored structures); enumerateCandidates is not: key every recipe first.
+  for (const { recipe: r } of enumerateCandidates(space, Number.MAX_SAFE_INTEGER, (x) => JSON.stringify(x)).candidates) {
+    keys.set(JSON.stringify(r), await keyOf(toRecipe(r, input.baseModelId ?? null)));
+  }
+  const gridBudget = strategy === "EVOLUTION" ? Math.max(1, Math.floor(maxCandidates / 2)) : maxCandidates;
+  const plan: CandidatePlan<string, MergeSchedule> = enumerateCandidates(space, gridBudget, (r) => keys.get(JSON.stringify(r))!);
+  const draws = kind === "CONSISTENCY" ? Array.from({ length: Math.min(limit, dataset.imageCount ?? limit) }, (_, i) => perturbationDraw(BigInt(seed), i)) : null;
+  return {
+    strategy,
+    modelIds: ids,
+    anchorIds,
+    maxModels,
+    includeSingles: input.includeSingles ?? true,
+    methods,
+    baseModelId: input.baseModelId ?? null,
+    schedules,
+    weightGrids,
+    objective: { kind, datasetId: dataset.id, limit, seed: String(seed) },
+    audit,
+    budget: { maxCandidates, maxSeconds },
+    keep,
+    topK,
+    output: { namePrefix: input.output?.namePrefix?.trim() || null, tags: input.output?.tags ?? [] },
+    numClasses,
+    draws,
+    plan: plan.candidates.map((c) => ({ key: c.key, recipe: toRecipe(c.recipe, input.baseModelId ?? null) })),
+    evolutionBudget: strategy === "EVOLUTION" ? maxCandidates - plan.candidates.length : 0,
+    truncated: plan.truncated,
+  };
+}
+
+function toRecipe(r: SearchRecipe<string, MergeSchedule>, baseModelId: string | null): CandidateRecipe {
+  return { anchorId: r.anchorId, modelIds: r.contributorIds, method: r.method, schedule: r.schedule, weights: r.weights, baseModelId: r.method && r.method !== "LAYERWISE" ? baseModelId : null };
+}
+
+/**
+ * The key of a candidate recipe (candidateKey): a single model is its own tensors at weight 1; a
+ * merge, its plan's per-tensor inputs, planned from stored structures as mergePlan does.
+ */
+export async function candidateKeys(catalog: StructureCatalog, merges: MergeService, models: ReadonlyArray<{ id: string; structureId: string | null }>): Promise<(r: CandidateRecipe) => Promise<string>> {
+  const single = new Map<string, TensorMix[]>();
+  for (const m of models) {
+    const s = await catalog.planModel(m.structureId!);
+    single.set(m.id, s.tensors.map((t) => ({ name: t.name, parts: [{ modelId: m.id, weight: 1 }] })));
+  }
+  const structureOf = new Map(models.map((m) => [m.id, m.structureId!]));
+  return async (r) => {
+    if (r.modelIds.length === 0) return candidateKey(structureOf.get(r.anchorId)!, "", single.get(r.anchorId)!);
+    const { plan: p, inputs } = await merges.plan({ anchorId: r.anchorId, modelIds: r.modelIds, method: r.method, schedule: r.schedule, weights: r.weights, baseModelId: r.baseModelId });
+    const idOf = [inputs.anchor.id, ...inputs.contributors.map((c) => c.id)];
+    const mixes: TensorMix[] = p.tensors.map((t) => ({ name: t.tensor.name, parts: t.action === "copy" ? [{ modelId: r.anchorId, weight: 1 }] : t.inputs.map((x) => ({ modelId: idOf[x.model], weight: x.weight })) }));
+    const method = p.method === "LAYERWISE" ? "" : `${p.method} ${JSON.stringify(Object.entries(p.params).sort())} base=${r.baseModelId}`;
+    return candidateKey(structureOf.get(r.anchorId)!, method, mixes);
+  };
+}
+
+function positiveInt(v: number, field: string): number {
+  if (!Number.isInteger(v) || v < 1) throw badInput(`${field} must be a positive integer, got ${v}`, field);
+  return v;
+}
+
+function withField<T>(fn: () => T, field: string): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof Error && "code" in error) throw badInput(error.message, field);
+    throw error;
+  }
+}
