@@ -1,8 +1,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { execFileSync } from "node:child_process";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
+import { describeWithBrowser, ensureWebBuild, eventually, launch, SCREENSHOTS, shot, watchErrors } from "../support/browser";
 import { startTestServer, type TestServer } from "../support/testServer";
 import { upload } from "../support/http";
 import { waitForJob } from "../support/jobs";
@@ -11,61 +11,10 @@ import { writeSemanticSample } from "../../src/runtime/testing/evalFixtures";
 
 /*
  * The dashboard in a real browser (Debian's Chromium through playwright-core) against a real
- * server on a random port with generated models, evaluations and merges. It skips only when
- * Chromium is missing on a developer machine; in CI (CI set) a missing browser fails the test.
+ * server on a random port with generated models, evaluations and merges.
  */
-const CHROMIUM = process.env.LAYERMERGE_CHROMIUM ?? "/usr/bin/chromium";
-const ROOT = path.resolve(__dirname, "..", "..");
-const SCREENSHOTS = path.join(ROOT, "test-artifacts", "screenshots");
-const haveBrowser = fs.existsSync(CHROMIUM);
-if (!haveBrowser && !process.env.CI) {
-  console.warn(`dashboard e2e tests skipped: ${CHROMIUM} is missing (apt-get install -y chromium). They run, and fail without it, when CI is set.`);
-}
-const describeBrowser = haveBrowser || process.env.CI ? describe : describe.skip;
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : fs.statSync(full).mtimeMs);
-  }
-  return newest;
-}
-
-/** The built dashboard, rebuilt here when missing or older than its sources, so the test never checks stale pages. */
-function ensureWebBuild(): void {
-  const built = path.join(ROOT, "web", "dist", "index.html");
-  const fresh = fs.existsSync(built) && fs.existsSync(path.join(ROOT, "web", "dist", "graphiql.html")) && fs.statSync(built).mtimeMs >= newestMtime(path.join(ROOT, "web", "src"));
-  if (fresh) return;
-  const vite = path.join(path.dirname(require.resolve("vite/package.json")), "bin", "vite.js");
-  // Jest sets NODE_ENV=test, which would make Vite bundle React's development build (StrictMode's
-  // doubled effects and requests included): test what `npm run build:web` ships instead.
-  execFileSync(process.execPath, [vite, "build", "--config", path.join(ROOT, "web", "vite.config.mts")], { cwd: ROOT, stdio: "inherit", env: { ...process.env, NODE_ENV: "production" } });
-}
-
-async function launch(): Promise<BrowserContext> {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "lm-chromium-"));
-  return chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-    viewport: { width: 1280, height: 800 },
-    // Screenshots show where a progress bar is, not where its animation has got to.
-    reducedMotion: "reduce",
-  });
-}
-
-/** Fails the test on any uncaught page error or console error (a broken page, not a slow one). */
-function watchErrors(page: Page, expected?: RegExp): string[] {
-  const errors: string[] = [];
-  page.on("pageerror", (error) => errors.push(`pageerror: ${error.message}`));
-  page.on("console", (message) => {
-    if (message.type() === "error" && !(expected && expected.test(message.text()))) errors.push(`console: ${message.text()}`);
-  });
-  return errors;
-}
-
-const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+const describeBrowser = describeWithBrowser("dashboard e2e tests");
+const expect_ = eventually;
 
 /**
  * Makes the page's first job(id) answer say RUNNING at 0 % (the rest of it real), so the job
@@ -478,12 +427,3 @@ describeBrowser("dashboard with tokens required (LAYERMERGE_AUTH=all)", () => {
   });
 });
 
-/** Polls a condition the page reaches asynchronously (debounced filters, live queries). */
-async function expect_(condition: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
