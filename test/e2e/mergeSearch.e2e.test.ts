@@ -25,7 +25,7 @@ const CLASSES = [
 const CONTRACT = { inputName: "image", width: 4, height: 4, resize: { mode: "FIXED" }, channelOrder: "RGB", mean: [120, 120, 120], std: [60, 60, 60], outputs: [{ name: "logits", kind: "SEMANTIC_LOGITS" }] };
 const SEARCH = `query($id: ID!, $order: MergeSearchCandidateOrder) { mergeSearch(id: $id) {
   planned truncated spearman pickConfidence marginVsBestSingle pickIsSingle settings
-  best { key recipe } job { id status }
+  best { key recipe } job { id status } keptJobs { id }
   candidates(first: 500, orderBy: $order) { totalCount edges { node { key rank objective audit seconds isSingle recipe } } } } }`;
 
 interface Candidate { key: string; rank: number; objective: number; audit: number | null; seconds: number; isSingle: boolean; recipe: { anchorId: string; modelIds: string[] } }
@@ -90,13 +90,27 @@ describeBrowser("merge search pages in Chromium", () => {
     expect(await form.getByLabel(/^Audit dataset/).inputValue()).toBe("");
     await form.getByLabel(/^Audit dataset/).selectOption(labelled);
     await form.getByLabel("Budget (candidates)").fill("12");
+    await form.getByLabel("Keep").selectOption("BEST");
     await shot(page, "20-search-form");
+    // The page's first answer says the search is still running at 0 %, so its end can only reach
+    // the page through jobUpdated (the socket works here, so nothing polls).
+    const frames: string[] = [];
+    page.on("websocket", (ws) => ws.on("framereceived", ({ payload }) => frames.push(String(payload))));
+    let searchAnswers = 0;
+    await page.route("**/graphql", async (route) => {
+      if (!(route.request().postData() ?? "").includes("query Search(") || ++searchAnswers > 1) return route.continue();
+      const response = await route.fetch();
+      const body = await response.json();
+      Object.assign(body.data.mergeSearch.job, { status: "RUNNING", progress: 0, message: "pretend: still running", finishedAt: null });
+      return route.fulfill({ response, json: body });
+    });
     await form.getByRole("button", { name: "Start search over 3 models" }).click();
     await page.waitForURL(/\/searches\/[^/?]+/);
     const searchId = new URL(page.url()).pathname.split("/").pop()!;
 
     await page.locator('[data-testid="search-status"][data-status="SUCCEEDED"]').waitFor({ timeout: 90_000 });
     expect(await page.getByRole("progressbar").first().getAttribute("aria-valuenow")).toBe("100");
+    expect(frames.some((f) => /"jobUpdated":\{[^}]*"status":"SUCCEEDED"/.test(f))).toBe(true);
 
     // The API's own answer for this search.
     const byObjective = (await server.ok(SEARCH, { id: searchId, order: "OBJECTIVE" })).mergeSearch;
@@ -107,6 +121,7 @@ describeBrowser("merge search pages in Chromium", () => {
     expect(byObjective.settings.objective.datasetId).toBe(unlabelled);
     expect(byObjective.settings.audit.datasetId).toBe(labelled);
     expect(byObjective.settings.budget.maxCandidates).toBe(12);
+    expect(byObjective.settings.keep).toBe("BEST");
     const ranked: Candidate[] = byObjective.candidates.edges.map((e: any) => e.node);
     const audited: Candidate[] = byAudit.candidates.edges.map((e: any) => e.node);
     expect(ranked).toHaveLength(12);
@@ -145,6 +160,18 @@ describeBrowser("merge search pages in Chromium", () => {
     expect(pickText).toContain(signedText(byObjective.marginVsBestSingle));
     if (byObjective.pickIsSingle) expect(pickText).toContain(`Don't merge — keep ${names.get(byObjective.best.recipe.anchorId)}`);
     else expect(pickText).toMatch(/^Merge:/);
+
+    // The kept model (a merge pick is registered after the search; a single-model pick writes nothing).
+    if (byObjective.pickIsSingle) {
+      expect(byObjective.keptJobs).toEqual([]);
+      expect(await pick.getByTestId("kept-model").count()).toBe(0);
+    } else {
+      expect(byObjective.keptJobs).toHaveLength(1);
+      const kept = await waitForJob(server, byObjective.keptJobs[0].id);
+      expect(kept.status).toBe("SUCCEEDED");
+      await eventually(async () => (await pick.getByTestId("kept-model").count()) === 1, "the kept model's link", 30_000);
+      expect(await pick.getByTestId("kept-model").getAttribute("href")).toBe(`/models/${kept.model.id}`);
+    }
 
     // One scatter point per candidate, at the API's objective and audit, with the API's ρ.
     const scatter = page.getByTestId("objective-audit-scatter");

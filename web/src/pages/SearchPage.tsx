@@ -87,7 +87,7 @@ function Pick({ search, names }: { search: SearchView; names: Names }) {
           {search.keptJobs.map((j, i) => (
             <span key={j.id}>
               {i ? ", " : ""}
-              {j.model ? <Link to={`/models/${j.model.id}`}>{j.model.name}@{j.model.version}</Link> : <Link to={href("/jobs", { job: j.id })}>merge job {j.id.slice(0, 8)} ({j.status.toLowerCase()})</Link>}
+              {j.model ? <Link to={`/models/${j.model.id}`} data-testid="kept-model">{j.model.name}@{j.model.version}</Link> : <Link to={href("/jobs", { job: j.id })}>merge job {j.id.slice(0, 8)} ({j.status.toLowerCase()})</Link>}
             </span>
           ))}
         </p>
@@ -138,8 +138,11 @@ export function SearchPage({ id }: { id: string }) {
     result.refetch();
     setRefresh((r) => r + 1);
   }, [result.refetch]);
-  const { updates, failed } = useJobUpdates(live && queriedJob ? [queriedJob.id] : [], onEnd);
-  useEffect(() => setPollFallback(failed && live), [failed, live]);
+  // The merges that keep registers run after the search: followed too, so their models appear.
+  const liveKept = search?.keptJobs.filter((j) => isLive(j.status)).map((j) => j.id) ?? [];
+  const { updates, failed } = useJobUpdates([...(live && queriedJob ? [queriedJob.id] : []), ...liveKept], onEnd);
+  const following = live || liveKept.length > 0;
+  useEffect(() => setPollFallback(failed && following), [failed, following]);
   // Scored rows appear while the search runs; the end itself comes through onEnd.
   useEffect(() => {
     if (!live) return;
