@@ -196,6 +196,11 @@ describeBrowser("merge search pages in Chromium", () => {
     await list.locator("tbody tr a").first().click();
     await page.waitForURL(new RegExp(`/searches/${searchId}`));
     await page.getByTestId("search-pick").waitFor();
+
+    // The Jobs page links the search's job to its page.
+    await page.goto(`${server.origin}/jobs?kind=MERGE_SEARCH`);
+    await page.getByTestId("jobs-table").waitFor();
+    expect(await page.getByTestId("jobs-table").locator(`a[href="/searches/${searchId}"]`).count()).toBe(1);
     await page.close();
     expect(errors).toEqual([]);
   }, 180_000);
