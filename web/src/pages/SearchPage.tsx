@@ -46,9 +46,9 @@ function builderHref(recipe: Recipe): string {
   return href("/merge", { anchor: recipe.anchorId, with: recipe.modelIds, method: recipe.method === "LAYERWISE" ? null : recipe.method, schedule: s?.kind === "LINEAR" || s?.groups?.length ? null : s?.kind, cutoff: s?.cutoff, knots: s?.knots?.join(","), ...weights });
 }
 
-function Pick({ search, names }: { search: SearchView; names: Names }) {
+function Pick({ search, names, ended }: { search: SearchView; names: Names; ended: boolean }) {
   const { best, bestSingle } = search;
-  if (!best) return <p className="muted">The pick appears when the search ends.</p>;
+  if (!best) return <p className="muted">{ended ? "No pick: the search ended without one." : "The pick appears when the search ends."}</p>;
   const single = search.pickIsSingle === true;
   const objective = search.settings.objective.kind;
   return (
@@ -154,7 +154,7 @@ export function SearchPage({ id }: { id: string }) {
   if (result.error && !search) return <ErrorMessage error={result.error} retry={result.refetch} />;
   if (!result.data) return <Loading what="the search" />;
   if (!search) return <p className="state error">No merge search with id {id}.</p>;
-  const job = queriedJob ? withUpdate(queriedJob, queriedJob ? updates[queriedJob.id] : undefined) : null;
+  const job = queriedJob ? withUpdate(queriedJob, updates[queriedJob.id]) : null;
   return (
     <section>
       <div className="page-head">
@@ -180,7 +180,7 @@ export function SearchPage({ id }: { id: string }) {
         </div>
         <div className="card">
           <h2>Pick</h2>
-          <Pick search={search} names={names} />
+          <Pick search={search} names={names} ended={!job || !isLive(job.status)} />
           {search.settings.audit ? (
             <>
               <h2>Objective vs audit</h2>

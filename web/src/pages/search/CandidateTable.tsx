@@ -92,7 +92,7 @@ export function CandidateTable({ searchId, names, pickKey, hasAudit, refresh }: 
               Previous
             </button>
             <span>
-              {first}–{first + connection.edges.length - 1} of {connection.totalCount}
+              {after && !cursors.length ? `${connection.edges.length} from a shared link` : `${first}–${first + connection.edges.length - 1}`} of {connection.totalCount}
             </span>
             <button type="button" disabled={!connection.pageInfo.hasNextPage} onClick={() => { setCursors([...cursors, after ?? ""]); setParams({ after: connection.pageInfo.endCursor }); }}>
               Next
