@@ -225,6 +225,7 @@ describeBrowser("merge search pages in Chromium", () => {
     // Without an audit there is nothing to plot.
     expect(await page.getByTestId("objective-audit-scatter").count()).toBe(0);
     expect(await rows(page).count()).toBe(3);
+    expect(await page.getByTestId("search-candidates").locator("thead th").allTextContents()).toEqual(["Rank", "Recipe", "Objective", "Time"]);
     await shot(page, "23-search-keep-single");
     await page.close();
     expect(errors).toEqual([]);

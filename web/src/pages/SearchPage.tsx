@@ -112,7 +112,7 @@ function Settings({ search, names }: { search: SearchView; names: Names }) {
       <dt>Anchors</dt>
       <dd>{s.anchorIds.length === s.modelIds.length ? "every pool model" : list(s.anchorIds)}</dd>
       <dt>Candidates</dt>
-      <dd>{s.strategy.toLowerCase()}, up to {s.maxModels} models each{s.includeSingles ? ", singles included" : ""}; methods {s.methods.map((m) => m.toLowerCase()).join(", ")}</dd>
+      <dd>{s.strategy.toLowerCase()}, up to {s.maxModels} model{s.maxModels === 1 ? "" : "s"} each{s.includeSingles ? ", singles included" : ""}; methods {s.methods.map((m) => m.toLowerCase()).join(", ")}</dd>
       <dt>Objective</dt>
       <dd>{s.objective.kind} on {dataset(s.objective.datasetId)}, first {count(s.objective.limit)} images, seed {s.objective.seed}</dd>
       <dt>Audit</dt>

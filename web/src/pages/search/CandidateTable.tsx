@@ -70,7 +70,7 @@ export function CandidateTable({ searchId, names, pickKey, hasAudit, refresh }: 
                   <th scope="col" className="num">Rank</th>
                   <th scope="col">Recipe</th>
                   <th scope="col" className="num">Objective</th>
-                  <th scope="col" className="num">Audit</th>
+                  {hasAudit ? <th scope="col" className="num">Audit</th> : null}
                   <th scope="col" className="num">Time</th>
                 </tr>
               </thead>
@@ -80,7 +80,7 @@ export function CandidateTable({ searchId, names, pickKey, hasAudit, refresh }: 
                     <td className="num">{c.rank}</td>
                     <td>{describeRecipe(c.recipe, names)}{c.key === pickKey ? <strong className="muted"> — the pick</strong> : null}</td>
                     <td className="num">{objectiveText(c.objective)}</td>
-                    <td className="num">{percent(c.audit, 2)}</td>
+                    {hasAudit ? <td className="num">{percent(c.audit, 2)}</td> : null}
                     <td className="num">{c.seconds.toFixed(2)} s</td>
                   </tr>
                 ))}
