@@ -196,6 +196,10 @@ describeBrowser("merge search pages in Chromium", () => {
     await list.locator("tbody tr a").first().click();
     await page.waitForURL(new RegExp(`/searches/${searchId}`));
     await page.getByTestId("search-pick").waitFor();
+    // A link of the form /searches?search=<id> opens the same page.
+    await page.goto(`${server.origin}/searches?search=${searchId}`);
+    await page.waitForURL(new RegExp(`/searches/${searchId}$`));
+    await page.getByTestId("search-pick").waitFor();
 
     // The Jobs page links the search's job to its page.
     await page.goto(`${server.origin}/jobs?kind=MERGE_SEARCH`);

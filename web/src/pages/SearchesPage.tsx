@@ -6,6 +6,7 @@ import { ProgressBar } from "../components/ProgressBar";
 import { Empty, ErrorMessage, Loading } from "../components/States";
 import { count, date, percent } from "../format";
 import { Link, useQueryParams } from "../router";
+import { SearchPage } from "./SearchPage";
 import { objectiveText, type SearchSettings } from "./search/searchModel";
 
 const PAGE = 25;
@@ -27,19 +28,25 @@ export function SearchesPage() {
   const [params, setParams] = useQueryParams();
   const [cursors, setCursors] = useState<string[]>([]);
   const after = params.get("after") || null;
+  const legacy = params.get("search");
   const [pollFast, setPollFast] = useState(false);
   const result = useQuery<{ mergeSearches: { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: Array<{ node: SearchRow }> } }>(
     `query Searches($first: Int, $after: String) { mergeSearches(first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node {
       id createdAt planned truncated settings pickIsSingle pickConfidence best { objective audit } job { id kind status progress message error errorCode createdAt startedAt finishedAt worker model { id name version } evaluation { id model { id name } dataset { name } } }
     } } } }`,
     { first: PAGE, after },
-    { pollMs: pollFast ? POLL_MS : 5000, keepPrevious: true },
+    { pollMs: pollFast ? POLL_MS : 5000, keepPrevious: true, skip: Boolean(legacy) },
   );
+  // Links of the form /searches?search=<id> show that search's page, and the URL becomes its own.
+  useEffect(() => {
+    if (legacy) window.history.replaceState(null, "", `/searches/${encodeURIComponent(legacy)}`);
+  }, [legacy]);
   const rows = result.data?.mergeSearches.edges.map((e) => e.node);
   const liveIds = rows?.flatMap((r) => (r.job && isLive(r.job.status) ? [r.job.id] : [])) ?? [];
   const { updates, failed } = useJobUpdates(liveIds, result.refetch);
   useEffect(() => setPollFast(failed && liveIds.length > 0), [failed, liveIds.length]);
   const connection = result.data?.mergeSearches;
+  if (legacy) return <SearchPage id={legacy} />;
   return (
     <section>
       <div className="page-head">
