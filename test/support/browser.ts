@@ -12,11 +12,19 @@ import { chromium, type BrowserContext, type Page } from "playwright-core";
 export const CHROMIUM = process.env.LAYERMERGE_CHROMIUM ?? "/usr/bin/chromium";
 export const ROOT = path.resolve(__dirname, "..", "..");
 export const SCREENSHOTS = path.join(ROOT, "test-artifacts", "screenshots");
-const haveBrowser = fs.existsSync(CHROMIUM);
+export const haveBrowser = fs.existsSync(CHROMIUM);
 if (!haveBrowser && !process.env.CI) {
   console.warn(`dashboard e2e tests skipped: ${CHROMIUM} is missing (apt-get install -y chromium). They run, and fail without it, when CI is set.`);
 }
 export const describeBrowser = haveBrowser || process.env.CI ? describe : describe.skip;
+
+/** `describe` when the browser is there (or CI demands it), `describe.skip` with a warning otherwise. */
+export function describeWithBrowser(suite: string): jest.Describe {
+  if (!haveBrowser && !process.env.CI) {
+    console.warn(`${suite} skipped: ${CHROMIUM} is missing (apt-get install -y chromium). They run, and fail without it, when CI is set.`);
+  }
+  return haveBrowser || process.env.CI ? describe : describe.skip;
+}
 
 function newestMtime(dir: string): number {
   let newest = 0;
@@ -60,8 +68,10 @@ export function watchErrors(page: Page, expected?: RegExp): string[] {
   return errors;
 }
 
-/** Polls a condition the page reaches asynchronously (debounced filters, live queries). */
-export async function expect_(condition: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+export const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+
+/** Waits until `condition` holds (debounced filters, live queries), failing with `what` after `timeoutMs`. */
+export async function eventually(condition: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     if (await condition()) return;
@@ -69,3 +79,6 @@ export async function expect_(condition: () => Promise<boolean>, what: string, t
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** The same wait under the name the dashboard suites use. */
+export const expect_ = eventually;

@@ -10,12 +10,13 @@ import { MergeBuilderPage } from "./pages/MergeBuilderPage";
 import { LeaderboardPage } from "./pages/LeaderboardPage";
 import { JobsPage } from "./pages/JobsPage";
 import { SearchesPage } from "./pages/SearchesPage";
+import { SearchPage } from "./pages/SearchPage";
 
 const NAV = [
   { to: "/models", label: "Models", match: (p: string) => p === "/" || p.startsWith("/models") },
   { to: "/merge", label: "Merge builder", match: (p: string) => p.startsWith("/merge") },
+  { to: "/searches", label: "Merge searches", match: (p: string) => p.startsWith("/searches") },
   { to: "/leaderboard", label: "Leaderboard", match: (p: string) => p.startsWith("/leaderboard") },
-  { to: "/searches", label: "Searches", match: (p: string) => p.startsWith("/searches") },
   { to: "/jobs", label: "Jobs", match: (p: string) => p.startsWith("/jobs") },
 ];
 
@@ -23,9 +24,11 @@ function Page({ path }: { path: string }) {
   const model = /^\/models\/([^/]+)\/?$/.exec(path);
   if (model) return <ModelPage id={decodeURIComponent(model[1])} />;
   if (path === "/" || path === "/models" || path === "/models/") return <ModelsPage />;
+  const search = /^\/searches\/([^/]+)\/?$/.exec(path);
+  if (search) return <SearchPage id={decodeURIComponent(search[1])} />;
+  if (path === "/searches" || path === "/searches/") return <SearchesPage />;
   if (path.startsWith("/merge")) return <MergeBuilderPage />;
   if (path.startsWith("/leaderboard")) return <LeaderboardPage />;
-  if (path.startsWith("/searches")) return <SearchesPage />;
   if (path.startsWith("/jobs")) return <JobsPage />;
   return (
     <section>

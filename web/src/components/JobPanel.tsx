@@ -9,7 +9,7 @@ import { ProgressBar } from "./ProgressBar";
 import { ErrorMessage, GuardedButton, Loading } from "./States";
 
 export const JOB_FIELDS = `id kind status progress message error errorCode createdAt startedAt finishedAt worker
-  model { id name version } evaluation { id model { id name } dataset { name } }`;
+  model { id name version } evaluation { id model { id name } dataset { name } } mergeSearch { id }`;
 export interface JobView {
   id: string;
   kind: string;
@@ -24,6 +24,8 @@ export interface JobView {
   worker: string | null;
   model: { id: string; name: string; version: string } | null;
   evaluation: { id: string; model: { id: string; name: string }; dataset: { name: string } } | null;
+  /** A MERGE_SEARCH job's search (its page holds the result). */
+  mergeSearch?: { id: string } | null;
 }
 
 export const isLive = (status: string) => status === "QUEUED" || status === "RUNNING";
@@ -101,6 +103,11 @@ export function JobPanel({ id }: { id: string }) {
       {job.status === "SUCCEEDED" && job.evaluation ? (
         <p className="state success">
           Done: <Link to={`/models/${job.evaluation.model.id}?tab=evaluations&evaluation=${job.evaluation.id}`}>evaluation of {job.evaluation.model.name} on {job.evaluation.dataset.name}</Link>
+        </p>
+      ) : null}
+      {job.mergeSearch ? (
+        <p className={job.status === "SUCCEEDED" ? "state success" : undefined}>
+          <Link to={`/searches/${job.mergeSearch.id}`}>{job.status === "SUCCEEDED" ? "Done: the ranked candidates and the pick" : "The search's page (candidates as they are scored)"}</Link>
         </p>
       ) : null}
       {job.status === "FAILED" ? (

@@ -19,6 +19,7 @@ function Result({ job }: { job: JobView }) {
   if (job.model) return <Link to={`/models/${job.model.id}`}>{job.model.name}@{job.model.version}</Link>;
   if (job.evaluation) return <Link to={`/models/${job.evaluation.model.id}?tab=evaluations&evaluation=${job.evaluation.id}`}>{job.evaluation.model.name} on {job.evaluation.dataset.name}</Link>;
   if (job.error) return <span className="error-text">{job.error}</span>;
+  if (job.mergeSearch) return <Link to={`/searches/${job.mergeSearch.id}`}>merge search {job.mergeSearch.id.slice(0, 8)}{job.message ? <span className="muted"> — {job.message}</span> : null}</Link>;
   return <span className="muted">{job.message ?? "—"}</span>;
 }
 
@@ -64,6 +65,7 @@ export function JobsPage() {
             <option value="">any</option>
             <option value="MERGE">merge</option>
             <option value="EVALUATE">evaluate</option>
+            <option value="MERGE_SEARCH">merge search</option>
           </select>
         </label>
       </form>

@@ -9,6 +9,7 @@ import { bytes, count, percent, weight } from "../format";
 import { Link, useQueryParams } from "../router";
 import { useDebounced } from "../useDebounced";
 import { buildMergeInput, PARAM_FIELDS, type BuilderState } from "./merge/buildMergeInput";
+import { SearchForm } from "./merge/SearchForm";
 import { CANDIDATES, type CandidatesData, GroupOverlap } from "./model/CandidatesTab";
 
 interface MethodInfo {
@@ -254,6 +255,7 @@ export function MergeBuilderPage() {
               </label>
             </div>
           </div>
+          {state.contributors.length ? <SearchForm anchor={state.anchor} contributors={state.contributors} /> : null}
         </div>
         <div>
           <div className="card sticky">
