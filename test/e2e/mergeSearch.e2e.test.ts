@@ -224,7 +224,8 @@ describeBrowser("merge search pages in Chromium", () => {
     await page.goto(`${server.origin}/searches/${startMergeSearch.mergeSearch.id}`);
     const pick = page.getByTestId("search-pick");
     await pick.waitFor();
-    expect(await pick.textContent()).toContain(`Don't merge — keep ${names.get(keep)}`);
+    // Model names arrive in a second request: the pick shows the id until then.
+    await eventually(async () => ((await pick.textContent()) ?? "").includes(`Don't merge — keep ${names.get(keep)}`), `the pick says to keep ${names.get(keep)}`);
     expect(await pick.getByRole("link", { name: names.get(keep)! }).first().getAttribute("href")).toBe(`/models/${keep}`);
     // Without an audit there is nothing to plot.
     expect(await page.getByTestId("objective-audit-scatter").count()).toBe(0);
