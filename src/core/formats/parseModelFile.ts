@@ -38,6 +38,23 @@ export interface ParseModelFileOptions {
  * name the problem; an unknown format says what was expected.
  */
 export function parseModelFile(file: string, options: ParseModelFileOptions = {}): ParsedModel {
+  return refuseNulCharacters(parseDetected(file, options));
+}
+
+/**
+ * Every format allows any character in a tensor name or metadata string, U+0000 included; the
+ * registry stores them as text, which PostgreSQL cannot hold with a NUL in it. Such a file is
+ * refused the same way on every database, naming where the character is.
+ */
+function refuseNulCharacters(parsed: ParsedModel): ParsedModel {
+  for (const t of parsed.tensors) {
+    if (t.name.includes("\u0000")) throw badInput(`tensor name ${JSON.stringify(t.name)} contains a NUL character (U+0000), which the registry cannot store`, "artifact");
+  }
+  if (JSON.stringify(parsed.metadata ?? null).includes("\\u0000")) throw badInput("the file's metadata contains a NUL character (U+0000), which the registry cannot store", "artifact");
+  return parsed;
+}
+
+function parseDetected(file: string, options: ParseModelFileOptions): ParsedModel {
   // A small read-ahead window: parsing touches headers spread across the file, not the data.
   const source = new FileByteSource(file, 4 * 1024);
   try {
