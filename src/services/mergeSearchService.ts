@@ -283,7 +283,7 @@ export class MergeSearchService {
         continue;
       }
       const name = settings.output.namePrefix ? `${settings.output.namePrefix}-${i + 1}` : null;
-      const job = await this.merges.start({ anchorId: r.anchorId, modelIds: r.modelIds, method: r.method, schedule: r.schedule, weights: r.weights, baseModelId: r.baseModelId, output: { name, tags: settings.output.tags }, searchId, evaluateOn: this.keptEvaluations(settings) });
+      const job = await this.merges.start({ anchorId: r.anchorId, modelIds: r.modelIds, method: r.method, schedule: r.schedule, weights: r.weights, params: r.params ?? null, baseModelId: r.baseModelId, output: { name, tags: settings.output.tags }, searchId, evaluateOn: this.keptEvaluations(settings) });
       jobIds.push(job.id);
     }
     return { jobIds, note: notes.join("; ") || `${jobIds.length} merge(s) queued` };
@@ -319,7 +319,7 @@ export class MergeSearchService {
           anchor: anchor.ref,
           contributors: r.modelIds.map((id) => pool.get(id)!.ref),
           base: r.baseModelId ? pool.get(r.baseModelId)!.ref : null,
-          recipe: { method: r.method!, schedule: r.schedule!, weights: r.weights, params: {} },
+          recipe: { method: r.method!, schedule: r.schedule!, weights: r.weights, params: r.params ?? {} },
           outFile,
           metadata: {},
         };

@@ -14,3 +14,4 @@ export { candidateKey, type TensorMix } from "./candidateKey";
 export { combinations, enumerateCandidates, type CandidatePlan, type EnumeratedCandidate, type SearchRecipe, type SearchSpace } from "./enumerateCandidates";
 export { CMA_SIGMA0, CmaEs, clipUnit, cmaPopulationSize } from "./cmaEs";
 export { symmetricEigen } from "./symmetricEigen";
+export { expandParamGrids, MAX_PARAM_GRID_POINTS, type ParamGrid, type ParamGridInput } from "./paramGrids";
