@@ -57,6 +57,8 @@ export interface MergeSearchSettings {
   topK: number;
   output: { namePrefix: string | null; tags: string[] };
   numClasses: number;
+  /** The task's primary metric, which SCORE and the audit compute (absent in searches planned before PQ: MIOU). */
+  metric: "MIOU" | "PQ";
   /** CONSISTENCY: each image's jitter (docs/CONVENTIONS.md, Merge search). */
   draws: PerturbationDraw[] | null;
   plan: Array<{ key: string; recipe: CandidateRecipe }>;
@@ -101,7 +103,19 @@ export async function planMergeSearch(db: Db, catalog: StructureCatalog, merges:
   });
   const task = await db.task.findUniqueOrThrow({ where: { id: dataset.taskId } });
   if (kind === "SCORE" && dataset.format === "IMAGES") throw badInput(`SCORE needs labels; ${dataset.name} (${dataset.split}) is an IMAGES dataset`, "input.objective.datasetId");
-  if (kind === "SCORE" && task.kind !== "SEMANTIC") throw badInput(`SCORE is implemented for semantic tasks (mIoU); ${task.name} is ${task.kind}`, "input.objective.kind");
+  if (kind === "SCORE" && task.kind !== "SEMANTIC" && task.kind !== "PANOPTIC") throw badInput(`SCORE is implemented for semantic (mIoU) and panoptic (PQ) tasks; ${task.name} is ${task.kind}`, "input.objective.kind");
+  // Evaluation scores a panoptic task by PQ; SCORE and the audit compute what it computes.
+  const metric: MergeSearchSettings["metric"] = task.kind === "PANOPTIC" ? "PQ" : "MIOU";
+  if (metric === "PQ" && kind === "SCORE" && dataset.format !== "COCO_PANOPTIC") throw badInput(`SCORE on a panoptic task is PQ, which needs COCO_PANOPTIC ground truth; ${dataset.name} is ${dataset.format}`, "input.objective.datasetId");
+  const scored = kind === "SCORE" || !!input.audit;
+  if (metric === "PQ" && scored) {
+    models.forEach((m, i) => {
+      const outputs = ((m.inference as { outputs?: Array<{ kind: string }> }).outputs ?? []).map((o) => o.kind);
+      if (!["PANOPTIC_SEMANTIC", "PANOPTIC_CENTER", "PANOPTIC_OFFSET"].every((k) => outputs.includes(k))) {
+        throw badInput(`input.modelIds.${i}: ${m.name}@${m.version} has no Panoptic-DeepLab heads (${outputs.join(", ")}); PQ in a search reads PANOPTIC_SEMANTIC, PANOPTIC_CENTER and PANOPTIC_OFFSET`, `input.modelIds.${i}`);
+      }
+    });
+  }
   const classes = dataset.classes as unknown as DatasetClass[];
   const numClasses = Math.max(...classes.map((c) => c.id)) + 1;
   const limit = positiveInt(input.objective.limit ?? 200, "input.objective.limit");
@@ -114,7 +128,8 @@ export async function planMergeSearch(db: Db, catalog: StructureCatalog, merges:
     if (!a) throw badInput(`input.audit.datasetId ${JSON.stringify(input.audit.datasetId)} does not exist`, "input.audit.datasetId");
     if (a.format === "IMAGES") throw badInput(`the audit dataset needs labels; ${a.name} (${a.split}) is an IMAGES dataset`, "input.audit.datasetId");
     if (a.taskId !== dataset.taskId) throw badInput(`the audit dataset ${a.name} is not of the objective dataset's task`, "input.audit.datasetId");
-    if (task.kind !== "SEMANTIC") throw badInput(`audit scores are implemented for semantic tasks (mIoU); ${task.name} is ${task.kind}`, "input.audit.datasetId");
+    if (task.kind !== "SEMANTIC" && task.kind !== "PANOPTIC") throw badInput(`audit scores are implemented for semantic (mIoU) and panoptic (PQ) tasks; ${task.name} is ${task.kind}`, "input.audit.datasetId");
+    if (metric === "PQ" && a.format !== "COCO_PANOPTIC") throw badInput(`the audit dataset ${a.name} is ${a.format}; PQ needs COCO_PANOPTIC ground truth`, "input.audit.datasetId");
     const aClasses = a.classes as unknown as DatasetClass[];
     if (Math.max(...aClasses.map((c) => c.id)) + 1 !== numClasses) throw badInput(`the audit dataset ${a.name} has ${Math.max(...aClasses.map((c) => c.id)) + 1} classes, the objective dataset ${numClasses}`, "input.audit.datasetId");
     audit = { datasetId: a.id, limit: positiveInt(input.audit.limit ?? 200, "input.audit.limit") };
@@ -178,6 +193,7 @@ export async function planMergeSearch(db: Db, catalog: StructureCatalog, merges:
     topK,
     output: { namePrefix: input.output?.namePrefix?.trim() || null, tags: input.output?.tags ?? [] },
     numClasses,
+    metric,
     draws,
     plan: plan.candidates.map((c) => ({ key: c.key, recipe: toRecipe(c.recipe, baseModelId) })),
     evolutionBudget: strategy === "EVOLUTION" ? maxCandidates - plan.candidates.length : 0,

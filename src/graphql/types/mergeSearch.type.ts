@@ -9,7 +9,7 @@ export const MergeSearchObjectiveKind = Object.fromEntries(OBJECTIVE_KINDS.map((
 registerEnumType(MergeSearchObjectiveKind, {
   name: "MergeSearchObjectiveKind",
   description:
-    "How candidates are ranked (higher is better; docs/CONVENTIONS.md, Merge search). SCORE: the task's primary metric on a labelled dataset. INFO_MAX: H(p̄) − mean H(p) over every pixel (SHOT). ENTROPY: −mean H(p). CONSISTENCY: mIoU of the prediction against the prediction on a flipped, colour-jittered copy. ENSEMBLE_AGREEMENT: mIoU against the pool's ensemble pseudo-labels.",
+    "How candidates are ranked (higher is better; docs/CONVENTIONS.md, Merge search). SCORE: the task's primary metric on a labelled dataset (mIoU; PQ on a panoptic task, as evaluation computes it). INFO_MAX: H(p̄) − mean H(p) over every pixel (SHOT). ENTROPY: −mean H(p). CONSISTENCY: mIoU of the prediction against the prediction on a flipped, colour-jittered copy. ENSEMBLE_AGREEMENT: mIoU against the pool's ensemble pseudo-labels.",
 });
 export const MergeSearchKeep = { BEST: "BEST", TOP_K: "TOP_K", NONE: "NONE" } as const;
 registerEnumType(MergeSearchKeep, { name: "MergeSearchKeep", description: "What the search registers when it ends: the pick, the topK best, or nothing. A single-model pick is never written." });
