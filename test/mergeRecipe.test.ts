@@ -74,6 +74,40 @@ describe.each(databaseKinds)("merge recipes as mergekit configs through GraphQL 
     }
   });
 
+  test("SLERP and MODEL_STOCK are written as mergekit's slerp and model_stock and round-trip to the same merge", async () => {
+    const slerp = await merge({ anchorId: ids.a1, modelIds: [ids.a2], method: "SLERP", schedule: { kind: "LINEAR" } });
+    // L = 4, N = 2, LINEAR: w_a = 1/2 + t/2 at t = l/3, so the contributor's t = (1 − l/3)/2.
+    const t = [0, 1, 2, 3].map((l) => (1 - l / 3) / 2);
+    const config = parse(slerp.recipeYaml);
+    expect({ method: config.merge_method, base: config.base_model, models: config.models }).toEqual({ method: "slerp", base: "a1@1", models: [{ model: "a1@1" }, { model: "a2@1" }] });
+    expect(config.parameters.t).toHaveLength(4);
+    config.parameters.t.forEach((v: number, l: number) => expect(v).toBeCloseTo(t[l], 14));
+    const slerpAgain = await fromRecipe(slerp.recipeYaml);
+    expect({ merge: slerpAgain.merge?.id, hash: slerpAgain.merge?.recipeHash }).toEqual({ merge: slerp.id, hash: slerp.recipeHash });
+    // A plain slerp config with the same t list is the same recipe read as CUSTOM knots s = 1 − 2t,
+    // so it is a new merge with that schedule.
+    const plain = await fromRecipe(`merge_method: slerp\nbase_model: a2@1\nmodels: [{ model: a2@1 }, { model: a3@1 }]\nparameters: { t: [0.5, 0.25, 0] }\n`);
+    expect(plain.job.status).toBe("SUCCEEDED");
+    expect(plain.merge).toMatchObject({ method: "SLERP", schedule: { kind: "CUSTOM", knots: [0, 0.5, 1] } });
+
+    const stock = await merge({ anchorId: ids.a2, modelIds: [ids.a1, ids.a3], method: "MODEL_STOCK", baseModelId: ids.base });
+    expect(stock.recipeYaml).toBe(`merge_method: model_stock
+base_model: base@1
+models:
+  - model: a2@1
+  - model: a1@1
+  - model: a3@1
+layermerge:
+  anchor: a2@1
+  schedule:
+    kind: UNIFORM
+  layers: 4
+  layer_order: GRAPH
+`);
+    const stockAgain = await fromRecipe(stock.recipeYaml);
+    expect({ merge: stockAgain.merge?.id, hash: stockAgain.merge?.recipeHash }).toEqual({ merge: stock.id, hash: stock.recipeHash });
+  });
+
   test("models are resolved by modelRefs (id or name@version), by their own text as name@version or an id", async () => {
     const m = await merge({ anchorId: ids.a1, modelIds: [ids.a2], schedule: { kind: "COSINE" } });
     const keyed = m.recipeYaml.replaceAll("a1@1", "the-anchor").replaceAll("a2@1", "helper");

@@ -246,7 +246,8 @@ function checkOptions(options: EvaluateModelOptions): number {
   return Math.max(...dataset.classes.map((c) => c.id)) + 1;
 }
 
-function definedOnly(p: NonNullable<RuntimeContract["postprocess"]>): Partial<PanopticPostprocessOptions> {
+/** A contract's post-processing settings without its unset ones (so resolvePanopticPostprocess fills defaults). */
+export function definedOnly(p: NonNullable<RuntimeContract["postprocess"]>): Partial<PanopticPostprocessOptions> {
   return Object.fromEntries(Object.entries(p).filter(([, v]) => v !== null && v !== undefined)) as Partial<PanopticPostprocessOptions>;
 }
 

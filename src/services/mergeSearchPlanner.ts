@@ -1,7 +1,7 @@
 import type { Db } from "../persistence/database";
 import { badInput } from "../core/errors";
-import { MERGE_METHOD_NAMES, resolveSchedule, type MergeSchedule } from "../core/merge";
-import { candidateKey, enumerateCandidates, LABEL_FREE_KINDS, perturbationDraw, resolveObjectiveKind, type CandidatePlan, type ObjectiveKind, type PerturbationDraw, type SearchRecipe, type TensorMix } from "../core/search";
+import { MERGE_METHOD_NAMES, MERGE_METHODS, resolveSchedule, type MergeMethodName, type MergeSchedule } from "../core/merge";
+import { candidateKey, enumerateCandidates, expandParamGrids, type ParamGridInput, LABEL_FREE_KINDS, perturbationDraw, resolveObjectiveKind, type CandidatePlan, type ObjectiveKind, type PerturbationDraw, type SearchRecipe, type TensorMix } from "../core/search";
 import type { MergeService } from "./mergeService";
 import type { StructureCatalog } from "./structureCatalog";
 import type { DatasetClass } from "./datasetService";
@@ -15,6 +15,7 @@ export interface MergeSearchInput {
   baseModelId?: string | null;
   schedules?: Array<{ kind?: string | null; cutoff?: number | null; knots?: number[] | null }> | null;
   weightGrids?: number[][] | null;
+  paramGrids?: ParamGridInput[] | null;
   objective: { kind: string; datasetId: string; limit?: number | null; seed?: number | null };
   audit?: { datasetId: string; limit?: number | null } | null;
   budget?: { maxCandidates?: number | null; maxSeconds?: number | null } | null;
@@ -31,6 +32,8 @@ export interface CandidateRecipe {
   method: string | null;
   schedule: MergeSchedule | null;
   weights: number[] | null;
+  /** The method's parameters from input.paramGrids; null: its defaults. */
+  params: Record<string, number> | null;
   baseModelId: string | null;
 }
 
@@ -46,6 +49,7 @@ export interface MergeSearchSettings {
   baseModelId: string | null;
   schedules: MergeSchedule[];
   weightGrids: number[][] | null;
+  paramGrids: ParamGridInput[] | null;
   objective: { kind: ObjectiveKind; datasetId: string; limit: number; seed: string };
   audit: { datasetId: string; limit: number } | null;
   budget: { maxCandidates: number; maxSeconds: number | null };
@@ -53,6 +57,8 @@ export interface MergeSearchSettings {
   topK: number;
   output: { namePrefix: string | null; tags: string[] };
   numClasses: number;
+  /** The task's primary metric, which SCORE and the audit compute (absent in searches planned before PQ: MIOU). */
+  metric: "MIOU" | "PQ";
   /** CONSISTENCY: each image's jitter (docs/CONVENTIONS.md, Merge search). */
   draws: PerturbationDraw[] | null;
   plan: Array<{ key: string; recipe: CandidateRecipe }>;
@@ -97,7 +103,19 @@ export async function planMergeSearch(db: Db, catalog: StructureCatalog, merges:
   });
   const task = await db.task.findUniqueOrThrow({ where: { id: dataset.taskId } });
   if (kind === "SCORE" && dataset.format === "IMAGES") throw badInput(`SCORE needs labels; ${dataset.name} (${dataset.split}) is an IMAGES dataset`, "input.objective.datasetId");
-  if (kind === "SCORE" && task.kind !== "SEMANTIC") throw badInput(`SCORE is implemented for semantic tasks (mIoU); ${task.name} is ${task.kind}`, "input.objective.kind");
+  if (kind === "SCORE" && task.kind !== "SEMANTIC" && task.kind !== "PANOPTIC") throw badInput(`SCORE is implemented for semantic (mIoU) and panoptic (PQ) tasks; ${task.name} is ${task.kind}`, "input.objective.kind");
+  // Evaluation scores a panoptic task by PQ; SCORE and the audit compute what it computes.
+  const metric: MergeSearchSettings["metric"] = task.kind === "PANOPTIC" ? "PQ" : "MIOU";
+  if (metric === "PQ" && kind === "SCORE" && dataset.format !== "COCO_PANOPTIC") throw badInput(`SCORE on a panoptic task is PQ, which needs COCO_PANOPTIC ground truth; ${dataset.name} is ${dataset.format}`, "input.objective.datasetId");
+  const scored = kind === "SCORE" || !!input.audit;
+  if (metric === "PQ" && scored) {
+    models.forEach((m, i) => {
+      const outputs = ((m.inference as { outputs?: Array<{ kind: string }> }).outputs ?? []).map((o) => o.kind);
+      if (!["PANOPTIC_SEMANTIC", "PANOPTIC_CENTER", "PANOPTIC_OFFSET"].every((k) => outputs.includes(k))) {
+        throw badInput(`input.modelIds.${i}: ${m.name}@${m.version} has no Panoptic-DeepLab heads (${outputs.join(", ")}); PQ in a search reads PANOPTIC_SEMANTIC, PANOPTIC_CENTER and PANOPTIC_OFFSET`, `input.modelIds.${i}`);
+      }
+    });
+  }
   const classes = dataset.classes as unknown as DatasetClass[];
   const numClasses = Math.max(...classes.map((c) => c.id)) + 1;
   const limit = positiveInt(input.objective.limit ?? 200, "input.objective.limit");
@@ -110,7 +128,8 @@ export async function planMergeSearch(db: Db, catalog: StructureCatalog, merges:
     if (!a) throw badInput(`input.audit.datasetId ${JSON.stringify(input.audit.datasetId)} does not exist`, "input.audit.datasetId");
     if (a.format === "IMAGES") throw badInput(`the audit dataset needs labels; ${a.name} (${a.split}) is an IMAGES dataset`, "input.audit.datasetId");
     if (a.taskId !== dataset.taskId) throw badInput(`the audit dataset ${a.name} is not of the objective dataset's task`, "input.audit.datasetId");
-    if (task.kind !== "SEMANTIC") throw badInput(`audit scores are implemented for semantic tasks (mIoU); ${task.name} is ${task.kind}`, "input.audit.datasetId");
+    if (task.kind !== "SEMANTIC" && task.kind !== "PANOPTIC") throw badInput(`audit scores are implemented for semantic (mIoU) and panoptic (PQ) tasks; ${task.name} is ${task.kind}`, "input.audit.datasetId");
+    if (metric === "PQ" && a.format !== "COCO_PANOPTIC") throw badInput(`the audit dataset ${a.name} is ${a.format}; PQ needs COCO_PANOPTIC ground truth`, "input.audit.datasetId");
     const aClasses = a.classes as unknown as DatasetClass[];
     if (Math.max(...aClasses.map((c) => c.id)) + 1 !== numClasses) throw badInput(`the audit dataset ${a.name} has ${Math.max(...aClasses.map((c) => c.id)) + 1} classes, the objective dataset ${numClasses}`, "input.audit.datasetId");
     audit = { datasetId: a.id, limit: positiveInt(input.audit.limit ?? 200, "input.audit.limit") };
@@ -125,6 +144,12 @@ export async function planMergeSearch(db: Db, catalog: StructureCatalog, merges:
   methods.forEach((m, i) => {
     if (!(MERGE_METHOD_NAMES as readonly string[]).includes(m)) throw badInput(`input.methods.${i}: unknown method ${JSON.stringify(m)}`, `input.methods.${i}`);
   });
+  const paramGrids = input.paramGrids?.length ? input.paramGrids.map((g) => ({ method: g.method, parameters: g.parameters.map((p) => ({ name: p.name, values: [...p.values] })) })) : null;
+  const grids = expandParamGrids(paramGrids ?? [], methods);
+  const baseModelId = input.baseModelId ?? null;
+  const needBase = methods.filter((m) => MERGE_METHODS[m as MergeMethodName].needsBase);
+  if (needBase.length && !baseModelId) throw badInput(`input.baseModelId is needed by ${needBase.join(", ")}: the common pre-trained model whose task vectors are merged`, "input.baseModelId");
+  if (!needBase.length && baseModelId) throw badInput(`input.baseModelId applies to ${Object.values(MERGE_METHODS).filter((m) => m.needsBase).map((m) => m.name).join(", ")}; none is in input.methods`, "input.baseModelId");
   const schedules = input.schedules?.length ? input.schedules.map((s, i) => withField(() => resolveSchedule(s), `input.schedules.${i}`)) : DEFAULT_SEARCH_SCHEDULES;
   const weightGrids = input.weightGrids?.length ? input.weightGrids : null;
   weightGrids?.forEach((g, i) => {
@@ -141,11 +166,11 @@ export async function planMergeSearch(db: Db, catalog: StructureCatalog, merges:
   const topK = keep === "TOP_K" ? positiveInt(input.topK ?? 3, "input.topK") : keep === "BEST" ? 1 : 0;
 
   const keyOf = await candidateKeys(catalog, merges, models);
-  const space = { poolIds: ids, anchorIds, maxModels, includeSingles: input.includeSingles ?? true, methods, schedules, weightGrids };
+  const space = { poolIds: ids, anchorIds, maxModels, includeSingles: input.includeSingles ?? true, methods, schedules, weightGrids, paramGrids: grids };
   const keys = new Map<string, string>();
   // Plans are async (stored structures); enumerateCandidates is not: key every recipe first.
   for (const { recipe: r } of enumerateCandidates(space, Number.MAX_SAFE_INTEGER, (x) => JSON.stringify(x)).candidates) {
-    keys.set(JSON.stringify(r), await keyOf(toRecipe(r, input.baseModelId ?? null)));
+    keys.set(JSON.stringify(r), await keyOf(toRecipe(r, baseModelId)));
   }
   const gridBudget = strategy === "EVOLUTION" ? Math.max(1, Math.floor(maxCandidates / 2)) : maxCandidates;
   const plan: CandidatePlan<string, MergeSchedule> = enumerateCandidates(space, gridBudget, (r) => keys.get(JSON.stringify(r))!);
@@ -157,9 +182,10 @@ export async function planMergeSearch(db: Db, catalog: StructureCatalog, merges:
     maxModels,
     includeSingles: input.includeSingles ?? true,
     methods,
-    baseModelId: input.baseModelId ?? null,
+    baseModelId,
     schedules,
     weightGrids,
+    paramGrids,
     objective: { kind, datasetId: dataset.id, limit, seed: String(seed) },
     audit,
     budget: { maxCandidates, maxSeconds },
@@ -167,15 +193,17 @@ export async function planMergeSearch(db: Db, catalog: StructureCatalog, merges:
     topK,
     output: { namePrefix: input.output?.namePrefix?.trim() || null, tags: input.output?.tags ?? [] },
     numClasses,
+    metric,
     draws,
-    plan: plan.candidates.map((c) => ({ key: c.key, recipe: toRecipe(c.recipe, input.baseModelId ?? null) })),
+    plan: plan.candidates.map((c) => ({ key: c.key, recipe: toRecipe(c.recipe, baseModelId) })),
     evolutionBudget: strategy === "EVOLUTION" ? maxCandidates - plan.candidates.length : 0,
     truncated: plan.truncated,
   };
 }
 
 function toRecipe(r: SearchRecipe<string, MergeSchedule>, baseModelId: string | null): CandidateRecipe {
-  return { anchorId: r.anchorId, modelIds: r.contributorIds, method: r.method, schedule: r.schedule, weights: r.weights, baseModelId: r.method && r.method !== "LAYERWISE" ? baseModelId : null };
+  const needsBase = r.method !== null && MERGE_METHODS[r.method as MergeMethodName].needsBase;
+  return { anchorId: r.anchorId, modelIds: r.contributorIds, method: r.method, schedule: r.schedule, weights: r.weights, params: r.params, baseModelId: needsBase ? baseModelId : null };
 }
 
 /**
@@ -191,7 +219,7 @@ export async function candidateKeys(catalog: StructureCatalog, merges: MergeServ
   const structureOf = new Map(models.map((m) => [m.id, m.structureId!]));
   return async (r) => {
     if (r.modelIds.length === 0) return candidateKey(structureOf.get(r.anchorId)!, "", single.get(r.anchorId)!);
-    const { plan: p, inputs } = await merges.plan({ anchorId: r.anchorId, modelIds: r.modelIds, method: r.method, schedule: r.schedule, weights: r.weights, baseModelId: r.baseModelId });
+    const { plan: p, inputs } = await merges.plan({ anchorId: r.anchorId, modelIds: r.modelIds, method: r.method, schedule: r.schedule, weights: r.weights, params: r.params, baseModelId: r.baseModelId });
     const idOf = [inputs.anchor.id, ...inputs.contributors.map((c) => c.id)];
     const mixes: TensorMix[] = p.tensors.map((t) => ({ name: t.tensor.name, parts: t.action === "copy" ? [{ modelId: r.anchorId, weight: 1 }] : t.inputs.map((x) => ({ modelId: idOf[x.model], weight: x.weight })) }));
     const method = p.method === "LAYERWISE" ? "" : `${p.method} ${JSON.stringify(Object.entries(p.params).sort())} base=${r.baseModelId}`;

@@ -2,7 +2,7 @@ import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import type { Db } from "../persistence/database";
 import { badInput, DomainError, notFound } from "../core/errors";
-import { bestIndex, objectiveValue, spearman, statsLength, sumStats, type ImageStats } from "../core/search";
+import { bestIndex, measureOf, objectiveValue, spearman, statsLength, sumStats, type ImageStats } from "../core/search";
 import type { ArtifactStore } from "../storage/artifactStore";
 import type { ThreadPool } from "../threads/threadPool";
 import type { MergeModelRef, RunMergePayload } from "../threads/runMerge";
@@ -233,9 +233,11 @@ export class MergeSearchService {
   }
 
   private async record(searchId: string, c: { key: string; recipe: CandidateRecipe; position: number }, settings: MergeSearchSettings, scores: { objective: ImageStats[]; audit: ImageStats[] | null; seconds: number }) {
-    const length = statsLength(settings.objective.kind, settings.numClasses);
-    const objective = objectiveValue(settings.objective.kind, sumStats(scores.objective, length), settings.numClasses);
-    const audit = scores.audit ? objectiveValue("SCORE", sumStats(scores.audit, statsLength("SCORE", settings.numClasses)), settings.numClasses) : null;
+    const measure = measureOf(settings.objective.kind, settings.metric);
+    const auditMeasure = measureOf("SCORE", settings.metric);
+    const length = statsLength(measure, settings.numClasses);
+    const objective = objectiveValue(measure, sumStats(scores.objective, length), settings.numClasses);
+    const audit = scores.audit ? objectiveValue(auditMeasure, sumStats(scores.audit, statsLength(auditMeasure, settings.numClasses)), settings.numClasses) : null;
     const bytes = new Float64Array(scores.objective.length * length);
     scores.objective.forEach((s, i) => bytes.set(s, i * length));
     try {
@@ -251,7 +253,8 @@ export class MergeSearchService {
   /** best, spearman, pickConfidence and the margin over the best single model, from the stored rows. */
   private async summarize(searchId: string, settings: MergeSearchSettings) {
     const rows: CandidateRow[] = await this.db.mergeSearchCandidate.findMany({ where: { searchId }, orderBy: { position: "asc" } });
-    const length = statsLength(settings.objective.kind, settings.numClasses);
+    const measure = measureOf(settings.objective.kind, settings.metric);
+    const length = statsLength(measure, settings.numClasses);
     const values = rows.map((r) => r.objective);
     const pick = bestIndex(values);
     const singles = rows.map((r, i) => ((r.recipe as unknown as CandidateRecipe).modelIds.length === 0 ? i : -1)).filter((i) => i >= 0);
@@ -260,7 +263,7 @@ export class MergeSearchService {
     const rho = settings.audit ? spearman(both.map((r) => r.objective!), both.map((r) => r.audit!)) : null;
     // The bootstrap recomputes every candidate's objective 1,000 times: a worker thread's work.
     const blocks = rows.map((r) => new Float64Array(new Uint8Array(r.imageStats).buffer));
-    const confidence = pick >= 0 ? await this.pool.run("searchPickConfidence", { kind: settings.objective.kind, classes: settings.numClasses, length, blocks, seed: settings.objective.seed }) : null;
+    const confidence = pick >= 0 ? await this.pool.run("searchPickConfidence", { kind: measure, classes: settings.numClasses, length, blocks, seed: settings.objective.seed }) : null;
     const best = pick >= 0 ? rows[pick] : null;
     const pickIsSingle = best ? (best.recipe as unknown as CandidateRecipe).modelIds.length === 0 : false;
     const margin = best && bestSingle >= 0 && rows[bestSingle].objective !== null ? best.objective! - rows[bestSingle].objective! : null;
@@ -283,7 +286,7 @@ export class MergeSearchService {
         continue;
       }
       const name = settings.output.namePrefix ? `${settings.output.namePrefix}-${i + 1}` : null;
-      const job = await this.merges.start({ anchorId: r.anchorId, modelIds: r.modelIds, method: r.method, schedule: r.schedule, weights: r.weights, baseModelId: r.baseModelId, output: { name, tags: settings.output.tags }, searchId, evaluateOn: this.keptEvaluations(settings) });
+      const job = await this.merges.start({ anchorId: r.anchorId, modelIds: r.modelIds, method: r.method, schedule: r.schedule, weights: r.weights, params: r.params ?? null, baseModelId: r.baseModelId, output: { name, tags: settings.output.tags }, searchId, evaluateOn: this.keptEvaluations(settings) });
       jobIds.push(job.id);
     }
     return { jobIds, note: notes.join("; ") || `${jobIds.length} merge(s) queued` };
@@ -319,7 +322,7 @@ export class MergeSearchService {
           anchor: anchor.ref,
           contributors: r.modelIds.map((id) => pool.get(id)!.ref),
           base: r.baseModelId ? pool.get(r.baseModelId)!.ref : null,
-          recipe: { method: r.method!, schedule: r.schedule!, weights: r.weights, params: {} },
+          recipe: { method: r.method!, schedule: r.schedule!, weights: r.weights, params: r.params ?? {} },
           outFile,
           metadata: {},
         };
@@ -330,6 +333,7 @@ export class MergeSearchService {
         contract: anchor.contract,
         activation: activationOf(anchor.contract),
         numClasses: settings.numClasses,
+        metric: settings.metric ?? "MIOU",
         objective: { kind: settings.objective.kind, set: objectiveSet, draws: settings.draws ?? undefined, pseudoLabels },
         audit: auditSet,
       },

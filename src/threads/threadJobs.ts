@@ -36,7 +36,7 @@ export type EvaluatePayload = Omit<EvaluateModelOptions, "onProgress" | "signal"
 import type { SearchImageSet } from "../runtime/search/searchImages";
 import type { CandidateScores, ScoreCandidateOptions } from "../runtime/search/scoreCandidate";
 import type { RuntimeContract } from "../runtime/runtimeContract";
-import { pickConfidence, type ObjectiveKind, type OutputActivation, type PickConfidence } from "../core/search";
+import { pickConfidence, type ObjectiveKind, type OutputActivation, type PickConfidence, type StatsMeasure } from "../core/search";
 
 export interface ModelIdentity {
   format: ParsedModel["format"];
@@ -173,7 +173,7 @@ export const threadJobs = {
     }
   },
   /** A search's pickConfidence: `blocks[c]` holds candidate c's per-image statistics, `length` each. */
-  async searchPickConfidence(payload: { kind: ObjectiveKind; classes: number; length: number; blocks: Float64Array[]; seed: string }): Promise<PickConfidence | null> {
+  async searchPickConfidence(payload: { kind: StatsMeasure; classes: number; length: number; blocks: Float64Array[]; seed: string }): Promise<PickConfidence | null> {
     const images = payload.blocks.map((all) => Array.from({ length: all.length / payload.length }, (_, i) => all.subarray(i * payload.length, (i + 1) * payload.length)));
     return pickConfidence(payload.kind, payload.classes, images, BigInt(payload.seed));
   },

@@ -9,6 +9,8 @@ export interface SearchRecipe<Method, Schedule> {
   schedule: Schedule | null;
   /** Relative contributor weights, or null (equal shares). */
   weights: number[] | null;
+  /** The method's parameters from a parameter grid, or null (its defaults). */
+  params: Record<string, number> | null;
 }
 
 export interface SearchSpace<Method, Schedule> {
@@ -21,6 +23,8 @@ export interface SearchSpace<Method, Schedule> {
   schedules: readonly Schedule[];
   /** Relative-weight grids; each applies to the candidates with as many contributors as it has entries. */
   weightGrids?: readonly (readonly number[])[] | null;
+  /** Per method, the parameter values to try (each a point of its grid); a method without one runs with its defaults. */
+  paramGrids?: ReadonlyArray<{ readonly method: Method; readonly points: readonly Readonly<Record<string, number>>[] }> | null;
 }
 
 export interface EnumeratedCandidate<Method, Schedule> {
@@ -39,7 +43,7 @@ export interface CandidatePlan<Method, Schedule> {
 /**
  * The GRID plan: singles first (pool order), then pairs, then triples… up to maxModels, each
  * model set in pool order (combinations), each anchor of the set that may anchor (set order),
- * contributors in pool order, then every method × schedule × weight grid. A recipe whose key
+ * contributors in pool order, then every method × parameter point × schedule × weight grid. A recipe whose key
  * (`keyOf`, see candidateKey) repeats an earlier one is dropped; the plan is cut at
  * `maxCandidates`, with `truncated` when a further distinct candidate exists.
  */
@@ -65,9 +69,10 @@ export function enumerateCandidates<M, S>(space: SearchSpace<M, S>, maxCandidate
     candidates.push({ key, recipe });
     return true;
   };
+  const pointsOf = (method: M): ReadonlyArray<Readonly<Record<string, number>> | null> => space.paramGrids?.find((g) => g.method === method)?.points ?? [null];
   const run = (): void => {
     if (space.includeSingles) {
-      for (const id of space.poolIds) if (!offer({ anchorId: id, contributorIds: [], method: null, schedule: null, weights: null })) return;
+      for (const id of space.poolIds) if (!offer({ anchorId: id, contributorIds: [], method: null, schedule: null, weights: null, params: null })) return;
     }
     for (let size = 2; size <= space.maxModels; size++) {
       for (const set of combinations(space.poolIds, size)) {
@@ -76,10 +81,11 @@ export function enumerateCandidates<M, S>(space: SearchSpace<M, S>, maxCandidate
           const contributorIds = set.filter((id) => id !== anchorId);
           const grids = [null, ...(space.weightGrids ?? []).filter((g) => g.length === contributorIds.length)];
           for (const method of space.methods)
-            for (const schedule of space.schedules)
-              for (const grid of grids) {
-                if (!offer({ anchorId, contributorIds, method, schedule, weights: grid ? [...grid] : null })) return;
-              }
+            for (const params of pointsOf(method))
+              for (const schedule of space.schedules)
+                for (const grid of grids) {
+                  if (!offer({ anchorId, contributorIds, method, schedule, weights: grid ? [...grid] : null, params: params ? { ...params } : null })) return;
+                }
         }
       }
     }

@@ -1,5 +1,6 @@
 import { badInput, invariant } from "../errors";
 import { agreementStatsLength, ImageStats, probabilityStatsLength } from "./imageStats";
+import { panopticQualityOf, panopticStatsLength } from "./panopticStats";
 
 /** Objective kinds of a merge search; the GraphQL enum derives from these. Higher is better for all. */
 export const OBJECTIVE_KINDS = ["SCORE", "INFO_MAX", "ENTROPY", "CONSISTENCY", "ENSEMBLE_AGREEMENT"] as const;
@@ -13,22 +14,36 @@ export function resolveObjectiveKind(kind: string, field: string): ObjectiveKind
   return kind as ObjectiveKind;
 }
 
+/**
+ * What a set of image statistics measures: an objective kind, or `PQ` — SCORE and audit on a
+ * panoptic task, whose primary metric is panoptic quality (per class ΣIoU, TP, FP, FN).
+ */
+export type StatsMeasure = ObjectiveKind | "PQ";
+
+/** The measure of SCORE and audits on a task: PQ for PANOPTIC (as evaluation scores it), else the kind itself. */
+export function measureOf(kind: ObjectiveKind, taskMetric: "MIOU" | "PQ" | undefined): StatsMeasure {
+  return kind === "SCORE" && taskMetric === "PQ" ? "PQ" : kind;
+}
+
 /** Whether the kind reduces probabilities (INFO_MAX, ENTROPY) or class maps (the others). */
-export function usesProbabilities(kind: ObjectiveKind): boolean {
+export function usesProbabilities(kind: StatsMeasure): boolean {
   return kind === "INFO_MAX" || kind === "ENTROPY";
 }
 
-export function statsLength(kind: ObjectiveKind, classes: number): number {
+export function statsLength(kind: StatsMeasure, classes: number): number {
+  if (kind === "PQ") return panopticStatsLength(classes);
   return usesProbabilities(kind) ? probabilityStatsLength(classes) : agreementStatsLength(classes);
 }
 
 /**
  * The objective from summed image statistics (docs/CONVENTIONS.md, Merge search):
  * INFO_MAX = H(p̄) − mean H(p); ENTROPY = −mean H(p); the others mIoU over the classes with a
- * non-empty union (null when none has, as meanIoU). Float64 throughout.
+ * non-empty union (null when none has, as meanIoU); PQ the mean of ΣIoU / (TP + ½FP + ½FN) over
+ * the classes with TP + FP + FN > 0 (0 when none has, as evaluation's PQ). Float64 throughout.
  */
-export function objectiveValue(kind: ObjectiveKind, total: ImageStats, classes: number): number | null {
+export function objectiveValue(kind: StatsMeasure, total: ImageStats, classes: number): number | null {
   invariant(total.length === statsLength(kind, classes), `objectiveValue: ${total.length} statistics for ${kind} over ${classes} classes`);
+  if (kind === "PQ") return panopticQualityOf(total, classes);
   if (usesProbabilities(kind)) {
     const pixels = total[classes + 1];
     if (pixels === 0) return null;

@@ -1,6 +1,6 @@
 import { invariant } from "../errors";
 import { ImageStats } from "./imageStats";
-import { ObjectiveKind, objectiveValue, statsLength } from "./objectives";
+import { StatsMeasure, objectiveValue, statsLength } from "./objectives";
 import { SplitMix64 } from "./splitmix64";
 
 export const BOOTSTRAP_RESAMPLES = 1000;
@@ -30,7 +30,7 @@ export function bestIndex(values: ReadonlyArray<number | null>): number {
  * b·n + j + 1 of splitmix64 seeded with `seed` + 1 (docs/CONVENTIONS.md, Merge search), the image
  * index being ⌊u · n⌋. `images[c][i]` is candidate c's statistics of image i.
  */
-export function pickConfidence(kind: ObjectiveKind, classes: number, images: ReadonlyArray<readonly ImageStats[]>, seed: bigint, resamples = BOOTSTRAP_RESAMPLES): PickConfidence | null {
+export function pickConfidence(kind: StatsMeasure, classes: number, images: ReadonlyArray<readonly ImageStats[]>, seed: bigint, resamples = BOOTSTRAP_RESAMPLES): PickConfidence | null {
   if (images.length === 0) return null;
   const n = images[0].length;
   const length = statsLength(kind, classes);

@@ -44,6 +44,17 @@ describe("candidate plan", () => {
     expect(() => enumerateCandidates(space, 0, keyOf)).toThrow(/maxCandidates/);
   });
 
+  it("crosses each method's parameter points with the schedules, methods without a grid at their defaults", () => {
+    const space = { poolIds: ["a", "b"], anchorIds: ["a"], maxModels: 2, includeSingles: false, methods: ["TIES", "LAYERWISE"], schedules: ["UNIFORM" as const, "LINEAR" as const], paramGrids: [{ method: "TIES", points: [{ density: 0.2 }, { density: 0.8 }] }] };
+    // The method and its parameters are part of the key, as the planner's keys are.
+    const keyed = (r: SearchRecipe<string, "UNIFORM" | "LINEAR">) => `${r.method} ${JSON.stringify(r.params)} ${r.schedule}`;
+    const names = enumerateCandidates(space, 100, keyed).candidates.map(({ recipe: r }) => keyed(r));
+    expect(names).toEqual([
+      'TIES {"density":0.2} UNIFORM', 'TIES {"density":0.2} LINEAR', 'TIES {"density":0.8} UNIFORM', 'TIES {"density":0.8} LINEAR',
+      "LAYERWISE null UNIFORM", "LAYERWISE null LINEAR",
+    ]);
+  });
+
   it("weights below 12 significant digits and zero-weight pairs do not make a new candidate", () => {
     const m = (w: number): TensorMix[] => [{ name: "x", parts: [{ modelId: "a", weight: w }, { modelId: "b", weight: 1 - w }] }];
     expect(candidateKey("S", "", m(0.3))).toBe(candidateKey("S", "", [{ name: "x", parts: [{ modelId: "b", weight: 0.7 + 1e-16 }, { modelId: "a", weight: 0.3 }] }]));

@@ -9,7 +9,7 @@ export const MergeSearchObjectiveKind = Object.fromEntries(OBJECTIVE_KINDS.map((
 registerEnumType(MergeSearchObjectiveKind, {
   name: "MergeSearchObjectiveKind",
   description:
-    "How candidates are ranked (higher is better; docs/CONVENTIONS.md, Merge search). SCORE: the task's primary metric on a labelled dataset. INFO_MAX: H(p̄) − mean H(p) over every pixel (SHOT). ENTROPY: −mean H(p). CONSISTENCY: mIoU of the prediction against the prediction on a flipped, colour-jittered copy. ENSEMBLE_AGREEMENT: mIoU against the pool's ensemble pseudo-labels.",
+    "How candidates are ranked (higher is better; docs/CONVENTIONS.md, Merge search). SCORE: the task's primary metric on a labelled dataset (mIoU; PQ on a panoptic task, as evaluation computes it). INFO_MAX: H(p̄) − mean H(p) over every pixel (SHOT). ENTROPY: −mean H(p). CONSISTENCY: mIoU of the prediction against the prediction on a flipped, colour-jittered copy. ENSEMBLE_AGREEMENT: mIoU against the pool's ensemble pseudo-labels.",
 });
 export const MergeSearchKeep = { BEST: "BEST", TOP_K: "TOP_K", NONE: "NONE" } as const;
 registerEnumType(MergeSearchKeep, { name: "MergeSearchKeep", description: "What the search registers when it ends: the pick, the topK best, or nothing. A single-model pick is never written." });
@@ -47,6 +47,18 @@ export class MergeSearchOutputInput {
   @Field(() => [String], { nullable: true }) tags?: string[];
 }
 
+@InputType({ description: "One parameter of a merge method and the values a search tries." })
+export class MergeSearchParamValuesInput {
+  @Field({ description: "A parameter of the method (mergeMethods: lambda, density, dropRate, seed…)." }) name!: string;
+  @Field(() => [Float], { description: "Each value is checked as startMerge checks input.params." }) values!: number[];
+}
+
+@InputType({ description: "A merge method's parameter grid: every combination of the values is tried with every schedule." })
+export class MergeSearchParamGridInput {
+  @Field(() => MergeMethod, { description: "One of input.methods, at most one grid each." }) method!: string;
+  @Field(() => [MergeSearchParamValuesInput], { description: "The first parameter varies slowest; parameters not named keep their defaults." }) parameters!: MergeSearchParamValuesInput[];
+}
+
 @InputType()
 export class MergeSearchInput {
   @Field(() => [ID], { description: "The pool: 2 to 32 models of the objective dataset's task, each with an ONNX graph and a contract." }) modelIds!: string[];
@@ -54,7 +66,8 @@ export class MergeSearchInput {
   @Field(() => Int, { nullable: true, description: "Models per candidate (default 3)." }) maxModels?: number;
   @Field({ nullable: true, description: "Each pool model alone is a candidate (default true)." }) includeSingles?: boolean;
   @Field(() => [MergeMethod], { nullable: true, description: "Default [LAYERWISE]." }) methods?: string[];
-  @Field(() => ID, { nullable: true, description: "The base for TASK_ARITHMETIC, TIES and DARE." }) baseModelId?: string;
+  @Field(() => ID, { nullable: true, description: "The base for the methods that need one (TASK_ARITHMETIC, TIES, DARE, MODEL_STOCK); refused when no method of the search uses it." }) baseModelId?: string;
+  @Field(() => [MergeSearchParamGridInput], { nullable: true, description: "Per method, parameter values to try (default: each method at its default parameters)." }) paramGrids?: MergeSearchParamGridInput[];
   @Field(() => [ScheduleInput], { nullable: true, description: "Default UNIFORM, LINEAR, COSINE, STEP at 0.25 / 0.5 / 0.75." }) schedules?: ScheduleInput[];
   @Field(() => [[Float]], { nullable: true, description: "Relative contributor weights to try; each applies to candidates with as many contributors." }) weightGrids?: number[][];
   @Field(() => MergeSearchStrategy, { nullable: true, description: "Default GRID." }) strategy?: string;
@@ -71,7 +84,7 @@ export class MergeSearchCandidate {
   @Field({ description: "What its output tensors are made of (anchor structure and per-tensor model weights), hashed." }) key!: string;
   @Field(() => Int, { description: "Position in the plan." }) position!: number;
   @Field(() => Int, { description: "Rank in the order asked for (1 = best)." }) rank!: number;
-  @Field(() => GraphQLJSONObject, { description: "{ anchorId, modelIds, method, schedule, weights, baseModelId }: a startMerge input; a single model has no modelIds." }) recipe!: Record<string, unknown>;
+  @Field(() => GraphQLJSONObject, { description: "{ anchorId, modelIds, method, schedule, weights, params, baseModelId }: a startMerge input; a single model has no modelIds." }) recipe!: Record<string, unknown>;
   @Field({ description: "A pool model alone." }) isSingle!: boolean;
   @Field(() => Float, { nullable: true }) objective!: number | null;
   @Field(() => Float, { nullable: true, description: "The audit dataset's primary metric (never used to choose)." }) audit!: number | null;

@@ -3,7 +3,10 @@ import { agreementStats, flipClassMap, perturbImage, probabilityStats, type Imag
 import { sessionThreads } from "../openSession";
 import type { RuntimeContract } from "../runtimeContract";
 import { classesAtImageSize, scoresAtImageSize, SearchSession } from "./searchSession";
-import type { SearchImageSet } from "./searchImages";
+import type { SearchImageSet, SharedImage } from "./searchImages";
+import { resolvePanopticPostprocess } from "../../core/eval";
+import { definedOnly } from "../evaluateModel";
+import { panopticImageStats } from "./panopticImageStats";
 
 export interface ScoreCandidateOptions {
   /** The candidate's ONNX file (a pool model's, or the merge written to scratch space). */
@@ -21,6 +24,8 @@ export interface ScoreCandidateOptions {
   };
   /** A labelled dataset scored beside the objective (never used to choose). */
   audit?: SearchImageSet | null;
+  /** The task's primary metric, which SCORE and the audit compute: PQ for a panoptic task (default MIOU). */
+  metric?: "MIOU" | "PQ";
   threads?: number;
   signal?: AbortSignal;
 }
@@ -37,7 +42,14 @@ export interface CandidateScores {
  */
 export async function scoreCandidate(options: ScoreCandidateOptions): Promise<CandidateScores> {
   const { numClasses: C, objective } = options;
-  const session = await SearchSession.open(options.modelPath, options.contract, C, sessionThreads(options.threads ?? 1));
+  const pq = options.metric === "PQ" && (objective.kind === "SCORE" || !!options.audit);
+  const session = await SearchSession.open(options.modelPath, options.contract, C, sessionThreads(options.threads ?? 1), pq);
+  const postprocess = resolvePanopticPostprocess(definedOnly(options.contract.postprocess ?? {}));
+  /** A labelled image's score statistics: the primary metric's. */
+  const scored = async (img: SharedImage, set: SearchImageSet): Promise<ImageStats> =>
+    options.metric === "PQ"
+      ? panopticImageStats(img, await session.runPanoptic(img), set.categories, C, postprocess)
+      : agreementStats(classesAtImageSize(await session.run(img), img.height, img.width), img.label!, C, set.ignoreIndex);
   try {
     const kind = objective.kind;
     if ((kind === "INFO_MAX" || kind === "ENTROPY") && session.producesIds) {
@@ -46,13 +58,15 @@ export async function scoreCandidate(options: ScoreCandidateOptions): Promise<Ca
     const stats: ImageStats[] = [];
     for (const [i, img] of objective.set.images.entries()) {
       if (options.signal?.aborted) throw badInput("cancelled");
+      if (kind === "SCORE") {
+        stats.push(await scored(img, objective.set));
+        continue;
+      }
       const out = await session.run(img);
       const pixels = img.width * img.height;
       if (kind === "INFO_MAX" || kind === "ENTROPY") {
         if (out.kind !== "scores") throw badInput(`model ${options.modelPath} outputs class ids; ${kind} needs scores`);
         stats.push(probabilityStats(scoresAtImageSize(out.map, img.height, img.width), C, pixels, options.activation));
-      } else if (kind === "SCORE") {
-        stats.push(agreementStats(classesAtImageSize(out, img.height, img.width), img.label!, C, objective.set.ignoreIndex));
       } else if (kind === "CONSISTENCY") {
         const clean = classesAtImageSize(out, img.height, img.width);
         const copy = perturbImage(img, objective.draws![i]);
@@ -65,10 +79,7 @@ export async function scoreCandidate(options: ScoreCandidateOptions): Promise<Ca
     let audit: ImageStats[] | null = null;
     if (options.audit) {
       audit = [];
-      for (const img of options.audit.images) {
-        const out = await session.run(img);
-        audit.push(agreementStats(classesAtImageSize(out, img.height, img.width), img.label!, C, options.audit.ignoreIndex));
-      }
+      for (const img of options.audit.images) audit.push(await scored(img, options.audit));
     }
     return { objective: stats, audit };
   } finally {

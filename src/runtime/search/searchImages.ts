@@ -1,4 +1,4 @@
-import { readDataset, readImages, type DatasetSpec, type ImageDecoder } from "../../core/eval";
+import { readDataset, readImages, type DatasetSpec, type ImageDecoder, type PanopticCategory, type PanopticSegment } from "../../core/eval";
 
 /** One decoded image, its pixels in a SharedArrayBuffer: every candidate's thread reads the same memory. */
 export interface SharedImage {
@@ -9,14 +9,18 @@ export interface SharedImage {
   data: Uint8Array;
   /** Class ids at the image's size (labelled datasets only), ignoreIndex where not evaluated. */
   label?: Uint8Array | Uint16Array;
+  /** COCO_PANOPTIC datasets: the ground truth's segment-id map at the image's size and its segments (PQ). */
+  panoptic?: { ids: Int32Array; segments: PanopticSegment[] };
 }
 
 export interface SearchImageSet {
   images: SharedImage[];
   ignoreIndex: number;
+  /** The dataset's classes as panoptic categories (which are things), for PQ. */
+  categories: PanopticCategory[];
 }
 
-function share<T extends Uint8Array | Uint16Array>(src: T): T {
+function share<T extends Uint8Array | Uint16Array | Int32Array>(src: T): T {
   const out = new (src.constructor as new (b: SharedArrayBuffer) => T)(new SharedArrayBuffer(src.byteLength));
   out.set(src);
   return out;
@@ -30,12 +34,13 @@ export async function loadSearchImages(spec: DatasetSpec, decoder: ImageDecoder,
   const images: SharedImage[] = [];
   if (labels) {
     for await (const s of readDataset(spec, decoder, { limit })) {
-      images.push({ name: s.name, width: s.width, height: s.height, channels: s.image.channels, data: share(s.image.data), label: share(s.label) });
+      const panoptic = s.kind === "panoptic" ? { ids: share(s.panoptic.ids), segments: s.panoptic.segments } : undefined;
+      images.push({ name: s.name, width: s.width, height: s.height, channels: s.image.channels, data: share(s.image.data), label: share(s.label), ...(panoptic ? { panoptic } : {}) });
     }
   } else {
     for await (const s of readImages(spec, decoder, { limit })) {
       images.push({ name: s.name, width: s.width, height: s.height, channels: s.image.channels, data: share(s.image.data) });
     }
   }
-  return { images, ignoreIndex: spec.ignoreIndex ?? 255 };
+  return { images, ignoreIndex: spec.ignoreIndex ?? 255, categories: spec.classes.map((c) => ({ id: c.id, isThing: c.isThing })) };
 }

@@ -1,5 +1,5 @@
 import * as ort from "onnxruntime-node";
-import { badInput } from "../../core/errors";
+import { badInput, invariant } from "../../core/errors";
 import { preprocessImage, resizeBilinear, resizeNearest, type ClassIdArray, type PixelImage } from "../../core/eval";
 import { fastPreprocess } from "../fastPreprocess";
 import { fastResizeArgmax } from "../fastResizeArgmax";
@@ -7,7 +7,7 @@ import type { OutputValue, ValueMetadata } from "../inferenceProtocol";
 import { openSession, type SessionThreads } from "../openSession";
 import { planInput } from "../planInput";
 import { planModelIo, type ModelIo } from "../planModelIo";
-import { readHeadOutputs, type FloatMap, type IdMap } from "../readHeadOutputs";
+import { readHeadOutputs, type FloatMap, type IdMap, type ItemPrediction } from "../readHeadOutputs";
 import type { OutputKindName, RuntimeContract } from "../runtimeContract";
 
 /** An image as the session reads it: 8-bit pixels, or a perturbed copy's float32 0–255 values. */
@@ -20,6 +20,12 @@ export interface SearchPixels {
 
 /** The semantic output of one image: scores, or class ids for SEMANTIC_IDS models. */
 export type SemanticOutput = { kind: "scores"; map: FloatMap } | { kind: "ids"; map: IdMap };
+/** A Panoptic-DeepLab model's heads for one image (sessions opened for panoptic quality). */
+export interface DeepLabHeads {
+  semantic: FloatMap;
+  center: FloatMap;
+  offset: FloatMap;
+}
 
 /**
  * One model for a merge search, on the calling (worker) thread: a candidate's thread runs one
@@ -36,7 +42,11 @@ export class SearchSession {
     private readonly modelPath: string,
   ) {}
 
-  static async open(modelPath: string, contract: RuntimeContract, numClasses: number, threads: SessionThreads): Promise<SearchSession> {
+  /**
+   * `panoptic`: the session also reads a Panoptic-DeepLab model's center and offset heads
+   * (`runPanoptic`), as evaluation does for a PANOPTIC task.
+   */
+  static async open(modelPath: string, contract: RuntimeContract, numClasses: number, threads: SessionThreads, panoptic = false): Promise<SearchSession> {
     const session = await openSession(modelPath, threads);
     try {
       const shape = {
@@ -47,6 +57,11 @@ export class SearchSession {
       };
       const semanticOnly: RuntimeContract = { ...contract, outputs: contract.outputs.filter((o) => o.kind === "SEMANTIC_LOGITS" || o.kind === "SEMANTIC_IDS" || o.kind === "PANOPTIC_SEMANTIC") };
       if (semanticOnly.outputs.length === 0) throw badInput(`model ${modelPath}: a merge search reads a semantic output (SEMANTIC_LOGITS, SEMANTIC_IDS or PANOPTIC_SEMANTIC); the contract lists ${contract.outputs.map((o) => o.kind).join(", ")}`, "inference.outputs");
+      if (panoptic) {
+        const io = planModelIo(shape, contract, "PANOPTIC", numClasses, modelPath);
+        if (io.head.kind !== "deeplab") throw badInput(`model ${modelPath}: panoptic quality in a merge search reads Panoptic-DeepLab heads (PANOPTIC_SEMANTIC, PANOPTIC_CENTER, PANOPTIC_OFFSET); the contract lists ${contract.outputs.map((o) => o.kind).join(", ")}`, "inference.outputs");
+        return new SearchSession(session, io, contract, numClasses, modelPath);
+      }
       const io = planModelIo(shape, semanticOnly, "SEMANTIC", numClasses, modelPath);
       return new SearchSession(session, io, semanticOnly, numClasses, modelPath);
     } catch (error) {
@@ -56,11 +71,26 @@ export class SearchSession {
   }
 
   get producesIds(): boolean {
-    return this.io.head.kind !== "logits";
+    return this.io.head.kind !== "logits" && this.io.head.kind !== "deeplab";
   }
 
   /** The semantic output of one image (batch 1), at the model's output size. */
   async run(image: SearchPixels): Promise<SemanticOutput> {
+    const p = await this.infer(image);
+    if (p.kind === "logits") return { kind: "scores", map: p.logits };
+    if (p.kind === "ids") return { kind: "ids", map: p.ids };
+    if (p.kind === "deeplab") return { kind: "scores", map: p.semantic };
+    throw badInput(`model ${this.modelPath}: a merge search reads semantic outputs`, "inference.outputs");
+  }
+
+  /** The Panoptic-DeepLab heads of one image (a session opened with `panoptic`), at the model's output size. */
+  async runPanoptic(image: SearchPixels): Promise<DeepLabHeads> {
+    const p = await this.infer(image);
+    invariant(p.kind === "deeplab", "runPanoptic needs a session opened for panoptic quality");
+    return { semantic: p.semantic, center: p.center, offset: p.offset };
+  }
+
+  private async infer(image: SearchPixels): Promise<ItemPrediction> {
     const plan = planInput(image.width, image.height, this.contract, { height: this.io.fixedHeight, width: this.io.fixedWidth }, this.io.inputName);
     if (plan.windows) throw badInput(`model ${this.modelPath}: a merge search runs whole images; SLIDE inference and padding to a fixed input size are not supported by it`, "inference.resize.mode");
     const options = { channelOrder: this.contract.channelOrder, mean: this.contract.mean, std: this.contract.std, normalization: this.contract.normalization, width: plan.width, height: plan.height };
@@ -86,9 +116,7 @@ export class SearchSession {
     }
     const kinds = new Map<string, OutputKindName>(this.contract.outputs.map((o) => [o.name, o.kind]));
     const [p] = readHeadOutputs(outputs, this.io.head, kinds, n, this.numClasses, this.modelPath);
-    if (p.kind === "logits") return { kind: "scores", map: p.logits };
-    if (p.kind === "ids") return { kind: "ids", map: p.ids };
-    throw badInput(`model ${this.modelPath}: a merge search reads semantic outputs`, "inference.outputs");
+    return p;
   }
 
   release(): Promise<void> {

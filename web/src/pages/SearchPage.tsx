@@ -43,7 +43,7 @@ const REFRESH_MS = 1500;
 function builderHref(recipe: Recipe): string {
   const s = recipe.schedule;
   const weights = Object.fromEntries(recipe.modelIds.map((id, i) => [`w.${id}`, recipe.weights?.[i]]));
-  return href("/merge", { anchor: recipe.anchorId, with: recipe.modelIds, method: recipe.method === "LAYERWISE" ? null : recipe.method, schedule: s?.kind === "LINEAR" || s?.groups?.length ? null : s?.kind, cutoff: s?.cutoff, knots: s?.knots?.join(","), ...weights });
+  return href("/merge", { anchor: recipe.anchorId, with: recipe.modelIds, method: recipe.method === "LAYERWISE" ? null : recipe.method, schedule: s?.kind === "LINEAR" || s?.groups?.length ? null : s?.kind, cutoff: s?.cutoff, knots: s?.knots?.join(","), base: recipe.baseModelId ?? null, ...weights, ...(recipe.params ?? {}) });
 }
 
 function Pick({ search, names, ended }: { search: SearchView; names: Names; ended: boolean }) {

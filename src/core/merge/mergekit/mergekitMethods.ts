@@ -23,8 +23,12 @@ export interface MergekitParameter {
 
 export interface MergekitMethod {
   readonly mergeMethod: string;
-  /** Whether each model carries a `weight` (the per-layer weights of the schedule). */
-  readonly perModelWeights: boolean;
+  /**
+   * Where the schedule's per-layer weights go: `perModel`, every model's `weight`; `t`, the
+   * global `t` (the contributor's weight; the anchor is the `base_model` interpolated from, as
+   * mergekit's slerp reads it); `none`, nowhere (the method weighs its models itself).
+   */
+  readonly weights: "perModel" | "t" | "none";
   readonly parameters: readonly MergekitParameter[];
 }
 
@@ -34,15 +38,20 @@ const complement = (x: number) => Number((1 - x).toPrecision(15));
 const LAMBDA: MergekitParameter = { name: "lambda", place: "global", key: "lambda" };
 
 export const MERGEKIT_METHODS: Readonly<Partial<Record<MergeMethodName, MergekitMethod>>> = Object.freeze({
-  LAYERWISE: { mergeMethod: "linear", perModelWeights: true, parameters: [] },
-  TASK_ARITHMETIC: { mergeMethod: "task_arithmetic", perModelWeights: true, parameters: [LAMBDA] },
-  TIES: { mergeMethod: "ties", perModelWeights: true, parameters: [LAMBDA, { name: "density", place: "perModel", key: "density" }] },
+  LAYERWISE: { mergeMethod: "linear", weights: "perModel", parameters: [] },
+  TASK_ARITHMETIC: { mergeMethod: "task_arithmetic", weights: "perModel", parameters: [LAMBDA] },
+  TIES: { mergeMethod: "ties", weights: "perModel", parameters: [LAMBDA, { name: "density", place: "perModel", key: "density" }] },
   // mergekit's DARE density is the fraction kept: 1 − the drop rate. Its seed has no key there.
   DARE: {
     mergeMethod: "dare_linear",
-    perModelWeights: true,
+    weights: "perModel",
     parameters: [LAMBDA, { name: "dropRate", place: "perModel", key: "density", toConfig: complement, fromConfig: complement }, { name: "seed", place: "layermerge", key: "seed" }],
   },
+  // mergekit's slerp goes from base_model (t = 0) to the other model (t = 1): the anchor is its
+  // base_model and t the contributor's weight, per layer a gradient list.
+  SLERP: { mergeMethod: "slerp", weights: "t", parameters: [] },
+  // Model Stock weighs its fine-tuned models itself (equally, UNIFORM): no weights are written.
+  MODEL_STOCK: { mergeMethod: "model_stock", weights: "none", parameters: [] },
 });
 
 /** The registry method a mergekit `merge_method` names, if any. */

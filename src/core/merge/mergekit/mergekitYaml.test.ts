@@ -127,6 +127,57 @@ layermerge:
 `);
   });
 
+  it("SLERP is slerp from the anchor as base_model, t the contributor's per-layer weight", () => {
+    // LINEAR: w_b = 1 − w_a = [0.5, 0.25, 0]; mergekit's slerp gives base_model at t = 0.
+    expect(writeMergekitYaml(recipe({ method: "SLERP" }))).toBe(`merge_method: slerp
+base_model: seg-a@1
+models:
+  - model: seg-a@1
+  - model: seg-b@2
+parameters:
+  t: [0.5, 0.25, 0]
+layermerge:
+  anchor: seg-a@1
+  schedule:
+    kind: LINEAR
+  layers: 3
+  layer_order: GRAPH
+`);
+  });
+
+  it("MODEL_STOCK is model_stock with its base model and no weights", () => {
+    expect(writeMergekitYaml(recipe({ method: "MODEL_STOCK", schedule: { kind: "UNIFORM" }, base: "pre@1", contributors: ["seg-b@2", "seg-c@1"] }))).toBe(`merge_method: model_stock
+base_model: pre@1
+models:
+  - model: seg-a@1
+  - model: seg-b@2
+  - model: seg-c@1
+layermerge:
+  anchor: seg-a@1
+  schedule:
+    kind: UNIFORM
+  layers: 3
+  layer_order: GRAPH
+`);
+  });
+
+  it("reads a plain slerp config: base_model is the anchor, t per knot its schedule (s = 1 − 2t)", () => {
+    const gradient = readMergekitYaml(`merge_method: slerp
+base_model: a@1
+models:
+  - model: a@1
+  - model: b@1
+parameters:
+  t: [0.5, 0.25, 0]
+dtype: bfloat16
+`);
+    expect(gradient).toEqual({ method: "SLERP", schedule: { kind: "CUSTOM", knots: [0, 0.5, 1] }, params: {}, weights: null, anchor: "a@1", contributors: ["b@1"], base: null, layers: { count: null, order: null } });
+    // base_model need not be listed among the models; t = ½ everywhere is the plain average.
+    expect(readMergekitYaml(`merge_method: slerp\nbase_model: a@1\nmodels: [{ model: b@1 }]\nparameters: { t: 0.5 }\n`)).toMatchObject({ schedule: { kind: "UNIFORM" }, anchor: "a@1", contributors: ["b@1"], base: null });
+    const stock = readMergekitYaml(`merge_method: model_stock\nbase_model: pre@1\nmodels: [{ model: a@1 }, { model: b@1 }, { model: c@1 }]\n`);
+    expect(stock).toEqual({ method: "MODEL_STOCK", schedule: { kind: "UNIFORM" }, params: {}, weights: null, anchor: "a@1", contributors: ["b@1", "c@1"], base: "pre@1", layers: { count: null, order: null } });
+  });
+
   it("reads back every method's config as the recipe it was written from", () => {
     const recipes: MergekitRecipe[] = [
       recipe({}),
@@ -134,6 +185,9 @@ layermerge:
       recipe({ method: "TIES", schedule: { kind: "STEP", cutoff: 0.25 }, params: { lambda: 1.5, density: 0.3 }, base: "pre@1", weights: [2, 5], contributors: ["b@1", "c@1"] }),
       recipe({ method: "DARE", schedule: { kind: "COSINE" }, params: { lambda: 1, dropRate: 0.123456789, seed: 42 }, base: "pre@1", layers: { count: 17, order: "GRAPH" } }),
       recipe({ method: "DARE", schedule: { kind: "CUSTOM", knots: [0.1, 0.7, 0.3] }, params: { lambda: 2, dropRate: 0.1, seed: 0 }, base: "pre@1" }),
+      recipe({ method: "SLERP", schedule: { kind: "COSINE" }, layers: { count: 9, order: "GRAPH" } }),
+      recipe({ method: "SLERP", schedule: { kind: "UNIFORM" } }),
+      recipe({ method: "MODEL_STOCK", schedule: { kind: "UNIFORM" }, base: "pre@1", contributors: ["b@1", "c@1"] }),
     ];
     for (const r of recipes) {
       const back = readMergekitYaml(writeMergekitYaml(r)!);
@@ -192,7 +246,7 @@ parameters: { lambda: 0.9 }
   it("refuses what it cannot run, naming it", () => {
     const cases: Array<[string, string, RegExp]> = [
       ["merge_method: [linear\n", "recipeYaml", /not valid YAML/],
-      ["merge_method: passthrough\nmodels: [{ model: a@1 }]\n", "recipeYaml.merge_method", /"passthrough" is not supported; expected one of linear, task_arithmetic, ties, dare_linear/],
+      ["merge_method: passthrough\nmodels: [{ model: a@1 }]\n", "recipeYaml.merge_method", /"passthrough" is not supported; expected one of linear, task_arithmetic, ties, dare_linear, slerp, model_stock/],
       ["merge_method: linear\nslices: []\n", "recipeYaml.slices", /slice-wise/],
       ["merge_method: linear\nmodels: [{ model: a@1 }]\nmerge_mehtod: ties\n", "recipeYaml.merge_mehtod", /unknown key "merge_mehtod"/],
       ["merge_method: linear\nmodels: [{ model: a@1 }, { model: b@1, parameters: { density: 0.5 } }]\n", "recipeYaml.models.1.parameters.density", /not a per-model parameter/],
@@ -203,6 +257,11 @@ parameters: { lambda: 0.9 }
       ["merge_method: linear\nmodels: [{ model: a@1 }, { model: b@1 }]\nlayermerge: { anchor: c@1 }\n", "recipeYaml.layermerge.anchor", /"c@1" is not one of the models/],
       ["merge_method: dare_linear\nbase_model: p@1\nmodels: [{ model: a@1 }, { model: b@1 }]\nparameters: { rescale: false }\n", "recipeYaml.parameters.rescale", /always rescales/],
       ["merge_method: linear\nmodels: [{ model: a@1 }, { model: b@1 }]\nlayermerge: { schedule: { kind: STEP, cutoff: 2 } }\n", "recipeYaml.layermerge.schedule", /STEP cutoff must be in \[0, 1\]/],
+      ["merge_method: slerp\nmodels: [{ model: a@1 }, { model: b@1 }]\nparameters: { t: 0.5 }\n", "recipeYaml.base_model", /must name the model slerp interpolates from \(t = 0\), the anchor/],
+      ["merge_method: slerp\nbase_model: a@1\nmodels: [{ model: a@1 }, { model: b@1 }]\nparameters: { t: [0.5, 0.7] }\n", "recipeYaml.parameters.t", /the anchor \(a@1\) weighs 0\.3\d* of knot 1, less than an equal share 1\/2/],
+      ["merge_method: slerp\nbase_model: a@1\nmodels: [{ model: a@1 }, { model: b@1, parameters: { weight: 1 } }]\nparameters: { t: 0.5 }\n", "recipeYaml.models.1.parameters.weight", /not a per-model parameter/],
+      ["merge_method: slerp\nbase_model: a@1\nmodels: [{ model: b@1 }]\nparameters: { t: 0.5 }\nlayermerge: { anchor: b@1 }\n", "recipeYaml.layermerge.anchor", /must be the base_model "a@1"/],
+      ["merge_method: model_stock\nbase_model: p@1\nmodels: [{ model: a@1 }, { model: b@1 }]\nparameters: { t: 0.5 }\n", "recipeYaml.parameters.t", /not a parameter of this merge method/],
     ];
     for (const [text, field, message] of cases) {
       const error = refusal(() => readMergekitYaml(text));

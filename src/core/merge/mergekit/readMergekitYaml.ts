@@ -2,7 +2,7 @@ import { parse } from "yaml";
 import { badInput, DomainError } from "../../errors";
 import type { MergeMethodName } from "../mergeMethods";
 import { resolveSchedule, type MergeSchedule } from "../mergeSchedule";
-import { MERGEKIT_METHODS, methodForMergekit, type MergekitParameter } from "./mergekitMethods";
+import { MERGEKIT_METHODS, methodForMergekit, type MergekitMethod, type MergekitParameter } from "./mergekitMethods";
 import { weightLists } from "./writeMergekitYaml";
 
 /** A mergekit config read as a merge request, its models still as the config names them. */
@@ -74,9 +74,14 @@ export function readMergekitYaml(text: string): ReadRecipe {
     if (!isMapping(params)) throw badInput(`${field}.parameters must be a mapping`, `${field}.parameters`);
     return { index: i, model: text_(m.model, `${field}.model`), params, field };
   }).filter((e) => e.model !== base);
+  // slerp interpolates from its base_model: that is the anchor, not a base of task vectors.
+  const interpolated = mapping.weights === "t";
+  if (interpolated && base === null) throw badInput(`${F}.base_model must name the model ${mapping.mergeMethod} interpolates from (t = 0), the anchor`, `${F}.base_model`);
+  if (interpolated) entries.unshift({ index: -1, model: base!, params: {}, field: `${F}.base_model` });
   const anchorText = block.anchor == null ? entries[0]?.model : text_(block.anchor, `${F}.layermerge.anchor`);
   const anchor = entries.find((e) => e.model === anchorText);
   if (!anchor) throw badInput(`${F}.layermerge.anchor ${JSON.stringify(anchorText ?? null)} is not one of the models`, `${F}.layermerge.anchor`);
+  if (interpolated && anchor !== entries[0]) throw badInput(`${F}.layermerge.anchor ${JSON.stringify(anchorText)} must be the base_model ${JSON.stringify(base)}: ${mapping.mergeMethod} interpolates from it`, `${F}.layermerge.anchor`);
   const ordered = [anchor, ...entries.filter((e) => e !== anchor)];
   const seen = new Set<string>();
   for (const e of ordered) {
@@ -86,13 +91,26 @@ export function readMergekitYaml(text: string): ReadRecipe {
 
   const global = config.parameters == null ? {} : config.parameters;
   if (!isMapping(global)) throw badInput(`${F}.parameters must be a mapping`, `${F}.parameters`);
-  const params = readParameters(mapping.parameters, global, ordered, block);
-  const { schedule, weights } = mapping.perModelWeights ? readWeights(global, ordered, block) : { schedule: { kind: "UNIFORM" } as MergeSchedule, weights: null };
+  const params = readParameters(mapping.parameters, mapping.weights, global, ordered, block);
+  let read: { schedule: MergeSchedule; weights: number[] | null };
+  if (mapping.weights === "perModel") {
+    const fieldOf = (k: number) => (ordered[k].params.weight != null ? `${ordered[k].field}.parameters.weight` : `${F}.parameters.weight`);
+    const lists = ordered.map((m, k) => weightOf(m.params.weight ?? global.weight, fieldOf(k)));
+    read = readWeights(global, lists, ordered.map((m) => m.model), fieldOf, block);
+  } else if (mapping.weights === "t") {
+    // t is the contributor's weight, so the anchor's is 1 − t: the same lists a linear config has.
+    const t = weightOf(global.t, `${F}.parameters.t`);
+    if (t.some((v) => v > 1)) throw badInput(`${F}.parameters.t must be in [0, 1]`, `${F}.parameters.t`);
+    read = readWeights(global, [t.map((v) => 1 - v), t], ordered.map((m) => m.model), () => `${F}.parameters.t`, block);
+  } else {
+    read = { schedule: block.schedule == null ? { kind: "UNIFORM" } : weightsFromBlock(block, null, () => `${F}.layermerge.schedule`).schedule, weights: null };
+  }
+  const { schedule, weights } = read;
 
   const layers = block.layers == null ? null : block.layers;
   if (layers !== null && (!Number.isInteger(layers) || (layers as number) < 1)) throw badInput(`${F}.layermerge.layers must be a positive integer`, `${F}.layermerge.layers`);
   const order = block.layer_order == null ? null : text_(block.layer_order, `${F}.layermerge.layer_order`);
-  return { method, schedule, params, weights, anchor: anchor.model, contributors: ordered.slice(1).map((e) => e.model), base, layers: { count: layers as number | null, order } };
+  return { method, schedule, params, weights, anchor: anchor.model, contributors: ordered.slice(1).map((e) => e.model), base: interpolated ? null : base, layers: { count: layers as number | null, order } };
 }
 
 function text_(value: unknown, field: string): string {
@@ -108,10 +126,12 @@ interface Entry {
   field: string;
 }
 
-function readParameters(table: readonly MergekitParameter[], global: Mapping, models: Entry[], block: Mapping): Record<string, number> {
-  const globalKeys = new Set(["normalize", "int8_mask", "rescale", ...table.filter((p) => p.place === "global" || p.place === "perModel").map((p) => p.key), "weight"]);
+function readParameters(table: readonly MergekitParameter[], weightsAt: MergekitMethod["weights"], global: Mapping, models: Entry[], block: Mapping): Record<string, number> {
+  const perModel = table.filter((p) => p.place === "perModel").map((p) => p.key);
+  const weightKeys = weightsAt === "perModel" ? ["normalize", "weight"] : weightsAt === "t" ? ["t"] : [];
+  const globalKeys = new Set(["int8_mask", "rescale", ...table.filter((p) => p.place === "global").map((p) => p.key), ...perModel, ...weightKeys]);
   for (const key of Object.keys(global)) if (!globalKeys.has(key)) throw badInput(`${F}.parameters.${key} is not a parameter of this merge method`, `${F}.parameters.${key}`);
-  const modelKeys = new Set(["weight", ...table.filter((p) => p.place === "perModel").map((p) => p.key)]);
+  const modelKeys = new Set([...(weightsAt === "perModel" ? ["weight"] : []), ...perModel]);
   for (const m of models) {
     for (const key of Object.keys(m.params)) if (!modelKeys.has(key)) throw badInput(`${m.field}.parameters.${key} is not a per-model parameter of this merge method`, `${m.field}.parameters.${key}`);
   }
@@ -155,16 +175,15 @@ function at(list: number[], t: number): number {
   return list[i] + (x - i) * (list[i + 1] - list[i]);
 }
 
-function readWeights(global: Mapping, models: Entry[], block: Mapping): { schedule: MergeSchedule; weights: number[] | null } {
-  const lists = models.map((m) => weightOf(m.params.weight ?? global.weight, m.params.weight != null ? `${m.field}.parameters.weight` : `${F}.parameters.weight`));
-  const fieldOf = (k: number) => (models[k].params.weight != null ? `${models[k].field}.parameters.weight` : `${F}.parameters.weight`);
+/** Each model's weight list (anchor first) read as a schedule and relative weights. */
+function readWeights(global: Mapping, lists: number[][], names: string[], fieldOf: (k: number) => string, block: Mapping): { schedule: MergeSchedule; weights: number[] | null } {
   lists.forEach((list, k) => {
     if (list.some((v) => v < 0)) throw badInput(`${fieldOf(k)} must not be negative`, fieldOf(k));
   });
   if (block.schedule != null) return weightsFromBlock(block, lists, fieldOf);
 
   // No schedule given: the anchor's share of each knot is the schedule, 1/N + (1 − 1/N)·s.
-  const n = models.length;
+  const n = lists.length;
   const knots = Math.max(...lists.map((l) => l.length));
   const s: number[] = [];
   let relative: number[] | null = null;
@@ -178,7 +197,7 @@ function readWeights(global: Mapping, models: Entry[], block: Mapping): { schedu
     }
     const share = w[0] / total;
     const value = n === 1 ? 1 : (share - 1 / n) / (1 - 1 / n);
-    if (value < -TOLERANCE) throw badInput(`${fieldOf(0)}: the anchor (${models[0].model}) weighs ${share} of knot ${j}, less than an equal share 1/${n}; the anchor's share runs from 1/N (an average) to 1`, fieldOf(0));
+    if (value < -TOLERANCE) throw badInput(`${fieldOf(0)}: the anchor (${names[0]}) weighs ${share} of knot ${j}, less than an equal share 1/${n}; the anchor's share runs from 1/N (an average) to 1`, fieldOf(0));
     s.push(Math.min(1, Math.max(0, value)));
     const rest = total - w[0];
     if (rest > 0) {
@@ -194,8 +213,8 @@ function readWeights(global: Mapping, models: Entry[], block: Mapping): { schedu
   return { schedule, weights: relative && !equal ? relative : null };
 }
 
-/** The block's schedule and relative weights, with the weight lists checked against them. */
-function weightsFromBlock(block: Mapping, lists: number[][], fieldOf: (k: number) => string): { schedule: MergeSchedule; weights: number[] | null } {
+/** The block's schedule and relative weights, with the weight lists (when the config has them) checked against them. */
+function weightsFromBlock(block: Mapping, lists: number[][] | null, fieldOf: (k: number) => string): { schedule: MergeSchedule; weights: number[] | null } {
   let schedule: MergeSchedule;
   try {
     schedule = resolveSchedule(isMapping(block.schedule) ? (block.schedule as never) : { kind: block.schedule as string });
@@ -203,6 +222,7 @@ function weightsFromBlock(block: Mapping, lists: number[][], fieldOf: (k: number
     if (error instanceof DomainError) throw badInput(`${F}.layermerge.schedule: ${error.message}`, `${F}.layermerge.schedule`);
     throw error;
   }
+  if (!lists) return { schedule, weights: null };
   const relative = block.relative_weights == null ? null : block.relative_weights;
   if (relative !== null && !(Array.isArray(relative) && relative.every(isNumber))) throw badInput(`${F}.layermerge.relative_weights must be a list of numbers`, `${F}.layermerge.relative_weights`);
   if (relative && relative.length !== lists.length - 1) {

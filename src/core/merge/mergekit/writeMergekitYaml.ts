@@ -35,8 +35,8 @@ const compact = (list: number[]): number | number[] => (list.length > 0 && list.
 
 /**
  * The recipe as a mergekit config: `merge_method`, `base_model`, `models` with their `weight`
- * (a gradient list with one value per layer when the schedule varies) and the method's
- * parameters, plus a `layermerge:` block for what mergekit has no words for (the anchor, the
+ * (a gradient list with one value per layer when the schedule varies; SLERP's contributor weight
+ * is the global `t` instead, its anchor the `base_model`) and the method's parameters, plus a `layermerge:` block for what mergekit has no words for (the anchor, the
  * schedule and relative weights the lists come from, the layer order, DARE's seed). Null when
  * the method has no mergekit equivalent.
  */
@@ -56,15 +56,19 @@ export function writeMergekitYaml(recipe: MergekitRecipe): string | null {
   const block = stored.filter((p) => p.place === "layermerge");
 
   const config: Record<string, unknown> = { merge_method: mapping.mergeMethod };
-  if (recipe.base) config.base_model = recipe.base;
+  if (mapping.weights === "t") config.base_model = recipe.anchor;
+  else if (recipe.base) config.base_model = recipe.base;
   config.models = models.map((model, k) => {
     const parameters: Record<string, unknown> = {};
-    if (mapping.perModelWeights) parameters.weight = compact(lists[k]);
+    if (mapping.weights === "perModel") parameters.weight = compact(lists[k]);
     for (const p of perModel) parameters[p.key] = value(p.name);
     return Object.keys(parameters).length ? { model, parameters } : { model };
   });
+  const globals = Object.fromEntries(global.map((p) => [p.key, value(p.name)]));
   // Per layer the weights sum to 1, so normalising changes nothing where every model has the tensor.
-  config.parameters = { normalize: true, ...Object.fromEntries(global.map((p) => [p.key, value(p.name)])) };
+  if (mapping.weights === "perModel") config.parameters = { normalize: true, ...globals };
+  else if (mapping.weights === "t") config.parameters = { t: compact(lists[1]), ...globals };
+  else if (global.length) config.parameters = globals;
   const schedule: Record<string, unknown> = { kind: recipe.schedule.kind };
   if (recipe.schedule.kind === "STEP") schedule.cutoff = recipe.schedule.cutoff;
   if (recipe.schedule.kind === "CUSTOM") schedule.knots = recipe.schedule.knots;

@@ -5,6 +5,9 @@ export interface Recipe {
   method?: string | null;
   schedule?: { kind: string; cutoff?: number | null; knots?: number[] | null; groups?: unknown[] | null } | null;
   weights?: number[] | null;
+  /** The method's parameters from the search's parameter grid (absent: its defaults). */
+  params?: Record<string, number> | null;
+  baseModelId?: string | null;
 }
 export interface CandidateView {
   key: string;
@@ -50,6 +53,7 @@ export function describeRecipe(recipe: Recipe, names: Names): string {
   const schedule = !s ? "" : s.groups?.length ? `${s.kind} per group` : s.kind === "STEP" && s.cutoff !== null && s.cutoff !== undefined ? `STEP ${s.cutoff}` : s.kind === "CUSTOM" && s.knots ? `CUSTOM ${s.knots.map((k) => k.toFixed(2)).join(", ")}` : s.kind;
   const parts = [`${name(recipe.anchorId)} ← ${recipe.modelIds.map(name).join(" + ")}`, (recipe.method ?? "LAYERWISE").toLowerCase(), schedule];
   if (recipe.weights?.length) parts.push(`w ${recipe.weights.join(", ")}`);
+  for (const [k, v] of Object.entries(recipe.params ?? {})) parts.push(`${k} ${v}`);
   return parts.filter(Boolean).join(" · ");
 }
 
