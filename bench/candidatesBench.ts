@@ -426,9 +426,11 @@ async function explain(app: App, seeded: Seeded): Promise<string> {
   const sids = [S, ...(await db.$queryRawUnsafe<Array<{ sid: string }>>(overlapping)).map((r) => r.sid)];
   const filters = `m."deletedAt" IS NULL AND m."id" <> '${anchor.id}'`;
   const page = `SELECT * FROM (SELECT m."id" AS "modelId", m."structureId" AS "sid", 0 AS "tier" FROM "Model" m WHERE m."structureId" IN ('${S}') AND ${filters} ORDER BY m."id" ASC LIMIT 21) AS t0`;
-  const count = `SELECT COUNT(*) AS "n" FROM "Model" m WHERE m."structureId" IN (${sids.map((x) => `'${x}'`).join(", ")}) AND ${filters}`;
+  // totalCount as CandidateService computes it: live models kept per structure, minus the anchor's copies.
+  const count = `SELECT SUM(c."liveModels") AS "n" FROM "StructureModelCount" c WHERE c."structureId" IN (${sids.map((x) => `'${x}'`).join(", ")})`;
+  const copies = `SELECT COUNT(*) AS "n" FROM "Model" m WHERE m."artifactId" = (SELECT "artifactId" FROM "Model" WHERE "id" = '${anchor.id}') AND ${filters}`;
   const out: string[] = [`anchor ${anchor.id}: its structure has ${counts[busiest]} models; ${sids.length - 1} other structures overlap it by ≥ 0.5`];
-  for (const [label, sql] of [["overlapping structures", overlapping], ["page (first tier)", page], ["count", count]] as const) {
+  for (const [label, sql] of [["overlapping structures", overlapping], ["page (first tier)", page], ["count", count], ["copies of the anchor's file", copies]] as const) {
     out.push(`-- ${label}`);
     if (provider === "sqlite") {
       const rows = await db.$queryRawUnsafe<Array<{ detail: string }>>(`EXPLAIN QUERY PLAN ${sql}`);
