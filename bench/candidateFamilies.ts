@@ -1,7 +1,7 @@
 /**
- * bench:candidates' synthetic model families: 20 backbones × 10 heads whose structures overlap as
- * real segmentation models do (see the seeding notes in candidatesBench.ts), written as
- * safetensors files in forward order.
+ * bench:candidates' synthetic model families: backbones × 10 heads (20 backbones by default, more
+ * with `--structures`) whose structures overlap as real segmentation models do (see the seeding
+ * notes in candidatesBench.ts), written as safetensors files in forward order.
  */
 import { bufferSource } from "../src/core/formats/byteSource";
 import { parseSafetensors } from "../src/core/formats/safetensors/parseSafetensors";
@@ -9,6 +9,7 @@ import { byteLength, writeSafetensors, type TestTensor } from "../src/core/forma
 import type { ParsedModel } from "../src/core/structure/types";
 import { prng } from "../src/core/testing/prng";
 
+/** Backbones of the default run (200 structures); registrations of new structures use these. */
 export const BACKBONES = 20;
 export const HEADS = 10;
 
@@ -38,12 +39,17 @@ export interface Backbone {
   tensors: Spec[];
 }
 
-/** Backbone b: family ⌊b/5⌋ (style and width), variant b mod 5 (stage-3 depth, stage-4 width). */
+/**
+ * Backbone b: family ⌊b/5⌋ (style and width), variant b mod 5 (stage-3 depth, stage-4 width).
+ * Families 0–3 are ResNet at widths 4 and 6, then MiT at 4 and 6; each further group of four
+ * repeats that pattern 4 channels wider (ResNet-50 vs ResNet-101-wide, MiT-B0 vs B2), so larger
+ * runs add families whose names match the smaller ones with other shapes.
+ */
 export function backbone(index: number): Backbone {
   const family = Math.floor(index / 5);
   const variant = index % 5;
-  const style = family < 2 ? "resnet" : "mit";
-  const width = family % 2 === 0 ? 4 : 6;
+  const style = family % 4 < 2 ? "resnet" : "mit";
+  const width = (family % 2 === 0 ? 4 : 6) + 4 * Math.floor(family / 4);
   const channels = [1, 2, 3, 4].map((k) => width * k);
   if (variant >= 3) channels[3]! += 2;
   const tensors: Spec[] = [];

@@ -93,6 +93,15 @@ interface CandidateStructure {
  * `includeIdentical`, and marked `identicalWeights`. Same weights inside different files (an
  * export that differs only in its metadata) are not detected: no per-tensor hash is stored.
  */
+/**
+ * A structure's live models in id order, spelled as the Model (structureId, deletedAt, id) index
+ * orders them: with `structureId = …` and `deletedAt IS NULL` in the filter it is the same order,
+ * but PostgreSQL does not take `IS NULL` as fixing a sort column, so `ORDER BY id` alone made it
+ * walk the primary key and filter by structure — 40–67 ms for structures of 4,000–12,000 models
+ * in a registry of a million, against 0.2 ms for this range read.
+ */
+const INDEX_ORDER = Prisma.sql`m."structureId" ASC, m."deletedAt" ASC, m."id" ASC`;
+
 export class CandidateService {
   constructor(
     private readonly db: Db,
@@ -168,10 +177,10 @@ export class CandidateService {
       next += round.length;
       batch = Math.min(batch * 4, 64);
       const need = limit - out.length;
-      const parts = round.map((tier, k) => {
+      const parts = round.flatMap((tier, k) => {
         const after = cursor && tier[0]!.f === Number(cursor.value) ? Prisma.sql`AND m."id" > ${cursor.id}` : Prisma.empty;
-        return Prisma.sql`SELECT * FROM (SELECT m."id" AS "modelId", m."structureId" AS "sid", ${Prisma.raw(String(k))} AS "tier" FROM "Model" m
-          WHERE m."structureId" IN (${Prisma.join(tier.map((s) => s.sid))}) AND ${filters} ${after} ORDER BY m."id" ASC LIMIT ${need}) AS t${Prisma.raw(String(k))}`;
+        return tier.map((s, j) => Prisma.sql`SELECT * FROM (SELECT m."id" AS "modelId", m."structureId" AS "sid", ${Prisma.raw(String(k))} AS "tier" FROM "Model" m
+          WHERE m."structureId" = ${s.sid} AND ${filters} ${after} ORDER BY ${INDEX_ORDER} LIMIT ${need}) AS t${Prisma.raw(`${k}_${j}`)}`);
       });
       // Ordered in SQL, not here: ids compare by the database's collation, as the cursor does.
       const found = await this.db.$queryRaw<Array<{ modelId: string; sid: string; tier: number | bigint }>>`${Prisma.join(parts, " UNION ALL ")} ORDER BY "tier", "modelId"`;
@@ -205,7 +214,6 @@ export class CandidateService {
     for (const tier of tiers) {
       if (out.length >= limit) break;
       const f = tier[0]!.f;
-      const sids = Prisma.join(tier.map((s) => s.sid));
       const same = cursor !== null && cursor.f === f;
       if (!same || cursor!.score !== null) {
         const after = same ? Prisma.sql`AND (s."score" < ${cursor!.score} OR (s."score" = ${cursor!.score} AND s."modelId" > ${cursor!.id}))` : Prisma.empty;
@@ -222,11 +230,14 @@ export class CandidateService {
       }
       if (out.length >= limit) break;
       const after = same && cursor!.score === null ? Prisma.sql`AND m."id" > ${cursor!.id}` : Prisma.empty;
-      const unscored = await this.db.$queryRaw<Array<{ modelId: string; sid: string }>>`
-        SELECT m."id" AS "modelId", m."structureId" AS "sid" FROM "Model" m
-        WHERE m."structureId" IN (${sids}) AND ${filters} ${after}
-          AND NOT EXISTS (SELECT 1 FROM "ModelScore" s WHERE s."modelId" = m."id" AND s."datasetId" = ${datasetId})
-        ORDER BY m."id" ASC LIMIT ${limit - out.length}`;
+      const rest = limit - out.length;
+      const parts = tier.map(
+        (t, k) => Prisma.sql`SELECT * FROM (SELECT m."id" AS "modelId", m."structureId" AS "sid" FROM "Model" m
+          WHERE m."structureId" = ${t.sid} AND ${filters} ${after}
+            AND NOT EXISTS (SELECT 1 FROM "ModelScore" s WHERE s."modelId" = m."id" AND s."datasetId" = ${datasetId})
+          ORDER BY ${INDEX_ORDER} LIMIT ${rest}) AS u${Prisma.raw(String(k))}`,
+      );
+      const unscored = await this.db.$queryRaw<Array<{ modelId: string; sid: string }>>`${Prisma.join(parts, " UNION ALL ")} ORDER BY "modelId" ASC LIMIT ${rest}`;
       for (const r of unscored) out.push({ modelId: r.modelId, sid: r.sid, f, score: null });
     }
     return out.slice(0, limit);
