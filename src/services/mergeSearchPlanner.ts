@@ -1,7 +1,7 @@
 import type { Db } from "../persistence/database";
 import { badInput } from "../core/errors";
 import { MERGE_METHOD_NAMES, MERGE_METHODS, resolveSchedule, type MergeMethodName, type MergeSchedule } from "../core/merge";
-import { candidateKey, enumerateCandidates, expandParamGrids, type ParamGridInput, LABEL_FREE_KINDS, perturbationDraw, resolveObjectiveKind, type CandidatePlan, type ObjectiveKind, type PerturbationDraw, type SearchRecipe, type TensorMix } from "../core/search";
+import { candidateKey, enumerateCandidatesAsync, expandParamGrids, type ParamGridInput, LABEL_FREE_KINDS, perturbationDraw, resolveObjectiveKind, type CandidatePlan, type ObjectiveKind, type PerturbationDraw, type SearchRecipe, type TensorMix } from "../core/search";
 import type { MergeService } from "./mergeService";
 import type { StructureCatalog } from "./structureCatalog";
 import type { DatasetClass } from "./datasetService";
@@ -167,13 +167,10 @@ export async function planMergeSearch(db: Db, catalog: StructureCatalog, merges:
 
   const keyOf = await candidateKeys(catalog, merges, models);
   const space = { poolIds: ids, anchorIds, maxModels, includeSingles: input.includeSingles ?? true, methods, schedules, weightGrids, paramGrids: grids };
-  const keys = new Map<string, string>();
-  // Plans are async (stored structures); enumerateCandidates is not: key every recipe first.
-  for (const { recipe: r } of enumerateCandidates(space, Number.MAX_SAFE_INTEGER, (x) => JSON.stringify(x)).candidates) {
-    keys.set(JSON.stringify(r), await keyOf(toRecipe(r, baseModelId)));
-  }
   const gridBudget = strategy === "EVOLUTION" ? Math.max(1, Math.floor(maxCandidates / 2)) : maxCandidates;
-  const plan: CandidatePlan<string, MergeSchedule> = enumerateCandidates(space, gridBudget, (r) => keys.get(JSON.stringify(r))!);
+  // Recipes are keyed in plan order only until the budget is full (and one more distinct one
+  // shows the plan truncated): the request's work follows the budget, not the whole space.
+  const plan: CandidatePlan<string, MergeSchedule> = await enumerateCandidatesAsync(space, gridBudget, (r) => keyOf(toRecipe(r, baseModelId)));
   const draws = kind === "CONSISTENCY" ? Array.from({ length: Math.min(limit, dataset.imageCount ?? limit) }, (_, i) => perturbationDraw(BigInt(seed), i)) : null;
   return {
     strategy,
@@ -209,20 +206,37 @@ function toRecipe(r: SearchRecipe<string, MergeSchedule>, baseModelId: string | 
 /**
  * The key of a candidate recipe (candidateKey): a single model is its own tensors at weight 1; a
  * merge, its plan's per-tensor inputs, planned from stored structures as mergePlan does.
- */
-export async function candidateKeys(catalog: StructureCatalog, merges: MergeService, models: ReadonlyArray<{ id: string; structureId: string | null }>): Promise<(r: CandidateRecipe) => Promise<string>> {
+ *
+ * A merge plan depends on the models only through their structures (and the recipe's method,
+ * schedule, weights and base), so one plan serves every recipe whose anchor and contributors
+ * have the same structures in the same order: its inputs are renamed to the recipe's models.
+  */
+export async function candidateKeys(catalog: StructureCatalog, merges: Pick<MergeService, "plan">, models: ReadonlyArray<{ id: string; structureId: string | null }>): Promise<(r: CandidateRecipe) => Promise<string>> {
   const single = new Map<string, TensorMix[]>();
   for (const m of models) {
     const s = await catalog.planModel(m.structureId!);
     single.set(m.id, s.tensors.map((t) => ({ name: t.name, parts: [{ modelId: m.id, weight: 1 }] })));
   }
   const structureOf = new Map(models.map((m) => [m.id, m.structureId!]));
+  /** Per structure tuple and recipe settings: each tensor's (input index, weight) pairs, index 0 the anchor. */
+  const plans = new Map<string, Promise<{ method: string; tensors: Array<{ name: string; parts: Array<{ index: number; weight: number }> }> }>>();
   return async (r) => {
     if (r.modelIds.length === 0) return candidateKey(structureOf.get(r.anchorId)!, "", single.get(r.anchorId)!);
-    const { plan: p, inputs } = await merges.plan({ anchorId: r.anchorId, modelIds: r.modelIds, method: r.method, schedule: r.schedule, weights: r.weights, params: r.params, baseModelId: r.baseModelId });
-    const idOf = [inputs.anchor.id, ...inputs.contributors.map((c) => c.id)];
-    const mixes: TensorMix[] = p.tensors.map((t) => ({ name: t.tensor.name, parts: t.action === "copy" ? [{ modelId: r.anchorId, weight: 1 }] : t.inputs.map((x) => ({ modelId: idOf[x.model], weight: x.weight })) }));
-    const method = p.method === "LAYERWISE" ? "" : `${p.method} ${JSON.stringify(Object.entries(p.params).sort())} base=${r.baseModelId}`;
+    const ids = [r.anchorId, ...r.modelIds];
+    const shape = JSON.stringify([ids.map((id) => structureOf.get(id) ?? id), r.method, r.schedule, r.weights, r.params, r.baseModelId]);
+    let planned = plans.get(shape);
+    if (!planned) {
+      planned = merges.plan({ anchorId: r.anchorId, modelIds: r.modelIds, method: r.method, schedule: r.schedule, weights: r.weights, params: r.params, baseModelId: r.baseModelId }).then(({ plan: p }) => ({
+        method: p.method === "LAYERWISE" ? "" : `${p.method} ${JSON.stringify(Object.entries(p.params).sort())} base=${r.baseModelId}`,
+        // The plan's inputs are [anchor, ...modelIds] in the request's order.
+        tensors: p.tensors.map((t) => ({ name: t.tensor.name, parts: t.action === "copy" ? [{ index: 0, weight: 1 }] : t.inputs.map((x) => ({ index: x.model, weight: x.weight })) })),
+      }));
+      plans.set(shape, planned);
+      // A failed plan (a bad base model, say) is not kept: the next recipe asks again.
+      planned.catch(() => plans.delete(shape));
+    }
+    const { method, tensors } = await planned;
+    const mixes: TensorMix[] = tensors.map((t) => ({ name: t.name, parts: t.parts.map((x) => ({ modelId: ids[x.index], weight: x.weight })) }));
     return candidateKey(structureOf.get(r.anchorId)!, method, mixes);
   };
 }

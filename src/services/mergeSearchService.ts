@@ -324,6 +324,8 @@ export class MergeSearchService {
           base: r.baseModelId ? pool.get(r.baseModelId)!.ref : null,
           recipe: { method: r.method!, schedule: r.schedule!, weights: r.weights, params: r.params ?? {} },
           outFile,
+          // Read back by the candidate's session and removed right after: no fsync.
+          scratch: true,
           metadata: {},
         };
     return {

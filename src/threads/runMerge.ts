@@ -52,6 +52,8 @@ export interface RunMergePayload {
   base?: MergeModelRef | null;
   recipe: { method: string; schedule: { kind?: string; cutoff?: number | null; knots?: number[] | null; groups?: Array<{ prefix: string; knots: number[] }> }; weights: number[] | null; params: Record<string, number>; matching?: "NAME" | "POSITION" };
   outFile: string;
+  /** The output is scratch, read back at once and removed (a merge search's candidate): not fsynced. */
+  scratch?: boolean;
   /** Recorded in the output (ONNX metadata_props / safetensors __metadata__). */
   metadata: Record<string, string>;
   remoteStore?: RemoteStoreSettings | null;
@@ -249,7 +251,7 @@ export async function runMerge(payload: RunMergePayload, onProgress: (p: { fract
     );
     const byName = new Map<string, TensorInfo>(anchor.parsed.tensors.map((t) => [t.name, t]));
     // Written merged tensors go back to the executor, whose next tensors reuse their memory.
-    const sink = await openFileSink(payload.outFile, undefined, { onReleased: (chunk) => run.recycle(chunk), maxPendingBytes: 4 << 20 });
+    const sink = await openFileSink(payload.outFile, undefined, { onReleased: (chunk) => run.recycle(chunk), maxPendingBytes: 4 << 20, sync: !payload.scratch });
     const anchorTensor = (name: string) => {
       const t = byName.get(name);
       if (!t) throw badInput(`the anchor lists no tensor ${JSON.stringify(name)}`);

@@ -70,4 +70,31 @@ describe("openFileSink", () => {
     await sink.abort();
     expect(fs.existsSync(file)).toBe(false);
   });
+
+  it("fsyncs on close by default, and not at all with sync: false (scratch files)", async () => {
+    const probe = await fs.promises.open(path.join(dir, "probe"), "w");
+    const proto = Object.getPrototypeOf(probe) as { sync: () => Promise<void>; datasync: () => Promise<void> };
+    await probe.close();
+    const sync = jest.spyOn(proto, "sync");
+    const datasync = jest.spyOn(proto, "datasync");
+    try {
+      const big = pattern(3000, 9);
+      const durable = await openFileSink(path.join(dir, "durable.bin"), 64, { syncEveryBytes: 1000 });
+      await durable.write(big);
+      await durable.close();
+      expect(sync).toHaveBeenCalledTimes(1);
+      expect(datasync).toHaveBeenCalled();
+      sync.mockClear();
+      datasync.mockClear();
+      const scratch = await openFileSink(path.join(dir, "scratch.bin"), 64, { syncEveryBytes: 1000, sync: false });
+      await scratch.write(big);
+      await scratch.close();
+      expect(sync).not.toHaveBeenCalled();
+      expect(datasync).not.toHaveBeenCalled();
+      expect(fs.readFileSync(path.join(dir, "scratch.bin")).equals(Buffer.from(big))).toBe(true);
+    } finally {
+      sync.mockRestore();
+      datasync.mockRestore();
+    }
+  });
 });

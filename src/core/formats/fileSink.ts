@@ -17,6 +17,12 @@ export interface FileSinkOptions {
    * still computes, and `close` waits only for the tail instead of the whole file.
    */
   syncEveryBytes?: number;
+  /**
+   * false: neither background flushes nor an fsync on `close` — for scratch files that are read
+   * back at once and removed (a merge search's candidates), where waiting for the disk buys
+   * nothing. Default true: a published artifact is on disk before anything refers to it.
+   */
+  sync?: boolean;
 }
 
 /** Arena size for copies of small chunks (at most `bufferBytes`). */
@@ -35,7 +41,7 @@ interface Queued {
 }
 
 /**
- * A ByteSink onto a new file; `close` fsyncs, so a published artifact is on disk before anything
+ * A ByteSink onto a new file; `close` fsyncs (unless `sync: false`), so a published artifact is on disk before anything
  * refers to it.
  *
  * Writes overlap the caller's work. Small chunks are copied (consecutive ones into one run of a
@@ -51,7 +57,8 @@ export async function openFileSink(file: string, bufferBytes = 4 << 20, options:
   // Small enough that malloc serves it from memory freed before (no fresh pages to fault in).
   const arenaBytes = Math.min(bufferBytes, ARENA_BYTES);
   const maxPending = Math.max(bufferBytes, options.maxPendingBytes ?? 2 * bufferBytes);
-  const syncEvery = options.syncEveryBytes ?? 32 << 20;
+  const durable = options.sync ?? true;
+  const syncEvery = durable ? options.syncEveryBytes ?? 32 << 20 : 0;
   const handle = await fsp.open(file, "wx");
 
   // Small chunks are copied into the arena, bump-allocated; a full arena is left to the garbage
@@ -181,7 +188,7 @@ export async function openFileSink(file: string, bufferBytes = 4 << 20, options:
       await until(() => !writing && queue.length === 0);
       const syncFailure = await synced;
       if (syncFailure) throw syncFailure;
-      await handle.sync();
+      if (durable) await handle.sync();
       await handle.close();
       arena = Buffer.allocUnsafe(0);
     },

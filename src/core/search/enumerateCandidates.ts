@@ -48,50 +48,67 @@ export interface CandidatePlan<Method, Schedule> {
  * `maxCandidates`, with `truncated` when a further distinct candidate exists.
  */
 export function enumerateCandidates<M, S>(space: SearchSpace<M, S>, maxCandidates: number, keyOf: (recipe: SearchRecipe<M, S>) => string): CandidatePlan<M, S> {
+  const cut = candidateCutter<M, S>(maxCandidates);
+  for (const recipe of recipesInPlanOrder(space)) if (!cut.offer(recipe, keyOf(recipe))) break;
+  return cut.plan();
+}
+
+/**
+ * enumerateCandidates with an asynchronous `keyOf` (recipes planned from stored structures):
+ * recipes are keyed one by one in plan order and only until the budget is full and one more
+ * distinct candidate proved the plan truncated, so the work follows the budget, not the space.
+ */
+export async function enumerateCandidatesAsync<M, S>(space: SearchSpace<M, S>, maxCandidates: number, keyOf: (recipe: SearchRecipe<M, S>) => Promise<string>): Promise<CandidatePlan<M, S>> {
+  const cut = candidateCutter<M, S>(maxCandidates);
+  for (const recipe of recipesInPlanOrder(space)) if (!cut.offer(recipe, await keyOf(recipe))) break;
+  return cut.plan();
+}
+
+function candidateCutter<M, S>(maxCandidates: number) {
   if (!Number.isInteger(maxCandidates) || maxCandidates < 1) throw badInput(`budget.maxCandidates must be a positive integer, got ${maxCandidates}`, "input.budget.maxCandidates");
-  const anchors = new Set(space.anchorIds);
   const seen = new Set<string>();
   const candidates: EnumeratedCandidate<M, S>[] = [];
   let duplicates = 0;
   let truncated = false;
-  /** Returns false once the budget is full and one more distinct candidate has been seen. */
-  const offer = (recipe: SearchRecipe<M, S>): boolean => {
-    const key = keyOf(recipe);
-    if (seen.has(key)) {
-      duplicates++;
+  return {
+    /** Returns false once the budget is full and one more distinct candidate has been seen. */
+    offer(recipe: SearchRecipe<M, S>, key: string): boolean {
+      if (seen.has(key)) {
+        duplicates++;
+        return true;
+      }
+      if (candidates.length >= maxCandidates) {
+        truncated = true;
+        return false;
+      }
+      seen.add(key);
+      candidates.push({ key, recipe });
       return true;
-    }
-    if (candidates.length >= maxCandidates) {
-      truncated = true;
-      return false;
-    }
-    seen.add(key);
-    candidates.push({ key, recipe });
-    return true;
+    },
+    plan: (): CandidatePlan<M, S> => ({ candidates, truncated, duplicates }),
   };
+}
+
+/** Every recipe of the space in plan order (see enumerateCandidates), repeats included. */
+export function* recipesInPlanOrder<M, S>(space: SearchSpace<M, S>): Generator<SearchRecipe<M, S>> {
+  const anchors = new Set(space.anchorIds);
   const pointsOf = (method: M): ReadonlyArray<Readonly<Record<string, number>> | null> => space.paramGrids?.find((g) => g.method === method)?.points ?? [null];
-  const run = (): void => {
-    if (space.includeSingles) {
-      for (const id of space.poolIds) if (!offer({ anchorId: id, contributorIds: [], method: null, schedule: null, weights: null, params: null })) return;
-    }
-    for (let size = 2; size <= space.maxModels; size++) {
-      for (const set of combinations(space.poolIds, size)) {
-        for (const anchorId of set) {
-          if (!anchors.has(anchorId)) continue;
-          const contributorIds = set.filter((id) => id !== anchorId);
-          const grids = [null, ...(space.weightGrids ?? []).filter((g) => g.length === contributorIds.length)];
-          for (const method of space.methods)
-            for (const params of pointsOf(method))
-              for (const schedule of space.schedules)
-                for (const grid of grids) {
-                  if (!offer({ anchorId, contributorIds, method, schedule, weights: grid ? [...grid] : null, params: params ? { ...params } : null })) return;
-                }
-        }
+  if (space.includeSingles) {
+    for (const id of space.poolIds) yield { anchorId: id, contributorIds: [], method: null, schedule: null, weights: null, params: null };
+  }
+  for (let size = 2; size <= space.maxModels; size++) {
+    for (const set of combinations(space.poolIds, size)) {
+      for (const anchorId of set) {
+        if (!anchors.has(anchorId)) continue;
+        const contributorIds = set.filter((id) => id !== anchorId);
+        const grids = [null, ...(space.weightGrids ?? []).filter((g) => g.length === contributorIds.length)];
+        for (const method of space.methods)
+          for (const params of pointsOf(method))
+            for (const schedule of space.schedules)
+              for (const grid of grids) yield { anchorId, contributorIds, method, schedule, weights: grid ? [...grid] : null, params: params ? { ...params } : null };
       }
     }
-  };
-  run();
-  return { candidates, truncated, duplicates };
+  }
 }
 
 /** k-subsets of `items` in lexicographic order of positions, each in item order. */

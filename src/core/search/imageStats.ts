@@ -19,36 +19,75 @@ export type OutputActivation = "LOGITS" | "PROBS";
 export const probabilityStatsLength = (classes: number) => classes + 2;
 export const agreementStatsLength = (classes: number) => 3 * classes;
 
+/** Pixels per block of probabilityStats: a block's class planes (C × 256 float64) stay in cache. */
+const BLOCK = 256;
+
 /**
  * Probability statistics of one image from its scores [C, H·W] (planar, at the image's size).
  * Softmax and entropy in float64; H in nats with 0 · log 0 = 0.
+ *
+ * Logits take one exp per class and one log per pixel: with m the pixel's largest logit,
+ * e_c = exp(x_c − m) and Z = Σ e_c, H = log Z − Σ_c e_c (x_c − m) / Z (a class with e_c = 0 adds
+ * nothing, as 0 · log 0). Classes are walked over blocks of contiguous pixels, so every read
+ * runs along a class plane instead of striding across them.
  */
 export function probabilityStats(scores: Float32Array | Float64Array, classes: number, pixels: number, activation: OutputActivation): ImageStats {
   invariant(scores.length === classes * pixels, `probabilityStats: ${scores.length} scores for ${classes} classes × ${pixels} pixels`);
   const stats = new Float64Array(classes + 2);
-  const p = new Float64Array(classes);
+  const e = new Float64Array(classes * BLOCK);
+  const max = new Float64Array(BLOCK);
+  const z = new Float64Array(BLOCK);
+  const s = new Float64Array(BLOCK);
   let entropySum = 0;
-  for (let i = 0; i < pixels; i++) {
+  for (let i0 = 0; i0 < pixels; i0 += BLOCK) {
+    const n = Math.min(BLOCK, pixels - i0);
     if (activation === "LOGITS") {
-      let max = -Infinity;
-      for (let c = 0; c < classes; c++) max = Math.max(max, scores[c * pixels + i]);
-      let sum = 0;
-      for (let c = 0; c < classes; c++) {
-        const e = Math.exp(scores[c * pixels + i] - max);
-        p[c] = e;
-        sum += e;
+      for (let k = 0; k < n; k++) max[k] = scores[i0 + k];
+      for (let c = 1; c < classes; c++) {
+        const o = c * pixels + i0;
+        for (let k = 0; k < n; k++) {
+          const v = scores[o + k];
+          if (v > max[k]) max[k] = v;
+        }
       }
-      for (let c = 0; c < classes; c++) p[c] /= sum;
+      z.fill(0, 0, n);
+      s.fill(0, 0, n);
+      for (let c = 0; c < classes; c++) {
+        const o = c * pixels + i0;
+        const b = c * BLOCK;
+        for (let k = 0; k < n; k++) {
+          const d = scores[o + k] - max[k];
+          const v = Math.exp(d);
+          e[b + k] = v;
+          z[k] += v;
+          if (v > 0) s[k] += v * d;
+        }
+      }
+      for (let k = 0; k < n; k++) {
+        const inv = 1 / z[k];
+        entropySum += Math.log(z[k]) - s[k] * inv;
+        z[k] = inv;
+      }
+      for (let c = 0; c < classes; c++) {
+        const b = c * BLOCK;
+        let acc = 0;
+        for (let k = 0; k < n; k++) acc += e[b + k] * z[k];
+        stats[c] += acc;
+      }
     } else {
-      for (let c = 0; c < classes; c++) p[c] = scores[c * pixels + i];
+      for (let c = 0; c < classes; c++) {
+        const o = c * pixels + i0;
+        let acc = 0;
+        let h = 0;
+        for (let k = 0; k < n; k++) {
+          const v = scores[o + k];
+          acc += v;
+          if (v > 0) h -= v * Math.log(v);
+        }
+        stats[c] += acc;
+        entropySum += h;
+      }
     }
-    let h = 0;
-    for (let c = 0; c < classes; c++) {
-      const v = p[c];
-      stats[c] += v;
-      if (v > 0) h -= v * Math.log(v);
-    }
-    entropySum += h;
   }
   stats[classes] = entropySum;
   stats[classes + 1] = pixels;

@@ -12,7 +12,7 @@ export { panopticStats, panopticStatsLength, panopticQualityOf } from "./panopti
 export { averageRanks, spearman } from "./spearman";
 export { BOOTSTRAP_RESAMPLES, bestIndex, pickConfidence, type PickConfidence } from "./pickConfidence";
 export { candidateKey, type TensorMix } from "./candidateKey";
-export { combinations, enumerateCandidates, type CandidatePlan, type EnumeratedCandidate, type SearchRecipe, type SearchSpace } from "./enumerateCandidates";
+export { combinations, enumerateCandidates, enumerateCandidatesAsync, recipesInPlanOrder, type CandidatePlan, type EnumeratedCandidate, type SearchRecipe, type SearchSpace } from "./enumerateCandidates";
 export { CMA_SIGMA0, CmaEs, clipUnit, cmaPopulationSize } from "./cmaEs";
 export { symmetricEigen } from "./symmetricEigen";
 export { expandParamGrids, MAX_PARAM_GRID_POINTS, type ParamGrid, type ParamGridInput } from "./paramGrids";

@@ -92,6 +92,25 @@ describe("label-free objectives against a float64 reference", () => {
     expect(Math.abs((value("INFO_MAX", other) as number) - refInfoMax(all))).toBeGreaterThan(1e-3);
   });
 
+  it("statistics of an image larger than the blocks it is walked in, with −∞ logits and one-hot probabilities", () => {
+    const [h, w] = [37, 23]; // 851 pixels: not a whole number of blocks
+    const n = h * w;
+    const r = lcg(11);
+    const logits = Float32Array.from({ length: C * n }, () => (r() - 0.5) * 30);
+    for (let i = 0; i < n; i += 97) logits[n + i] = -Infinity; // class 1 impossible here
+    for (let i = 5; i < n; i += 131) [logits[i], logits[n + i], logits[2 * n + i]] = [-Infinity, 4, -Infinity]; // one-hot
+    const ref = softmaxPixels(logits, n);
+    const stats = probabilityStats(logits, C, n, "LOGITS");
+    for (let c = 0; c < C; c++) close(stats[c], ref.reduce((a, p) => a + p[c], 0));
+    close(stats[C], ref.reduce((a, p) => a + entropy(p), 0));
+    expect(stats[C + 1]).toBe(n);
+    const planar = new Float64Array(C * n);
+    ref.forEach((p, i) => p.forEach((v, c) => (planar[c * n + i] = v)));
+    const pstats = probabilityStats(planar, C, n, "PROBS");
+    for (let c = 0; c < C; c++) close(pstats[c], ref.reduce((a, p) => a + p[c], 0));
+    close(pstats[C], ref.reduce((a, p) => a + entropy(p), 0));
+  });
+
   it("ENTROPY = −mean H(p), and PROBS outputs are taken as probabilities (0 · log 0 = 0)", () => {
     const stats = images.map((l, n) => probabilityStats(l, C, pixels[n], "LOGITS"));
     close(value("ENTROPY", stats), refEntropy(all));

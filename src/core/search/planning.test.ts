@@ -1,5 +1,5 @@
 import { candidateKey, TensorMix } from "./candidateKey";
-import { combinations, enumerateCandidates, SearchRecipe } from "./enumerateCandidates";
+import { combinations, enumerateCandidates, enumerateCandidatesAsync, SearchRecipe } from "./enumerateCandidates";
 import { clipUnit, CmaEs, cmaPopulationSize } from "./cmaEs";
 import { symmetricEigen } from "./symmetricEigen";
 
@@ -53,6 +53,24 @@ describe("candidate plan", () => {
       'TIES {"density":0.2} UNIFORM', 'TIES {"density":0.2} LINEAR', 'TIES {"density":0.8} UNIFORM', 'TIES {"density":0.8} LINEAR',
       "LAYERWISE null UNIFORM", "LAYERWISE null LINEAR",
     ]);
+  });
+
+  it("keys recipes only until the budget is full and one more distinct candidate shows the cut", async () => {
+    const space = { poolIds: ["a", "b", "c", "d"], anchorIds: ["a", "b", "c", "d"], maxModels: 3, includeSingles: true, methods: ["LAYERWISE"], schedules: ["UNIFORM" as const, "LINEAR" as const] };
+    const asked: string[] = [];
+    const name = (r: SearchRecipe<string, "UNIFORM" | "LINEAR">) => `${r.anchorId}${r.contributorIds.join("")}:${r.schedule ?? "-"}`;
+    const cut = await enumerateCandidatesAsync(space, 5, async (r) => {
+      asked.push(name(r));
+      return keyOf(r);
+    });
+    expect(cut).toEqual(enumerateCandidates(space, 5, keyOf));
+    expect(cut.truncated).toBe(true);
+    // 4 singles, a+b UNIFORM (5th), a+b LINEAR (= the single a), b+a UNIFORM (= a+b), b+a LINEAR (= b),
+    // then a+c UNIFORM: distinct, over the budget — nothing after it is keyed (the space has 52 recipes).
+    expect(asked).toEqual(["a:-", "b:-", "c:-", "d:-", "ab:UNIFORM", "ab:LINEAR", "ba:UNIFORM", "ba:LINEAR", "ac:UNIFORM"]);
+    const whole = await enumerateCandidatesAsync(space, 1000, async (r) => keyOf(r));
+    expect(whole).toEqual(enumerateCandidates(space, 1000, keyOf));
+    expect(whole.truncated).toBe(false);
   });
 
   it("weights below 12 significant digits and zero-weight pairs do not make a new candidate", () => {

@@ -1,12 +1,17 @@
 import { badInput } from "../../core/errors";
-import { agreementStats, flipClassMap, perturbImage, probabilityStats, type ImageStats, type ObjectiveKind, type OutputActivation, type PerturbationDraw } from "../../core/search";
+import { agreementStats, flipClassMap, perturbImage, type ImageStats, type ObjectiveKind, type OutputActivation, type PerturbationDraw } from "../../core/search";
 import { sessionThreads } from "../openSession";
 import type { RuntimeContract } from "../runtimeContract";
-import { classesAtImageSize, scoresAtImageSize, SearchSession } from "./searchSession";
+import { OutputReducer } from "./outputReducer";
+import type { OutputReduction, SemanticOutput } from "./outputReduction";
+import { classesAtImageSize, SearchSession } from "./searchSession";
 import type { SearchImageSet, SharedImage } from "./searchImages";
 import { resolvePanopticPostprocess } from "../../core/eval";
 import { definedOnly } from "../evaluateModel";
 import { panopticImageStats } from "./panopticImageStats";
+
+/** Outputs waiting at the reducer thread at most (each one image's scores). */
+const MAX_PENDING = 2;
 
 export interface ScoreCandidateOptions {
   /** The candidate's ONNX file (a pool model's, or the merge written to scratch space). */
@@ -24,9 +29,9 @@ export interface ScoreCandidateOptions {
   };
   /** A labelled dataset scored beside the objective (never used to choose). */
   audit?: SearchImageSet | null;
+  threads?: number;
   /** The task's primary metric, which SCORE and the audit compute: PQ for a panoptic task (default MIOU). */
   metric?: "MIOU" | "PQ";
-  threads?: number;
   signal?: AbortSignal;
 }
 
@@ -38,49 +43,70 @@ export interface CandidateScores {
 
 /**
  * Runs one candidate over the search's images and reduces every output to its image's
- * statistics as it comes (docs/CONVENTIONS.md, Merge search); no output outlives its image.
+ * statistics as it comes (docs/CONVENTIONS.md, Merge search), on the reducer thread while the
+ * session runs the next image; at most MAX_PENDING outputs are held at a time.
  */
 export async function scoreCandidate(options: ScoreCandidateOptions): Promise<CandidateScores> {
   const { numClasses: C, objective } = options;
   const pq = options.metric === "PQ" && (objective.kind === "SCORE" || !!options.audit);
   const session = await SearchSession.open(options.modelPath, options.contract, C, sessionThreads(options.threads ?? 1), pq);
   const postprocess = resolvePanopticPostprocess(definedOnly(options.contract.postprocess ?? {}));
-  /** A labelled image's score statistics: the primary metric's. */
-  const scored = async (img: SharedImage, set: SearchImageSet): Promise<ImageStats> =>
-    options.metric === "PQ"
-      ? panopticImageStats(img, await session.runPanoptic(img), set.categories, C, postprocess)
-      : agreementStats(classesAtImageSize(await session.run(img), img.height, img.width), img.label!, C, set.ignoreIndex);
+  /** A labelled image's PQ statistics (Panoptic-DeepLab post-processing, as evaluation does), on this thread. */
+  const panoptic = async (img: SharedImage, set: SearchImageSet): Promise<ImageStats> => panopticImageStats(img, await session.runPanoptic(img), set.categories, C, postprocess);
   try {
     const kind = objective.kind;
     if ((kind === "INFO_MAX" || kind === "ENTROPY") && session.producesIds) {
       throw badInput(`model ${options.modelPath} outputs class ids; ${kind} needs its scores (SEMANTIC_LOGITS or PANOPTIC_SEMANTIC)`, "input.modelIds");
     }
-    const stats: ImageStats[] = [];
+    // Outputs go to the reducer thread while this thread runs the next image; at most
+    // MAX_PENDING outputs wait there, which bounds the memory they hold.
+    const reducer = OutputReducer.get();
+    const pending: Array<Promise<ImageStats>> = [];
+    let settled = 0;
+    const reduce = async (out: SemanticOutput, reduction: OutputReduction): Promise<void> => {
+      const p = reducer.reduce(out, reduction);
+      p.catch(() => undefined); // awaited below, in order
+      pending.push(p);
+      while (pending.length - settled > MAX_PENDING) await pending[settled++];
+    };
+    const objectiveCount = objective.set.images.length;
     for (const [i, img] of objective.set.images.entries()) {
       if (options.signal?.aborted) throw badInput("cancelled");
-      if (kind === "SCORE") {
-        stats.push(await scored(img, objective.set));
+      if (kind === "SCORE" && options.metric === "PQ") {
+        pending.push(panoptic(img, objective.set));
+        await pending[pending.length - 1];
         continue;
       }
       const out = await session.run(img);
-      const pixels = img.width * img.height;
+      const size = { height: img.height, width: img.width, classes: C };
       if (kind === "INFO_MAX" || kind === "ENTROPY") {
         if (out.kind !== "scores") throw badInput(`model ${options.modelPath} outputs class ids; ${kind} needs scores`);
-        stats.push(probabilityStats(scoresAtImageSize(out.map, img.height, img.width), C, pixels, options.activation));
+        await reduce(out, { kind: "probability", ...size, activation: options.activation });
+      } else if (kind === "SCORE") {
+        await reduce(out, { kind: "agreement", ...size, reference: img.label!, ignoreIndex: objective.set.ignoreIndex });
       } else if (kind === "CONSISTENCY") {
         const clean = classesAtImageSize(out, img.height, img.width);
         const copy = perturbImage(img, objective.draws![i]);
         const perturbed = classesAtImageSize(await session.run(copy), img.height, img.width);
-        stats.push(agreementStats(flipClassMap(perturbed as Uint16Array, img.height, img.width), clean, C));
+        pending.push(Promise.resolve(agreementStats(flipClassMap(perturbed as Uint16Array, img.height, img.width), clean, C)));
       } else {
-        stats.push(agreementStats(classesAtImageSize(out, img.height, img.width), objective.pseudoLabels![i], C));
+        await reduce(out, { kind: "agreement", ...size, reference: objective.pseudoLabels![i], ignoreIndex: -1 });
       }
     }
-    let audit: ImageStats[] | null = null;
     if (options.audit) {
-      audit = [];
-      for (const img of options.audit.images) audit.push(await scored(img, options.audit));
+      for (const img of options.audit.images) {
+        if (options.metric === "PQ") {
+          pending.push(panoptic(img, options.audit));
+          await pending[pending.length - 1];
+          continue;
+        }
+        const out = await session.run(img);
+        await reduce(out, { kind: "agreement", height: img.height, width: img.width, classes: C, reference: img.label!, ignoreIndex: options.audit.ignoreIndex });
+      }
     }
+    const all = await Promise.all(pending);
+    const stats = all.slice(0, objectiveCount);
+    const audit = options.audit ? all.slice(objectiveCount) : null;
     return { objective: stats, audit };
   } finally {
     await session.release();

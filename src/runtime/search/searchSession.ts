@@ -1,14 +1,16 @@
 import * as ort from "onnxruntime-node";
 import { badInput, invariant } from "../../core/errors";
-import { preprocessImage, resizeBilinear, resizeNearest, type ClassIdArray, type PixelImage } from "../../core/eval";
+import { preprocessImage, type PixelImage } from "../../core/eval";
 import { fastPreprocess } from "../fastPreprocess";
-import { fastResizeArgmax } from "../fastResizeArgmax";
 import type { OutputValue, ValueMetadata } from "../inferenceProtocol";
 import { openSession, type SessionThreads } from "../openSession";
 import { planInput } from "../planInput";
 import { planModelIo, type ModelIo } from "../planModelIo";
-import { readHeadOutputs, type FloatMap, type IdMap, type ItemPrediction } from "../readHeadOutputs";
+import { readHeadOutputs, type FloatMap, type ItemPrediction } from "../readHeadOutputs";
 import type { OutputKindName, RuntimeContract } from "../runtimeContract";
+import type { SemanticOutput } from "./outputReduction";
+
+export { classesAtImageSize, scoresAtImageSize, type SemanticOutput } from "./outputReduction";
 
 /** An image as the session reads it: 8-bit pixels, or a perturbed copy's float32 0–255 values. */
 export interface SearchPixels {
@@ -18,8 +20,6 @@ export interface SearchPixels {
   data: Uint8Array | Float32Array;
 }
 
-/** The semantic output of one image: scores, or class ids for SEMANTIC_IDS models. */
-export type SemanticOutput = { kind: "scores"; map: FloatMap } | { kind: "ids"; map: IdMap };
 /** A Panoptic-DeepLab model's heads for one image (sessions opened for panoptic quality). */
 export interface DeepLabHeads {
   semantic: FloatMap;
@@ -122,16 +122,6 @@ export class SearchSession {
   release(): Promise<void> {
     return this.session.release();
   }
-}
-
-/** Scores [C, H·W] at the image's size, through evaluation's bilinear resize (half-pixel centres). */
-export function scoresAtImageSize(out: FloatMap, height: number, width: number): Float32Array {
-  return out.height === height && out.width === width ? out.data : resizeBilinear(out.data, out.channels, out.height, out.width, height, width);
-}
-
-/** Class ids at the image's size as evaluation computes them (fastResizeArgmax / nearest for ids). */
-export function classesAtImageSize(out: SemanticOutput, height: number, width: number): ClassIdArray {
-  return out.kind === "scores" ? fastResizeArgmax(out.map.data, out.map.channels, out.map.height, out.map.width, height, width) : resizeNearest(out.map.data, out.map.height, out.map.width, height, width);
 }
 
 function plain(m: ort.InferenceSession.ValueMetadata): ValueMetadata {

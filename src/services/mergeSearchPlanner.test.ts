@@ -1,0 +1,52 @@
+import { candidateKey } from "../core/search";
+import { candidateKeys, type CandidateRecipe } from "./mergeSearchPlanner";
+import type { MergeService } from "./mergeService";
+import type { StructureCatalog } from "./structureCatalog";
+
+/*
+ * candidateKeys plans a merge once per structure tuple and renames the plan's inputs to each
+ * recipe's models. The fake planner gives the anchor 0.6 and the contributor 0.4 on "bb" and
+ * keeps the anchor's "head"; the expected keys are written out from that rule here.
+ */
+describe("candidate keys", () => {
+  const structureOf: Record<string, string> = { a: "S", b: "S", c: "S", t: "T" };
+  const catalog = { planModel: async (id: string) => ({ tensors: [{ name: "bb" }, { name: id === "S" ? "head" : "head2" }] }) } as unknown as StructureCatalog;
+  const calls: string[] = [];
+  const merges: Pick<MergeService, "plan"> = {
+    plan: (async (req: { anchorId: string; modelIds: string[] }) => {
+      calls.push([req.anchorId, ...req.modelIds].join(""));
+      return {
+        plan: {
+          method: "LAYERWISE",
+          params: {},
+          tensors: [
+            { tensor: { name: "bb" }, action: "merge", inputs: [{ model: 0, weight: 0.6 }, { model: 1, weight: 0.4 }] },
+            { tensor: { name: structureOf[req.anchorId] === "S" ? "head" : "head2" }, action: "copy", inputs: [] },
+          ],
+        },
+        inputs: {},
+      };
+    }) as unknown as MergeService["plan"],
+  };
+  const recipe = (anchorId: string, other: string): CandidateRecipe => ({ anchorId, modelIds: [other], method: "LAYERWISE", schedule: { kind: "UNIFORM" }, weights: null, params: null, baseModelId: null });
+  const expected = (anchor: string, other: string) =>
+    candidateKey(structureOf[anchor], "", [
+      { name: "bb", parts: [{ modelId: anchor, weight: 0.6 }, { modelId: other, weight: 0.4 }] },
+      { name: structureOf[anchor] === "S" ? "head" : "head2", parts: [{ modelId: anchor, weight: 1 }] },
+    ]);
+
+  it("plans once per structure tuple and keys each recipe with its own models", async () => {
+    const keyOf = await candidateKeys(catalog, merges, Object.entries(structureOf).map(([id, structureId]) => ({ id, structureId })));
+    expect(await keyOf(recipe("a", "b"))).toBe(expected("a", "b"));
+    expect(await keyOf(recipe("b", "c"))).toBe(expected("b", "c"));
+    expect(await keyOf(recipe("c", "a"))).toBe(expected("c", "a"));
+    expect(calls).toEqual(["ab"]);
+    expect(await keyOf(recipe("a", "t"))).toBe(expected("a", "t"));
+    expect(await keyOf(recipe("t", "a"))).toBe(expected("t", "a"));
+    expect(calls).toEqual(["ab", "at", "ta"]);
+    expect(expected("a", "b")).not.toBe(expected("b", "c"));
+    // another schedule is another plan
+    await keyOf({ ...recipe("a", "b"), schedule: { kind: "LINEAR" } });
+    expect(calls).toEqual(["ab", "at", "ta", "ab"]);
+  });
+});
