@@ -9,10 +9,11 @@
  * Run: node scripts/bench-eval.js   (env: BENCH_IMAGES=200, BENCH_ROUNDS=2, BENCH_THREADS, BENCH_BATCH=1,
  * BENCH_SPIN=1 lets onnxruntime threads spin, BENCH_KEEP=1 keeps the data). Prints the figures and writes them to bench/results/eval-<date>.json.
  *
- * On a shared machine other processes take CPU at random, so each round runs bare, full 1× and
- * full 2× back to back, the best round of each is reported, and so is process CPU time per image
- * (all threads), which contention does not inflate: bare CPU/full CPU is the ratio a dedicated,
- * CPU-bound machine would approach.
+ * On a shared machine other processes take CPU at random, so each round runs the bare loops,
+ * full 1× and full 2× back to back; the best round of each is reported, the ratios within each
+ * round and their median (the load changes less within a round than between rounds), and process
+ * CPU time per image (all threads): bare CPU/full CPU is the ratio a dedicated, CPU-bound machine
+ * would approach if the work outside onnxruntime did not overlap it.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "os";
@@ -130,11 +131,15 @@ async function main(): Promise<void> {
     const allRatio2 = full2.imagesPerSec / bareAll.imagesPerSec;
     const cpuRatio1 = bare.cpuMsPerImage / full1.cpuMsPerImage;
     const cpuRatio2 = bare.cpuMsPerImage / full2.cpuMsPerImage;
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+    const perRound = rounds.map((r) => ({ labels1x: r.full1.imagesPerSec / r.bare.imagesPerSec, labels2x: r.full2.imagesPerSec / r.bare.imagesPerSec, allCores1x: r.full1.imagesPerSec / r.bareAllCores.imagesPerSec, allCores2x: r.full2.imagesPerSec / r.bareAllCores.imagesPerSec }));
+    const roundMedian = { labels1x: median(perRound.map((r) => r.labels1x)), labels2x: median(perRound.map((r) => r.labels2x)), allCores1x: median(perRound.map((r) => r.allCores1x)), allCores2x: median(perRound.map((r) => r.allCores2x)) };
     const maxRssMB = process.resourceUsage().maxRSS / 1024;
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
     console.log(`best of ${ROUNDS}: bare ${bare.imagesPerSec.toFixed(2)} (intra ${threads.intraOpNumThreads}), ${bareAll.imagesPerSec.toFixed(2)} (intra ${allCores.intraOpNumThreads}); full ${full1.imagesPerSec.toFixed(2)} (labels ${SIZE}²), ${full2.imagesPerSec.toFixed(2)} (labels ${2 * SIZE}²) images/s`);
     console.log(`ratio full / bare, intra ${threads.intraOpNumThreads} (wall): ${ratio1.toFixed(3)} (labels ${SIZE}²), ${ratio2.toFixed(3)} (labels ${2 * SIZE}²); target ≥ 0.9`);
     console.log(`ratio full / bare, intra ${allCores.intraOpNumThreads} = cores (wall): ${allRatio1.toFixed(3)} (labels ${SIZE}²), ${allRatio2.toFixed(3)} (labels ${2 * SIZE}²)`);
+    console.log(`ratios within each round (intra ${threads.intraOpNumThreads}; intra ${allCores.intraOpNumThreads}): ${perRound.map((r) => `${r.labels1x.toFixed(2)}/${r.labels2x.toFixed(2)}; ${r.allCores1x.toFixed(2)}/${r.allCores2x.toFixed(2)}`).join("  ")} (labels ${SIZE}²/${2 * SIZE}²); median ${roundMedian.labels1x.toFixed(3)}/${roundMedian.labels2x.toFixed(3)}; ${roundMedian.allCores1x.toFixed(3)}/${roundMedian.allCores2x.toFixed(3)}`);
     console.log(`ratio bare CPU / full CPU per image: ${cpuRatio1.toFixed(3)} (labels ${SIZE}²), ${cpuRatio2.toFixed(3)} (labels ${2 * SIZE}²)`);
     console.log(`peak RSS: ${maxRssMB.toFixed(0)} MB (getrusage maxRSS; sampled ${(peakRss / 2 ** 20).toFixed(0)} MB)`);
 
@@ -150,6 +155,8 @@ async function main(): Promise<void> {
       best: { bare, bareAllCores: bareAll, full1x: full1, full2x: full2 },
       ratio: { labels1x: ratio1, labels2x: ratio2 },
       ratioAllCores: { labels1x: allRatio1, labels2x: allRatio2 },
+      ratioPerRound: perRound,
+      ratioRoundMedian: roundMedian,
       cpuRatio: { labels1x: cpuRatio1, labels2x: cpuRatio2 },
       peakRssMB: maxRssMB,
     };

@@ -1,7 +1,6 @@
 import { readFileSync } from "fs";
 import { join } from "path";
-import { preprocessImage, resizeArgmax, semanticArgmax, type NormalizationName } from "../core/eval";
-import { fastArgmax } from "./fastArgmax";
+import { preprocessImage, resizeArgmax, type NormalizationName } from "../core/eval";
 import { fastPreprocess } from "./fastPreprocess";
 import { fastResizeArgmax } from "./fastResizeArgmax";
 import { prng } from "../core/testing/prng";
@@ -118,17 +117,6 @@ describe("fastResizeArgmax on noisy logits (whole rows blended)", () => {
     const b = [5, -9, -9, -9];
     const logits = Float32Array.from([...a, ...b, ...a]);
     expect(Array.from(fastResizeArgmax(logits, 3, 2, 2, 4, 4))).toEqual(Array.from(resizeArgmax(logits, 3, 2, 2, 4, 4)));
-  });
-});
-
-describe("fastArgmax", () => {
-  it.each([1, 2, 4, 5, 19, 300])("%i channels equals semanticArgmax, ties and NaN included", (c) => {
-    const random = prng(c);
-    const h = 7;
-    const w = 700; // more than one block
-    // coarse values so ties are common; some NaN
-    const logits = Float32Array.from({ length: c * h * w }, () => (random() < 0.02 ? NaN : Math.floor(random() * 4)));
-    expect(Array.from(fastArgmax(logits, c, h, w))).toEqual(Array.from(semanticArgmax(logits, c, h, w)));
   });
 });
 

@@ -1,6 +1,5 @@
-import { bilinearTaps, type BilinearTaps, type ClassIdArray } from "../core/eval";
+import { bilinearTaps, semanticArgmax, type BilinearTaps, type ClassIdArray } from "../core/eval";
 import { badInput } from "../core/errors";
-import { fastArgmax } from "./fastArgmax";
 
 /**
  * Same result as core's resizeArgmax (argmax of the bilinearly resized logits, half-pixel
@@ -27,7 +26,7 @@ import { fastArgmax } from "./fastArgmax";
  */
 export function fastResizeArgmax(logits: Float32Array, channels: number, inH: number, inW: number, outH: number, outW: number): ClassIdArray {
   if (logits.length !== channels * inH * inW) throw badInput(`logits hold ${logits.length} values, expected ${channels}×${inH}×${inW} = ${channels * inH * inW}`);
-  const src = fastArgmax(logits, channels, inH, inW);
+  const src = semanticArgmax(logits, channels, inH, inW);
   if (inH === outH && inW === outW) return src;
   const dst = channels <= 256 ? new Uint8Array(outH * outW) : new Uint16Array(outH * outW);
   const ty = bilinearTaps(inH, outH);
