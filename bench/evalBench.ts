@@ -1,30 +1,35 @@
 /**
  * Evaluation throughput: images/s of the full evaluateModel pipeline (decode,
  * preprocess, session.run, argmax at label resolution, confusion matrix) against a bare loop of
- * session.run on pre-decoded tensors, with the same session settings, in the same process.
- * Target: full ≥ 0.9 × bare. Also labels (and images) at 2× the input resolution, and peak RSS.
+ * session.run on pre-decoded, pre-normalised tensors, with the pipeline's own session settings
+ * (its intra-op thread count, stated), in the same process. Target: full ≥ 0.9 × bare, with labels
+ * (and images) at the input resolution and at 2×. A second bare loop with intra-op threads = cores
+ * is reported too: the model alone on the whole machine. Also peak RSS.
  *
  * Run: node scripts/bench-eval.js   (env: BENCH_IMAGES=200, BENCH_ROUNDS=2, BENCH_THREADS, BENCH_BATCH=1,
  * BENCH_SPIN=1 lets onnxruntime threads spin, BENCH_KEEP=1 keeps the data). Prints the figures and writes them to bench/results/eval-<date>.json.
  *
- * On a shared machine other processes take CPU at random, so each round runs bare, full 1× and
- * full 2× back to back, the best round of each is reported, and so is process CPU time per image
- * (all threads), which contention does not inflate: bare CPU/full CPU is the ratio a dedicated,
- * CPU-bound machine would approach.
+ * On a shared machine other processes take CPU at random, so each round runs the bare loops,
+ * full 1× and full 2× back to back; the best round of each is reported, the ratios within each
+ * round and their median (the load changes less within a round than between rounds), and process
+ * CPU time per image (all threads): bare CPU/full CPU is the ratio a dedicated, CPU-bound machine
+ * would approach if the work outside onnxruntime did not overlap it.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "fs";
-import { cpus, loadavg, tmpdir } from "os";
+import { availableParallelism, cpus, loadavg, tmpdir } from "os";
 import { join } from "path";
 import * as ort from "onnxruntime-node";
 import { preprocessImage, type DatasetSpec } from "../src/core/eval";
 import { SharpDecoder } from "../src/imaging/sharpDecoder";
-import { evaluateModel, openSession, sessionThreads, type RuntimeContract } from "../src/runtime";
+import { evaluateModel, openSession, sessionThreads, type RuntimeContract, type SessionThreads } from "../src/runtime";
 import { buildBenchNet, CLASSES, SIZE, writeBenchImages } from "./benchNet";
 
 const IMAGES = Number(process.env.BENCH_IMAGES ?? 200);
 const BATCH = Number(process.env.BENCH_BATCH ?? 1);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const threads = sessionThreads(process.env.BENCH_THREADS ? Number(process.env.BENCH_THREADS) : undefined, process.env.BENCH_SPIN === "1");
+/** The model alone on every core: the same settings with intra-op threads = cores. */
+const allCores: SessionThreads = { ...threads, intraOpNumThreads: availableParallelism() };
 
 /** The benchmark's images and labels as a SEMANTIC_PNG dataset. */
 async function writeDataset(root: string, side: number, count: number): Promise<DatasetSpec> {
@@ -55,8 +60,8 @@ interface Figures {
   cpuMsPerImage: number;
 }
 
-async function bareLoop(modelPath: string, dataset: DatasetSpec): Promise<Figures> {
-  const session = await openSession(modelPath, threads);
+async function bareLoop(modelPath: string, dataset: DatasetSpec, settings: SessionThreads): Promise<Figures> {
+  const session = await openSession(modelPath, settings);
   const decoder = new SharpDecoder();
   const feeds: ort.Tensor[] = [];
   for (let b = 0; b < 8; b++) {
@@ -102,28 +107,39 @@ async function main(): Promise<void> {
     console.log(`generated 2 × ${IMAGES} image/label pairs (${SIZE}² and ${2 * SIZE}²) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     console.log(`model: ${SIZE}×${SIZE} input, ${((2 * macs) / 1e9).toFixed(2)} GFLOPs/image; session: ${JSON.stringify(threads)}, batch ${BATCH}; ${cpus().length} × ${cpus()[0]?.model}`);
 
-    const rounds: Array<{ bare: Figures; full1: Figures; full2: Figures; loadavg: number[] }> = [];
+    console.log(`intra-op threads: ${threads.intraOpNumThreads} (bare loop and full evaluation); second bare loop: ${allCores.intraOpNumThreads} (= cores)`);
+    const rounds: Array<{ bare: Figures; bareAllCores: Figures; full1: Figures; full2: Figures; loadavg: number[] }> = [];
     for (let round = 1; round <= ROUNDS; round++) {
       console.log(`round ${round} (load average ${loadavg().map((v) => v.toFixed(1)).join(" ")})`);
-      const bare = await bareLoop(modelPath, ds1);
-      show("bare session.run loop", bare);
+      const bare = await bareLoop(modelPath, ds1, threads);
+      show(`bare session.run, intra ${threads.intraOpNumThreads}`, bare);
+      const bareAllCores = await bareLoop(modelPath, ds1, allCores);
+      show(`bare session.run, intra ${allCores.intraOpNumThreads}`, bareAllCores);
       const full1 = await fullEvaluation(modelPath, ds1);
       show(`full evaluation, labels ${SIZE}²`, full1);
       const full2 = await fullEvaluation(modelPath, ds2);
       show(`full evaluation, labels ${2 * SIZE}²`, full2);
-      rounds.push({ bare, full1, full2, loadavg: loadavg() });
+      rounds.push({ bare, bareAllCores, full1, full2, loadavg: loadavg() });
     }
     const bare = best(rounds.map((r) => r.bare));
+    const bareAll = best(rounds.map((r) => r.bareAllCores));
     const full1 = best(rounds.map((r) => r.full1));
     const full2 = best(rounds.map((r) => r.full2));
     const ratio1 = full1.imagesPerSec / bare.imagesPerSec;
     const ratio2 = full2.imagesPerSec / bare.imagesPerSec;
+    const allRatio1 = full1.imagesPerSec / bareAll.imagesPerSec;
+    const allRatio2 = full2.imagesPerSec / bareAll.imagesPerSec;
     const cpuRatio1 = bare.cpuMsPerImage / full1.cpuMsPerImage;
     const cpuRatio2 = bare.cpuMsPerImage / full2.cpuMsPerImage;
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+    const perRound = rounds.map((r) => ({ labels1x: r.full1.imagesPerSec / r.bare.imagesPerSec, labels2x: r.full2.imagesPerSec / r.bare.imagesPerSec, allCores1x: r.full1.imagesPerSec / r.bareAllCores.imagesPerSec, allCores2x: r.full2.imagesPerSec / r.bareAllCores.imagesPerSec }));
+    const roundMedian = { labels1x: median(perRound.map((r) => r.labels1x)), labels2x: median(perRound.map((r) => r.labels2x)), allCores1x: median(perRound.map((r) => r.allCores1x)), allCores2x: median(perRound.map((r) => r.allCores2x)) };
     const maxRssMB = process.resourceUsage().maxRSS / 1024;
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
-    console.log(`best of ${ROUNDS}: bare ${bare.imagesPerSec.toFixed(2)}, full ${full1.imagesPerSec.toFixed(2)} (labels ${SIZE}²), ${full2.imagesPerSec.toFixed(2)} (labels ${2 * SIZE}²) images/s`);
-    console.log(`ratio full / bare (wall): ${ratio1.toFixed(3)} (labels ${SIZE}²), ${ratio2.toFixed(3)} (labels ${2 * SIZE}²); target ≥ 0.9`);
+    console.log(`best of ${ROUNDS}: bare ${bare.imagesPerSec.toFixed(2)} (intra ${threads.intraOpNumThreads}), ${bareAll.imagesPerSec.toFixed(2)} (intra ${allCores.intraOpNumThreads}); full ${full1.imagesPerSec.toFixed(2)} (labels ${SIZE}²), ${full2.imagesPerSec.toFixed(2)} (labels ${2 * SIZE}²) images/s`);
+    console.log(`ratio full / bare, intra ${threads.intraOpNumThreads} (wall): ${ratio1.toFixed(3)} (labels ${SIZE}²), ${ratio2.toFixed(3)} (labels ${2 * SIZE}²); target ≥ 0.9`);
+    console.log(`ratio full / bare, intra ${allCores.intraOpNumThreads} = cores (wall): ${allRatio1.toFixed(3)} (labels ${SIZE}²), ${allRatio2.toFixed(3)} (labels ${2 * SIZE}²)`);
+    console.log(`ratios within each round (intra ${threads.intraOpNumThreads}; intra ${allCores.intraOpNumThreads}): ${perRound.map((r) => `${r.labels1x.toFixed(2)}/${r.labels2x.toFixed(2)}; ${r.allCores1x.toFixed(2)}/${r.allCores2x.toFixed(2)}`).join("  ")} (labels ${SIZE}²/${2 * SIZE}²); median ${roundMedian.labels1x.toFixed(3)}/${roundMedian.labels2x.toFixed(3)}; ${roundMedian.allCores1x.toFixed(3)}/${roundMedian.allCores2x.toFixed(3)}`);
     console.log(`ratio bare CPU / full CPU per image: ${cpuRatio1.toFixed(3)} (labels ${SIZE}²), ${cpuRatio2.toFixed(3)} (labels ${2 * SIZE}²)`);
     console.log(`peak RSS: ${maxRssMB.toFixed(0)} MB (getrusage maxRSS; sampled ${(peakRss / 2 ** 20).toFixed(0)} MB)`);
 
@@ -135,8 +151,12 @@ async function main(): Promise<void> {
       images: IMAGES,
       model: { input: [BATCH, 3, SIZE, SIZE], classes: CLASSES, gflopsPerImage: (2 * macs) / 1e9 },
       rounds,
-      best: { bare, full1x: full1, full2x: full2 },
+      bareAllCoresSession: allCores,
+      best: { bare, bareAllCores: bareAll, full1x: full1, full2x: full2 },
       ratio: { labels1x: ratio1, labels2x: ratio2 },
+      ratioAllCores: { labels1x: allRatio1, labels2x: allRatio2 },
+      ratioPerRound: perRound,
+      ratioRoundMedian: roundMedian,
       cpuRatio: { labels1x: cpuRatio1, labels2x: cpuRatio2 },
       peakRssMB: maxRssMB,
     };

@@ -97,3 +97,42 @@ describe("fastPreprocess", () => {
     expect(Array.from(got.subarray(0, 4))).toEqual([0, 25, 75, 100]);
   });
 });
+
+describe("fastResizeArgmax on noisy logits (whole rows blended)", () => {
+  // Independent noise per pixel and channel: most output pixels have taps that disagree, so rows take the channel-by-channel path.
+  it.each([
+    [19, 16, 20, 32, 40],
+    [5, 9, 13, 18, 26],
+    [3, 12, 12, 29, 31],
+    [7, 10, 8, 40, 33],
+  ])("%i classes, %i×%i → %i×%i, equals resizeArgmax pixel for pixel", (c, inH, inW, outH, outW) => {
+    const random = prng(c * 7 + inW);
+    const logits = Float32Array.from({ length: c * inH * inW }, () => random() * 4 - 2);
+    expect(Array.from(fastResizeArgmax(logits, c, inH, inW, outH, outW))).toEqual(Array.from(resizeArgmax(logits, c, inH, inW, outH, outW)));
+  });
+
+  it("keeps ties on the lowest class in blended rows, as torch.argmax", () => {
+    // 3 classes, 2×2 → 4×4; every pixel's taps disagree (class 1 at the top-left tap only), classes 0 and 2 equal everywhere
+    const a = [0, 0, 0, 0];
+    const b = [5, -9, -9, -9];
+    const logits = Float32Array.from([...a, ...b, ...a]);
+    expect(Array.from(fastResizeArgmax(logits, 3, 2, 2, 4, 4))).toEqual(Array.from(resizeArgmax(logits, 3, 2, 2, 4, 4)));
+  });
+});
+
+describe("fastPreprocess of images twice the input size", () => {
+  it.each([["RGB", 3, "DIVIDE"], ["BGR", 3, "MMCV"], ["RGB", 4, "DIVIDE"], ["RGB", 1, "MMCV"]] as const)("%s, %i channels, %s equals preprocessImage bit for bit", (order, channels, normalization) => {
+    const random = prng(channels * 11);
+    const image = { width: 14, height: 10, channels, data: Uint8Array.from({ length: 14 * 10 * channels }, () => Math.floor(random() * 256)) };
+    const options = { width: 7, height: 5, channelOrder: order, mean: [123.675, 116.28, 103.53], std: [58.395, 57.12, 57.375], normalization };
+    const expected = preprocessImage(image, options, new Float32Array(2 * 3 * 35), 3 * 35);
+    const got = fastPreprocess(image, options, new Float32Array(2 * 3 * 35), 3 * 35);
+    expect(Array.from(new Uint32Array(got.buffer))).toEqual(Array.from(new Uint32Array(expected.buffer)));
+  });
+
+  it("averages each 2 × 2 block (by hand)", () => {
+    // grey 2×2 of 0, 10, 20, 31 → one pixel of 61/4 = 15.25 in every plane
+    const got = fastPreprocess({ width: 2, height: 2, channels: 1, data: Uint8Array.of(0, 10, 20, 31) }, { width: 1, height: 1, channelOrder: "RGB", mean: [0, 0, 0], std: [1, 1, 1] });
+    expect(Array.from(got)).toEqual([15.25, 15.25, 15.25]);
+  });
+});

@@ -1,4 +1,4 @@
-import { bilinearTaps, semanticArgmax, type ClassIdArray } from "../core/eval";
+import { bilinearTaps, semanticArgmax, type BilinearTaps, type ClassIdArray } from "../core/eval";
 import { badInput } from "../core/errors";
 
 /**
@@ -16,6 +16,12 @@ import { badInput } from "../core/errors";
  * float64), so they agree with it bit for bit; elsewhere the result is the exact-arithmetic one,
  * which could differ from a float implementation only on a tie within rounding error.
  *
+ * A row where many pixels need blending (an untrained or noisy model: most of them) is blended
+ * whole, channel by channel: the horizontal taps of its two source rows are computed once per
+ * source row (an upscale reuses each for two or more output rows) and the vertical sum and running
+ * maximum stream over the row, the same float32/float64 arithmetic and comparison order, so the
+ * same bits; its agreeing pixels still take the class of their taps.
+ *
  * Should move next to resizeArgmax in src/core/eval/resize (runtime cannot edit core).
  */
 export function fastResizeArgmax(logits: Float32Array, channels: number, inH: number, inW: number, outH: number, outW: number): ClassIdArray {
@@ -26,37 +32,98 @@ export function fastResizeArgmax(logits: Float32Array, channels: number, inH: nu
   const ty = bilinearTaps(inH, outH);
   const tx = bilinearTaps(inW, outW);
   const plane = inH * inW;
+  const rows = new RowCache(logits, channels, plane, inW, tx, outW);
+  const agree = new Int32Array(outW);
+  const best = new Float64Array(outW);
+  const arg = new Uint16Array(outW);
   for (let oy = 0; oy < outH; oy++) {
     const r0 = ty.i0[oy] * inW;
     const r1 = ty.i1[oy] * inW;
     const wy0 = ty.w0[oy];
     const wy1 = ty.w1[oy];
     const o = oy * outW;
+    // agree[ox]: the class all four taps share, or -1
+    let mixed = 0;
     for (let ox = 0; ox < outW; ox++) {
       const x0 = tx.i0[ox];
       const x1 = tx.i1[ox];
       const c = src[r0 + x0];
-      if (c === src[r0 + x1] && c === src[r1 + x0] && c === src[r1 + x1]) {
-        dst[o + ox] = c;
+      if (c === src[r0 + x1] && c === src[r1 + x0] && c === src[r1 + x1]) agree[ox] = c;
+      else {
+        agree[ox] = -1;
+        mixed++;
+      }
+    }
+    if (mixed * 4 > outW) {
+      const a = rows.row(ty.i0[oy]);
+      const b = rows.row(ty.i1[oy], a);
+      best.fill(-Infinity);
+      arg.fill(0);
+      for (let k = 0; k < channels; k++) {
+        const base = k * outW;
+        for (let ox = 0; ox < outW; ox++) {
+          const v = a[base + ox] * wy0 + b[base + ox] * wy1;
+          if (v > best[ox]) {
+            best[ox] = v;
+            arg[ox] = k;
+          }
+        }
+      }
+      for (let ox = 0; ox < outW; ox++) dst[o + ox] = agree[ox] >= 0 ? agree[ox] : arg[ox];
+      continue;
+    }
+    for (let ox = 0; ox < outW; ox++) {
+      if (agree[ox] >= 0) {
+        dst[o + ox] = agree[ox];
         continue;
       }
+      const x0 = tx.i0[ox];
+      const x1 = tx.i1[ox];
       const wx0 = tx.w0[ox];
       const wx1 = tx.w1[ox];
-      let best = -Infinity;
-      let arg = 0;
+      let bestV = -Infinity;
+      let bestK = 0;
       for (let k = 0; k < channels; k++) {
         const base = k * plane;
         const a = Math.fround(logits[base + r0 + x0] * wx0 + logits[base + r0 + x1] * wx1);
         const b = Math.fround(logits[base + r1 + x0] * wx0 + logits[base + r1 + x1] * wx1);
         const v = a * wy0 + b * wy1;
-        if (v > best) {
-          best = v;
-          arg = k;
+        if (v > bestV) {
+          bestV = v;
+          bestK = k;
         }
       }
-      dst[o + ox] = arg;
+      dst[o + ox] = bestK;
     }
   }
   return dst;
 }
 
+/** Horizontally resized source rows, [channels][outW] float32 each (the rounding of the per-pixel path), two kept: consecutive output rows share source rows. */
+class RowCache {
+  private readonly keys = [-1, -1];
+  private readonly data: [Float32Array, Float32Array];
+  private next = 0;
+
+  constructor(private readonly logits: Float32Array, private readonly channels: number, private readonly plane: number, private readonly inW: number, private readonly tx: BilinearTaps, private readonly outW: number) {
+    this.data = [new Float32Array(channels * outW), new Float32Array(channels * outW)];
+  }
+
+  /** Source row `y`; a row not cached replaces the one that is not `keep`. */
+  row(y: number, keep?: Float32Array): Float32Array {
+    if (this.keys[0] === y) return this.data[0];
+    if (this.keys[1] === y) return this.data[1];
+    const slot = keep === this.data[0] ? 1 : keep === this.data[1] ? 0 : this.next;
+    this.next = 1 - slot;
+    this.keys[slot] = y;
+    const out = this.data[slot];
+    const { logits, outW, plane } = this;
+    const { i0, i1, w0, w1 } = this.tx;
+    for (let k = 0; k < this.channels; k++) {
+      const s = k * plane + y * this.inW;
+      const d = k * outW;
+      for (let ox = 0; ox < outW; ox++) out[d + ox] = logits[s + i0[ox]] * w0[ox] + logits[s + i1[ox]] * w1[ox];
+    }
+    return out;
+  }
+}
