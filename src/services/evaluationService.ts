@@ -262,20 +262,20 @@ export class EvaluationService {
     const cursor = decodeCursor(args.after);
     if (this.reads) {
       if (!(await this.reads.datasetExists(args.datasetId))) throw badInput(`datasetId ${JSON.stringify(args.datasetId)} does not exist`, "datasetId");
-      const { rows, totalCount, rankBase } = await this.reads.leaderboard(args.datasetId, cursor ? { score: Number(cursor.value), modelId: cursor.id } : null, first + 1);
+      const reads = this.reads;
+      const { rows, rankBase } = await reads.leaderboard(args.datasetId, cursor ? { score: Number(cursor.value), modelId: cursor.id } : null, first + 1);
       const ranked = rows.map((r, i) => ({ ...r, rank: rankBase + i + 1 }));
-      return connectionFrom(ranked, first, cursor !== null, totalCount, (r) => encodeCursor(r.score, r.modelId));
+      return connectionFrom(ranked, first, cursor !== null, () => reads.leaderboardCount(args.datasetId), (r) => encodeCursor(r.score, r.modelId));
     }
     if (!(await this.db.dataset.findUnique({ where: { id: args.datasetId }, select: { id: true } }))) throw badInput(`datasetId ${JSON.stringify(args.datasetId)} does not exist`, "datasetId");
     const where = { datasetId: args.datasetId, model: { deletedAt: null } };
     const after = cursor ? { OR: [{ score: { lt: Number(cursor.value) } }, { score: Number(cursor.value), modelId: { gt: cursor.id } }] } : {};
-    const [rows, totalCount, rankBase] = await Promise.all([
+    const [rows, rankBase] = await Promise.all([
       this.db.modelScore.findMany({ where: { AND: [where, after] }, orderBy: [{ score: "desc" }, { modelId: "asc" }], take: first + 1 }),
-      this.db.modelScore.count({ where }),
       cursor ? this.db.modelScore.count({ where: { AND: [where, { OR: [{ score: { gt: Number(cursor.value) } }, { score: Number(cursor.value), modelId: { lte: cursor.id } }] }] } }) : Promise.resolve(0),
     ]);
     const ranked = rows.map((r, i) => ({ ...r, rank: rankBase + i + 1 }));
-    return connectionFrom(ranked, first, cursor !== null, totalCount, (r) => encodeCursor(r.score, r.modelId));
+    return connectionFrom(ranked, first, cursor !== null, () => this.db.modelScore.count({ where }), (r) => encodeCursor(r.score, r.modelId));
   }
 
   /**

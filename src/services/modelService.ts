@@ -105,21 +105,20 @@ export class ModelService {
     const direction = (args.orderBy?.direction ?? defaultDirection) === SortDirection.ASC ? "asc" : "desc";
     const cursorOf = (m: ModelRow) => encodeCursor(field === "name" ? m.name : m.createdAt.toISOString(), m.id);
     if (this.reads && isEmptyFilter(args.where)) {
-      const { rows, totalCount } = await this.reads.page({ field, direction, after: cursor, take: first + 1, includeDeleted: Boolean(args.includeDeleted) });
-      return connectionFrom(rows, first, cursor !== null, totalCount, cursorOf);
+      const reads = this.reads;
+      const includeDeleted = Boolean(args.includeDeleted);
+      const rows = await reads.page({ field, direction, after: cursor, take: first + 1, includeDeleted });
+      return connectionFrom(rows, first, cursor !== null, () => reads.count(includeDeleted), cursorOf);
     }
     const filters = [this.buildWhere(args.where ?? {}, "where", 0)];
     if (!args.includeDeleted) filters.push({ deletedAt: null });
     const where = { AND: filters };
-    const [rows, totalCount] = await Promise.all([
-      this.db.model.findMany({
-        where: { AND: [where, keysetAfter(field, direction, cursor, field === "createdAt")] },
-        orderBy: [{ [field]: direction }, { id: direction }],
-        take: first + 1,
-      }),
-      this.db.model.count({ where }),
-    ]);
-    return connectionFrom(rows, first, cursor !== null, totalCount, cursorOf);
+    const rows = await this.db.model.findMany({
+      where: { AND: [where, keysetAfter(field, direction, cursor, field === "createdAt")] },
+      orderBy: [{ [field]: direction }, { id: direction }],
+      take: first + 1,
+    });
+    return connectionFrom(rows, first, cursor !== null, () => this.db.model.count({ where }), cursorOf);
   }
 
   /**

@@ -45,21 +45,32 @@ export interface PageInfo {
 export interface Connection<T> {
   edges: Array<{ cursor: string; node: T }>;
   pageInfo: PageInfo;
-  totalCount: number;
+  /** A promise when counted lazily (see connectionFrom); GraphQL awaits either. */
+  totalCount: number | Promise<number>;
 }
 
-/** Builds a connection from `first + 1` fetched rows (the extra row only says there is more). */
-export function connectionFrom<T>(rows: T[], first: number, after: boolean, totalCount: number, cursorOf: (row: T) => string): Connection<T> {
+/**
+ * Builds a connection from `first + 1` fetched rows (the extra row only says there is more).
+ * `totalCount` may be a function: it then runs on the first read of `totalCount` (once), so that
+ * a query that does not select the field never counts — on a million models the count costs
+ * more than the page.
+ */
+export function connectionFrom<T>(rows: T[], first: number, after: boolean, totalCount: number | (() => Promise<number>), cursorOf: (row: T) => string): Connection<T> {
   const page = rows.slice(0, first);
   const edges = page.map((node) => ({ cursor: cursorOf(node), node }));
+  const pageInfo = {
+    hasNextPage: rows.length > first,
+    hasPreviousPage: after,
+    startCursor: edges[0]?.cursor ?? null,
+    endCursor: edges[edges.length - 1]?.cursor ?? null,
+  };
+  if (typeof totalCount === "number") return { edges, totalCount, pageInfo };
+  let counted: Promise<number> | undefined;
   return {
     edges,
-    totalCount,
-    pageInfo: {
-      hasNextPage: rows.length > first,
-      hasPreviousPage: after,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges[edges.length - 1]?.cursor ?? null,
+    pageInfo,
+    get totalCount() {
+      return (counted ??= totalCount());
     },
   };
 }
