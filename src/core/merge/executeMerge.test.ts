@@ -4,59 +4,10 @@ import { decodeToFloat64 } from "./decodeFloats";
 import { goldenScenarios, type GoldenScenario } from "./fixtures/goldenScenarios";
 import { isFloating } from "../structure/types";
 import { f32Tensor, memoryIo, syntheticModel, SyntheticModel } from "./fixtures/syntheticModel";
+import { f32, mergeAll, randomValues } from "./fixtures/mergeHarness";
 import { f32BitsToBf16Bits, f32BitsToF16Bits } from "./halfPrecision";
 import { planMerge } from "./planMerge";
 
-async function mergeAll(
-  models: { anchor: SyntheticModel; contributors: SyntheticModel[]; base?: SyntheticModel },
-  recipe: { method?: string; schedule?: { kind: string; cutoff?: number; knots?: number[] }; weights?: number[]; params?: Record<string, number> },
-  opts: { ranged?: boolean; chunkElements?: number; readers?: boolean; kernels?: "simd" | "js"; order?: "requested" | "reversed"; streamed?: "late-recycle" | "never-recycle" } = {},
-): Promise<Map<string, Uint8Array>> {
-  const plan = planMerge({
-    anchor: models.anchor.parsed,
-    contributors: models.contributors.map((c) => c.parsed),
-    base: models.base?.parsed,
-    method: recipe.method,
-    schedule: recipe.schedule,
-    weights: recipe.weights,
-    params: recipe.params,
-  });
-  const io = memoryIo(models, opts.ranged);
-  if (opts.readers) io.rangeReader = intoReader(models);
-  const names = models.anchor.parsed.tensors.map((t) => t.name);
-  const requestOrder = opts.order === "requested" ? names : opts.order === "reversed" ? [...names].reverse() : undefined;
-  const exec = executeMerge(plan, io, { chunkElements: opts.chunkElements, kernels: opts.kernels, requestOrder });
-  const out = new Map<string, Uint8Array>();
-  if (!opts.streamed) {
-    for (const t of models.anchor.parsed.tensors) out.set(t.name, await exec.getMergedTensorBytes(t));
-    exec.finish();
-    // The next merge in this file reuses the working memory, stale contents and all.
-    exec.dispose();
-    return out;
-  }
-  // mergedTensorChunks as a file sink uses it: "late-recycle" reads each piece only when it is
-  // recycled, 20 pieces later (more than the executor has output slots), so a slot reused before
-  // it was handed back would show the wrong bytes; "never-recycle" keeps every piece to the end.
-  const held: Array<{ name: string; piece: Uint8Array }> = [];
-  const pieces = new Map<string, Buffer[]>(models.anchor.parsed.tensors.map((t) => [t.name, []]));
-  const take = (h: { name: string; piece: Uint8Array }) => {
-    pieces.get(h.name)!.push(Buffer.from(h.piece));
-    if (opts.streamed === "late-recycle") exec.recycle(h.piece);
-  };
-  for (const t of models.anchor.parsed.tensors) {
-    for await (const piece of exec.mergedTensorChunks(t)) {
-      held.push({ name: t.name, piece });
-      if (opts.streamed === "late-recycle" && held.length > 20) take(held.shift()!);
-    }
-  }
-  held.forEach(take);
-  exec.finish();
-  exec.dispose();
-  for (const [name, list] of pieces) out.set(name, new Uint8Array(Buffer.concat(list)));
-  return out;
-}
-
-const f32 = (bytes: Uint8Array): number[] => Array.from(new Float32Array(bytes.slice().buffer));
 
 /**
  * What a golden check compares for one tensor: its hex bytes, or, for a scenario with a
@@ -75,29 +26,6 @@ function goldenView(s: GoldenScenario, name: string, bytes: Uint8Array): unknown
   return { name, hex: got.length === want.length && worst <= s.tolerance ? expected : `${hex} (relative error ${worst})` };
 }
 
-/**
- * A `rangeReader` over synthetic models, as runMerge gives for raw file data: poisons the
- * executor's (reused) buffer at once, copies into it asynchronously, and poisons the bytes after the range up to the
- * next multiple of 8 elements (what the SIMD kernels read as padding), so an accumulator that
- * did not clear its padding lanes would see NaN and flag the chunk as non-finite.
- */
-function intoReader(models: { anchor: SyntheticModel; contributors: SyntheticModel[]; base?: SyntheticModel }): NonNullable<MergeIo["rangeReader"]> {
-  const pick = (index: number) => (index === -1 ? models.base! : index === 0 ? models.anchor : models.contributors[index - 1]);
-  return (index, t) => {
-    if (t.location.kind !== "raw") return null;
-    const offset = t.location.offset;
-    const width = t.location.length / t.elements;
-    return async (start, count, into) => {
-      // Poisoned at once, filled later: a buffer still being computed on would show NaN.
-      into.fill(0xff);
-      await new Promise((r) => setImmediate(r));
-      into.set(pick(index).data.subarray(offset + start * width, offset + (start + count) * width));
-      const end = into.byteOffset + count * width;
-      const padding = Math.min((Math.ceil(count / 8) * 8 - count) * width, into.buffer.byteLength - end);
-      new Uint8Array(into.buffer, end, padding).fill(0xff);
-    };
-  };
-}
 
 describe.each(["simd", "js"] as const)("executeMerge against makeGoldens.py (numpy float32, in the documented order), %s kernels", (kernels) => {
   it.each(goldenScenarios.map((s) => [s.name, s] as const))("%s", async (_name, s) => {
@@ -128,15 +56,6 @@ describe.each(["simd", "js"] as const)("executeMerge against makeGoldens.py (num
     }
   });
 });
-
-/** Deterministic pseudo-random floats for larger cases. */
-function randomValues(n: number, seed: number, scale = 1): number[] {
-  let x = seed >>> 0;
-  return Array.from({ length: n }, () => {
-    x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0;
-    return ((x / 2 ** 32) * 2 - 1) * scale;
-  });
-}
 
 describe("executeMerge by hand", () => {
   it("LINEAR over 3 layers with 2 models", async () => {
@@ -382,129 +301,5 @@ describe("SLERP and MODEL_STOCK by hand", () => {
     const other = syntheticModel([f32Tensor("w", [2], 0, [4, 7])], 1);
     const out = await mergeAll({ anchor, contributors: [other], base }, { method: "MODEL_STOCK" });
     expect(f32(out.get("w")!)).toEqual([3, 5]);
-  });
-});
-
-describe("executeMerge refusals, progress and cancellation", () => {
-  const anchor = syntheticModel([f32Tensor("w", [3], 0, [1, 2, 3]), f32Tensor("v", [2], 1, [1, 1])], 2);
-
-  it("refuses NaN and Inf in any input, naming model and tensor", async () => {
-    const bad = syntheticModel([f32Tensor("w", [3], 0, [1, NaN, 3]), f32Tensor("v", [2], 1, [1, Infinity])], 2);
-    const plan = planMerge({ anchor: anchor.parsed, contributors: [bad.parsed], names: { anchor: "segformer-a", contributors: ["daformer-b"] } });
-    const exec = executeMerge(plan, memoryIo({ anchor, contributors: [bad] }));
-    await expect(exec.getMergedTensorBytes(anchor.parsed.tensors[0])).rejects.toThrow('daformer-b: tensor "w" holds NaN at element 1');
-    await expect(exec.getMergedTensorBytes(anchor.parsed.tensors[1])).rejects.toThrow('daformer-b: tensor "v" holds +Inf at element 1');
-  });
-
-  it("refuses Inf and NaN in fp16 inputs (flagged by the SIMD decoder), naming model, tensor and element", async () => {
-    const f16 = (name: string, codes: number[]) => syntheticModel([{ name, shape: [codes.length], dtype: "F16", layerIndex: 0, bytes: new Uint8Array(Uint16Array.from(codes).buffer) }], 1);
-    const ones = Array.from({ length: 20 }, () => 0x3c00);
-    for (const [code, what] of [[0x7c00, "+Inf"], [0xfc00, "-Inf"], [0x7e00, "NaN"]] as const) {
-      const a = f16("w", ones);
-      const b = f16("w", ones.map((h, i) => (i === 13 ? code : h)));
-      const plan = planMerge({ anchor: a.parsed, contributors: [b.parsed], names: { anchor: "a", contributors: ["b"] } });
-      for (const kernels of ["simd", "js"] as const) {
-        const whole = executeMerge(plan, memoryIo({ anchor: a, contributors: [b] }), { kernels });
-        await expect(whole.getMergedTensorBytes(a.parsed.tensors[0])).rejects.toThrow(`b: tensor "w" holds ${what} at element 13`);
-        const streamed = executeMerge(plan, memoryIo({ anchor: a, contributors: [b] }), { kernels });
-        const drain = async () => {
-          for await (const piece of streamed.mergedTensorChunks(a.parsed.tensors[0])) streamed.recycle(piece);
-        };
-        await expect(drain()).rejects.toThrow(`b: tensor "w" holds ${what} at element 13`);
-      }
-    }
-  });
-
-  it("refuses a result that overflows the anchor's F16", async () => {
-    // F16 anchor 60000, F32 contributor 80000, UNIFORM: (60000 + 80000)/2 = 70000 > 65504 → Inf
-    const a16 = syntheticModel([{ name: "w", shape: [1], dtype: "F16", layerIndex: 0, bytes: new Uint8Array(Uint16Array.from([0x7b53]).buffer) }], 1);
-    const c32 = syntheticModel([f32Tensor("w", [1], 0, [80000])], 1);
-    const plan = planMerge({ anchor: a16.parsed, contributors: [c32.parsed], schedule: { kind: "UNIFORM" } });
-    const exec = executeMerge(plan, memoryIo({ anchor: a16, contributors: [c32] }));
-    await expect(exec.getMergedTensorBytes(a16.parsed.tensors[0])).rejects.toThrow(/merged tensor "w" overflows F16/);
-  });
-
-  it("reports progress by bytes read, reaching 1", async () => {
-    const other = syntheticModel([f32Tensor("w", [3], 0, [0, 0, 0]), f32Tensor("v", [2], 1, [0, 0])], 2);
-    const plan = planMerge({ anchor: anchor.parsed, contributors: [other.parsed] });
-    const seen: number[] = [];
-    const exec = executeMerge(plan, memoryIo({ anchor, contributors: [other] }), { onProgress: (f) => seen.push(f) });
-    await exec.getMergedTensorBytes(anchor.parsed.tensors[0]);
-    // total input bytes = 2 models × (3 + 2) × 4 = 40; after "w": 2 × 12 = 24 → 0.6
-    expect(seen[seen.length - 1]).toBeCloseTo(0.6, 12);
-    await exec.getMergedTensorBytes(anchor.parsed.tensors[1]);
-    exec.finish();
-    expect(seen[seen.length - 1]).toBe(1);
-    expect(seen.every((f, i) => i === 0 || f >= seen[i - 1])).toBe(true);
-  });
-
-  it("says which tensor it is merging while inside it, then that it merged it", async () => {
-    const other = syntheticModel([f32Tensor("w", [3], 0, [0, 0, 0]), f32Tensor("v", [2], 1, [0, 0])], 2);
-    const plan = planMerge({ anchor: anchor.parsed, contributors: [other.parsed] });
-    const messages: string[] = [];
-    const exec = executeMerge(plan, memoryIo({ anchor, contributors: [other] }), { onProgress: (_, message) => messages.push(message) });
-    await exec.getMergedTensorBytes(anchor.parsed.tensors[0]);
-    // The first step inside a tensor always reports (the next ones at most every 20 ms).
-    expect(messages[0]).toBe("merging w (1/2)");
-    expect(messages[messages.length - 1]).toBe("merged w (1/2)");
-  });
-
-  it("throws CANCELLED when the signal aborts, also between the inputs of one tensor", async () => {
-    const other = syntheticModel([f32Tensor("w", [3], 0, [0, 0, 0]), f32Tensor("v", [2], 1, [0, 0])], 2);
-    const plan = planMerge({ anchor: anchor.parsed, contributors: [other.parsed] });
-    const controller = new AbortController();
-    const io = memoryIo({ anchor, contributors: [other] });
-    const readTensor = io.readTensor.bind(io);
-    io.readTensor = async (model, t) => {
-      if (model === 1) controller.abort();
-      return readTensor(model, t);
-    };
-    const exec = executeMerge(plan, io, { signal: controller.signal });
-    const error = await exec.getMergedTensorBytes(anchor.parsed.tensors[0]).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(DomainError);
-    expect((error as DomainError).code).toBe("CANCELLED");
-    await expect(exec.getMergedTensorBytes(anchor.parsed.tensors[1])).rejects.toMatchObject({ code: "CANCELLED" });
-  });
-
-  it("answers a repeated request (writeOnnxRewrite's second pass over varint tensors) with the same bytes, counted once", async () => {
-    const other = syntheticModel([f32Tensor("w", [3], 0, [3, 4, 5]), f32Tensor("v", [2], 1, [3, 3])], 2);
-    const exec = executeMerge(planMerge({ anchor: anchor.parsed, contributors: [other.parsed] }), memoryIo({ anchor, contributors: [other] }));
-    const first = await exec.getMergedTensorBytes(anchor.parsed.tensors[0]);
-    const again = await exec.getMergedTensorBytes(anchor.parsed.tensors[0]);
-    // layer 0 of 2, LINEAR: w = 1/2 each → [2, 3, 4]
-    expect(f32(again)).toEqual([2, 3, 4]);
-    expect(Buffer.from(again).equals(Buffer.from(first))).toBe(true);
-    expect(exec.mergedTensorsDone).toBe(1);
-    expect(() => exec.finish()).toThrow(/1 merged tensor\(s\) were never written/);
-    await exec.getMergedTensorBytes(anchor.parsed.tensors[1]);
-    expect(() => exec.finish()).not.toThrow();
-  });
-
-  it("finish() notices a merged tensor that was never produced", async () => {
-    const other = syntheticModel([f32Tensor("w", [3], 0, [0, 0, 0])], 2);
-    const exec = executeMerge(planMerge({ anchor: anchor.parsed, contributors: [other.parsed] }), memoryIo({ anchor, contributors: [other] }));
-    expect(() => exec.finish()).toThrow(/1 merged tensor\(s\) were never written/);
-  });
-
-  it("reads each input once per tensor (TIES: statistic rounds, then an apply pass), one at a time, in chunks when it can", async () => {
-    const n = 20;
-    const mk = (seed: number): SyntheticModel => syntheticModel([f32Tensor("w", [n], 0, randomValues(n, seed))], 1);
-    const models = { anchor: mk(1), contributors: [mk(2), mk(3)], base: mk(4) };
-    const plan = planMerge({ anchor: models.anchor.parsed, contributors: models.contributors.map((c) => c.parsed), base: models.base.parsed, method: "TASK_ARITHMETIC" });
-    const io = memoryIo(models, true);
-    await executeMerge(plan, io, { chunkElements: 8 }).getMergedTensorBytes(models.anchor.parsed.tensors[0]);
-    // chunks [0, 8), [8, 16), [16, 20): base, anchor, c1, c2 each
-    expect(io.reads).toEqual([0, 8, 16].flatMap((start) => [-1, 0, 1, 2].map((m) => [m, "w", start, Math.min(8, n - start)])));
-    const tiesPlan = planMerge({ anchor: models.anchor.parsed, contributors: models.contributors.map((c) => c.parsed), base: models.base.parsed, method: "TIES" });
-    const tiesIo = memoryIo(models, true);
-    await executeMerge(tiesPlan, tiesIo, { chunkElements: 8 }).getMergedTensorBytes(models.anchor.parsed.tensors[0]);
-    // Statistic pass, one input at a time beside the base, chunk by chunk, twice (a radix select
-    // on float32 bits, 16 a round); then the apply pass, chunk by chunk, the base and every
-    // input: no read is larger than a chunk.
-    const chunks = [0, 8, 16].map((start) => [start, Math.min(8, n - start)]);
-    const round = (m: number) => chunks.flatMap(([start, count]) => [[-1, "w", start, count], [m, "w", start, count]]);
-    const statistic = [0, 1, 2].flatMap((m) => [...round(m), ...round(m)]);
-    const apply = chunks.flatMap(([start, count]) => [-1, 0, 1, 2].map((m) => [m, "w", start, count]));
-    expect(tiesIo.reads).toEqual([...statistic, ...apply]);
   });
 });
