@@ -16,7 +16,8 @@ import { writeSafetensors } from "../src/core/formats/safetensors/testing/writeS
  * pairs they share by src/core/formats/onnx/fixtures/generated-names/make_generated_name_exports.py,
  * which traced every initializer back to its PyTorch parameter. Through GraphQL: the registry
  * pairs them by position (AUTO), finds them as candidates, and merges two differently numbered
- * exports exactly as it merges the same two files renamed after their parameters.
+ * exports exactly as it merges the same two files renamed after their parameters, and measures
+ * their weight similarity over the same pairs.
  */
 const dir = path.join(__dirname, "..", "src/core/formats/onnx/fixtures/generated-names");
 const expected = JSON.parse(fs.readFileSync(path.join(dir, "generated_name_exports.expected.json"), "utf8"));
@@ -26,6 +27,29 @@ const FILES = { headA: "backbone_head_a.onnx", headB: "backbone_head_b.onnx", nu
 
 function sortedPairs(pairs: Array<{ nameA: string; nameB: string }>): string[][] {
   return pairs.map((p) => [p.nameA, p.nameB]).sort();
+}
+
+/** Every F32 tensor of an ONNX file, by name, as float64 values. */
+function tensorValues(file: string): Map<string, Float64Array> {
+  return new Map([...tensorBytes(fs.readFileSync(path.join(dir, file)))].map(([name, b]) => [name, Float64Array.from(new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4))]));
+}
+
+/** The reference: float64 cosine of the concatenated pairs (of differences from c's tensors when given). */
+function cosineOverPairs(pairs: Array<[Float64Array, Float64Array, Float64Array?]>): number {
+  let dot = 0;
+  let aa = 0;
+  let bb = 0;
+  for (const [x, y, z] of pairs) {
+    expect(y.length).toBe(x.length);
+    for (let i = 0; i < x.length; i++) {
+      const p = z ? x[i]! - z[i]! : x[i]!;
+      const q = z ? y[i]! - z[i]! : y[i]!;
+      dot += p * q;
+      aa += p * p;
+      bb += q * q;
+    }
+  }
+  return dot / Math.sqrt(aa * bb);
 }
 
 /** Every F32 tensor of an ONNX file's bytes, by name. */
@@ -138,5 +162,49 @@ describe.each(databaseKinds)("matching exports with generated names (%s)", (kind
     // And it is a merge: not the anchor's bytes.
     const anchor = tensorBytes(fs.readFileSync(path.join(dir, FILES.numbered1)));
     expect([...byPosition].filter(([name, bytes]) => !bytes.equals(anchor.get(name)!)).length).toBeGreaterThan(0);
+  });
+
+  test("similarity pairs generated names by position: two numberings measure as their named copies do, deltas from an ancestor paired by position too", async () => {
+    const EDGE = `mutation($i: AddLineageEdgeInput!) { addLineageEdge(input: $i) { id } }`;
+    // Head A is the same network numbered as numbered_1: the parent both were fine-tuned from.
+    for (const child of ["numbered1", "numbered2"]) await server.ok(EDGE, { i: { parentId: ids.headA, childId: ids[child], relation: "FINETUNED_FROM" } });
+    const query = `query($a: ID!) { mergeCandidates(anchorId: $a, orderBy: SIMILARITY, minSharedFraction: 0.99, first: 50) { edges { node { model { name } matching
+      similarity { cosine ancestorDeltaCosine ancestor { name } comparedTensorCount comparedParameterCount } } } } }`;
+    const settled = async (anchor: string, other: string) => {
+      const until = Date.now() + 60_000;
+      for (;;) {
+        const node = (await server.ok(query, { a: ids[anchor] })).mergeCandidates.edges.map((e: any) => e.node).find((n: any) => n.model.name === other);
+        if (node.similarity !== null) return node;
+        if (Date.now() > until) throw new Error(`${anchor} ~ ${other}: no similarity within a minute`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    const numbered = await settled("numbered1", "numbered2");
+    const named = await settled("named1", "named2");
+    expect(numbered.matching).toBe("POSITION");
+    expect(named.matching).toBe("NAME");
+
+    // The pairs the export script traced to the same PyTorch parameter, read in float64 by the test.
+    const one = tensorValues(FILES.numbered1);
+    const two = tensorValues(FILES.numbered2);
+    const pairs = expected.numbered.pairs as Array<[string, string]>;
+    const elements = pairs.reduce((t, [a]) => t + one.get(a)!.length, 0);
+    const reference = cosineOverPairs(pairs.map(([a, b]) => [one.get(a)!, two.get(b)!]));
+    expect(numbered.similarity.comparedTensorCount).toBe(pairs.length);
+    expect(numbered.similarity.comparedParameterCount).toBe(elements);
+    expect(Math.abs(numbered.similarity.cosine - reference)).toBeLessThanOrEqual(1e-12);
+    // The named copies, compared by name, hold the same values: the same figure.
+    expect(named.similarity.comparedTensorCount).toBe(pairs.length);
+    expect(named.similarity.comparedParameterCount).toBe(elements);
+    expect(Math.abs(named.similarity.cosine - numbered.similarity.cosine)).toBeLessThanOrEqual(1e-12);
+
+    // Deltas from head A, whose tensors pair with numbered_1's through the parameter each was traced to.
+    const headA = tensorValues(FILES.headA);
+    const headAByParameter = new Map(Object.entries(expected.parameterPaths.a as Record<string, string>).map(([name, parameter]) => [parameter, name]));
+    const n1Parameter = expected.parameterPaths.n1 as Record<string, string>;
+    const delta = cosineOverPairs(pairs.map(([a, b]) => [one.get(a)!, two.get(b)!, headA.get(headAByParameter.get(n1Parameter[a]!)!)!]));
+    expect(numbered.similarity.ancestor).toEqual({ name: "headA" });
+    expect(Math.abs(numbered.similarity.ancestorDeltaCosine - delta)).toBeLessThanOrEqual(1e-12);
+    expect(Math.abs(delta - reference)).toBeGreaterThan(1e-3);
   });
 });

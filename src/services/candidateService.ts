@@ -270,7 +270,7 @@ export class CandidateService {
     }
     rows.sort((a, b) => b.f - a.f || (a.modelId < b.modelId ? -1 : a.modelId > b.modelId ? 1 : 0));
     const [similarities, totalCount] = await Promise.all([
-      this.similarity.lookup(anchor, rows.map((r) => ({ id: r.modelId, structureId: r.sid, artifactId: r.artifactId })), MAX_CANDIDATE_PAGE),
+      this.similarity.lookup(anchor, rows.map((r) => ({ id: r.modelId, structureId: r.sid, artifactId: r.artifactId, matching })), MAX_CANDIDATE_PAGE),
       counted(),
     ]);
     const keyed = rows.map((r) => ({ row: r, key: similaritySortKey(similarities.get(r.modelId), r.f, r.modelId) })).sort((a, b) => compareSimilarityKeys(a.key, b.key));

@@ -4,7 +4,8 @@ import type { ArtifactStore } from "../storage/artifactStore";
 import type { ThreadPool } from "../threads/threadPool";
 import type { GroupSimilarity, SimilaritySide } from "../threads/pairSimilarity";
 import type { ParsedModel } from "../core/structure/types";
-import { comparedTensors, holdsCompared, type ComparedTensors } from "../core/similarity/comparedTensors";
+import { ancestorNames, comparedTensors, type ComparedTensors } from "../core/similarity/comparedTensors";
+import { resolveMatching, type MatchingChoice } from "../core/structure/tensorMatching";
 import type { Logger } from "../logging";
 import type { LineageService } from "./lineageService";
 import type { StructureCatalog } from "./structureCatalog";
@@ -14,6 +15,8 @@ export interface PairModel {
   id: string;
   structureId: string | null;
   artifactId: string | null;
+  /** How the candidate's tensors pair with the anchor's (resolved per pair as candidates are); AUTO when absent. */
+  matching?: MatchingChoice | null;
 }
 
 export interface CandidateSimilarity {
@@ -34,6 +37,8 @@ interface Pending {
   artifactBId: string;
   ancestorArtifactId: string | null;
   compared: ComparedTensors;
+  /** The ancestor's name for each compared tensor (a's name when matched by name). */
+  ancestorNames: string[] | null;
 }
 
 /** Changes whenever what a stored value means changes, so old rows are simply not found again. */
@@ -103,7 +108,7 @@ export class SimilarityService {
     const wanted: Array<{ candidateId: string; pending: Pending; ancestorId: string | null }> = [];
     for (const c of withWeights) {
       const candidateStructure = await this.catalog.get(c.structureId!);
-      const compared = this.compared(anchor.structureId, c.structureId!, anchorStructure, candidateStructure);
+      const compared = this.compared(anchor.structureId, c.structureId!, anchorStructure, candidateStructure, resolveMatching(c.matching, anchorStructure, candidateStructure));
       if (compared.tensors.length === 0) continue;
       const up = distances.get(c.id)!;
       // Nearest (docs/CONVENTIONS.md, Candidate similarity): fewest hops in total, then the farther side's hops, then id.
@@ -111,18 +116,24 @@ export class SimilarityService {
         .filter((id) => anchorUp.has(id) && liveAncestor.has(id))
         .map((id) => ({ id, total: anchorUp.get(id)! + up.get(id)!, far: Math.max(anchorUp.get(id)!, up.get(id)!) }))
         .sort((x, y) => x.total - y.total || x.far - y.far || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
-      let ancestor: { id: string; artifactId: string } | null = null;
+      let ancestor: { id: string; artifactId: string; names: string[] } | null = null;
       for (const candidateAncestor of common) {
         const m = liveAncestor.get(candidateAncestor.id)!;
-        if (holdsCompared(anchorStructure, await this.catalog.get(m.structureId!), compared)) {
-          ancestor = { id: m.id, artifactId: m.artifactId! };
+        const names = ancestorNames(anchorStructure, await this.catalog.get(m.structureId!), compared);
+        if (names) {
+          ancestor = { id: m.id, artifactId: m.artifactId!, names };
           break;
         }
       }
-      const key = createHash("sha256")
-        .update(JSON.stringify([KEY_VERSION, sha.get(anchor.artifactId), sha.get(c.artifactId!), ancestor ? sha.get(ancestor.artifactId) : null, compared.hash]))
-        .digest("hex");
-      wanted.push({ candidateId: c.id, ancestorId: ancestor?.id ?? null, pending: { key, artifactAId: anchor.artifactId, artifactBId: c.artifactId!, ancestorArtifactId: ancestor?.artifactId ?? null, compared } });
+      const parts: unknown[] = [KEY_VERSION, sha.get(anchor.artifactId), sha.get(c.artifactId!), ancestor ? sha.get(ancestor.artifactId) : null, compared.hash];
+      // An ancestor paired by position may hold the tensors under other names; by name the key stays as it always was.
+      if (ancestor && ancestor.names.some((name, i) => name !== compared.tensors[i]!.a)) parts.push(ancestor.names);
+      const key = createHash("sha256").update(JSON.stringify(parts)).digest("hex");
+      wanted.push({
+        candidateId: c.id,
+        ancestorId: ancestor?.id ?? null,
+        pending: { key, artifactAId: anchor.artifactId, artifactBId: c.artifactId!, ancestorArtifactId: ancestor?.artifactId ?? null, compared, ancestorNames: ancestor?.names ?? null },
+      });
     }
 
     const keys = [...new Set(wanted.map((w) => w.pending.key))];
@@ -159,12 +170,12 @@ export class SimilarityService {
     await this.running;
   }
 
-  private compared(aId: string, bId: string, a: Parameters<typeof comparedTensors>[0], b: Parameters<typeof comparedTensors>[1]): ComparedTensors {
-    const pairKey = `${aId}|${bId}`;
+  private compared(aId: string, bId: string, a: Parameters<typeof comparedTensors>[0], b: Parameters<typeof comparedTensors>[1], matching: ComparedTensors["matching"]): ComparedTensors {
+    const pairKey = `${aId}|${bId}|${matching}`;
     let compared = this.comparedByPair.get(pairKey);
     if (!compared) {
       if (this.comparedByPair.size >= MAX_REMEMBERED_PAIRS) this.comparedByPair.clear();
-      compared = comparedTensors(a, b);
+      compared = comparedTensors(a, b, matching);
       this.comparedByPair.set(pairKey, compared);
     }
     return compared;
@@ -194,7 +205,7 @@ export class SimilarityService {
       const a = await side(p.artifactAId);
       const b = await side(p.artifactBId);
       const ancestor = p.ancestorArtifactId ? await side(p.ancestorArtifactId) : null;
-      const result = await this.pool.run("pairSimilarity", { a, b, ancestor, tensors: p.compared.tensors }, { signal: this.abort.signal });
+      const result = await this.pool.run("pairSimilarity", { a, b, ancestor, tensors: p.compared.tensors.map((t, i) => ({ ...t, c: p.ancestorNames?.[i] ?? t.a })) }, { signal: this.abort.signal });
       const data = {
         artifactAId: p.artifactAId,
         artifactBId: p.artifactBId,

@@ -18,10 +18,10 @@ export interface SimilaritySide {
 export interface PairSimilarityPayload {
   a: SimilaritySide;
   b: SimilaritySide;
-  /** The common ancestor whose weights the deltas are taken from (its tensors under a's names). */
+  /** The common ancestor whose weights the deltas are taken from. */
   ancestor: SimilaritySide | null;
-  /** The compared tensors: a's name, b's name and the group (a's) each counts in. */
-  tensors: Array<{ group: string; a: string; b: string }>;
+  /** The compared tensors: a's name, b's name, the ancestor's name (a's when absent) and the group (a's) each counts in. */
+  tensors: Array<{ group: string; a: string; b: string; c?: string }>;
 }
 
 export interface GroupSimilarity {
@@ -122,7 +122,7 @@ export function pairSimilarity(payload: PairSimilarityPayload): PairSimilarityRe
     for (const pair of payload.tensors) {
       const ta = tensorOf(a, pair.a, "first");
       const tb = tensorOf(b, pair.b, "second");
-      const tc = c ? tensorOf(c, pair.a, "ancestor") : null;
+      const tc = c ? tensorOf(c, pair.c ?? pair.a, "ancestor") : null;
       const n = ta.elements;
       if (tb.elements !== n || (tc && tc.elements !== n)) throw badInput(`tensor ${pair.a} has different element counts on the compared models`);
       let g = groups.get(pair.group);

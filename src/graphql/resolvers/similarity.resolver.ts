@@ -25,7 +25,7 @@ function similarityLoader(ctx: GraphQLContext): DataLoader<Key, StoredSimilarity
         for (const [anchorId, group] of byAnchor) {
           const anchor = await ctx.loaders.model.load(anchorId);
           if (!anchor) continue;
-          const result = await service.lookup(anchor, group.map((k) => ({ id: k.candidate.modelId, structureId: k.candidate.model?.structureId ?? null, artifactId: k.candidate.model?.artifactId ?? null })));
+          const result = await service.lookup(anchor, group.map((k) => ({ id: k.candidate.modelId, structureId: k.candidate.model?.structureId ?? null, artifactId: k.candidate.model?.artifactId ?? null, matching: k.candidate.matching })));
           for (const [id, s] of result) found.set(`${anchorId}|${id}`, s);
         }
         return keys.map((k) => found.get(`${k.anchorId}|${k.candidate.modelId}`) ?? null);
