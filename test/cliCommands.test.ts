@@ -1,32 +1,15 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { main } from "../src/cli/main";
 import { openDatabase } from "../src/persistence/database";
 import { TokenService } from "../src/services/tokenService";
-
-/** Runs the CLI in this process with `env` added, capturing what it prints. */
-async function cli(args: string[], env: Record<string, string> = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = jest.spyOn(console, "log").mockImplementation((...a) => void out.push(a.join(" ")));
-  const error = jest.spyOn(console, "error").mockImplementation((...a) => void err.push(a.join(" ")));
-  const saved = { ...process.env };
-  Object.assign(process.env, env);
-  try {
-    return { code: await main(args), out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    process.env = saved;
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
+import { cli } from "./support/cli";
 
 describe("layermerge COMMAND --help", () => {
   // A configuration every command would refuse (and no registry to reach): help must not need one.
   const broken = { PORT: "not-a-port", DATABASE_URL: "mysql://nowhere", LAYERMERGE_URL: "http://127.0.0.1:1" };
 
-  test.each(["serve", "worker", "migrate", "schema", "token", "register", "merge", "evaluate"])("%s --help prints its usage on stdout and exits 0", async (command) => {
+  test.each(["serve", "worker", "migrate", "schema", "token", "register", "merge", "evaluate", "search"])("%s --help prints its usage on stdout and exits 0", async (command) => {
     for (const flag of ["--help", "-h"]) {
       const run = await cli([command, flag], broken);
       expect(run).toMatchObject({ code: 0, err: "" });

@@ -10,7 +10,7 @@ import { serveCommand } from "./serve.command";
 import { registerCommand, REGISTER_USAGE } from "./register.command";
 import { mergeCommand, MERGE_USAGE } from "./merge.command";
 import { evaluateCommand, EVALUATE_USAGE } from "./evaluate.command";
-import { searchCommand } from "./search.command";
+import { searchCommand, SEARCH_USAGE } from "./search.command";
 import { workerCommand } from "./worker.command";
 
 const USAGE = `layermerge — a model registry for segmentation models
@@ -32,7 +32,8 @@ Usage:
                                         run a mergekit config (as Merge.recipeYaml writes it)
   layermerge evaluate --model ID --dataset ID [--limit N --batch-size B --classes 0,1,… --force]
                                         evaluate (progress bar), print the per-class table and the score
-  layermerge search --pool ID [ID …] --objective info-max --dataset ID [--audit ID --budget N --keep best]
+  layermerge search --pool ID [ID …] --objective info-max --dataset ID [--audit ID --budget N --keep best
+                    --methods ties --base ID --grid ties.density=0.2,0.5]
                                         rank merges and single models without target labels (progress bar,
                                         ranked table, how sure the pick is)
 
@@ -63,6 +64,8 @@ function usageOf(command: string, sub?: string): string | null {
       return MERGE_USAGE;
     case "evaluate":
       return EVALUATE_USAGE;
+    case "search":
+      return SEARCH_USAGE;
     default:
       return null;
   }

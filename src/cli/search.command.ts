@@ -1,12 +1,24 @@
 import { DomainError } from "../core/errors";
+import { MERGE_METHOD_NAMES, MERGE_METHODS } from "../core/merge/mergeMethods";
 import { ApiClient } from "./apiClient";
 import { parse } from "./main";
 import { followJob } from "./merge.command";
+import { gridHelp, parseGrids, parseMethods, parseSchedules } from "./searchGrids";
 
-const USAGE = `usage: layermerge search --pool ID [ID …] --objective info-max|entropy|consistency|ensemble-agreement|score
+export const SEARCH_USAGE = `usage: layermerge search --pool ID [ID …] --objective info-max|entropy|consistency|ensemble-agreement|score
                          --dataset ID [--audit ID] [--limit N] [--seed S] [--max-models K] [--anchors ID,…]
+                         [--methods M,…] [--base ID] [--schedules KIND,STEP:T,…] [--grid METHOD.PARAM=v1,v2,… …]
                          [--budget N] [--max-seconds S] [--strategy grid|evolution] [--keep best|top-k|none] [--top-k K]
-                         [--name PREFIX] [--top N]`;
+                         [--name PREFIX] [--top N]
+  Ranks merges of the pool's models, and the single models, by an objective on the dataset's images.
+  --methods         merge methods to try (default LAYERWISE; any case): ${MERGE_METHOD_NAMES.join(", ")}
+  --base ID         the pre-trained model whose task vectors ${MERGE_METHOD_NAMES.filter((m) => MERGE_METHODS[m].needsBase).join(", ")} merge
+  --schedules       per-layer schedules to try (default uniform,linear,cosine,step:0.25,step:0.5,step:0.75)
+  --grid            a method parameter's values to try, repeatable, e.g. --grid ties.density=0.2,0.5,0.8
+                    --grid dare.drop-rate=0.3,0.6; every combination is crossed with the model sets and
+                    schedules (the first parameter given varies slowest; others keep their defaults).
+                    Parameters (range, default):
+${gridHelp()}`;
 
 const percent = (v: number | null | undefined, digits = 1) => (v === null || v === undefined ? "—" : `${(v * 100).toFixed(digits)}`);
 
@@ -17,10 +29,11 @@ export async function searchCommand(args: string[], client = new ApiClient()): P
     limit: { type: "string" }, seed: { type: "string" }, "max-models": { type: "string" }, anchors: { type: "string" },
     budget: { type: "string" }, "max-seconds": { type: "string" }, strategy: { type: "string" }, keep: { type: "string" },
     "top-k": { type: "string" }, name: { type: "string" }, top: { type: "string" },
+    methods: { type: "string" }, base: { type: "string" }, schedules: { type: "string" }, grid: { type: "string", multiple: true },
   });
   const pool = [...((values.pool as string[] | undefined) ?? []), ...positionals];
   if (pool.length === 0 || !values.objective || !values.dataset) {
-    console.error(USAGE);
+    console.error(SEARCH_USAGE);
     return 2;
   }
   const int = (v: unknown, flag: string) => {
@@ -30,8 +43,13 @@ export async function searchCommand(args: string[], client = new ApiClient()): P
     return n;
   };
   const enumValue = (v: unknown) => (v === undefined ? undefined : String(v).toUpperCase().replace(/-/g, "_"));
+  const methods = parseMethods(values.methods as string | undefined);
   const input = {
     modelIds: pool,
+    methods,
+    baseModelId: values.base,
+    schedules: parseSchedules(values.schedules as string | undefined),
+    paramGrids: parseGrids((values.grid as string[] | undefined) ?? [], methods ?? ["LAYERWISE"]),
     anchorIds: values.anchors ? String(values.anchors).split(",").map((s) => s.trim()) : undefined,
     maxModels: int(values["max-models"], "max-models"),
     strategy: enumValue(values.strategy),
@@ -61,7 +79,8 @@ export async function searchCommand(args: string[], client = new ApiClient()): P
   const describe = (r: any) => {
     if (!r.modelIds.length) return `${names.get(r.anchorId) ?? r.anchorId} (alone)`;
     const sched = r.schedule.groups ? `${r.schedule.kind}+groups` : r.schedule.kind === "STEP" ? `STEP ${r.schedule.cutoff}` : r.schedule.kind;
-    return `${names.get(r.anchorId) ?? r.anchorId} ← ${r.modelIds.map((id: string) => names.get(id) ?? id).join(" + ")} ${r.method} ${sched}${r.weights ? ` w=${r.weights.join(",")}` : ""}`;
+    const params = r.params ? Object.entries(r.params).map(([k, v]) => ` ${k}=${v}`).join("") : "";
+    return `${names.get(r.anchorId) ?? r.anchorId} ← ${r.modelIds.map((id: string) => names.get(id) ?? id).join(" + ")} ${r.method}${params} ${sched}${r.weights ? ` w=${r.weights.join(",")}` : ""}`;
   };
   console.log(`${"rank".padStart(4)}  ${"objective".padStart(10)}  ${"audit %".padStart(7)}  ${"s".padStart(5)}  candidate`);
   for (const { node: n } of s.candidates.edges) {
