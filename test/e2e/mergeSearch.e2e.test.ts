@@ -43,6 +43,7 @@ describeBrowser("merge search pages in Chromium", () => {
   let unlabelled = "";
   const pool: string[] = [];
   const names = new Map<string, string>();
+  let base = "";
 
   beforeAll(async () => {
     ensureWebBuild();
@@ -64,6 +65,9 @@ describeBrowser("merge search pages in Chromium", () => {
       pool.push(id);
       names.set(id, `m${seed}`);
     }
+    // The common pre-trained model that TIES and DARE take task vectors from (not in the pool).
+    const { body } = await upload(server.origin, writeOnnxModel(twoLayerNet(44)).bytes);
+    base = (await server.ok(`mutation($i: RegisterModelInput!) { registerModel(input: $i) { id } }`, { i: { name: "pre", taskId, artifactSha256: body.sha256, inference: CONTRACT } })).registerModel.id;
     context = await contextPromise;
   }, 120_000);
 
@@ -235,4 +239,59 @@ describeBrowser("merge search pages in Chromium", () => {
     await page.close();
     expect(errors).toEqual([]);
   }, 120_000);
+
+  test("the search form offers each chosen method's parameters from the registry; the grids typed there are the started search's", async () => {
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    await page.goto(`${server.origin}/merge?anchor=${pool[0]}&with=${pool[1]},${pool[2]}`);
+    const form = page.getByTestId("search-form");
+    await form.waitFor();
+    // The builder's method (LAYERWISE, which has no parameters) until other methods are chosen.
+    await eventually(async () => (await form.getByLabel("Method LAYERWISE").count()) === 1, "the methods from mergeMethods");
+    expect(await form.getByLabel("Method LAYERWISE").isChecked()).toBe(true);
+    expect(await form.getByTestId("search-grids").locator("input").count()).toBe(0);
+    await form.getByLabel("Method TIES").check();
+    await form.getByLabel("Method DARE").check();
+    await form.getByLabel("Method LAYERWISE").uncheck();
+    // One field per parameter of each chosen method, as the registry lists them.
+    const fields = await form.getByTestId("search-grids").locator("input").evaluateAll((inputs) => inputs.map((i) => i.getAttribute("aria-label")));
+    expect(fields).toEqual(["TIES lambda values", "TIES density values", "DARE lambda values", "DARE dropRate values", "DARE seed values"]);
+    await form.getByLabel("TIES density values").fill("0.2, 0.8");
+    await form.getByLabel("DARE dropRate values").fill("0.3,0.6");
+    await eventually(async () => (await form.getByLabel("Search base model").locator(`option[value="${base}"]`).count()) === 1, "the base model among the choices");
+    await form.getByLabel("Search base model").selectOption(base);
+    await form.getByLabel("Budget (candidates)").fill("12");
+    // A value that is not a number is refused before anything is sent, naming it.
+    await form.getByLabel("TIES lambda values").fill("1, x");
+    await form.getByRole("button", { name: "Start search over 3 models" }).click();
+    await eventually(async () => ((await form.textContent()) ?? "").includes("TIES lambda: “x” is not a number"), "the refusal naming the value");
+    expect(page.url()).toContain("/merge");
+    await form.getByLabel("TIES lambda values").fill("");
+    await shot(page, "24-search-grids");
+    await form.getByRole("button", { name: "Start search over 3 models" }).click();
+    await page.waitForURL(/\/searches\/[^/?]+/);
+    const searchId = new URL(page.url()).pathname.split("/").pop()!;
+
+    const started = (await server.ok(SEARCH, { id: searchId, order: "OBJECTIVE" })).mergeSearch;
+    expect(started.settings.methods).toEqual(["TIES", "DARE"]);
+    expect(started.settings.baseModelId).toBe(base);
+    expect(started.settings.paramGrids).toEqual([
+      { method: "TIES", parameters: [{ name: "density", values: [0.2, 0.8] }] },
+      { method: "DARE", parameters: [{ name: "dropRate", values: [0.3, 0.6] }] },
+    ]);
+    expect((await waitForJob(server, started.job.id)).status).toBe("SUCCEEDED");
+    const done = (await server.ok(SEARCH, { id: searchId, order: "OBJECTIVE" })).mergeSearch;
+    const merges = done.candidates.edges.map((e: any) => e.node).filter((c: any) => !c.isSingle);
+    // Budget 12: the 3 singles, then the pair anchored by the first model with the second, whose
+    // 4 grid points × 6 default schedules are 8 candidates (with L = 2, COSINE and every STEP give
+    // LINEAR's s = (0, 1)), then one of the next anchor's.
+    expect(merges).toHaveLength(9);
+    const point = (c: any) => `${c.recipe.method} ${JSON.stringify(c.recipe.params)}`;
+    const points = [`TIES {"density":0.2}`, `TIES {"density":0.8}`, `DARE {"dropRate":0.3}`, `DARE {"dropRate":0.6}`];
+    for (const c of merges) expect(points).toContain(point(c));
+    const first = merges.filter((c: any) => c.recipe.anchorId === pool[0] && c.recipe.modelIds.join() === pool[1]);
+    expect(first.map((c: any) => `${point(c)} ${c.recipe.schedule.kind}`).sort()).toEqual(points.flatMap((p) => [`${p} UNIFORM`, `${p} LINEAR`]).sort());
+    await page.close();
+    expect(errors).toEqual([]);
+  }, 180_000);
 });

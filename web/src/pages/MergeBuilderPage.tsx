@@ -9,19 +9,10 @@ import { bytes, count, percent, weight } from "../format";
 import { Link, useQueryParams } from "../router";
 import { useDebounced } from "../useDebounced";
 import { buildMergeInput, PARAM_FIELDS, type BuilderState } from "./merge/buildMergeInput";
+import { METHODS_QUERY, type MethodInfo } from "./merge/methodInfo";
 import { SearchForm } from "./merge/SearchForm";
 import { CANDIDATES, type CandidatesData, GroupOverlap } from "./model/CandidatesTab";
 
-interface MethodInfo {
-  name: string;
-  title: string;
-  description: string;
-  arxiv: string;
-  paperTitle: string;
-  needsBase: boolean;
-  defaultSchedule: string;
-  parameters: Array<{ name: string; type: string; default: number | null; min: number | null; max: number | null; description: string }>;
-}
 interface Plan {
   method: string;
   layerCount: number;
@@ -99,7 +90,7 @@ export function MergeBuilderPage() {
   };
   const jobId = params.get("job");
 
-  const methods = useQuery<{ mergeMethods: MethodInfo[] }>(`{ mergeMethods { name title description arxiv paperTitle needsBase defaultSchedule parameters { name type default min max description } } }`);
+  const methods = useQuery<{ mergeMethods: MethodInfo[] }>(METHODS_QUERY);
   const anchor = useQuery<{ model: { id: string; name: string; version: string } | null }>(`query($id: ID!) { model(id: $id) { id name version } }`, { id: state.anchor }, { skip: !state.anchor });
   const candidates = useQuery<CandidatesData>(CANDIDATES, { id: state.anchor, min: 0.1, sameTask: false }, { skip: !state.anchor });
   const method = methods.data?.mergeMethods.find((m) => m.name === state.method);
@@ -255,7 +246,16 @@ export function MergeBuilderPage() {
               </label>
             </div>
           </div>
-          {state.contributors.length ? <SearchForm anchor={state.anchor} contributors={state.contributors} /> : null}
+          {state.contributors.length ? (
+            <SearchForm
+              anchor={state.anchor}
+              contributors={state.contributors}
+              methods={methods.data?.mergeMethods ?? []}
+              builderMethod={state.method}
+              builderBase={state.base}
+              baseChoices={candidateRows.filter((c) => !state.contributors.includes(c.model.id)).map((c) => ({ id: c.model.id, label: `${c.model.name}@${c.model.version}` }))}
+            />
+          ) : null}
         </div>
         <div>
           <div className="card sticky">
