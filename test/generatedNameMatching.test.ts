@@ -206,5 +206,10 @@ describe.each(databaseKinds)("matching exports with generated names (%s)", (kind
     expect(numbered.similarity.ancestor).toEqual({ name: "headA" });
     expect(Math.abs(numbered.similarity.ancestorDeltaCosine - delta)).toBeLessThanOrEqual(1e-12);
     expect(Math.abs(delta - reference)).toBeGreaterThan(1e-3);
+    // Anchored by numbered_2, whose numbers are not head A's: the ancestor's tensors are found by position too.
+    const reverse = await settled("numbered2", "numbered1");
+    expect(reverse.similarity.ancestor).toEqual({ name: "headA" });
+    expect(Math.abs(reverse.similarity.cosine - reference)).toBeLessThanOrEqual(1e-12);
+    expect(Math.abs(reverse.similarity.ancestorDeltaCosine - delta)).toBeLessThanOrEqual(1e-12);
   });
 });
