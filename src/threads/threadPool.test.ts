@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { getEventListeners } from "node:events";
 import { ThreadPool } from "./threadPool";
 
 describe("ThreadPool", () => {
@@ -37,6 +38,15 @@ describe("ThreadPool cancellation", () => {
     await expect(running).rejects.toMatchObject({ code: "CANCELLED" });
     expect(Date.now() - started).toBeLessThan(2000);
     await expect(queued).resolves.toBe(10);
+    await pool.close();
+  });
+
+  test("a thread job that ends leaves no listener on its signal (a long-lived signal serves many jobs)", async () => {
+    const pool = new ThreadPool(1);
+    const controller = new AbortController();
+    for (let i = 0; i < 12; i++) await pool.run("sleep", { ms: 1 }, { signal: controller.signal });
+    await expect(pool.run("parseModelFile", { file: path.join(os.tmpdir(), "lm-pool-no-such-file.onnx"), options: {} }, { signal: controller.signal })).rejects.toThrow();
+    expect(getEventListeners(controller.signal, "abort")).toHaveLength(0);
     await pool.close();
   });
 });

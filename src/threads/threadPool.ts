@@ -50,8 +50,15 @@ export class ThreadPool {
     if (this.closed) return Promise.reject(new Error("the thread pool is closed"));
     if (options.signal?.aborted) return Promise.reject(cancelled());
     return new Promise((resolve, reject) => {
-      const job: Pending = { name, payload, resolve: resolve as (v: unknown) => void, reject, onProgress: options.onProgress, transfer: options.transfer, signal: options.signal };
-      options.signal?.addEventListener("abort", () => this.cancel(job), { once: true });
+      const signal = options.signal;
+      const onAbort = () => this.cancel(job);
+      // A signal may outlive many jobs (a service's shutdown signal): a settled job lets go of it.
+      const settle = <T>(f: (v: T) => void) => (v: T) => {
+        signal?.removeEventListener("abort", onAbort);
+        f(v);
+      };
+      const job: Pending = { name, payload, resolve: settle(resolve as (v: unknown) => void), reject: settle(reject), onProgress: options.onProgress, transfer: options.transfer, signal };
+      signal?.addEventListener("abort", onAbort, { once: true });
       this.queue.push(job);
       this.dispatch();
     });
