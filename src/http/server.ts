@@ -33,10 +33,19 @@ export interface RunningServer {
 }
 
 /** The HTTP face of the registry: GraphQL at /graphql (more routes join here). */
+/** How long an idle kept-alive connection stays open on the server's side. */
+const IDLE_CONNECTION_MS = 65_000;
+
 export async function startServer(config: Config, services: Services, logger: Logger): Promise<RunningServer> {
   const app = express();
   app.disable("x-powered-by");
   const httpServer = http.createServer(app);
+  // An idle kept-alive connection is closed by the client first: clients keep them 4 s (undici)
+  // to 60 s (proxies), and a client whose loop was busy past its own timer sends its next
+  // request on the old connection. Had the server closed it at Node's default 5 s, that request —
+  // typically a large upload — would die with ECONNRESET. Header reading must outlast it.
+  httpServer.keepAliveTimeout = IDLE_CONNECTION_MS;
+  httpServer.headersTimeout = IDLE_CONNECTION_MS + 1_000;
   const schema = await buildAppSchema();
 
   const formatError = createFormatError(logger, {
