@@ -1,8 +1,9 @@
 import { readFileSync } from "fs";
 import { join } from "path";
-import { preprocessImage, resizeArgmax, type NormalizationName } from "../core/eval";
+import { ConfusionMatrix, preprocessImage, resizeArgmax, type DatasetSample, type NormalizationName } from "../core/eval";
 import { fastPreprocess } from "./fastPreprocess";
 import { fastResizeArgmax } from "./fastResizeArgmax";
+import { SampleScorer } from "./SampleScorer";
 import { prng } from "../core/testing/prng";
 
 /** Logits that form regions (a class dominates each blob) with noise, so both agreeing and boundary pixels occur. */
@@ -134,5 +135,45 @@ describe("fastPreprocess of images twice the input size", () => {
     // grey 2×2 of 0, 10, 20, 31 → one pixel of 61/4 = 15.25 in every plane
     const got = fastPreprocess({ width: 2, height: 2, channels: 1, data: Uint8Array.of(0, 10, 20, 31) }, { width: 1, height: 1, channelOrder: "RGB", mean: [0, 0, 0], std: [1, 1, 1] });
     expect(Array.from(got)).toEqual([15.25, 15.25, 15.25]);
+  });
+});
+
+describe("SampleScorer.addLogits (rows counted as they are resized, no prediction map)", () => {
+  const sample = (label: Uint8Array | Uint16Array, height: number, width: number): DatasetSample =>
+    ({ kind: "semantic", name: "s", imagePath: "i.png", labelPath: "l.png", image: { width, height, channels: 3, data: new Uint8Array(0) }, width, height, label }) as DatasetSample;
+
+  // Reference: core's resizeArgmax (checked against torch) and ConfusionMatrix.add, pixel by pixel.
+  it.each([
+    [19, 16, 20, 32, 40, "noisy"],
+    [19, 24, 40, 48, 80, "regions"],
+    [5, 12, 12, 12, 12, "regions"],
+    [3, 10, 14, 37, 23, "regions"],
+    [7, 10, 8, 40, 33, "noisy"],
+    [4, 31, 17, 12, 9, "regions"],
+  ] as const)("%i classes, %i×%i → %i×%i (%s logits): the same confusion matrix as resizeArgmax + add, over two images", (c, inH, inW, outH, outW, kind) => {
+    const random = prng(c * 31 + outW);
+    const scorer = new SampleScorer(c, 255, [], false, {}, "m.onnx");
+    const expected = new ConfusionMatrix(c, 255);
+    for (let image = 0; image < 2; image++) {
+      const logits = kind === "noisy" ? Float32Array.from({ length: c * inH * inW }, () => random() * 4 - 2) : regionLogits(c, inH, inW, c * 100 + image);
+      const label = Uint8Array.from({ length: outH * outW }, () => (random() < 0.1 ? 255 : Math.floor(random() * c)));
+      scorer.addLogits(sample(label, outH, outW), { data: logits, channels: c, height: inH, width: inW });
+      expected.add(resizeArgmax(logits, c, inH, inW, outH, outW), label);
+    }
+    expect(Array.from(scorer.cm.counts)).toEqual(Array.from(expected.counts));
+  });
+
+  it("16-bit labels take the prediction-map path and count the same", () => {
+    const random = prng(5);
+    const logits = regionLogits(4, 8, 8, 9);
+    const label = Uint16Array.from({ length: 16 * 16 }, () => (random() < 0.1 ? 255 : Math.floor(random() * 4)));
+    const scorer = new SampleScorer(4, 255, [], false, {}, "m.onnx");
+    scorer.addLogits(sample(label, 16, 16), { data: logits, channels: 4, height: 8, width: 8 });
+    expect(Array.from(scorer.cm.counts)).toEqual(Array.from(new ConfusionMatrix(4, 255).add(resizeArgmax(logits, 4, 8, 8, 16, 16), label).counts));
+  });
+
+  it("reports a label value outside the classes with the label file", () => {
+    const scorer = new SampleScorer(2, 255, [], false, {}, "m.onnx");
+    expect(() => scorer.addLogits(sample(Uint8Array.of(0, 1, 9, 0), 2, 2), { data: new Float32Array(2 * 4), channels: 2, height: 2, width: 2 })).toThrow(/label value 9 \(1 px\).* in l\.png/);
   });
 });
