@@ -1,6 +1,6 @@
 /**
  * Where an evaluation's time goes per image, stage by stage, each timed alone on the main thread
- * (no overlap), in process CPU time: decode image, decode label, label → class ids, preprocess, session.run, logits →
+ * (no overlap), in process CPU time: decode image, decode label (sharp and FastPngDecoder), label → class ids, preprocess, session.run, logits →
  * label resolution + argmax, confusion matrix. For labels at the model's input size and at 2×.
  *
  * Run: node scripts/bench-eval.js --profile   (env: BENCH_IMAGES=20 images per size, BENCH_THREADS)
@@ -11,6 +11,7 @@ import { join } from "path";
 import * as ort from "onnxruntime-node";
 import { ConfusionMatrix, listDataset, loadSample, type DatasetSpec } from "../src/core/eval";
 import { SharpDecoder } from "../src/imaging/sharpDecoder";
+import { FastPngDecoder } from "../src/imaging/pngDecoder";
 import { fastPreprocess } from "../src/runtime/fastPreprocess";
 import { fastResizeArgmax } from "../src/runtime/fastResizeArgmax";
 import { openSession, sessionThreads } from "../src/runtime";
@@ -28,15 +29,22 @@ async function profile(modelPath: string, root: string, side: number): Promise<v
   await writeBenchImages(root, side, IMAGES);
   const spec: DatasetSpec = { format: "SEMANTIC_PNG", location: root, classes: Array.from({ length: CLASSES }, (_, id) => ({ id, name: `c${id}`, isThing: false })) };
   const index = await listDataset(spec);
-  const decoder = new SharpDecoder();
+  const sharpDecoder = new SharpDecoder();
+  const decoder = new FastPngDecoder();
   const session = await openSession(modelPath, sessionThreads(process.env.BENCH_THREADS ? Number(process.env.BENCH_THREADS) : undefined));
   const cm = new ConfusionMatrix(CLASSES, 255);
-  const t: Record<string, number> = { decodeImage: 0, decodeLabel: 0, loadSample: 0, preprocess: 0, run: 0, resizeArgmax: 0, confusion: 0, scoreFused: 0 };
+  const t: Record<string, number> = { sharpImage: 0, sharpLabel: 0, decodeImage: 0, decodeLabel: 0, loadSample: 0, preprocess: 0, run: 0, resizeArgmax: 0, confusion: 0, scoreFused: 0 };
   const scorer = new SampleScorer(CLASSES, 255, spec.classes, false, {}, modelPath);
   const input = new Float32Array(3 * SIZE * SIZE);
   for (let i = 0; i < IMAGES; i++) {
     const e = index.entries[i];
     let t0 = cpuMs();
+    await sharpDecoder.decode(join(root, e.image));
+    t.sharpImage += cpuMs() - t0;
+    t0 = cpuMs();
+    await sharpDecoder.decode(join(root, e.label!));
+    t.sharpLabel += cpuMs() - t0;
+    t0 = cpuMs();
     await decoder.decode(join(root, e.image));
     t.decodeImage += cpuMs() - t0;
     t0 = cpuMs();
@@ -65,7 +73,7 @@ async function profile(modelPath: string, root: string, side: number): Promise<v
   await session.release();
   console.log(`labels ${side}² (load ${loadavg().map((v) => v.toFixed(1)).join(" ")}), CPU ms per image over ${IMAGES}:`);
   for (const [k, v] of Object.entries(t)) console.log(`  ${k.padEnd(14)} ${(v / IMAGES).toFixed(1).padStart(7)}`);
-  console.log(`  (loadSample = both decodes + label → class ids, concurrently; scoreFused = what the evaluation does instead of resizeArgmax + confusion)`);
+  console.log(`  (sharp*: SharpDecoder; decode*: FastPngDecoder, the evaluation's; loadSample = both decodes + label → class ids; scoreFused = what the evaluation does instead of resizeArgmax + confusion)`);
 }
 
 async function main(): Promise<void> {

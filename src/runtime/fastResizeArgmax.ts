@@ -47,10 +47,12 @@ export function resizeArgmaxRows(logits: Float32Array, channels: number, inH: nu
   const tx = bilinearTaps(inW, outW);
   const plane = inH * inW;
   const rows = new RowCache(logits, channels, plane, inW, tx, outW);
-  // vert[x]: the class source rows r0 and r1 share at column x, or -1; rebuilt when the row pair changes
-  // (an upscale keeps it for two or more output rows), so a pixel's four-tap test is two lookups.
-  const vert = new Int32Array(inW);
-  let vertRows = -1;
+  // cell[x]: the class the four source pixels (r0 | r1) × (x | x + 1) share, or -1 (at the last
+  // column, the two of column x). A pixel's taps are columns i0 and i1 = i0 + 1 (or i0 at the
+  // right edge), so its four-tap test is one lookup, cell[i0]. Rebuilt when the row pair changes:
+  // an upscale keeps it for two or more output rows.
+  const cell = new Int32Array(inW);
+  let cellRows = -1;
   const mixedAt = new Int32Array(outW);
   const best = new Float64Array(outW);
   const arg = new Uint16Array(outW);
@@ -59,18 +61,23 @@ export function resizeArgmaxRows(logits: Float32Array, channels: number, inH: nu
     const r1 = ty.i1[oy] * inW;
     const wy0 = ty.w0[oy];
     const wy1 = ty.w1[oy];
-    if (vertRows !== r0 * (inH + 1) + r1) {
-      vertRows = r0 * (inH + 1) + r1;
-      for (let x = 0; x < inW; x++) {
+    if (cellRows !== r0 * (inH + 1) + r1) {
+      cellRows = r0 * (inH + 1) + r1;
+      let right = src[r0 + inW - 1] === src[r1 + inW - 1] ? src[r0 + inW - 1] : -1;
+      cell[inW - 1] = right;
+      for (let x = inW - 2; x >= 0; x--) {
         const c = src[r0 + x];
-        vert[x] = c === src[r1 + x] ? c : -1;
+        const left = c === src[r1 + x] ? c : -1;
+        cell[x] = left === right ? left : -1;
+        right = left;
       }
     }
     // the class all four taps share, else the pixel is mixed and blended below
     let mixed = 0;
+    const i0 = tx.i0;
     for (let ox = 0; ox < outW; ox++) {
-      const c = vert[tx.i0[ox]];
-      if (c >= 0 && c === vert[tx.i1[ox]]) out[ox] = c;
+      const c = cell[i0[ox]];
+      if (c >= 0) out[ox] = c;
       else mixedAt[mixed++] = ox;
     }
     if (mixed * 4 > outW) {
