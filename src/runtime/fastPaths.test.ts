@@ -121,6 +121,41 @@ describe("fastResizeArgmax on noisy logits (whole rows blended)", () => {
   });
 });
 
+describe("fastResizeArgmax: close calls", () => {
+  it("still wins the blend where it is second everywhere (by hand)", () => {
+    // 3 classes, 1×2 → 1×4. Left pixel: class 0 = 10, class 2 = 9; right pixel: class 1 = 10, class 2 = 9.
+    // Outputs at source x 0, 0.25, 0.75, 1 (clamped): class 0 = 10, 7.5, 2.5, 0; class 1 = 0, 2.5, 7.5, 10; class 2 = 9.
+    const logits = Float32Array.of(10, 0, 0, 10, 9, 9);
+    expect(Array.from(fastResizeArgmax(logits, 3, 1, 2, 1, 4))).toEqual([0, 2, 2, 1]);
+    expect(Array.from(resizeArgmax(logits, 3, 1, 2, 1, 4))).toEqual([0, 2, 2, 1]);
+  });
+
+  it.each([
+    [19, 32, 32, 64, 64, 0.02],
+    [6, 20, 30, 40, 60, 1e-6],
+    [4, 17, 13, 37, 29, 0],
+  ])("%i classes %i×%i → %i×%i with near-ties (runner-up within %f of the leader): equals resizeArgmax", (c, inH, inW, outH, outW, gap) => {
+    // per pixel a leader and a runner-up (often a third class) close to it, so the taps' classes are close calls
+    const random = prng(c + inW);
+    const logits = new Float32Array(c * inH * inW).fill(-5);
+    for (let i = 0; i < inH * inW; i++) {
+      const lead = Math.floor(random() * c);
+      const next = (lead + 1 + Math.floor(random() * (c - 1))) % c;
+      logits[lead * inH * inW + i] = 3;
+      logits[next * inH * inW + i] = 3 - gap * random();
+      if (random() < 0.3) logits[((next + 1) % c) * inH * inW + i] = 3 - gap;
+    }
+    expect(Array.from(fastResizeArgmax(logits, c, inH, inW, outH, outW))).toEqual(Array.from(resizeArgmax(logits, c, inH, inW, outH, outW)));
+  });
+
+  it("NaN and infinite logits: the same answer as resizeArgmax", () => {
+    const random = prng(77);
+    const logits = Float32Array.from({ length: 5 * 12 * 12 }, () => random() * 4 - 2);
+    for (let k = 0; k < 40; k++) logits[Math.floor(random() * logits.length)] = [NaN, Infinity, -Infinity][k % 3];
+    expect(Array.from(fastResizeArgmax(logits, 5, 12, 12, 25, 23))).toEqual(Array.from(resizeArgmax(logits, 5, 12, 12, 25, 23)));
+  });
+});
+
 describe("fastPreprocess of images twice the input size", () => {
   it.each([["RGB", 3, "DIVIDE"], ["BGR", 3, "MMCV"], ["RGB", 4, "DIVIDE"], ["RGB", 1, "MMCV"]] as const)("%s, %i channels, %s equals preprocessImage bit for bit", (order, channels, normalization) => {
     const random = prng(channels * 11);
