@@ -13,7 +13,10 @@
  * full 1× and full 2× back to back; the best round of each is reported, the ratios within each
  * round and their median (the load changes less within a round than between rounds), and process
  * CPU time per image (all threads): bare CPU/full CPU is the ratio a dedicated, CPU-bound machine
- * would approach if the work outside onnxruntime did not overlap it.
+ * would approach if the work outside onnxruntime did not overlap it. The full evaluations also
+ * report CPU per image by thread (Linux): main-thread CPU ≤ inference-thread CPU means that,
+ * with one intra-op thread on 2 cores, decoding + preprocessing + scoring fit on the other core.
+ * Per-stage CPU: `node scripts/bench-eval.js --profile` (bench/evalProfile.ts).
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "os";
