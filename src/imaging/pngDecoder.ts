@@ -128,16 +128,17 @@ function unfilter(raw: Uint8Array, out: Uint8Array, height: number, stride: numb
  * so an evaluation keeps to two busy threads: onnxruntime's and this one.
  */
 export class FastPngDecoder implements ImageDecoder {
-  constructor(private readonly fallback: ImageDecoder = new SharpDecoder()) {}
+  /** Header-only sizes come from the fallback (sharp reads only the header too). */
+  readonly probe?: (path: string) => Promise<{ width: number; height: number; channels: number }>;
+
+  constructor(private readonly fallback: ImageDecoder = new SharpDecoder()) {
+    if (fallback.probe) this.probe = (path) => fallback.probe!(path);
+  }
 
   async decode(path: string): Promise<DecodedImage> {
     if (!/\.png$/i.test(path)) return this.fallback.decode(path);
     const file = await readWhole(path);
     return decodePng(file) ?? this.fallback.decode(path);
-  }
-
-  probe(path: string): Promise<{ width: number; height: number; channels: number }> {
-    return this.fallback.probe!(path);
   }
 }
 
