@@ -13,9 +13,12 @@
  * full 1× and full 2× back to back; the best round of each is reported, the ratios within each
  * round and their median (the load changes less within a round than between rounds), and process
  * CPU time per image (all threads): bare CPU/full CPU is the ratio a dedicated, CPU-bound machine
- * would approach if the work outside onnxruntime did not overlap it.
+ * would approach if the work outside onnxruntime did not overlap it. The full evaluations also
+ * report CPU per image by thread (Linux): main-thread CPU ≤ inference-thread CPU means that,
+ * with one intra-op thread on 2 cores, decoding + preprocessing + scoring fit on the other core.
+ * Per-stage CPU: `node scripts/bench-eval.js --profile` (bench/evalProfile.ts).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "os";
 import { join } from "path";
 import * as ort from "onnxruntime-node";
@@ -84,15 +87,65 @@ async function bareLoop(modelPath: string, dataset: DatasetSpec, settings: Sessi
   return { imagesPerSec: (n * 1000) / ms, msPerImage: ms / n, cpuMsPerImage: (cpu.user + cpu.system) / 1000 / n };
 }
 
-async function fullEvaluation(modelPath: string, dataset: DatasetSpec): Promise<Figures> {
-  const cpu0 = process.cpuUsage();
-  const r = await evaluateModel({ modelPath, contract: CONTRACT, dataset, task: "SEMANTIC", batchSize: BATCH, threads: threads.intraOpNumThreads, allowSpinning: threads.allowSpinning });
-  const cpu = process.cpuUsage(cpu0);
-  if (r.images !== IMAGES) throw new Error(`evaluated ${r.images} images of ${IMAGES}`);
-  return { imagesPerSec: (r.images * 1000) / r.durationMs, msPerImage: r.durationMs / r.images, cpuMsPerImage: (cpu.user + cpu.system) / 1000 / r.images };
+/**
+ * CPU time (ms) of each live thread of this process, from /proc/self/task (Linux; empty elsewhere).
+ * Clock-tick resolution (10 ms), fine over a whole run.
+ */
+function threadCpuMs(): Map<number, number> {
+  const out = new Map<number, number>();
+  try {
+    const tick = 1000 / 100; // USER_HZ is 100 on Linux
+    for (const tid of readdirSync("/proc/self/task")) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields from 3 (state) on
+      out.set(Number(tid), (Number(fields[11]) + Number(fields[12])) * tick); // utime, stime
+    }
+  } catch {
+    // not Linux, or a thread ended while being read
+  }
+  return out;
 }
 
-const show = (label: string, f: Figures) => console.log(`  ${label.padEnd(28)} ${f.imagesPerSec.toFixed(2).padStart(6)} images/s  ${f.msPerImage.toFixed(1).padStart(6)} ms/image  CPU ${f.cpuMsPerImage.toFixed(1).padStart(6)} ms/image`);
+/**
+ * A full evaluation's CPU per image by thread: the main thread (reading, decoding, preprocessing,
+ * scoring), the inference thread (onnxruntime, taken as the busiest other thread: nothing else
+ * comes near it) and all others (libuv's pool for sharp, V8's helpers). With one intra-op thread
+ * on 2 cores the evaluation keeps up with the model when main ≤ inference: the main thread's work
+ * fits on the other core. Unlike wall-clock ratios this holds still on a loaded machine.
+ */
+interface ThreadSplit {
+  mainMs: number;
+  inferenceMs: number;
+  otherMs: number;
+}
+
+async function fullEvaluation(modelPath: string, dataset: DatasetSpec): Promise<Figures & { threads: ThreadSplit | null }> {
+  const before = threadCpuMs();
+  const cpu0 = process.cpuUsage();
+  const r = await evaluateModel({ modelPath, contract: CONTRACT, dataset, task: "SEMANTIC", batchSize: BATCH, threads: threads.intraOpNumThreads, allowSpinning: threads.allowSpinning, onProgress: (done, total) => {
+    // the inference thread ends with the evaluation: read the threads while it still runs
+    if (done === total) lastSeen = threadCpuMs();
+  } });
+  const cpu = process.cpuUsage(cpu0);
+  if (r.images !== IMAGES) throw new Error(`evaluated ${r.images} images of ${IMAGES}`);
+  let split: ThreadSplit | null = null;
+  if (lastSeen.size > 0) {
+    const deltas = [...lastSeen].map(([tid, ms]) => ({ tid, ms: ms - (before.get(tid) ?? 0) }));
+    const main = deltas.find((d) => d.tid === process.pid)?.ms ?? 0;
+    const others = deltas.filter((d) => d.tid !== process.pid).sort((a, b) => b.ms - a.ms);
+    const inference = others[0]?.ms ?? 0;
+    const rest = others.slice(1).reduce((a, d) => a + d.ms, 0);
+    split = { mainMs: main / r.images, inferenceMs: inference / r.images, otherMs: rest / r.images };
+  }
+  return { imagesPerSec: (r.images * 1000) / r.durationMs, msPerImage: r.durationMs / r.images, cpuMsPerImage: (cpu.user + cpu.system) / 1000 / r.images, threads: split };
+}
+let lastSeen = new Map<number, number>();
+
+const show = (label: string, f: Figures & { threads?: ThreadSplit | null }) =>
+  console.log(
+    `  ${label.padEnd(28)} ${f.imagesPerSec.toFixed(2).padStart(6)} images/s  ${f.msPerImage.toFixed(1).padStart(6)} ms/image  CPU ${f.cpuMsPerImage.toFixed(1).padStart(6)} ms/image` +
+      (f.threads ? `  (main thread ${f.threads.mainMs.toFixed(1)}, inference thread ${f.threads.inferenceMs.toFixed(1)}, others ${f.threads.otherMs.toFixed(1)})` : ""),
+  );
 const best = (fs: Figures[]) => fs.reduce((a, b) => (b.imagesPerSec > a.imagesPerSec ? b : a));
 
 async function main(): Promise<void> {
@@ -108,7 +161,7 @@ async function main(): Promise<void> {
     console.log(`model: ${SIZE}×${SIZE} input, ${((2 * macs) / 1e9).toFixed(2)} GFLOPs/image; session: ${JSON.stringify(threads)}, batch ${BATCH}; ${cpus().length} × ${cpus()[0]?.model}`);
 
     console.log(`intra-op threads: ${threads.intraOpNumThreads} (bare loop and full evaluation); second bare loop: ${allCores.intraOpNumThreads} (= cores)`);
-    const rounds: Array<{ bare: Figures; bareAllCores: Figures; full1: Figures; full2: Figures; loadavg: number[] }> = [];
+    const rounds: Array<{ bare: Figures; bareAllCores: Figures; full1: Awaited<ReturnType<typeof fullEvaluation>>; full2: Awaited<ReturnType<typeof fullEvaluation>>; loadavg: number[] }> = [];
     for (let round = 1; round <= ROUNDS; round++) {
       console.log(`round ${round} (load average ${loadavg().map((v) => v.toFixed(1)).join(" ")})`);
       const bare = await bareLoop(modelPath, ds1, threads);
@@ -141,6 +194,10 @@ async function main(): Promise<void> {
     console.log(`ratio full / bare, intra ${allCores.intraOpNumThreads} = cores (wall): ${allRatio1.toFixed(3)} (labels ${SIZE}²), ${allRatio2.toFixed(3)} (labels ${2 * SIZE}²)`);
     console.log(`ratios within each round (intra ${threads.intraOpNumThreads}; intra ${allCores.intraOpNumThreads}): ${perRound.map((r) => `${r.labels1x.toFixed(2)}/${r.labels2x.toFixed(2)}; ${r.allCores1x.toFixed(2)}/${r.allCores2x.toFixed(2)}`).join("  ")} (labels ${SIZE}²/${2 * SIZE}²); median ${roundMedian.labels1x.toFixed(3)}/${roundMedian.labels2x.toFixed(3)}; ${roundMedian.allCores1x.toFixed(3)}/${roundMedian.allCores2x.toFixed(3)}`);
     console.log(`ratio bare CPU / full CPU per image: ${cpuRatio1.toFixed(3)} (labels ${SIZE}²), ${cpuRatio2.toFixed(3)} (labels ${2 * SIZE}²)`);
+    // main-thread CPU over inference-thread CPU, per round: ≤ 1 means the work outside onnxruntime fits on the other core
+    const fit = (f: { threads: ThreadSplit | null }) => (f.threads && f.threads.inferenceMs > 0 ? f.threads.mainMs / f.threads.inferenceMs : NaN);
+    const mainOverInference = { labels1x: rounds.map((r) => fit(r.full1)), labels2x: rounds.map((r) => fit(r.full2)) };
+    console.log(`main-thread CPU / inference-thread CPU (≤ 1: scoring fits on the other core), per round: ${mainOverInference.labels1x.map((v) => v.toFixed(2)).join(" ")} (labels ${SIZE}²); ${mainOverInference.labels2x.map((v) => v.toFixed(2)).join(" ")} (labels ${2 * SIZE}²)`);
     console.log(`peak RSS: ${maxRssMB.toFixed(0)} MB (getrusage maxRSS; sampled ${(peakRss / 2 ** 20).toFixed(0)} MB)`);
 
     const result = {
@@ -158,6 +215,7 @@ async function main(): Promise<void> {
       ratioPerRound: perRound,
       ratioRoundMedian: roundMedian,
       cpuRatio: { labels1x: cpuRatio1, labels2x: cpuRatio2 },
+      mainOverInferenceCpu: mainOverInference,
       peakRssMB: maxRssMB,
     };
     mkdirSync(join(__dirname, "results"), { recursive: true });

@@ -12,7 +12,7 @@ import {
   type PanopticPostprocessOptions,
 } from "../core/eval";
 import { badInput } from "../core/errors";
-import { fastResizeArgmax } from "./fastResizeArgmax";
+import { fastResizeArgmax, resizeArgmaxRows } from "./fastResizeArgmax";
 import type { FloatMap, IdMap } from "./readHeadOutputs";
 
 /**
@@ -26,6 +26,8 @@ export class SampleScorer {
   private readonly things: ReadonlySet<number>;
   private readonly postprocess: Partial<PanopticPostprocessOptions>;
   private readonly labelDivisor: number;
+  /** addLogits' (label, prediction) histogram, reused across images. */
+  private pairs: Uint32Array | null = null;
 
   constructor(readonly numClasses: number, ignoreIndex: number, classes: readonly DatasetClass[], panoptic: boolean, postprocess: Partial<PanopticPostprocessOptions>, private readonly modelPath: string) {
     this.cm = new ConfusionMatrix(numClasses, ignoreIndex);
@@ -38,7 +40,21 @@ export class SampleScorer {
   /** Logits [C, h, w] covering the whole (resized) image go to label resolution before argmax, as mmsegmentation compares predictions at label resolution. */
   addLogits(sample: DatasetSample, logits: FloatMap): void {
     const { data, channels, height, width } = logits;
-    this.addSemantic(sample, fastResizeArgmax(data, channels, height, width, sample.height, sample.width));
+    const label = sample.label;
+    if (!(label instanceof Uint8Array) || channels > 256 || label.length !== sample.height * sample.width) {
+      this.addSemantic(sample, fastResizeArgmax(data, channels, height, width, sample.height, sample.width));
+      return;
+    }
+    // 8-bit labels and classes: each label-resolution row is counted into a (label, prediction)
+    // histogram as it is produced, with no full-size prediction map and no per-pixel range checks
+    // (the histogram's label values are checked once, when it is folded into the matrix).
+    const pairs = (this.pairs ??= new Uint32Array(65536));
+    pairs.fill(0);
+    const W = sample.width;
+    resizeArgmaxRows(data, channels, height, width, sample.height, W, (oy, row) => {
+      for (let x = 0, o = oy * W; x < W; x++, o++) pairs[(label[o] << 8) | row[x]]++;
+    });
+    this.cm.addPairs8(pairs, sample.labelPath);
   }
 
   addIds(sample: DatasetSample, ids: IdMap): void {

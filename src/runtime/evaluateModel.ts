@@ -13,7 +13,7 @@ import {
 } from "../core/eval";
 import { badInput, DomainError, invariant } from "../core/errors";
 import { TransientRuntimeError } from "./runtimeFailure";
-import { SharpDecoder } from "../imaging/sharpDecoder";
+import { FastPngDecoder } from "../imaging/pngDecoder";
 import { fastPreprocess } from "./fastPreprocess";
 import type { EvaluateModelOptions, EvaluationResult } from "./evaluationTypes";
 import type { OutputValue } from "./inferenceProtocol";
@@ -57,7 +57,9 @@ const IN_FLIGHT = 2;
  * panopticapi).
  *
  * Work overlaps so that onnxruntime is the bottleneck: samples are decoded ahead by `prefetch`
- * (sharp decodes on libuv's threads); the session runs in its own thread (SessionThread), because
+ * (plain 8-bit PNGs on this thread by FastPngDecoder, so that decoding and scoring share one
+ * core and onnxruntime keeps the other on a 2-core machine; other files by sharp on libuv's
+ * threads); the session runs in its own thread (SessionThread), because
  * onnxruntime-node's session.run blocks its calling thread; while that thread runs batch k with
  * k + 1 queued behind it, this thread scores batch k − 1 and preprocesses k + 2. Memory holds the
  * prefetched samples plus three batches and their outputs.
@@ -87,7 +89,7 @@ export async function evaluateModel(options: EvaluateModelOptions): Promise<Eval
     const io = planModelIo(session, contract, task, numClasses, modelPath);
     const batchSize = chooseBatchSize(options.batchSize ?? 1, io, notes);
     const kinds = new Map<string, OutputKindName>(contract.outputs.map((o) => [o.name, o.kind]));
-    const decoder = options.decoder ?? new SharpDecoder();
+    const decoder = options.decoder ?? new FastPngDecoder();
     const samples = prefetch(readDataset(dataset, decoder, { limit: total }), options.prefetchDepth ?? 2);
 
     let done = 0;

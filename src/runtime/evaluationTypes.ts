@@ -23,7 +23,7 @@ export interface EvaluateModelOptions {
   /** Called after every image: images done, images in total, estimated milliseconds left. */
   onProgress?: (done: number, total: number, etaMs: number | null) => void;
   signal?: AbortSignal;
-  /** Default: SharpDecoder. */
+  /** Default: FastPngDecoder (plain 8-bit PNGs decoded on the evaluation's thread, anything else by sharp). */
   decoder?: ImageDecoder;
   /** Decoded samples kept ahead of inference (default 2). */
   prefetchDepth?: number;

@@ -1,8 +1,9 @@
 import { readFileSync } from "fs";
 import { join } from "path";
-import { preprocessImage, resizeArgmax, type NormalizationName } from "../core/eval";
+import { ConfusionMatrix, preprocessImage, resizeArgmax, type DatasetSample, type NormalizationName } from "../core/eval";
 import { fastPreprocess } from "./fastPreprocess";
 import { fastResizeArgmax } from "./fastResizeArgmax";
+import { SampleScorer } from "./SampleScorer";
 import { prng } from "../core/testing/prng";
 
 /** Logits that form regions (a class dominates each blob) with noise, so both agreeing and boundary pixels occur. */
@@ -120,6 +121,41 @@ describe("fastResizeArgmax on noisy logits (whole rows blended)", () => {
   });
 });
 
+describe("fastResizeArgmax: close calls", () => {
+  it("still wins the blend where it is second everywhere (by hand)", () => {
+    // 3 classes, 1×2 → 1×4. Left pixel: class 0 = 10, class 2 = 9; right pixel: class 1 = 10, class 2 = 9.
+    // Outputs at source x 0, 0.25, 0.75, 1 (clamped): class 0 = 10, 7.5, 2.5, 0; class 1 = 0, 2.5, 7.5, 10; class 2 = 9.
+    const logits = Float32Array.of(10, 0, 0, 10, 9, 9);
+    expect(Array.from(fastResizeArgmax(logits, 3, 1, 2, 1, 4))).toEqual([0, 2, 2, 1]);
+    expect(Array.from(resizeArgmax(logits, 3, 1, 2, 1, 4))).toEqual([0, 2, 2, 1]);
+  });
+
+  it.each([
+    [19, 32, 32, 64, 64, 0.02],
+    [6, 20, 30, 40, 60, 1e-6],
+    [4, 17, 13, 37, 29, 0],
+  ])("%i classes %i×%i → %i×%i with near-ties (runner-up within %f of the leader): equals resizeArgmax", (c, inH, inW, outH, outW, gap) => {
+    // per pixel a leader and a runner-up (often a third class) close to it, so the taps' classes are close calls
+    const random = prng(c + inW);
+    const logits = new Float32Array(c * inH * inW).fill(-5);
+    for (let i = 0; i < inH * inW; i++) {
+      const lead = Math.floor(random() * c);
+      const next = (lead + 1 + Math.floor(random() * (c - 1))) % c;
+      logits[lead * inH * inW + i] = 3;
+      logits[next * inH * inW + i] = 3 - gap * random();
+      if (random() < 0.3) logits[((next + 1) % c) * inH * inW + i] = 3 - gap;
+    }
+    expect(Array.from(fastResizeArgmax(logits, c, inH, inW, outH, outW))).toEqual(Array.from(resizeArgmax(logits, c, inH, inW, outH, outW)));
+  });
+
+  it("NaN and infinite logits: the same answer as resizeArgmax", () => {
+    const random = prng(77);
+    const logits = Float32Array.from({ length: 5 * 12 * 12 }, () => random() * 4 - 2);
+    for (let k = 0; k < 40; k++) logits[Math.floor(random() * logits.length)] = [NaN, Infinity, -Infinity][k % 3];
+    expect(Array.from(fastResizeArgmax(logits, 5, 12, 12, 25, 23))).toEqual(Array.from(resizeArgmax(logits, 5, 12, 12, 25, 23)));
+  });
+});
+
 describe("fastPreprocess of images twice the input size", () => {
   it.each([["RGB", 3, "DIVIDE"], ["BGR", 3, "MMCV"], ["RGB", 4, "DIVIDE"], ["RGB", 1, "MMCV"]] as const)("%s, %i channels, %s equals preprocessImage bit for bit", (order, channels, normalization) => {
     const random = prng(channels * 11);
@@ -134,5 +170,45 @@ describe("fastPreprocess of images twice the input size", () => {
     // grey 2×2 of 0, 10, 20, 31 → one pixel of 61/4 = 15.25 in every plane
     const got = fastPreprocess({ width: 2, height: 2, channels: 1, data: Uint8Array.of(0, 10, 20, 31) }, { width: 1, height: 1, channelOrder: "RGB", mean: [0, 0, 0], std: [1, 1, 1] });
     expect(Array.from(got)).toEqual([15.25, 15.25, 15.25]);
+  });
+});
+
+describe("SampleScorer.addLogits (rows counted as they are resized, no prediction map)", () => {
+  const sample = (label: Uint8Array | Uint16Array, height: number, width: number): DatasetSample =>
+    ({ kind: "semantic", name: "s", imagePath: "i.png", labelPath: "l.png", image: { width, height, channels: 3, data: new Uint8Array(0) }, width, height, label }) as DatasetSample;
+
+  // Reference: core's resizeArgmax (checked against torch) and ConfusionMatrix.add, pixel by pixel.
+  it.each([
+    [19, 16, 20, 32, 40, "noisy"],
+    [19, 24, 40, 48, 80, "regions"],
+    [5, 12, 12, 12, 12, "regions"],
+    [3, 10, 14, 37, 23, "regions"],
+    [7, 10, 8, 40, 33, "noisy"],
+    [4, 31, 17, 12, 9, "regions"],
+  ] as const)("%i classes, %i×%i → %i×%i (%s logits): the same confusion matrix as resizeArgmax + add, over two images", (c, inH, inW, outH, outW, kind) => {
+    const random = prng(c * 31 + outW);
+    const scorer = new SampleScorer(c, 255, [], false, {}, "m.onnx");
+    const expected = new ConfusionMatrix(c, 255);
+    for (let image = 0; image < 2; image++) {
+      const logits = kind === "noisy" ? Float32Array.from({ length: c * inH * inW }, () => random() * 4 - 2) : regionLogits(c, inH, inW, c * 100 + image);
+      const label = Uint8Array.from({ length: outH * outW }, () => (random() < 0.1 ? 255 : Math.floor(random() * c)));
+      scorer.addLogits(sample(label, outH, outW), { data: logits, channels: c, height: inH, width: inW });
+      expected.add(resizeArgmax(logits, c, inH, inW, outH, outW), label);
+    }
+    expect(Array.from(scorer.cm.counts)).toEqual(Array.from(expected.counts));
+  });
+
+  it("16-bit labels take the prediction-map path and count the same", () => {
+    const random = prng(5);
+    const logits = regionLogits(4, 8, 8, 9);
+    const label = Uint16Array.from({ length: 16 * 16 }, () => (random() < 0.1 ? 255 : Math.floor(random() * 4)));
+    const scorer = new SampleScorer(4, 255, [], false, {}, "m.onnx");
+    scorer.addLogits(sample(label, 16, 16), { data: logits, channels: 4, height: 8, width: 8 });
+    expect(Array.from(scorer.cm.counts)).toEqual(Array.from(new ConfusionMatrix(4, 255).add(resizeArgmax(logits, 4, 8, 8, 16, 16), label).counts));
+  });
+
+  it("reports a label value outside the classes with the label file", () => {
+    const scorer = new SampleScorer(2, 255, [], false, {}, "m.onnx");
+    expect(() => scorer.addLogits(sample(Uint8Array.of(0, 1, 9, 0), 2, 2), { data: new Float32Array(2 * 4), channels: 2, height: 2, width: 2 })).toThrow(/label value 9 \(1 px\).* in l\.png/);
   });
 });

@@ -25,15 +25,35 @@ import { badInput } from "../core/errors";
  * Should move next to resizeArgmax in src/core/eval/resize (runtime cannot edit core).
  */
 export function fastResizeArgmax(logits: Float32Array, channels: number, inH: number, inW: number, outH: number, outW: number): ClassIdArray {
+  const dst = channels <= 256 ? new Uint8Array(outH * outW) : new Uint16Array(outH * outW);
+  resizeArgmaxRows(logits, channels, inH, inW, outH, outW, (oy, row) => dst.set(row, oy * outW));
+  return dst;
+}
+
+/**
+ * fastResizeArgmax one output row at a time: `emit(oy, row)` gets row oy's class ids (a buffer
+ * reused for the next row, so the caller copies or consumes it at once). Lets a caller score the
+ * rows against the label without the full-size map.
+ */
+export function resizeArgmaxRows(logits: Float32Array, channels: number, inH: number, inW: number, outH: number, outW: number, emit: (oy: number, row: Uint8Array | Uint16Array) => void): void {
   if (logits.length !== channels * inH * inW) throw badInput(`logits hold ${logits.length} values, expected ${channels}×${inH}×${inW} = ${channels * inH * inW}`);
   const src = semanticArgmax(logits, channels, inH, inW);
-  if (inH === outH && inW === outW) return src;
-  const dst = channels <= 256 ? new Uint8Array(outH * outW) : new Uint16Array(outH * outW);
+  if (inH === outH && inW === outW) {
+    for (let oy = 0; oy < outH; oy++) emit(oy, src.subarray(oy * outW, (oy + 1) * outW) as Uint8Array | Uint16Array);
+    return;
+  }
+  const out = channels <= 256 ? new Uint8Array(outW) : new Uint16Array(outW);
   const ty = bilinearTaps(inH, outH);
   const tx = bilinearTaps(inW, outW);
   const plane = inH * inW;
   const rows = new RowCache(logits, channels, plane, inW, tx, outW);
-  const agree = new Int32Array(outW);
+  // cell[x]: the class the four source pixels (r0 | r1) × (x | x + 1) share, or -1 (at the last
+  // column, the two of column x). A pixel's taps are columns i0 and i1 = i0 + 1 (or i0 at the
+  // right edge), so its four-tap test is one lookup, cell[i0]. Rebuilt when the row pair changes:
+  // an upscale keeps it for two or more output rows.
+  const cell = new Int32Array(inW);
+  let cellRows = -1;
+  const mixedAt = new Int32Array(outW);
   const best = new Float64Array(outW);
   const arg = new Uint16Array(outW);
   for (let oy = 0; oy < outH; oy++) {
@@ -41,18 +61,24 @@ export function fastResizeArgmax(logits: Float32Array, channels: number, inH: nu
     const r1 = ty.i1[oy] * inW;
     const wy0 = ty.w0[oy];
     const wy1 = ty.w1[oy];
-    const o = oy * outW;
-    // agree[ox]: the class all four taps share, or -1
-    let mixed = 0;
-    for (let ox = 0; ox < outW; ox++) {
-      const x0 = tx.i0[ox];
-      const x1 = tx.i1[ox];
-      const c = src[r0 + x0];
-      if (c === src[r0 + x1] && c === src[r1 + x0] && c === src[r1 + x1]) agree[ox] = c;
-      else {
-        agree[ox] = -1;
-        mixed++;
+    if (cellRows !== r0 * (inH + 1) + r1) {
+      cellRows = r0 * (inH + 1) + r1;
+      let right = src[r0 + inW - 1] === src[r1 + inW - 1] ? src[r0 + inW - 1] : -1;
+      cell[inW - 1] = right;
+      for (let x = inW - 2; x >= 0; x--) {
+        const c = src[r0 + x];
+        const left = c === src[r1 + x] ? c : -1;
+        cell[x] = left === right ? left : -1;
+        right = left;
       }
+    }
+    // the class all four taps share, else the pixel is mixed and blended below
+    let mixed = 0;
+    const i0 = tx.i0;
+    for (let ox = 0; ox < outW; ox++) {
+      const c = cell[i0[ox]];
+      if (c >= 0) out[ox] = c;
+      else mixedAt[mixed++] = ox;
     }
     if (mixed * 4 > outW) {
       const a = rows.row(ty.i0[oy]);
@@ -69,34 +95,31 @@ export function fastResizeArgmax(logits: Float32Array, channels: number, inH: nu
           }
         }
       }
-      for (let ox = 0; ox < outW; ox++) dst[o + ox] = agree[ox] >= 0 ? agree[ox] : arg[ox];
-      continue;
-    }
-    for (let ox = 0; ox < outW; ox++) {
-      if (agree[ox] >= 0) {
-        dst[o + ox] = agree[ox];
-        continue;
-      }
-      const x0 = tx.i0[ox];
-      const x1 = tx.i1[ox];
-      const wx0 = tx.w0[ox];
-      const wx1 = tx.w1[ox];
-      let bestV = -Infinity;
-      let bestK = 0;
-      for (let k = 0; k < channels; k++) {
-        const base = k * plane;
-        const a = Math.fround(logits[base + r0 + x0] * wx0 + logits[base + r0 + x1] * wx1);
-        const b = Math.fround(logits[base + r1 + x0] * wx0 + logits[base + r1 + x1] * wx1);
-        const v = a * wy0 + b * wy1;
-        if (v > bestV) {
-          bestV = v;
-          bestK = k;
+      for (let m = 0; m < mixed; m++) out[mixedAt[m]] = arg[mixedAt[m]];
+    } else {
+      for (let m = 0; m < mixed; m++) {
+        const ox = mixedAt[m];
+        const x0 = tx.i0[ox];
+        const x1 = tx.i1[ox];
+        const wx0 = tx.w0[ox];
+        const wx1 = tx.w1[ox];
+        let bestV = -Infinity;
+        let bestK = 0;
+        for (let k = 0; k < channels; k++) {
+          const base = k * plane;
+          const a = Math.fround(logits[base + r0 + x0] * wx0 + logits[base + r0 + x1] * wx1);
+          const b = Math.fround(logits[base + r1 + x0] * wx0 + logits[base + r1 + x1] * wx1);
+          const v = a * wy0 + b * wy1;
+          if (v > bestV) {
+            bestV = v;
+            bestK = k;
+          }
         }
+        out[ox] = bestK;
       }
-      dst[o + ox] = bestK;
     }
+    emit(oy, out);
   }
-  return dst;
 }
 
 /** Horizontally resized source rows, [channels][outW] float32 each (the rounding of the per-pixel path), two kept: consecutive output rows share source rows. */

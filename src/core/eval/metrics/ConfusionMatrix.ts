@@ -56,6 +56,29 @@ export class ConfusionMatrix {
     return this;
   }
 
+  /**
+   * Adds a histogram of (label, prediction) pairs of 8-bit maps, `pairs[label · 256 + prediction]`
+   * pixels — what `add` counts, gathered by a caller that never builds the prediction map (the
+   * evaluation scores label-resolution rows as it resizes). A label value that is neither a class
+   * nor the ignore index is a dataset error, reported with its pixel count and `source`.
+   */
+  addPairs8(pairs: Uint32Array, source?: string): this {
+    if (pairs.length !== 65536) throw badInput(`a pair histogram of 8-bit maps has 65536 entries, got ${pairs.length}`);
+    const n = this.numClasses;
+    const stride = n + 1;
+    for (let l = 0; l < 256; l++) {
+      if (l === this.ignoreIndex) continue;
+      const row = pairs.subarray(l << 8, (l + 1) << 8);
+      if (l >= n) {
+        const pixels = row.reduce((a, b) => a + b, 0);
+        if (pixels > 0) throw badInput(`label value ${l} (${pixels} px) is neither a class in [0, ${n}) nor the ignore index ${this.ignoreIndex}${source ? ` in ${source}` : ""}`, undefined, { value: l, file: source });
+        continue;
+      }
+      for (let p = 0; p < 256; p++) if (row[p] > 0) this.counts[l * stride + (p < n ? p : n)] += row[p];
+    }
+    return this;
+  }
+
   /** Adds another matrix's counts (e.g. from another thread) into this one. */
   merge(other: ConfusionMatrix): this {
     if (other.numClasses !== this.numClasses || other.ignoreIndex !== this.ignoreIndex) {

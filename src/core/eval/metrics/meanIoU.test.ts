@@ -87,6 +87,33 @@ describe("ConfusionMatrix + meanIoU", () => {
     expect(() => new ConfusionMatrix(3, 2)).toThrow(/collides with class 2/);
   });
 
+  it("addPairs8 adds a (label, prediction) histogram as add adds the pixels it counts", () => {
+    let seed = 11;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const C = 6;
+    const N = 4000;
+    const lab = Uint8Array.from({ length: N }, () => (rnd() < 0.1 ? 255 : Math.floor(rnd() * C)));
+    // predictions out of range (6…9, 200) go to the extra column in both
+    const prd = Uint8Array.from({ length: N }, () => (rnd() < 0.1 ? (rnd() < 0.5 ? 200 : C + Math.floor(rnd() * 4)) : Math.floor(rnd() * C)));
+    const pairs = new Uint32Array(65536);
+    for (let i = 0; i < N; i++) pairs[lab[i] * 256 + prd[i]]++;
+    const expected = new ConfusionMatrix(C, 255).add(prd, lab);
+    const got = new ConfusionMatrix(C, 255).addPairs8(pairs);
+    expect(Array.from(got.counts)).toEqual(Array.from(expected.counts));
+    expect(got.get(0, C) + got.get(1, C) + got.get(2, C) + got.get(3, C) + got.get(4, C) + got.get(5, C)).toBeGreaterThan(0);
+  });
+
+  it("addPairs8 rejects label values that are neither classes nor the ignore index, with their pixel count", () => {
+    const pairs = new Uint32Array(65536);
+    pairs[7 * 256 + 1] = 3;
+    pairs[7 * 256 + 2] = 2;
+    expect(() => new ConfusionMatrix(3, 255).addPairs8(pairs, "labels/a.png")).toThrow(/label value 7 \(5 px\) .* in labels\/a\.png/);
+    // the ignore index is skipped, whatever it was predicted as
+    pairs.fill(0);
+    pairs[255 * 256 + 1] = 4;
+    expect(Array.from(new ConfusionMatrix(3, 255).addPairs8(pairs).counts).every((v) => v === 0)).toBe(true);
+  });
+
   it("agrees with an independent per-class count on random data", () => {
     let seed = 7;
     const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);

@@ -11,6 +11,27 @@ describe("semanticArgmax", () => {
     // c0 [1, 2, 3], c1 [3, 2, 1] → [1, tie → 0, 0]
     expect(Array.from(semanticArgmax(Float32Array.of(1, 2, 3, 3, 2, 1), 2, 1, 3))).toEqual([1, 0, 0]);
   });
+
+  it.each([1, 2, 3, 4, 5, 19])("%i channels: per pixel the first strictly greatest channel, as a plain scan (ties, NaN, infinities)", (channels) => {
+    let seed = channels;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const plane = 300;
+    // few distinct values, so ties are common; some NaN and infinities
+    const pick = [0, 1, 2, 2, 3, NaN, Infinity, -Infinity];
+    const logits = Float32Array.from({ length: channels * plane }, () => pick[Math.floor(rnd() * pick.length)]);
+    const expected = Array.from({ length: plane }, (_, i) => {
+      let best = logits[i];
+      let arg = 0;
+      for (let c = 1; c < channels; c++) {
+        if (logits[c * plane + i] > best) {
+          best = logits[c * plane + i];
+          arg = c;
+        }
+      }
+      return arg;
+    });
+    expect(Array.from(semanticArgmax(logits, channels, 1, plane))).toEqual(expected);
+  });
 });
 
 describe("findInstanceCenters", () => {
