@@ -172,7 +172,7 @@ async function main(): Promise<void> {
             const job = await jobs.mergeSeconds(modelIds[0], modelIds.slice(1, n));
             jobRuns.push({ ms: 1000 * job.total, queuedMs: 1000 * job.queued });
             if (cold) syncAndDrop();
-            numpyRuns.push(1000 * numpyMergeSeconds(inputs, path.join(dir, `numpy-${format.name}-${n}.${format.ext}`)));
+            numpyRuns.push(1000 * (await numpyMergeSeconds(inputs, path.join(dir, `numpy-${format.name}-${n}.${format.ext}`))));
           }
         }
         fs.rmSync(payload.outFile, { force: true });
