@@ -10,12 +10,14 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { startLayermerge, ensureBuilt, type RunningProcess } from "../test/support/processes";
 import { gql, jobSeconds } from "./apiRegistry";
 
 export const PYTHON = "/usr/bin/python3";
 const SCRIPT = path.join(__dirname, "mergeNumpy.py");
+const execFileAsync = promisify(execFile);
 
 export interface JobServer {
   register(file: string): Promise<string>;
@@ -71,10 +73,14 @@ export async function startJobServer(importRoot: string): Promise<JobServer> {
   }
 }
 
-/** Wall seconds of the numpy + onnx script merging `inputs` (anchor first) into `outFile`. */
-export function numpyMergeSeconds(inputs: string[], outFile: string): number {
+/**
+ * Wall seconds of the numpy + onnx script merging `inputs` (anchor first) into `outFile`. Not
+ * execFileSync: the event loop must keep turning meanwhile, or the job server's close of an idle
+ * keep-alive connection goes unseen and the next request is sent on the dead socket.
+ */
+export async function numpyMergeSeconds(inputs: string[], outFile: string): Promise<number> {
   const t0 = performance.now();
-  execFileSync(PYTHON, [SCRIPT, outFile, ...inputs], { stdio: ["ignore", "pipe", "inherit"] });
+  await execFileAsync(PYTHON, [SCRIPT, outFile, ...inputs]);
   const seconds = (performance.now() - t0) / 1000;
   fs.rmSync(outFile, { force: true });
   return seconds;

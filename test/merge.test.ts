@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { databaseKinds } from "./support/testDatabase";
 import { startTestServer, TestServer } from "./support/testServer";
 import { seedBasics } from "./support/fixtures";
@@ -119,8 +120,11 @@ describe.each(databaseKinds)("merges through GraphQL (%s)", (kind) => {
     expect(edges.a1.weight).toBeCloseTo(meanAnchor, 10);
     expect(edges.a2.weight).toBeCloseTo((1 - meanAnchor) / 2, 10);
 
+    // The merge hashes its output while writing it: the stored bytes, hashed again here, agree.
+    const stored = await download(model.artifact.sha256);
+    expect(createHash("sha256").update(stored).digest("hex")).toBe(model.artifact.sha256);
     // θ = Σ_k w_k θ_k per layer, in float64 from the builders' own values, rounded to float32.
-    const out = onnxValues(await download(model.artifact.sha256));
+    const out = onnxValues(stored);
     const [v1, v2, v3] = [values(nets.a1), values(nets.a2), values(nets.a3)];
     for (const [name, layer] of Object.entries(layerOf)) {
       const got = out.get(name)!;
@@ -229,6 +233,7 @@ describe.each(databaseKinds)("merges through GraphQL (%s)", (kind) => {
     const { model } = await server.ok(`query($id: ID!) { model(id: $id) { artifact { sha256 format } } }`, { id: job.model.id });
     expect(model.artifact.format).toBe("safetensors");
     const bytes = await download(model.artifact.sha256);
+    expect(createHash("sha256").update(bytes).digest("hex")).toBe(model.artifact.sha256);
     const parsed = parseSafetensors(bufferSource(bytes));
     expect(parsed.tensors.map((t) => t.name)).toEqual(parseSafetensors(bufferSource(panoptic)).tensors.map((t) => t.name));
     expect((parsed.metadata as any).__metadata__).toMatchObject({ task: "panoptic", "layermerge.method": "LAYERWISE" });

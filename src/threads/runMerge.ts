@@ -54,6 +54,8 @@ export interface RunMergePayload {
   outFile: string;
   /** The output is scratch, read back at once and removed (a merge search's candidate): not fsynced. */
   scratch?: boolean;
+  /** Hash the output while writing it (`RunMergeResult.sha256`), so the store need not read it back. */
+  hash?: boolean;
   /** Recorded in the output (ONNX metadata_props / safetensors __metadata__). */
   metadata: Record<string, string>;
   remoteStore?: RemoteStoreSettings | null;
@@ -68,6 +70,8 @@ export interface RunMergeResult {
   mergedCount: number;
   copiedCount: number;
   inputBytes: number;
+  /** The output's sha256, when the payload asked for `hash`. */
+  sha256?: string;
 }
 
 interface OpenModel {
@@ -251,7 +255,7 @@ export async function runMerge(payload: RunMergePayload, onProgress: (p: { fract
     );
     const byName = new Map<string, TensorInfo>(anchor.parsed.tensors.map((t) => [t.name, t]));
     // Written merged tensors go back to the executor, whose next tensors reuse their memory.
-    const sink = await openFileSink(payload.outFile, undefined, { onReleased: (chunk) => run.recycle(chunk), maxPendingBytes: 4 << 20, sync: !payload.scratch });
+    const sink = await openFileSink(payload.outFile, undefined, { onReleased: (chunk) => run.recycle(chunk), maxPendingBytes: 4 << 20, sync: !payload.scratch, sha256: payload.hash ?? false });
     const anchorTensor = (name: string) => {
       const t = byName.get(name);
       if (!t) throw badInput(`the anchor lists no tensor ${JSON.stringify(name)}`);
@@ -303,6 +307,7 @@ export async function runMerge(payload: RunMergePayload, onProgress: (p: { fract
       mergedCount: plan.mergedCount,
       copiedCount: plan.copiedCount,
       inputBytes: plan.inputBytes,
+      ...(payload.hash ? { sha256: sink.sha256 } : {}),
     };
   } finally {
     // Also when a later input fails to parse: the ones opened before it are closed.

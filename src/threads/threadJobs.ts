@@ -10,7 +10,6 @@ import * as path from "node:path";
 import { writeGraphWithWeights, type WriteGraphWithWeightsOptions } from "../core/graphWeights/writeGraphWithWeights";
 import { runMerge, RunMergePayload, RunMergeResult } from "./runMerge";
 import { pairSimilarity, type PairSimilarityPayload, type PairSimilarityResult } from "./pairSimilarity";
-import { hashFileSync } from "../storage/hashFile";
 import { validateDataset } from "../core/eval/datasets/validateDataset";
 import type { DatasetSpec } from "../core/eval/datasets/datasetTypes";
 import { SharpDecoder } from "../imaging/sharpDecoder";
@@ -114,10 +113,6 @@ export const threadJobs = {
   /** Cosine similarities of two models' shared tensors (merge candidates' similarity signals). */
   async pairSimilarity(payload: PairSimilarityPayload): Promise<PairSimilarityResult> {
     return pairSimilarity(payload);
-  },
-  /** sha256 and size of a finished file (a merge's output, before the store adopts it). */
-  async hashFile(payload: { file: string }): Promise<{ sha256: string; sizeBytes: number }> {
-    return hashFileSync(payload.file);
   },
   /** Checks a dataset's files (pairing, label values, isThing) and computes its size and checksum. */
   async validateDataset(payload: { spec: DatasetSpec }, progress: (p: unknown) => void) {

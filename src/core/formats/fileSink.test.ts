@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { createHash } from "node:crypto";
 import { openFileSink } from "./fileSink";
 
 describe("openFileSink", () => {
@@ -23,6 +24,23 @@ describe("openFileSink", () => {
     expect(fs.readFileSync(file).equals(expected)).toBe(true);
     expect(released).toHaveLength(chunks.length);
     expect(new Set(released)).toEqual(new Set(chunks));
+  });
+
+  it("hashes the bytes as it takes them: its sha256 is the file's, though chunks are scribbled over once released", async () => {
+    const file = path.join(dir, "hashed.bin");
+    const sink = await openFileSink(file, 64, { sha256: true, onReleased: (c) => c.fill(0xee) });
+    const chunks = [pattern(10, 1), pattern(200, 2), pattern(60, 3), pattern(5000, 4), pattern(1, 5), pattern(64, 6)];
+    const expected = Buffer.concat(chunks.map((c) => Buffer.from(c)));
+    for (const c of chunks) await sink.write(c);
+    expect(() => sink.sha256).toThrow(/once it is closed/);
+    await sink.close();
+    const onDisk = fs.readFileSync(file);
+    expect(onDisk.equals(expected)).toBe(true);
+    // One pass over the file as read back, as a store would hash it.
+    expect(sink.sha256).toBe(createHash("sha256").update(onDisk).digest("hex"));
+    const plain = await openFileSink(path.join(dir, "plain.bin"));
+    await plain.close();
+    expect(() => plain.sha256).toThrow(/sha256 option/);
   });
 
   it("writes large chunks from the caller's memory, many per writev, releasing each only once written, with bounded pending bytes", async () => {

@@ -82,7 +82,9 @@ export function planOnnxRewrite(
       sizeIsExact = false;
     } else sites.push({ kind: "in-place", tensor: info, record });
   }
-  for (const name of replacedNames) if (!sites.some((s) => s.tensor.name === name)) throw badInput(`tensor "${name}" is not a constant tensor of this model`);
+  // A set, not a scan of the sites per name: a model has hundreds to thousands of tensors.
+  const sited = new Set(sites.map((s) => s.tensor.name));
+  for (const name of replacedNames) if (!sited.has(name)) throw badInput(`tensor "${name}" is not a constant tensor of this model`);
 
   let outputSize = source.size + prefixEdits(changes).delta;
   const keys = Object.keys(extraMetadata).sort();
