@@ -51,7 +51,8 @@ export interface CandidateScores {
 /**
  * Runs one candidate over the search's images and reduces every output to its image's
  * statistics as it comes (docs/CONVENTIONS.md, Merge search), on the reducer thread while the
- * session runs the next image; at most MAX_PENDING outputs are held at a time.
+ * session runs the next image; at most MAX_PENDING outputs, or PENDING_BYTES of them, are held
+ * at a time.
  */
 export async function scoreCandidate(options: ScoreCandidateOptions): Promise<CandidateScores> {
   const { numClasses: C, objective } = options;
@@ -66,7 +67,8 @@ export async function scoreCandidate(options: ScoreCandidateOptions): Promise<Ca
       throw badInput(`model ${options.modelPath} outputs class ids; ${kind} needs its scores (SEMANTIC_LOGITS or PANOPTIC_SEMANTIC)`, "input.modelIds");
     }
     // Outputs go to the reducer thread while this thread runs the next image; at most
-    // MAX_PENDING outputs wait there, which bounds the memory they hold.
+    // MAX_PENDING outputs, or more holding less than PENDING_BYTES, wait there: that bounds
+    // the memory they hold.
     const reducer = OutputReducer.get();
     const pending: Array<Promise<ImageStats>> = [];
     /** The bytes of the outputs sent to the reducer, by their index in `pending`. */
