@@ -166,14 +166,26 @@ export class MergeSearchService {
         const queue = [...items];
         let failed = false;
         const worker = async () => {
-          for (let c = queue.shift(); c && !failed && !outOfTime(); c = queue.shift()) {
-            const scores = await this.withSignal(ctx.signal, (signal) => this.pool.run("scoreSearchCandidate", this.candidatePayload(c.key, c.recipe, settings, pool, objectiveSet, auditSet, pseudoLabels, workDir), { signal }));
-            await this.record(search.id, c, settings, scores);
-            finished++;
-            const elapsed = Date.now() - started;
-            const computed = finished - done.size;
-            const eta = computed > 0 ? (elapsed / computed) * Math.max(0, planned - finished) : null;
-            ctx.progress(Math.min(1, finished / planned), `${finished}/${planned} candidates${eta !== null ? `, eta ${formatSeconds(eta)}` : ""}`);
+          // A candidate's row is written while its thread already scores the next candidate:
+          // the database round trip would otherwise leave the thread idle between candidates
+          // (a tenth of a small model's candidate). Rows are written in order, one at a time.
+          let recorded: Promise<void> = Promise.resolve();
+          try {
+            for (let c = queue.shift(); c && !failed && !outOfTime(); c = queue.shift()) {
+              const candidate = c;
+              const scores = await this.withSignal(ctx.signal, (signal) => this.pool.run("scoreSearchCandidate", this.candidatePayload(candidate.key, candidate.recipe, settings, pool, objectiveSet, auditSet, pseudoLabels, workDir), { signal }));
+              await recorded;
+              recorded = this.record(search.id, candidate, settings, scores).then(() => {
+                finished++;
+                const elapsed = Date.now() - started;
+                const computed = finished - done.size;
+                const eta = computed > 0 ? (elapsed / computed) * Math.max(0, planned - finished) : null;
+                ctx.progress(Math.min(1, finished / planned), `${finished}/${planned} candidates${eta !== null ? `, eta ${formatSeconds(eta)}` : ""}`);
+              });
+              recorded.catch(() => undefined); // awaited before the next row and at the end
+            }
+          } finally {
+            await recorded;
           }
         };
         // A cancelled search is removed only once no candidate row can still be on its way.

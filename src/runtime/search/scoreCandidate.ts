@@ -10,8 +10,15 @@ import { resolvePanopticPostprocess } from "../../core/eval";
 import { definedOnly } from "../evaluateModel";
 import { panopticImageStats } from "./panopticImageStats";
 
-/** Outputs waiting at the reducer thread at most (each one image's scores). */
+/**
+ * Outputs waiting at the reducer thread: more than MAX_PENDING only while they hold less than
+ * PENDING_BYTES together. Large outputs (a 512² image's 19 score planes, 20 MB) are bounded by
+ * count, which bounds their memory; small ones (a 64² model's, 20 KB) go on without waiting for
+ * the reducer's replies — each wait is a hand-over between threads, which on a loaded machine
+ * costs a scheduling delay longer than the small model's session.run.
+ */
 const MAX_PENDING = 2;
+const PENDING_BYTES = 16 << 20;
 
 export interface ScoreCandidateOptions {
   /** The candidate's ONNX file (a pool model's, or the merge written to scratch space). */
@@ -44,7 +51,8 @@ export interface CandidateScores {
 /**
  * Runs one candidate over the search's images and reduces every output to its image's
  * statistics as it comes (docs/CONVENTIONS.md, Merge search), on the reducer thread while the
- * session runs the next image; at most MAX_PENDING outputs are held at a time.
+ * session runs the next image; at most MAX_PENDING outputs, or PENDING_BYTES of them, are held
+ * at a time.
  */
 export async function scoreCandidate(options: ScoreCandidateOptions): Promise<CandidateScores> {
   const { numClasses: C, objective } = options;
@@ -59,15 +67,26 @@ export async function scoreCandidate(options: ScoreCandidateOptions): Promise<Ca
       throw badInput(`model ${options.modelPath} outputs class ids; ${kind} needs its scores (SEMANTIC_LOGITS or PANOPTIC_SEMANTIC)`, "input.modelIds");
     }
     // Outputs go to the reducer thread while this thread runs the next image; at most
-    // MAX_PENDING outputs wait there, which bounds the memory they hold.
+    // MAX_PENDING outputs, or more holding less than PENDING_BYTES, wait there: that bounds
+    // the memory they hold.
     const reducer = OutputReducer.get();
     const pending: Array<Promise<ImageStats>> = [];
+    /** The bytes of the outputs sent to the reducer, by their index in `pending`. */
+    const sentBytes = new Map<number, number>();
     let settled = 0;
+    let heldBytes = 0;
     const reduce = async (out: SemanticOutput, reduction: OutputReduction): Promise<void> => {
+      const bytes = out.map.data.byteLength;
       const p = reducer.reduce(out, reduction);
       p.catch(() => undefined); // awaited below, in order
       pending.push(p);
-      while (pending.length - settled > MAX_PENDING) await pending[settled++];
+      sentBytes.set(pending.length - 1, bytes);
+      heldBytes += bytes;
+      while (pending.length - settled > MAX_PENDING && heldBytes > PENDING_BYTES) {
+        await pending[settled];
+        heldBytes -= sentBytes.get(settled) ?? 0;
+        settled++;
+      }
     };
     const objectiveCount = objective.set.images.length;
     for (const [i, img] of objective.set.images.entries()) {
