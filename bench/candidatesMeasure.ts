@@ -71,10 +71,6 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; valu
   return { ms: now() - t0, value };
 }
 
-function log(message: string): void {
-  process.stderr.write(`[bench:candidates] ${message}\n`);
-}
-
 const CANDIDATES = `query($a: ID!) { mergeCandidates(anchorId: $a, first: 20) {
   totalCount
   edges { node { model { id name } sharedFraction sharedTensorCount groups { prefix shared total } } } } }`;

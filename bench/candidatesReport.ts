@@ -6,6 +6,8 @@ import * as fs from "node:fs";
 import type { startApp } from "../src/main";
 import { parsePostgresUrl } from "../src/persistence/postgresUrl";
 import { sqliteFilePath } from "../src/persistence/migrate";
+import { statementText } from "../src/persistence/directSql";
+import { pageStatement } from "../src/services/modelReads";
 import type { Seeded } from "./candidatesSeed";
 import { timed, type Stats, type timeCandidates, type timeRegistrations } from "./candidatesMeasure";
 import { DASHBOARD_TARGETS, type DashboardResult } from "./dashboardLoad";
@@ -65,12 +67,15 @@ export async function explain(app: App, seeded: Seeded): Promise<string> {
       UNION ALL SELECT o."structureAId", o."fractionOfB" FROM "StructureOverlap" o WHERE o."structureBId" = '${S}' AND o."fractionOfB" >= 0.5`;
   const sids = [S, ...(await db.$queryRawUnsafe<Array<{ sid: string }>>(overlapping)).map((r) => r.sid)];
   const filters = `m."deletedAt" IS NULL AND m."id" <> '${anchor.id}'`;
-  const page = `SELECT * FROM (SELECT m."id" AS "modelId", m."structureId" AS "sid", 0 AS "tier" FROM "Model" m WHERE m."structureId" IN ('${S}') AND ${filters} ORDER BY m."id" ASC LIMIT 21) AS t0`;
+  const page = `SELECT * FROM (SELECT m."id" AS "modelId", m."structureId" AS "sid", 0 AS "tier" FROM "Model" m WHERE m."structureId" = '${S}' AND ${filters} ORDER BY m."structureId", m."deletedAt", m."id" LIMIT 21) AS t0`;
+  // The dashboard's models page as ModelReads sends it (newest first, live models).
+  const models = pageStatement({ field: "createdAt", direction: "desc", after: null, take: 51, includeDeleted: false });
+  const dashboard = statementText("postgres", models).replace("$1", String(models.values[0]));
   // totalCount as CandidateService computes it: live models kept per structure, minus the anchor's copies.
   const count = `SELECT SUM(c."liveModels") AS "n" FROM "StructureModelCount" c WHERE c."structureId" IN (${sids.map((x) => `'${x}'`).join(", ")})`;
   const copies = `SELECT COUNT(*) AS "n" FROM "Model" m WHERE m."artifactId" = (SELECT "artifactId" FROM "Model" WHERE "id" = '${anchor.id}') AND ${filters}`;
   const out: string[] = [`anchor ${anchor.id}: its structure has ${counts[busiest]} models; ${sids.length - 1} other structures overlap it by ≥ 0.5`];
-  for (const [label, sql] of [["overlapping structures", overlapping], ["page (first tier)", page], ["count", count], ["copies of the anchor's file", copies]] as const) {
+  for (const [label, sql] of [["overlapping structures", overlapping], ["page (first tier)", page], ["count", count], ["copies of the anchor's file", copies], ["dashboard models page", dashboard]] as const) {
     out.push(`-- ${label}`);
     if (provider === "sqlite") {
       const rows = await db.$queryRawUnsafe<Array<{ detail: string }>>(`EXPLAIN QUERY PLAN ${sql}`);
