@@ -112,6 +112,11 @@ export class ModelReads {
     return (await this.direct.query(sql`SELECT ${EDGE_COLUMNS} FROM "LineageEdge" WHERE ${condition} ORDER BY "createdAt" ASC, "id" ASC`)).map(toEdge);
   }
 
+  /** The rows of a statement the caller builds (validation's one-statement lookups). */
+  async rows(statement: SqlText): Promise<Array<Record<string, unknown>>> {
+    return this.direct.query(statement);
+  }
+
   /** The `id` column of a statement the caller builds (lineage walks). */
   async ids(statement: SqlText): Promise<string[]> {
     return (await this.direct.query(statement)).map((r) => r.id as string);
