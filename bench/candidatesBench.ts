@@ -5,7 +5,7 @@
  *
  *   node scripts/bench-candidates.js [--postgres URL] [--postgres-only] [--models N]
  *     [--structures N] [--anchors N] [--known N] [--new N] [--seed N] [--dashboard-seconds N]
- *     [--explain] [--keep] [--proposed-index] [--sqlite-sync-normal]
+ *     [--explain] [--keep] [--reuse URL] [--proposed-index] [--sqlite-sync-normal]
  *
  * Runs on SQLite (a temp data dir) and, when `--postgres URL` or BENCH_DATABASE_URL is given,
  * again on PostgreSQL in a fresh schema that is dropped at the end (`--postgres-only` skips
@@ -14,6 +14,9 @@
  * -250k for 250,000: any other size than the default is labelled). `--proposed-index` and
  * `--sqlite-sync-normal` also price a change (an index, a pragma) against the committed state in
  * alternating blocks within the same run; the main figures are always the committed state.
+ * `--keep` leaves the seeded schema in place and `--reuse URL` measures it again without
+ * seeding (candidatesReuse.ts), which is how query plans are iterated on at a million models.
+ * The measurements are in candidatesMeasure.ts, the result and its table in candidatesReport.ts.
  *
  * Seeding, so the figures can be judged:
  * - 200 structures = 20 backbones × 10 heads (`--structures N`: N/10 backbones, N a multiple of 10), registered through `registration.ensureStructure`
@@ -42,33 +45,17 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { execSync } from "node:child_process";
-import { Readable } from "node:stream";
 import { loadConfig } from "../src/config/config";
 import { startApp } from "../src/main";
-import { parsePostgresUrl } from "../src/persistence/postgresUrl";
-import { sqliteFilePath } from "../src/persistence/migrate";
-import { prng } from "../src/core/testing/prng";
 import { createTestDatabase } from "../test/support/testDatabase";
-import { BACKBONES, HEADS, backbone, fileFor, head } from "./candidateFamilies";
-import { seed, settle, type Seeded } from "./candidatesSeed";
+import { BACKBONES, HEADS } from "./candidateFamilies";
+import { seed } from "./candidatesSeed";
+import { reuse } from "./candidatesReuse";
+import { PROPOSED_INDEXES, indexVariant, percentile, syncVariant, timeCandidates, timeRegistrations, type MeasureOptions } from "./candidatesMeasure";
+import { TARGETS, databaseSize, explain, pgDatabaseSize, resultName, table, type Provider, type Result } from "./candidatesReport";
 import { DASHBOARD_TARGETS, measureDashboard, type DashboardResult } from "./dashboardLoad";
 
-type App = Awaited<ReturnType<typeof startApp>>;
-type Provider = "sqlite" | "postgres";
-
-/**
- * The index this benchmark argues for (see the report in the results): candidates read a range of
- * it per structure in id order and count it without touching the table. Same DDL on both
- * providers; it replaces "Model_structureId_idx" (a prefix of it).
- */
-const PROPOSED_INDEXES = [
-  `CREATE INDEX "Model_structureId_deletedAt_id_idx" ON "Model"("structureId", "deletedAt", "id")`,
-  `DROP INDEX "Model_structureId_idx"`,
-];
-
-const TARGETS = { candidatesP95Ms: 25, knownRegistrationMs: 10, newRegistrationMs: 250 };
-
-interface Options {
+interface Options extends MeasureOptions {
   postgres?: string;
   postgresOnly: boolean;
   models: number;
@@ -81,6 +68,8 @@ interface Options {
   explain: boolean;
   /** Leave the database (SQLite dir / PostgreSQL schema) in place for investigation. */
   keep: boolean;
+  /** A PostgreSQL schema URL (…?schema=lm_test_…) an earlier --keep run seeded: measure it again, unseeded (candidatesReuse.ts). */
+  reuse?: string;
   /** Also time candidates with PROPOSED_INDEXES (not in prisma/ yet), in alternating blocks. */
   proposedIndex: boolean;
   /** SQLite: also time registrations with `PRAGMA synchronous = NORMAL`, in alternating blocks. */
@@ -122,9 +111,14 @@ function parseArgs(argv: string[]): Options {
     else if (arg === "--seed") options.seed = positive(arg, value());
     else if (arg === "--explain") options.explain = true;
     else if (arg === "--keep") options.keep = true;
+    else if (arg === "--reuse") options.reuse = value();
     else if (arg === "--proposed-index") options.proposedIndex = true;
     else if (arg === "--sqlite-sync-normal") options.syncNormal = true;
     else throw new Error(`unknown argument ${arg}; usage: bench-candidates [--postgres URL] [--postgres-only] [--models N] [--structures N] [--dashboard-seconds N] [--anchors N] [--known N] [--new N] [--seed N] [--explain] [--keep] [--proposed-index] [--sqlite-sync-normal]`);
+  }
+  if (options.reuse) {
+    options.postgres = options.reuse;
+    options.postgresOnly = true;
   }
   if (options.postgresOnly && !options.postgres) throw new Error("--postgres-only needs --postgres URL (or BENCH_DATABASE_URL)");
   if (!Number.isInteger(options.dashboardSeconds) || options.dashboardSeconds < 0) throw new Error("--dashboard-seconds must be a whole number ≥ 0");
@@ -144,58 +138,12 @@ function positive(name: string, raw: string): number {
   return n;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Measurement helpers
-
-/** Nearest-rank percentile of sorted values. */
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
-}
-
-interface Stats {
-  n: number;
-  medianMs: number;
-  p95Ms: number;
-  meanMs: number;
-  minMs: number;
-  maxMs: number;
-}
-
-function stats(samples: readonly number[]): Stats {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const round = (x: number) => Math.round(x * 100) / 100;
-  return {
-    n: sorted.length,
-    medianMs: round(percentile(sorted, 50)),
-    p95Ms: round(percentile(sorted, 95)),
-    meanMs: round(sorted.reduce((s, x) => s + x, 0) / Math.max(1, sorted.length)),
-    minMs: round(sorted[0] ?? NaN),
-    maxMs: round(sorted[sorted.length - 1] ?? NaN),
-  };
-}
-
-function now(): number {
-  return Number(process.hrtime.bigint()) / 1e6;
-}
-
-async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
-  const t0 = now();
-  const value = await fn();
-  return { ms: now() - t0, value };
-}
-
 function log(message: string): void {
   process.stderr.write(`[bench:candidates] ${message}\n`);
 }
 
 // ---------------------------------------------------------------------------------------------
 // The run
-
-const CANDIDATES = `query($a: ID!) { mergeCandidates(anchorId: $a, first: 20) {
-  totalCount
-  edges { node { model { id name } sharedFraction sharedTensorCount groups { prefix shared total } } } } }`;
 
 interface Target {
   provider: Provider;
@@ -210,281 +158,10 @@ async function databaseTarget(kind: Provider, base?: string): Promise<Target> {
   return { provider: db.kind, databaseUrl: db.url, dataDir: db.dataDir, cleanup: () => db.cleanup() };
 }
 
-interface Prepared {
-  sha256: string;
-  name: string;
-}
-
-async function upload(app: App, bytes: Uint8Array): Promise<string> {
-  const blob = await app.services.store.put(Readable.from([Buffer.from(bytes)]));
-  return blob.sha256;
-}
-
-/**
- * A change priced against the committed state in the same process, minutes apart: blocks of
- * samples alternate base, change, base, change, so load from other processes on a shared
- * machine falls on both alike.
- */
-interface Variant {
-  label: string;
-  toChange(): Promise<void>;
-  toBase(): Promise<void>;
-}
-
-const BLOCKS = 4;
-
-async function timeRegistrations(app: App, seeded: Seeded, options: Options, variant?: Variant) {
-  const random = prng(options.seed + 1);
-  const rounds = variant ? 2 : 1;
-  // Uploads first, untimed: the figure is registration, not upload.
-  const known: Prepared[] = [];
-  for (let i = 0; i < options.knownRegistrations * rounds; i++) {
-    const s = Math.floor(random() * seeded.structureIds.length);
-    known.push({ sha256: await upload(app, fileFor(seeded.specs[s]!, 1000 + i)), name: `bench-known-${i}` });
-  }
-  const fresh: Prepared[] = [];
-  for (let i = 0; i < options.newRegistrations * rounds; i++) {
-    // Heads with 21, 22… classes: new on every backbone (i mod 20), five kinds in turn.
-    const bb = backbone(i % BACKBONES);
-    const k = Math.floor(i / BACKBONES);
-    const specs = [...bb.tensors, ...head((i + k) % 5, bb, 21 + Math.floor(k / 5))];
-    fresh.push({ sha256: await upload(app, fileFor(specs, 5000 + i)), name: `bench-new-${i}` });
-  }
-  const register = (p: Prepared) => app.services.registration.register({ artifactSha256: p.sha256, name: p.name, taskId: seeded.taskId });
-
-  // Warm-up, not counted: the worker thread starts and both threads' JITs settle.
-  for (let i = 0; i < 10; i++) await register({ sha256: await upload(app, fileFor(seeded.specs[i * 7]!, 900_000 + i)), name: `bench-warmup-${i}` });
-
-  const structuresBefore = await app.services.database.prisma.structure.count();
-  const samples = { base: { known: [] as number[], new: [] as number[] }, change: { known: [] as number[], new: [] as number[] } };
-  const blocks = variant ? BLOCKS : 1;
-  for (let b = 0; b < blocks; b++) {
-    const side = b % 2 === 0 ? "base" : "change";
-    if (variant) await (side === "base" ? variant.toBase() : variant.toChange());
-    for (const p of known.splice(0, Math.ceil(options.knownRegistrations / (blocks / rounds)))) samples[side].known.push((await timed(() => register(p))).ms);
-    for (const p of fresh.splice(0, Math.ceil(options.newRegistrations / (blocks / rounds)))) samples[side].new.push((await timed(() => register(p))).ms);
-  }
-  if (variant) await variant.toBase();
-  const created = (await app.services.database.prisma.structure.count()) - structuresBefore;
-  const expected = samples.base.new.length + samples.change.new.length;
-  if (created !== expected) throw new Error(`registrations created ${created} structures, expected ${expected}: the generator and the reader disagree`);
-  return {
-    base: { known: stats(samples.base.known), new: stats(samples.base.new) },
-    change: variant ? { label: variant.label, known: stats(samples.change.known), new: stats(samples.change.new) } : undefined,
-  };
-}
-
-async function timeCandidates(app: App, seeded: Seeded, options: Options, variant?: Variant) {
-  const random = prng(options.seed + 2);
-  const pick = () => seeded.modelIds[Math.floor(random() * seeded.modelIds.length)]!;
-  const query = async (anchor: string) => {
-    const res = await fetch(app.server.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: CANDIDATES, variables: { a: anchor } }) });
-    const body = (await res.json()) as { data?: { mergeCandidates: { totalCount: number; edges: unknown[] } }; errors?: unknown };
-    if (!res.ok || body.errors || !body.data) throw new Error(`mergeCandidates failed (${res.status}): ${JSON.stringify(body.errors ?? body)}`);
-    return body.data.mergeCandidates;
-  };
-  const floor = async () => {
-    const res = await fetch(app.server.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: "{ __typename }" }) });
-    await res.json();
-  };
-  const samples = { base: [] as number[], change: [] as number[] };
-  // Where the time goes, in the committed state: the service call alone, and an empty GraphQL
-  // request over the same HTTP path (server, Apollo, JSON) as a floor.
-  const service: number[] = [];
-  const httpFloor: number[] = [];
-  const totals: number[] = [];
-  const pageSizes: number[] = [];
-  const byAnchor = { targeted: [] as number[], untargeted: [] as number[] };
-  const blocks = variant ? BLOCKS : 1;
-  let changeBytes: number | undefined;
-  for (let b = 0; b < blocks; b++) {
-    const side = b % 2 === 0 ? "base" : "change";
-    if (variant) await (side === "base" ? variant.toBase() : variant.toChange());
-    for (let i = 0; i < 20; i++) await query(pick());
-    for (let i = 0; i < Math.ceil(options.anchors / (blocks / (variant ? 2 : 1))); i++) {
-      const anchor = pick();
-      const { ms: t, value } = await timed(() => query(anchor));
-      samples[side].push(t);
-      if (side === "base") byAnchor[seeded.targeted.has(anchor) ? "targeted" : "untargeted"].push(t);
-      totals.push(value.totalCount);
-      pageSizes.push(value.edges.length);
-      if (side === "base") {
-        service.push((await timed(() => app.services.candidates.candidates({ anchorId: anchor, first: 20 }))).ms);
-        httpFloor.push((await timed(floor)).ms);
-      }
-    }
-    if (side === "change") changeBytes = await sizeBytes(app);
-  }
-  if (variant) await variant.toBase();
-  const sortedTotals = [...totals].sort((a, b) => a - b);
-  return {
-    latency: stats(samples.base),
-    /** The same HTTP samples split by anchor: with a target dataset (ordered by score on it) or not. */
-    latencyByAnchor: { withTargetDataset: stats(byAnchor.targeted), withoutTargetDataset: stats(byAnchor.untargeted) },
-    /** The same anchors through `services.candidates.candidates` directly (no HTTP, no GraphQL). */
-    serviceLatency: stats(service),
-    /** `{ __typename }` over HTTP: what any GraphQL request costs here. */
-    httpFloorLatency: stats(httpFloor),
-    change: variant ? { label: variant.label, latency: stats(samples.change), databaseBytes: changeBytes } : undefined,
-    totalCount: { min: sortedTotals[0]!, median: percentile(sortedTotals, 50), p95: percentile(sortedTotals, 95), max: sortedTotals[sortedTotals.length - 1]!, mean: Math.round(totals.reduce((s, n) => s + n, 0) / totals.length) },
-    pageSize: { min: Math.min(...pageSizes), max: Math.max(...pageSizes) },
-  };
-}
-
-/** The proposed index change as a variant (both providers). */
-function indexVariant(app: App): Variant {
-  const db = app.services.database.prisma;
-  return {
-    label: "proposed index",
-    async toChange() {
-      for (const ddl of PROPOSED_INDEXES) await db.$executeRawUnsafe(ddl);
-      await settle(app);
-    },
-    async toBase() {
-      await db.$executeRawUnsafe(`DROP INDEX IF EXISTS "Model_structureId_deletedAt_id_idx"`);
-      await db.$executeRawUnsafe(`CREATE INDEX IF NOT EXISTS "Model_structureId_idx" ON "Model"("structureId")`);
-      await settle(app);
-    },
-  };
-}
-
-/**
- * SQLite `synchronous = NORMAL` on the app's connection: in WAL mode it skips the fsync at each
- * commit; a power loss can undo the last commits but cannot corrupt the database
- * (sqlite.org/pragma.html#pragma_synchronous). Read back, so a second connection would show.
- */
-function syncVariant(app: App): Variant {
-  const db = app.services.database.prisma;
-  const set = async (mode: "FULL" | "NORMAL", code: number) => {
-    await db.$queryRawUnsafe(`PRAGMA synchronous = ${mode}`);
-    const [row] = await db.$queryRawUnsafe<Array<{ synchronous: bigint | number }>>("PRAGMA synchronous");
-    if (Number(row?.synchronous) !== code) throw new Error(`PRAGMA synchronous reads ${row?.synchronous} after setting ${mode}: the app uses another connection`);
-  };
-  return { label: "synchronous = NORMAL", toChange: () => set("NORMAL", 1), toBase: () => set("FULL", 2) };
-}
-
-async function sizeBytes(app: App): Promise<number> {
-  const db = app.services.database.prisma;
-  if (app.services.database.provider === "sqlite") {
-    const file = sqliteFilePath(app.config.databaseUrl);
-    return [file, `${file}-wal`].reduce((sum, f) => sum + (fs.existsSync(f) ? fs.statSync(f).size : 0), 0);
-  }
-  const [row] = await db.$queryRawUnsafe<Array<{ n: bigint }>>(
-    `SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::bigint AS n FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace WHERE ns.nspname = current_schema() AND c.relkind = 'r'`,
-  );
-  return Number(row?.n ?? 0);
-}
-
-async function pgDatabaseSize(app: App): Promise<number> {
-  const [row] = await app.services.database.prisma.$queryRawUnsafe<Array<{ n: bigint }>>(`SELECT pg_database_size(current_database()) AS n`);
-  return Number(row?.n ?? 0);
-}
-
-async function databaseSize(app: App, target: Target): Promise<{ bytes: number; detail: Record<string, number> }> {
-  const db = app.services.database.prisma;
-  if (target.provider === "sqlite") {
-    const file = sqliteFilePath(target.databaseUrl);
-    const size = (f: string) => (fs.existsSync(f) ? fs.statSync(f).size : 0);
-    const detail = { db: size(file), wal: size(`${file}-wal`) };
-    const perTable = await tableSizesSqlite(app);
-    return { bytes: detail.db + detail.wal, detail: { ...detail, ...perTable } };
-  }
-  const schema = parsePostgresUrl(target.databaseUrl).schema;
-  const rows = await db.$queryRawUnsafe<Array<{ t: string; n: bigint }>>(
-    `SELECT c.relname::text AS t, pg_total_relation_size(c.oid) AS n FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace WHERE ns.nspname = $1 AND c.relkind = 'r' ORDER BY 2 DESC`,
-    schema,
-  );
-  const detail = Object.fromEntries(rows.map((r) => [r.t, Number(r.n)]));
-  return { bytes: rows.reduce((s, r) => s + Number(r.n), 0), detail };
-}
-
-/** Per-table bytes (tables and their indexes) from SQLite's dbstat, when compiled in. */
-async function tableSizesSqlite(app: App): Promise<Record<string, number>> {
-  try {
-    const rows = await app.services.database.prisma.$queryRawUnsafe<Array<{ name: string; n: bigint | number }>>(
-      `SELECT COALESCE(m.tbl_name, d.name) AS name, SUM(d.pgsize) AS n FROM dbstat d LEFT JOIN sqlite_master m ON m.name = d.name GROUP BY 1 ORDER BY 2 DESC`,
-    );
-    return Object.fromEntries(rows.map((r) => [`table:${r.name}`, Number(r.n)]));
-  } catch {
-    return {};
-  }
-}
-
-/**
- * The plans of CandidateService's statements (same SQL shape) for an anchor of the busiest
- * structure, for the report (`--explain`).
- */
-async function explain(app: App, seeded: Seeded): Promise<string> {
-  const db = app.services.database.prisma;
-  const provider = app.services.database.provider;
-  const counts = seeded.modelsPerStructure;
-  const busiest = counts.indexOf(Math.max(...counts));
-  const anchor = await db.model.findFirstOrThrow({ where: { structureId: seeded.structureIds[busiest] }, select: { id: true, structureId: true } });
-  const S = anchor.structureId!;
-  const overlapping = `SELECT o."structureBId" AS "sid", o."fractionOfA" AS "f" FROM "StructureOverlap" o WHERE o."structureAId" = '${S}' AND o."fractionOfA" >= 0.5
-      UNION ALL SELECT o."structureAId", o."fractionOfB" FROM "StructureOverlap" o WHERE o."structureBId" = '${S}' AND o."fractionOfB" >= 0.5`;
-  const sids = [S, ...(await db.$queryRawUnsafe<Array<{ sid: string }>>(overlapping)).map((r) => r.sid)];
-  const filters = `m."deletedAt" IS NULL AND m."id" <> '${anchor.id}'`;
-  const page = `SELECT * FROM (SELECT m."id" AS "modelId", m."structureId" AS "sid", 0 AS "tier" FROM "Model" m WHERE m."structureId" IN ('${S}') AND ${filters} ORDER BY m."id" ASC LIMIT 21) AS t0`;
-  // totalCount as CandidateService computes it: live models kept per structure, minus the anchor's copies.
-  const count = `SELECT SUM(c."liveModels") AS "n" FROM "StructureModelCount" c WHERE c."structureId" IN (${sids.map((x) => `'${x}'`).join(", ")})`;
-  const copies = `SELECT COUNT(*) AS "n" FROM "Model" m WHERE m."artifactId" = (SELECT "artifactId" FROM "Model" WHERE "id" = '${anchor.id}') AND ${filters}`;
-  const out: string[] = [`anchor ${anchor.id}: its structure has ${counts[busiest]} models; ${sids.length - 1} other structures overlap it by ≥ 0.5`];
-  for (const [label, sql] of [["overlapping structures", overlapping], ["page (first tier)", page], ["count", count], ["copies of the anchor's file", copies]] as const) {
-    out.push(`-- ${label}`);
-    if (provider === "sqlite") {
-      const rows = await db.$queryRawUnsafe<Array<{ detail: string }>>(`EXPLAIN QUERY PLAN ${sql}`);
-      out.push(...rows.map((r) => r.detail));
-      const t = await timed(() => db.$queryRawUnsafe(sql));
-      out.push(`(ran in ${t.ms.toFixed(2)} ms through Prisma)`);
-    } else {
-      const rows = await db.$queryRawUnsafe<Array<{ "QUERY PLAN": string }>>(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`);
-      out.push(...rows.map((r) => r["QUERY PLAN"]));
-    }
-  }
-  return out.join("\n");
-}
-
-interface Result {
-  provider: Provider;
-  date: string;
-  commit: string;
-  node: string;
-  machine: { cpus: number; cpuModel: string; loadAverageAtStart: number[]; loadAverageAtEnd: number[] };
-  /**
-   * Changes priced against the committed state in alternating blocks (`change` entries);
-   * every other figure is the committed state.
-   */
-  changesPriced: string[];
-  seeding: {
-    structures: number;
-    tensorsPerStructure: { min: number; mean: number; max: number };
-    overlapRows: number;
-    structuresVia: string;
-    structuresSeconds: number;
-    models: number;
-    modelsVia: string;
-    modelsSeconds: number;
-    modelsPerStructure: { min: number; median: number; max: number; distribution: string };
-    modelsWithTargetDataset: number;
-    modelsScoredOnIt: number;
-    lineageEdges: number;
-    /** Milliseconds per bulk-loaded table and for settling (VACUUM ANALYZE, CHECKPOINT) after. */
-    loadDetailMs: Record<string, number>;
-  };
-  registration: Awaited<ReturnType<typeof timeRegistrations>>;
-  candidates: Awaited<ReturnType<typeof timeCandidates>> & { anchors: number; via: string };
-  databaseBytes: number;
-  databaseDetail: Record<string, number>;
-  /**
-   * PostgreSQL: pg_database_size of the whole database the schema lives in, measured after the
-   * load (it includes whatever else that database holds; databaseBytes is the bench's schema).
-   */
-  postgresDatabaseBytes?: number;
-  dashboard?: DashboardResult;
-  targets: typeof TARGETS & { dashboard: typeof DASHBOARD_TARGETS };
-  met: { candidates: boolean; knownRegistration: boolean; newRegistration: boolean; dashboard?: boolean };
-  explain?: string;
+/** The schema an earlier run kept, as it is: never dropped (it is the point of --reuse). */
+async function reusedTarget(url: string): Promise<Target> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "layermerge-bench-"));
+  return { provider: "postgres", databaseUrl: url, dataDir, cleanup: async () => fs.rmSync(dataDir, { recursive: true, force: true }) };
 }
 
 async function runOn(target: Target, options: Options): Promise<Result> {
@@ -494,7 +171,8 @@ async function runOn(target: Target, options: Options): Promise<Result> {
   // The machine may be shared: the load average says how much the figures can be trusted.
   const loadAtStart = os.loadavg().map((x) => Math.round(x * 100) / 100);
   try {
-    const seeded = await seed(app, { models: options.models, structures: options.structures, seed: options.seed, databaseUrl: target.databaseUrl }, log);
+    const seedOptions = { models: options.models, structures: options.structures, seed: options.seed, databaseUrl: target.databaseUrl };
+    const seeded = options.reuse ? await reuse(app, seedOptions, log) : await seed(app, seedOptions, log);
     // Before the registrations: their models would be the newest page, without parents or scores.
     let dashboard: DashboardResult | undefined;
     if (options.dashboardSeconds > 0) {
@@ -568,66 +246,12 @@ function gitCommit(): string {
   }
 }
 
-function table(r: Result): string {
-  const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
-  const mark = (ok: boolean) => (ok ? "ok" : "MISSED");
-  const row = (label: string, x: Stats, target: number, how: string): [string, string, string, string, string] => [label, String(x.medianMs), String(x.p95Ms), `${how} ${target} ms`, mark(x.p95Ms <= target)];
-  const rows: Array<[string, string, string, string, string]> = [
-    ["measure", "median ms", "p95 ms", "target", ""],
-    row("register, known structure", r.registration.base.known, TARGETS.knownRegistrationMs, "≤"),
-    row("register, new structure", r.registration.base.new, TARGETS.newRegistrationMs, "≤"),
-    row("mergeCandidates (HTTP, first 20)", r.candidates.latency, TARGETS.candidatesP95Ms, "p95 ≤"),
-  ];
-  const change = r.registration.change;
-  if (change) rows.splice(3, 0, row(`  with ${change.label}`, change.known, TARGETS.knownRegistrationMs, "≤"), row(`  new, with ${change.label}`, change.new, TARGETS.newRegistrationMs, "≤"));
-  if (r.candidates.change) rows.push(row(`  with ${r.candidates.change.label}`, r.candidates.change.latency, TARGETS.candidatesP95Ms, "p95 ≤"));
-  rows.push(
-    row("  anchors with a target dataset (score order)", r.candidates.latencyByAnchor.withTargetDataset, TARGETS.candidatesP95Ms, "p95 ≤"),
-    row("  anchors without one", r.candidates.latencyByAnchor.withoutTargetDataset, TARGETS.candidatesP95Ms, "p95 ≤"),
-    ["  of which: service call alone", String(r.candidates.serviceLatency.medianMs), String(r.candidates.serviceLatency.p95Ms), "", ""],
-    ["  floor: { __typename } over HTTP", String(r.candidates.httpFloorLatency.medianMs), String(r.candidates.httpFloorLatency.p95Ms), "", ""],
-  );
-  const widths = [0, 1, 2, 3, 4].map((k) => Math.max(...rows.map((row) => row[k]!.length)));
-  const lines = rows.map((row) => row.map((c, k) => (k === 0 ? c.padEnd(widths[k]!) : c.padStart(widths[k]!))).join("  "));
-  lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
-  const t = r.candidates.totalCount;
-  return [
-    `== ${r.provider} (commit ${r.commit}, ${r.node}, ${r.machine.cpus} CPUs, load average ${r.machine.loadAverageAtStart[0]} at start, ${r.machine.loadAverageAtEnd[0]} at end) ==`,
-    `seeded ${r.seeding.structures} structures (${r.seeding.tensorsPerStructure.min}–${r.seeding.tensorsPerStructure.max} tensors, mean ${r.seeding.tensorsPerStructure.mean}; ${r.seeding.overlapRows} overlap rows) via ensureStructure in ${r.seeding.structuresSeconds} s`,
-    `seeded ${r.seeding.models} models via ${r.seeding.modelsVia} in ${r.seeding.modelsSeconds} s; models per structure ${r.seeding.modelsPerStructure.min}–${r.seeding.modelsPerStructure.max} (median ${r.seeding.modelsPerStructure.median}, ${r.seeding.modelsPerStructure.distribution}); ${r.seeding.modelsWithTargetDataset} with a target dataset, ${r.seeding.modelsScoredOnIt} scored on it`,
-    ...lines,
-    `candidates per anchor (totalCount): min ${t.min}, median ${t.median}, p95 ${t.p95}, max ${t.max}, mean ${t.mean}  (${r.candidates.anchors} anchors)`,
-    `registration samples: known n=${r.registration.base.known.n} (max ${r.registration.base.known.maxMs} ms), new n=${r.registration.base.new.n} (max ${r.registration.base.new.maxMs} ms)${r.changesPriced.length ? "; indented rows: the same in alternating blocks with the change (see changesPriced in the JSON)" : ""}`,
-    ...(r.dashboard ? [dashboardLine(r.dashboard)] : []),
-    `seeding detail: ${r.seeding.lineageEdges} lineage edges; ${Object.entries(r.seeding.loadDetailMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`).join(", ")}`,
-    ...(r.postgresDatabaseBytes ? [`pg_database_size (the whole database, after the load): ${mb(r.postgresDatabaseBytes)}`] : []),
-    `database size: ${mb(r.databaseBytes)}  ${Object.entries(r.databaseDetail).slice(0, 8).map(([k, v]) => `${k} ${mb(v)}`).join(", ")}${r.candidates.change?.databaseBytes ? `; with the ${r.candidates.change.label}: ${mb(r.candidates.change.databaseBytes)}` : ""}`,
-    ...(r.explain ? ["query plans:", r.explain] : []),
-  ].join("\n");
-}
-
-function dashboardLine(d: DashboardResult): string {
-  const run = (x: DashboardResult["floor"]) => `${x.requestsPerSecond} req/s, p50 ${x.p50Ms} ms, p99 ${x.p99Ms} ms, ${x.errors + x.non2xx + x.graphqlErrors} errors`;
-  const t = DASHBOARD_TARGETS;
-  return [
-    `dashboard query (${d.connections} connections, ${d.seconds} s, page of ${d.page.models}: ${d.page.withParents} with parents, ${d.page.withScore} with a score): ${run(d.dashboard)}`,
-    `  floor { __typename }: ${run(d.floor)}; ratio ${d.ratio} (target ≥ ${t.ratioToFloor}, p99 ≤ ${t.p99Ms} ms, ${t.errors} errors): ${d.met ? "ok" : "MISSED"}`,
-  ].join("\n");
-}
-
-/** candidates-postgres.json for the default size, candidates-postgres-1m.json for a million. */
-function resultName(provider: Provider, models: number): string {
-  if (models === 100_000) return `candidates-${provider}.json`;
-  const label = models % 1_000_000 === 0 ? `${models / 1_000_000}m` : models % 1000 === 0 ? `${models / 1000}k` : String(models);
-  return `candidates-${provider}-${label}.json`;
-}
-
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const targets: Array<() => Promise<Target>> = options.postgresOnly ? [] : [() => databaseTarget("sqlite")];
   if (options.postgres) {
     const base = options.postgres;
-    targets.push(() => databaseTarget("postgres", base));
+    targets.push(options.reuse ? () => reusedTarget(base) : () => databaseTarget("postgres", base));
   }
   const resultsDir = path.resolve(__dirname, "results");
   fs.mkdirSync(resultsDir, { recursive: true });

@@ -76,15 +76,11 @@ export async function seed(app: App, options: SeedOptions, log: (m: string) => v
   const structureIds: string[] = [];
   const specs: Spec[][] = [];
   const tensorCounts: number[] = [];
-  for (let b = 0; b < backbones; b++) {
-    const bb = backbone(b);
-    for (let h = 0; h < HEADS; h++) {
-      const s = [...bb.tensors, ...head(h, bb)];
-      specs.push(s);
-      tensorCounts.push(s.length);
-      structureIds.push(await services.registration.ensureStructure(parse(fileFor(s, 0))));
-    }
-    if ((b + 1) % 10 === 0) log(`${structureIds.length} structures registered (${((now() - t0) / 1000).toFixed(0)} s)`);
+  for (const s of structureSpecs(options.structures)) {
+    specs.push(s);
+    tensorCounts.push(s.length);
+    structureIds.push(await services.registration.ensureStructure(parse(fileFor(s, 0))));
+    if (structureIds.length % 100 === 0) log(`${structureIds.length} structures registered (${((now() - t0) / 1000).toFixed(0)} s)`);
   }
   const seedStructuresMs = now() - t0;
   if (new Set(structureIds).size !== structureIds.length) throw new Error("bench generator made two identical structures");
@@ -98,15 +94,7 @@ export async function seed(app: App, options: SeedOptions, log: (m: string) => v
   const loaded = await load(app, { ...options, taskId: task.id, datasetId: cityscapes.id, structureIds, modelsPerStructure }, log);
   const seedModelsMs = now() - t1;
 
-  const modelIds: string[] = [];
-  const targeted = new Set<string>();
-  modelsPerStructure.forEach((count, s) => {
-    for (let n = 0; n < count; n++) {
-      const id = modelId(s, n);
-      modelIds.push(id);
-      if (n % 2 === 0) targeted.add(id);
-    }
-  });
+  const { modelIds, targeted } = seededModels(modelsPerStructure);
   const scoredModels = await db.modelScore.count();
   const lineageEdges = await db.lineageEdge.count();
   log(`bulk-loaded ${modelIds.length} models (+ an Artifact row each; ${targeted.size} with a target dataset, ${scoredModels} scored on it, ${lineageEdges} lineage edges) in ${(seedModelsMs / 1000).toFixed(1)} s`);
@@ -133,8 +121,32 @@ export async function seed(app: App, options: SeedOptions, log: (m: string) => v
   };
 }
 
+/** The tensors of structure k: backbone ⌊k/10⌋ with head k mod 10. */
+export function structureSpecs(structures: number): Spec[][] {
+  const out: Spec[][] = [];
+  for (let b = 0; b < structures / HEADS; b++) {
+    const bb = backbone(b);
+    for (let h = 0; h < HEADS; h++) out.push([...bb.tensors, ...head(h, bb)]);
+  }
+  return out;
+}
+
+/** Every seeded model's id, (structure, rank) order, and those with a target dataset (even ranks). */
+export function seededModels(modelsPerStructure: readonly number[]): { modelIds: string[]; targeted: Set<string> } {
+  const modelIds: string[] = [];
+  const targeted = new Set<string>();
+  modelsPerStructure.forEach((count, s) => {
+    for (let n = 0; n < count; n++) {
+      const id = modelId(s, n);
+      modelIds.push(id);
+      if (n % 2 === 0) targeted.add(id);
+    }
+  });
+  return { modelIds, targeted };
+}
+
 /** Zipf(1) over a shuffled ranking of the structures; the counts add up to `models`. */
-function zipf(structures: number, models: number, seedValue: number): number[] {
+export function zipf(structures: number, models: number, seedValue: number): number[] {
   const random = prng(seedValue);
   const rank = Array.from({ length: structures }, (_, k) => k);
   for (let k = rank.length - 1; k > 0; k--) {

@@ -1,5 +1,6 @@
 import { createTestDatabase, databaseKinds, TestDatabase } from "./support/testDatabase";
 import { openDatabase, Database } from "../src/persistence/database";
+import { ModelReads } from "../src/services/modelReads";
 import { CandidateService } from "../src/services/candidateService";
 import { StructureCatalog } from "../src/services/structureCatalog";
 import { prng } from "../src/core/testing/prng";
@@ -97,7 +98,7 @@ describe.each(databaseKinds)("rows kept by triggers, and the candidates built on
     const random = prng(5);
     const rows = Array.from({ length: 120 }, (_, i) => ({ id: `c${String(i).padStart(3, "0")}`, name: `cand-${i}`, taskId: tasks[i % 2]!, structureId: structures[i % 4]!, deletedAt: random() < 0.2 ? new Date() : null }));
     await prisma.model.createMany({ data: rows });
-    const service = new CandidateService(prisma, new StructureCatalog(prisma));
+    const service = new CandidateService(database.direct, new ModelReads(database.direct), new StructureCatalog(prisma));
     const brute = async (anchorId: string, min: number, sameTask: boolean) => {
       const anchor = rows.find((r) => r.id === anchorId)!;
       const overlapping = new Set([anchor.structureId]);
@@ -159,7 +160,7 @@ describe.each(databaseKinds)("rows kept by triggers, and the candidates built on
     expect((await prisma.modelScore.findFirstOrThrow({ where: { modelId: moved } })).structureId).toBe("s4");
     await prisma.model.update({ where: { id: moved }, data: { structureId: rows.find((r) => r.id === moved)!.structureId } });
 
-    const service = new CandidateService(prisma, new StructureCatalog(prisma));
+    const service = new CandidateService(database.direct, new ModelReads(database.direct), new StructureCatalog(prisma));
     const fraction: Record<string, number> = { s1: 1, s2: 0.8, s3: 0.3 };
     for (const anchor of rows.filter((r) => r.structureId === "s1" && r.deletedAt === null).slice(0, 3)) {
       for (const sameTask of [false, true]) {

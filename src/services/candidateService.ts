@@ -1,5 +1,4 @@
-import { Prisma } from "../persistence/generated/sqlite/client";
-import type { Db } from "../persistence/database";
+import { joinSql, sql, type DirectQueries, type SqlText } from "../persistence/directSql";
 import { badInput } from "../core/errors";
 import type { Overlap, TensorMismatch } from "../core/structure/computeOverlap";
 import { compareStructures } from "../core/structure/compareStructures";
@@ -8,6 +7,7 @@ import { MATCHING_CHOICES, hasPositionKeys, resolveMatching, type MatchingChoice
 import type { StructureCatalog } from "./structureCatalog";
 import { connectionFrom, decodeCursor, encodeCursor, pageSize } from "./pagination";
 import type { ModelRow } from "./modelService";
+import type { ModelReads } from "./modelReads";
 import type { CandidateSimilarity, SimilarityService } from "./similarityService";
 import { compareSimilarityKeys, decodeSimilarityCursor, encodeSimilarityCursor, similaritySortKey } from "./similarityOrder";
 
@@ -100,11 +100,29 @@ interface CandidateStructure {
  * walk the primary key and filter by structure — 40–67 ms for structures of 4,000–12,000 models
  * in a registry of a million, against 0.2 ms for this range read.
  */
-const INDEX_ORDER = Prisma.sql`m."structureId" ASC, m."deletedAt" ASC, m."id" ASC`;
+const INDEX_ORDER = sql`m."structureId" ASC, m."deletedAt" ASC, m."id" ASC`;
+
+/** An identifier or literal written here, never a value from a request. */
+function raw(text: string): SqlText {
+  return { strings: [text], values: [] };
+}
+
+const EMPTY = raw("");
+
+/** A bounded IN list of parameters. */
+function list(values: readonly string[]): SqlText {
+  return joinSql(values.map((v) => sql`${v}`), ", ");
+}
 
 export class CandidateService {
+  /**
+   * Every statement goes straight to the driver (persistence/directSql), as the dashboard's reads
+   * do: through Prisma's query engine each of a request's six to eight statements cost 1–3 ms of
+   * the API's CPU, several times the statement itself at a million models (bench:candidates).
+   */
   constructor(
-    private readonly db: Db,
+    private readonly db: DirectQueries,
+    private readonly reads: ModelReads,
     private readonly catalog: StructureCatalog,
     private readonly similarity?: SimilarityService,
   ) {}
@@ -117,14 +135,20 @@ export class CandidateService {
     if (!MATCHING_CHOICES.includes(matching)) throw badInput(`matching must be one of ${MATCHING_CHOICES.join(", ")} (got ${JSON.stringify(matching)})`, "matching");
     // The anchor and the structures overlapping its structure at once: the overlap query finds the
     // anchor's structure itself, so neither waits for the other (one round trip on PostgreSQL).
-    const anchorStructure = Prisma.sql`(SELECT a."structureId" FROM "Model" a WHERE a."id" = ${args.anchorId})`;
-    const [anchor, overlapping] = await Promise.all([
-      this.db.model.findUnique({
-        where: { id: args.anchorId },
-        select: { id: true, taskId: true, targetDatasetId: true, structureId: true, artifactId: true, deletedAt: true },
-      }),
-      this.db.$queryRaw<Array<{ sid: string; f: number }>>`${overlappingQuery(anchorStructure, min, matching)}`,
+    const anchorStructure = sql`(SELECT a."structureId" FROM "Model" a WHERE a."id" = ${args.anchorId})`;
+    const [[found], overlapping] = await Promise.all([
+      this.db.query(sql`SELECT "id", "taskId", "targetDatasetId", "structureId", "artifactId", "deletedAt" FROM "Model" WHERE "id" = ${args.anchorId}`),
+      this.db.query(overlappingQuery(anchorStructure, min, matching)),
     ]);
+    const anchor = found && {
+      id: found.id as string,
+      taskId: found.taskId as string,
+      targetDatasetId: (found.targetDatasetId as string | null) ?? null,
+      structureId: (found.structureId as string | null) ?? null,
+      artifactId: (found.artifactId as string | null) ?? null,
+      // Only whether it is set matters here (the adapters differ in how they return timestamps).
+      deletedAt: found.deletedAt == null ? null : new Date(found.deletedAt as string),
+    };
     if (!anchor) throw badInput(`anchorId ${JSON.stringify(args.anchorId)} does not exist`, "anchorId");
     if (!anchor.structureId) throw badInput("the anchor has no registered artifact, so no structure to compare", "anchorId");
     // A SIMILARITY cursor carries its own key (similarityOrder).
@@ -133,11 +157,11 @@ export class CandidateService {
 
     // The anchor's own structure shares everything, by position too when it has positional keys.
     const own = matching !== "POSITION" || hasPositionKeys(await this.catalog.get(S));
-    const structures: CandidateStructure[] = [...(own ? [{ sid: S, f: 1 }] : []), ...overlapping.map((o) => ({ sid: o.sid, f: Number(o.f) }))];
+    const structures: CandidateStructure[] = [...(own ? [{ sid: S, f: 1 }] : []), ...overlapping.map((o) => ({ sid: o.sid as string, f: Number(o.f) }))];
     structures.sort((a, b) => b.f - a.f);
 
-    const identical = !args.includeIdentical && anchor.artifactId ? Prisma.sql`AND m."artifactId" <> ${anchor.artifactId}` : Prisma.empty;
-    const filters = Prisma.sql`m."deletedAt" IS NULL AND m."id" <> ${anchor.id} ${args.sameTask ? Prisma.sql`AND m."taskId" = ${anchor.taskId}` : Prisma.empty} ${identical}`;
+    const identical = !args.includeIdentical && anchor.artifactId ? sql`AND m."artifactId" <> ${anchor.artifactId}` : EMPTY;
+    const filters = sql`m."deletedAt" IS NULL AND m."id" <> ${anchor.id} ${args.sameTask ? sql`AND m."taskId" = ${anchor.taskId}` : EMPTY} ${identical}`;
     const counted = () => this.count(structures, anchor, args.sameTask ?? false, !args.includeIdentical);
     if (args.orderBy === "SIMILARITY") return this.bySimilarity(anchor as typeof anchor & { structureId: string }, structures, filters, args.after ?? null, first, counted, matching);
     if (anchor.targetDatasetId) {
@@ -161,7 +185,7 @@ export class CandidateService {
    * fraction only (usually enough: it holds the anchor's own structure); later rounds batch
    * several fractions into one statement, so sparse structures cost few round trips.
    */
-  private async page(structures: CandidateStructure[], filters: Prisma.Sql, cursor: { value: unknown; id: string } | null, limit: number): Promise<Array<{ modelId: string; sid: string; f: number }>> {
+  private async page(structures: CandidateStructure[], filters: SqlText, cursor: { value: unknown; id: string } | null, limit: number): Promise<Array<{ modelId: string; sid: string; f: number }>> {
     const tiers: CandidateStructure[][] = [];
     for (const s of structures) {
       if (cursor && s.f > Number(cursor.value)) continue;
@@ -178,13 +202,13 @@ export class CandidateService {
       batch = Math.min(batch * 4, 64);
       const need = limit - out.length;
       const parts = round.flatMap((tier, k) => {
-        const after = cursor && tier[0]!.f === Number(cursor.value) ? Prisma.sql`AND m."id" > ${cursor.id}` : Prisma.empty;
-        return tier.map((s, j) => Prisma.sql`SELECT * FROM (SELECT m."id" AS "modelId", m."structureId" AS "sid", ${Prisma.raw(String(k))} AS "tier" FROM "Model" m
-          WHERE m."structureId" = ${s.sid} AND ${filters} ${after} ORDER BY ${INDEX_ORDER} LIMIT ${need}) AS t${Prisma.raw(`${k}_${j}`)}`);
+        const after = cursor && tier[0]!.f === Number(cursor.value) ? sql`AND m."id" > ${cursor.id}` : EMPTY;
+        return tier.map((s, j) => sql`SELECT * FROM (SELECT m."id" AS "modelId", m."structureId" AS "sid", ${raw(String(k))} AS "tier" FROM "Model" m
+          WHERE m."structureId" = ${s.sid} AND ${filters} ${after} ORDER BY ${INDEX_ORDER} LIMIT ${need}) AS ${raw(`t${k}_${j}`)}`);
       });
       // Ordered in SQL, not here: ids compare by the database's collation, as the cursor does.
-      const found = await this.db.$queryRaw<Array<{ modelId: string; sid: string; tier: number | bigint }>>`${Prisma.join(parts, " UNION ALL ")} ORDER BY "tier", "modelId"`;
-      for (const r of found) out.push({ modelId: r.modelId, sid: r.sid, f: round[Number(r.tier)]![0]!.f });
+      const found = await this.db.query(sql`${joinSql(parts, " UNION ALL ")} ORDER BY "tier", "modelId"`);
+      for (const r of found) out.push({ modelId: r.modelId as string, sid: r.sid as string, f: round[Number(r.tier)]![0]!.f });
     }
     return out.slice(0, limit);
   }
@@ -198,7 +222,7 @@ export class CandidateService {
    */
   private async pageByScore(
     structures: CandidateStructure[],
-    filters: Prisma.Sql,
+    filters: SqlText,
     cursor: { f: number; score: number | null; id: string } | null,
     limit: number,
     datasetId: string,
@@ -216,29 +240,29 @@ export class CandidateService {
       const f = tier[0]!.f;
       const same = cursor !== null && cursor.f === f;
       if (!same || cursor!.score !== null) {
-        const after = same ? Prisma.sql`AND (s."score" < ${cursor!.score} OR (s."score" = ${cursor!.score} AND s."modelId" > ${cursor!.id}))` : Prisma.empty;
+        const after = same ? sql`AND (s."score" < ${cursor!.score} OR (s."score" = ${cursor!.score} AND s."modelId" > ${cursor!.id}))` : EMPTY;
         const need = limit - out.length;
         // Structure by structure, each a range of the (dataset, structure, score, model) index
         // that stops after `need` live rows, merged in SQL (ids by the database's collation).
         const parts = tier.map(
-          (t, k) => Prisma.sql`SELECT * FROM (SELECT s."modelId" AS "modelId", s."structureId" AS "sid", s."score" AS "score" FROM "ModelScore" s JOIN "Model" m ON m."id" = s."modelId"
+          (t, k) => sql`SELECT * FROM (SELECT s."modelId" AS "modelId", s."structureId" AS "sid", s."score" AS "score" FROM "ModelScore" s JOIN "Model" m ON m."id" = s."modelId"
             WHERE s."datasetId" = ${datasetId} AND s."structureId" = ${t.sid} AND ${filters} ${after}
-            ORDER BY s."score" DESC, s."modelId" ASC LIMIT ${need}) AS t${Prisma.raw(String(k))}`,
+            ORDER BY s."score" DESC, s."modelId" ASC LIMIT ${need}) AS ${raw(`t${k}`)}`,
         );
-        const scored = await this.db.$queryRaw<Array<{ modelId: string; sid: string; score: number }>>`${Prisma.join(parts, " UNION ALL ")} ORDER BY "score" DESC, "modelId" ASC LIMIT ${need}`;
-        for (const r of scored) out.push({ modelId: r.modelId, sid: r.sid, f, score: Number(r.score) });
+        const scored = await this.db.query(sql`${joinSql(parts, " UNION ALL ")} ORDER BY "score" DESC, "modelId" ASC LIMIT ${need}`);
+        for (const r of scored) out.push({ modelId: r.modelId as string, sid: r.sid as string, f, score: Number(r.score) });
       }
       if (out.length >= limit) break;
-      const after = same && cursor!.score === null ? Prisma.sql`AND m."id" > ${cursor!.id}` : Prisma.empty;
+      const after = same && cursor!.score === null ? sql`AND m."id" > ${cursor!.id}` : EMPTY;
       const rest = limit - out.length;
       const parts = tier.map(
-        (t, k) => Prisma.sql`SELECT * FROM (SELECT m."id" AS "modelId", m."structureId" AS "sid" FROM "Model" m
+        (t, k) => sql`SELECT * FROM (SELECT m."id" AS "modelId", m."structureId" AS "sid" FROM "Model" m
           WHERE m."structureId" = ${t.sid} AND ${filters} ${after}
             AND NOT EXISTS (SELECT 1 FROM "ModelScore" s WHERE s."modelId" = m."id" AND s."datasetId" = ${datasetId})
-          ORDER BY ${INDEX_ORDER} LIMIT ${rest}) AS u${Prisma.raw(String(k))}`,
+          ORDER BY ${INDEX_ORDER} LIMIT ${rest}) AS ${raw(`u${k}`)}`,
       );
-      const unscored = await this.db.$queryRaw<Array<{ modelId: string; sid: string }>>`${Prisma.join(parts, " UNION ALL ")} ORDER BY "modelId" ASC LIMIT ${rest}`;
-      for (const r of unscored) out.push({ modelId: r.modelId, sid: r.sid, f, score: null });
+      const unscored = await this.db.query(sql`${joinSql(parts, " UNION ALL ")} ORDER BY "modelId" ASC LIMIT ${rest}`);
+      for (const r of unscored) out.push({ modelId: r.modelId as string, sid: r.sid as string, f, score: null });
     }
     return out.slice(0, limit);
   }
@@ -252,7 +276,7 @@ export class CandidateService {
   private async bySimilarity(
     anchor: { id: string; structureId: string; artifactId: string | null },
     structures: CandidateStructure[],
-    filters: Prisma.Sql,
+    filters: SqlText,
     after: string | null,
     first: number,
     counted: () => Promise<number>,
@@ -264,9 +288,9 @@ export class CandidateService {
     const sids = structures.map((s) => s.sid);
     const rows: Array<{ modelId: string; sid: string; f: number; artifactId: string | null }> = [];
     for (let i = 0; i < sids.length; i += 500) {
-      const found = await this.db.$queryRaw<Array<{ modelId: string; sid: string; artifactId: string | null }>>`
-        SELECT m."id" AS "modelId", m."structureId" AS "sid", m."artifactId" AS "artifactId" FROM "Model" m WHERE m."structureId" IN (${Prisma.join(sids.slice(i, i + 500))}) AND ${filters}`;
-      for (const r of found) rows.push({ ...r, f: fractionOf.get(r.sid)! });
+      const found = await this.db.query(sql`
+        SELECT m."id" AS "modelId", m."structureId" AS "sid", m."artifactId" AS "artifactId" FROM "Model" m WHERE m."structureId" IN (${list(sids.slice(i, i + 500))}) AND ${filters}`);
+      for (const r of found) rows.push({ modelId: r.modelId as string, sid: r.sid as string, artifactId: (r.artifactId as string | null) ?? null, f: fractionOf.get(r.sid as string)! });
     }
     rows.sort((a, b) => b.f - a.f || (a.modelId < b.modelId ? -1 : a.modelId > b.modelId ? 1 : 0));
     const [similarities, totalCount] = await Promise.all([
@@ -290,18 +314,20 @@ export class CandidateService {
    */
   private async count(structures: CandidateStructure[], anchor: { id: string; taskId: string; artifactId: string | null; deletedAt: Date | null; structureId: string | null }, sameTask: boolean, withoutIdentical: boolean): Promise<number> {
     const ids = structures.map((s) => s.sid);
-    const task = sameTask ? Prisma.sql`AND c."taskId" = ${anchor.taskId}` : Prisma.empty;
+    const task = sameTask ? sql`AND c."taskId" = ${anchor.taskId}` : EMPTY;
     // The anchor is never its own candidate; its structure is among these unless matched by
     // position without positional keys.
     let total = anchor.deletedAt === null && ids.includes(anchor.structureId!) ? -1 : 0;
     // Bounded IN lists stay within SQLite's parameter limit however many structures overlap.
     for (let i = 0; i < ids.length; i += 500) {
-      const [row] = await this.db.$queryRaw<Array<{ n: bigint | number | null }>>`
-        SELECT SUM(c."liveModels") AS "n" FROM "StructureModelCount" c WHERE c."structureId" IN (${Prisma.join(ids.slice(i, i + 500))}) ${task}`;
+      const [row] = await this.db.query(sql`
+        SELECT SUM(c."liveModels") AS "n" FROM "StructureModelCount" c WHERE c."structureId" IN (${list(ids.slice(i, i + 500))}) ${task}`);
       total += Number(row?.n ?? 0);
     }
     if (withoutIdentical && anchor.artifactId) {
-      total -= await this.db.model.count({ where: { artifactId: anchor.artifactId, deletedAt: null, id: { not: anchor.id }, ...(sameTask ? { taskId: anchor.taskId } : {}) } });
+      const [row] = await this.db.query(sql`SELECT COUNT(*) AS "n" FROM "Model" m
+        WHERE m."artifactId" = ${anchor.artifactId} AND m."deletedAt" IS NULL AND m."id" <> ${anchor.id} ${sameTask ? sql`AND m."taskId" = ${anchor.taskId}` : EMPTY}`);
+      total -= Number(row?.n ?? 0);
     }
     return total;
   }
@@ -312,7 +338,7 @@ export class CandidateService {
     // The models, and the structures from the catalog (a process that has not seen them yet
     // loads them once), side by side.
     const [models, [anchorStructure, ...others]] = await Promise.all([
-      this.db.model.findMany({ where: { id: { in: rows.map((r) => r.modelId) } } }),
+      this.reads.models(rows.map((r) => r.modelId)),
       Promise.all([anchorStructureId, ...sids].map((sid) => this.catalog.get(sid))),
     ]);
     const modelById = new Map(models.map((m) => [m.id, m]));
@@ -361,16 +387,16 @@ export class CandidateService {
  * name overlap of the pairs that have one; POSITION the positional overlap of the pairs sharing a
  * positional key; AUTO each pair's own choice, decided at registration (`autoByPosition`).
  */
-function overlappingQuery(anchorStructure: Prisma.Sql, min: number, matching: MatchingChoice): Prisma.Sql {
+function overlappingQuery(anchorStructure: SqlText, min: number, matching: MatchingChoice): SqlText {
   const side = (own: "A" | "B", other: "A" | "B") => {
-    const byName = Prisma.sql`o."byName" AND o.${Prisma.raw(`"fractionOf${own}"`)} >= ${min}`;
-    const byPosition = Prisma.sql`o."positionSharedTensorCount" > 0 AND o.${Prisma.raw(`"positionFractionOf${own}"`)} >= ${min}`;
-    const anchorIs = Prisma.sql`o.${Prisma.raw(`"structure${own}Id"`)} = ${anchorStructure}`;
-    const sid = Prisma.raw(`o."structure${other}Id"`);
-    if (matching === "NAME") return Prisma.sql`SELECT ${sid} AS "sid", o.${Prisma.raw(`"fractionOf${own}"`)} AS "f" FROM "StructureOverlap" o WHERE ${anchorIs} AND ${byName}`;
-    if (matching === "POSITION") return Prisma.sql`SELECT ${sid} AS "sid", o.${Prisma.raw(`"positionFractionOf${own}"`)} AS "f" FROM "StructureOverlap" o WHERE ${anchorIs} AND ${byPosition}`;
-    return Prisma.sql`SELECT ${sid} AS "sid", CASE WHEN o."autoByPosition" THEN o.${Prisma.raw(`"positionFractionOf${own}"`)} ELSE o.${Prisma.raw(`"fractionOf${own}"`)} END AS "f"
+    const byName = sql`o."byName" AND o.${raw(`"fractionOf${own}"`)} >= ${min}`;
+    const byPosition = sql`o."positionSharedTensorCount" > 0 AND o.${raw(`"positionFractionOf${own}"`)} >= ${min}`;
+    const anchorIs = sql`o.${raw(`"structure${own}Id"`)} = ${anchorStructure}`;
+    const sid = raw(`o."structure${other}Id"`);
+    if (matching === "NAME") return sql`SELECT ${sid} AS "sid", o.${raw(`"fractionOf${own}"`)} AS "f" FROM "StructureOverlap" o WHERE ${anchorIs} AND ${byName}`;
+    if (matching === "POSITION") return sql`SELECT ${sid} AS "sid", o.${raw(`"positionFractionOf${own}"`)} AS "f" FROM "StructureOverlap" o WHERE ${anchorIs} AND ${byPosition}`;
+    return sql`SELECT ${sid} AS "sid", CASE WHEN o."autoByPosition" THEN o.${raw(`"positionFractionOf${own}"`)} ELSE o.${raw(`"fractionOf${own}"`)} END AS "f"
       FROM "StructureOverlap" o WHERE ${anchorIs} AND ((NOT o."autoByPosition" AND ${byName}) OR (o."autoByPosition" AND ${byPosition}))`;
   };
-  return Prisma.sql`${side("A", "B")} UNION ALL ${side("B", "A")}`;
+  return sql`${side("A", "B")} UNION ALL ${side("B", "A")}`;
 }

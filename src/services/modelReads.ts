@@ -17,6 +17,32 @@ export interface ModelPageQuery {
 
 const MODEL_COLUMNS = sql`"id", "name", "version", "description", "taskId", "architecture", "backboneId", "sourceDatasetId", "targetDatasetId", "udaStrategy", "origin", "inference", "artifactId", "structureId", "graphModelId", "deletedAt", "createdAt", "updatedAt"`;
 
+/**
+ * A page's statement, spelled so that the (deletedAt, field, id) index of Model gives its order
+ * and its start. PostgreSQL does not take `"deletedAt" IS NULL` as fixing that column for the
+ * sort, so `ORDER BY field, id` alone made it walk the (createdAt) index backwards, filter, and
+ * sort again (an Incremental Sort) — at a million models, and worse the more of the newest
+ * models are deleted; ordering by deletedAt too (one value among live models, so the same
+ * order) is the index's own order. After a cursor, `field <= value` bounds the scan in the
+ * index instead of filtering every row before the cursor.
+ */
+export function pageStatement(query: ModelPageQuery): SqlText {
+  const { field, direction, after, take } = query;
+  const live = query.includeDeleted ? sql`1 = 1` : sql`"deletedAt" IS NULL`;
+  const column = field === "name" ? sql`"name"` : sql`"createdAt"`;
+  const order = direction === "asc" ? sql`ASC` : sql`DESC`;
+  let keyset = sql`1 = 1`;
+  if (after) {
+    const value = field === "createdAt" && typeof after.value === "string" ? new Date(after.value) : after.value;
+    keyset = direction === "asc"
+      ? sql`${column} >= ${value} AND (${column} > ${value} OR "id" > ${after.id})`
+      : sql`${column} <= ${value} AND (${column} < ${value} OR "id" < ${after.id})`;
+  }
+  const byIndex = query.includeDeleted ? sql`` : sql`"deletedAt" ${order}, `;
+  return sql`SELECT ${MODEL_COLUMNS}
+    FROM "Model" WHERE ${live} AND ${keyset} ORDER BY ${byIndex}${column} ${order}, "id" ${order} LIMIT ${take}`;
+}
+
 /** Keys per statement: far below either database's parameter limit, and a page is at most 500. */
 const CHUNK = 1000;
 
@@ -35,20 +61,7 @@ export class ModelReads {
   constructor(private readonly direct: DirectQueries) {}
 
   async page(query: ModelPageQuery): Promise<ModelRow[]> {
-    const { field, direction, after, take } = query;
-    const live = query.includeDeleted ? sql`1 = 1` : sql`"deletedAt" IS NULL`;
-    const column = field === "name" ? sql`"name"` : sql`"createdAt"`;
-    const order = direction === "asc" ? sql`ASC` : sql`DESC`;
-    let keyset = sql`1 = 1`;
-    if (after) {
-      const value = field === "createdAt" && typeof after.value === "string" ? new Date(after.value) : after.value;
-      keyset = direction === "asc"
-        ? sql`(${column} > ${value} OR (${column} = ${value} AND "id" > ${after.id}))`
-        : sql`(${column} < ${value} OR (${column} = ${value} AND "id" < ${after.id}))`;
-    }
-    const rows = await this.direct.query(sql`SELECT ${MODEL_COLUMNS}
-      FROM "Model" WHERE ${live} AND ${keyset} ORDER BY ${column} ${order}, "id" ${order} LIMIT ${take}`);
-    return rows.map(toModel);
+    return (await this.direct.query(pageStatement(query))).map(toModel);
   }
 
   /**
@@ -97,6 +110,11 @@ export class ModelReads {
   /** Edges matching a condition the caller builds (lineage walks), oldest first. */
   async edgesWhere(condition: SqlText): Promise<LineageEdgeRow[]> {
     return (await this.direct.query(sql`SELECT ${EDGE_COLUMNS} FROM "LineageEdge" WHERE ${condition} ORDER BY "createdAt" ASC, "id" ASC`)).map(toEdge);
+  }
+
+  /** The rows of a statement the caller builds (validation's one-statement lookups). */
+  async rows(statement: SqlText): Promise<Array<Record<string, unknown>>> {
+    return this.direct.query(statement);
   }
 
   /** The `id` column of a statement the caller builds (lineage walks). */

@@ -161,7 +161,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
     similarity,
     tokens: new TokenService(db),
     structures: new StructureService(db, catalog, provider),
-    candidates: new CandidateService(db, catalog, similarity),
+    candidates: new CandidateService(infra.database.direct, reads, catalog, similarity),
     artifacts,
     registration: new RegistrationService(db, infra.store, infra.pool, catalog, models, config, infra.database.direct, artifacts),
     createLoaders: () => createLoaders(db, reads),
