@@ -15,6 +15,7 @@ import { createFormatError, serviceUnavailablePlugin } from "../graphql/errors";
 import { isDatabaseUnreachable } from "../persistence/databaseErrors";
 import { limitsPlugin } from "../graphql/limits";
 import { metricsPlugin } from "../graphql/metricsPlugin";
+import { CompiledExecution } from "../graphql/compiledExecution";
 import type { GraphQLContext } from "../graphql/context";
 import { authenticate } from "./authenticate";
 import { cors } from "./cors";
@@ -46,7 +47,9 @@ export async function startServer(config: Config, services: Services, logger: Lo
   const subscriptions = attachSubscriptions(httpServer, schema, config, services, logger, formatError);
 
   const apollo = new ApolloServer<GraphQLContext>({
-    schema,
+    // Queries run compiled (graphql-jit), the rest through graphql-js; parsing, validation, the
+    // plugins below and error formatting are Apollo's either way.
+    gateway: new CompiledExecution(schema).apolloGateway(),
     introspection: true,
     formatError,
     includeStacktraceInErrorResponses: config.debug,
