@@ -30,6 +30,8 @@ export interface RunningServer {
   url: string;
   port: number;
   httpServer: http.Server;
+  /** How queries are executed (and how many took which path). */
+  execution: CompiledExecution;
   stop(): Promise<void>;
 }
 
@@ -46,10 +48,11 @@ export async function startServer(config: Config, services: Services, logger: Lo
   });
   const subscriptions = attachSubscriptions(httpServer, schema, config, services, logger, formatError);
 
+  const execution = new CompiledExecution(schema);
   const apollo = new ApolloServer<GraphQLContext>({
     // Queries run compiled (graphql-jit), the rest through graphql-js; parsing, validation, the
     // plugins below and error formatting are Apollo's either way.
-    gateway: new CompiledExecution(schema).apolloGateway(),
+    gateway: execution.apolloGateway(),
     introspection: true,
     formatError,
     includeStacktraceInErrorResponses: config.debug,
@@ -120,6 +123,7 @@ export async function startServer(config: Config, services: Services, logger: Lo
     url: `http://${hostForUrl}:${port}/graphql`,
     port,
     httpServer,
+    execution,
     async stop() {
       await apollo.stop();
     },
