@@ -42,7 +42,7 @@ const QUERIES: Array<{ name: string; query: string; variables: (ids: Ids) => Rec
     name: "a resolver's domain error (an unknown dataset)",
     query: `query($d: ID!) { leaderboard(datasetId: $d, first: 5) { totalCount } }`,
     variables: () => ({ d: "no-such-dataset" }),
-    errorCode: "NOT_FOUND",
+    errorCode: "BAD_USER_INPUT",
   },
   {
     name: "a missing model (null, no error)",
