@@ -1,5 +1,5 @@
 /**
- * `node scripts/bench-api-profile.js [query-index] [seconds]`: where the server's CPU
+ * `npm run bench:api:profile -- [query-index] [seconds]`: where the server's CPU
  * goes for one dashboard query. Starts `layermerge serve` with `--cpu-prof` (SQLite, a registry
  * of bench:api's shape with small artifacts), loads the query at 50 connections, stops the server
  * so it writes its profile, and prints the functions with the most self time, grouped by package.

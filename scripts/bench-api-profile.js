@@ -1,3 +1,3 @@
-// `node scripts/bench-api-profile.js [query-index] [seconds]`: runs bench/apiProfile.ts from sources.
+// `npm run bench:api:profile -- [query-index] [seconds]`: runs bench/apiProfile.ts from sources.
 require("./ts-hook");
 require("../bench/apiProfile.ts");
