@@ -3,6 +3,7 @@ import { GraphQLSchema, lexicographicSortSchema, printSchema } from "graphql";
 import { buildSchema } from "type-graphql";
 import { createPubSub } from "@graphql-yoga/subscription";
 import { authChecker } from "./authChecker";
+import { installDirectResolvers } from "./directResolvers";
 import { BackboneResolver } from "./resolvers/backbone.resolver";
 import { DatasetResolver } from "./resolvers/dataset.resolver";
 import { LineageResolver } from "./resolvers/lineage.resolver";
@@ -27,7 +28,8 @@ let cached: GraphQLSchema | undefined;
 
 /** The executable schema (built once per process; type-graphql metadata is global). */
 export async function buildAppSchema(): Promise<GraphQLSchema> {
-  cached ??= await buildSchema({
+  if (cached) return cached;
+  const schema = await buildSchema({
     resolvers: [...resolvers],
     authChecker,
     authMode: "error",
@@ -38,6 +40,8 @@ export async function buildAppSchema(): Promise<GraphQLSchema> {
     // be a second, divergent set of rules.
     validate: false,
   });
+  installDirectResolvers(schema, resolvers);
+  cached = schema;
   return cached;
 }
 

@@ -15,6 +15,7 @@ import { createFormatError, serviceUnavailablePlugin } from "../graphql/errors";
 import { isDatabaseUnreachable } from "../persistence/databaseErrors";
 import { limitsPlugin } from "../graphql/limits";
 import { metricsPlugin } from "../graphql/metricsPlugin";
+import { CompiledExecution } from "../graphql/compiledExecution";
 import type { GraphQLContext } from "../graphql/context";
 import { authenticate } from "./authenticate";
 import { cors } from "./cors";
@@ -29,6 +30,8 @@ export interface RunningServer {
   url: string;
   port: number;
   httpServer: http.Server;
+  /** How queries are executed (and how many took which path). */
+  execution: CompiledExecution;
   stop(): Promise<void>;
 }
 
@@ -54,8 +57,11 @@ export async function startServer(config: Config, services: Services, logger: Lo
   });
   const subscriptions = attachSubscriptions(httpServer, schema, config, services, logger, formatError);
 
+  const execution = new CompiledExecution(schema);
   const apollo = new ApolloServer<GraphQLContext>({
-    schema,
+    // Queries run compiled (graphql-jit), the rest through graphql-js; parsing, validation, the
+    // plugins below and error formatting are Apollo's either way.
+    gateway: execution.apolloGateway(),
     introspection: true,
     formatError,
     includeStacktraceInErrorResponses: config.debug,
@@ -126,6 +132,7 @@ export async function startServer(config: Config, services: Services, logger: Lo
     url: `http://${hostForUrl}:${port}/graphql`,
     port,
     httpServer,
+    execution,
     async stop() {
       await apollo.stop();
     },
