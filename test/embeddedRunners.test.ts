@@ -9,7 +9,9 @@ import { gql, twoTensorModel, sleep } from "./support/remote";
 /*
  * Two API processes on one PostgreSQL database and no Redis: each runs the embedded job runner
  * over the same Job table. A job must run exactly once — claimed by one process, never taken from
- * a live process, taken over only from a dead one. Runs when TEST_DATABASE_URL is set.
+ * a live process, taken over only from a dead one. Runs when TEST_DATABASE_URL is set. The
+ * runners run inline (in the API processes, which the test pauses and kills); the default
+ * job-runner child is the same runner in a process of its own (jobProcess.test.ts).
  */
 const enabled = Boolean(process.env.TEST_DATABASE_URL);
 const describePostgres = enabled ? describe : describe.skip;
@@ -51,7 +53,7 @@ describePostgres("embedded runners of two API processes on one PostgreSQL", () =
   beforeAll(async () => {
     ensureBuilt();
     db = await createTestDatabase("postgres");
-    env = { DATABASE_URL: db.url, LAYERMERGE_DATA_DIR: db.dataDir, REDIS_URL: "", PORT: "0", HOST: "127.0.0.1", LAYERMERGE_WORKERS: "2", LAYERMERGE_JOB_LOCK_MS: "600000" };
+    env = { DATABASE_URL: db.url, LAYERMERGE_DATA_DIR: db.dataDir, REDIS_URL: "", PORT: "0", HOST: "127.0.0.1", LAYERMERGE_WORKERS: "2", LAYERMERGE_JOB_LOCK_MS: "600000", LAYERMERGE_JOB_PROCESS: "inline" };
     // One process applies the migrations and creates the task; the tests start their own.
     const setup = await serve();
     database = await openDatabase(db.url, { migrate: false });
