@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { ensureBuilt, startLayermerge, RunningProcess } from "./support/processes";
 import { gql, twoTensorModel, sleep } from "./support/remote";
 import { watchJob } from "./support/subscribe";
+import { upload } from "./support/http";
 import { openDatabase, type Database } from "../src/persistence/database";
 import { pidScope } from "../src/jobs/processIdentity";
 import { blockImage, colourNet, writeSemanticSample } from "../src/runtime/testing/evalFixtures";
@@ -58,21 +59,10 @@ async function gone(pid: number, ms = 15_000): Promise<boolean> {
   return false;
 }
 
-/**
- * PUT /artifacts. A large upload is retried when the connection is cut before any response
- * (EPIPE): on this machine a server started moments before drops some (with or without the job
- * runner child, scratchSweep.test.ts sees it too); uploads are not what this suite tests.
- */
 async function putArtifact(url: string, bytes: Uint8Array): Promise<{ sha256: string }> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const res = await fetch(url.replace(/\/graphql$/, "/artifacts"), { method: "PUT", body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
-      if (res.status !== 201 && res.status !== 200) throw new Error(`PUT /artifacts: ${res.status} ${await res.text()}`);
-      return (await res.json()) as { sha256: string };
-    } catch (error) {
-      if (attempt >= 3 || (error as { cause?: { code?: string } }).cause?.code !== "EPIPE") throw error;
-    }
-  }
+  const { status, body } = await upload(url.replace(/\/graphql$/, ""), bytes);
+  if (status !== 201 && status !== 200) throw new Error(`PUT /artifacts answered ${status}: ${JSON.stringify(body)}`);
+  return body;
 }
 
 function filesUnder(dir: string): string[] {

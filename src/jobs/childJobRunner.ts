@@ -39,6 +39,8 @@ export interface ChildRunnerOptions {
  */
 export class ChildJobRunner implements JobRunner {
   private child: ChildProcess | null = null;
+  /** Whether the current child has said it is ready (it listens to IPC only from then on). */
+  private childReady = false;
   private stopping = false;
   private restarts = 0;
   private restartTimer?: NodeJS.Timeout;
@@ -60,6 +62,11 @@ export class ChildJobRunner implements JobRunner {
     return this.child?.pid ?? null;
   }
 
+  /**
+   * Starts the child and returns once it runs, not once it is ready: the API need not wait for
+   * the runner's start-up (its jobs wait in the database meanwhile). A child that fails to get
+   * ready is logged and started again.
+   */
   async start(): Promise<void> {
     this.stopping = false;
     await this.spawn();
@@ -71,7 +78,9 @@ export class ChildJobRunner implements JobRunner {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    this.send({ type: "stop" });
+    // A child still starting runs no job yet, and may not listen to IPC: a signal stops it.
+    if (this.childReady) this.send({ type: "stop" });
+    else child.kill("SIGTERM");
     const timer = setTimeout(() => {
       this.logger.warn({ pid: child.pid }, "the job runner did not stop in time; killing it");
       child.kill("SIGKILL");
@@ -103,12 +112,14 @@ export class ChildJobRunner implements JobRunner {
   private spawn(): Promise<void> {
     const child = fork(this.options.entry, [], { execArgv: this.options.execArgv ?? [], stdio: "inherit", serialization: "advanced" });
     this.child = child;
+    this.childReady = false;
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the job runner (pid ${child.pid}) did not start within ${this.readyTimeoutMs} ms`)), this.readyTimeoutMs);
       child.on("message", (message: FromRunner) => {
         if (message.type === "ready") {
           clearTimeout(timer);
           this.restarts = 0;
+          if (this.child === child) this.childReady = true;
           resolve();
         } else if (message.type === "event") this.events.deliver(message.message);
         else if (message.type === "observe") this.options.observe?.(message.kind, message.end, message.seconds);
@@ -117,6 +128,11 @@ export class ChildJobRunner implements JobRunner {
         clearTimeout(timer);
         reject(new Error(`the job runner exited before it was ready (${signal ?? `code ${code}`})`));
       });
+    });
+    ready.catch((error) => {
+      if (this.stopping) return;
+      this.logger.error({ err: error }, "the job runner did not start");
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     });
     child.once("exit", (code, signal) => {
       if (this.child === child) this.child = null;
@@ -127,10 +143,13 @@ export class ChildJobRunner implements JobRunner {
       this.logger.error({ pid: child.pid, code, signal, restartInMs: delay }, "the job runner process stopped; starting another (it resumes the jobs it ran)");
       this.restartTimer = setTimeout(() => {
         if (this.stopping) return;
-        this.spawn().catch((error) => this.logger.error({ err: error }, "the job runner failed to start; trying again"));
+        void this.spawn().catch((error) => this.logger.error({ err: error }, "the job runner could not be started"));
       }, delay);
       this.restartTimer.unref();
     });
-    return ready;
+    return new Promise<void>((resolve, reject) => {
+      child.once("spawn", () => resolve());
+      child.once("error", (error) => reject(error));
+    });
   }
 }
