@@ -101,9 +101,9 @@ describe("embedded shape: jobs in a job-runner child process (SQLite)", () => {
   beforeAll(async () => {
     ensureBuilt();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-jobproc-"));
-    env = { LAYERMERGE_DATA_DIR: dir, DATABASE_URL: `file:${path.join(dir, "layermerge.db")}`, PORT: "0", HOST: "127.0.0.1", REDIS_URL: "", LAYERMERGE_DATASET_ROOTS: dir, LAYERMERGE_JOB_PROCESS: "", LAYERMERGE_JOB_PRIORITY: "" };
+    env = { LAYERMERGE_DATA_DIR: dir, DATABASE_URL: `file:${path.join(dir, "layermerge.db")}`, PORT: "0", HOST: "127.0.0.1", REDIS_URL: "", LAYERMERGE_DATASET_ROOTS: dir, LAYERMERGE_JOB_PROCESS: "", LAYERMERGE_JOB_PRIORITY: "", LOG_LEVEL: "info" };
     server = startLayermerge(["serve"], env);
-    url = (await server.waitFor(/serving GraphQL at (http:\/\/\S+\/graphql)/))[1]!;
+    url = (await server.waitFor(/serving GraphQL at (http:\/\/\S+\/graphql)/, 120_000))[1]!;
     database = await openDatabase(env.DATABASE_URL!, { migrate: false });
     taskId = (await gql(url, `mutation { createTask(input: { key: "sem", name: "Semantic", kind: SEMANTIC, primaryMetric: MIOU }) { id } }`)).createTask.id;
     for (let s = 0; s < 3; s++) {
@@ -119,6 +119,8 @@ describe("embedded shape: jobs in a job-runner child process (SQLite)", () => {
 
   test("the runner is a child of the API, 5 nice steps ahead of it (the default LAYERMERGE_JOB_PRIORITY)", async () => {
     const runner = await runnerOf(server);
+    // It sets its priority first thing; once it says it started, it is set.
+    await server.waitFor(/"msg":"job runner started"/, 60_000);
     // The tests run as root here, so raising the priority is permitted.
     expect(process.getuid?.()).toBe(0);
     expect(niceOf(runner)).toBe(Math.max(-20, niceOf(server.child.pid!) - 5));
@@ -128,7 +130,20 @@ describe("embedded shape: jobs in a job-runner child process (SQLite)", () => {
     const runner = await runnerOf(server);
     const jobId = (await gql(url, `mutation($i: StartMergeInput!) { startMerge(input: $i) { id } }`, { i: { anchorId: models[0], modelIds: [models[1], models[2]], output: { name: "out-of-process" } } })).startMerge.id;
     const watch = watchJob(url, jobId);
-    const updates = await watch.done;
+    // The API writes the same SQLite file meanwhile: both processes wait for the other's write
+    // lock (busy timeout) instead of failing with SQLITE_BUSY.
+    let writes = 0;
+    let merging = true;
+    const writer = (async () => {
+      while (merging) {
+        await gql(url, `mutation($n: String!) { createBackbone(input: { name: $n }) { id } }`, { n: `while-merging-${writes}` });
+        writes += 1;
+      }
+    })();
+    const updates = await watch.done.finally(() => (merging = false));
+    await writer;
+    expect(writes).toBeGreaterThan(0);
+    expect(server.output()).not.toMatch(/SQLITE_BUSY|database is locked/);
     expect(updates.at(-1)).toMatchObject({ status: "SUCCEEDED", progress: 1 });
     // Published by the runner while it ran: the API process does not run jobs.
     expect(updates.some((u) => u.status === "RUNNING" && u.progress > 0 && u.progress < 1)).toBe(true);
@@ -187,7 +202,7 @@ describe("embedded shape: jobs in a job-runner child process (SQLite)", () => {
     expect(await gone(runner)).toBe(true);
 
     server = startLayermerge(["serve"], env);
-    url = (await server.waitFor(/serving GraphQL at (http:\/\/\S+\/graphql)/))[1]!;
+    url = (await server.waitFor(/serving GraphQL at (http:\/\/\S+\/graphql)/, 120_000))[1]!;
     const orphan = await runnerOf(server);
     await server.kill("SIGKILL");
     expect(await gone(orphan)).toBe(true);
