@@ -5,6 +5,7 @@ import { ensureBuilt, startLayermerge, RunningProcess } from "./support/processe
 import { openDatabase, type Database } from "../src/persistence/database";
 import { pidScope } from "../src/jobs/processIdentity";
 import { gql, twoTensorModel, sleep } from "./support/remote";
+import { upload } from "./support/http";
 
 /*
  * Two API processes on one PostgreSQL database and no Redis: each runs the embedded job runner
@@ -30,7 +31,7 @@ describePostgres("embedded runners of two API processes on one PostgreSQL", () =
   };
   let taskId: string;
   const register = async (url: string, name: string, bytes: Uint8Array) => {
-    const put = (await (await fetch(url.replace(/\/graphql$/, "/artifacts"), { method: "PUT", body: bytes })).json()) as { sha256: string };
+    const put = (await upload(url.replace(/\/graphql$/, ""), bytes)).body as { sha256: string };
     return (await gql(url, `mutation($i: RegisterModelInput!) { registerModel(input: $i) { id } }`, { i: { name, taskId, artifactSha256: put.sha256 } })).registerModel.id as string;
   };
   const finished = async (ids: string[]) => {
