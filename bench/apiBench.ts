@@ -4,32 +4,35 @@
  * apart on the same server drift less).
  *
  * One `layermerge serve` process (embedded shape: SQLite by default, or the PostgreSQL database
- * given, in a fresh schema dropped afterwards); the load generator (autocannon) runs in this
- * process, not the server's. Against a registry of 300 models with lineage and scores:
+ * given, in a fresh schema dropped afterwards), its jobs in its job-runner child process
+ * (LAYERMERGE_JOB_PROCESS=child, LAYERMERGE_JOB_PRIORITY=5 unless BENCH_JOB_PROCESS=inline or
+ * BENCH_JOB_PRIORITY say otherwise; the bench prints the nice values it finds); the load
+ * generator (autocannon) runs in a process of its own (bench/loadGenerator.ts), neither the
+ * server's nor the bench's. Against a registry of 300 models with lineage and scores:
  *
  * 1. Each dashboard query at 50 connections: req/s, p50, p99, errors, the server's CPU per
  *    request (utime + stime of its process over the run, all its threads), and req/s as a
  *    fraction of `{ __typename }`'s (the floor: HTTP + GraphQL with no work), measured before and
  *    after the others and averaged.
- * 2. A merge job's wall time (the job's created → finished) on an idle server and while the
- *    dashboard query saturates it.
+ * 2. A merge job's and an evaluation job's wall time (the job's created → finished) on an idle
+ *    server and while the dashboard query saturates it (bench/apiJobs.ts; goal ≤ 2× idle).
  * 3. /healthz latency while the most expensive queries the default limits accept run.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import autocannon from "autocannon";
 import { Client } from "pg";
 import { startLayermerge, ensureBuilt } from "../test/support/processes";
-import { dashboardQueries, gql, jobSeconds, seedRegistry } from "./apiRegistry";
+import { dashboardQueries, seedRegistry } from "./apiRegistry";
 import { healthWhile } from "./apiHealth";
+import { load } from "./loadGenerator";
+import { jobsUnderLoad, printJobs, seedEvaluation } from "./apiJobs";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const CONNECTIONS = 50;
 const MODELS = Number(process.env.BENCH_MODELS ?? 300);
 const MODEL_FLOATS = Number(process.env.BENCH_MODEL_FLOATS ?? 48 << 20); // 192 MiB per model
 const WIDE_TENSORS = Number(process.env.BENCH_WIDE_TENSORS ?? 2000); // more than a SegFormer-B5 has
-const MERGES = Number(process.env.BENCH_MERGES ?? 2);
 /** Linux reports process CPU time in clock ticks of 1/100 s. */
 const TICK_MS = 10;
 
@@ -43,18 +46,29 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
 }
 
-function load(url: string, body: string, seconds: number): { done: Promise<autocannon.Result>; stop(): void } {
-  let instance: autocannon.Instance | undefined;
-  const done = new Promise<autocannon.Result>((resolve, reject) => {
-    instance = (autocannon as unknown as (o: autocannon.Options, cb: (err: unknown, result: autocannon.Result) => void) => autocannon.Instance)({ url, method: "POST", headers: { "content-type": "application/json" }, body, connections: CONNECTIONS, duration: seconds }, (err, result) => (err ? reject(err) : resolve(result)));
-  });
-  return { done, stop: () => instance?.stop() };
+/** A process's nice value (`/proc/<pid>/stat`, field 19). */
+function niceOf(pid: number): number {
+  return Number(fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[16]);
+}
+
+/** The server's job-runner child, if it has one. */
+function runnerPid(serverPid: number): number | null {
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const ppid = Number(fs.readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
+      if (ppid === serverPid && fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").includes("jobProcess")) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return null;
 }
 
 async function measure(url: string, pid: number, name: string, body: string) {
-  await load(url, body, 3).done; // warm-up (connections, caches, JIT)
+  await load({ url, body, connections: CONNECTIONS, seconds: 3 }).done; // warm-up (connections, caches, JIT)
   const before = cpuMs(pid);
-  const r = await load(url, body, SECONDS).done;
+  const r = await load({ url, body, connections: CONNECTIONS, seconds: SECONDS }).done;
   const cpu = cpuMs(pid) - before;
   return {
     query: name,
@@ -77,16 +91,27 @@ async function main() {
     u.searchParams.set("schema", schema);
     databaseUrl = u.toString();
   }
-  const server = startLayermerge(["serve"], { LAYERMERGE_DATA_DIR: dir, PORT: "0", REDIS_URL: "", DATABASE_URL: databaseUrl, LOG_LEVEL: "warn", LAYERMERGE_WORKERS: "1", LAYERMERGE_DATASET_ROOTS: "/data" });
+  const jobProcess = process.env.BENCH_JOB_PROCESS ?? "child";
+  const jobPriority = process.env.BENCH_JOB_PRIORITY ?? "5";
+  const server = startLayermerge(["serve"], {
+    LAYERMERGE_DATA_DIR: dir, PORT: "0", REDIS_URL: "", DATABASE_URL: databaseUrl, LOG_LEVEL: "warn", LAYERMERGE_WORKERS: "1",
+    LAYERMERGE_DATASET_ROOTS: `${dir}${path.delimiter}/data`, LAYERMERGE_JOB_PROCESS: jobProcess, LAYERMERGE_JOB_PRIORITY: jobPriority,
+  });
   const pid = server.child.pid!;
   try {
-    const url = (await server.waitFor(/serving GraphQL at (http:\/\/\S+\/graphql)/))[1]!;
+    const url = (await server.waitFor(/serving GraphQL at (http:\/\/\S+\/graphql)/, 180_000))[1]!;
     const origin = url.replace(/\/graphql$/, "");
     const provider = postgres ? "postgres" : "sqlite";
-    console.log(`server: ${url} (embedded shape, ${provider}; merges in a worker thread of the server process); load generator: autocannon in the bench process`);
+    console.log(`server: ${url} (embedded shape, ${provider}); load generator: autocannon in a process of its own`);
     const seedStarted = Date.now();
     const registry = await seedRegistry(url, { models: MODELS, bigFloats: MODEL_FLOATS, wideTensors: WIDE_TENSORS });
     console.log(`registry: ${registry.modelCount} models, seeded in ${((Date.now() - seedStarted) / 1000).toFixed(0)} s`);
+    // Read once the runner has long started (it sets its priority first thing).
+    const runner = runnerPid(pid);
+    const jobSetting = runner
+      ? `jobs in the server's job-runner child (LAYERMERGE_JOB_PROCESS=${jobProcess}, LAYERMERGE_JOB_PRIORITY=${jobPriority}): runner nice ${niceOf(runner)}, API nice ${niceOf(pid)}`
+      : `jobs in the server process (LAYERMERGE_JOB_PROCESS=${jobProcess})`;
+    console.log(jobSetting);
 
     // 1. Dashboard queries against the floor (before and after them).
     const [floor, ...queries] = dashboardQueries(registry);
@@ -109,28 +134,10 @@ async function main() {
     });
     console.table(table);
 
-    // 2. Merge jobs idle, then while the dashboard query saturates the server.
-    const dashboard = queries[0]!;
-    const merge = async (k: number) => {
-      const job = (await gql(url, `mutation($i: StartMergeInput!) { startMerge(input: $i) { id } }`, {
-        i: { anchorId: registry.big[0], modelIds: [registry.big[1], registry.big[2]], schedule: { kind: "STEP", cutoff: 1 / (k + 2) }, output: { name: `bench-merge-${k}` } },
-      })).startMerge.id;
-      return jobSeconds(url, job);
-    };
-    const idle: number[] = [];
-    for (let k = 0; k < MERGES; k++) idle.push(await merge(k));
-    const saturating = load(url, dashboard.body, 3600);
-    await new Promise((r) => setTimeout(r, 2000)); // the load is established
-    const saturated: number[] = [];
-    for (let k = MERGES; k < 2 * MERGES; k++) saturated.push(await merge(k));
-    saturating.stop();
-    const loadResult = await saturating.done;
-    const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
-    const mergeRatio = median(saturated) / median(idle);
-    const mb = (3 * MODEL_FLOATS * 4) / 2 ** 20;
-    console.log(`merge of 3 × ${(mb / 3).toFixed(0)} MiB, job created → finished: idle ${idle.map((s) => s.toFixed(2)).join(", ")} s; ` +
-      `while ${dashboard.name} saturates the server (${Math.round(loadResult.requests.average)} req/s, p99 ${loadResult.latency.p99} ms) ${saturated.map((s) => s.toFixed(2)).join(", ")} s; ` +
-      `median ratio ${mergeRatio.toFixed(2)} (goal ≤ 2)`);
+    // 2. Merge and evaluation jobs idle, then while the dashboard query saturates the server.
+    const evaluation = await seedEvaluation(url, origin, dir);
+    const jobs = await jobsUnderLoad(url, registry, evaluation, queries[0]!, CONNECTIONS, MODEL_FLOATS);
+    printJobs(jobs);
 
     // 3. /healthz while the most expensive accepted queries run.
     const health = await healthWhile(url, origin, registry.wide, WIDE_TENSORS);
@@ -144,7 +151,7 @@ async function main() {
     fs.mkdirSync(path.dirname(out), { recursive: true });
     fs.writeFileSync(out, JSON.stringify({
       date: new Date().toISOString(), provider, connections: CONNECTIONS, seconds: SECONDS, models: registry.modelCount, floorReqPerSecond: floorRate, table,
-      merge: { modelBytes: MODEL_FLOATS * 4, idleSeconds: idle, saturatedSeconds: saturated, ratio: mergeRatio, saturatingReqPerSecond: Math.round(loadResult.requests.average), saturatingP99: loadResult.latency.p99 },
+      jobSetting, jobs,
       health, worstHealthP99, loadavg, cores: os.cpus().length,
     }, null, 2) + "\n");
     console.log(`saved ${out}`);

@@ -4,6 +4,7 @@
  * leaderboard has gains and lineage has merges), three large models for the merge-job timings
  * and three wide ones for the most expensive plans the limits accept.
  */
+import * as http from "node:http";
 import { writeSafetensors } from "../src/core/formats/safetensors/testing/writeSafetensors";
 
 export async function gql(url: string, query: string, variables: Record<string, unknown> = {}) {
@@ -13,9 +14,26 @@ export async function gql(url: string, query: string, variables: Record<string, 
   return body.data;
 }
 
-async function upload(origin: string, bytes: Uint8Array): Promise<string> {
-  const put = (await (await fetch(`${origin}/artifacts`, { method: "PUT", body: bytes })).json()) as { sha256: string };
-  return put.sha256;
+/**
+ * PUT /artifacts on a connection of its own (node:http, no agent). fetch reuses keep-alive
+ * connections, and on a loaded machine it may write a large body into one the server has just
+ * closed as idle (EPIPE, nothing answered); a fresh connection per upload cannot meet that.
+ */
+export function upload(origin: string, bytes: Uint8Array): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let responded = false;
+    const req = http.request(`${origin}/artifacts`, { method: "PUT", agent: false, headers: { "content-length": bytes.byteLength } }, (res) => {
+      responded = true;
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (text += chunk));
+      res.on("end", () => (res.statusCode === 201 || res.statusCode === 200 ? resolve((JSON.parse(text) as { sha256: string }).sha256) : reject(new Error(`PUT /artifacts answered ${res.statusCode}: ${text}`))));
+      res.on("error", reject);
+    });
+    // A refusal (413) is answered before the body is read, and the rest of the write then fails: the answer counts.
+    req.on("error", (error) => responded || reject(error));
+    req.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  });
 }
 
 /** Waits for a job to end; its wall time is the job's own created → finished. */

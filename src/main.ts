@@ -1,4 +1,7 @@
 import "reflect-metadata";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { Config, ConfigError, exposure, loadConfig, redact } from "./config/config";
 import { openDatabase } from "./persistence/database";
 import { createInfrastructure, createServices } from "./services/services";
@@ -12,6 +15,9 @@ import { checkRedis } from "./jobs/redisConnection";
 import { UnreachableError, databaseDependency, reasonOf } from "./outage";
 import { isDatabaseUnreachable } from "./persistence/databaseErrors";
 import type { Services } from "./services/services";
+import { EmbeddedJobRunner } from "./jobs/embeddedJobRunner";
+import { serveRunnerChannel, toApi } from "./jobs/runnerChannel";
+import type { Logger } from "./logging";
 
 /** A worker's /healthz and /metrics (LAYERMERGE_METRICS_PORT); workers serve no API. */
 async function startMonitor(config: Config, services: Services): Promise<http.Server> {
@@ -39,9 +45,9 @@ async function startMonitor(config: Config, services: Services): Promise<http.Se
  * Opens the database (applying migrations); when it cannot be reached, start-up fails with one
  * line naming it — PostgreSQL or SQLite — and its URL, password masked.
  */
-async function openDatabaseOrExplain(databaseUrl: string) {
+async function openDatabaseOrExplain(databaseUrl: string, options?: { migrate?: boolean }) {
   try {
-    return await openDatabase(databaseUrl);
+    return await openDatabase(databaseUrl, options);
   } catch (error) {
     const dependency = databaseDependency(databaseUrl);
     // SQLite is a file: "unreachable" is a file or folder that cannot be opened or created.
@@ -63,7 +69,8 @@ export async function startApp(config: Config = loadConfig()) {
   if (open.warning) logger.warn({ host: config.host, auth: config.auth }, open.warning);
   const database = await openDatabaseOrExplain(config.databaseUrl);
   if (config.redisUrl) await checkRedis(config.redisUrl);
-  const services = createServices(config, await createInfrastructure(config, database), logger);
+  const childRunner = !config.redisUrl && config.jobProcess === "child";
+  const services = createServices(config, await createInfrastructure(config, database), logger, childRunner ? { jobProcess: jobProcessEntry() } : {});
   const disconnectEvents = config.redisUrl ? await connectRedisJobEvents(services.events, config.redisUrl, `${config.queuePrefix}:job-events`, services.outages.redis) : null;
   await services.runner.start();
   const server = await startServer(config, services, logger);
@@ -131,6 +138,55 @@ export async function startWorker(config: Config = loadConfig()) {
       await database.close();
     },
   };
+}
+
+/**
+ * The job-runner child of `layermerge serve` (LAYERMERGE_JOB_PROCESS=child): an embedded runner
+ * with its own event loop, database connection and thread pool, ahead of the API process in
+ * scheduling priority, talking to the API over IPC (see ChildJobRunner). The API process applied
+ * the migrations before starting it.
+ */
+export async function runJobProcess(config: Config = loadConfig()): Promise<void> {
+  const logger = createLogger(config.logLevel);
+  // Before any thread starts: on Linux a thread's nice value is its own, inherited by the threads
+  // it creates, so the pool's threads (where merges and evaluations compute) get it too.
+  raisePriority(config.jobPriority, logger);
+  const database = await openDatabaseOrExplain(config.databaseUrl, { migrate: false });
+  const services = createServices(config, await createInfrastructure(config, database), logger, {
+    observeJobs: (kind, end, seconds) => toApi({ type: "observe", kind, end, seconds }),
+  });
+  const runner = services.runner;
+  if (!(runner instanceof EmbeddedJobRunner)) throw new Error("the job-runner process runs the embedded shape's jobs (no REDIS_URL)");
+  serveRunnerChannel(runner, services.events, logger, async () => {
+    await runner.stop();
+    await services.similarity.stop();
+    await services.pool.close();
+    await database.close();
+  });
+  // Scratch of merges whose process died (a runner killed mid-merge) before taking their jobs over.
+  await sweepScratch(services);
+  await runner.start();
+  logger.info({ pid: process.pid, nice: os.getPriority() }, "job runner started");
+  toApi({ type: "ready" });
+}
+
+/** The job-runner child's script: compiled beside this file, or the TypeScript source with the swc hook (tests). */
+function jobProcessEntry(): { entry: string; execArgv: string[] } {
+  const compiled = path.join(__dirname, "cli", "jobProcess.js");
+  if (path.extname(__filename) === ".js" && fs.existsSync(compiled)) return { entry: compiled, execArgv: [] };
+  return { entry: path.join(__dirname, "cli", "jobProcess.ts"), execArgv: ["-r", path.resolve(__dirname, "..", "scripts", "ts-hook.js")] };
+}
+
+/** Lowers this thread's nice value by `steps` (within −20…19); without the right to, warns and keeps it. */
+function raisePriority(steps: number, logger: Logger): void {
+  const current = os.getPriority();
+  const target = Math.max(-20, current - steps);
+  if (target === current) return;
+  try {
+    os.setPriority(target);
+  } catch (error) {
+    logger.warn({ nice: current, wanted: target, reason: (error as Error).message }, "could not raise the job runner's scheduling priority (needs CAP_SYS_NICE or root); jobs run at the API's priority");
+  }
 }
 
 /** At start: scratch folders of merges that died with their process on this host (a live run's folder is never touched, so the order with the runner does not matter). */

@@ -5,11 +5,14 @@ import { ensureBuilt, startLayermerge, RunningProcess } from "./support/processe
 import { openDatabase, type Database } from "../src/persistence/database";
 import { pidScope } from "../src/jobs/processIdentity";
 import { gql, twoTensorModel, sleep } from "./support/remote";
+import { upload } from "./support/http";
 
 /*
  * Two API processes on one PostgreSQL database and no Redis: each runs the embedded job runner
  * over the same Job table. A job must run exactly once — claimed by one process, never taken from
- * a live process, taken over only from a dead one. Runs when TEST_DATABASE_URL is set.
+ * a live process, taken over only from a dead one. Runs when TEST_DATABASE_URL is set. The
+ * runners run inline (in the API processes, which the test pauses and kills); the default
+ * job-runner child is the same runner in a process of its own (jobProcess.test.ts).
  */
 const enabled = Boolean(process.env.TEST_DATABASE_URL);
 const describePostgres = enabled ? describe : describe.skip;
@@ -28,7 +31,7 @@ describePostgres("embedded runners of two API processes on one PostgreSQL", () =
   };
   let taskId: string;
   const register = async (url: string, name: string, bytes: Uint8Array) => {
-    const put = (await (await fetch(url.replace(/\/graphql$/, "/artifacts"), { method: "PUT", body: bytes })).json()) as { sha256: string };
+    const put = (await upload(url.replace(/\/graphql$/, ""), bytes)).body as { sha256: string };
     return (await gql(url, `mutation($i: RegisterModelInput!) { registerModel(input: $i) { id } }`, { i: { name, taskId, artifactSha256: put.sha256 } })).registerModel.id as string;
   };
   const finished = async (ids: string[]) => {
@@ -51,7 +54,7 @@ describePostgres("embedded runners of two API processes on one PostgreSQL", () =
   beforeAll(async () => {
     ensureBuilt();
     db = await createTestDatabase("postgres");
-    env = { DATABASE_URL: db.url, LAYERMERGE_DATA_DIR: db.dataDir, REDIS_URL: "", PORT: "0", HOST: "127.0.0.1", LAYERMERGE_WORKERS: "2", LAYERMERGE_JOB_LOCK_MS: "600000" };
+    env = { DATABASE_URL: db.url, LAYERMERGE_DATA_DIR: db.dataDir, REDIS_URL: "", PORT: "0", HOST: "127.0.0.1", LAYERMERGE_WORKERS: "2", LAYERMERGE_JOB_LOCK_MS: "600000", LAYERMERGE_JOB_PROCESS: "inline" };
     // One process applies the migrations and creates the task; the tests start their own.
     const setup = await serve();
     database = await openDatabase(db.url, { migrate: false });

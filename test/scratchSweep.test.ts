@@ -3,6 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ensureBuilt, startLayermerge, RunningProcess } from "./support/processes";
 import { gql, twoTensorModel, sleep } from "./support/remote";
+import { upload } from "./support/http";
 
 /*
  * A server killed with SIGKILL in the middle of a merge leaves its partial output in the scratch
@@ -34,7 +35,7 @@ describe("embedded shape: SIGKILL in the middle of a merge", () => {
       const taskId = (await gql(url, `mutation { createTask(input: { key: "t", name: "t", kind: SEMANTIC, primaryMetric: MIOU }) { id } }`)).createTask.id;
       const ids: string[] = [];
       for (let s = 0; s < 3; s++) {
-        const put = (await (await fetch(url.replace(/\/graphql$/, "/artifacts"), { method: "PUT", body: twoTensorModel(s, 16 << 20) })).json()) as { sha256: string };
+        const put = (await upload(url.replace(/\/graphql$/, ""), twoTensorModel(s, 16 << 20))).body as { sha256: string };
         ids.push((await gql(url, `mutation($i: RegisterModelInput!) { registerModel(input: $i) { id } }`, { i: { name: `m${s}`, taskId, artifactSha256: put.sha256 } })).registerModel.id);
       }
       expect(filesUnder(tmp)).toEqual([]);

@@ -31,6 +31,19 @@ export interface Config {
    * older LAYERMERGE_WORKERS is still read).
    */
   jobConcurrency: number;
+  /**
+   * Embedded shape: where `layermerge serve` runs its jobs' orchestration (claiming, progress,
+   * output adoption, row writes). `child` (default): a job-runner child process of its own, so
+   * jobs never wait behind request handling on the API's event loop; `inline`: the API process
+   * itself (LAYERMERGE_JOB_PROCESS).
+   */
+  jobProcess: "child" | "inline";
+  /**
+   * How many nice steps the job-runner child runs ahead of the API process (LAYERMERGE_JOB_PRIORITY,
+   * default 5: API at nice 0, runner at −5). Raising a priority needs CAP_SYS_NICE (or root);
+   * without it the runner warns and runs at the API's priority. 0: the same priority.
+   */
+  jobPriority: number;
   /** Set: the distributed shape (BullMQ queues on Redis, `layermerge worker` processes run jobs). */
   redisUrl: string | null;
   queuePrefix: string;
@@ -118,6 +131,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     allowOpen: allowOpen === "1",
     maxUploadBytes: integer(env, "LAYERMERGE_MAX_UPLOAD_BYTES", 8 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
     jobConcurrency: jobConcurrency(env),
+    jobProcess: jobProcess(env.LAYERMERGE_JOB_PROCESS),
+    jobPriority: integer(env, "LAYERMERGE_JOB_PRIORITY", 5, 0, 39),
     redisUrl: redisUrl(env.REDIS_URL),
     queuePrefix: queuePrefix(env.LAYERMERGE_QUEUE_PREFIX),
     jobAttempts: integer(env, "LAYERMERGE_JOB_ATTEMPTS", 3, 1, 100),
@@ -203,6 +218,12 @@ function uploadTtl(raw: string | undefined): number {
 function metricsToken(raw: string | undefined): string | null {
   if (raw === undefined || raw === "") return null;
   if (!/^[\x21-\x7e]{16,}$/.test(raw)) throw new ConfigError("LAYERMERGE_METRICS_TOKEN must be at least 16 printable ASCII characters without spaces");
+  return raw;
+}
+
+function jobProcess(raw: string | undefined): "child" | "inline" {
+  if (raw === undefined || raw === "") return "child";
+  if (raw !== "child" && raw !== "inline") throw new ConfigError(`LAYERMERGE_JOB_PROCESS must be child or inline (got ${JSON.stringify(raw)})`);
   return raw;
 }
 

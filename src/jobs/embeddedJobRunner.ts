@@ -77,9 +77,12 @@ export class EmbeddedJobRunner implements JobRunner {
   }
 
   async cancel(jobId: string): Promise<void> {
-    await this.db.job.updateMany({ where: { id: jobId, status: { in: ["QUEUED", "RUNNING"] } }, data: { cancelRequested: true } });
-    const queued = await this.db.job.updateMany({ where: { id: jobId, status: "QUEUED" }, data: { status: "CANCELLED", finishedAt: new Date(), message: "cancelled before it started" } });
-    if (queued.count) await publish(this.db, this.events, jobId);
+    await markCancelled(this.db, this.events, jobId);
+    this.abort(jobId);
+  }
+
+  /** Stops the job if this runner runs it (its row says cancelRequested already). */
+  abort(jobId: string): void {
     this.running.get(jobId)?.abort();
   }
 
@@ -188,4 +191,14 @@ export class EmbeddedJobRunner implements JobRunner {
       void this.pump();
     }
   }
+}
+
+/**
+ * A cancel's database side, for whichever process is asked: the flag (the runner running the job
+ * sees it at its next heartbeat, in any process), and a job not started yet ends CANCELLED at once.
+ */
+export async function markCancelled(db: Db, events: JobEvents, jobId: string): Promise<void> {
+  await db.job.updateMany({ where: { id: jobId, status: { in: ["QUEUED", "RUNNING"] } }, data: { cancelRequested: true } });
+  const queued = await db.job.updateMany({ where: { id: jobId, status: "QUEUED" }, data: { status: "CANCELLED", finishedAt: new Date(), message: "cancelled before it started" } });
+  if (queued.count) await publish(db, events, jobId);
 }

@@ -49,6 +49,7 @@ export async function openDatabase(databaseUrl: string, options: OpenOptions = {
     },
     onConnect(adapter) {
       connection = adapter;
+      if (provider === "sqlite") beginImmediately(adapter);
     },
   };
   let prisma: Db;
@@ -94,6 +95,21 @@ export async function openDatabase(databaseUrl: string, options: OpenOptions = {
       await checkpointer?.stop();
     },
   };
+}
+
+/**
+ * SQLite transactions take the write lock when they begin (BEGIN IMMEDIATE, where the adapter says
+ * BEGIN). Another process writes the same file (the API and its job-runner child): a deferred
+ * transaction that read first and then writes fails at once with SQLITE_BUSY_SNAPSHOT when the
+ * other wrote meanwhile (the busy timeout cannot help: its snapshot is stale), while BEGIN
+ * IMMEDIATE waits for the other's write to end (busy timeout) and then reads fresh rows. Readers
+ * are not held up (WAL).
+ */
+function beginImmediately(adapter: AdapterConnection): void {
+  const client = (adapter as unknown as { client?: { prepare(sql: string): unknown } }).client;
+  if (!client) throw new Error("the SQLite adapter has no client to begin transactions on");
+  const prepare = client.prepare.bind(client);
+  client.prepare = (sql: string) => prepare(sql === "BEGIN" ? "BEGIN IMMEDIATE" : sql);
 }
 
 type AdapterFactory = { connect(): Promise<Queryable> };

@@ -23,6 +23,7 @@ import { MergeSearchService } from "./mergeSearchService";
 import { EvaluationService } from "./evaluationService";
 import { JobService } from "./jobService";
 import { EmbeddedJobRunner } from "../jobs/embeddedJobRunner";
+import { ChildJobRunner, type ChildRunnerOptions } from "../jobs/childJobRunner";
 import type { JobRunner } from "../jobs/jobRunner";
 import { BullJobQueue } from "../jobs/bullmq";
 import { JobEvents } from "../jobs/jobEvents";
@@ -58,12 +59,22 @@ async function createStore(config: Config): Promise<ArtifactStore> {
   return new FsArtifactStore(config.artifacts);
 }
 
+export interface ServiceOptions {
+  /**
+   * Embedded shape: run jobs in a job-runner child process started from this script (the API
+   * process), instead of in this process.
+   */
+  jobProcess?: Pick<ChildRunnerOptions, "entry" | "execArgv">;
+  /** Where this process's job durations go instead of its own /metrics (a job-runner child sends them to its API). */
+  observeJobs?: (kind: string, end: string, seconds: number) => void;
+}
+
 /**
  * Every use case, wired to one set of infrastructure. Built once per process in `main`.
- * Jobs run in this process (embedded, no REDIS_URL) or are queued on Redis for `layermerge
- * worker` processes (distributed).
+ * Jobs run in this process or a job-runner child of it (embedded, no REDIS_URL), or are queued
+ * on Redis for `layermerge worker` processes (distributed).
  */
-export function createServices(config: Config, infra: Infrastructure, logger: Logger) {
+export function createServices(config: Config, infra: Infrastructure, logger: Logger, options: ServiceOptions = {}) {
   const { prisma: db, provider } = infra.database;
   const catalog = new StructureCatalog(db);
   const reads = new ModelReads(infra.database.direct);
@@ -96,7 +107,9 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
   };
   runner = config.redisUrl
     ? new BullJobQueue(db, events, logger, outages, { redisUrl: config.redisUrl, prefix: config.queuePrefix, attempts: config.jobAttempts, lockMs: config.jobLockMs, reconcileMs: config.reconcileMs })
-    : new EmbeddedJobRunner(db, handlers, events, logger, { concurrency: config.jobConcurrency, lockMs: config.jobLockMs, attempts: config.jobAttempts, observe });
+    : options.jobProcess
+      ? new ChildJobRunner(db, events, logger, { ...options.jobProcess, observe })
+      : new EmbeddedJobRunner(db, handlers, events, logger, { concurrency: config.jobConcurrency, lockMs: config.jobLockMs, attempts: config.jobAttempts, observe: options.observeJobs ?? observe });
   const redis = config.redisUrl ? new IORedis({ ...redisOptions(config.redisUrl), lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null }) : null;
   // Its failures are what /healthz reports; without a listener ioredis would print them.
   redis?.on("error", () => undefined);

@@ -24,7 +24,10 @@ export async function startTestServer(kind: DatabaseKind, env: Record<string, st
   const db = await createTestDatabase(kind);
   // Fixtures record datasets stored elsewhere (verify: false) under /data, which the dataset roots
   // must hold; tests that write real datasets pass their own LAYERMERGE_DATASET_ROOTS.
-  const config = loadConfig({ DATABASE_URL: db.url, LAYERMERGE_DATA_DIR: db.dataDir, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent", LAYERMERGE_DATASET_ROOTS: "/data", ...env });
+  // Jobs run in the test's own process (LAYERMERGE_JOB_PROCESS=inline) so tests can reach into the
+  // runner and no child has to compile the sources again; the job-runner child of the default
+  // shape is tested through real `layermerge serve` processes (jobProcess.test.ts).
+  const config = loadConfig({ DATABASE_URL: db.url, LAYERMERGE_DATA_DIR: db.dataDir, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent", LAYERMERGE_DATASET_ROOTS: "/data", LAYERMERGE_JOB_PROCESS: "inline", ...env });
   const app = await startApp(config);
   const url = app.server.url;
   const gql = async <T>(query: string, variables?: Record<string, unknown>, options: { token?: string; headers?: Record<string, string> } = {}): Promise<GqlResult<T>> => {
