@@ -24,7 +24,8 @@ import { EvaluationService } from "./evaluationService";
 import { JobService } from "./jobService";
 import { EmbeddedJobRunner } from "../jobs/embeddedJobRunner";
 import type { JobRunner } from "../jobs/jobRunner";
-import { BullJobQueue } from "../jobs/bullmq";
+import { BullJobQueue, type JoinHint } from "../jobs/bullmq";
+import { queueWorkerName, workerName } from "../jobs/processIdentity";
 import { JobEvents } from "../jobs/jobEvents";
 import type { JobHandlers } from "../jobs/jobTypes";
 import type { Logger } from "../logging";
@@ -33,6 +34,9 @@ import IORedis from "ioredis";
 import { OutageLog, databaseDependency } from "../outage";
 import { redisOptions } from "../jobs/redisConnection";
 import { sql } from "../persistence/directSql";
+
+/** How long a join hint waits before it is offered again when a process already in the search took it. */
+const REHINT_MS = 1000;
 
 export interface Infrastructure {
   database: Database;
@@ -80,7 +84,10 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
   const similarity = new SimilarityService(db, infra.store, infra.pool, catalog, lineage, logger);
   const evaluations = new EvaluationService(db, infra.store, infra.pool, jobRunner, config.datasetRoots, reads);
   merges.evaluate = (modelId, datasetId) => evaluations.start({ modelId, datasetId });
-  const searches = new MergeSearchService(db, infra.store, infra.pool, catalog, merges, jobRunner, config.jobConcurrency, config.datasetRoots);
+  const searches = new MergeSearchService(db, infra.store, infra.pool, catalog, merges, jobRunner, config.jobConcurrency, config.datasetRoots, {
+    worker: config.redisUrl ? queueWorkerName() : workerName(),
+    leaseMs: config.jobLockMs,
+  });
   const handlers: JobHandlers = {
     MERGE: (payload, ctx) => merges.run(payload, ctx),
     EVALUATE: (payload, ctx) => evaluations.run(payload, ctx),
@@ -97,6 +104,13 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
   runner = config.redisUrl
     ? new BullJobQueue(db, events, logger, outages, { redisUrl: config.redisUrl, prefix: config.queuePrefix, attempts: config.jobAttempts, lockMs: config.jobLockMs, reconcileMs: config.reconcileMs })
     : new EmbeddedJobRunner(db, handlers, events, logger, { concurrency: config.jobConcurrency, lockMs: config.jobLockMs, attempts: config.jobAttempts, observe });
+  const queue = runner instanceof BullJobQueue ? runner : null;
+  if (queue) searches.hints = (searchId, jobId, delayMs) => queue.hintJoin(searchId, jobId, delayMs);
+  /** A worker's answer to a join hint (main wires it into the BullMQ worker). */
+  const joinSearch = async (hint: JoinHint, signal: AbortSignal) => {
+    // Taken by a process already in the search: handed on, later, for a worker that is not.
+    if ((await searches.join(hint.searchId, signal)) === "already") await queue?.hintJoin(hint.searchId, hint.jobId, REHINT_MS);
+  };
   const redis = config.redisUrl ? new IORedis({ ...redisOptions(config.redisUrl), lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null }) : null;
   // Its failures are what /healthz reports; without a listener ioredis would print them.
   redis?.on("error", () => undefined);
@@ -140,6 +154,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
     catalog,
     runner,
     handlers,
+    joinSearch,
     events,
     metrics,
     observe,
