@@ -113,8 +113,10 @@ describe.each(databaseKinds)("merge search fan-out over workers (%s)", (kind) =>
     expect(reference.grid.objectives.size).toBe(16);
     expect(got.bestKey).toBe(reference.grid.bestKey);
     expect(await prisma.mergeSearchWork.count({ where: { searchId: job.mergeSearch.id } })).toBe(0);
-    expect(scratchFolders()).toEqual([]);
     expect(end.message).toMatch(/^16 candidates scored/);
+    // The joined worker sees the job end and removes its folder.
+    for (let tries = 0; tries < 100 && scratchFolders().length; tries++) await new Promise((r) => setTimeout(r, 100));
+    expect(scratchFolders()).toEqual([]);
   });
 
   test("EVOLUTION over two workers: the same generations, values and pick as one process", async () => {
@@ -122,8 +124,13 @@ describe.each(databaseKinds)("merge search fan-out over workers (%s)", (kind) =>
     const end = await finish(job.id);
     expect([end.status, end.error]).toEqual(["SUCCEEDED", null]);
     const got = await outcome(job.mergeSearch.id);
-    // 16 grid candidates, then two whole generations of λ = 4 + ⌊3 ln 10⌋ = 10 (2 groups × 5 knots).
-    expect(reference.evolution.objectives.size).toBe(36);
+    // 16 grid candidates (positions 0–15), then two whole generations of λ = 4 + ⌊3 ln 10⌋ = 10
+    // (2 groups × 5 knots): positions 16–25 and 26–35 (a point equal to an earlier candidate adds no row).
+    const positions = [...reference.evolution.positions.values()];
+    expect(positions.filter((p) => p < 16)).toHaveLength(16);
+    expect(positions.some((p) => p >= 16 && p < 26)).toBe(true);
+    expect(positions.some((p) => p >= 26 && p < 36)).toBe(true);
+    expect(Math.max(...positions)).toBeLessThan(36);
     expect(got.objectives).toEqual(reference.evolution.objectives);
     expect(got.positions).toEqual(reference.evolution.positions);
     expect(got.bestKey).toBe(reference.evolution.bestKey);
