@@ -24,6 +24,7 @@ describe.each(databaseKinds)("merge search fan-out over workers (%s)", (kind) =>
   jest.setTimeout(600_000);
   let db: TestDatabase;
   let redis: OwnRedis;
+  let database: Awaited<ReturnType<typeof openDatabase>>;
   let prisma: Awaited<ReturnType<typeof openDatabase>>["prisma"];
   let env: Record<string, string>;
   const processes: RunningProcess[] = [];
@@ -73,7 +74,8 @@ describe.each(databaseKinds)("merge search fan-out over workers (%s)", (kind) =>
       const put = (await (await fetch(`${origin}/artifacts`, { method: "PUT", body: writeOnnxModel(twoLayerNet(seed)).bytes })).json()) as { sha256: string };
       pool.push((await gql(url, `mutation($i: RegisterModelInput!) { registerModel(input: $i) { id } }`, { i: { name: `m${seed}`, taskId, artifactSha256: put.sha256, inference: CONTRACT } })).registerModel.id);
     }
-    prisma = (await openDatabase(db.url, { migrate: false })).prisma;
+    database = await openDatabase(db.url, { migrate: false });
+    prisma = database.prisma;
     for (const [name, input] of [["grid", grid()], ["evolution", evolution()]] as const) {
       const job = (await gql(url, START, { i: input })).startMergeSearch;
       expect((await finish(job.id)).status).toBe("SUCCEEDED");
@@ -95,7 +97,7 @@ describe.each(databaseKinds)("merge search fan-out over workers (%s)", (kind) =>
   });
   afterAll(async () => {
     for (const p of processes) await p.kill("SIGKILL");
-    await prisma?.$disconnect();
+    await database?.close();
     await redis?.stop();
     if (db) await db.cleanup();
   });
