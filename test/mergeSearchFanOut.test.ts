@@ -105,6 +105,20 @@ describe.each(databaseKinds)("merge search fan-out over workers (%s)", (kind) =>
   test("a GRID search: both workers score candidates, each exactly once, with the objectives of the embedded run", async () => {
     const job = (await gql(url, START, { i: grid() })).startMergeSearch;
     expect(job.mergeSearch.planned).toBe(16);
+    // Progress counts every worker's rows: at some point the owner reports more candidates done
+    // than it has scored itself.
+    let countsOthers = false;
+    for (let tries = 0; tries < 6000; tries++) {
+      const row = await prisma.job.findUniqueOrThrow({ where: { id: job.id } });
+      if (row.status !== "QUEUED" && row.status !== "RUNNING") break;
+      const done = /^(\d+)\/16 candidates, eta /.exec(row.message ?? "");
+      if (done && row.worker) {
+        const own = await prisma.mergeSearchCandidate.count({ where: { searchId: job.mergeSearch.id, worker: row.worker } });
+        if (Number(done[1]) > own) countsOthers = true;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(countsOthers).toBe(true);
     const end = await finish(job.id);
     expect([end.status, end.error]).toEqual(["SUCCEEDED", null]);
     const got = await outcome(job.mergeSearch.id);
