@@ -191,7 +191,7 @@ export class MergeSearchService {
         for (;;) {
           clock ??= Date.now();
           await this.scorer.scoreClaimed(search.id, settings, prepared, workDir, ctx.signal, outOfTime, () => void report().catch(() => undefined));
-          if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("cancelled");
+          if (ctx.signal.aborted) throw cancelled();
           if (outOfTime()) await this.work.dropUnclaimed(search.id);
           if ((await this.work.left(search.id)) === 0) break;
           // The rest is leased by other processes: wait for their rows, or for their leases to
@@ -333,13 +333,18 @@ function isSingle(row: { recipe: unknown }): boolean {
 
 export type { JobProgress };
 
-/** Resolves after `ms`, or rejects at once when `signal` aborts. */
+/** What a job handler throws when its signal aborts (the job runner records CANCELLED, or leaves it to run again on shutdown). */
+function cancelled(): DomainError {
+  return new DomainError("CANCELLED", "cancelled");
+}
+
+/** Resolves after `ms`, or rejects with `cancelled()` at once when `signal` aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason ?? new Error("aborted"));
+    if (signal.aborted) return reject(cancelled());
     const onAbort = () => {
       clearTimeout(timer);
-      reject(signal.reason ?? new Error("aborted"));
+      reject(cancelled());
     };
     const timer = setTimeout(() => {
       signal.removeEventListener("abort", onAbort);
