@@ -112,7 +112,7 @@ export async function startWorker(config: Config = loadConfig()) {
     lockMs: config.jobLockMs,
     reconcileMs: config.reconcileMs,
     concurrency: config.jobConcurrency,
-  }, services.outages, services.observe);
+  }, services.outages, services.observe, services.joinSearch);
   await worker.start();
   // Workers reconcile the queue with the database too (services.runner is the queue side), so
   // jobs are recovered even when no API process is running.

@@ -1,4 +1,3 @@
-import { hostname } from "node:os";
 import { Queue, Worker, UnrecoverableError, type ConnectionOptions, type Job as BullJob } from "bullmq";
 import type { Db } from "../persistence/database";
 import type { Logger } from "../logging";
@@ -12,6 +11,7 @@ import { reasonOf } from "../outage";
 import { isDatabaseUnreachable } from "../persistence/databaseErrors";
 import { commandFailed, isRedisConnectionError, redisOptions, watchRedis } from "./redisConnection";
 import { JobReconciler, type QueueState, type QueueView } from "./reconciler";
+import { queueWorkerName } from "./processIdentity";
 
 export interface BullSettings {
   redisUrl: string;
@@ -31,10 +31,22 @@ export interface Outages {
 }
 
 const QUEUE = "jobs";
+/**
+ * A queue entry of this name is no job row: it asks whichever worker takes it to join a running
+ * merge search (its candidates fan out over the workers). Hints are best effort: the search's
+ * owner scores whatever no one else does, so a hint lost with Redis costs speed, not results.
+ */
+const JOIN_SEARCH = "join-search";
 /** An enqueue that Redis does not answer within this is left to the reconciler. */
 const ENQUEUE_TIMEOUT_MS = 2000;
 /** How long a worker waits for Redis to acknowledge its goodbye before dropping the connection. */
 const CLOSE_TIMEOUT_MS = 5000;
+
+/** A join hint's data: the search and its MERGE_SEARCH job (whose cancel stops every participant). */
+export interface JoinHint {
+  searchId: string;
+  jobId: string;
+}
 
 export function bullConnection(redisUrl: string): ConnectionOptions {
   return redisOptions(redisUrl) as ConnectionOptions;
@@ -107,6 +119,15 @@ export class BullJobQueue implements JobRunner, QueueView {
     );
   }
 
+  /** Queues a join hint for a running search (see JOIN_SEARCH); never throws. */
+  async hintJoin(searchId: string, jobId: string, delayMs: number): Promise<void> {
+    try {
+      await this.queue!.add(JOIN_SEARCH, { searchId, jobId } satisfies JoinHint, { delay: delayMs, attempts: 1, removeOnComplete: true, removeOnFail: true });
+    } catch (error) {
+      commandFailed(this.outages.redis, error, "merge searches run on their owners' threads until it is back");
+    }
+  }
+
   async states(jobIds: string[]): Promise<QueueState[]> {
     if (!jobIds.length) return [];
     const pipeline = this.client!.pipeline();
@@ -158,7 +179,7 @@ export class BullJobWorker {
   private worker?: Worker;
   private readonly controllers = new Map<string, AbortController>();
   private stopping = false;
-  readonly name = `${hostname()}:${process.pid}`;
+  readonly name = queueWorkerName();
 
   constructor(
     private readonly db: Db,
@@ -168,6 +189,8 @@ export class BullJobWorker {
     private readonly settings: BullSettings & { concurrency: number },
     private readonly outages: Outages,
     private readonly observe?: (kind: string, end: string, seconds: number) => void,
+    /** Takes part in a running merge search until it has nothing left for this process (a join hint). */
+    private readonly joinSearch?: (hint: JoinHint, signal: AbortSignal) => Promise<void>,
   ) {
     checkHandlers(handlers);
   }
@@ -209,6 +232,7 @@ export class BullJobWorker {
   }
 
   private async process(bullJob: BullJob): Promise<void> {
+    if (bullJob.name === JOIN_SEARCH) return this.join(bullJob.data as JoinHint);
     const jobId = (bullJob.data as { jobId: string }).jobId;
     const controller = new AbortController();
     this.controllers.set(jobId, controller);
@@ -243,6 +267,23 @@ export class BullJobWorker {
       clearInterval(beat);
       offCancel();
       this.controllers.delete(jobId);
+    }
+  }
+
+  /** A join hint: no job row, no retry; the search's cancel and this worker's shutdown stop it. */
+  private async join(hint: JoinHint): Promise<void> {
+    if (!this.joinSearch) return;
+    const controller = new AbortController();
+    const slot = `${JOIN_SEARCH}:${hint.searchId}:${Math.random()}`;
+    this.controllers.set(slot, controller);
+    const offCancel = this.events.onCancel(hint.jobId, () => controller.abort(new Error("cancelled")));
+    try {
+      await this.joinSearch(hint, controller.signal);
+    } catch (error) {
+      if (!controller.signal.aborted) this.logger.warn({ searchId: hint.searchId, reason: reasonOf(error) }, "left a merge search after an error; its owner scores what is left");
+    } finally {
+      offCancel();
+      this.controllers.delete(slot);
     }
   }
 

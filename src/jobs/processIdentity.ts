@@ -28,6 +28,11 @@ export function workerName(): string {
   return `${pidScope()}:${process.pid}`;
 }
 
+/** This process's name in a job's `worker` column when a BullMQ worker runs it: host name and pid. */
+export function queueWorkerName(): string {
+  return `${hostname()}:${process.pid}`;
+}
+
 /** "scope:pid" → [scope, pid]; the scope may itself hold colons. */
 export function splitWorker(worker: string): [string, number | null] {
   const at = worker.lastIndexOf(":");

@@ -7,7 +7,8 @@ import { pidScope, processAlive } from "../jobs/processIdentity";
 /**
  * A merge writes its output into a scratch folder beside the store's files before adopting it.
  * A process killed mid-merge (SIGKILL, OOM, power) leaves that folder — hundreds of MB — behind,
- * so each folder's name says who made it and for which run: `merge-<host>-<pid>-<jobId>-<attempt>`.
+ * so each folder's name says who made it and for which run: `merge-<host>-<pid>-<jobId>-<attempt>`
+ * (attempt 0: a worker that joined a merge search, not the job's owner).
  * Several processes, on several hosts, may share the folder (one artifact volume), so a process
  * removes only folders of its own host (and PID namespace: containers may share a host name), and
  * of those only the ones whose process is gone or whose attempt is over (the job ended, went back to the queue, or a later attempt started).
@@ -55,7 +56,10 @@ export class MergeScratch {
         const job = byId.get(s.jobId);
         // Embedded runners name themselves by scope and pid, BullMQ workers by host name and pid.
         const runsIt = job?.worker === `${pidScope()}:${s.pid}` || job?.worker === `${hostname()}:${s.pid}`;
-        const live = job && job.status === "RUNNING" && job.attempts === s.attempt && runsIt;
+        // Attempt 0 is a worker that joined a merge search another process owns: its folder
+        // lives as long as the process does and the search's job runs.
+        const joined = s.attempt === 0 && job?.status === "RUNNING";
+        const live = (job && job.status === "RUNNING" && job.attempts === s.attempt && runsIt) || joined;
         if (live) continue;
       }
       await fsp.rm(path.join(this.dir, s.name), { recursive: true, force: true });

@@ -13,7 +13,7 @@ interface EvolveOptions {
   searchId: string;
   settings: MergeSearchSettings;
   keyOf(recipe: CandidateRecipe): Promise<string>;
-  /** Scores the candidates not scored yet (rows are unique on key). */
+  /** Scores the candidates not scored yet (rows are unique on key); resolves once every one has its row. */
   score(items: Array<{ key: string; recipe: CandidateRecipe; position: number }>): Promise<void>;
   outOfTime(): boolean;
 }
@@ -23,8 +23,9 @@ interface EvolveOptions {
  * CUSTOM knots of every parameter group — a group is the first name component of the anchor's
  * tensors ("backbone.", "decode_head.") — starting from the best grid merge's schedule. Each point
  * is a recipe with `schedule.groups`, so every candidate is a startMerge input. Generations are
- * scored one after another (the points of one side by side) and only whole generations within
- * the budget run, so a seed reproduces the run; a point equal to an earlier candidate (same key)
+ * scored one after another (the points of one side by side, over every process taking part: the
+ * next generation is asked for only once `score` has every point of this one) and only whole
+ * generations within the budget run, so a seed reproduces the run whatever the number of workers; a point equal to an earlier candidate (same key)
  * takes its stored objective.
  */
 export async function evolveSchedules(o: EvolveOptions): Promise<void> {

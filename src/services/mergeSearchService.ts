@@ -1,26 +1,27 @@
 import * as fsp from "node:fs/promises";
-import * as path from "node:path";
 import type { Db } from "../persistence/database";
 import { badInput, DomainError, notFound } from "../core/errors";
-import { bestIndex, measureOf, objectiveValue, spearman, statsLength, sumStats, type ImageStats } from "../core/search";
+import { bestIndex, measureOf, spearman, statsLength } from "../core/search";
 import type { ArtifactStore } from "../storage/artifactStore";
 import type { ThreadPool } from "../threads/threadPool";
-import type { MergeModelRef, RunMergePayload } from "../threads/runMerge";
 import type { JobContext, JobOutcome, JobProgress } from "../jobs/jobTypes";
 import type { JobRunner } from "../jobs/jobRunner";
 import type { MergeSearchJobPayload } from "../jobs/jobPayloads";
-import type { ParsedModel } from "../core/structure/types";
-import type { SearchImageSet } from "../runtime/search/searchImages";
-import type { DatasetClass } from "./datasetService";
 import type { MergeService } from "./mergeService";
 import type { StructureCatalog } from "./structureCatalog";
 import { confinePath, datasetRule } from "./pathConfinement";
 import { formatSeconds } from "./format";
-import { isUniqueViolation } from "./prismaErrors";
 import { MergeScratch } from "./mergeScratch";
 import { connectionFrom, decodeCursor, encodeCursor, pageSize } from "./pagination";
 import { candidateKeys, planMergeSearch, type CandidateRecipe, type MergeSearchInput, type MergeSearchSettings } from "./mergeSearchPlanner";
 import { evolveSchedules } from "./mergeSearchEvolution";
+import { MergeSearchScorer, type SearchInputs } from "./mergeSearchScorer";
+import { MergeSearchWork, type WorkItem } from "./mergeSearchWork";
+
+/** How often a participant looks at the work list when it has nothing to claim. */
+const POLL_MS = 250;
+/** How long a joined worker stays with an empty work list (EVOLUTION lists a generation at a time). */
+const JOIN_IDLE_MS = 2000;
 
 export type { MergeSearchJobPayload } from "../jobs/jobPayloads";
 
@@ -31,8 +32,10 @@ type CandidateRow = Awaited<ReturnType<Db["mergeSearchCandidate"]["findFirstOrTh
  * budget cut it), then in a MERGE_SEARCH job score every candidate without registering anything:
  * a merge is written to scratch space and read by onnxruntime from there, the images are decoded
  * once and shared by every candidate, and outputs are reduced to per-image statistics as they
- * come. Candidates run side by side on the worker threads; each score row is written once
- * (unique on search and candidate key), so a resumed job skips what is done.
+ * come. Candidates run side by side on the threads of every process taking part: the job's owner
+ * and, in the distributed shape, the workers that join it (run/join below, the work list in
+ * MergeSearchWork). Each score row is written once (unique on search and candidate key), so a
+ * candidate computed twice (its worker died) and a resumed job leave one row per candidate.
  */
 export class MergeSearchService {
   constructor(
@@ -42,14 +45,27 @@ export class MergeSearchService {
     private readonly catalog: StructureCatalog,
     private readonly merges: MergeService,
     private readonly jobs: () => JobRunner,
-    /** How many candidates run at once (the worker threads). */
-    private readonly concurrency: number,
+    /** How many candidates run at once in this process (its threads). */
+    concurrency: number,
     private readonly datasetRoots: readonly string[] = [],
+    /** This process's name on the candidates it claims and scores, and how long a claim lasts without renewal. */
+    participant: { worker: string; leaseMs: number } = { worker: `pid:${process.pid}`, leaseMs: 30_000 },
   ) {
     this.scratch = new MergeScratch(db, store.scratchDir);
+    this.work = new MergeSearchWork(db, participant.worker, participant.leaseMs);
+    this.scorer = new MergeSearchScorer(db, store, pool, catalog, this.work, concurrency, (id) => this.datasetFolder(id), Math.max(100, Math.floor(participant.leaseMs / 3)));
   }
 
   private readonly scratch: MergeScratch;
+  private readonly work: MergeSearchWork;
+  private readonly scorer: MergeSearchScorer;
+  /** Searches this process takes part in (as owner or joined): one participation per process. */
+  private readonly taking = new Set<string>();
+  /**
+   * Asks idle workers to join a search (the distributed shape; null embedded). Best effort: a
+   * lost hint only means fewer helpers, the owner scores whatever nobody else does.
+   */
+  hints: ((searchId: string, jobId: string, delayMs: number) => Promise<void>) | null = null;
 
   async start(input: MergeSearchInput) {
     const { truncated, ...settings } = await planMergeSearch(this.db, this.catalog, this.merges, input);
@@ -124,141 +140,131 @@ export class MergeSearchService {
     return true;
   }
 
-  /** The MERGE_SEARCH job handler. Resumable: candidates with a row are not computed again. */
+  /**
+   * The MERGE_SEARCH job handler, run by the search's owner. The plan goes to the search's work
+   * list; the owner scores from it on its threads and asks idle workers to join (`hints`, the
+   * distributed shape), then waits until every listed candidate is scored — by whoever — claiming
+   * what a dead participant leaves once its lease expires. Resumable: candidates with a row are
+   * not listed again.
+   */
   async run(payload: MergeSearchJobPayload, ctx: JobContext): Promise<JobOutcome> {
     const search = await this.db.mergeSearch.findUnique({ where: { id: payload.searchId } });
     if (!search) throw badInput(`merge search ${payload.searchId} was deleted`);
     const settings = search.settings as unknown as MergeSearchSettings;
-    const releases: Array<() => Promise<void>> = [];
     // Merges are written beside the store's files, in a folder named as a merge job's: the
     // start-up sweep removes what a killed run of this host left, never a live run's.
     if (ctx.attempt > 1) await this.scratch.sweep(ctx.jobId).catch(() => []);
     let dir: string | null = null;
+    let inputs: SearchInputs | null = null;
+    this.taking.add(search.id);
     try {
       ctx.progress(0, "decoding images");
-      const spec = async (datasetId: string) => {
-        const d = await this.db.dataset.findUniqueOrThrow({ where: { id: datasetId } });
-        return { format: d.format as never, location: await this.datasetFolder(d.id), classes: d.classes as unknown as DatasetClass[], ignoreIndex: d.ignoreIndex, split: d.split };
-      };
-      const kind = settings.objective.kind;
-      const objectiveSet = await this.pool.run("loadSearchImages", { spec: await spec(settings.objective.datasetId), limit: settings.objective.limit, labels: kind === "SCORE" }, { signal: ctx.signal });
-      const auditSet = settings.audit ? await this.pool.run("loadSearchImages", { spec: await spec(settings.audit.datasetId), limit: settings.audit.limit, labels: true }, { signal: ctx.signal }) : null;
-      const pool = await this.poolModels(settings, releases);
-      let pseudoLabels: Uint16Array[] | undefined;
-      if (kind === "ENSEMBLE_AGREEMENT") {
-        ctx.progress(0, "ensemble pseudo-labels");
-        pseudoLabels = await this.pool.run("ensembleLabels", { models: settings.modelIds.map((id) => pool.get(id)!).map((m) => ({ modelPath: m.ref.file!, contract: m.contract, activation: activationOf(m.contract) })), set: objectiveSet, numClasses: settings.numClasses }, { signal: ctx.signal });
-      }
+      inputs = await this.scorer.prepare(settings, ctx.signal, (stage) => ctx.progress(0, stage));
       const workDir = await this.scratch.create(ctx.jobId, ctx.attempt);
       dir = workDir;
-      const done = new Set((await this.db.mergeSearchCandidate.findMany({ where: { searchId: search.id }, select: { key: true } })).map((r) => r.key));
-      const todo = settings.plan.map((c, position) => ({ ...c, position })).filter((c) => !done.has(c.key));
+      const prepared = inputs;
       const planned = settings.plan.length + (settings.evolutionBudget ?? 0);
+      const doneAtStart = await this.db.mergeSearchCandidate.count({ where: { searchId: search.id } });
       const started = Date.now();
-      let finished = done.size;
       let stoppedByTime = false;
+      // The time budget counts from the first claim (after the images are decoded and the plan listed).
+      let clock: number | null = null;
       const outOfTime = () => {
-        if (settings.budget.maxSeconds !== null && (Date.now() - started) / 1000 > settings.budget.maxSeconds) stoppedByTime = true;
+        if (settings.budget.maxSeconds !== null && clock !== null && (Date.now() - clock) / 1000 > settings.budget.maxSeconds) stoppedByTime = true;
         return stoppedByTime;
       };
-      /** Scores `items` side by side on the worker threads; every one settles before this returns. */
-      const runBatch = async (items: Array<{ key: string; recipe: CandidateRecipe; position: number }>) => {
-        const queue = [...items];
-        let failed = false;
-        const worker = async () => {
-          // A candidate's row is written while its thread already scores the next candidate:
-          // the database round trip would otherwise leave the thread idle between candidates
-          // (a tenth of a small model's candidate). Rows are written in order, one at a time.
-          let recorded: Promise<void> = Promise.resolve();
-          try {
-            for (let c = queue.shift(); c && !failed && !outOfTime(); c = queue.shift()) {
-              const candidate = c;
-              const scores = await this.withSignal(ctx.signal, (signal) => this.pool.run("scoreSearchCandidate", this.candidatePayload(candidate.key, candidate.recipe, settings, pool, objectiveSet, auditSet, pseudoLabels, workDir), { signal }));
-              await recorded;
-              recorded = this.record(search.id, candidate, settings, scores).then(() => {
-                finished++;
-                const elapsed = Date.now() - started;
-                const computed = finished - done.size;
-                const eta = computed > 0 ? (elapsed / computed) * Math.max(0, planned - finished) : null;
-                ctx.progress(Math.min(1, finished / planned), `${finished}/${planned} candidates${eta !== null ? `, eta ${formatSeconds(eta)}` : ""}`);
-              });
-              recorded.catch(() => undefined); // awaited before the next row and at the end
-            }
-          } finally {
-            await recorded;
-          }
-        };
-        // A cancelled search is removed only once no candidate row can still be on its way.
-        const outcomes = await Promise.allSettled(
-          Array.from({ length: Math.max(1, Math.min(this.concurrency, items.length)) }, () =>
-            worker().catch((error) => {
-              failed = true;
-              throw error;
-            }),
-          ),
-        );
-        const rejected = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
-        if (rejected) throw rejected.reason;
+      // Progress counts the rows every participant wrote: done / planned, with an ETA from the
+      // rate since this run started.
+      let reported = -1;
+      const report = async () => {
+        const finished = await this.db.mergeSearchCandidate.count({ where: { searchId: search.id } });
+        if (finished === reported) return;
+        reported = finished;
+        const computed = finished - doneAtStart;
+        const eta = computed > 0 ? ((Date.now() - started) / computed) * Math.max(0, planned - finished) : null;
+        ctx.progress(Math.min(1, finished / planned), `${finished}/${planned} candidates${eta !== null ? `, eta ${formatSeconds(eta)}` : ""}`);
       };
-      await runBatch(todo);
+      /** Lists `items`, invites workers, and returns once every listed candidate is scored. */
+      const scoreAll = async (items: WorkItem[]) => {
+        await this.work.add(search.id, items);
+        if (this.hints && (await this.work.left(search.id)) > 0) await this.hints(search.id, ctx.jobId, 0).catch(() => undefined);
+        for (;;) {
+          clock ??= Date.now();
+          await this.scorer.scoreClaimed(search.id, settings, prepared, workDir, ctx.signal, outOfTime, () => void report().catch(() => undefined));
+          if (ctx.signal.aborted) throw cancelled();
+          if (outOfTime()) await this.work.dropUnclaimed(search.id);
+          if ((await this.work.left(search.id)) === 0) break;
+          // The rest is leased by other processes: wait for their rows, or for their leases to
+          // expire (they died) and claim those candidates again.
+          await sleep(POLL_MS, ctx.signal);
+          await report();
+        }
+        await report();
+      };
+      await scoreAll(settings.plan.map((c, position) => ({ ...c, position })));
       if (settings.strategy === "EVOLUTION" && !outOfTime()) {
         const keyOf = await candidateKeys(this.catalog, this.merges, await this.db.model.findMany({ where: { id: { in: settings.modelIds } }, select: { id: true, structureId: true } }));
-        await evolveSchedules({
-          db: this.db,
-          catalog: this.catalog,
-          searchId: search.id,
-          settings,
-          keyOf,
-          outOfTime,
-          score: async (items) => {
-            const known = new Set((await this.db.mergeSearchCandidate.findMany({ where: { searchId: search.id, key: { in: items.map((i) => i.key) } }, select: { key: true } })).map((r) => r.key));
-            await runBatch(items.filter((i) => !known.has(i.key)));
-          },
-        });
+        await evolveSchedules({ db: this.db, catalog: this.catalog, searchId: search.id, settings, keyOf, outOfTime, score: scoreAll });
       }
       const summary = await this.summarize(search.id, settings);
       const kept = await this.keep(search.id, settings, summary);
       const result = { ...summary, kept, stoppedByTime };
       await this.db.mergeSearch.update({ where: { id: search.id }, data: { result: result as object, finishedAt: new Date(), truncated: search.truncated || stoppedByTime } });
+      // Scratch folders that this search's participants on this host left when they died.
+      await this.scratch.sweep(ctx.jobId).catch(() => []);
       return { result: { searchId: search.id, ...result }, message: summary.message + (stoppedByTime ? " (stopped at budget.maxSeconds)" : "") };
     } catch (error) {
-      // A cancelled search leaves nothing: its candidate rows and the search go with it.
+      // A cancelled search leaves nothing: its candidate rows, its work list and the search go
+      // with it (a joined worker's row arriving later finds no search and is dropped).
       if (ctx.signal.aborted) await this.db.mergeSearch.deleteMany({ where: { id: search.id } });
       throw error;
     } finally {
+      this.taking.delete(search.id);
       if (dir) await fsp.rm(dir, { recursive: true, force: true });
-      for (const release of releases) await release().catch(() => undefined);
+      await inputs?.release();
     }
   }
 
-  /** `fn` under a signal of its own that follows the job's: the pool's listener goes with it, not onto the job's signal once per candidate. */
-  private async withSignal<T>(outer: AbortSignal, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const inner = new AbortController();
-    const forward = () => inner.abort(outer.reason);
-    if (outer.aborted) forward();
-    outer.addEventListener("abort", forward, { once: true });
+  /**
+   * A worker joins a running search that another process owns (a join hint): it prepares the
+   * inputs once, scores from the work list on its own threads, and leaves when the list has been
+   * empty for a while, the job stops running, or `signal` aborts (the job's cancel, or shutdown).
+   * "already": this process takes part in the search already; "over": nothing is left to help with.
+   */
+  async join(searchId: string, signal: AbortSignal): Promise<"joined" | "already" | "over"> {
+    const search = await this.db.mergeSearch.findUnique({ where: { id: searchId } });
+    if (!search || search.finishedAt) return "over";
+    const running = async () => {
+      const job = await this.db.job.findUnique({ where: { id: search.jobId }, select: { status: true, cancelRequested: true } });
+      return job?.status === "RUNNING" && !job.cancelRequested;
+    };
+    if (!(await running()) || (await this.work.left(searchId)) === 0) return "over";
+    if (this.taking.has(searchId)) return "already";
+    this.taking.add(searchId);
+    const settings = search.settings as unknown as MergeSearchSettings;
+    let dir: string | null = null;
+    let inputs: SearchInputs | null = null;
     try {
-      return await fn(inner.signal);
+      // Another idle worker may join too: hints travel on from worker to worker while work is left.
+      await this.hints?.(searchId, search.jobId, 0).catch(() => undefined);
+      inputs = await this.scorer.prepare(settings, signal);
+      // Attempt 0 names a joined worker's folder, which the sweep keeps while its process lives and the job runs.
+      dir = await this.scratch.create(search.jobId, 0);
+      let stopped = false;
+      let idleSince = Date.now();
+      while (!signal.aborted && !stopped) {
+        const scored = await this.scorer.scoreClaimed(searchId, settings, inputs, dir, signal, () => stopped, () => undefined);
+        if (scored > 0) idleSince = Date.now();
+        stopped = !(await running());
+        // Between an EVOLUTION search's generations the list is empty for a moment: stay a while.
+        if ((await this.work.left(searchId)) === 0 && Date.now() - idleSince > JOIN_IDLE_MS) break;
+        await sleep(POLL_MS, signal).catch(() => undefined);
+      }
+      return "joined";
     } finally {
-      outer.removeEventListener("abort", forward);
-    }
-  }
-
-  private async record(searchId: string, c: { key: string; recipe: CandidateRecipe; position: number }, settings: MergeSearchSettings, scores: { objective: ImageStats[]; audit: ImageStats[] | null; seconds: number }) {
-    const measure = measureOf(settings.objective.kind, settings.metric);
-    const auditMeasure = measureOf("SCORE", settings.metric);
-    const length = statsLength(measure, settings.numClasses);
-    const objective = objectiveValue(measure, sumStats(scores.objective, length), settings.numClasses);
-    const audit = scores.audit ? objectiveValue(auditMeasure, sumStats(scores.audit, statsLength(auditMeasure, settings.numClasses)), settings.numClasses) : null;
-    const bytes = new Float64Array(scores.objective.length * length);
-    scores.objective.forEach((s, i) => bytes.set(s, i * length));
-    try {
-      await this.db.mergeSearchCandidate.create({
-        data: { searchId, key: c.key, position: c.position, recipe: c.recipe as unknown as object, objective, audit, seconds: scores.seconds, imageStats: new Uint8Array(bytes.buffer) },
-      });
-    } catch (error) {
-      // Computed twice (a worker taken over mid-candidate): the first row stands.
-      if (!isUniqueViolation(error)) throw error;
+      this.taking.delete(searchId);
+      if (dir) await fsp.rm(dir, { recursive: true, force: true });
+      await inputs?.release();
     }
   }
 
@@ -310,50 +316,6 @@ export class MergeSearchService {
     return [...new Set(ids)];
   }
 
-  private async poolModels(settings: MergeSearchSettings, releases: Array<() => Promise<void>>) {
-    const ids = [...settings.modelIds, ...(settings.baseModelId ? [settings.baseModelId] : [])];
-    const rows = await this.db.model.findMany({ where: { id: { in: ids } }, include: { artifact: true } });
-    const out = new Map<string, { ref: MergeModelRef; contract: never }>();
-    for (const m of rows) {
-      if (!m.artifact || !m.structureId) throw badInput(`${m.name}@${m.version} lost its weights since the search was planned`);
-      const local = await this.store.localPath(m.artifact.sha256);
-      releases.push(() => local.release());
-      const structure = await this.catalog.planModel(m.structureId);
-      const layers = { count: structure.layerCount, byName: Object.fromEntries(structure.tensors.map((t) => [t.name, t.layerIndex])) };
-      out.set(m.id, { ref: { name: `${m.name}@${m.version}`, file: local.path, layout: (m.artifact.layout as ParsedModel | null) ?? null, layers }, contract: m.inference as never });
-    }
-    return out;
-  }
-
-  private candidatePayload(key: string, r: CandidateRecipe, settings: MergeSearchSettings, pool: Map<string, { ref: MergeModelRef; contract: never }>, objectiveSet: SearchImageSet, auditSet: SearchImageSet | null, pseudoLabels: Uint16Array[] | undefined, dir: string) {
-    const anchor = pool.get(r.anchorId)!;
-    const outFile = path.join(dir, `${key}.onnx`);
-    const merge: RunMergePayload | null = r.modelIds.length === 0
-      ? null
-      : {
-          anchor: anchor.ref,
-          contributors: r.modelIds.map((id) => pool.get(id)!.ref),
-          base: r.baseModelId ? pool.get(r.baseModelId)!.ref : null,
-          recipe: { method: r.method!, schedule: r.schedule!, weights: r.weights, params: r.params ?? {} },
-          outFile,
-          // Read back by the candidate's session and removed right after: no fsync.
-          scratch: true,
-          metadata: {},
-        };
-    return {
-      merge,
-      score: {
-        modelPath: merge ? outFile : anchor.ref.file!,
-        contract: anchor.contract,
-        activation: activationOf(anchor.contract),
-        numClasses: settings.numClasses,
-        metric: settings.metric ?? "MIOU",
-        objective: { kind: settings.objective.kind, set: objectiveSet, draws: settings.draws ?? undefined, pseudoLabels },
-        audit: auditSet,
-      },
-    };
-  }
-
   private async datasetFolder(datasetId: string, field?: string): Promise<string> {
     const d = await this.db.dataset.findUniqueOrThrow({ where: { id: datasetId } });
     try {
@@ -365,14 +327,29 @@ export class MergeSearchService {
   }
 }
 
-/** The activation of the semantic score output the search reads (docs/CONVENTIONS.md, Merge search). */
-function activationOf(contract: { outputs?: Array<{ kind: string; activation?: string }> }): "LOGITS" | "PROBS" {
-  const out = (contract.outputs ?? []).find((o) => o.kind === "SEMANTIC_LOGITS" || o.kind === "PANOPTIC_SEMANTIC");
-  return out?.activation === "PROBS" ? "PROBS" : "LOGITS";
-}
-
 function isSingle(row: { recipe: unknown }): boolean {
   return (row.recipe as CandidateRecipe).modelIds.length === 0;
 }
 
 export type { JobProgress };
+
+/** What a job handler throws when its signal aborts (the job runner records CANCELLED, or leaves it to run again on shutdown). */
+function cancelled(): DomainError {
+  return new DomainError("CANCELLED", "cancelled");
+}
+
+/** Resolves after `ms`, or rejects with `cancelled()` at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(cancelled());
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(cancelled());
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}

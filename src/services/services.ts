@@ -25,7 +25,8 @@ import { JobService } from "./jobService";
 import { EmbeddedJobRunner } from "../jobs/embeddedJobRunner";
 import { ChildJobRunner, type ChildRunnerOptions } from "../jobs/childJobRunner";
 import type { JobRunner } from "../jobs/jobRunner";
-import { BullJobQueue } from "../jobs/bullmq";
+import { BullJobQueue, type JoinHint } from "../jobs/bullmq";
+import { queueWorkerName, workerName } from "../jobs/processIdentity";
 import { JobEvents } from "../jobs/jobEvents";
 import type { JobHandlers } from "../jobs/jobTypes";
 import type { Logger } from "../logging";
@@ -34,6 +35,9 @@ import IORedis from "ioredis";
 import { OutageLog, databaseDependency } from "../outage";
 import { redisOptions } from "../jobs/redisConnection";
 import { sql } from "../persistence/directSql";
+
+/** How long a join hint waits before it is offered again when a process already in the search took it. */
+const REHINT_MS = 1000;
 
 export interface Infrastructure {
   database: Database;
@@ -91,7 +95,10 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
   const similarity = new SimilarityService(db, infra.store, infra.pool, catalog, lineage, logger);
   const evaluations = new EvaluationService(db, infra.store, infra.pool, jobRunner, config.datasetRoots, reads);
   merges.evaluate = (modelId, datasetId) => evaluations.start({ modelId, datasetId });
-  const searches = new MergeSearchService(db, infra.store, infra.pool, catalog, merges, jobRunner, config.jobConcurrency, config.datasetRoots);
+  const searches = new MergeSearchService(db, infra.store, infra.pool, catalog, merges, jobRunner, config.jobConcurrency, config.datasetRoots, {
+    worker: config.redisUrl ? queueWorkerName() : workerName(),
+    leaseMs: config.jobLockMs,
+  });
   const handlers: JobHandlers = {
     MERGE: (payload, ctx) => merges.run(payload, ctx),
     EVALUATE: (payload, ctx) => evaluations.run(payload, ctx),
@@ -110,6 +117,13 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
     : options.jobProcess
       ? new ChildJobRunner(db, events, logger, { ...options.jobProcess, observe })
       : new EmbeddedJobRunner(db, handlers, events, logger, { concurrency: config.jobConcurrency, lockMs: config.jobLockMs, attempts: config.jobAttempts, observe: options.observeJobs ?? observe });
+  const queue = runner instanceof BullJobQueue ? runner : null;
+  if (queue) searches.hints = (searchId, jobId, delayMs) => queue.hintJoin(searchId, jobId, delayMs);
+  /** A worker's answer to a join hint (main wires it into the BullMQ worker). */
+  const joinSearch = async (hint: JoinHint, signal: AbortSignal) => {
+    // Taken by a process already in the search: handed on, later, for a worker that is not.
+    if ((await searches.join(hint.searchId, signal)) === "already") await queue?.hintJoin(hint.searchId, hint.jobId, REHINT_MS);
+  };
   const redis = config.redisUrl ? new IORedis({ ...redisOptions(config.redisUrl), lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null }) : null;
   // Its failures are what /healthz reports; without a listener ioredis would print them.
   redis?.on("error", () => undefined);
@@ -153,6 +167,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
     catalog,
     runner,
     handlers,
+    joinSearch,
     events,
     metrics,
     observe,

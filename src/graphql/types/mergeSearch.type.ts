@@ -89,6 +89,7 @@ export class MergeSearchCandidate {
   @Field(() => Float, { nullable: true }) objective!: number | null;
   @Field(() => Float, { nullable: true, description: "The audit dataset's primary metric (never used to choose)." }) audit!: number | null;
   @Field(() => Float) seconds!: number;
+  @Field(() => String, { nullable: true, description: "The process that scored it (host:pid): the search's owner or a worker that joined it; null on rows from before it was recorded." }) worker!: string | null;
 }
 
 @ObjectType()

@@ -1,0 +1,21 @@
+-- AlterTable
+ALTER TABLE "MergeSearchCandidate" ADD COLUMN "worker" TEXT;
+
+-- CreateTable
+CREATE TABLE "MergeSearchWork" (
+    "id" TEXT NOT NULL PRIMARY KEY,
+    "searchId" TEXT NOT NULL,
+    "key" TEXT NOT NULL,
+    "position" INTEGER NOT NULL,
+    "recipe" JSONB NOT NULL,
+    "worker" TEXT,
+    "leaseUntil" DATETIME,
+    CONSTRAINT "MergeSearchWork_searchId_fkey" FOREIGN KEY ("searchId") REFERENCES "MergeSearch" ("id") ON DELETE CASCADE ON UPDATE CASCADE
+);
+
+-- CreateIndex
+CREATE INDEX "MergeSearchWork_searchId_position_idx" ON "MergeSearchWork"("searchId", "position");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "MergeSearchWork_searchId_key_key" ON "MergeSearchWork"("searchId", "key");
+

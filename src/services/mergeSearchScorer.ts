@@ -1,0 +1,211 @@
+import * as path from "node:path";
+import type { Db } from "../persistence/database";
+import { badInput } from "../core/errors";
+import { measureOf, objectiveValue, statsLength, sumStats, type ImageStats } from "../core/search";
+import type { ArtifactStore } from "../storage/artifactStore";
+import type { ThreadPool } from "../threads/threadPool";
+import type { MergeModelRef, RunMergePayload } from "../threads/runMerge";
+import type { ParsedModel } from "../core/structure/types";
+import type { SearchImageSet } from "../runtime/search/searchImages";
+import type { DatasetClass } from "./datasetService";
+import type { StructureCatalog } from "./structureCatalog";
+import type { CandidateRecipe, MergeSearchSettings } from "./mergeSearchPlanner";
+import { isForeignKeyViolation, isUniqueViolation } from "./prismaErrors";
+import type { MergeSearchWork, WorkItem } from "./mergeSearchWork";
+
+type PoolModels = Map<string, { ref: MergeModelRef; contract: never }>;
+
+/** What every candidate of a search reads, prepared once per taking-part process. */
+export interface SearchInputs {
+  objectiveSet: SearchImageSet;
+  auditSet: SearchImageSet | null;
+  pool: PoolModels;
+  pseudoLabels: Uint16Array[] | undefined;
+  /** Lets go of the pool models' local copies. */
+  release(): Promise<void>;
+}
+
+/**
+ * Scores a search's candidates in one process, on its threads: the owner of the MERGE_SEARCH job
+ * and every worker that joins it run the same code. Inputs are prepared once (the images
+ * decoded, the pool's files made local); candidates are claimed from the search's work list one
+ * at a time per thread, so processes share the work at candidate granularity.
+ */
+export class MergeSearchScorer {
+  constructor(
+    private readonly db: Db,
+    private readonly store: ArtifactStore,
+    private readonly pool: ThreadPool,
+    private readonly catalog: StructureCatalog,
+    readonly work: MergeSearchWork,
+    /** How many candidates run at once in this process (its threads). */
+    private readonly concurrency: number,
+    private readonly datasetFolder: (datasetId: string) => Promise<string>,
+    /** How often held leases are renewed: well within the lease. */
+    private readonly renewMs: number,
+  ) {}
+
+  /** Decodes the images (objective and audit), makes the pool local, and computes ENSEMBLE_AGREEMENT's pseudo-labels. */
+  async prepare(settings: MergeSearchSettings, signal: AbortSignal, stage: (message: string) => void = () => undefined): Promise<SearchInputs> {
+    const releases: Array<() => Promise<void>> = [];
+    const release = async () => {
+      for (const r of releases) await r().catch(() => undefined);
+    };
+    try {
+      stage("decoding images");
+      const spec = async (datasetId: string) => {
+        const d = await this.db.dataset.findUniqueOrThrow({ where: { id: datasetId } });
+        return { format: d.format as never, location: await this.datasetFolder(d.id), classes: d.classes as unknown as DatasetClass[], ignoreIndex: d.ignoreIndex, split: d.split };
+      };
+      const kind = settings.objective.kind;
+      const objectiveSet = await this.pool.run("loadSearchImages", { spec: await spec(settings.objective.datasetId), limit: settings.objective.limit, labels: kind === "SCORE" }, { signal });
+      const auditSet = settings.audit ? await this.pool.run("loadSearchImages", { spec: await spec(settings.audit.datasetId), limit: settings.audit.limit, labels: true }, { signal }) : null;
+      const pool = await this.poolModels(settings, releases);
+      let pseudoLabels: Uint16Array[] | undefined;
+      if (kind === "ENSEMBLE_AGREEMENT") {
+        stage("ensemble pseudo-labels");
+        pseudoLabels = await this.pool.run("ensembleLabels", { models: settings.modelIds.map((id) => pool.get(id)!).map((m) => ({ modelPath: m.ref.file!, contract: m.contract, activation: activationOf(m.contract) })), set: objectiveSet, numClasses: settings.numClasses }, { signal });
+      }
+      return { objectiveSet, auditSet, pool, pseudoLabels, release };
+    } catch (error) {
+      await release();
+      throw error;
+    }
+  }
+
+  /**
+   * Claims and scores candidates on this process's threads until none is free to claim (or
+   * `stop` says so); every candidate started has settled when this returns, so a cancelled
+   * search is removed only once none of this process's rows can still be on its way. Returns how
+   * many this call scored. A candidate that fails is given back to the list and the error thrown.
+   */
+  async scoreClaimed(searchId: string, settings: MergeSearchSettings, inputs: SearchInputs, dir: string, signal: AbortSignal, stop: () => boolean, scored: () => void): Promise<number> {
+    const held = new Set<string>();
+    const beat = setInterval(() => void this.work.renew(searchId, [...held]).catch(() => undefined), this.renewMs);
+    beat.unref();
+    let failed = false;
+    let count = 0;
+    const lane = async () => {
+      while (!failed && !signal.aborted && !stop()) {
+        const item = await this.work.claim(searchId);
+        if (!item) return;
+        held.add(item.key);
+        try {
+          // Scored already (by a process that died before taking the item off the list).
+          const exists = await this.db.mergeSearchCandidate.count({ where: { searchId, key: item.key } });
+          if (!exists) {
+            const scores = await withSignal(signal, (s) => this.pool.run("scoreSearchCandidate", this.candidatePayload(item, settings, inputs, dir), { signal: s }));
+            await this.record(searchId, item, settings, scores);
+            count++;
+          }
+          await this.work.done(searchId, item.key);
+          scored();
+        } catch (error) {
+          if (!signal.aborted) await this.work.release(searchId, item.key).catch(() => undefined);
+          throw error;
+        } finally {
+          held.delete(item.key);
+        }
+      }
+    };
+    try {
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: Math.max(1, this.concurrency) }, () =>
+          lane().catch((error) => {
+            failed = true;
+            throw error;
+          }),
+        ),
+      );
+      const rejected = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+      if (rejected) throw rejected.reason;
+      return count;
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  private async record(searchId: string, c: WorkItem, settings: MergeSearchSettings, scores: { objective: ImageStats[]; audit: ImageStats[] | null; seconds: number }) {
+    const measure = measureOf(settings.objective.kind, settings.metric);
+    const auditMeasure = measureOf("SCORE", settings.metric);
+    const length = statsLength(measure, settings.numClasses);
+    const objective = objectiveValue(measure, sumStats(scores.objective, length), settings.numClasses);
+    const audit = scores.audit ? objectiveValue(auditMeasure, sumStats(scores.audit, statsLength(auditMeasure, settings.numClasses)), settings.numClasses) : null;
+    const bytes = new Float64Array(scores.objective.length * length);
+    scores.objective.forEach((s, i) => bytes.set(s, i * length));
+    try {
+      await this.db.mergeSearchCandidate.create({
+        data: { searchId, key: c.key, position: c.position, recipe: c.recipe as unknown as object, objective, audit, seconds: scores.seconds, imageStats: new Uint8Array(bytes.buffer), worker: this.work.worker },
+      });
+    } catch (error) {
+      // Computed twice (its first process died before taking it off the list): the first row
+      // stands. The search is gone (cancelled meanwhile): nothing to write into.
+      if (!isUniqueViolation(error) && !isForeignKeyViolation(error)) throw error;
+    }
+  }
+
+  private async poolModels(settings: MergeSearchSettings, releases: Array<() => Promise<void>>): Promise<PoolModels> {
+    const ids = [...settings.modelIds, ...(settings.baseModelId ? [settings.baseModelId] : [])];
+    const rows = await this.db.model.findMany({ where: { id: { in: ids } }, include: { artifact: true } });
+    const out: PoolModels = new Map();
+    for (const m of rows) {
+      if (!m.artifact || !m.structureId) throw badInput(`${m.name}@${m.version} lost its weights since the search was planned`);
+      const local = await this.store.localPath(m.artifact.sha256);
+      releases.push(() => local.release());
+      const structure = await this.catalog.planModel(m.structureId);
+      const layers = { count: structure.layerCount, byName: Object.fromEntries(structure.tensors.map((t) => [t.name, t.layerIndex])) };
+      out.set(m.id, { ref: { name: `${m.name}@${m.version}`, file: local.path, layout: (m.artifact.layout as ParsedModel | null) ?? null, layers }, contract: m.inference as never });
+    }
+    return out;
+  }
+
+  private candidatePayload(c: WorkItem, settings: MergeSearchSettings, inputs: SearchInputs, dir: string) {
+    const { pool } = inputs;
+    const r: CandidateRecipe = c.recipe;
+    const anchor = pool.get(r.anchorId)!;
+    const outFile = path.join(dir, `${c.key}.onnx`);
+    const merge: RunMergePayload | null = r.modelIds.length === 0
+      ? null
+      : {
+          anchor: anchor.ref,
+          contributors: r.modelIds.map((id) => pool.get(id)!.ref),
+          base: r.baseModelId ? pool.get(r.baseModelId)!.ref : null,
+          recipe: { method: r.method!, schedule: r.schedule!, weights: r.weights, params: r.params ?? {} },
+          outFile,
+          // Read back by the candidate's session and removed right after: no fsync.
+          scratch: true,
+          metadata: {},
+        };
+    return {
+      merge,
+      score: {
+        modelPath: merge ? outFile : anchor.ref.file!,
+        contract: anchor.contract,
+        activation: activationOf(anchor.contract),
+        numClasses: settings.numClasses,
+        metric: settings.metric ?? "MIOU",
+        objective: { kind: settings.objective.kind, set: inputs.objectiveSet, draws: settings.draws ?? undefined, pseudoLabels: inputs.pseudoLabels },
+        audit: inputs.auditSet,
+      },
+    };
+  }
+}
+
+/** `fn` under a signal of its own that follows `outer`: the pool's listener goes with it, not onto the job's signal once per candidate. */
+async function withSignal<T>(outer: AbortSignal, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const inner = new AbortController();
+  const forward = () => inner.abort(outer.reason);
+  if (outer.aborted) forward();
+  outer.addEventListener("abort", forward, { once: true });
+  try {
+    return await fn(inner.signal);
+  } finally {
+    outer.removeEventListener("abort", forward);
+  }
+}
+
+/** The activation of the semantic score output the search reads (docs/CONVENTIONS.md, Merge search). */
+function activationOf(contract: { outputs?: Array<{ kind: string; activation?: string }> }): "LOGITS" | "PROBS" {
+  const out = (contract.outputs ?? []).find((o) => o.kind === "SEMANTIC_LOGITS" || o.kind === "PANOPTIC_SEMANTIC");
+  return out?.activation === "PROBS" ? "PROBS" : "LOGITS";
+}
