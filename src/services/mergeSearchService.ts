@@ -29,11 +29,20 @@ type CandidateRow = Awaited<ReturnType<Db["mergeSearchCandidate"]["findFirstOrTh
 /**
  * Merge search: plan candidates up front (startMergeSearch shows the plan's size and whether the
  * budget cut it), then in a MERGE_SEARCH job score every candidate without registering anything:
- * a merge is written to scratch space and read by onnxruntime from there, the images are decoded
+ * a merge is made in memory and handed to onnxruntime as bytes (written to scratch space and read
+ * from there only for an anchor over IN_MEMORY_MERGE_BYTES or with external data), the images are decoded
  * once and shared by every candidate, and outputs are reduced to per-image statistics as they
  * come. Candidates run side by side on the worker threads; each score row is written once
  * (unique on search and candidate key), so a resumed job skips what is done.
  */
+/**
+ * Anchors up to this size are merged in memory: the candidate's bytes go to onnxruntime without a
+ * scratch file written, read back and removed (on the demo pool's 0.5 MB models that round trip
+ * was a tenth of a candidate). Larger ones go through scratch space, so a search of big models
+ * holds one copy of a candidate (onnxruntime's) rather than two.
+ */
+const IN_MEMORY_MERGE_BYTES = 64 << 20;
+
 export class MergeSearchService {
   constructor(
     private readonly db: Db,
@@ -313,21 +322,25 @@ export class MergeSearchService {
   private async poolModels(settings: MergeSearchSettings, releases: Array<() => Promise<void>>) {
     const ids = [...settings.modelIds, ...(settings.baseModelId ? [settings.baseModelId] : [])];
     const rows = await this.db.model.findMany({ where: { id: { in: ids } }, include: { artifact: true } });
-    const out = new Map<string, { ref: MergeModelRef; contract: never }>();
+    const out = new Map<string, { ref: MergeModelRef; contract: never; inMemory: boolean }>();
     for (const m of rows) {
       if (!m.artifact || !m.structureId) throw badInput(`${m.name}@${m.version} lost its weights since the search was planned`);
       const local = await this.store.localPath(m.artifact.sha256);
       releases.push(() => local.release());
       const structure = await this.catalog.planModel(m.structureId);
       const layers = { count: structure.layerCount, byName: Object.fromEntries(structure.tensors.map((t) => [t.name, t.layerIndex])) };
-      out.set(m.id, { ref: { name: `${m.name}@${m.version}`, file: local.path, layout: (m.artifact.layout as ParsedModel | null) ?? null, layers }, contract: m.inference as never });
+      const layout = (m.artifact.layout as ParsedModel | null) ?? null;
+      // External data is found beside the model file: such a merge must be a file.
+      const external = !layout || layout.tensors.some((t) => t.location.kind === "raw" ? t.location.file !== undefined : false);
+      const inMemory = !external && (await fsp.stat(local.path)).size <= IN_MEMORY_MERGE_BYTES;
+      out.set(m.id, { ref: { name: `${m.name}@${m.version}`, file: local.path, layout, layers }, contract: m.inference as never, inMemory });
     }
     return out;
   }
 
-  private candidatePayload(key: string, r: CandidateRecipe, settings: MergeSearchSettings, pool: Map<string, { ref: MergeModelRef; contract: never }>, objectiveSet: SearchImageSet, auditSet: SearchImageSet | null, pseudoLabels: Uint16Array[] | undefined, dir: string) {
+  private candidatePayload(key: string, r: CandidateRecipe, settings: MergeSearchSettings, pool: Map<string, { ref: MergeModelRef; contract: never; inMemory: boolean }>, objectiveSet: SearchImageSet, auditSet: SearchImageSet | null, pseudoLabels: Uint16Array[] | undefined, dir: string) {
     const anchor = pool.get(r.anchorId)!;
-    const outFile = path.join(dir, `${key}.onnx`);
+    const outFile = anchor.inMemory ? null : path.join(dir, `${key}.onnx`);
     const merge: RunMergePayload | null = r.modelIds.length === 0
       ? null
       : {
@@ -336,14 +349,15 @@ export class MergeSearchService {
           base: r.baseModelId ? pool.get(r.baseModelId)!.ref : null,
           recipe: { method: r.method!, schedule: r.schedule!, weights: r.weights, params: r.params ?? {} },
           outFile,
-          // Read back by the candidate's session and removed right after: no fsync.
+          // A file is read back by the candidate's session and removed right after: no fsync.
           scratch: true,
           metadata: {},
         };
     return {
       merge,
       score: {
-        modelPath: merge ? outFile : anchor.ref.file!,
+        // A merge made in memory is named by its key in messages.
+        modelPath: merge ? outFile ?? `merge ${key}` : anchor.ref.file!,
         contract: anchor.contract,
         activation: activationOf(anchor.contract),
         numClasses: settings.numClasses,
