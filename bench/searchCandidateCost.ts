@@ -13,6 +13,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { runMerge, type RunMergePayload } from "../src/threads/runMerge";
 import { openSession, sessionThreads } from "../src/runtime/openSession";
+import { parseModelFile } from "../src/core/formats/parseModelFile";
+import { layoutOf } from "../src/core/structure/layout";
 
 const DEMO = path.resolve(__dirname, "..", "examples", "demo", "models");
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 60);
@@ -34,9 +36,11 @@ async function main() {
   const [anchor, contributor] = ["source-only.onnx", "augment.onnx"].map((f) => path.join(DEMO, f));
   if (!fs.existsSync(anchor)) throw new Error(`${anchor} is missing: run python3 examples/demo/generate.py`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "candidate-cost-"));
+  // With the layouts recorded at registration, as the search passes them (no parse per candidate).
+  const [anchorLayout, contributorLayout] = [anchor, contributor].map((f) => layoutOf(parseModelFile(f)));
   const payload = (outFile: string | null): RunMergePayload => ({
-    anchor: { file: anchor, name: "anchor" },
-    contributors: [{ file: contributor, name: "contributor" }],
+    anchor: { file: anchor, name: "anchor", layout: anchorLayout },
+    contributors: [{ file: contributor, name: "contributor", layout: contributorLayout }],
     recipe: { method: "LAYERWISE", schedule: { kind: "LINEAR" }, weights: null, params: {} },
     outFile,
     scratch: true,

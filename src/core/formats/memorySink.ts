@@ -15,14 +15,16 @@ export interface MemorySink {
 
 /** `expectedBytes`: the output's size when known (an ONNX rewrite plans it), so the buffer is allocated once. */
 export function openMemorySink(expectedBytes: number, options: { onReleased?(chunk: Uint8Array): void } = {}): MemorySink {
-  let buffer = new Uint8Array(Math.max(0, expectedBytes));
+  // Unzeroed: every byte handed out is written first (and a zeroed buffer costs a candidate as
+  // much as copying into it).
+  let buffer: Uint8Array = Buffer.allocUnsafe(Math.max(0, expectedBytes));
   let used = 0;
   let closed = false;
   return {
     async write(chunk: Uint8Array): Promise<void> {
       if (closed) throw new Error("write after the memory sink was closed");
       if (used + chunk.byteLength > buffer.byteLength) {
-        const grown = new Uint8Array(Math.max(used + chunk.byteLength, 2 * buffer.byteLength));
+        const grown = Buffer.allocUnsafe(Math.max(used + chunk.byteLength, 2 * buffer.byteLength));
         grown.set(buffer.subarray(0, used));
         buffer = grown;
       }
