@@ -27,6 +27,14 @@ export type { MergeSearchJobPayload } from "../jobs/jobPayloads";
 type CandidateRow = Awaited<ReturnType<Db["mergeSearchCandidate"]["findFirstOrThrow"]>>;
 
 /**
+ * Anchors up to this size are merged in memory: the candidate's bytes go to onnxruntime without a
+ * scratch file written, read back and removed (on the demo pool's 0.5 MB models that round trip
+ * cost 2–6 ms of a 90–130 ms candidate, bench:search-candidate). Larger ones go through scratch space, so a search of big models
+ * holds one copy of a candidate (onnxruntime's) rather than two.
+ */
+const IN_MEMORY_MERGE_BYTES = 64 << 20;
+
+/**
  * Merge search: plan candidates up front (startMergeSearch shows the plan's size and whether the
  * budget cut it), then in a MERGE_SEARCH job score every candidate without registering anything:
  * a merge is made in memory and handed to onnxruntime as bytes (written to scratch space and read
@@ -35,14 +43,6 @@ type CandidateRow = Awaited<ReturnType<Db["mergeSearchCandidate"]["findFirstOrTh
  * come. Candidates run side by side on the worker threads; each score row is written once
  * (unique on search and candidate key), so a resumed job skips what is done.
  */
-/**
- * Anchors up to this size are merged in memory: the candidate's bytes go to onnxruntime without a
- * scratch file written, read back and removed (on the demo pool's 0.5 MB models that round trip
- * was a tenth of a candidate). Larger ones go through scratch space, so a search of big models
- * holds one copy of a candidate (onnxruntime's) rather than two.
- */
-const IN_MEMORY_MERGE_BYTES = 64 << 20;
-
 export class MergeSearchService {
   constructor(
     private readonly db: Db,
@@ -331,7 +331,7 @@ export class MergeSearchService {
       const layers = { count: structure.layerCount, byName: Object.fromEntries(structure.tensors.map((t) => [t.name, t.layerIndex])) };
       const layout = (m.artifact.layout as ParsedModel | null) ?? null;
       // External data is found beside the model file: such a merge must be a file.
-      const external = !layout || layout.tensors.some((t) => t.location.kind === "raw" ? t.location.file !== undefined : false);
+      const external = !layout || layout.tensors.some((t) => t.location.kind === "raw" && t.location.file !== undefined);
       const inMemory = !external && (await fsp.stat(local.path)).size <= IN_MEMORY_MERGE_BYTES;
       out.set(m.id, { ref: { name: `${m.name}@${m.version}`, file: local.path, layout, layers }, contract: m.inference as never, inMemory });
     }
