@@ -141,11 +141,12 @@ async function main(): Promise<void> {
       const layouts: Array<ParsedModel | null> = files.map((f) => (options.reparse ? null : layoutOf(parseModelFile(f))));
       for (const n of options.counts) {
         const inputs = files.slice(0, n);
+        const outFile = path.join(dir, `merged-${format.name}-${n}.${format.ext}`);
         const payload: RunMergePayload = {
           anchor: { file: inputs[0], name: path.basename(inputs[0]), layout: layouts[0] },
           contributors: inputs.slice(1).map((f, i) => ({ file: f, name: path.basename(f), layout: layouts[i + 1] })),
           recipe: { method: "LAYERWISE", schedule: { kind: "LINEAR" }, weights: null, params: {} },
-          outFile: path.join(dir, `merged-${format.name}-${n}.${format.ext}`),
+          outFile,
           hash: true,
           metadata: { "layermerge.method": "LAYERWISE", "layermerge.schedule": JSON.stringify({ kind: "LINEAR" }) },
         };
@@ -157,7 +158,7 @@ async function main(): Promise<void> {
         const numpyRuns: number[] = [];
         const loadStart = os.loadavg()[0];
         for (let r = 0; r < options.repeats; r++) {
-          fs.rmSync(payload.outFile, { force: true });
+          fs.rmSync(outFile, { force: true });
           // The floor writes as many bytes as the merge does; before the first merge, the anchor's size.
           const pair: Array<{ ms: number; cpuMs: number; reads: FloorReads }> = [];
           for (const reads of ["concurrent", "sync"] as const) {
@@ -175,7 +176,7 @@ async function main(): Promise<void> {
             numpyRuns.push(1000 * (await numpyMergeSeconds(inputs, path.join(dir, `numpy-${format.name}-${n}.${format.ext}`))));
           }
         }
-        fs.rmSync(payload.outFile, { force: true });
+        fs.rmSync(outFile, { force: true });
         const inputBytes = sizes.slice(0, n).reduce((a, b) => a + b, 0);
         const mergeMs = spread(merges.map((m) => m.ms));
         const peakSampled = Math.max(...merges.map((m) => m.peakRssSampled - m.idleRss));

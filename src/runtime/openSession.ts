@@ -34,15 +34,19 @@ export function sessionThreads(threads?: number, allowSpinning = false): Session
 /**
  * A session on the calling thread (the benchmark's bare loop). evaluateModel uses SessionThread
  * instead: onnxruntime-node's session.run blocks the thread that calls it.
+ *
+ * `bytes`: the model itself (a merge search's candidate, merged in memory), which onnxruntime
+ * parses as it would the file; `modelPath` then only names it in messages.
  */
-export async function openSession(modelPath: string, threads: SessionThreads): Promise<ort.InferenceSession> {
+export async function openSession(modelPath: string, threads: SessionThreads, bytes?: Uint8Array): Promise<ort.InferenceSession> {
   try {
     const { allowSpinning, ...counts } = threads;
-    return await ort.InferenceSession.create(modelPath, {
+    const options: ort.InferenceSession.SessionOptions = {
       ...counts,
       graphOptimizationLevel: "all",
       extra: { session: { intra_op: { allow_spinning: allowSpinning ? "1" : "0" } } },
-    });
+    };
+    return await (bytes ? ort.InferenceSession.create(bytes, options) : ort.InferenceSession.create(modelPath, options));
   } catch (e) {
     const message = (e as Error).message;
     if (isResourceExhaustion(message)) throw new TransientRuntimeError(`onnxruntime could not open model ${modelPath} for lack of resources: ${message}`, { cause: e });

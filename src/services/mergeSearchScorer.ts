@@ -1,3 +1,4 @@
+import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import type { Db } from "../persistence/database";
 import { badInput } from "../core/errors";
@@ -13,7 +14,15 @@ import type { CandidateRecipe, MergeSearchSettings } from "./mergeSearchPlanner"
 import { isForeignKeyViolation, isUniqueViolation } from "./prismaErrors";
 import type { MergeSearchWork, WorkItem } from "./mergeSearchWork";
 
-type PoolModels = Map<string, { ref: MergeModelRef; contract: never }>;
+/**
+ * Anchors up to this size are merged in memory: the candidate's bytes go to onnxruntime without a
+ * scratch file written, read back and removed (on the demo pool's 0.5 MB models that round trip
+ * cost 2–6 ms of a 90–130 ms candidate, bench:search-candidate). Larger ones go through scratch space, so a search of big models
+ * holds one copy of a candidate (onnxruntime's) rather than two.
+ */
+const IN_MEMORY_MERGE_BYTES = 64 << 20;
+
+type PoolModels = Map<string, { ref: MergeModelRef; contract: never; inMemory: boolean }>;
 
 /** What every candidate of a search reads, prepared once per taking-part process. */
 export interface SearchInputs {
@@ -181,7 +190,11 @@ export class MergeSearchScorer {
       releases.push(() => local.release());
       const structure = await this.catalog.planModel(m.structureId);
       const layers = { count: structure.layerCount, byName: Object.fromEntries(structure.tensors.map((t) => [t.name, t.layerIndex])) };
-      out.set(m.id, { ref: { name: `${m.name}@${m.version}`, file: local.path, layout: (m.artifact.layout as ParsedModel | null) ?? null, layers }, contract: m.inference as never });
+      const layout = (m.artifact.layout as ParsedModel | null) ?? null;
+      // External data is found beside the model file: such a merge must be a file.
+      const external = !layout || layout.tensors.some((t) => t.location.kind === "raw" && t.location.file !== undefined);
+      const inMemory = !external && (await fsp.stat(local.path)).size <= IN_MEMORY_MERGE_BYTES;
+      out.set(m.id, { ref: { name: `${m.name}@${m.version}`, file: local.path, layout, layers }, contract: m.inference as never, inMemory });
     }
     return out;
   }
@@ -190,7 +203,7 @@ export class MergeSearchScorer {
     const { pool } = inputs;
     const r: CandidateRecipe = c.recipe;
     const anchor = pool.get(r.anchorId)!;
-    const outFile = path.join(dir, `${c.key}.onnx`);
+    const outFile = anchor.inMemory ? null : path.join(dir, `${c.key}.onnx`);
     const merge: RunMergePayload | null = r.modelIds.length === 0
       ? null
       : {
@@ -199,14 +212,15 @@ export class MergeSearchScorer {
           base: r.baseModelId ? pool.get(r.baseModelId)!.ref : null,
           recipe: { method: r.method!, schedule: r.schedule!, weights: r.weights, params: r.params ?? {} },
           outFile,
-          // Read back by the candidate's session and removed right after: no fsync.
+          // A file is read back by the candidate's session and removed right after: no fsync.
           scratch: true,
           metadata: {},
         };
     return {
       merge,
       score: {
-        modelPath: merge ? outFile : anchor.ref.file!,
+        // A merge made in memory is named by its key in messages.
+        modelPath: merge ? outFile ?? `merge ${c.key}` : anchor.ref.file!,
         contract: anchor.contract,
         activation: activationOf(anchor.contract),
         numClasses: settings.numClasses,

@@ -30,7 +30,8 @@ type CandidateRow = Awaited<ReturnType<Db["mergeSearchCandidate"]["findFirstOrTh
 /**
  * Merge search: plan candidates up front (startMergeSearch shows the plan's size and whether the
  * budget cut it), then in a MERGE_SEARCH job score every candidate without registering anything:
- * a merge is written to scratch space and read by onnxruntime from there, the images are decoded
+ * a merge is made in memory and handed to onnxruntime as bytes (written to scratch space and read
+ * from there only for an anchor over IN_MEMORY_MERGE_BYTES or with external data), the images are decoded
  * once and shared by every candidate, and outputs are reduced to per-image statistics as they
  * come. Candidates run side by side on the threads of every process taking part: the job's owner
  * and, in the distributed shape, the workers that join it (run/join below, the work list in

@@ -64,7 +64,29 @@ describe("runMerge on files", () => {
     );
     expect(result.mergedCount).toBe(sizes.length);
     expect(progress[progress.length - 1]).toBe(1);
-    const merged = fs.readFileSync(outFile);
+    expectMerged(fs.readFileSync(outFile), files);
+  });
+
+  it("returns the same bytes when the output goes to memory (outFile null), and writes no file", async () => {
+    const files = [0, 1, 2].map(writeModel);
+    const before = fs.readdirSync(dir).sort();
+    const result = await runMerge(
+      {
+        anchor: { file: files[0], name: "a" },
+        contributors: [{ file: files[1], name: "b" }, { file: files[2], name: "c" }],
+        recipe: { method: "LAYERWISE", schedule: { kind: "UNIFORM" }, weights: null, params: {} },
+        outFile: null,
+        metadata: {},
+      },
+      () => undefined,
+    );
+    expect(fs.readdirSync(dir).sort()).toEqual(before);
+    expect(result.bytes).toBeDefined();
+    expect(result.outputBytes).toBe(result.bytes!.byteLength);
+    expectMerged(Buffer.from(result.bytes!.buffer, result.bytes!.byteOffset, result.bytes!.byteLength), files);
+  });
+
+  function expectMerged(merged: Buffer, files: string[]): void {
     const anchor = fs.readFileSync(files[0]);
     const dataStart = 8 + Number(anchor.readBigUInt64LE(0));
     // no metadata given: the anchor's header is kept byte for byte
@@ -80,5 +102,5 @@ describe("runMerge on files", () => {
       at += 4 * n;
     });
     expect(at).toBe(merged.length);
-  });
+  }
 });

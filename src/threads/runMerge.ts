@@ -3,6 +3,7 @@ import { FileByteSource, type ByteSource } from "../core/formats/byteSource";
 import type { ArtifactStore } from "../storage/artifactStore";
 import { createArtifactStore } from "../storage/createArtifactStore";
 import { openFileSink } from "../core/formats/fileSink";
+import { openMemorySink } from "../core/formats/memorySink";
 import { parseModelFile } from "../core/formats/parseModelFile";
 import { openExternalData } from "../core/formats/onnx/externalData";
 import { readTensorBytes } from "../core/formats/onnx/readTensorBytes";
@@ -51,7 +52,11 @@ export interface RunMergePayload {
   contributors: MergeModelRef[];
   base?: MergeModelRef | null;
   recipe: { method: string; schedule: { kind?: string; cutoff?: number | null; knots?: number[] | null; groups?: Array<{ prefix: string; knots: number[] }> }; weights: number[] | null; params: Record<string, number>; matching?: "NAME" | "POSITION" };
-  outFile: string;
+  /**
+   * Where the output goes; null: into memory, returned as `RunMergeResult.bytes` (a merge
+   * search's candidate, which onnxruntime reads from memory and nothing keeps).
+   */
+  outFile: string | null;
   /** The output is scratch, read back at once and removed (a merge search's candidate): not fsynced. */
   scratch?: boolean;
   /** Hash the output while writing it (`RunMergeResult.sha256`), so the store need not read it back. */
@@ -72,6 +77,8 @@ export interface RunMergeResult {
   inputBytes: number;
   /** The output's sha256, when the payload asked for `hash`. */
   sha256?: string;
+  /** The output itself, when the payload's `outFile` is null. */
+  bytes?: Uint8Array;
 }
 
 interface OpenModel {
@@ -255,7 +262,12 @@ export async function runMerge(payload: RunMergePayload, onProgress: (p: { fract
     );
     const byName = new Map<string, TensorInfo>(anchor.parsed.tensors.map((t) => [t.name, t]));
     // Written merged tensors go back to the executor, whose next tensors reuse their memory.
-    const sink = await openFileSink(payload.outFile, undefined, { onReleased: (chunk) => run.recycle(chunk), maxPendingBytes: 4 << 20, sync: !payload.scratch, sha256: payload.hash ?? false });
+    const onReleased = (chunk: Uint8Array) => run.recycle(chunk);
+    if (payload.outFile === null && payload.hash) throw new Error("an in-memory merge output is not hashed");
+    const sink =
+      payload.outFile === null
+        ? openMemorySink(rewrite?.outputSize ?? anchor.source.size, { onReleased })
+        : await openFileSink(payload.outFile, undefined, { onReleased, maxPendingBytes: 4 << 20, sync: !payload.scratch, sha256: payload.hash ?? false });
     const anchorTensor = (name: string) => {
       const t = byName.get(name);
       if (!t) throw badInput(`the anchor lists no tensor ${JSON.stringify(name)}`);
@@ -307,7 +319,8 @@ export async function runMerge(payload: RunMergePayload, onProgress: (p: { fract
       mergedCount: plan.mergedCount,
       copiedCount: plan.copiedCount,
       inputBytes: plan.inputBytes,
-      ...(payload.hash ? { sha256: sink.sha256 } : {}),
+      ...(payload.hash && "sha256" in sink ? { sha256: sink.sha256 } : {}),
+      ...("bytes" in sink ? { bytes: sink.bytes } : {}),
     };
   } finally {
     // Also when a later input fails to parse: the ones opened before it are closed.

@@ -159,12 +159,14 @@ export const threadJobs = {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { scoreCandidate } = require("../runtime/search/scoreCandidate") as typeof import("../runtime/search/scoreCandidate");
     const started = performance.now();
+    const outFile = payload.merge?.outFile ?? null;
     try {
-      if (payload.merge) await runMerge(payload.merge, () => undefined);
-      const scores = await scoreCandidate(payload.score);
+      // A merge without outFile is made in memory and handed to onnxruntime as bytes.
+      const merged = payload.merge ? await runMerge(payload.merge, () => undefined) : null;
+      const scores = await scoreCandidate({ ...payload.score, modelBytes: merged?.bytes });
       return { ...scores, seconds: (performance.now() - started) / 1000 };
     } finally {
-      if (payload.merge) fs.rmSync(payload.merge.outFile, { force: true });
+      if (outFile) fs.rmSync(outFile, { force: true });
     }
   },
   /** A search's pickConfidence: `blocks[c]` holds candidate c's per-image statistics, `length` each. */

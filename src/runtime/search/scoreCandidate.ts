@@ -21,8 +21,10 @@ const MAX_PENDING = 2;
 const PENDING_BYTES = 16 << 20;
 
 export interface ScoreCandidateOptions {
-  /** The candidate's ONNX file (a pool model's, or the merge written to scratch space). */
+  /** The candidate's ONNX file (a pool model's, or the merge written to scratch space), or its name when `modelBytes` holds it. */
   modelPath: string;
+  /** The candidate's ONNX bytes (a merge made in memory), read instead of `modelPath`. */
+  modelBytes?: Uint8Array;
   contract: RuntimeContract;
   activation: OutputActivation;
   numClasses: number;
@@ -57,7 +59,7 @@ export interface CandidateScores {
 export async function scoreCandidate(options: ScoreCandidateOptions): Promise<CandidateScores> {
   const { numClasses: C, objective } = options;
   const pq = options.metric === "PQ" && (objective.kind === "SCORE" || !!options.audit);
-  const session = await SearchSession.open(options.modelPath, options.contract, C, sessionThreads(options.threads ?? 1), pq);
+  const session = await SearchSession.open(options.modelPath, options.contract, C, sessionThreads(options.threads ?? 1), pq, options.modelBytes);
   const postprocess = resolvePanopticPostprocess(definedOnly(options.contract.postprocess ?? {}));
   /** A labelled image's PQ statistics (Panoptic-DeepLab post-processing, as evaluation does), on this thread. */
   const panoptic = async (img: SharedImage, set: SearchImageSet): Promise<ImageStats> => panopticImageStats(img, await session.runPanoptic(img), set.categories, C, postprocess);

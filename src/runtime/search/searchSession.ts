@@ -44,10 +44,11 @@ export class SearchSession {
 
   /**
    * `panoptic`: the session also reads a Panoptic-DeepLab model's center and offset heads
-   * (`runPanoptic`), as evaluation does for a PANOPTIC task.
+   * (`runPanoptic`), as evaluation does for a PANOPTIC task. `bytes`: the model itself (a merge
+   * made in memory), `modelPath` then names it in messages.
    */
-  static async open(modelPath: string, contract: RuntimeContract, numClasses: number, threads: SessionThreads, panoptic = false): Promise<SearchSession> {
-    const session = await openSession(modelPath, threads);
+  static async open(modelPath: string, contract: RuntimeContract, numClasses: number, threads: SessionThreads, panoptic = false, bytes?: Uint8Array): Promise<SearchSession> {
+    const session = await openSession(modelPath, threads, bytes);
     try {
       const shape = {
         inputNames: session.inputNames,
