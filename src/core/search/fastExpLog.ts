@@ -20,7 +20,7 @@
 const EXP_TABLE_BITS = 6;
 const EXP_N = 1 << EXP_TABLE_BITS;
 /** 2^(j/64), j = 0..63 (Math.pow is within an ulp). */
-const EXP_TABLE = Float64Array.from({ length: EXP_N }, (_, j) => Math.pow(2, j / EXP_N));
+export const EXP_TABLE = Float64Array.from({ length: EXP_N }, (_, j) => Math.pow(2, j / EXP_N));
 /** 2^k for k = −1022..1023, at k + 1022 (powers of two: exact). */
 const POW2_OFFSET = 1022;
 const POW2 = Float64Array.from({ length: 2046 }, (_, i) => Math.pow(2, i - POW2_OFFSET));
@@ -55,9 +55,9 @@ export function fastExp(x: number): number {
 const LOG_STEPS = 256;
 /** c = 1 + i/256 for m in [0.75, 1.5): i = −64..128, at i + 64. */
 const LOG_OFFSET = LOG_STEPS / 4;
-const LOG_C = Float64Array.from({ length: LOG_OFFSET + LOG_STEPS / 2 + 1 }, (_, i) => 1 + (i - LOG_OFFSET) / LOG_STEPS);
-const LOG_INV_C = LOG_C.map((c) => 1 / c);
-const LOG_OF_C = LOG_C.map((c) => Math.log(c));
+export const LOG_C = Float64Array.from({ length: LOG_OFFSET + LOG_STEPS / 2 + 1 }, (_, i) => 1 + (i - LOG_OFFSET) / LOG_STEPS);
+export const LOG_INV_C = LOG_C.map((c) => 1 / c);
+export const LOG_OF_C = LOG_C.map((c) => Math.log(c));
 const SMALLEST_NORMAL = 2.2250738585072014e-308;
 
 const bits = new Float64Array(1);

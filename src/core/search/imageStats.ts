@@ -1,5 +1,7 @@
 import { invariant } from "../errors";
-import { fastExp, fastLog } from "./fastExpLog";
+import { fastLog } from "./fastExpLog";
+import { BLOCK, logitsBlockScalar, logitsScratch } from "./logitsBlock";
+import { simdLogitsStats } from "./simd/simdLogitsStats";
 
 /**
  * Per-image sufficient statistics of the objectives (docs/CONVENTIONS.md, Merge search). An
@@ -20,63 +22,33 @@ export type OutputActivation = "LOGITS" | "PROBS";
 export const probabilityStatsLength = (classes: number) => classes + 2;
 export const agreementStatsLength = (classes: number) => 3 * classes;
 
-/** Pixels per block of probabilityStats: a block's class planes (C × 256 float64) stay in cache. */
-const BLOCK = 256;
+/** Which implementation of the logits' statistics: WebAssembly SIMD when available, or scalar JavaScript. */
+export type StatsKernel = "auto" | "scalar";
 
 /**
  * Probability statistics of one image from its scores [C, H·W] (planar, at the image's size).
  * Softmax and entropy in float64; H in nats with 0 · log 0 = 0.
  *
- * Logits take one exp per class and one log per pixel: with m the pixel's largest logit,
- * e_c = exp(x_c − m) and Z = Σ e_c, H = log Z − Σ_c e_c (x_c − m) / Z (a class with e_c = 0 adds
- * nothing, as 0 · log 0). Classes are walked over blocks of contiguous pixels, so every read
- * runs along a class plane instead of striding across them. exp and log are fastExpLog's
- * (within a few ulps of Math's, several times cheaper: this is the per-pixel × class cost).
+ * Logits take one exp per class and one log per pixel, fused over blocks of 256 pixels whose
+ * class rows stay in L1 (logitsBlock.ts): the SIMD kernel (simd/probabilityKernels.wat) for
+ * float32 scores unless `kernel` is "scalar", the same bits either way. exp and log are
+ * fastExpLog's (within a few ulps of Math's, several times cheaper: this is the per-pixel ×
+ * class cost).
  */
-export function probabilityStats(scores: Float32Array | Float64Array, classes: number, pixels: number, activation: OutputActivation): ImageStats {
+export function probabilityStats(scores: Float32Array | Float64Array, classes: number, pixels: number, activation: OutputActivation, kernel: StatsKernel = "auto"): ImageStats {
   invariant(scores.length === classes * pixels, `probabilityStats: ${scores.length} scores for ${classes} classes × ${pixels} pixels`);
   const stats = new Float64Array(classes + 2);
-  const e = new Float64Array(classes * BLOCK);
-  const max = new Float64Array(BLOCK);
-  const z = new Float64Array(BLOCK);
-  const s = new Float64Array(BLOCK);
   let entropySum = 0;
-  for (let i0 = 0; i0 < pixels; i0 += BLOCK) {
-    const n = Math.min(BLOCK, pixels - i0);
-    if (activation === "LOGITS") {
-      for (let k = 0; k < n; k++) max[k] = scores[i0 + k];
-      for (let c = 1; c < classes; c++) {
-        const o = c * pixels + i0;
-        for (let k = 0; k < n; k++) {
-          const v = scores[o + k];
-          if (v > max[k]) max[k] = v;
-        }
-      }
-      z.fill(0, 0, n);
-      s.fill(0, 0, n);
-      for (let c = 0; c < classes; c++) {
-        const o = c * pixels + i0;
-        const b = c * BLOCK;
-        for (let k = 0; k < n; k++) {
-          const d = scores[o + k] - max[k];
-          const v = fastExp(d);
-          e[b + k] = v;
-          z[k] += v;
-          if (v > 0) s[k] += v * d;
-        }
-      }
-      for (let k = 0; k < n; k++) {
-        const inv = 1 / z[k];
-        entropySum += fastLog(z[k]) - s[k] * inv;
-        z[k] = inv;
-      }
-      for (let c = 0; c < classes; c++) {
-        const b = c * BLOCK;
-        let acc = 0;
-        for (let k = 0; k < n; k++) acc += e[b + k] * z[k];
-        stats[c] += acc;
-      }
-    } else {
+  if (activation === "LOGITS") {
+    const simd = kernel === "auto" && scores instanceof Float32Array ? simdLogitsStats(scores, classes, pixels, stats) : null;
+    if (simd !== null) entropySum = simd;
+    else {
+      const scratch = logitsScratch(classes);
+      for (let i0 = 0; i0 < pixels; i0 += BLOCK) entropySum += logitsBlockScalar(scores, classes, pixels, i0, Math.min(BLOCK, pixels - i0), scratch, stats);
+    }
+  } else {
+    for (let i0 = 0; i0 < pixels; i0 += BLOCK) {
+      const n = Math.min(BLOCK, pixels - i0);
       for (let c = 0; c < classes; c++) {
         const o = c * pixels + i0;
         let acc = 0;

@@ -3,16 +3,8 @@ import type { DType } from "../../structure/types";
 import { DTYPE_BYTES } from "../../structure/types";
 import { decodeToFloat32 } from "../decodeFloats";
 import { OUTPUT_SLOTS, type LayerwiseAccumulator } from "../layerwiseAccumulator";
+import { instantiateWasm } from "../../wasmModules";
 import { MERGE_KERNELS_WASM_BASE64 } from "./mergeKernelsWasm";
-
-/** The part of the WebAssembly JS API used here (the project's TypeScript lib has no DOM types). */
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => WasmModule;
-  Instance: new (module: WasmModule) => { exports: unknown };
-}
-type WasmModule = { readonly __brand: "WebAssembly.Module" };
-const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
 interface Kernels {
   memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
@@ -23,17 +15,6 @@ interface Kernels {
   anyNonFinite32(p: number, n: number): number;
   encodeF16(src: number, dst: number, n: number): number;
   encodeBF16(src: number, dst: number, n: number): number;
-}
-
-let compiled: WasmModule | null | undefined;
-
-/** Compiled once per thread; null when the runtime lacks WebAssembly SIMD. */
-function kernelsModule(): WasmModule | null {
-  if (compiled === undefined) {
-    const bytes = Buffer.from(MERGE_KERNELS_WASM_BASE64, "base64");
-    compiled = wasm && wasm.validate(bytes) ? new wasm.Module(bytes) : null;
-  }
-  return compiled;
 }
 
 /** Chunks are padded to a multiple of 8 elements (the kernels step by 4; 8 keeps 16-bit rows 16-byte aligned). */
@@ -53,9 +34,8 @@ const PAGE = 65536;
  * padding lanes compute 0 and never raise the non-finite flag.
  */
 export function simdLayerwiseAccumulator(capacity: number): LayerwiseAccumulator | null {
-  const module = kernelsModule();
-  if (!module || !wasm) return null;
-  const k = new wasm.Instance(module).exports as Kernels;
+  const k = instantiateWasm(MERGE_KERNELS_WASM_BASE64) as Kernels | null;
+  if (!k) return null;
   const wide = roundUp(capacity) * 4;
   const half = wide / 2;
   const accAt = (slot: number) => 3 * wide + slot * wide;
