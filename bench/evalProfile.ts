@@ -2,8 +2,6 @@
  * Where an evaluation's time goes per image, stage by stage, each timed alone on the main thread
  * (no overlap), in process CPU time: decode image, decode label (sharp and FastPngDecoder), label → class ids, preprocess, session.run, logits →
  * label resolution + argmax, confusion matrix. For labels at the model's input size and at 2×.
- * Also the source-resolution argmax alone, core's semanticArgmax against the evaluation's
- * blockArgmax on the same logits, and their ratio.
  *
  * Run: node scripts/bench-eval.js --profile   (env: BENCH_IMAGES=20 images per size, BENCH_THREADS)
  */
@@ -11,8 +9,7 @@ import { mkdtempSync, rmSync } from "fs";
 import { loadavg, tmpdir } from "os";
 import { join } from "path";
 import * as ort from "onnxruntime-node";
-import { ConfusionMatrix, listDataset, loadSample, semanticArgmax, type DatasetSpec } from "../src/core/eval";
-import { blockArgmax } from "../src/runtime/blockArgmax";
+import { ConfusionMatrix, listDataset, loadSample, type DatasetSpec } from "../src/core/eval";
 import { SharpDecoder } from "../src/imaging/sharpDecoder";
 import { FastPngDecoder } from "../src/imaging/pngDecoder";
 import { fastPreprocess } from "../src/runtime/fastPreprocess";
@@ -36,7 +33,7 @@ async function profile(modelPath: string, root: string, side: number): Promise<v
   const decoder = new FastPngDecoder();
   const session = await openSession(modelPath, sessionThreads(process.env.BENCH_THREADS ? Number(process.env.BENCH_THREADS) : undefined));
   const cm = new ConfusionMatrix(CLASSES, 255);
-  const t: Record<string, number> = { sharpImage: 0, sharpLabel: 0, decodeImage: 0, decodeLabel: 0, loadSample: 0, preprocess: 0, run: 0, resizeArgmax: 0, confusion: 0, scoreFused: 0, argmaxCore: 0, argmaxBlock: 0 };
+  const t: Record<string, number> = { sharpImage: 0, sharpLabel: 0, decodeImage: 0, decodeLabel: 0, loadSample: 0, preprocess: 0, run: 0, resizeArgmax: 0, confusion: 0, scoreFused: 0 };
   const scorer = new SampleScorer(CLASSES, 255, spec.classes, false, {}, modelPath);
   const input = new Float32Array(3 * SIZE * SIZE);
   for (let i = 0; i < IMAGES; i++) {
@@ -72,18 +69,11 @@ async function profile(modelPath: string, root: string, side: number): Promise<v
     t0 = cpuMs();
     scorer.addLogits(sample, { data: logits, channels: CLASSES, height: SIZE, width: SIZE });
     t.scoreFused += cpuMs() - t0;
-    t0 = cpuMs();
-    semanticArgmax(logits, CLASSES, SIZE, SIZE);
-    t.argmaxCore += cpuMs() - t0;
-    t0 = cpuMs();
-    blockArgmax(logits, CLASSES, SIZE * SIZE);
-    t.argmaxBlock += cpuMs() - t0;
   }
   await session.release();
   console.log(`labels ${side}² (load ${loadavg().map((v) => v.toFixed(1)).join(" ")}), CPU ms per image over ${IMAGES}:`);
   for (const [k, v] of Object.entries(t)) console.log(`  ${k.padEnd(14)} ${(v / IMAGES).toFixed(1).padStart(7)}`);
-  console.log(`  (sharp*: SharpDecoder; decode*: FastPngDecoder, the evaluation's; loadSample = both decodes + label → class ids; scoreFused = what the evaluation does instead of resizeArgmax + confusion; argmax*: the source-resolution argmax alone, core's semanticArgmax and the evaluation's blockArgmax)`);
-  console.log(`  ratio blockArgmax / semanticArgmax CPU: ${(t.argmaxBlock / t.argmaxCore).toFixed(2)}`);
+  console.log(`  (sharp*: SharpDecoder; decode*: FastPngDecoder, the evaluation's; loadSample = both decodes + label → class ids; scoreFused = what the evaluation does instead of resizeArgmax + confusion)`);
 }
 
 async function main(): Promise<void> {
