@@ -1,8 +1,7 @@
 import { readFileSync } from "fs";
 import { join } from "path";
-import { ConfusionMatrix, preprocessImage, resizeArgmax, semanticArgmax, type DatasetSample, type NormalizationName } from "../core/eval";
+import { ConfusionMatrix, preprocessImage, resizeArgmax, type DatasetSample, type NormalizationName } from "../core/eval";
 import { fastPreprocess } from "./fastPreprocess";
-import { blockArgmax } from "./blockArgmax";
 import { fastResizeArgmax } from "./fastResizeArgmax";
 import { SampleScorer } from "./SampleScorer";
 import { prng } from "../core/testing/prng";
@@ -48,34 +47,6 @@ describe("fastResizeArgmax", () => {
     expect(Array.from(fastResizeArgmax(Float32Array.of(1, 2, 1, 2), 2, 1, 2, 1, 4))).toEqual([0, 0, 0, 0]);
     // class 1 wins at the right pixel only: (0, 0 | 0, 1) → outputs at src x 0, 0.25, 0.75, 1 → 0, 1, 1, 1 (any positive weight on the right wins)
     expect(Array.from(fastResizeArgmax(Float32Array.of(0, 0, 0, 1), 2, 1, 2, 1, 4))).toEqual([0, 1, 1, 1]);
-  });
-});
-
-describe("blockArgmax", () => {
-  // The reference is core's semanticArgmax (one pass per channel pair over the whole plane).
-  it.each([
-    [1, 5000],
-    [2, 4096],
-    [3, 2047],
-    [5, 6150],
-    [19, 9000],
-    [256, 2100],
-  ])("%i channels over %i pixels (several blocks and a partial one) equal semanticArgmax, with ties, NaN and infinities", (channels, plane) => {
-    const random = prng(channels * 7919 + plane);
-    const pick = [0, 1, 2, 2, 3, NaN, Infinity, -Infinity, -0];
-    const logits = Float32Array.from({ length: channels * plane }, () => (random() < 0.5 ? pick[Math.floor(random() * pick.length)] : random() * 4 - 2));
-    const expected = semanticArgmax(logits, channels, 1, plane);
-    expect(Array.from(blockArgmax(logits, channels, plane))).toEqual(Array.from(expected));
-    if (channels > 1) expect(new Set(Array.from(expected)).size).toBeGreaterThan(1);
-  });
-
-  it("its reused buffer holds only the current call's plane: a smaller call after a larger one", () => {
-    const random = prng(3);
-    const big = Float32Array.from({ length: 4 * 10000 }, () => random());
-    blockArgmax(big, 4, 10000);
-    // 3 classes, 3 pixels by hand: class 2, 0 (tie of 0 and 1 keeps the lower), 1
-    const got = blockArgmax(Float32Array.of(0, 5, 1, 0, 5, 9, 1, 1, 2), 3, 3);
-    expect(Array.from(got)).toEqual([2, 0, 1]);
   });
 });
 

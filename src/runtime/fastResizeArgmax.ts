@@ -1,6 +1,5 @@
 import { bilinearTaps, semanticArgmax, type BilinearTaps, type ClassIdArray } from "../core/eval";
 import { badInput } from "../core/errors";
-import { blockArgmax } from "./blockArgmax";
 
 /**
  * Same result as core's resizeArgmax (argmax of the bilinearly resized logits, half-pixel
@@ -38,8 +37,7 @@ export function fastResizeArgmax(logits: Float32Array, channels: number, inH: nu
  */
 export function resizeArgmaxRows(logits: Float32Array, channels: number, inH: number, inW: number, outH: number, outW: number, emit: (oy: number, row: Uint8Array | Uint16Array) => void): void {
   if (logits.length !== channels * inH * inW) throw badInput(`logits hold ${logits.length} values, expected ${channels}×${inH}×${inW} = ${channels * inH * inW}`);
-  // blockArgmax's buffer is reused by its next call; this function is done with it before returning
-  const src = channels <= 256 ? blockArgmax(logits, channels, inH * inW) : semanticArgmax(logits, channels, inH, inW);
+  const src = semanticArgmax(logits, channels, inH, inW);
   if (inH === outH && inW === outW) {
     for (let oy = 0; oy < outH; oy++) emit(oy, src.subarray(oy * outW, (oy + 1) * outW) as Uint8Array | Uint16Array);
     return;
