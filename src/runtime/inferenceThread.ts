@@ -60,10 +60,12 @@ port.on("message", async (message: ToThread) => {
  * 1.30 fills pre-allocated output tensors passed as fetches, but returns copies of them: those
  * are dropped here.) Outputs whose shape depends on the image (a model with data-dependent output
  * dims) may not fit: onnxruntime rejects the run, which is then repeated with fresh outputs, whose
- * error (if any) is the one reported.
+ * error (if any) is the one reported; after one such rejection this session takes no more recycled
+ * buffers, so such a model is not run twice per batch.
  */
+let reuseRejected = false;
 async function runReusing(s: ort.InferenceSession, feeds: Record<string, ort.Tensor>, fetches: string[], reuse: Record<string, OutputValue> | undefined): Promise<Record<string, ort.Tensor>> {
-  if (!reuse || !fetches.every((name) => reuse[name])) return (await s.run(feeds, fetches)) as Record<string, ort.Tensor>;
+  if (!reuse || reuseRejected || !fetches.every((name) => reuse[name])) return (await s.run(feeds, fetches)) as Record<string, ort.Tensor>;
   const preallocated: Record<string, ort.Tensor> = {};
   for (const name of fetches) {
     const { type, data, dims } = reuse[name];
@@ -73,6 +75,7 @@ async function runReusing(s: ort.InferenceSession, feeds: Record<string, ort.Ten
     await s.run(feeds, preallocated);
     return preallocated;
   } catch {
+    reuseRejected = true;
     return (await s.run(feeds, fetches)) as Record<string, ort.Tensor>;
   }
 }
