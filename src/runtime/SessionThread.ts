@@ -18,6 +18,8 @@ export class SessionThread {
   private failure: Error | null = null;
   /** Input buffers the thread handed back, by length, for the next batches (no 3 MB allocation per image). */
   private readonly spare = new Map<number, Float32Array[]>();
+  /** Output buffers handed back by `recycle`, by the input dims they were produced for, for the next runs on such inputs. */
+  private readonly spareOutputs = new Map<string, Array<Record<string, OutputValue>>>();
 
   private constructor(
     private readonly thread: Worker,
@@ -83,14 +85,36 @@ export class SessionThread {
     return reused ? reused.fill(0) : new Float32Array(length);
   }
 
-  /** Runs one batch; `data` is transferred to the thread (unusable here afterwards). */
+  /**
+   * Runs one batch; `data` is transferred to the thread (unusable here afterwards), and so are the
+   * buffers of outputs recycled from a run on inputs of the same dims, which onnxruntime writes into.
+   */
   run(inputName: string, data: Float32Array, dims: number[], fetches: string[]): Promise<Record<string, OutputValue>> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
+    const reuse = this.spareOutputs.get(dims.join(","))?.pop();
+    const transfer = [data.buffer as ArrayBuffer];
+    if (reuse) for (const name of fetches) if (reuse[name]) transfer.push(reuse[name].data.buffer as ArrayBuffer);
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.thread.postMessage({ type: "run", id, inputName, data, dims, fetches } satisfies ToThread, [data.buffer as ArrayBuffer]);
+      this.thread.postMessage({ type: "run", id, inputName, data, dims, fetches, ...(reuse ? { reuse } : {}) } satisfies ToThread, transfer);
     });
+  }
+
+  /**
+   * Hands a run's outputs back for a later run on inputs of `dims` (the dims of the run that
+   * produced them) to write into; the caller must hold no view of them any more. Only outputs
+   * whose typed array spans its whole buffer are kept (a buffer is transferred whole), at most
+   * two sets per input shape: the runs in flight at once.
+   */
+  recycle(dims: number[], outputs: Record<string, OutputValue>): void {
+    const whole = Object.values(outputs).every((o) => o.data.byteOffset === 0 && o.data.byteLength === o.data.buffer.byteLength);
+    const buffers = new Set(Object.values(outputs).map((o) => o.data.buffer));
+    if (!whole || buffers.size !== Object.keys(outputs).length) return;
+    const key = dims.join(",");
+    const list = this.spareOutputs.get(key) ?? [];
+    if (list.length < 2) list.push(outputs);
+    this.spareOutputs.set(key, list);
   }
 
   /** Releases the session and ends the thread, after the runs already sent. */

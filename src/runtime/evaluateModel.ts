@@ -152,6 +152,8 @@ export async function evaluateModel(options: EvaluateModelOptions): Promise<Eval
       inflight.shift();
       checkAbort(signal);
       score(oldest.batch, outputs);
+      // scoring keeps no view of the outputs: onnxruntime writes a later batch's into them
+      session.recycle(oldest.batch.dims, outputs);
     };
     try {
       for await (const batch of batches(samples, contract, io, batchSize, modelPath, session)) {

@@ -12,7 +12,11 @@ export type ValueMetadata = { name: string; isTensor: false } | { name: string; 
 
 export type ToThread =
   | { type: "open"; modelPath: string; threads: SessionThreads }
-  | { type: "run"; id: number; inputName: string; data: Float32Array; dims: number[]; fetches: string[] }
+  /**
+   * `reuse`: output buffers of an earlier run (same input dims) handed back, by output name, with
+   * the type and dims they had; onnxruntime writes into them instead of allocating new ones.
+   */
+  | { type: "run"; id: number; inputName: string; data: Float32Array; dims: number[]; fetches: string[]; reuse?: Record<string, OutputValue> }
   | { type: "release" };
 
 export type FromThread =

@@ -34,7 +34,7 @@ port.on("message", async (message: ToThread) => {
       });
     } else if (message.type === "run") {
       const feed = new ort.Tensor("float32", message.data, message.dims);
-      const result = await session!.run({ [message.inputName]: feed }, message.fetches);
+      const result = await runReusing(session!, { [message.inputName]: feed }, message.fetches, message.reuse);
       const outputs: Record<string, OutputValue> = {};
       const transfer: ArrayBuffer[] = [message.data.buffer as ArrayBuffer];
       for (const name of message.fetches) {
@@ -53,6 +53,32 @@ port.on("message", async (message: ToThread) => {
     send({ type: "error", id: message.type === "run" ? message.id : null, message: text, transient: e instanceof TransientRuntimeError || isResourceExhaustion(text) });
   }
 });
+
+/**
+ * session.run with the outputs written into `reuse`'s buffers, which are the ones sent back: the
+ * main thread then receives no new 20 MB logits buffer per image to collect. (onnxruntime-node
+ * 1.30 fills pre-allocated output tensors passed as fetches, but returns copies of them: those
+ * are dropped here.) Outputs whose shape depends on the image (a model with data-dependent output
+ * dims) may not fit: onnxruntime rejects the run, which is then repeated with fresh outputs, whose
+ * error (if any) is the one reported; after one such rejection this session takes no more recycled
+ * buffers, so such a model is not run twice per batch.
+ */
+let reuseRejected = false;
+async function runReusing(s: ort.InferenceSession, feeds: Record<string, ort.Tensor>, fetches: string[], reuse: Record<string, OutputValue> | undefined): Promise<Record<string, ort.Tensor>> {
+  if (!reuse || reuseRejected || !fetches.every((name) => reuse[name])) return (await s.run(feeds, fetches)) as Record<string, ort.Tensor>;
+  const preallocated: Record<string, ort.Tensor> = {};
+  for (const name of fetches) {
+    const { type, data, dims } = reuse[name];
+    preallocated[name] = new ort.Tensor(type as "float32", data as Float32Array, dims);
+  }
+  try {
+    await s.run(feeds, preallocated);
+    return preallocated;
+  } catch {
+    reuseRejected = true;
+    return (await s.run(feeds, fetches)) as Record<string, ort.Tensor>;
+  }
+}
 
 function plainMetadata(m: ort.InferenceSession.ValueMetadata): ValueMetadata {
   return m.isTensor ? { name: m.name, isTensor: true, type: m.type, shape: [...m.shape] } : { name: m.name, isTensor: false };
