@@ -59,7 +59,8 @@ describe.each(databaseKinds)("merge search fan-out over workers (%s)", (kind) =>
     db = await createTestDatabase(kind);
     redis = ownRedis(kind === "sqlite" ? 6410 : 6411);
     await redis.start();
-    env = { DATABASE_URL: db.url, LAYERMERGE_DATA_DIR: db.dataDir, LAYERMERGE_JOB_LOCK_MS: "2000", LAYERMERGE_WORKERS: "1", HOST: "127.0.0.1" };
+    // REDIS_URL is cleared: the reference must be embedded whatever the environment (CI sets it).
+    env = { DATABASE_URL: db.url, LAYERMERGE_DATA_DIR: db.dataDir, LAYERMERGE_JOB_LOCK_MS: "2000", LAYERMERGE_WORKERS: "1", HOST: "127.0.0.1", REDIS_URL: "" };
 
     // The reference: one embedded process (its one thread) runs the GRID and the EVOLUTION search.
     const embedded = startLayermerge(["serve"], { ...env, PORT: "0" });
