@@ -69,7 +69,9 @@ describe.each(databaseKinds)("merge search fan-out over workers (%s)", (kind) =>
     const origin = url.replace(/\/graphql$/, "");
     const taskId = (await gql(url, `mutation { createTask(input: { key: "sem", name: "Semantic", kind: SEMANTIC, primaryMetric: MIOU }) { id } }`)).createTask.id;
     const dir = path.join(db.dataDir, "datasets", "target");
-    await blocks(dir, 4, 16); // 12 images of 64×64
+    // 36 images of 64×64: a candidate takes long enough that a joining worker (decoding the images
+    // and loading the pool first) still finds a fair share of the 16 on a quiet machine.
+    await blocks(dir, 12, 16);
     datasetId = (await gql(url, `mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }`, { i: { name: "target", taskId, format: "IMAGES", location: dir, classes: CLASSES } })).createDataset.id;
     for (const seed of [11, 22, 33]) {
       const put = (await (await fetch(`${origin}/artifacts`, { method: "PUT", body: writeOnnxModel(twoLayerNet(seed)).bytes })).json()) as { sha256: string };

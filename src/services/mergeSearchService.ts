@@ -159,6 +159,12 @@ export class MergeSearchService {
     let inputs: SearchInputs | null = null;
     this.taking.add(search.id);
     try {
+      // The plan is listed and the workers invited before this process decodes its own images, so
+      // joining workers prepare at the same time instead of a preparation later (on a short search
+      // that lag is most of it).
+      const gridItems: WorkItem[] = settings.plan.map((c, position) => ({ ...c, position }));
+      await this.work.add(search.id, gridItems);
+      if (this.hints && (await this.work.left(search.id)) > 0) await this.hints(search.id, ctx.jobId, 0).catch(() => undefined);
       ctx.progress(0, "decoding images");
       inputs = await this.scorer.prepare(settings, ctx.signal, (stage) => ctx.progress(0, stage));
       const workDir = await this.scratch.create(ctx.jobId, ctx.attempt);
@@ -185,10 +191,12 @@ export class MergeSearchService {
         const eta = computed > 0 ? ((Date.now() - started) / computed) * Math.max(0, planned - finished) : null;
         ctx.progress(Math.min(1, finished / planned), `${finished}/${planned} candidates${eta !== null ? `, eta ${formatSeconds(eta)}` : ""}`);
       };
-      /** Lists `items`, invites workers, and returns once every listed candidate is scored. */
-      const scoreAll = async (items: WorkItem[]) => {
-        await this.work.add(search.id, items);
-        if (this.hints && (await this.work.left(search.id)) > 0) await this.hints(search.id, ctx.jobId, 0).catch(() => undefined);
+      /** Lists `items` (unless listed already), invites workers, and returns once every listed candidate is scored. */
+      const scoreAll = async (items: WorkItem[], listed = false) => {
+        if (!listed) {
+          await this.work.add(search.id, items);
+          if (this.hints && (await this.work.left(search.id)) > 0) await this.hints(search.id, ctx.jobId, 0).catch(() => undefined);
+        }
         for (;;) {
           clock ??= Date.now();
           await this.scorer.scoreClaimed(search.id, settings, prepared, workDir, ctx.signal, outOfTime, () => void report().catch(() => undefined));
@@ -202,10 +210,10 @@ export class MergeSearchService {
         }
         await report();
       };
-      await scoreAll(settings.plan.map((c, position) => ({ ...c, position })));
+      await scoreAll(gridItems, true);
       if (settings.strategy === "EVOLUTION" && !outOfTime()) {
         const keyOf = await candidateKeys(this.catalog, this.merges, await this.db.model.findMany({ where: { id: { in: settings.modelIds } }, select: { id: true, structureId: true } }));
-        await evolveSchedules({ db: this.db, catalog: this.catalog, searchId: search.id, settings, keyOf, outOfTime, score: scoreAll });
+        await evolveSchedules({ db: this.db, catalog: this.catalog, searchId: search.id, settings, keyOf, outOfTime, score: (items) => scoreAll(items) });
       }
       const summary = await this.summarize(search.id, settings);
       const kept = await this.keep(search.id, settings, summary);
