@@ -146,7 +146,7 @@ export async function startWorker(config: Config = loadConfig()) {
  * scheduling priority, talking to the API over IPC (see ChildJobRunner). The API process applied
  * the migrations before starting it.
  */
-export async function runJobProcess(config: Config = loadConfig()): Promise<void> {
+export async function runJobProcess(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
   // Before any thread starts: on Linux a thread's nice value is its own, inherited by the threads
   // it creates, so the pool's threads (where merges and evaluations compute) get it too.

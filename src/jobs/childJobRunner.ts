@@ -1,12 +1,13 @@
 import { fork, type ChildProcess } from "node:child_process";
 import type { Db } from "../persistence/database";
 import type { Logger } from "../logging";
+import type { Config } from "../config/config";
 import type { JobEvents, JobEventMessage } from "./jobEvents";
 import type { JobRunner } from "./jobRunner";
 import { markCancelled } from "./embeddedJobRunner";
 
 /** What the API process tells its job-runner child over IPC. */
-export type ToRunner = { type: "enqueue" } | { type: "cancel"; jobId: string } | { type: "stop" };
+export type ToRunner = { type: "config"; config: Config } | { type: "enqueue" } | { type: "cancel"; jobId: string } | { type: "stop" };
 /** What the job-runner child tells the API process. */
 export type FromRunner =
   | { type: "ready" }
@@ -16,6 +17,12 @@ export type FromRunner =
 export interface ChildRunnerOptions {
   /** The script the child runs (it serves `runnerChannel` with an embedded runner). */
   entry: string;
+  /**
+   * The API's resolved configuration, the child's first message: the child runs with exactly
+   * what the API was started with (a program that builds its Config in code, as the demo does,
+   * has nothing in the environment for the child to read), and secrets stay off its command line.
+   */
+  config: Config;
   /** Node options for the child (a TypeScript hook when running from sources). */
   execArgv?: string[];
   /** How long `start` waits for the child to say it is ready. */
@@ -113,6 +120,9 @@ export class ChildJobRunner implements JobRunner {
     const child = fork(this.options.entry, [], { execArgv: this.options.execArgv ?? [], stdio: "inherit", serialization: "advanced" });
     this.child = child;
     this.childReady = false;
+    child.send({ type: "config", config: this.options.config } satisfies ToRunner, (error) => {
+      if (error) this.logger.debug({ err: error }, "job runner configuration not delivered");
+    });
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the job runner (pid ${child.pid}) did not start within ${this.readyTimeoutMs} ms`)), this.readyTimeoutMs);
       child.on("message", (message: FromRunner) => {

@@ -1,4 +1,5 @@
 import type { Logger } from "../logging";
+import type { Config } from "../config/config";
 import type { JobEvents } from "./jobEvents";
 import type { EmbeddedJobRunner } from "./embeddedJobRunner";
 import type { FromRunner, ToRunner } from "./childJobRunner";
@@ -6,6 +7,22 @@ import type { FromRunner, ToRunner } from "./childJobRunner";
 /** Sends a message to the API process; dropped when it is gone (this process is stopping then). */
 export function toApi(message: FromRunner): void {
   if (process.connected) process.send!(message, undefined, undefined, () => undefined);
+}
+
+/** The configuration the API process sends as its first message (ChildJobRunner). */
+export function receiveConfig(): Promise<Config> {
+  if (!process.send) return Promise.reject(new Error("the job runner must be started by `layermerge serve` (it talks to it over IPC)"));
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: ToRunner) => {
+      if (message.type !== "config") return;
+      process.off("message", onMessage);
+      process.off("disconnect", onGone);
+      resolve(message.config);
+    };
+    const onGone = () => reject(new Error("the API process went away before sending the configuration"));
+    process.on("message", onMessage);
+    process.once("disconnect", onGone);
+  });
 }
 
 /**
@@ -32,6 +49,7 @@ export function serveRunnerChannel(runner: EmbeddedJobRunner, events: JobEvents,
     return stopping;
   };
   process.on("message", (message: ToRunner) => {
+    if (message.type === "config") return; // read at start (receiveConfig)
     if (message.type === "enqueue") void runner.enqueue("");
     else if (message.type === "cancel") runner.abort(message.jobId);
     else if (message.type === "stop") void stopOnce("asked by the API process");

@@ -115,7 +115,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
   runner = config.redisUrl
     ? new BullJobQueue(db, events, logger, outages, { redisUrl: config.redisUrl, prefix: config.queuePrefix, attempts: config.jobAttempts, lockMs: config.jobLockMs, reconcileMs: config.reconcileMs })
     : options.jobProcess
-      ? new ChildJobRunner(db, events, logger, { ...options.jobProcess, observe })
+      ? new ChildJobRunner(db, events, logger, { ...options.jobProcess, config, observe })
       : new EmbeddedJobRunner(db, handlers, events, logger, { concurrency: config.jobConcurrency, lockMs: config.jobLockMs, attempts: config.jobAttempts, observe: options.observeJobs ?? observe });
   const queue = runner instanceof BullJobQueue ? runner : null;
   if (queue) searches.hints = (searchId, jobId, delayMs) => queue.hintJoin(searchId, jobId, delayMs);
