@@ -16,7 +16,7 @@ import { UnreachableError, databaseDependency, reasonOf } from "./outage";
 import { isDatabaseUnreachable } from "./persistence/databaseErrors";
 import type { Services } from "./services/services";
 import { EmbeddedJobRunner } from "./jobs/embeddedJobRunner";
-import { serveRunnerChannel, toApi } from "./jobs/runnerChannel";
+import { receiveConfig, serveRunnerChannel, toApi } from "./jobs/runnerChannel";
 import type { Logger } from "./logging";
 
 /** A worker's /healthz and /metrics (LAYERMERGE_METRICS_PORT); workers serve no API. */
@@ -146,6 +146,14 @@ export async function startWorker(config: Config = loadConfig()) {
  * scheduling priority, talking to the API over IPC (see ChildJobRunner). The API process applied
  * the migrations before starting it.
  */
+/**
+ * The job-runner child's start: it runs with the API's own resolved configuration, sent over IPC,
+ * not with what the environment says (a program may build its Config in code).
+ */
+export async function startJobProcess(): Promise<void> {
+  await runJobProcess((await receiveConfig()) as Config);
+}
+
 export async function runJobProcess(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
   // Before any thread starts: on Linux a thread's nice value is its own, inherited by the threads

@@ -1,13 +1,12 @@
 import { fork, type ChildProcess } from "node:child_process";
 import type { Db } from "../persistence/database";
 import type { Logger } from "../logging";
-import type { Config } from "../config/config";
 import type { JobEvents, JobEventMessage } from "./jobEvents";
 import type { JobRunner } from "./jobRunner";
 import { markCancelled } from "./embeddedJobRunner";
 
 /** What the API process tells its job-runner child over IPC. */
-export type ToRunner = { type: "config"; config: Config } | { type: "enqueue" } | { type: "cancel"; jobId: string } | { type: "stop" };
+export type ToRunner = { type: "config"; config: unknown } | { type: "enqueue" } | { type: "cancel"; jobId: string } | { type: "stop" };
 /** What the job-runner child tells the API process. */
 export type FromRunner =
   | { type: "ready" }
@@ -22,7 +21,7 @@ export interface ChildRunnerOptions {
    * what the API was started with (a program that builds its Config in code, as the demo does,
    * has nothing in the environment for the child to read), and secrets stay off its command line.
    */
-  config: Config;
+  config: unknown;
   /** Node options for the child (a TypeScript hook when running from sources). */
   execArgv?: string[];
   /** How long `start` waits for the child to say it is ready. */

@@ -1,5 +1,4 @@
 import type { Logger } from "../logging";
-import type { Config } from "../config/config";
 import type { JobEvents } from "./jobEvents";
 import type { EmbeddedJobRunner } from "./embeddedJobRunner";
 import type { FromRunner, ToRunner } from "./childJobRunner";
@@ -9,8 +8,8 @@ export function toApi(message: FromRunner): void {
   if (process.connected) process.send!(message, undefined, undefined, () => undefined);
 }
 
-/** The configuration the API process sends as its first message (ChildJobRunner). */
-export function receiveConfig(): Promise<Config> {
+/** The configuration the API process sends as its first message (ChildJobRunner); its type is the config layer's. */
+export function receiveConfig(): Promise<unknown> {
   if (!process.send) return Promise.reject(new Error("the job runner must be started by `layermerge serve` (it talks to it over IPC)"));
   return new Promise((resolve, reject) => {
     const onMessage = (message: ToRunner) => {
