@@ -115,18 +115,18 @@ export const threadJobs = {
     return pairSimilarity(payload);
   },
   /** Checks a dataset's files (pairing, label values, isThing) and computes its size and checksum. */
-  async validateDataset(payload: { spec: DatasetSpec }, progress: (p: unknown) => void) {
-    return validateDataset(payload.spec, new SharpDecoder(), { maxProblems: 200, onProgress: (done, total) => progress({ done, total }) });
+  async validateDataset(payload: { spec: DatasetSpec }, progress: (p: unknown) => void, signal?: AbortSignal) {
+    return validateDataset(payload.spec, new SharpDecoder(), { maxProblems: 200, onProgress: (done, total) => progress({ done, total }), signal });
   },
   /**
    * One evaluation. onnxruntime is loaded here, in the pool thread, on first use: the API thread
    * never imports it, and its pre/post-processing never runs on the API's event loop.
    */
-  async evaluate(payload: EvaluatePayload, progress: (p: unknown) => void): Promise<EvaluationResult> {
+  async evaluate(payload: EvaluatePayload, progress: (p: unknown) => void, signal?: AbortSignal): Promise<EvaluationResult> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { evaluateModel } = require("../runtime") as typeof import("../runtime");
     const { checkpoint, ...options } = payload;
-    const run = (modelPath: string) => evaluateModel({ ...options, modelPath, onProgress: (done, total, etaMs) => progress({ done, total, etaMs }) });
+    const run = (modelPath: string) => evaluateModel({ ...options, modelPath, signal, onProgress: (done, total, etaMs) => progress({ done, total, etaMs }) });
     if (!checkpoint) return run(payload.modelPath);
     // A checkpoint runs through its graph: the graph's file with the checkpoint's weights, written
     // to the job's scratch folder and removed when the evaluation ends.
@@ -140,22 +140,22 @@ export const threadJobs = {
     }
   },
   /** A merge search's images (and labels for SCORE and audit datasets), decoded once into shared memory. */
-  async loadSearchImages(payload: { spec: DatasetSpec; limit: number; labels: boolean }): Promise<SearchImageSet> {
+  async loadSearchImages(payload: { spec: DatasetSpec; limit: number; labels: boolean }, _progress?: unknown, signal?: AbortSignal): Promise<SearchImageSet> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { loadSearchImages } = require("../runtime/search/searchImages") as typeof import("../runtime/search/searchImages");
-    return loadSearchImages(payload.spec, new SharpDecoder(), payload.limit, payload.labels);
+    return loadSearchImages(payload.spec, new SharpDecoder(), payload.limit, payload.labels, signal);
   },
   /** ENSEMBLE_AGREEMENT's pseudo-labels from the pool's models. */
-  async ensembleLabels(payload: { models: Array<{ modelPath: string; contract: RuntimeContract; activation: OutputActivation }>; set: SearchImageSet; numClasses: number }): Promise<Uint16Array[]> {
+  async ensembleLabels(payload: { models: Array<{ modelPath: string; contract: RuntimeContract; activation: OutputActivation }>; set: SearchImageSet; numClasses: number }, _progress?: unknown, signal?: AbortSignal): Promise<Uint16Array[]> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { ensembleLabels } = require("../runtime/search/ensembleLabels") as typeof import("../runtime/search/ensembleLabels");
-    return ensembleLabels(payload.models, payload.set, payload.numClasses);
+    return ensembleLabels(payload.models, payload.set, payload.numClasses, 1, signal);
   },
   /**
    * One merge search candidate: a merge is written to scratch space (no artifact, no model row),
    * scored straight from there and removed; a single model is scored from its artifact's file.
    */
-  async scoreSearchCandidate(payload: { merge: RunMergePayload | null; score: Omit<ScoreCandidateOptions, "signal"> }): Promise<CandidateScores & { seconds: number }> {
+  async scoreSearchCandidate(payload: { merge: RunMergePayload | null; score: Omit<ScoreCandidateOptions, "signal"> }, _progress?: unknown, signal?: AbortSignal): Promise<CandidateScores & { seconds: number }> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { scoreCandidate } = require("../runtime/search/scoreCandidate") as typeof import("../runtime/search/scoreCandidate");
     const started = performance.now();
@@ -163,7 +163,7 @@ export const threadJobs = {
     try {
       // A merge without outFile is made in memory and handed to onnxruntime as bytes.
       const merged = payload.merge ? await runMerge(payload.merge, () => undefined) : null;
-      const scores = await scoreCandidate({ ...payload.score, modelBytes: merged?.bytes });
+      const scores = await scoreCandidate({ ...payload.score, modelBytes: merged?.bytes, signal });
       return { ...scores, seconds: (performance.now() - started) / 1000 };
     } finally {
       if (outFile) fs.rmSync(outFile, { force: true });
@@ -185,5 +185,12 @@ export const threadJobs = {
 } as const;
 
 export type ThreadJobName = keyof typeof threadJobs;
+
+/**
+ * Thread jobs that run native code (onnxruntime sessions, sharp decoding). Their thread must not
+ * be terminated mid-job — onnxruntime's completion then throws into a torn-down thread and
+ * aborts the process — so a cancel reaches them as an aborted signal, checked per image.
+ */
+export const NATIVE_THREAD_JOBS: ReadonlySet<ThreadJobName> = new Set<ThreadJobName>(["evaluate", "validateDataset", "loadSearchImages", "ensembleLabels", "scoreSearchCandidate"]);
 export type ThreadJobPayload<K extends ThreadJobName> = Parameters<(typeof threadJobs)[K]>[0];
 export type ThreadJobResult<K extends ThreadJobName> = Awaited<ReturnType<(typeof threadJobs)[K]>>;

@@ -2,7 +2,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Worker } from "node:worker_threads";
 import { DomainError, DomainErrorCode } from "../core/errors";
-import type { ThreadJobName, ThreadJobPayload, ThreadJobResult } from "./threadJobs";
+import { NATIVE_THREAD_JOBS, type ThreadJobName, type ThreadJobPayload, type ThreadJobResult } from "./threadJobs";
+
+/** How long close() waits for threads in native work to stop at their next check before ending them anyway. */
+const CLOSE_GRACE_MS = 5000;
 
 interface Pending {
   name: ThreadJobName;
@@ -12,12 +15,17 @@ interface Pending {
   onProgress?: (progress: unknown) => void;
   transfer?: ArrayBuffer[];
   signal?: AbortSignal;
+  /** Cancelled while running native work: its thread was asked to stop and is let finish. */
+  cancelled?: boolean;
 }
 
 interface Slot {
   thread: Worker;
   busy: Pending | null;
 }
+
+/** What the pool sends a thread: a job to run, or a request to stop the running one. */
+export type ToPoolThread = { type: "run"; name: ThreadJobName; payload: unknown } | { type: "cancel" };
 
 /** What crosses back from a pool thread: a result, a progress note, or an error as plain data. */
 export type ThreadMessage =
@@ -42,9 +50,11 @@ export class ThreadPool {
   }
 
   /**
-   * Runs a thread job on the next free thread. Aborting `signal` cancels it: a queued one is dropped,
-   * a running one has its thread terminated (the pool starts a fresh one), and the promise
-   * rejects with a CANCELLED DomainError.
+   * Runs a thread job on the next free thread. Aborting `signal` cancels it and the promise rejects
+   * with a CANCELLED DomainError: a queued one is dropped; a running one of plain JavaScript has
+   * its thread terminated (the pool starts a fresh one); a running one inside native code
+   * (onnxruntime, sharp: NATIVE_THREAD_JOBS) is asked to stop and rejects when it has, at its
+   * next image — terminating a thread while onnxruntime runs aborts the whole process.
    */
   run<K extends ThreadJobName>(name: K, payload: ThreadJobPayload<K>, options: { onProgress?: (p: unknown) => void; transfer?: ArrayBuffer[]; signal?: AbortSignal } = {}): Promise<ThreadJobResult<K>> {
     if (this.closed) return Promise.reject(new Error("the thread pool is closed"));
@@ -73,6 +83,12 @@ export class ThreadPool {
     }
     const slot = this.slots.find((s) => s.busy === job);
     if (!slot) return;
+    if (NATIVE_THREAD_JOBS.has(job.name)) {
+      // The slot stays busy until the thread answers; the answer becomes the CANCELLED rejection.
+      job.cancelled = true;
+      slot.thread.postMessage({ type: "cancel" } satisfies ToPoolThread);
+      return;
+    }
     slot.busy = null;
     this.slots.splice(this.slots.indexOf(slot), 1);
     void slot.thread.terminate();
@@ -83,6 +99,17 @@ export class ThreadPool {
   async close(): Promise<void> {
     this.closed = true;
     for (const p of this.queue.splice(0)) p.reject(new Error("the thread pool closed before the thread job ran"));
+    // Threads in native work are asked to stop first (see run); one that does not answer within
+    // the grace is ended anyway, the process being on its way out.
+    const native = this.slots.filter((s) => s.busy && NATIVE_THREAD_JOBS.has(s.busy.name));
+    if (native.length) {
+      const answered = native.map((s) => new Promise<void>((resolve) => {
+        s.thread.on("message", (m: ThreadMessage) => m.type !== "progress" && resolve());
+        s.thread.once("exit", () => resolve());
+      }));
+      for (const s of native) s.thread.postMessage({ type: "cancel" } satisfies ToPoolThread);
+      await Promise.race([Promise.all(answered), new Promise((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref())]);
+    }
     await Promise.all(this.slots.map((s) => s.thread.terminate()));
     this.slots.length = 0;
   }
@@ -94,7 +121,7 @@ export class ThreadPool {
       if (!slot) return;
       const job = this.queue.shift()!;
       slot.busy = job;
-      slot.thread.postMessage({ name: job.name, payload: job.payload }, job.transfer ?? []);
+      slot.thread.postMessage({ type: "run", name: job.name, payload: job.payload } satisfies ToPoolThread, job.transfer ?? []);
     }
   }
 
@@ -106,11 +133,12 @@ export class ThreadPool {
       const job = slot.busy;
       if (!job) return;
       if (message.type === "progress") {
-        job.onProgress?.(message.value);
+        if (!job.cancelled) job.onProgress?.(message.value);
         return;
       }
       slot.busy = null;
-      if (message.type === "result") job.resolve(message.value);
+      if (job.cancelled) job.reject(cancelled());
+      else if (message.type === "result") job.resolve(message.value);
       else job.reject(rebuildError(message.error));
       this.dispatch();
     });

@@ -3,10 +3,10 @@ import { sessionThreads } from "../openSession";
 import type { RuntimeContract } from "../runtimeContract";
 import { scoresAtImageSize, SearchSession } from "./searchSession";
 import type { SearchImageSet } from "./searchImages";
-import { badInput } from "../../core/errors";
+import { badInput, DomainError } from "../../core/errors";
 
 /** ENSEMBLE_AGREEMENT's reference: per image, the argmax of the pool's mean softmax at the image's size. */
-export async function ensembleLabels(models: ReadonlyArray<{ modelPath: string; contract: RuntimeContract; activation: OutputActivation }>, set: SearchImageSet, numClasses: number, threads = 1): Promise<Uint16Array[]> {
+export async function ensembleLabels(models: ReadonlyArray<{ modelPath: string; contract: RuntimeContract; activation: OutputActivation }>, set: SearchImageSet, numClasses: number, threads = 1, signal?: AbortSignal): Promise<Uint16Array[]> {
   const sessions: SearchSession[] = [];
   try {
     for (const m of models) {
@@ -16,6 +16,7 @@ export async function ensembleLabels(models: ReadonlyArray<{ modelPath: string; 
     }
     const labels: Uint16Array[] = [];
     for (const img of set.images) {
+      if (signal?.aborted) throw new DomainError("CANCELLED", "cancelled");
       const members = [];
       for (const [k, s] of sessions.entries()) {
         const out = await s.run(img);

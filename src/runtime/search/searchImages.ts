@@ -1,3 +1,4 @@
+import { DomainError } from "../../core/errors";
 import { readDataset, readImages, type DatasetSpec, type ImageDecoder, type PanopticCategory, type PanopticSegment } from "../../core/eval";
 
 /** One decoded image, its pixels in a SharedArrayBuffer: every candidate's thread reads the same memory. */
@@ -30,15 +31,20 @@ function share<T extends Uint8Array | Uint16Array | Int32Array>(src: T): T {
  * The first `limit` images of a dataset (listing order), decoded once for a whole search and
  * kept in shared memory; with `labels` their class maps too (SCORE and audit datasets).
  */
-export async function loadSearchImages(spec: DatasetSpec, decoder: ImageDecoder, limit: number, labels: boolean): Promise<SearchImageSet> {
+export async function loadSearchImages(spec: DatasetSpec, decoder: ImageDecoder, limit: number, labels: boolean, signal?: AbortSignal): Promise<SearchImageSet> {
   const images: SharedImage[] = [];
+  const check = () => {
+    if (signal?.aborted) throw new DomainError("CANCELLED", "cancelled");
+  };
   if (labels) {
     for await (const s of readDataset(spec, decoder, { limit })) {
+      check();
       const panoptic = s.kind === "panoptic" ? { ids: share(s.panoptic.ids), segments: s.panoptic.segments } : undefined;
       images.push({ name: s.name, width: s.width, height: s.height, channels: s.image.channels, data: share(s.image.data), label: share(s.label), ...(panoptic ? { panoptic } : {}) });
     }
   } else {
     for await (const s of readImages(spec, decoder, { limit })) {
+      check();
       images.push({ name: s.name, width: s.width, height: s.height, channels: s.image.channels, data: share(s.image.data) });
     }
   }

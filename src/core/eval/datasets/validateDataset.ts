@@ -24,6 +24,8 @@ export interface DatasetReport {
 export interface ValidateDatasetOptions {
   maxProblems?: number;
   onProgress?: (done: number, total: number) => void;
+  /** Checked before each pair: an aborted check ends with a CANCELLED DomainError. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -41,6 +43,7 @@ export async function validateDataset(spec: DatasetSpec, decoder: ImageDecoder, 
   for (const c of spec.classes) classPixels[c.id] = 0;
   let done = 0;
   for (const entry of index.entries) {
+    if (options.signal?.aborted) throw new DomainError("CANCELLED", "dataset check cancelled");
     try {
       if (entry.label === null) {
         await loadImage(spec.location, entry.image, decoder, true);
