@@ -94,20 +94,40 @@ export class MergeSearchScorer {
     beat.unref();
     let failed = false;
     let count = 0;
+    /** The next free item, claimed, and whether a row for it exists already (a process that died before taking it off the list). */
+    const claimNext = async (): Promise<{ item: WorkItem; exists: boolean } | null> => {
+      const item = await this.work.claim(searchId);
+      if (!item) return null;
+      held.add(item.key);
+      try {
+        return { item, exists: (await this.db.mergeSearchCandidate.count({ where: { searchId, key: item.key } })) > 0 };
+      } catch (error) {
+        held.delete(item.key);
+        await this.work.release(searchId, item.key).catch(() => undefined);
+        throw error;
+      }
+    };
     const lane = async () => {
       // A candidate's row is written (and its item taken off the list) while the thread already
-      // scores the next one: those round trips would otherwise leave the thread idle between
-      // candidates, a tenth of a small model's candidate. One row at a time, in claim order.
+      // scores the next one, and the next one is claimed while this one is scored: those round
+      // trips would otherwise leave the thread idle between candidates, a tenth of a small
+      // model's candidate. One row at a time, in claim order.
       let written: Promise<void> = Promise.resolve();
+      let next: Promise<{ item: WorkItem; exists: boolean } | null> = claimNext();
+      next.catch(() => undefined); // awaited below
       try {
         while (!failed && !signal.aborted && !stop()) {
-          const item = await this.work.claim(searchId);
-          if (!item) return;
-          held.add(item.key);
+          const claimed = await next;
+          next = Promise.resolve(null);
+          if (!claimed) return;
+          const { item, exists } = claimed;
+          // One item ahead: claimed while this one is scored (never past a stop or a failure).
+          if (!stop()) {
+            next = claimNext();
+            next.catch(() => undefined);
+          }
           let scores: Awaited<ReturnType<typeof this.scoreOne>> | null;
           try {
-            // Scored already (by a process that died before taking the item off the list).
-            const exists = await this.db.mergeSearchCandidate.count({ where: { searchId, key: item.key } });
             scores = exists ? null : await this.scoreOne(item, settings, inputs, dir, signal);
           } catch (error) {
             held.delete(item.key);
@@ -133,6 +153,12 @@ export class MergeSearchScorer {
           written.catch(() => undefined); // awaited before the next row and when the lane ends
         }
       } finally {
+        // An item claimed ahead and not started goes back to the list at once (free for anyone).
+        const ahead = await next.catch(() => null);
+        if (ahead) {
+          held.delete(ahead.item.key);
+          if (!signal.aborted) await this.work.release(searchId, ahead.item.key).catch(() => undefined);
+        }
         // Every row this lane started is settled before it returns (a cancelled search is
         // removed only then); its failure is the lane's unless the lane already failed.
         const pending = written;
