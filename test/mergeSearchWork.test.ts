@@ -28,7 +28,7 @@ describe.each(databaseKinds)("merge search work list (%s)", (kind) => {
   const items = (n: number, from = 0): WorkItem[] => Array.from({ length: n }, (_, i) => ({ key: `k${from + i}`, position: from + i, recipe: { anchorId: "a", modelIds: [], method: null, schedule: null, weights: null, params: null, baseModelId: null } }));
 
   test("four claimers racing over 40 candidates: each candidate claimed by exactly one, in plan order per claimer", async () => {
-    const lists = ["w1", "w2", "w3", "w4"].map((w) => new MergeSearchWork(database.prisma, w, 60_000));
+    const lists = ["w1", "w2", "w3", "w4"].map((w) => new MergeSearchWork(database.prisma, database.direct, w, 60_000));
     await lists[0].add(searchId, items(40));
     const got = await Promise.all(
       lists.map(async (list) => {
@@ -46,9 +46,9 @@ describe.each(databaseKinds)("merge search work list (%s)", (kind) => {
   });
 
   test("an unrenewed lease is claimed again once it expires; a renewed one is not; done and release", async () => {
-    const dying = new MergeSearchWork(database.prisma, "dying", 1000);
-    const alive = new MergeSearchWork(database.prisma, "alive", 1000);
-    const other = new MergeSearchWork(database.prisma, "other", 60_000);
+    const dying = new MergeSearchWork(database.prisma, database.direct, "dying", 1000);
+    const alive = new MergeSearchWork(database.prisma, database.direct, "alive", 1000);
+    const other = new MergeSearchWork(database.prisma, database.direct, "other", 60_000);
     await dying.add(searchId, items(2));
     const a = await dying.claim(searchId);
     const b = await alive.claim(searchId);
@@ -72,7 +72,7 @@ describe.each(databaseKinds)("merge search work list (%s)", (kind) => {
   });
 
   test("adding again lists only what is neither listed nor scored", async () => {
-    const list = new MergeSearchWork(database.prisma, "w", 60_000);
+    const list = new MergeSearchWork(database.prisma, database.direct, "w", 60_000);
     await list.add(searchId, items(3));
     await database.prisma.mergeSearchCandidate.create({ data: { searchId, key: "k3", position: 3, recipe: {}, seconds: 0, imageStats: new Uint8Array(0) } });
     await list.add(searchId, items(5));
@@ -81,7 +81,7 @@ describe.each(databaseKinds)("merge search work list (%s)", (kind) => {
   });
 
   test("at the time budget, candidates nobody holds are dropped, held ones stay", async () => {
-    const list = new MergeSearchWork(database.prisma, "w", 60_000);
+    const list = new MergeSearchWork(database.prisma, database.direct, "w", 60_000);
     await list.add(searchId, items(3));
     await list.claim(searchId);
     await list.dropUnclaimed(searchId);

@@ -10,7 +10,7 @@ import type { Provider } from "./database";
  * Statements are written with the `sql` tag, so values are always parameters. Rows come back as
  * the adapter returns them: read text columns only (other types differ between providers).
  */
-export type SqlValue = string | number | bigint | boolean | Date | null;
+export type SqlValue = string | number | bigint | boolean | Date | Uint8Array | null;
 
 export interface SqlText {
   readonly strings: readonly string[];
@@ -49,7 +49,7 @@ function append(out: { strings: string[]; values: SqlValue[] }, part: SqlText): 
 }
 
 function isFragment(value: SqlValue | SqlText): value is SqlText {
-  return typeof value === "object" && value !== null && !(value instanceof Date);
+  return typeof value === "object" && value !== null && !(value instanceof Date) && !(value instanceof Uint8Array);
 }
 
 export interface DirectQueries {
@@ -130,10 +130,10 @@ function render(provider: Provider, text: SqlText): AdapterQuery {
   const args: unknown[] = [];
   const argTypes: AdapterQuery["argTypes"] = [];
   for (const value of text.values) {
-    // Both adapters turn a Date into their timestamp text, and a bigint given as text with the
-    // "bigint" type into the driver's integer.
-    const scalarType = value instanceof Date ? "datetime" : typeof value === "bigint" ? "bigint" : typeof value === "number" ? (Number.isInteger(value) ? "int" : "float") : typeof value === "boolean" ? "boolean" : "string";
-    args.push(typeof value === "bigint" ? value.toString() : value);
+    // Both adapters turn a Date into their timestamp text, a bigint given as text with the
+    // "bigint" type into the driver's integer, and base64 text with the "bytes" type into a blob.
+    const scalarType = value instanceof Date ? "datetime" : value instanceof Uint8Array ? "bytes" : typeof value === "bigint" ? "bigint" : typeof value === "number" ? (Number.isInteger(value) ? "int" : "float") : typeof value === "boolean" ? "boolean" : "string";
+    args.push(typeof value === "bigint" ? value.toString() : value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64") : value);
     argTypes.push({ scalarType, arity: "scalar" });
   }
   return { sql: statement, args, argTypes };

@@ -100,7 +100,7 @@ export class MergeSearchScorer {
       if (!item) return null;
       held.add(item.key);
       try {
-        return { item, exists: (await this.db.mergeSearchCandidate.count({ where: { searchId, key: item.key } })) > 0 };
+        return { item, exists: await this.work.isScored(searchId, item.key) };
       } catch (error) {
         held.delete(item.key);
         await this.work.release(searchId, item.key).catch(() => undefined);
@@ -196,9 +196,7 @@ export class MergeSearchScorer {
     const bytes = new Float64Array(scores.objective.length * length);
     scores.objective.forEach((s, i) => bytes.set(s, i * length));
     try {
-      await this.db.mergeSearchCandidate.create({
-        data: { searchId, key: c.key, position: c.position, recipe: c.recipe as unknown as object, objective, audit, seconds: scores.seconds, imageStats: new Uint8Array(bytes.buffer), worker: this.work.worker },
-      });
+      await this.work.writeScore(searchId, { key: c.key, position: c.position, recipe: c.recipe, objective, audit, seconds: scores.seconds, imageStats: new Uint8Array(bytes.buffer) });
     } catch (error) {
       // Computed twice (its first process died before taking it off the list): the first row
       // stands. The search is gone (cancelled meanwhile): nothing to write into.

@@ -1,5 +1,6 @@
 import * as fsp from "node:fs/promises";
 import type { Db } from "../persistence/database";
+import type { DirectSql } from "../persistence/directSql";
 import { badInput, DomainError, notFound } from "../core/errors";
 import { bestIndex, measureOf, spearman, statsLength } from "../core/search";
 import type { ArtifactStore } from "../storage/artifactStore";
@@ -41,6 +42,8 @@ type CandidateRow = Awaited<ReturnType<Db["mergeSearchCandidate"]["findFirstOrTh
 export class MergeSearchService {
   constructor(
     private readonly db: Db,
+    /** The driver connection Prisma uses, for the statements run once per candidate (MergeSearchWork). */
+    direct: DirectSql,
     private readonly store: ArtifactStore,
     private readonly pool: ThreadPool,
     private readonly catalog: StructureCatalog,
@@ -53,7 +56,7 @@ export class MergeSearchService {
     participant: { worker: string; leaseMs: number } = { worker: `pid:${process.pid}`, leaseMs: 30_000 },
   ) {
     this.scratch = new MergeScratch(db, store.scratchDir);
-    this.work = new MergeSearchWork(db, participant.worker, participant.leaseMs);
+    this.work = new MergeSearchWork(db, direct, participant.worker, participant.leaseMs);
     this.scorer = new MergeSearchScorer(db, store, pool, catalog, this.work, concurrency, (id) => this.datasetFolder(id), Math.max(100, Math.floor(participant.leaseMs / 3)));
   }
 
@@ -184,7 +187,7 @@ export class MergeSearchService {
       // rate since this run started.
       let reported = -1;
       const report = async () => {
-        const finished = await this.db.mergeSearchCandidate.count({ where: { searchId: search.id } });
+        const finished = await this.work.scored(search.id);
         if (finished === reported) return;
         reported = finished;
         const computed = finished - doneAtStart;

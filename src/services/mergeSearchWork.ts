@@ -1,4 +1,6 @@
 import type { Db } from "../persistence/database";
+import { sql, type DirectSql } from "../persistence/directSql";
+import { cuid } from "../persistence/cuid";
 import { isUniqueViolation } from "./prismaErrors";
 import type { CandidateRecipe } from "./mergeSearchPlanner";
 
@@ -15,10 +17,15 @@ export interface WorkItem {
  * while it works, and removes the row once the score row is written. A process that dies stops
  * renewing: after `leaseMs` its candidates are claimed again, computed again, and their score is
  * written once all the same (score rows are unique on search and key).
+ *
+ * What runs once per candidate (claim, the scored check, taking it off the list) goes straight
+ * to the driver (persistence/directSql): through Prisma's query engine those statements cost a
+ * small model's candidate more CPU than its merge (bench:search).
  */
 export class MergeSearchWork {
   constructor(
     private readonly db: Db,
+    private readonly direct: DirectSql,
     /** The claiming process's name (written as the lease's holder and the score row's worker). */
     readonly worker: string,
     private readonly leaseMs: number,
@@ -48,19 +55,35 @@ export class MergeSearchWork {
   async claim(searchId: string): Promise<WorkItem | null> {
     for (;;) {
       const now = new Date();
-      const free = { OR: [{ leaseUntil: null }, { leaseUntil: { lt: now } }] };
-      const rows = await this.db.mergeSearchWork.findMany({ where: { searchId, ...free }, orderBy: { position: "asc" }, take: 8, select: { id: true } });
-      if (!rows.length) return null;
-      for (const { id } of rows) {
-        // The condition is checked again by the UPDATE itself: of processes racing for one row,
-        // exactly one changes it.
-        const won = await this.db.mergeSearchWork.updateMany({ where: { id, ...free }, data: { worker: this.worker, leaseUntil: new Date(Date.now() + this.leaseMs) } });
-        if (won.count === 1) {
-          const row = await this.db.mergeSearchWork.findUnique({ where: { id } });
-          if (row) return { key: row.key, position: row.position, recipe: row.recipe as unknown as CandidateRecipe };
-        }
-      }
+      const free = sql`("leaseUntil" IS NULL OR "leaseUntil" < ${now})`;
+      // One statement: the first free row is chosen and leased, its condition checked again by the
+      // UPDATE itself, so of processes racing for one row exactly one changes it (PostgreSQL
+      // re-reads a row another transaction changed before applying the WHERE; SQLite writes one
+      // at a time).
+      const [row] = await this.direct.query(sql`UPDATE "MergeSearchWork" SET "worker" = ${this.worker}, "leaseUntil" = ${new Date(Date.now() + this.leaseMs)}
+        WHERE "id" = (SELECT "id" FROM "MergeSearchWork" WHERE "searchId" = ${searchId} AND ${free} ORDER BY "position" ASC LIMIT 1) AND ${free}
+        RETURNING "key", "position", "recipe"`);
+      if (row) return { key: row.key as string, position: Number(row.position), recipe: (typeof row.recipe === "string" ? JSON.parse(row.recipe) : row.recipe) as CandidateRecipe };
+      // Nothing free, or another process took the row chosen: look again only if one is free.
+      const [any] = await this.direct.query(sql`SELECT "id" FROM "MergeSearchWork" WHERE "searchId" = ${searchId} AND ${free} LIMIT 1`);
+      if (!any) return null;
     }
+  }
+
+  /** Whether the candidate has its score row already (a process that died before taking it off the list wrote it). */
+  async isScored(searchId: string, key: string): Promise<boolean> {
+    return (await this.direct.query(sql`SELECT "id" FROM "MergeSearchCandidate" WHERE "searchId" = ${searchId} AND "key" = ${key} LIMIT 1`)).length > 0;
+  }
+
+  /** Writes a candidate's score row (unique on search and key: a second write of one fails as a unique violation). */
+  async writeScore(searchId: string, row: { key: string; position: number; recipe: CandidateRecipe; objective: number | null; audit: number | null; seconds: number; imageStats: Uint8Array }): Promise<void> {
+    await this.direct.execute(sql`INSERT INTO "MergeSearchCandidate" ("id", "searchId", "key", "position", "recipe", "objective", "audit", "seconds", "imageStats", "worker", "createdAt")
+      VALUES (${cuid()}, ${searchId}, ${row.key}, ${row.position}, ${JSON.stringify(row.recipe)}, ${row.objective}, ${row.audit}, ${row.seconds}, ${row.imageStats}, ${this.worker}, ${new Date()})`);
+  }
+
+  /** Score rows written for the search, by every process. */
+  async scored(searchId: string): Promise<number> {
+    return Number((await this.direct.query(sql`SELECT COUNT(*) AS "n" FROM "MergeSearchCandidate" WHERE "searchId" = ${searchId}`))[0]!.n);
   }
 
   /** Extends this process's leases on `keys` (called well within the lease). */
@@ -71,7 +94,7 @@ export class MergeSearchWork {
 
   /** The item is scored (its row written, by this process or an earlier one): off the list. */
   async done(searchId: string, key: string): Promise<void> {
-    await this.db.mergeSearchWork.deleteMany({ where: { searchId, key } });
+    await this.direct.execute(sql`DELETE FROM "MergeSearchWork" WHERE "searchId" = ${searchId} AND "key" = ${key}`);
   }
 
   /** Gives an item back (this process could not score it): free for anyone at once. */

@@ -95,7 +95,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
   const similarity = new SimilarityService(db, infra.store, infra.pool, catalog, lineage, logger);
   const evaluations = new EvaluationService(db, infra.store, infra.pool, jobRunner, config.datasetRoots, reads);
   merges.evaluate = (modelId, datasetId) => evaluations.start({ modelId, datasetId });
-  const searches = new MergeSearchService(db, infra.store, infra.pool, catalog, merges, jobRunner, config.jobConcurrency, config.datasetRoots, {
+  const searches = new MergeSearchService(db, infra.database.direct, infra.store, infra.pool, catalog, merges, jobRunner, config.jobConcurrency, config.datasetRoots, {
     worker: config.redisUrl ? queueWorkerName() : workerName(),
     leaseMs: config.jobLockMs,
   });
