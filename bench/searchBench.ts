@@ -20,7 +20,13 @@
  * Everything runs on a temporary SQLite database and store, removed at the end (the API cannot
  * remove a soft-deleted model's artifact, so that is how the naive path's merges go).
  *
- * Env: BENCH_WORKERS (worker threads, default 1), BENCH_DEMO_IMAGES (default 50, the split),
+ * The demo part runs with the product's defaults: a search scores as many candidates at once as
+ * the machine has cores (LAYERMERGE_SEARCH_THREADS; BENCH_SEARCH_THREADS sets it), while the naive
+ * path's evaluation uses its own default of cores − 1 intra-op threads. The 512² part runs its
+ * searches on BENCH_NET_THREADS candidate threads (default 1), the floor being one bare session.
+ *
+ * Env: BENCH_WORKERS (jobs at once, LAYERMERGE_JOB_CONCURRENCY, default 1), BENCH_SEARCH_THREADS,
+ * BENCH_NET_THREADS (default 1), BENCH_DEMO_IMAGES (default 50, the split),
  * BENCH_DEMO_CANDIDATES (search budget, default 100), BENCH_NAIVE (naive recipes, default 10,
  * half before and half after the middle search), BENCH_NET_IMAGES (default 20), BENCH_NET_MODELS
  * (pool size, default 3), BENCH_NET_CANDIDATES (default 12), BENCH_NET_OBJECTIVES (default
@@ -41,6 +47,8 @@ import { BENCH_NET_CONTRACT, buildBenchNet, CLASSES, SIZE, writeBenchImages } fr
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const WORKERS = env("BENCH_WORKERS", 1);
+const SEARCH_THREADS = process.env.BENCH_SEARCH_THREADS;
+const NET_THREADS = env("BENCH_NET_THREADS", 1);
 const DEMO_IMAGES = env("BENCH_DEMO_IMAGES", 50);
 const DEMO_CANDIDATES = env("BENCH_DEMO_CANDIDATES", 100);
 const NAIVE = env("BENCH_NAIVE", 10);
@@ -230,7 +238,7 @@ async function netPart(server: TestServer, root: string) {
     preprocessImage(img, { ...BENCH_NET_CONTRACT, width: SIZE, height: SIZE }, data, 0);
     feeds.push(new ort.Tensor("float32", data, [1, 3, SIZE, SIZE]));
   }
-  console.log(`512² net: ${NET_MODELS} models of ${((2 * nets[0].macs) / 1e9).toFixed(2)} GFLOPs/image, ${NET_IMAGES} images, ${NET_CANDIDATES} candidates per search, ${WORKERS} worker thread(s) (load average ${load().join(" ")})`);
+  console.log(`512² net: ${NET_MODELS} models of ${((2 * nets[0].macs) / 1e9).toFixed(2)} GFLOPs/image, ${NET_IMAGES} images, ${NET_CANDIDATES} candidates per search, ${NET_THREADS} candidate thread(s) (load average ${load().join(" ")})`);
   const runs = [];
   for (const kind of NET_OBJECTIVES) {
     const before = await bareRun(nets[0].path, feeds, NET_IMAGES);
@@ -239,7 +247,7 @@ async function netPart(server: TestServer, root: string) {
     const msPerRun = (before.msPerRun + after.msPerRun) / 2;
     const cpuMsPerRun = (before.cpuMsPerRun + after.cpuMsPerRun) / 2;
     const sessionRuns = run.candidates * run.images;
-    const floorSeconds = (sessionRuns * msPerRun) / 1000 / WORKERS;
+    const floorSeconds = (sessionRuns * msPerRun) / 1000 / NET_THREADS;
     const ratio = run.wallSeconds / floorSeconds;
     const cpuRatio = run.cpuSeconds / ((sessionRuns * cpuMsPerRun) / 1000);
     console.log(`  ${kind}: ${run.candidates} candidates × ${run.images} images in ${run.wallSeconds.toFixed(1)} s (startMergeSearch ${run.startMutationSeconds.toFixed(1)} s, job ${run.jobSeconds.toFixed(1)} s); floor ${floorSeconds.toFixed(1)} s (${msPerRun.toFixed(1)} ms per session.run, ${before.msPerRun.toFixed(1)} before / ${after.msPerRun.toFixed(1)} after): ${ratio.toFixed(3)} × (target ≤ ${TARGETS.netFloorRatio}); CPU ${cpuRatio.toFixed(3)} × the floor's`);
@@ -260,13 +268,25 @@ async function main(): Promise<void> {
   const loadAtStart = load();
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "lm-bench-search-"));
   let peakRss = 0;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
-  let server: TestServer | null = null;
+  // (process.memoryUsage() walks the heap's spaces: 20 times a second it took CPU from the search it measures.)
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 50);
+  let server = null as TestServer | null;
+  let searchThreads: number | null = null;
+  const start = async (threads: string | undefined) => {
+    await server?.stop();
+    server = await startTestServer("sqlite", { LAYERMERGE_DATASET_ROOTS: [path.join(DEMO, "datasets"), root].join(path.delimiter), LAYERMERGE_JOB_CONCURRENCY: String(WORKERS), ...(threads ? { LAYERMERGE_SEARCH_THREADS: threads } : {}) });
+    return server;
+  };
   try {
-    server = await startTestServer("sqlite", { LAYERMERGE_DATASET_ROOTS: [path.join(DEMO, "datasets"), root].join(path.delimiter), LAYERMERGE_WORKERS: String(WORKERS) });
     console.log(`commit ${gitCommit()}, ${os.cpus().length} × ${os.cpus()[0]?.model}, load average ${loadAtStart.join(" ")}`);
-    const demo = process.env.BENCH_SKIP_DEMO ? null : await demoPart(server);
-    const net = process.env.BENCH_SKIP_NET ? null : await netPart(server, root);
+    let demo = null;
+    if (!process.env.BENCH_SKIP_DEMO) {
+      const s = await start(SEARCH_THREADS);
+      searchThreads = s.app.services.config.searchThreads;
+      console.log(`demo part: ${searchThreads} candidate thread(s), ${WORKERS} job(s) at once`);
+      demo = await demoPart(s);
+    }
+    const net = process.env.BENCH_SKIP_NET ? null : await netPart(await start(String(NET_THREADS)), root);
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
     const maxRssMB = process.resourceUsage().maxRSS / 1024;
     console.log(`peak RSS: ${maxRssMB.toFixed(0)} MB (getrusage maxRSS; sampled ${(peakRss / 2 ** 20).toFixed(0)} MB)`);
@@ -275,6 +295,8 @@ async function main(): Promise<void> {
       commit: gitCommit(),
       machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadAverageAtStart: loadAtStart, loadAverageAtEnd: load() },
       workers: WORKERS,
+      searchThreads,
+      netThreads: NET_THREADS,
       demo,
       net512: net,
       peakRssMB: maxRssMB,

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import * as path from "node:path";
 import { ConfigError, exposure, isLoopbackHost, loadConfig, redact } from "./config";
 
@@ -117,6 +118,16 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ LAYERMERGE_JOB_CONCURRENCY: "2", LAYERMERGE_WORKERS: "5" })).toThrow(/LAYERMERGE_JOB_CONCURRENCY.*LAYERMERGE_WORKERS.*disagree/);
     expect(() => loadConfig({ LAYERMERGE_WORKERS: "0" })).toThrow(/LAYERMERGE_WORKERS must be an integer from 1 to 64/);
     expect(() => loadConfig({ LAYERMERGE_JOB_CONCURRENCY: "65" })).toThrow(/LAYERMERGE_JOB_CONCURRENCY must be an integer from 1 to 64/);
+  });
+
+  test("search threads: the cores shared among the jobs by default, LAYERMERGE_SEARCH_THREADS otherwise", () => {
+    const cores = availableParallelism();
+    expect(loadConfig({}).searchThreads).toBe(Math.max(1, cores));
+    expect(loadConfig({ LAYERMERGE_JOB_CONCURRENCY: "2" }).searchThreads).toBe(Math.max(1, Math.floor(cores / 2)));
+    // more jobs than cores: each search still scores one candidate at a time
+    expect(loadConfig({ LAYERMERGE_JOB_CONCURRENCY: String(cores + 1) }).searchThreads).toBe(1);
+    expect(loadConfig({ LAYERMERGE_SEARCH_THREADS: "3" }).searchThreads).toBe(3);
+    expect(() => loadConfig({ LAYERMERGE_SEARCH_THREADS: "0" })).toThrow(/LAYERMERGE_SEARCH_THREADS must be an integer from 1 to 64/);
   });
 
   test("the object store's variables are read here, for the threads that merge, and nothing else", () => {

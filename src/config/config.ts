@@ -1,4 +1,5 @@
 import * as net from "node:net";
+import { availableParallelism } from "node:os";
 import * as path from "node:path";
 import { parseDuration } from "../core/duration";
 
@@ -31,6 +32,11 @@ export interface Config {
    * older LAYERMERGE_WORKERS is still read).
    */
   jobConcurrency: number;
+  /**
+   * Candidates a merge search scores at once in a process (its candidate threads). Default: the
+   * cores shared among the jobs that may run at once, ⌊cores ÷ jobConcurrency⌋, at least 1.
+   */
+  searchThreads: number;
   /**
    * Embedded shape: where `layermerge serve` runs its jobs' orchestration (claiming, progress,
    * output adoption, row writes). `child` (default): a job-runner child process of its own, so
@@ -131,6 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     allowOpen: allowOpen === "1",
     maxUploadBytes: integer(env, "LAYERMERGE_MAX_UPLOAD_BYTES", 8 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
     jobConcurrency: jobConcurrency(env),
+    searchThreads: integer(env, "LAYERMERGE_SEARCH_THREADS", Math.max(1, Math.floor(availableParallelism() / jobConcurrency(env))), 1, 64),
     jobProcess: jobProcess(env.LAYERMERGE_JOB_PROCESS),
     jobPriority: integer(env, "LAYERMERGE_JOB_PRIORITY", 5, 0, 39),
     redisUrl: redisUrl(env.REDIS_URL),

@@ -50,7 +50,9 @@ export async function createInfrastructure(config: Config, database: Database): 
   return {
     database,
     store: await createStore(config),
-    pool: new ThreadPool(config.jobConcurrency),
+    // Each job takes one thread at a time, except a merge search, which scores searchThreads
+    // candidates at once.
+    pool: new ThreadPool(config.jobConcurrency * config.searchThreads),
   };
 }
 
@@ -95,7 +97,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
   const similarity = new SimilarityService(db, infra.store, infra.pool, catalog, lineage, logger);
   const evaluations = new EvaluationService(db, infra.store, infra.pool, jobRunner, config.datasetRoots, reads);
   merges.evaluate = (modelId, datasetId) => evaluations.start({ modelId, datasetId });
-  const searches = new MergeSearchService(db, infra.database.direct, infra.store, infra.pool, catalog, merges, jobRunner, config.jobConcurrency, config.datasetRoots, {
+  const searches = new MergeSearchService(db, infra.database.direct, infra.store, infra.pool, catalog, merges, jobRunner, config.searchThreads, config.datasetRoots, {
     worker: config.redisUrl ? queueWorkerName() : workerName(),
     leaseMs: config.jobLockMs,
   });

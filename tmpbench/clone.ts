@@ -1,0 +1,14 @@
+import * as path from "node:path";
+import * as v8 from "node:v8";
+import { parseModelFile } from "../src/core/formats/parseModelFile";
+import { layoutOf } from "../src/core/structure/layout";
+const DEMO = path.resolve(__dirname, "..", "examples", "demo");
+const f = path.join(DEMO, "models", "source-only.onnx");
+const layout = layoutOf(parseModelFile(f));
+const ref = { name: "a", file: f, layout, layers: { count: 10, byName: Object.fromEntries(layout.tensors.map((t: any, i: number) => [t.name, i % 10])) } };
+const payload = { merge: { anchor: ref, contributors: [ref, ref], base: null, recipe: {}, outFile: null }, score: {} };
+const buf = v8.serialize(payload);
+console.log("tensors", layout.tensors.length, "bytes", buf.length);
+let t = performance.now();
+for (let i = 0; i < 1000; i++) v8.deserialize(v8.serialize(payload));
+console.log("ser+deser ms", (performance.now() - t) / 1000);
