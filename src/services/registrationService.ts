@@ -6,7 +6,7 @@ import { Prisma } from "../persistence/generated/sqlite/client";
 import type { Db } from "../persistence/database";
 import { sql, type DirectSql } from "../persistence/directSql";
 import { cuid } from "../persistence/cuid";
-import { badInput } from "../core/errors";
+import { badInput, DomainError } from "../core/errors";
 import type { ParsedModel } from "../core/structure/types";
 import { summarizeStructure } from "../core/structure/summarizeStructure";
 import { moduleOf } from "../core/formats/safetensors/safetensorsLayerOrder";
@@ -122,7 +122,18 @@ export class RegistrationService {
           maxEntryBytes: this.config.maxUploadBytes,
         },
       };
-      const identity = await this.pool.run("identifyModelFile", parse);
+      // Another process's deletion does not see this process's pin: an upload may vanish while it
+      // is read, and then the answer is the one it would have had a moment earlier (NOT_FOUND),
+      // not an internal error. (Only the database decides the race: see ArtifactService.)
+      const reading = async <T>(read: () => Promise<T>): Promise<T> => {
+        try {
+          return await read();
+        } catch (error) {
+          if (input.artifactSha256 && !(error instanceof DomainError) && !(await this.store.stat(sha256))) throw missingBlob(sha256, "input.artifactSha256");
+          throw error;
+        }
+      };
+      const identity = await reading(() => this.pool.run("identifyModelFile", parse));
       let layout: string | null = identity.layout;
       if (!input.artifactSha256) {
         const stored = await this.storeImport(file, identity, cleanup);
@@ -134,7 +145,7 @@ export class RegistrationService {
       validated = (await metadata).validated;
       if (identity.graphIo) validated = this.withContractFromFile(validated, input, identity.graphIo);
       // The whole parse crosses to this thread only for a structure not stored yet.
-      const structureId = (await this.storedStructureId(identity.structureKey)) ?? (await this.createStructure(await this.pool.run("parseModelFile", parse), identity.structureKey));
+      const structureId = (await this.storedStructureId(identity.structureKey)) ?? (await this.createStructure(await reading(() => this.pool.run("parseModelFile", parse)), identity.structureKey));
       return await this.record(validated, structureId, { sha256: sha256!, sizeBytes: sizeBytes!, format: identity.format, layout });
     } catch (error) {
       unpin?.();
