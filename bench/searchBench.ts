@@ -269,7 +269,7 @@ async function main(): Promise<void> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "lm-bench-search-"));
   let peakRss = 0;
   // (process.memoryUsage() walks the heap's spaces: 20 times a second it took CPU from the search it measures.)
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 50);
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 250);
   let server = null as TestServer | null;
   let searchThreads: number | null = null;
   const start = async (threads: string | undefined) => {
