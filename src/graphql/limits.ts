@@ -126,12 +126,28 @@ export function checkQueryLimits(schema: GraphQLSchema, document: DocumentNode, 
   }
 }
 
+/** Variable sets remembered as within the limits, per document. */
+const PASSED_PER_DOCUMENT = 64;
+
 export function limitsPlugin(schema: GraphQLSchema, limits: QueryLimits, onEstimatorError?: (error: unknown) => void): ApolloServerPlugin {
+  // The check is a function of the document, the operation and the variables (the schema and the
+  // limits are fixed), and estimating the cost walks the whole query with the schema: for a
+  // dashboard page that was a tenth of a request's CPU. Apollo hands every request with the same
+  // query text the same document, so the operations and variables that passed are remembered
+  // with it; a refusal is worked out again each time (it is rare, and reports its estimate).
+  const passed = new WeakMap<DocumentNode, Set<string>>();
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ document, request, operationName }) {
-          checkQueryLimits(schema, document, limits, { operationName: operationName ?? request.operationName, variables: request.variables, onEstimatorError });
+          const name = operationName ?? request.operationName;
+          const key = `${name ?? ""}\u0000${JSON.stringify(request.variables ?? {})}`;
+          let known = passed.get(document);
+          if (known?.has(key)) return;
+          checkQueryLimits(schema, document, limits, { operationName: name, variables: request.variables, onEstimatorError });
+          if (!known) passed.set(document, (known = new Set()));
+          if (known.size >= PASSED_PER_DOCUMENT) known.clear();
+          known.add(key);
         },
       };
     },
