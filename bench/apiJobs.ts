@@ -48,7 +48,7 @@ export interface JobsUnderLoad {
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
 
-export async function jobsUnderLoad(url: string, registry: BenchRegistry, evaluation: EvaluationTarget, saturating: { name: string; body: string }, connections: number, modelFloats: number): Promise<JobsUnderLoad> {
+export async function jobsUnderLoad(url: string, registry: BenchRegistry, evaluation: EvaluationTarget, saturating: { name: string; body: string; headers?: Record<string, string> }, connections: number, modelFloats: number): Promise<JobsUnderLoad> {
   let mergeCount = 0;
   const merge = async () => {
     const k = mergeCount++;
@@ -70,7 +70,7 @@ export async function jobsUnderLoad(url: string, registry: BenchRegistry, evalua
   for (let k = 0; k < RUNS; k++) idle.merge.push(await merge());
   for (let k = 0; k < RUNS; k++) idle.evaluation.push(await evaluate());
 
-  const generator = load({ url, body: saturating.body, connections, seconds: 3600 });
+  const generator = load({ url, body: saturating.body, headers: saturating.headers, connections, seconds: 3600 });
   await new Promise((r) => setTimeout(r, 2000)); // the load is established
   const saturated = { merge: [] as number[], evaluation: [] as number[] };
   let summary: LoadSummary;

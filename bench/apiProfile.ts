@@ -3,6 +3,7 @@
  * goes for one dashboard query. Starts `layermerge serve` with `--cpu-prof` (SQLite, a registry
  * of bench:api's shape with small artifacts), loads the query at 50 connections, stops the server
  * so it writes its profile, and prints the functions with the most self time, grouped by package.
+ * PROFILE_NO_CACHE=1 sends Cache-Control: no-cache, so every request is executed (a cache miss).
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -10,7 +11,7 @@ import * as path from "node:path";
 import autocannon from "autocannon";
 import { spawn } from "node:child_process";
 import { ensureBuilt } from "../test/support/processes";
-import { dashboardQueries, seedRegistry } from "./apiRegistry";
+import { dashboardQueries, NO_CACHE, seedRegistry } from "./apiRegistry";
 
 interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
 interface Profile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
@@ -84,7 +85,7 @@ async function main() {
     const registry = await seedRegistry(url, { models: 300, bigFloats: 1024, wideTensors: 10 });
     const q = dashboardQueries(registry)[index]!;
     const run = (duration: number) => new Promise<autocannon.Result>((resolve, reject) =>
-      autocannon({ url, method: "POST", headers: { "content-type": "application/json" }, body: q.body, connections: 50, duration, verifyBody: (b) => !String(b ?? "").includes('"errors"') }, (e, r) => (e ? reject(e) : resolve(r))));
+      autocannon({ url, method: "POST", headers: { "content-type": "application/json", ...(process.env.PROFILE_NO_CACHE === "1" ? NO_CACHE : {}) }, body: q.body, connections: 50, duration, verifyBody: (b) => !String(b ?? "").includes('"errors"') }, (e, r) => (e ? reject(e) : resolve(r))));
     await run(2);
     loadStarted = performance.now();
     const r = await run(seconds);

@@ -106,8 +106,11 @@ export async function seedRegistry(url: string, options: { models: number; bigFl
   return { datasetId, mergedId, big, wide, modelCount: options.models + small.length + 4 + big.length + wide.length };
 }
 
+/** A request that asks for a fresh execution: the server's response cache neither answers nor is skipped silently. */
+export const NO_CACHE: Record<string, string> = { "cache-control": "no-cache" };
+
 /** The queries a dashboard makes, each measured against `{ __typename }` on the same server. */
-export function dashboardQueries(registry: BenchRegistry): Array<{ name: string; body: string }> {
+export function dashboardQueries(registry: BenchRegistry): Array<{ name: string; body: string; headers?: Record<string, string> }> {
   const d = registry.datasetId;
   const m = registry.mergedId;
   const body = (query: string, variables: Record<string, unknown> = {}) => JSON.stringify({ query, variables });

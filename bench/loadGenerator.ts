@@ -11,6 +11,8 @@ import autocannon from "autocannon";
 export interface LoadRequest {
   url: string;
   body: string;
+  /** Headers besides content-type (e.g. Cache-Control: no-cache). */
+  headers?: Record<string, string>;
   connections: number;
   seconds: number;
 }
@@ -48,7 +50,7 @@ export function load(request: LoadRequest): { done: Promise<LoadSummary>; stop()
 function drive(request: LoadRequest, onInstance: (instance: autocannon.Instance) => void): Promise<LoadSummary> {
   return new Promise((resolve, reject) => {
     const instance = autocannon(
-      { url: request.url, method: "POST", headers: { "content-type": "application/json" }, body: request.body, connections: request.connections, duration: request.seconds },
+      { url: request.url, method: "POST", headers: { "content-type": "application/json", ...request.headers }, body: request.body, connections: request.connections, duration: request.seconds },
       (error, r) => {
         if (error) return reject(error);
         resolve({

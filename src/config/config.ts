@@ -15,6 +15,11 @@ export interface Config {
   corsOrigins: string[];
   maxQueryDepth: number;
   maxQueryComplexity: number;
+  /**
+   * Read-only query responses kept per API process, reused while the database is unchanged
+   * (LAYERMERGE_RESPONSE_CACHE_ENTRIES; default 256; 0 turns the cache off).
+   */
+  responseCacheEntries: number;
   logLevel: string;
   /** Folders whose files registerModel may import by path (empty: path imports are refused). */
   importRoots: string[];
@@ -131,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     corsOrigins,
     maxQueryDepth: integer(env, "LAYERMERGE_MAX_QUERY_DEPTH", 12, 1, 1000),
     maxQueryComplexity: integer(env, "LAYERMERGE_MAX_QUERY_COMPLEXITY", 5000, 1, 10_000_000),
+    responseCacheEntries: integer(env, "LAYERMERGE_RESPONSE_CACHE_ENTRIES", 256, 0, 100_000),
     logLevel: env.LOG_LEVEL || "info",
     importRoots,
     datasetRoots,

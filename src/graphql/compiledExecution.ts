@@ -2,6 +2,8 @@ import type { ApolloServerOptionsWithGateway, BaseContext } from "@apollo/server
 import { DocumentNode, execute, ExecutionResult, getOperationAST, GraphQLError, GraphQLSchema } from "graphql";
 import { getVariableValues } from "graphql/execution/values";
 import { compileQuery, isCompiledQuery, type CompiledQuery } from "graphql-jit";
+import type { ResponseCache } from "./responseCache";
+import type { GraphQLContext } from "./context";
 
 type Gateway = ApolloServerOptionsWithGateway<BaseContext>["gateway"];
 
@@ -26,6 +28,9 @@ export class CompiledExecution {
   private readonly compiled = new WeakMap<DocumentNode, Compiled>();
   /** Operations graphql-jit ran and operations graphql-js ran: what a test checks took which path. */
   readonly counts = { compiled: 0, interpreted: 0 };
+
+  /** Whole responses of read-only queries, reused while the database is unchanged (see ResponseCache). */
+  cache: ResponseCache | null = null;
 
   constructor(private readonly schema: GraphQLSchema) {}
 
@@ -75,7 +80,22 @@ export class CompiledExecution {
         return () => {};
       },
       load: async () => ({
-        executor: (request) => this.execute(request.document, request.operationName ?? request.request.operationName, request.context, request.request.variables),
+        executor: async (request) => {
+          const operationName = request.operationName ?? request.request.operationName;
+          const run = () => this.execute(request.document, operationName, request.context, request.request.variables);
+          if (!this.cache) return run();
+          const viewer = (request.context as unknown as GraphQLContext).viewer;
+          const { result, status } = await this.cache.respond({
+            document: request.document,
+            operationName,
+            queryHash: request.queryHash,
+            variables: request.request.variables,
+            viewer: viewer ? `${viewer.role}|${viewer.anonymous}|${viewer.tokenId ?? ""}` : "",
+            noCache: /(^|,)\s*no-(cache|store)\b/i.test(request.request.http?.headers.get("cache-control") ?? ""),
+          }, run);
+          request.response?.http?.headers.set("x-layermerge-cache", status);
+          return result;
+        },
       }),
       stop: async () => {},
     };

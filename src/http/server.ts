@@ -16,6 +16,7 @@ import { isDatabaseUnreachable } from "../persistence/databaseErrors";
 import { limitsPlugin } from "../graphql/limits";
 import { metricsPlugin } from "../graphql/metricsPlugin";
 import { CompiledExecution } from "../graphql/compiledExecution";
+import { ResponseCache } from "../graphql/responseCache";
 import type { GraphQLContext } from "../graphql/context";
 import { authenticate } from "./authenticate";
 import { cors } from "./cors";
@@ -58,18 +59,21 @@ export async function startServer(config: Config, services: Services, logger: Lo
   const subscriptions = attachSubscriptions(httpServer, schema, config, services, logger, formatError);
 
   const execution = new CompiledExecution(schema);
+  if (config.responseCacheEntries > 0) execution.cache = new ResponseCache(schema, services.dataVersion, config.responseCacheEntries);
   const apollo = new ApolloServer<GraphQLContext>({
     // Queries run compiled (graphql-jit), the rest through graphql-js; parsing, validation, the
     // plugins below and error formatting are Apollo's either way.
     gateway: execution.apolloGateway(),
     introspection: true,
     formatError,
+    ...(execution.cache ? { stringifyResult: execution.cache.stringify.bind(execution.cache) } : {}),
     includeStacktraceInErrorResponses: config.debug,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // Apollo installs its cache-control plugin by default; it hooks every field a query
       // resolves (a quarter of the execution time of a large page) to compute cache hints this
-      // schema never declares — responses here are not cached by hints.
+      // schema never declares — responses here are not cached by hints (read-only queries are
+      // cached by the database's data version instead: see ResponseCache).
       ApolloServerPluginCacheControlDisabled(),
       { async serverWillStart() { return { async drainServer() { await subscriptions.dispose(); } }; } },
       limitsPlugin(schema, { maxDepth: config.maxQueryDepth, maxComplexity: config.maxQueryComplexity }, (error) =>

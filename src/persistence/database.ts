@@ -27,6 +27,19 @@ export interface Database {
    * hot paths only — everything else goes through `prisma`.
    */
   direct: DirectSql;
+  /**
+   * A value that changes whenever a transaction commits a change to the database, whoever
+   * commits it (this process, its job runner, another process, a person at a SQL prompt): equal
+   * values read at two moments mean nothing was committed in between. Null when it cannot be
+   * told (SQLite, while this connection is inside a transaction whose writes are not committed).
+   *
+   * SQLite: `PRAGMA data_version` (changes when another connection commits) with this
+   * connection's own `total_changes()`. PostgreSQL: the current snapshot (`pg_current_snapshot()`:
+   * xmin, xmax and the transactions in progress) — any transaction that wrote ends either by
+   * leaving the in-progress list or by raising xmax, so an unchanged snapshot means no commit; it
+   * changes for every database in the cluster, which can only make it change more often.
+   */
+  dataVersion(): Promise<string | null>;
   close(): Promise<void>;
 }
 
@@ -56,6 +69,7 @@ export async function openDatabase(databaseUrl: string, options: OpenOptions = {
   let pool: Pool | undefined;
   let checkpointer: SqliteCheckpointer | undefined;
   let reader: DirectReader | undefined;
+  let dataVersion: () => Promise<string | null>;
   if (provider === "sqlite") {
     const file = sqliteFilePath(databaseUrl);
     const adapter = instrument(new PrismaBetterSQLite3({ url: file, timeout: 10_000 }), hooks);
@@ -64,11 +78,20 @@ export async function openDatabase(databaseUrl: string, options: OpenOptions = {
     // loop) only as a backstop, past 16 MB of WAL.
     await prisma.$queryRawUnsafe(`PRAGMA wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`);
     checkpointer = startSqliteCheckpointer(file);
-    const read = sqliteReader(() => {
+    const client = () => {
       const client = (connection as unknown as { client?: import("better-sqlite3").Database } | undefined)?.client;
       if (!client) throw new Error("the database is not connected");
       return client;
-    });
+    };
+    const read = sqliteReader(client);
+    let version: { on: import("better-sqlite3").Database; statement: import("better-sqlite3").Statement } | undefined;
+    dataVersion = async () => {
+      const on = client();
+      if (on.inTransaction) return null;
+      if (version?.on !== on) version = { on, statement: on.prepare(`SELECT total_changes() AS "changes", "data_version" AS "version" FROM pragma_data_version`) };
+      const row = version.statement.get() as { changes: number; version: number };
+      return `${row.version}:${row.changes}`;
+    };
     reader = (statement, values) => {
       const rows = read(statement, values);
       if (rows) queries += 1;
@@ -79,6 +102,8 @@ export async function openDatabase(databaseUrl: string, options: OpenOptions = {
     pool = new Pool({ connectionString, options: `-c search_path="${schema}"`, max: 10 });
     const adapter = instrument(new PrismaPg(pool, { schema }), hooks);
     prisma = new PostgresClient({ adapter }) as unknown as Db;
+    const snapshots = pool;
+    dataVersion = async () => (await snapshots.query<{ s: string }>("SELECT pg_current_snapshot()::text AS s")).rows[0]!.s;
   }
   await prisma.$connect();
   return {
@@ -89,6 +114,7 @@ export async function openDatabase(databaseUrl: string, options: OpenOptions = {
       if (!connection) throw new Error("the database is not connected");
       return connection;
     }, reader),
+    dataVersion,
     async close() {
       await prisma.$disconnect();
       if (pool) await pool.end();

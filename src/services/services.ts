@@ -195,6 +195,8 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
     artifacts,
     registration: new RegistrationService(db, infra.store, infra.pool, catalog, models, config, infra.database.direct, artifacts),
     createLoaders: () => createLoaders(db, reads),
+    /** Changes whenever anything commits to the database (see Database.dataVersion). */
+    dataVersion: () => infra.database.dataVersion(),
   };
 }
 
