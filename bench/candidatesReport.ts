@@ -181,6 +181,7 @@ function dashboardLine(d: DashboardResult): string {
   return [
     `dashboard query (${d.connections} connections, ${d.seconds} s, page of ${d.page.models}: ${d.page.withParents} with parents, ${d.page.withScore} with a score): ${run(d.dashboard)}`,
     `  floor { __typename }: ${run(d.floor)}; ratio ${d.ratio} (target ≥ ${t.ratioToFloor}, p99 ≤ ${t.p99Ms} ms, ${t.errors} errors): ${d.met ? "ok" : "MISSED"}`,
+    `  with Cache-Control: no-cache (executed every time): ${run(d.dashboardNoCache)}; ratio ${d.ratioNoCache}`,
   ].join("\n");
 }
 

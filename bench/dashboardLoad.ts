@@ -2,7 +2,9 @@
  * The dashboard query under load, as bench:candidates measures it: autocannon in a child process
  * (so the load generator never shares the server's event loop or its CPU accounting), 50
  * connections, first `{ __typename }` as the floor of the same server, then the dashboard page,
- * each after a warm-up. The server is the bench's own app, in the parent process.
+ * each after a warm-up: as a dashboard sends it (answered from the response cache while nothing
+ * is committed), then with Cache-Control: no-cache (executed every time). The server is the
+ * bench's own app, in the parent process.
  *
  * This file is both sides: `measureDashboard` forks it, and run as a child it drives autocannon
  * with the request it receives on IPC and sends the summary back.
@@ -34,6 +36,9 @@ export interface DashboardResult {
   floor: LoadRun;
   dashboard: LoadRun;
   ratio: number;
+  /** The same query with Cache-Control: no-cache: every request executed. */
+  dashboardNoCache: LoadRun;
+  ratioNoCache: number;
   /** Models, parents and scores on the page, from one request before the load. */
   page: { models: number; withParents: number; withScore: number };
   met: boolean;
@@ -42,6 +47,7 @@ export interface DashboardResult {
 interface Request {
   url: string;
   body: string;
+  headers?: Record<string, string>;
   seconds: number;
 }
 
@@ -59,7 +65,11 @@ export async function measureDashboard(url: string, datasetId: string, seconds: 
   const floor = await inChild({ url, body: floorBody, seconds });
   await inChild({ url, body, seconds: warm });
   const dashboard = await inChild({ url, body, seconds });
+  const noCache = { "cache-control": "no-cache" };
+  await inChild({ url, body, headers: noCache, seconds: warm });
+  const dashboardNoCache = await inChild({ url, body, headers: noCache, seconds });
   const ratio = Math.round((dashboard.requestsPerSecond / floor.requestsPerSecond) * 1000) / 1000;
+  const ratioNoCache = Math.round((dashboardNoCache.requestsPerSecond / floor.requestsPerSecond) * 1000) / 1000;
   const errors = dashboard.errors + dashboard.non2xx + dashboard.graphqlErrors;
   return {
     connections: CONNECTIONS,
@@ -68,6 +78,8 @@ export async function measureDashboard(url: string, datasetId: string, seconds: 
     floor,
     dashboard,
     ratio,
+    dashboardNoCache,
+    ratioNoCache,
     page,
     met: ratio >= DASHBOARD_TARGETS.ratioToFloor && dashboard.p99Ms <= DASHBOARD_TARGETS.p99Ms && errors === DASHBOARD_TARGETS.errors,
   };
@@ -95,7 +107,7 @@ function drive(request: Request): Promise<LoadRun> {
       {
         url: request.url,
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", ...request.headers },
         body: request.body,
         connections: CONNECTIONS,
         duration: request.seconds,
