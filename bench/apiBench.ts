@@ -17,6 +17,9 @@
  * 2. A merge job's and an evaluation job's wall time (the job's created → finished) on an idle
  *    server and while the dashboard query saturates it (bench/apiJobs.ts; goal ≤ 2× idle).
  * 3. /healthz latency while the most expensive queries the default limits accept run.
+ *
+ * BENCH_PARTS=queries,jobs,health (the default) names the parts to run; a subset saves its
+ * results as api-<provider>-<parts>.json.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -80,6 +83,37 @@ async function measure(url: string, pid: number, name: string, body: string, hea
   };
 }
 
+type Query = { name: string; body: string; headers?: Record<string, string> };
+
+/**
+ * Each query as a dashboard sends it (answered from the response cache while the registry is
+ * unchanged), then with Cache-Control: no-cache (executed every time: the cost of a miss), between
+ * two runs of the floor.
+ */
+async function measureQueries(url: string, pid: number, floor: Query, queries: Query[]) {
+  const floorBefore = await measure(url, pid, floor.name, floor.body);
+  const rows = [];
+  for (const q of queries) {
+    rows.push(await measure(url, pid, q.name, q.body));
+    rows.push(await measure(url, pid, `${q.name} (no-cache)`, q.body, NO_CACHE));
+  }
+  const floorAfter = await measure(url, pid, `${floor.name} (again)`, floor.body);
+  const floorRate = (floorBefore["req/s"] + floorAfter["req/s"]) / 2;
+  const goals: Record<string, { ratio: number; p99?: number }> = {
+    "dashboard: models(first: 50)": { ratio: 0.35, p99: 250 },
+    "leaderboard(first: 50) + gains": { ratio: 0.25 },
+    "model page": { ratio: 0.25 },
+    "lineage(depth: 3) of a merge": { ratio: 0.25 },
+  };
+  const table = [floorBefore, ...rows, floorAfter].map((r) => {
+    const goal = goals[r.query];
+    const ratio = Math.round((1000 * r["req/s"]) / floorRate) / 1000;
+    const met = goal ? ratio >= goal.ratio && (goal.p99 === undefined || r["p99 ms"] <= goal.p99) && r.errors === 0 : null;
+    return { ...r, "× floor": ratio, goal: goal ? `≥ ${goal.ratio}×${goal.p99 ? `, p99 ≤ ${goal.p99} ms` : ""}, 0 errors` : "", met: met === null ? "" : met ? "yes" : "NO" };
+  });
+  return { table, floorRate };
+}
+
 async function main() {
   ensureBuilt();
   const postgres = argument("--postgres");
@@ -113,47 +147,35 @@ async function main() {
       : `jobs in the server process (LAYERMERGE_JOB_PROCESS=${jobProcess})`;
     console.log(jobSetting);
 
-    // 1. Dashboard queries against the floor (before and after them).
+    // 1. Dashboard queries against the floor (before and after them). BENCH_PARTS=jobs (or
+    // queries,health, …) runs only the parts named.
+    const parts = (process.env.BENCH_PARTS ?? "queries,jobs,health").split(",");
     const [floor, ...queries] = dashboardQueries(registry);
-    const floorBefore = await measure(url, pid, floor!.name, floor!.body);
-    // Each query as a dashboard sends it (answered from the response cache while the registry is
-    // unchanged), then with Cache-Control: no-cache (executed every time: the cost of a miss).
-    const rows = [];
-    for (const q of queries) {
-      rows.push(await measure(url, pid, q.name, q.body));
-      rows.push(await measure(url, pid, `${q.name} (no-cache)`, q.body, NO_CACHE));
-    }
-    const floorAfter = await measure(url, pid, `${floor!.name} (again)`, floor!.body);
-    const floorRate = (floorBefore["req/s"] + floorAfter["req/s"]) / 2;
-    const goals: Record<string, { ratio: number; p99?: number }> = {
-      "dashboard: models(first: 50)": { ratio: 0.35, p99: 250 },
-      "leaderboard(first: 50) + gains": { ratio: 0.25 },
-      "model page": { ratio: 0.25 },
-      "lineage(depth: 3) of a merge": { ratio: 0.25 },
-    };
-    const table = [floorBefore, ...rows, floorAfter].map((r) => {
-      const goal = goals[r.query];
-      const ratio = Math.round((1000 * r["req/s"]) / floorRate) / 1000;
-      const met = goal ? ratio >= goal.ratio && (goal.p99 === undefined || r["p99 ms"] <= goal.p99) && r.errors === 0 : null;
-      return { ...r, "× floor": ratio, goal: goal ? `≥ ${goal.ratio}×${goal.p99 ? `, p99 ≤ ${goal.p99} ms` : ""}, 0 errors` : "", met: met === null ? "" : met ? "yes" : "NO" };
-    });
-    console.table(table);
+    const { table, floorRate } = parts.includes("queries") ? await measureQueries(url, pid, floor!, queries) : { table: [], floorRate: null };
+    if (table.length) console.table(table);
 
     // 2. Merge and evaluation jobs idle, then while the dashboard query saturates the server.
-    const evaluation = await seedEvaluation(url, origin, dir);
-    // Saturated by executions, not cache hits: the harder load for the jobs.
-    const jobs = await jobsUnderLoad(url, registry, evaluation, { ...queries[0]!, headers: NO_CACHE }, CONNECTIONS, MODEL_FLOATS);
-    printJobs(jobs);
+    let jobs = null;
+    if (parts.includes("jobs")) {
+      const evaluation = await seedEvaluation(url, origin, dir);
+      // Saturated by executions, not cache hits: the harder load for the jobs.
+      jobs = await jobsUnderLoad(url, registry, evaluation, { ...queries[0]!, headers: NO_CACHE }, CONNECTIONS, MODEL_FLOATS);
+      printJobs(jobs);
+    }
 
     // 3. /healthz while the most expensive accepted queries run.
-    const health = await healthWhile(url, origin, registry.wide, WIDE_TENSORS);
-    const worstHealthP99 = Math.max(...health.slice(1).map((h) => h["healthz p99 ms"]));
-    console.table(health);
-    console.log(`/healthz p99 while the most expensive accepted queries run: ${worstHealthP99} ms (goal ≤ 100 ms)`);
+    let health = null;
+    let worstHealthP99 = null;
+    if (parts.includes("health")) {
+      health = await healthWhile(url, origin, registry.wide, WIDE_TENSORS);
+      worstHealthP99 = Math.max(...health.slice(1).map((h) => h["healthz p99 ms"]));
+      console.table(health);
+      console.log(`/healthz p99 while the most expensive accepted queries run: ${worstHealthP99} ms (goal ≤ 100 ms)`);
+    }
 
     const loadavg = os.loadavg();
     console.log(`machine: ${os.cpus().length} cores, load average ${loadavg.map((l) => l.toFixed(2)).join(" ")}; ${CONNECTIONS} connections, ${SECONDS} s per run`);
-    const out = path.join(__dirname, "results", `api-${provider}.json`);
+    const out = path.join(__dirname, "results", parts.length === 3 ? `api-${provider}.json` : `api-${provider}-${parts.join("-")}.json`);
     fs.mkdirSync(path.dirname(out), { recursive: true });
     fs.writeFileSync(out, JSON.stringify({
       date: new Date().toISOString(), provider, connections: CONNECTIONS, seconds: SECONDS, models: registry.modelCount, floorReqPerSecond: floorRate, table,

@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { load, type LoadSummary } from "./loadGenerator";
-import { gql, jobSeconds, upload, type BenchRegistry } from "./apiRegistry";
+import { gql, jobTimes, upload, type BenchRegistry } from "./apiRegistry";
 import { BENCH_NET_CONTRACT, CLASSES, SIZE, buildBenchNet, writeBenchImages } from "./benchNet";
 
 const RUNS = Number(process.env.BENCH_MERGES ?? 2);
@@ -38,6 +38,8 @@ export interface JobTimings {
   idle: number[];
   saturated: number[];
   ratio: number;
+  /** Of each run above, created → started: the wait before a runner began it. */
+  queued: { idle: number[]; saturated: number[] };
 }
 
 export interface JobsUnderLoad {
@@ -55,24 +57,25 @@ export async function jobsUnderLoad(url: string, registry: BenchRegistry, evalua
     const job = (await gql(url, `mutation($i: StartMergeInput!) { startMerge(input: $i) { id } }`, {
       i: { anchorId: registry.big[0], modelIds: [registry.big[1], registry.big[2]], schedule: { kind: "STEP", cutoff: 1 / (k + 2) }, output: { name: `bench-merge-${k}` } },
     })).startMerge.id;
-    return jobSeconds(url, job);
+    return jobTimes(url, job);
   };
   // force: the same model and dataset again is a new run, not the stored evaluation.
   const evaluate = async () => {
     const job = (await gql(url, `mutation($i: StartEvaluationInput!) { startEvaluation(input: $i) { id } }`, { i: { modelId: evaluation.modelId, datasetId: evaluation.datasetId, force: true } })).startEvaluation.id;
-    return jobSeconds(url, job);
+    return jobTimes(url, job);
   };
   // One of each first, not counted: the first run of a kind pays for starting threads, loading
   // onnxruntime and its session, which would flatter every later run against the idle one.
   await merge();
   await evaluate();
-  const idle = { merge: [] as number[], evaluation: [] as number[] };
+  type Run = { seconds: number; queuedSeconds: number };
+  const idle = { merge: [] as Run[], evaluation: [] as Run[] };
   for (let k = 0; k < RUNS; k++) idle.merge.push(await merge());
   for (let k = 0; k < RUNS; k++) idle.evaluation.push(await evaluate());
 
   const generator = load({ url, body: saturating.body, headers: saturating.headers, connections, seconds: 3600 });
   await new Promise((r) => setTimeout(r, 2000)); // the load is established
-  const saturated = { merge: [] as number[], evaluation: [] as number[] };
+  const saturated = { merge: [] as Run[], evaluation: [] as Run[] };
   let summary: LoadSummary;
   try {
     for (let k = 0; k < RUNS; k++) saturated.merge.push(await merge());
@@ -81,7 +84,10 @@ export async function jobsUnderLoad(url: string, registry: BenchRegistry, evalua
     generator.stop();
     summary = await generator.done;
   }
-  const timings = (kind: "merge" | "evaluation"): JobTimings => ({ idle: idle[kind], saturated: saturated[kind], ratio: median(saturated[kind]) / median(idle[kind]) });
+  const timings = (kind: "merge" | "evaluation"): JobTimings => {
+    const [i, s] = [idle[kind].map((r) => r.seconds), saturated[kind].map((r) => r.seconds)];
+    return { idle: i, saturated: s, ratio: median(s) / median(i), queued: { idle: idle[kind].map((r) => r.queuedSeconds), saturated: saturated[kind].map((r) => r.queuedSeconds) } };
+  };
   return {
     merge: { ...timings("merge"), modelBytes: modelFloats * 4 },
     evaluation: { ...timings("evaluation"), images: evaluation.images },
@@ -92,7 +98,7 @@ export async function jobsUnderLoad(url: string, registry: BenchRegistry, evalua
 export function printJobs(result: JobsUnderLoad): void {
   const s = (v: number[]) => v.map((x) => x.toFixed(2)).join(", ");
   const line = (label: string, t: JobTimings) =>
-    `${label}, job created → finished: idle ${s(t.idle)} s; saturated ${s(t.saturated)} s; median ratio ${t.ratio.toFixed(2)} (goal ≤ ${JOB_RATIO_GOAL}: ${t.ratio <= JOB_RATIO_GOAL ? "met" : "NOT met"})`;
+    `${label}, job created → finished: idle ${s(t.idle)} s; saturated ${s(t.saturated)} s; median ratio ${t.ratio.toFixed(2)} (goal ≤ ${JOB_RATIO_GOAL}: ${t.ratio <= JOB_RATIO_GOAL ? "met" : "NOT met"}); of which created → started: idle ${s(t.queued.idle)} s, saturated ${s(t.queued.saturated)} s`;
   console.log(`saturating load: ${result.saturating.query} from a load generator process (${result.saturating.reqPerSecond} req/s, p99 ${result.saturating.p99} ms, ${result.saturating.errors} errors)`);
   console.log(line(`merge of 3 × ${(result.merge.modelBytes / 2 ** 20).toFixed(0)} MiB`, result.merge));
   console.log(line(`evaluation of a 512² net on ${result.evaluation.images} images`, result.evaluation));

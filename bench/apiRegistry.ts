@@ -38,9 +38,16 @@ export function upload(origin: string, bytes: Uint8Array): Promise<string> {
 
 /** Waits for a job to end; its wall time is the job's own created → finished. */
 export async function jobSeconds(url: string, id: string): Promise<number> {
+  return (await jobTimes(url, id)).seconds;
+}
+
+/** Waits for a job to end: its created → finished, and the part of it before a runner started it. */
+export async function jobTimes(url: string, id: string): Promise<{ seconds: number; queuedSeconds: number }> {
   for (;;) {
-    const { job } = await gql(url, `query($id: ID!) { job(id: $id) { status createdAt finishedAt error } }`, { id });
-    if (job.status === "SUCCEEDED") return (Date.parse(job.finishedAt) - Date.parse(job.createdAt)) / 1000;
+    const { job } = await gql(url, `query($id: ID!) { job(id: $id) { status createdAt startedAt finishedAt error } }`, { id });
+    if (job.status === "SUCCEEDED") {
+      return { seconds: (Date.parse(job.finishedAt) - Date.parse(job.createdAt)) / 1000, queuedSeconds: (Date.parse(job.startedAt) - Date.parse(job.createdAt)) / 1000 };
+    }
     if (!["QUEUED", "RUNNING"].includes(job.status)) throw new Error(`job ${id} ended ${job.status}: ${job.error}`);
     await new Promise((r) => setTimeout(r, 50));
   }
