@@ -10,7 +10,7 @@ import { load, type LoadSummary } from "./loadGenerator";
 import { gql, jobTimes, upload, type BenchRegistry } from "./apiRegistry";
 import { BENCH_NET_CONTRACT, CLASSES, SIZE, buildBenchNet, writeBenchImages } from "./benchNet";
 
-const RUNS = Number(process.env.BENCH_MERGES ?? 2);
+const RUNS = Number(process.env.BENCH_MERGES ?? 4);
 const EVAL_IMAGES = Number(process.env.BENCH_EVAL_IMAGES ?? 24);
 export const JOB_RATIO_GOAL = 2;
 
