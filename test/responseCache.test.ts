@@ -111,6 +111,20 @@ describe("the cache's own rules (a counted computation, a version the test sets)
     expect((await h.ask()).status).toBe("miss");
   });
 
+  test("bounded in bytes: a body over 4 MiB is served but not kept, and all kept bodies stay under 64 MiB", async () => {
+    const h = await harness(1000);
+    const big = (mib: number) => () => ({ data: { tasks: [{ key: "x".repeat(mib * 1024 * 1024) }] } });
+    expect((await h.ask("a", {}, false, big(5))).status).toBe("miss");
+    expect((await h.ask("a", {}, false, big(5))).status).toBe("miss");
+    expect(h.cache.size.entries).toBe(0);
+    for (let k = 0; k < 20; k++) await h.ask(`v${k}`, {}, false, big(3.5));
+    expect(h.cache.size.bytes).toBeLessThanOrEqual(64 << 20);
+    expect(h.cache.size.entries).toBe(Math.floor((64 << 20) / (3.5 * 1024 * 1024 + 30)));
+    // The newest are the ones kept.
+    expect((await h.ask("v19")).status).toBe("hit");
+    expect((await h.ask("v0")).status).toBe("miss");
+  });
+
   test("bounded: the least recently used entry goes first; kept responses are frozen", async () => {
     const h = await harness(2);
     await h.ask("a");

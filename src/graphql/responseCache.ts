@@ -85,7 +85,14 @@ export interface CachedRequest {
 interface Entry {
   version: string;
   result: ExecutionResult;
+  /** The length of its serialized body (what it holds, roughly, in memory). */
+  bytes: number;
 }
+
+/** A response whose body is larger than this is served but not kept (a 500-model page is ~0.5 MB). */
+const MAX_ENTRY_BYTES = 4 << 20;
+/** What all kept responses may hold together: the least recently used go first past it. */
+const MAX_TOTAL_BYTES = 64 << 20;
 
 /**
  * Whole responses of read-only dashboard queries, each kept with the database's data version
@@ -95,11 +102,13 @@ interface Entry {
  * fresh execution would give: there is no time-to-live and nothing is ever stale.
  *
  * A response is kept only if the version was the same before and after computing it (no commit
- * landed while its statements ran) and it has no errors. Entries are few and bounded (least
- * recently used go first); a response is reused by reference, frozen.
+ * landed while its statements ran) and it has no errors. Entries are bounded in number and in
+ * bytes (least recently used go first; one larger than MAX_ENTRY_BYTES is not kept); a response
+ * is reused by reference, frozen, and its body serialized once.
  */
 export class ResponseCache {
   private readonly entries = new Map<string, Entry>();
+  private totalBytes = 0;
   private readonly cacheable = new WeakMap<DocumentNode, Map<string, boolean>>();
   private readonly serialized = new WeakMap<object, string>();
   readonly counts = { hit: 0, miss: 0, bypass: 0, uncacheable: 0 };
@@ -129,9 +138,18 @@ export class ResponseCache {
       }
     }
     const result = await run();
-    if (before !== null && !result.errors) {
+    if (before !== null && !result.errors && !result.extensions) {
       const after = await this.dataVersion();
-      if (after === before) this.keep(key, { version: before, result: deepFreeze(result) });
+      if (after === before) {
+        // Serialized now, as Apollo will write it: the size decides whether it is kept, and the
+        // text is what `stringify` answers for it from then on.
+        const text = JSON.stringify({ data: result.data }) + "\n";
+        if (text.length <= MAX_ENTRY_BYTES) {
+          const kept = deepFreeze(result);
+          this.serialized.set(kept.data as object, text);
+          this.keep(key, { version: before, result: kept, bytes: text.length });
+        }
+      }
     }
     const status = request.noCache ? "bypass" : "miss";
     this.counts[status]++;
@@ -151,9 +169,22 @@ export class ResponseCache {
   }
 
   private keep(key: string, entry: Entry): void {
-    this.entries.delete(key);
+    this.forget(key);
     this.entries.set(key, entry);
-    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.totalBytes += entry.bytes;
+    while (this.entries.size > this.maxEntries || this.totalBytes > MAX_TOTAL_BYTES) this.forget(this.entries.keys().next().value!);
+  }
+
+  private forget(key: string): void {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    this.entries.delete(key);
+    this.totalBytes -= entry.bytes;
+  }
+
+  /** Responses kept and the bytes of their bodies. */
+  get size(): { entries: number; bytes: number } {
+    return { entries: this.entries.size, bytes: this.totalBytes };
   }
 
   private isCacheable(document: DocumentNode, operationName: string | null | undefined): boolean {
