@@ -2,7 +2,7 @@ import { readFileSync } from "fs";
 import { join } from "path";
 import { ConfusionMatrix, preprocessImage, resizeArgmax, type DatasetSample, type NormalizationName } from "../core/eval";
 import { fastPreprocess } from "./fastPreprocess";
-import { fastResizeArgmax } from "./fastResizeArgmax";
+import { fastResizeArgmax, resizeArgmaxRows } from "./fastResizeArgmax";
 import { SampleScorer } from "./SampleScorer";
 import { prng } from "../core/testing/prng";
 
@@ -121,6 +121,33 @@ describe("fastResizeArgmax on noisy logits (whole rows blended)", () => {
   });
 });
 
+describe("the row blend on the SIMD kernel and in scalar JavaScript", () => {
+  /** resizeArgmaxRows' rows, one path or the other, gathered into a map. */
+  const rowsOf = (logits: Float32Array, c: number, inH: number, inW: number, outH: number, outW: number, scalar: boolean) => {
+    const out: number[] = [];
+    resizeArgmaxRows(logits, c, inH, inW, outH, outW, (_oy, row) => out.push(...row), { scalar });
+    return out;
+  };
+  // Noisy logits (whole rows blended), widths with every remainder mod 4 (the kernel takes four
+  // pixels a step), more than 256 classes (16-bit ids), NaN and infinities, ties.
+  it.each([
+    [19, 16, 20, 32, 40],
+    [5, 9, 13, 18, 26],
+    [3, 12, 12, 29, 31],
+    [7, 10, 8, 40, 33],
+    [300, 6, 7, 12, 13],
+    [1, 5, 5, 10, 9],
+    [2, 3, 1, 6, 1],
+  ])("%i classes, %i×%i → %i×%i: both equal resizeArgmax pixel for pixel", (c, inH, inW, outH, outW) => {
+    const random = prng(c * 11 + inW);
+    const logits = Float32Array.from({ length: c * inH * inW }, () => (random() < 0.1 ? Math.round(random() * 4) - 2 : random() * 4 - 2));
+    for (let k = 0; k < 6; k++) logits[Math.floor(random() * logits.length)] = [NaN, Infinity, -Infinity][k % 3];
+    const expected = Array.from(resizeArgmax(logits, c, inH, inW, outH, outW));
+    expect(rowsOf(logits, c, inH, inW, outH, outW, false)).toEqual(expected);
+    expect(rowsOf(logits, c, inH, inW, outH, outW, true)).toEqual(expected);
+  });
+});
+
 describe("fastResizeArgmax: close calls", () => {
   it("still wins the blend where it is second everywhere (by hand)", () => {
     // 3 classes, 1×2 → 1×4. Left pixel: class 0 = 10, class 2 = 9; right pixel: class 1 = 10, class 2 = 9.
@@ -146,6 +173,19 @@ describe("fastResizeArgmax: close calls", () => {
       if (random() < 0.3) logits[((next + 1) % c) * inH * inW + i] = 3 - gap;
     }
     expect(Array.from(fastResizeArgmax(logits, c, inH, inW, outH, outW))).toEqual(Array.from(resizeArgmax(logits, c, inH, inW, outH, outW)));
+  });
+
+  it("a +∞ logit at a tap of zero weight blends to NaN, as resizeArgmax computes it (by hand)", () => {
+    // 2 classes, 2×1 → 4×1. Class 0: 0, 0; class 1: 1, +∞ — class 1 wins both source pixels.
+    // The horizontal pass (width 1 → 1) takes the same column with weights 1 and 0, so class 1's
+    // +∞ becomes ∞·1 + ∞·0 = NaN there, and every vertical blend with it is NaN: NaN never wins,
+    // so class 0 (0 > −∞) takes all four rows — not class 1, which the four taps agree on.
+    const logits = Float32Array.of(0, 0, 1, Infinity);
+    expect(Array.from(resizeArgmax(logits, 2, 2, 1, 4, 1))).toEqual([0, 0, 0, 0]);
+    expect(Array.from(fastResizeArgmax(logits, 2, 2, 1, 4, 1))).toEqual([0, 0, 0, 0]);
+    // A NaN in class 0 wins its source pixel (nothing compares greater) but never a blend.
+    const nan = Float32Array.of(NaN, NaN, 1, 2);
+    expect(Array.from(fastResizeArgmax(nan, 2, 2, 1, 4, 1))).toEqual(Array.from(resizeArgmax(nan, 2, 2, 1, 4, 1)));
   });
 
   it("NaN and infinite logits: the same answer as resizeArgmax", () => {

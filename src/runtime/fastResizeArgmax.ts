@@ -1,5 +1,6 @@
 import { bilinearTaps, semanticArgmax, type BilinearTaps, type ClassIdArray } from "../core/eval";
 import { badInput } from "../core/errors";
+import { simdBlendSpace } from "./simd/simdBlendArgmax";
 
 /**
  * Same result as core's resizeArgmax (argmax of the bilinearly resized logits, half-pixel
@@ -20,7 +21,10 @@ import { badInput } from "../core/errors";
  * whole, channel by channel: the horizontal taps of its two source rows are computed once per
  * source row (an upscale reuses each for two or more output rows) and the vertical sum and running
  * maximum stream over the row, the same float32/float64 arithmetic and comparison order, so the
- * same bits; its agreeing pixels still take the class of their taps.
+ * same bits; its agreeing pixels still take the class of their taps. That row blend runs on a
+ * WebAssembly SIMD kernel where the runtime has one (two pixels an instruction, the same float64
+ * arithmetic and comparisons, so the same bits; simd/resizeKernels.wat); an untrained model's
+ * 2× upscale is nearly all such rows.
  *
  * Should move next to resizeArgmax in src/core/eval/resize (runtime cannot edit core).
  */
@@ -35,9 +39,13 @@ export function fastResizeArgmax(logits: Float32Array, channels: number, inH: nu
  * reused for the next row, so the caller copies or consumes it at once). Lets a caller score the
  * rows against the label without the full-size map.
  */
-export function resizeArgmaxRows(logits: Float32Array, channels: number, inH: number, inW: number, outH: number, outW: number, emit: (oy: number, row: Uint8Array | Uint16Array) => void): void {
+export function resizeArgmaxRows(logits: Float32Array, channels: number, inH: number, inW: number, outH: number, outW: number, emit: (oy: number, row: Uint8Array | Uint16Array) => void, options: { scalar?: boolean } = {}): void {
   if (logits.length !== channels * inH * inW) throw badInput(`logits hold ${logits.length} values, expected ${channels}×${inH}×${inW} = ${channels * inH * inW}`);
   const src = semanticArgmax(logits, channels, inH, inW);
+  // The shortcut below needs every source pixel's winning logit finite: a +∞ makes a blend ∞ · 0
+  // = NaN at a tap of zero weight, and a NaN in class 0 wins the source pixel (nothing compares
+  // greater) but never a blend. Then every pixel is blended, as resizeArgmax does.
+  const shortcut = winnersFinite(logits, src, inH * inW);
   if (inH === outH && inW === outW) {
     for (let oy = 0; oy < outH; oy++) emit(oy, src.subarray(oy * outW, (oy + 1) * outW) as Uint8Array | Uint16Array);
     return;
@@ -46,7 +54,9 @@ export function resizeArgmaxRows(logits: Float32Array, channels: number, inH: nu
   const ty = bilinearTaps(inH, outH);
   const tx = bilinearTaps(inW, outW);
   const plane = inH * inW;
-  const rows = new RowCache(logits, channels, plane, inW, tx, outW);
+  // Row blends on the SIMD kernel when there is one (`scalar`: never, for the tests that compare them).
+  const space = simdBlendSpace(channels, outW, options.scalar ?? false);
+  const rows = new RowCache(logits, channels, plane, inW, tx, outW, space?.rows);
   // cell[x]: the class the four source pixels (r0 | r1) × (x | x + 1) share, or -1 (at the last
   // column, the two of column x). A pixel's taps are columns i0 and i1 = i0 + 1 (or i0 at the
   // right edge), so its four-tap test is one lookup, cell[i0]. Rebuilt when the row pair changes:
@@ -55,13 +65,14 @@ export function resizeArgmaxRows(logits: Float32Array, channels: number, inH: nu
   let cellRows = -1;
   const mixedAt = new Int32Array(outW);
   const best = new Float64Array(outW);
-  const arg = new Uint16Array(outW);
+  const arg = space ? space.arg : new Uint16Array(outW);
   for (let oy = 0; oy < outH; oy++) {
     const r0 = ty.i0[oy] * inW;
     const r1 = ty.i1[oy] * inW;
     const wy0 = ty.w0[oy];
     const wy1 = ty.w1[oy];
-    if (cellRows !== r0 * (inH + 1) + r1) {
+    if (!shortcut) cell.fill(-1);
+    else if (cellRows !== r0 * (inH + 1) + r1) {
       cellRows = r0 * (inH + 1) + r1;
       let right = src[r0 + inW - 1] === src[r1 + inW - 1] ? src[r0 + inW - 1] : -1;
       cell[inW - 1] = right;
@@ -83,15 +94,18 @@ export function resizeArgmaxRows(logits: Float32Array, channels: number, inH: nu
     if (mixed * 4 > outW) {
       const a = rows.row(ty.i0[oy]);
       const b = rows.row(ty.i1[oy], a);
-      best.fill(-Infinity);
-      arg.fill(0);
-      for (let k = 0; k < channels; k++) {
-        const base = k * outW;
-        for (let ox = 0; ox < outW; ox++) {
-          const v = a[base + ox] * wy0 + b[base + ox] * wy1;
-          if (v > best[ox]) {
-            best[ox] = v;
-            arg[ox] = k;
+      if (space) space.blend(a, b, wy0, wy1);
+      else {
+        best.fill(-Infinity);
+        arg.fill(0);
+        for (let k = 0; k < channels; k++) {
+          const base = k * outW;
+          for (let ox = 0; ox < outW; ox++) {
+            const v = a[base + ox] * wy0 + b[base + ox] * wy1;
+            if (v > best[ox]) {
+              best[ox] = v;
+              arg[ox] = k;
+            }
           }
         }
       }
@@ -122,14 +136,21 @@ export function resizeArgmaxRows(logits: Float32Array, channels: number, inH: nu
   }
 }
 
+/** Whether each pixel's argmax logit is finite (not NaN, not +∞; −∞ cannot win a pixel unless every class is −∞ there, and is harmless then). */
+function winnersFinite(logits: Float32Array, classes: ArrayLike<number>, plane: number): boolean {
+  for (let i = 0; i < plane; i++) if (!(logits[classes[i]! * plane + i]! < Infinity)) return false;
+  return true;
+}
+
 /** Horizontally resized source rows, [channels][outW] float32 each (the rounding of the per-pixel path), two kept: consecutive output rows share source rows. */
 class RowCache {
   private readonly keys = [-1, -1];
   private readonly data: [Float32Array, Float32Array];
   private next = 0;
 
-  constructor(private readonly logits: Float32Array, private readonly channels: number, private readonly plane: number, private readonly inW: number, private readonly tx: BilinearTaps, private readonly outW: number) {
-    this.data = [new Float32Array(channels * outW), new Float32Array(channels * outW)];
+  /** `storage`: the two rows' arrays (the SIMD kernel's memory), else allocated here. */
+  constructor(private readonly logits: Float32Array, private readonly channels: number, private readonly plane: number, private readonly inW: number, private readonly tx: BilinearTaps, private readonly outW: number, storage?: [Float32Array, Float32Array]) {
+    this.data = storage ?? [new Float32Array(channels * outW), new Float32Array(channels * outW)];
   }
 
   /** Source row `y`; a row not cached replaces the one that is not `keep`. */
