@@ -1,6 +1,5 @@
 import { bilinearTaps, semanticArgmax, type BilinearTaps, type ClassIdArray } from "../core/eval";
 import { badInput } from "../core/errors";
-import { simdBlendSpace } from "./simd/simdBlendArgmax";
 
 /**
  * Same result as core's resizeArgmax (argmax of the bilinearly resized logits, half-pixel
@@ -21,10 +20,7 @@ import { simdBlendSpace } from "./simd/simdBlendArgmax";
  * whole, channel by channel: the horizontal taps of its two source rows are computed once per
  * source row (an upscale reuses each for two or more output rows) and the vertical sum and running
  * maximum stream over the row, the same float32/float64 arithmetic and comparison order, so the
- * same bits; its agreeing pixels still take the class of their taps. That row blend runs on a
- * WebAssembly SIMD kernel where the runtime has one (two pixels an instruction, the same float64
- * arithmetic and comparisons, so the same bits; simd/resizeKernels.wat); an untrained model's
- * 2× upscale is nearly all such rows.
+ * same bits; its agreeing pixels still take the class of their taps.
  *
  * Should move next to resizeArgmax in src/core/eval/resize (runtime cannot edit core).
  */
@@ -39,24 +35,24 @@ export function fastResizeArgmax(logits: Float32Array, channels: number, inH: nu
  * reused for the next row, so the caller copies or consumes it at once). Lets a caller score the
  * rows against the label without the full-size map.
  */
-export function resizeArgmaxRows(logits: Float32Array, channels: number, inH: number, inW: number, outH: number, outW: number, emit: (oy: number, row: Uint8Array | Uint16Array) => void, options: { scalar?: boolean } = {}): void {
+export function resizeArgmaxRows(logits: Float32Array, channels: number, inH: number, inW: number, outH: number, outW: number, emit: (oy: number, row: Uint8Array | Uint16Array) => void): void {
   if (logits.length !== channels * inH * inW) throw badInput(`logits hold ${logits.length} values, expected ${channels}×${inH}×${inW} = ${channels * inH * inW}`);
-  const src = semanticArgmax(logits, channels, inH, inW);
-  // The shortcut below needs every source pixel's winning logit finite: a +∞ makes a blend ∞ · 0
-  // = NaN at a tap of zero weight, and a NaN in class 0 wins the source pixel (nothing compares
-  // greater) but never a blend. Then every pixel is blended, as resizeArgmax does.
-  const shortcut = winnersFinite(logits, src, inH * inW);
   if (inH === outH && inW === outW) {
+    const src = semanticArgmax(logits, channels, inH, inW);
     for (let oy = 0; oy < outH; oy++) emit(oy, src.subarray(oy * outW, (oy + 1) * outW) as Uint8Array | Uint16Array);
     return;
   }
+  const winners = new Float32Array(inH * inW);
+  const src = semanticArgmax(logits, channels, inH, inW, undefined, winners);
+  // The shortcut below needs every source pixel's winning logit finite: a +∞ makes a blend ∞ · 0
+  // = NaN at a tap of zero weight, and a NaN in class 0 wins the source pixel (nothing compares
+  // greater) but never a blend. Otherwise every pixel is blended, as resizeArgmax does.
+  const shortcut = allFinite(winners);
   const out = channels <= 256 ? new Uint8Array(outW) : new Uint16Array(outW);
   const ty = bilinearTaps(inH, outH);
   const tx = bilinearTaps(inW, outW);
   const plane = inH * inW;
-  // Row blends on the SIMD kernel when there is one (`scalar`: never, for the tests that compare them).
-  const space = simdBlendSpace(channels, outW, options.scalar ?? false);
-  const rows = new RowCache(logits, channels, plane, inW, tx, outW, space?.rows);
+  const rows = new RowCache(logits, channels, plane, inW, tx, outW);
   // cell[x]: the class the four source pixels (r0 | r1) × (x | x + 1) share, or -1 (at the last
   // column, the two of column x). A pixel's taps are columns i0 and i1 = i0 + 1 (or i0 at the
   // right edge), so its four-tap test is one lookup, cell[i0]. Rebuilt when the row pair changes:
@@ -65,7 +61,7 @@ export function resizeArgmaxRows(logits: Float32Array, channels: number, inH: nu
   let cellRows = -1;
   const mixedAt = new Int32Array(outW);
   const best = new Float64Array(outW);
-  const arg = space ? space.arg : new Uint16Array(outW);
+  const arg = new Uint16Array(outW);
   for (let oy = 0; oy < outH; oy++) {
     const r0 = ty.i0[oy] * inW;
     const r1 = ty.i1[oy] * inW;
@@ -94,18 +90,15 @@ export function resizeArgmaxRows(logits: Float32Array, channels: number, inH: nu
     if (mixed * 4 > outW) {
       const a = rows.row(ty.i0[oy]);
       const b = rows.row(ty.i1[oy], a);
-      if (space) space.blend(a, b, wy0, wy1);
-      else {
-        best.fill(-Infinity);
-        arg.fill(0);
-        for (let k = 0; k < channels; k++) {
-          const base = k * outW;
-          for (let ox = 0; ox < outW; ox++) {
-            const v = a[base + ox] * wy0 + b[base + ox] * wy1;
-            if (v > best[ox]) {
-              best[ox] = v;
-              arg[ox] = k;
-            }
+      best.fill(-Infinity);
+      arg.fill(0);
+      for (let k = 0; k < channels; k++) {
+        const base = k * outW;
+        for (let ox = 0; ox < outW; ox++) {
+          const v = a[base + ox] * wy0 + b[base + ox] * wy1;
+          if (v > best[ox]) {
+            best[ox] = v;
+            arg[ox] = k;
           }
         }
       }
@@ -136,9 +129,12 @@ export function resizeArgmaxRows(logits: Float32Array, channels: number, inH: nu
   }
 }
 
-/** Whether each pixel's argmax logit is finite (not NaN, not +∞; −∞ cannot win a pixel unless every class is −∞ there, and is harmless then). */
-function winnersFinite(logits: Float32Array, classes: ArrayLike<number>, plane: number): boolean {
-  for (let i = 0; i < plane; i++) if (!(logits[classes[i]! * plane + i]! < Infinity)) return false;
+/**
+ * Whether every pixel's winning logit is below +∞ and not NaN (−∞ wins a pixel only when every
+ * class is −∞ there, and then blends to −∞ or NaN for every class alike, as the shortcut assumes).
+ */
+function allFinite(winners: Float32Array): boolean {
+  for (let i = 0; i < winners.length; i++) if (!(winners[i]! < Infinity)) return false;
   return true;
 }
 
@@ -148,9 +144,8 @@ class RowCache {
   private readonly data: [Float32Array, Float32Array];
   private next = 0;
 
-  /** `storage`: the two rows' arrays (the SIMD kernel's memory), else allocated here. */
-  constructor(private readonly logits: Float32Array, private readonly channels: number, private readonly plane: number, private readonly inW: number, private readonly tx: BilinearTaps, private readonly outW: number, storage?: [Float32Array, Float32Array]) {
-    this.data = storage ?? [new Float32Array(channels * outW), new Float32Array(channels * outW)];
+  constructor(private readonly logits: Float32Array, private readonly channels: number, private readonly plane: number, private readonly inW: number, private readonly tx: BilinearTaps, private readonly outW: number) {
+    this.data = [new Float32Array(channels * outW), new Float32Array(channels * outW)];
   }
 
   /** Source row `y`; a row not cached replaces the one that is not `keep`. */

@@ -5,16 +5,20 @@ import { ClassIdArray } from "../resize/resizeArgmax";
  * Class map of float32 [C, H, W] logits: per pixel the channel with the largest value, ties to the
  * lowest channel (torch.argmax). For logits at another resolution than the labels use
  * resizeArgmax, which resizes first: predictions are compared at label resolution, as
- * mmsegmentation does (docs/CONVENTIONS.md, Metrics).
+ * mmsegmentation does (docs/CONVENTIONS.md, Metrics). `winners` (optional, at least H·W long)
+ * receives each pixel's winning logit.
  */
-export function semanticArgmax(logits: Float32Array, channels: number, height: number, width: number, out?: ClassIdArray): ClassIdArray {
+export function semanticArgmax(logits: Float32Array, channels: number, height: number, width: number, out?: ClassIdArray, winners?: Float32Array): ClassIdArray {
   const plane = height * width;
   if (channels < 1 || logits.length !== channels * plane) {
     throw badInput(`semantic logits hold ${logits.length} values, expected ${channels}×${height}×${width} = ${channels * plane}`);
   }
   const dst = out ?? (channels <= 256 ? new Uint8Array(plane) : new Uint16Array(plane));
   if (dst.length < plane) throw badInput(`output buffer holds ${dst.length} values, needs ${plane}`);
-  const best = logits.slice(0, plane);
+  // `winners`, when given, is the working array and keeps each pixel's winning logit.
+  if (winners && winners.length < plane) throw badInput(`winners buffer holds ${winners.length} values, needs ${plane}`);
+  const best = winners ? winners.subarray(0, plane) : logits.slice(0, plane);
+  if (winners) best.set(logits.subarray(0, plane));
   dst.fill(0, 0, plane);
   // Two channels per pass over `best` (a fifth less time than one at 19 classes). Per pixel this
   // is the one-channel scan: c replaces the best when strictly greater, then c + 1 when strictly
