@@ -44,21 +44,54 @@ export function pickConfidence(kind: StatsMeasure, classes: number, images: Read
     c.forEach((s, i) => block.set(s, i * length));
     return block;
   });
+  // Every resample's draws, made once in the order above and shared by every candidate: the
+  // images drawn (ascending) and how often, as runs of `drawn` / `times` from starts[b].
   const rng = new SplitMix64(BigInt.asUintN(64, seed + 1n));
   const counts = new Float64Array(n);
-  let stays = 0;
-  for (let b = 0; b < resamples; b++) {
+  const drawn = new Int32Array(resamples * n);
+  const times = new Float64Array(resamples * n);
+  const starts = new Int32Array(resamples + 1);
+  for (let b = 0, p = 0; b < resamples; b++) {
     counts.fill(0);
     for (let j = 0; j < n; j++) counts[Math.min(n - 1, Math.floor(rng.uniform() * n))]++;
-    const pickValue = objectiveValue(kind, weighted(blocks[pick], counts, length), classes);
-    let first = pickValue !== null;
-    for (let c = 0; c < blocks.length && first; c++) {
-      if (c === pick) continue;
-      const v = objectiveValue(kind, weighted(blocks[c], counts, length), classes);
-      if (v !== null && v > (pickValue as number)) first = false;
+    for (let i = 0; i < n; i++) {
+      if (counts[i] === 0) continue;
+      drawn[p] = i;
+      times[p++] = counts[i];
     }
-    if (first) stays++;
+    starts[b + 1] = p;
   }
+  const total = new Float64Array(length);
+  /** A candidate's objective on resample b: its images' statistics weighted by their draws, summed in image order. */
+  const resampled = (block: Float64Array, b: number): number | null => {
+    total.fill(0);
+    for (let p = starts[b]; p < starts[b + 1]; p++) {
+      const w = times[p];
+      const o = drawn[p] * length;
+      for (let k = 0; k < length; k++) total[k] += w * block[o + k];
+    }
+    return objectiveValue(kind, total, classes);
+  };
+  const pickValue = new Float64Array(resamples);
+  /** first[b]: no candidate compared so far beats the pick on resample b. */
+  const first = new Uint8Array(resamples);
+  for (let b = 0; b < resamples; b++) {
+    const v = resampled(blocks[pick], b);
+    first[b] = v === null ? 0 : 1;
+    pickValue[b] = v ?? 0;
+  }
+  // The closest rivals first (by full-sample objective), so a resample the pick loses is
+  // settled before the others are computed on it; which rival beats it does not matter.
+  const rivals = full.map((v, c) => ({ v, c })).filter((r) => r.c !== pick).sort((x, y) => (y.v ?? -Infinity) - (x.v ?? -Infinity));
+  for (const { c } of rivals) {
+    for (let b = 0; b < resamples; b++) {
+      if (first[b] === 0) continue;
+      const v = resampled(blocks[c], b);
+      if (v !== null && v > pickValue[b]) first[b] = 0;
+    }
+  }
+  let stays = 0;
+  for (let b = 0; b < resamples; b++) stays += first[b];
   return { pick, confidence: stays / resamples, resamples };
 }
 
@@ -68,16 +101,5 @@ function sum(stats: readonly ImageStats[], length: number, counts: Float64Array 
     const w = counts ? counts[i] : 1;
     for (let k = 0; k < length; k++) total[k] += w * s[k];
   });
-  return total;
-}
-
-function weighted(block: Float64Array, counts: Float64Array, length: number): Float64Array {
-  const total = new Float64Array(length);
-  for (let i = 0; i < counts.length; i++) {
-    const w = counts[i];
-    if (w === 0) continue;
-    const o = i * length;
-    for (let k = 0; k < length; k++) total[k] += w * block[o + k];
-  }
   return total;
 }

@@ -63,6 +63,57 @@ describe("pickConfidence", () => {
     expect(got.confidence).toBeLessThan(1); // this fixture is close enough to be unsure
   });
 
+  it("SCORE (mIoU over agreement counts) on a dozen candidates equals a separately written bootstrap", () => {
+    // per image and class: [tp, reference count, predicted count]; candidates differ in how much they get right
+    const classes = 3;
+    const images = 10;
+    const candidates = Array.from({ length: 12 }, (_, c) =>
+      Array.from({ length: images }, (_, i) => {
+        const s = new Float64Array(3 * classes);
+        for (let k = 0; k < classes; k++) {
+          const ref = 20 + ((i * 7 + k * 3) % 11);
+          const tp = Math.max(0, ref - ((c * 5 + i * 3 + k) % 9));
+          s[k] = tp;
+          s[classes + k] = ref;
+          s[2 * classes + k] = tp + ((c + i + 2 * k) % 5);
+        }
+        return s;
+      }),
+    );
+    const miou = (cand: Float64Array[], counts: number[]) => {
+      let sum = 0;
+      let n = 0;
+      for (let k = 0; k < classes; k++) {
+        let tp = 0, ref = 0, pred = 0;
+        cand.forEach((s, i) => {
+          tp += counts[i] * s[k];
+          ref += counts[i] * s[classes + k];
+          pred += counts[i] * s[2 * classes + k];
+        });
+        if (ref + pred - tp > 0) {
+          sum += tp / (ref + pred - tp);
+          n++;
+        }
+      }
+      return sum / n;
+    };
+    const seed = 5n;
+    const got = pickConfidence("SCORE", classes, candidates, seed, 300)!;
+    const full = candidates.map((c) => miou(c, new Array(images).fill(1)));
+    const pick = full.indexOf(Math.max(...full));
+    expect(got.pick).toBe(pick);
+    let stays = 0;
+    for (let b = 0; b < 300; b++) {
+      const counts = new Array(images).fill(0);
+      for (let j = 0; j < images; j++) counts[Math.floor((Number(splitmix64At(seed + 1n, BigInt(b * images + j + 1)) >> 11n) / 2 ** 53) * images)]++;
+      const v = candidates.map((c) => miou(c, counts));
+      if (v.every((x, c) => c === pick || x <= v[pick])) stays++;
+    }
+    expect(got.confidence).toBe(stays / 300);
+    expect(got.confidence).toBeGreaterThan(0);
+    expect(got.confidence).toBeLessThan(1);
+  });
+
   it("is 1 for a candidate better on every image, and ties keep the first", () => {
     const sure = stats([[0, 0, 0, 0], [0, 0, 1, 1]]); // uncertain pixels: low INFO_MAX
     const confident = stats([[9, -9, -9, 9], [9, 9, -9, -9]]);
