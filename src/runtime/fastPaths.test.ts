@@ -2,7 +2,7 @@ import { readFileSync } from "fs";
 import { join } from "path";
 import { ConfusionMatrix, preprocessImage, resizeArgmax, type DatasetSample, type NormalizationName } from "../core/eval";
 import { fastPreprocess } from "./fastPreprocess";
-import { fastResizeArgmax } from "./fastResizeArgmax";
+import { fastResizeArgmax, resizeArgmaxRows } from "./fastResizeArgmax";
 import { SampleScorer } from "./SampleScorer";
 import { prng } from "../core/testing/prng";
 
@@ -118,6 +118,31 @@ describe("fastResizeArgmax on noisy logits (whole rows blended)", () => {
     const b = [5, -9, -9, -9];
     const logits = Float32Array.from([...a, ...b, ...a]);
     expect(Array.from(fastResizeArgmax(logits, 3, 2, 2, 4, 4))).toEqual(Array.from(resizeArgmax(logits, 3, 2, 2, 4, 4)));
+  });
+});
+
+describe("fastResizeArgmax's reused working arrays", () => {
+  it("give every call its own answer: sizes up and down in turn, and a call made from inside another's rows", () => {
+    const random = prng(77);
+    const maps = [
+      [5, 32, 32, 64, 64],
+      [19, 9, 13, 40, 52],
+      [5, 32, 32, 64, 64],
+      [300, 4, 6, 9, 11],
+      [3, 2, 3, 5, 4],
+    ].map(([c, inH, inW, outH, outW]) => ({ c, inH, inW, outH, outW, logits: Float32Array.from({ length: c * inH * inW }, () => random() * 4 - 2) }));
+    const expected = maps.map((m) => Array.from(resizeArgmax(m.logits, m.c, m.inH, m.inW, m.outH, m.outW)));
+    maps.forEach((m, i) => expect(Array.from(fastResizeArgmax(m.logits, m.c, m.inH, m.inW, m.outH, m.outW))).toEqual(expected[i]));
+    // Nested: while rows of map 1 are emitted, map 0 is resized in full; the outer rows stay right.
+    const outer = maps[1];
+    const rows: number[] = [];
+    resizeArgmaxRows(outer.logits, outer.c, outer.inH, outer.inW, outer.outH, outer.outW, (oy, row) => {
+      const before = Array.from(row);
+      if (oy % 7 === 0) expect(Array.from(fastResizeArgmax(maps[0].logits, 5, 32, 32, 64, 64))).toEqual(expected[0]);
+      expect(Array.from(row)).toEqual(before);
+      rows.push(...row);
+    });
+    expect(rows).toEqual(expected[1]);
   });
 });
 

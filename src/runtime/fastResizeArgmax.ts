@@ -42,26 +42,82 @@ export function resizeArgmaxRows(logits: Float32Array, channels: number, inH: nu
     for (let oy = 0; oy < outH; oy++) emit(oy, src.subarray(oy * outW, (oy + 1) * outW) as Uint8Array | Uint16Array);
     return;
   }
-  const winners = new Float32Array(inH * inW);
-  const src = semanticArgmax(logits, channels, inH, inW, undefined, winners);
+  // The working arrays of the last call are reused (a search resizes thousands of small maps, where
+  // allocating them cost as much as the arithmetic); a call from inside `emit` gets its own.
+  const w = scratch && !scratch.busy ? scratch : new Scratch();
+  scratch = w;
+  w.busy = true;
+  try {
+    resizeRows(w, logits, channels, inH, inW, outH, outW, emit);
+  } finally {
+    w.busy = false;
+  }
+}
+
+/** Working arrays of resizeArgmaxRows, grown as needed and kept for the next call. */
+class Scratch {
+  busy = false;
+  winners = new Float32Array(0);
+  src8 = new Uint8Array(0);
+  src16 = new Uint16Array(0);
+  out8 = new Uint8Array(0);
+  out16 = new Uint16Array(0);
+  cell = new Int32Array(0);
+  mixedAt = new Int32Array(0);
+  best = new Float64Array(0);
+  arg = new Uint16Array(0);
+  rowA = new Float32Array(0);
+  rowB = new Float32Array(0);
+  /** Bilinear taps by size pair (a model's output and a dataset's image sizes: a handful). */
+  taps = new Map<string, BilinearTaps>();
+
+  tapsOf(inSize: number, outSize: number): BilinearTaps {
+    const key = `${inSize}>${outSize}`;
+    let t = this.taps.get(key);
+    if (!t) {
+      if (this.taps.size >= 16) this.taps.clear();
+      t = bilinearTaps(inSize, outSize);
+      this.taps.set(key, t);
+    }
+    return t;
+  }
+}
+
+let scratch: Scratch | null = null;
+
+function grown<T extends Float32Array | Float64Array | Int32Array | Uint8Array | Uint16Array>(a: T, n: number): T {
+  return a.length >= n ? (a.subarray(0, n) as T) : (new (a.constructor as new (n: number) => T)(n));
+}
+
+function resizeRows(w: Scratch, logits: Float32Array, channels: number, inH: number, inW: number, outH: number, outW: number, emit: (oy: number, row: Uint8Array | Uint16Array) => void): void {
+  const plane = inH * inW;
+  const wide = channels > 256;
+  w.winners = grown(w.winners, plane);
+  if (wide) w.src16 = grown(w.src16, plane);
+  else w.src8 = grown(w.src8, plane);
+  const winners = w.winners;
+  const src = semanticArgmax(logits, channels, inH, inW, wide ? w.src16 : w.src8, winners);
   // The shortcut below needs every source pixel's winning logit finite: a +∞ makes a blend ∞ · 0
   // = NaN at a tap of zero weight, and a NaN in class 0 wins the source pixel (nothing compares
   // greater) but never a blend. Otherwise every pixel is blended, as resizeArgmax does.
   const shortcut = allFinite(winners);
-  const out = channels <= 256 ? new Uint8Array(outW) : new Uint16Array(outW);
-  const ty = bilinearTaps(inH, outH);
-  const tx = bilinearTaps(inW, outW);
-  const plane = inH * inW;
-  const rows = new RowCache(logits, channels, plane, inW, tx, outW);
+  if (wide) w.out16 = grown(w.out16, outW);
+  else w.out8 = grown(w.out8, outW);
+  const out = wide ? w.out16 : w.out8;
+  const ty = w.tapsOf(inH, outH);
+  const tx = w.tapsOf(inW, outW);
+  w.rowA = grown(w.rowA, channels * outW);
+  w.rowB = grown(w.rowB, channels * outW);
+  const rows = new RowCache(logits, channels, plane, inW, tx, outW, w.rowA, w.rowB);
   // cell[x]: the class the four source pixels (r0 | r1) × (x | x + 1) share, or -1 (at the last
   // column, the two of column x). A pixel's taps are columns i0 and i1 = i0 + 1 (or i0 at the
   // right edge), so its four-tap test is one lookup, cell[i0]. Rebuilt when the row pair changes:
   // an upscale keeps it for two or more output rows.
-  const cell = new Int32Array(inW);
+  const cell = (w.cell = grown(w.cell, inW));
   let cellRows = -1;
-  const mixedAt = new Int32Array(outW);
-  const best = new Float64Array(outW);
-  const arg = new Uint16Array(outW);
+  const mixedAt = (w.mixedAt = grown(w.mixedAt, outW));
+  const best = (w.best = grown(w.best, outW));
+  const arg = (w.arg = grown(w.arg, outW));
   for (let oy = 0; oy < outH; oy++) {
     const r0 = ty.i0[oy] * inW;
     const r1 = ty.i1[oy] * inW;
@@ -144,8 +200,8 @@ class RowCache {
   private readonly data: [Float32Array, Float32Array];
   private next = 0;
 
-  constructor(private readonly logits: Float32Array, private readonly channels: number, private readonly plane: number, private readonly inW: number, private readonly tx: BilinearTaps, private readonly outW: number) {
-    this.data = [new Float32Array(channels * outW), new Float32Array(channels * outW)];
+  constructor(private readonly logits: Float32Array, private readonly channels: number, private readonly plane: number, private readonly inW: number, private readonly tx: BilinearTaps, private readonly outW: number, a: Float32Array, b: Float32Array) {
+    this.data = [a, b];
   }
 
   /** Source row `y`; a row not cached replaces the one that is not `keep`. */
