@@ -13,6 +13,7 @@ import { pairSimilarity, type PairSimilarityPayload, type PairSimilarityResult }
 import { validateDataset } from "../core/eval/datasets/validateDataset";
 import type { DatasetSpec } from "../core/eval/datasets/datasetTypes";
 import { SharpDecoder } from "../imaging/sharpDecoder";
+import { FastPngDecoder } from "../imaging/pngDecoder";
 import type { EvaluateModelOptions, EvaluationResult } from "../runtime";
 import type { ParsedModel } from "../core/structure/types";
 import { structureKey } from "../core/structure/structureHash";
@@ -139,11 +140,15 @@ export const threadJobs = {
       fs.rmSync(bound, { force: true });
     }
   },
-  /** A merge search's images (and labels for SCORE and audit datasets), decoded once into shared memory. */
+  /**
+   * A merge search's images (and labels for SCORE and audit datasets), decoded once into shared
+   * memory; plain PNGs by evaluation's own decoder (the same samples as sharp's, without a libvips
+   * pipeline per file: most of a small search's preparation), the rest by sharp.
+   */
   async loadSearchImages(payload: { spec: DatasetSpec; limit: number; labels: boolean }, _progress?: unknown, signal?: AbortSignal): Promise<SearchImageSet> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { loadSearchImages } = require("../runtime/search/searchImages") as typeof import("../runtime/search/searchImages");
-    return loadSearchImages(payload.spec, new SharpDecoder(), payload.limit, payload.labels, signal);
+    return loadSearchImages(payload.spec, new FastPngDecoder(), payload.limit, payload.labels, signal);
   },
   /** ENSEMBLE_AGREEMENT's pseudo-labels from the pool's models. */
   async ensembleLabels(payload: { models: Array<{ modelPath: string; contract: RuntimeContract; activation: OutputActivation }>; set: SearchImageSet; numClasses: number }, _progress?: unknown, signal?: AbortSignal): Promise<Uint16Array[]> {

@@ -1,8 +1,11 @@
+import { randomUUID } from "node:crypto";
 import { DomainError } from "../../core/errors";
 import { readDataset, readImages, type DatasetSpec, type ImageDecoder, type PanopticCategory, type PanopticSegment } from "../../core/eval";
 
 /** One decoded image, its pixels in a SharedArrayBuffer: every candidate's thread reads the same memory. */
 export interface SharedImage {
+  /** Names this image of this loaded set (the set's id and its position), for caches on other threads. */
+  id: string;
   name: string;
   width: number;
   height: number;
@@ -33,6 +36,7 @@ function share<T extends Uint8Array | Uint16Array | Int32Array>(src: T): T {
  */
 export async function loadSearchImages(spec: DatasetSpec, decoder: ImageDecoder, limit: number, labels: boolean, signal?: AbortSignal): Promise<SearchImageSet> {
   const images: SharedImage[] = [];
+  const setId = randomUUID();
   const check = () => {
     if (signal?.aborted) throw new DomainError("CANCELLED", "cancelled");
   };
@@ -40,12 +44,12 @@ export async function loadSearchImages(spec: DatasetSpec, decoder: ImageDecoder,
     for await (const s of readDataset(spec, decoder, { limit })) {
       check();
       const panoptic = s.kind === "panoptic" ? { ids: share(s.panoptic.ids), segments: s.panoptic.segments } : undefined;
-      images.push({ name: s.name, width: s.width, height: s.height, channels: s.image.channels, data: share(s.image.data), label: share(s.label), ...(panoptic ? { panoptic } : {}) });
+      images.push({ id: `${setId}/${images.length}`, name: s.name, width: s.width, height: s.height, channels: s.image.channels, data: share(s.image.data), label: share(s.label), ...(panoptic ? { panoptic } : {}) });
     }
   } else {
     for await (const s of readImages(spec, decoder, { limit })) {
       check();
-      images.push({ name: s.name, width: s.width, height: s.height, channels: s.image.channels, data: share(s.image.data) });
+      images.push({ id: `${setId}/${images.length}`, name: s.name, width: s.width, height: s.height, channels: s.image.channels, data: share(s.image.data) });
     }
   }
   return { images, ignoreIndex: spec.ignoreIndex ?? 255, categories: spec.classes.map((c) => ({ id: c.id, isThing: c.isThing })) };
