@@ -104,3 +104,70 @@ describe("runMerge on files", () => {
     expect(at).toBe(merged.length);
   }
 });
+
+/**
+ * An ONNX anchor's records are kept per thread between merges: the same anchor merged again gives
+ * the same bytes, and an anchor file replaced at the same path (other tensors' offsets, other
+ * values) is read again. Expected values by hand: UNIFORM over two models, w = ½, so each merged
+ * value is fround(½a) + fround(½b), exact for these small integers.
+ */
+describe("runMerge on ONNX anchors merged again", () => {
+  let dir: string;
+  beforeAll(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "run-merge-onnx-"))));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { writeOnnxModel } = require("../core/formats/onnx/testing/onnxModelWriter") as typeof import("../core/formats/onnx/testing/onnxModelWriter");
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { parseOnnx } = require("../core/formats/onnx") as typeof import("../core/formats/onnx");
+
+  function model(file: string, w: number[], b: number[], producer = "t"): string {
+    const bytes = writeOnnxModel({
+      producerName: producer,
+      inputs: [{ name: "x", dtype: "F32", shape: [1, w.length] }],
+      outputs: [{ name: "y", dtype: "F32", shape: [1, w.length] }],
+      nodes: [
+        { opType: "Mul", inputs: ["x", "w"], outputs: ["m"] },
+        { opType: "Add", inputs: ["m", "b"], outputs: ["y"] },
+      ],
+      initializers: [
+        { name: "w", dtype: "F32", dims: [w.length], values: w },
+        { name: "b", dtype: "F32", dims: [b.length], values: b },
+      ],
+    }).bytes;
+    fs.writeFileSync(file, bytes);
+    return file;
+  }
+
+  async function merged(anchor: string, other: string): Promise<Record<string, number[]>> {
+    const result = await runMerge(
+      {
+        anchor: { file: anchor, name: "a" },
+        contributors: [{ file: other, name: "b" }],
+        recipe: { method: "LAYERWISE", schedule: { kind: "UNIFORM" }, weights: null, params: {} },
+        outFile: null,
+        metadata: {},
+      },
+      () => undefined,
+    );
+    const bytes = result.bytes!;
+    const parsed = parseOnnx({ size: bytes.byteLength, read: (o: number, n: number) => bytes.subarray(o, o + n) } as never);
+    return Object.fromEntries(
+      parsed.tensors.map((t) => {
+        const loc = t.location as { kind: "raw"; offset: number; length: number };
+        return [t.name, Array.from(new Float32Array(Uint8Array.from(bytes.subarray(loc.offset, loc.offset + loc.length)).buffer))];
+      }),
+    );
+  }
+
+  it("gives the same bytes again, and reads an anchor replaced at the same path afresh", async () => {
+    const anchor = path.join(dir, "anchor.onnx");
+    const other = model(path.join(dir, "other.onnx"), [4, 6, 8], [10, 20]);
+    model(anchor, [2, 2, 2], [0, 4]);
+    expect(await merged(anchor, other)).toEqual({ w: [3, 4, 5], b: [5, 12] });
+    expect(await merged(anchor, other)).toEqual({ w: [3, 4, 5], b: [5, 12] });
+    // A longer producer name moves every tensor's data: stale records would read the wrong bytes.
+    model(anchor, [0, 2, 4], [2, 2], "a much longer producer name than before");
+    expect(await merged(anchor, other)).toEqual({ w: [2, 4, 6], b: [6, 11] });
+  });
+});

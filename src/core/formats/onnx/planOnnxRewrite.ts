@@ -2,7 +2,7 @@ import { badInput } from "../../errors";
 import type { ParsedModel, TensorInfo } from "../../structure/types";
 import type { ByteSource } from "../byteSource";
 import { checkExternalLocation } from "./externalData";
-import type { ByteRange, OnnxTensorRecord } from "./onnxModelRecord";
+import type { ByteRange, OnnxModelRecord, OnnxTensorRecord } from "./onnxModelRecord";
 import { readOnnxModel } from "./readOnnxModel";
 import { prefixEdits } from "./rewriteLayout";
 
@@ -45,15 +45,16 @@ export const MAX_INLINE_MODEL_BYTES = 2 ** 31 - 1;
  * @param parsed parseOnnx's result for the same source (replaced tensors are its TensorInfos)
  * @param replacedNames listed tensors whose data getTensorBytes will supply
  * @param options.openExternal opens the anchor's external data files (see openExternalData)
+ * @param options.records readOnnxModel's result for this same source, read before (else read here)
  */
 export function planOnnxRewrite(
   source: ByteSource,
   parsed: ParsedModel,
   replacedNames: ReadonlySet<string>,
   extraMetadata: Readonly<Record<string, string>>,
-  options: { openExternal?: (relativePath: string) => ByteSource } = {},
+  options: { openExternal?: (relativePath: string) => ByteSource; records?: OnnxModelRecord } = {},
 ): OnnxRewritePlan {
-  const model = readOnnxModel(source);
+  const model = options.records ?? readOnnxModel(source);
   const listed = new Map(parsed.tensors.map((t) => [t.name, t]));
   for (const name of replacedNames) if (!listed.has(name)) throw badInput(`cannot replace tensor "${name}": the model does not list it`);
 
