@@ -2,7 +2,7 @@ import * as fsp from "node:fs/promises";
 import type { Db } from "../persistence/database";
 import type { DirectSql } from "../persistence/directSql";
 import { badInput, DomainError, notFound } from "../core/errors";
-import { bestIndex, measureOf, spearman, statsLength } from "../core/search";
+import { bestIndex, confidenceOf, measureOf, spearman, statsLength } from "../core/search";
 import type { ArtifactStore } from "../storage/artifactStore";
 import type { ThreadPool } from "../threads/threadPool";
 import type { JobContext, JobOutcome, JobProgress } from "../jobs/jobTypes";
@@ -21,6 +21,10 @@ import { MergeSearchWork, type WorkItem } from "./mergeSearchWork";
 
 /** How often a participant looks at the work list when it has nothing to claim. */
 const POLL_MS = 250;
+/** Rivals per thread below which the pick's bootstrap is not split between threads. */
+const MIN_RIVALS_PER_PART = 16;
+/** Progress reports while candidates are scored: at most one per this interval. */
+const REPORT_MS = 100;
 /** How long a joined worker stays with an empty work list (EVOLUTION lists a generation at a time). */
 const JOIN_IDLE_MS = 2000;
 
@@ -50,7 +54,7 @@ export class MergeSearchService {
     private readonly merges: MergeService,
     private readonly jobs: () => JobRunner,
     /** How many candidates run at once in this process (its threads). */
-    concurrency: number,
+    private readonly concurrency: number,
     private readonly datasetRoots: readonly string[] = [],
     /** This process's name on the candidates it claims and scores, and how long a claim lasts without renewal. */
     participant: { worker: string; leaseMs: number } = { worker: `pid:${process.pid}`, leaseMs: 30_000 },
@@ -160,6 +164,8 @@ export class MergeSearchService {
     if (ctx.attempt > 1) await this.scratch.sweep(ctx.jobId).catch(() => []);
     let dir: string | null = null;
     let inputs: SearchInputs | null = null;
+    /** Drops a progress report still waiting (none may follow the job's end). */
+    let stopReports = () => undefined as void;
     this.taking.add(search.id);
     try {
       // The plan is listed and the workers invited before this process decodes its own images, so
@@ -194,6 +200,26 @@ export class MergeSearchService {
         const eta = computed > 0 ? ((Date.now() - started) / computed) * Math.max(0, planned - finished) : null;
         ctx.progress(Math.min(1, finished / planned), `${finished}/${planned} candidates${eta !== null ? `, eta ${formatSeconds(eta)}` : ""}`);
       };
+      // A scored candidate asks for a report; at most one runs per REPORT_MS (a count of the rows
+      // and a progress event each: on small models, candidates finish faster than a progress bar
+      // needs them, and that work shares the cores with the candidates).
+      let lastReport = 0;
+      let reportTimer: ReturnType<typeof setTimeout> | null = null;
+      const reportSoon = () => {
+        if (reportTimer) return;
+        const wait = lastReport + REPORT_MS - Date.now();
+        const run = () => {
+          reportTimer = null;
+          lastReport = Date.now();
+          void report().catch(() => undefined);
+        };
+        if (wait <= 0) run();
+        else reportTimer = setTimeout(run, wait);
+      };
+      stopReports = () => {
+        if (reportTimer) clearTimeout(reportTimer);
+        reportTimer = null;
+      };
       /** Lists `items` (unless listed already), invites workers, and returns once every listed candidate is scored. */
       const scoreAll = async (items: WorkItem[], listed = false) => {
         if (!listed) {
@@ -202,7 +228,7 @@ export class MergeSearchService {
         }
         for (;;) {
           clock ??= Date.now();
-          await this.scorer.scoreClaimed(search.id, settings, prepared, workDir, ctx.signal, outOfTime, () => void report().catch(() => undefined));
+          await this.scorer.scoreClaimed(search.id, settings, prepared, workDir, ctx.signal, outOfTime, reportSoon);
           if (ctx.signal.aborted) throw cancelled();
           if (outOfTime()) await this.work.dropUnclaimed(search.id);
           if ((await this.work.left(search.id)) === 0) break;
@@ -211,6 +237,7 @@ export class MergeSearchService {
           await sleep(POLL_MS, ctx.signal);
           await report();
         }
+        stopReports();
         await report();
       };
       await scoreAll(gridItems, true);
@@ -231,6 +258,7 @@ export class MergeSearchService {
       if (ctx.signal.aborted) await this.db.mergeSearch.deleteMany({ where: { id: search.id } });
       throw error;
     } finally {
+      stopReports();
       this.taking.delete(search.id);
       if (dir) await fsp.rm(dir, { recursive: true, force: true });
       await inputs?.release();
@@ -291,9 +319,12 @@ export class MergeSearchService {
     const bestSingle = singles.length ? singles[bestIndex(singles.map((i) => values[i]))] : -1;
     const both = rows.filter((r) => r.objective !== null && r.audit !== null);
     const rho = settings.audit ? spearman(both.map((r) => r.objective!), both.map((r) => r.audit!)) : null;
-    // The bootstrap recomputes every candidate's objective 1,000 times: a worker thread's work.
+    // The bootstrap recomputes every candidate's objective 1,000 times: the pool threads' work,
+    // the rivals dealt out between them (the search waits for it at its end).
     const blocks = rows.map((r) => new Float64Array(new Uint8Array(r.imageStats).buffer));
-    const confidence = pick >= 0 ? await this.pool.run("searchPickConfidence", { kind: measure, classes: settings.numClasses, length, blocks, seed: settings.objective.seed }) : null;
+    const parts = Math.max(1, Math.min(this.concurrency, Math.floor(rows.length / MIN_RIVALS_PER_PART)));
+    const survivals = pick >= 0 ? await Promise.all(Array.from({ length: parts }, (_, part) => this.pool.run("searchPickSurvival", { kind: measure, classes: settings.numClasses, length, blocks, seed: settings.objective.seed, part, parts }))) : [];
+    const confidence = survivals.length && survivals.every((x) => x !== null) ? confidenceOf(survivals[0]!.pick, survivals.map((x) => x!.survives)) : null;
     const best = pick >= 0 ? rows[pick] : null;
     const pickIsSingle = best ? (best.recipe as unknown as CandidateRecipe).modelIds.length === 0 : false;
     const margin = best && bestSingle >= 0 && rows[bestSingle].objective !== null ? best.objective! - rows[bestSingle].objective! : null;

@@ -36,7 +36,7 @@ export type EvaluatePayload = Omit<EvaluateModelOptions, "onProgress" | "signal"
 import type { SearchImageSet } from "../runtime/search/searchImages";
 import type { CandidateScores, ScoreCandidateOptions } from "../runtime/search/scoreCandidate";
 import type { RuntimeContract } from "../runtime/runtimeContract";
-import { pickConfidence, type ObjectiveKind, type OutputActivation, type PickConfidence, type StatsMeasure } from "../core/search";
+import { pickSurvival, type ObjectiveKind, type OutputActivation, type PickSurvival, type StatsMeasure } from "../core/search";
 
 export interface ModelIdentity {
   format: ParsedModel["format"];
@@ -174,10 +174,13 @@ export const threadJobs = {
       if (outFile) fs.rmSync(outFile, { force: true });
     }
   },
-  /** A search's pickConfidence: `blocks[c]` holds candidate c's per-image statistics, `length` each. */
-  async searchPickConfidence(payload: { kind: StatsMeasure; classes: number; length: number; blocks: Float64Array[]; seed: string }): Promise<PickConfidence | null> {
+  /**
+   * One part of a search's pickConfidence bootstrap (pickSurvival): `blocks[c]` holds candidate
+   * c's per-image statistics, `length` each; the parts run on the pool's threads side by side.
+   */
+  async searchPickSurvival(payload: { kind: StatsMeasure; classes: number; length: number; blocks: Float64Array[]; seed: string; part: number; parts: number }): Promise<PickSurvival | null> {
     const images = payload.blocks.map((all) => Array.from({ length: all.length / payload.length }, (_, i) => all.subarray(i * payload.length, (i + 1) * payload.length)));
-    return pickConfidence(payload.kind, payload.classes, images, BigInt(payload.seed));
+    return pickSurvival(payload.kind, payload.classes, images, BigInt(payload.seed), { part: payload.part, parts: payload.parts });
   },
   async sleep(payload: { ms: number }): Promise<number> {
     // Used by tests to show that the pool keeps the caller's event loop free.

@@ -31,6 +31,33 @@ export function bestIndex(values: ReadonlyArray<number | null>): number {
  * index being ⌊u · n⌋. `images[c][i]` is candidate c's statistics of image i.
  */
 export function pickConfidence(kind: StatsMeasure, classes: number, images: ReadonlyArray<readonly ImageStats[]>, seed: bigint, resamples = BOOTSTRAP_RESAMPLES): PickConfidence | null {
+  const s = pickSurvival(kind, classes, images, seed, { part: 0, parts: 1 }, resamples);
+  return s && confidenceOf(s.pick, [s.survives]);
+}
+
+/** Which resamples the pick survived against some of the rivals (1 where no rival of the part beats it). */
+export interface PickSurvival {
+  pick: number;
+  survives: Uint8Array;
+}
+
+/**
+ * pickConfidence from the survivals of every part of the rivals: a resample counts when the pick
+ * survived it in every part.
+ */
+export function confidenceOf(pick: number, parts: readonly Uint8Array[]): PickConfidence {
+  const resamples = parts[0].length;
+  let stays = 0;
+  for (let b = 0; b < resamples; b++) if (parts.every((p) => p[b] === 1)) stays++;
+  return { pick, confidence: stays / resamples, resamples };
+}
+
+/**
+ * pickConfidence's bootstrap against part `part` of `parts` of the rivals (every candidate but
+ * the pick, ranked by full-sample objective, dealt out in turn), so that parts can run on
+ * different threads; the same draws in every part.
+ */
+export function pickSurvival(kind: StatsMeasure, classes: number, images: ReadonlyArray<readonly ImageStats[]>, seed: bigint, share: { part: number; parts: number }, resamples = BOOTSTRAP_RESAMPLES): PickSurvival | null {
   if (images.length === 0) return null;
   const n = images[0].length;
   const length = statsLength(kind, classes);
@@ -82,7 +109,11 @@ export function pickConfidence(kind: StatsMeasure, classes: number, images: Read
   }
   // The closest rivals first (by full-sample objective), so a resample the pick loses is
   // settled before the others are computed on it; which rival beats it does not matter.
-  const rivals = full.map((v, c) => ({ v, c })).filter((r) => r.c !== pick).sort((x, y) => (y.v ?? -Infinity) - (x.v ?? -Infinity));
+  const rivals = full
+    .map((v, c) => ({ v, c }))
+    .filter((r) => r.c !== pick)
+    .sort((x, y) => (y.v ?? -Infinity) - (x.v ?? -Infinity) || x.c - y.c)
+    .filter((_, i) => i % share.parts === share.part);
   for (const { c } of rivals) {
     for (let b = 0; b < resamples; b++) {
       if (first[b] === 0) continue;
@@ -90,9 +121,7 @@ export function pickConfidence(kind: StatsMeasure, classes: number, images: Read
       if (v !== null && v > pickValue[b]) first[b] = 0;
     }
   }
-  let stays = 0;
-  for (let b = 0; b < resamples; b++) stays += first[b];
-  return { pick, confidence: stays / resamples, resamples };
+  return { pick, survives: first };
 }
 
 function sum(stats: readonly ImageStats[], length: number, counts: Float64Array | null): Float64Array {

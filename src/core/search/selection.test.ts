@@ -1,6 +1,6 @@
 import { splitmix64At, SplitMix64 } from "./splitmix64";
 import { averageRanks, spearman } from "./spearman";
-import { bestIndex, pickConfidence } from "./pickConfidence";
+import { bestIndex, confidenceOf, pickConfidence, pickSurvival } from "./pickConfidence";
 import { probabilityStats } from "./imageStats";
 
 describe("splitmix64", () => {
@@ -112,6 +112,12 @@ describe("pickConfidence", () => {
     expect(got.confidence).toBe(stays / 300);
     expect(got.confidence).toBeGreaterThan(0);
     expect(got.confidence).toBeLessThan(1);
+    // The rivals dealt out in 2, 3 and 5 parts (as the pool's threads share it): the same answer.
+    for (const parts of [2, 3, 5]) {
+      const survivals = Array.from({ length: parts }, (_, part) => pickSurvival("SCORE", classes, candidates, seed, { part, parts }, 300)!);
+      expect(survivals.every((x) => x.pick === pick)).toBe(true);
+      expect(confidenceOf(pick, survivals.map((x) => x.survives)).confidence).toBe(stays / 300);
+    }
   });
 
   it("is 1 for a candidate better on every image, and ties keep the first", () => {
