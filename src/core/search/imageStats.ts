@@ -76,8 +76,19 @@ export function probabilityStats(scores: Float32Array | Float64Array, classes: n
 export function agreementStats(prediction: ArrayLike<number>, reference: ArrayLike<number>, classes: number, ignoreIndex = -1): ImageStats {
   invariant(prediction.length === reference.length, `agreementStats: ${prediction.length} predicted pixels for ${reference.length} reference pixels`);
   const stats = new Float64Array(3 * classes);
+  addAgreement(stats, prediction, reference, 0, classes, ignoreIndex);
+  return stats;
+}
+
+/**
+ * agreementStats counted into `stats` for a run of pixels: `prediction[i]` against
+ * `reference[offset + i]` (a row of the prediction as it is produced, against its row of the
+ * reference), so a prediction map need not exist in full.
+ */
+export function addAgreement(stats: ImageStats, prediction: ArrayLike<number>, reference: ArrayLike<number>, offset: number, classes: number, ignoreIndex = -1): void {
+  if (offset + prediction.length > reference.length) invariant(false, `agreementStats: pixels ${offset}…${offset + prediction.length} of a reference of ${reference.length}`);
   for (let i = 0; i < prediction.length; i++) {
-    const r = reference[i];
+    const r = reference[offset + i];
     if (r === ignoreIndex) continue;
     // Tested before the message is built: a template literal per pixel cost more than the rest of the loop.
     if (!(r >= 0 && r < classes)) invariant(false, `agreementStats: reference class ${r} outside [0, ${classes})`);
@@ -88,7 +99,6 @@ export function agreementStats(prediction: ArrayLike<number>, reference: ArrayLi
       if (q === r) stats[r]++;
     }
   }
-  return stats;
 }
 
 /** Class ids of planar scores [C, H·W]: the first largest (ties go to the lowest class). */

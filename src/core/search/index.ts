@@ -5,7 +5,7 @@
  */
 export { splitmix64At, unitInterval, SplitMix64 } from "./splitmix64";
 export { perturbationDraw, perturbImage, flipClassMap, type PerturbationDraw, type FloatPixelImage } from "./perturbation";
-export { probabilityStats, agreementStats, argmaxMap, probabilityStatsLength, agreementStatsLength, type ImageStats, type OutputActivation } from "./imageStats";
+export { probabilityStats, agreementStats, addAgreement, argmaxMap, probabilityStatsLength, agreementStatsLength, type ImageStats, type OutputActivation } from "./imageStats";
 export { ensemblePseudoLabels } from "./ensemblePseudoLabels";
 export { OBJECTIVE_KINDS, LABEL_FREE_KINDS, resolveObjectiveKind, measureOf, usesProbabilities, statsLength, objectiveValue, sumStats, type ObjectiveKind, type StatsMeasure } from "./objectives";
 export { panopticStats, panopticStatsLength, panopticQualityOf } from "./panopticStats";

@@ -1,6 +1,6 @@
 import { resizeBilinear, resizeNearest, type ClassIdArray } from "../../core/eval";
-import { agreementStats, probabilityStats, type ImageStats, type OutputActivation } from "../../core/search";
-import { fastResizeArgmax } from "../fastResizeArgmax";
+import { addAgreement, agreementStats, agreementStatsLength, probabilityStats, type ImageStats, type OutputActivation } from "../../core/search";
+import { fastResizeArgmax, resizeArgmaxRows } from "../fastResizeArgmax";
 import type { FloatMap, IdMap } from "../readHeadOutputs";
 
 /** The semantic output of one image: scores, or class ids for SEMANTIC_IDS models. */
@@ -19,6 +19,14 @@ export function reduceOutput(out: SemanticOutput, r: OutputReduction): ImageStat
   if (r.kind === "probability") {
     if (out.kind !== "scores") throw new Error("probability statistics need scores");
     return probabilityStats(scoresAtImageSize(out.map, r.height, r.width), r.classes, r.width * r.height, r.activation);
+  }
+  if (out.kind === "scores" && (out.map.height !== r.height || out.map.width !== r.width)) {
+    // Counted row by row as the class map is resized, without the full-size map.
+    if (r.reference.length !== r.height * r.width) throw new Error(`agreement statistics: a reference of ${r.reference.length} pixels for a ${r.width}×${r.height} image`);
+    const stats = new Float64Array(agreementStatsLength(r.classes));
+    const { data, channels, height, width } = out.map;
+    resizeArgmaxRows(data, channels, height, width, r.height, r.width, (oy, row) => addAgreement(stats, row, r.reference, oy * r.width, r.classes, r.ignoreIndex));
+    return stats;
   }
   return agreementStats(classesAtImageSize(out, r.height, r.width), r.reference, r.classes, r.ignoreIndex);
 }
