@@ -30,8 +30,6 @@ const JOIN_IDLE_MS = 2000;
 
 export type { MergeSearchJobPayload } from "../jobs/jobPayloads";
 
-type CandidateRow = Awaited<ReturnType<Db["mergeSearchCandidate"]["findFirstOrThrow"]>>;
-
 /**
  * Merge search: plan candidates up front (startMergeSearch shows the plan's size and whether the
  * budget cut it), then in a MERGE_SEARCH job score every candidate without registering anything:
@@ -310,7 +308,7 @@ export class MergeSearchService {
 
   /** best, spearman, pickConfidence and the margin over the best single model, from the stored rows. */
   private async summarize(searchId: string, settings: MergeSearchSettings) {
-    const rows: CandidateRow[] = await this.db.mergeSearchCandidate.findMany({ where: { searchId }, orderBy: { position: "asc" } });
+    const rows = await this.work.summaryRows(searchId);
     const measure = measureOf(settings.objective.kind, settings.metric);
     const length = statsLength(measure, settings.numClasses);
     const values = rows.map((r) => r.objective);

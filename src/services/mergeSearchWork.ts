@@ -86,6 +86,22 @@ export class MergeSearchWork {
     return Number((await this.direct.query(sql`SELECT COUNT(*) AS "n" FROM "MergeSearchCandidate" WHERE "searchId" = ${searchId}`))[0]!.n);
   }
 
+  /**
+   * The scored rows a search's summary reads, in plan order: what it needs of each and nothing
+   * more, straight from the driver (through Prisma's engine, 100 rows with their statistics took
+   * longer than the bootstrap that reads them).
+   */
+  async summaryRows(searchId: string): Promise<Array<{ key: string; recipe: CandidateRecipe; objective: number | null; audit: number | null; imageStats: Uint8Array }>> {
+    const rows = await this.direct.query(sql`SELECT "key", "recipe", "objective", "audit", "imageStats" FROM "MergeSearchCandidate" WHERE "searchId" = ${searchId} ORDER BY "position" ASC`);
+    return rows.map((r) => ({
+      key: r.key as string,
+      recipe: (typeof r.recipe === "string" ? JSON.parse(r.recipe) : r.recipe) as CandidateRecipe,
+      objective: r.objective === null ? null : Number(r.objective),
+      audit: r.audit === null ? null : Number(r.audit),
+      imageStats: r.imageStats as Uint8Array,
+    }));
+  }
+
   /** Extends this process's leases on `keys` (called well within the lease). */
   async renew(searchId: string, keys: string[]): Promise<void> {
     if (!keys.length) return;
