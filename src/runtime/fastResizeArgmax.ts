@@ -66,6 +66,8 @@ class Scratch {
   mixedAt = new Int32Array(0);
   best = new Float64Array(0);
   arg = new Uint16Array(0);
+  best2 = new Float64Array(0);
+  arg2 = new Uint16Array(0);
   rowA = new Float32Array(0);
   rowB = new Float32Array(0);
   /** Bilinear taps by size pair (a model's output and a dataset's image sizes: a handful). */
@@ -118,6 +120,12 @@ function resizeRows(w: Scratch, logits: Float32Array, channels: number, inH: num
   const mixedAt = (w.mixedAt = grown(w.mixedAt, outW));
   const best = (w.best = grown(w.best, outW));
   const arg = (w.arg = grown(w.arg, outW));
+  // An upscale gives two or more consecutive output rows the same two source rows, and so the
+  // same mixed pixels: a whole-row blend does the next such row in the same pass (each source
+  // value read once for both), and that row takes its classes from arg2.
+  const best2 = (w.best2 = grown(w.best2, outW));
+  const arg2 = (w.arg2 = grown(w.arg2, outW));
+  let blendedAhead = -1;
   for (let oy = 0; oy < outH; oy++) {
     const r0 = ty.i0[oy] * inW;
     const r1 = ty.i1[oy] * inW;
@@ -143,18 +151,47 @@ function resizeRows(w: Scratch, logits: Float32Array, channels: number, inH: num
       if (c >= 0) out[ox] = c;
       else mixedAt[mixed++] = ox;
     }
-    if (mixed * 4 > outW) {
+    if (blendedAhead === oy) {
+      for (let m = 0; m < mixed; m++) out[mixedAt[m]] = arg2[mixedAt[m]];
+    } else if (mixed * 4 > outW) {
       const a = rows.row(ty.i0[oy]);
       const b = rows.row(ty.i1[oy], a);
       best.fill(-Infinity);
       arg.fill(0);
-      for (let k = 0; k < channels; k++) {
-        const base = k * outW;
-        for (let ox = 0; ox < outW; ox++) {
-          const v = a[base + ox] * wy0 + b[base + ox] * wy1;
-          if (v > best[ox]) {
-            best[ox] = v;
-            arg[ox] = k;
+      const next = oy + 1;
+      if (next < outH && ty.i0[next] === ty.i0[oy] && ty.i1[next] === ty.i1[oy]) {
+        // this row and the next, from the same source rows with their own weights
+        const wz0 = ty.w0[next];
+        const wz1 = ty.w1[next];
+        best2.fill(-Infinity);
+        arg2.fill(0);
+        for (let k = 0; k < channels; k++) {
+          const base = k * outW;
+          for (let ox = 0; ox < outW; ox++) {
+            const x = a[base + ox];
+            const y = b[base + ox];
+            const v = x * wy0 + y * wy1;
+            if (v > best[ox]) {
+              best[ox] = v;
+              arg[ox] = k;
+            }
+            const u = x * wz0 + y * wz1;
+            if (u > best2[ox]) {
+              best2[ox] = u;
+              arg2[ox] = k;
+            }
+          }
+        }
+        blendedAhead = next;
+      } else {
+        for (let k = 0; k < channels; k++) {
+          const base = k * outW;
+          for (let ox = 0; ox < outW; ox++) {
+            const v = a[base + ox] * wy0 + b[base + ox] * wy1;
+            if (v > best[ox]) {
+              best[ox] = v;
+              arg[ox] = k;
+            }
           }
         }
       }
