@@ -12,22 +12,26 @@ describe("candidate keys", () => {
   const structureOf: Record<string, string> = { a: "S", b: "S", c: "S", t: "T" };
   const catalog = { planModel: async (id: string) => ({ tensors: [{ name: "bb" }, { name: id === "S" ? "head" : "head2" }] }) } as unknown as StructureCatalog;
   const calls: string[] = [];
-  const merges: Pick<MergeService, "plan"> = {
+  const fakePlan = (req: { anchorId: string; modelIds: string[] }) => ({
+    method: "LAYERWISE",
+    params: {},
+    tensors: [
+      { tensor: { name: "bb" }, action: "merge", inputs: [{ model: 0, weight: 0.6 }, { model: 1, weight: 0.4 }] },
+      { tensor: { name: structureOf[req.anchorId] === "S" ? "head" : "head2" }, action: "copy", inputs: [] },
+    ],
+  });
+  // planFor for the models it was given, plan (which reads the models itself) for any other
+  const merges: Pick<MergeService, "plan" | "planFor"> = {
     plan: (async (req: { anchorId: string; modelIds: string[] }) => {
-      calls.push([req.anchorId, ...req.modelIds].join(""));
-      return {
-        plan: {
-          method: "LAYERWISE",
-          params: {},
-          tensors: [
-            { tensor: { name: "bb" }, action: "merge", inputs: [{ model: 0, weight: 0.6 }, { model: 1, weight: 0.4 }] },
-            { tensor: { name: structureOf[req.anchorId] === "S" ? "head" : "head2" }, action: "copy", inputs: [] },
-          ],
-        },
-        inputs: {},
-      };
+      calls.push(`read:${[req.anchorId, ...req.modelIds].join("")}`);
+      return { plan: fakePlan(req), inputs: {} };
     }) as unknown as MergeService["plan"],
+    planFor: (async (req: { anchorId: string; modelIds: string[] }, inputs: { anchor: { name: string }; contributors: Array<{ name: string }> }) => {
+      calls.push([inputs.anchor.name, ...inputs.contributors.map((c) => c.name)].join(""));
+      return fakePlan(req);
+    }) as unknown as MergeService["planFor"],
   };
+  const pool = (ids: string[]) => ids.map((id) => ({ id, structureId: structureOf[id], name: id, version: "1" }));
   const recipe = (anchorId: string, other: string): CandidateRecipe => ({ anchorId, modelIds: [other], method: "LAYERWISE", schedule: { kind: "UNIFORM" }, weights: null, params: null, baseModelId: null });
   const expected = (anchor: string, other: string) =>
     candidateKey(structureOf[anchor], "", [
@@ -36,7 +40,7 @@ describe("candidate keys", () => {
     ]);
 
   it("plans once per structure tuple and keys each recipe with its own models", async () => {
-    const keyOf = await candidateKeys(catalog, merges, Object.entries(structureOf).map(([id, structureId]) => ({ id, structureId })));
+    const keyOf = await candidateKeys(catalog, merges, pool(Object.keys(structureOf)));
     expect(await keyOf(recipe("a", "b"))).toBe(expected("a", "b"));
     expect(await keyOf(recipe("b", "c"))).toBe(expected("b", "c"));
     expect(await keyOf(recipe("c", "a"))).toBe(expected("c", "a"));
@@ -48,5 +52,13 @@ describe("candidate keys", () => {
     // another schedule is another plan
     await keyOf({ ...recipe("a", "b"), schedule: { kind: "LINEAR" } });
     expect(calls).toEqual(["ab", "at", "ta", "ab"]);
+  });
+
+  it("reads the models itself (mergePlan's way) for a recipe naming a model it was not given", async () => {
+    calls.length = 0;
+    const keyOf = await candidateKeys(catalog, merges, pool(["a", "b"]));
+    expect(await keyOf(recipe("a", "b"))).toBe(expected("a", "b"));
+    expect(await keyOf(recipe("a", "c"))).toBe(expected("a", "c"));
+    expect(calls).toEqual(["ab", "read:ac"]);
   });
 });

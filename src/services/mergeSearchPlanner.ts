@@ -211,13 +211,14 @@ function toRecipe(r: SearchRecipe<string, MergeSchedule>, baseModelId: string | 
  * schedule, weights and base), so one plan serves every recipe whose anchor and contributors
  * have the same structures in the same order: its inputs are renamed to the recipe's models.
   */
-export async function candidateKeys(catalog: StructureCatalog, merges: Pick<MergeService, "plan">, models: ReadonlyArray<{ id: string; structureId: string | null }>): Promise<(r: CandidateRecipe) => Promise<string>> {
+export async function candidateKeys(catalog: StructureCatalog, merges: Pick<MergeService, "plan" | "planFor">, models: ReadonlyArray<{ id: string; structureId: string | null; name: string; version: string }>): Promise<(r: CandidateRecipe) => Promise<string>> {
   const single = new Map<string, TensorMix[]>();
   for (const m of models) {
     const s = await catalog.planModel(m.structureId!);
     single.set(m.id, s.tensors.map((t) => ({ name: t.name, parts: [{ modelId: m.id, weight: 1 }] })));
   }
   const structureOf = new Map(models.map((m) => [m.id, m.structureId!]));
+  const given = new Map(models.map((m) => [m.id, m]));
   /** Per structure tuple and recipe settings: each tensor's (input index, weight) pairs, index 0 the anchor. */
   const plans = new Map<string, Promise<{ method: string; tensors: Array<{ name: string; parts: Array<{ index: number; weight: number }> }> }>>();
   return async (r) => {
@@ -226,7 +227,14 @@ export async function candidateKeys(catalog: StructureCatalog, merges: Pick<Merg
     const shape = JSON.stringify([ids.map((id) => structureOf.get(id) ?? id), r.method, r.schedule, r.weights, r.params, r.baseModelId]);
     let planned = plans.get(shape);
     if (!planned) {
-      planned = merges.plan({ anchorId: r.anchorId, modelIds: r.modelIds, method: r.method, schedule: r.schedule, weights: r.weights, params: r.params, baseModelId: r.baseModelId }).then(({ plan: p }) => ({
+      const request = { anchorId: r.anchorId, modelIds: r.modelIds, method: r.method, schedule: r.schedule, weights: r.weights, params: r.params, baseModelId: r.baseModelId };
+      // The pool's models were read and checked by the caller: planned from them directly; a
+      // model it did not give (a base outside the pool) is read as mergePlan reads it.
+      const named = [r.anchorId, ...r.modelIds, ...(r.baseModelId ? [r.baseModelId] : [])].every((id) => given.has(id));
+      const plan = named
+        ? merges.planFor(request, { anchor: given.get(r.anchorId)!, contributors: r.modelIds.map((id) => given.get(id)!), base: r.baseModelId ? given.get(r.baseModelId)! : null })
+        : merges.plan(request).then((x) => x.plan);
+      planned = plan.then((p) => ({
         method: p.method === "LAYERWISE" ? "" : `${p.method} ${JSON.stringify(Object.entries(p.params).sort())} base=${r.baseModelId}`,
         // The plan's inputs are [anchor, ...modelIds] in the request's order.
         tensors: p.tensors.map((t) => ({ name: t.tensor.name, parts: t.action === "copy" ? [{ index: 0, weight: 1 }] : t.inputs.map((x) => ({ index: x.model, weight: x.weight })) })),

@@ -240,7 +240,7 @@ export class MergeSearchService {
       };
       await scoreAll(gridItems, true);
       if (settings.strategy === "EVOLUTION" && !outOfTime()) {
-        const keyOf = await candidateKeys(this.catalog, this.merges, await this.db.model.findMany({ where: { id: { in: settings.modelIds } }, select: { id: true, structureId: true } }));
+        const keyOf = await candidateKeys(this.catalog, this.merges, await this.db.model.findMany({ where: { id: { in: settings.modelIds }, deletedAt: null, artifactId: { not: null }, structureId: { not: null } }, select: { id: true, structureId: true, name: true, version: true } }));
         await evolveSchedules({ db: this.db, catalog: this.catalog, searchId: search.id, settings, keyOf, outOfTime, score: (items) => scoreAll(items) });
       }
       const summary = await this.summarize(search.id, settings);

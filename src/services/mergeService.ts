@@ -75,9 +75,19 @@ export class MergeService {
 
   /** Preview: the per-layer weights, what is merged or copied, and the output size. */
   async plan(request: MergeRequest): Promise<{ plan: MergePlan; inputs: Inputs }> {
-    const choice = request.matching ?? "AUTO";
-    if (!MATCHING_CHOICES.includes(choice)) throw badInput(`matching must be one of ${MATCHING_CHOICES.join(", ")} (got ${JSON.stringify(choice)})`, "input.matching");
+    checkMatching(request);
     const inputs = await this.loadInputs(request);
+    return { plan: await this.planFor(request, inputs), inputs };
+  }
+
+  /**
+   * The plan of `request` for its models already read and checked (live, with registered
+   * weights): what `plan` computes, from the models' structures and names alone. A merge search
+   * keys hundreds of recipes over a pool it has checked once; reading every model's row and
+   * layout again for each recipe cost it more than the planning.
+   */
+  async planFor(request: MergeRequest, inputs: { anchor: PlanModel; contributors: PlanModel[]; base: PlanModel | null }): Promise<MergePlan> {
+    const choice = checkMatching(request);
     const anchor = await this.catalog.planModel(inputs.anchor.structureId!);
     const contributors = await Promise.all(inputs.contributors.map((c) => this.catalog.planModel(c.structureId!)));
     const base = inputs.base ? await this.catalog.planModel(inputs.base.structureId!) : null;
@@ -92,7 +102,7 @@ export class MergeService {
       params: request.params ? Object.fromEntries(Object.entries(request.params).filter(([, v]) => v != null)) : null,
       names: { anchor: label(inputs.anchor), contributors: inputs.contributors.map(label), base: inputs.base ? label(inputs.base) : undefined },
     });
-    return { plan, inputs };
+    return plan;
   }
 
   /** `mergePlan` for clients: the plan with its inputs as models. */
@@ -374,6 +384,19 @@ export class MergeService {
     const base = request.baseModelId ? get(request.baseModelId, "input.baseModelId") : null;
     return { anchor, contributors, base };
   }
+}
+
+/** What planning reads of a model: its structure and its name for messages. */
+export interface PlanModel {
+  name: string;
+  version: string;
+  structureId: string | null;
+}
+
+function checkMatching(request: Pick<MergeRequest, "matching">): MatchingChoice {
+  const choice = request.matching ?? "AUTO";
+  if (!MATCHING_CHOICES.includes(choice)) throw badInput(`matching must be one of ${MATCHING_CHOICES.join(", ")} (got ${JSON.stringify(choice)})`, "input.matching");
+  return choice;
 }
 
 function label(m: { name: string; version: string }): string {
