@@ -1,7 +1,7 @@
 import { invariant } from "../errors";
 import { ImageStats } from "./imageStats";
 import { StatsMeasure, objectiveValue, statsLength } from "./objectives";
-import { SplitMix64 } from "./splitmix64";
+import { uniforms } from "./splitmix64";
 
 export const BOOTSTRAP_RESAMPLES = 1000;
 
@@ -73,14 +73,14 @@ export function pickSurvival(kind: StatsMeasure, classes: number, images: Readon
   });
   // Every resample's draws, made once in the order above and shared by every candidate: the
   // images drawn (ascending) and how often, as runs of `drawn` / `times` from starts[b].
-  const rng = new SplitMix64(BigInt.asUintN(64, seed + 1n));
+  const draws = uniforms(BigInt.asUintN(64, seed + 1n), resamples * n);
   const counts = new Float64Array(n);
   const drawn = new Int32Array(resamples * n);
   const times = new Float64Array(resamples * n);
   const starts = new Int32Array(resamples + 1);
   for (let b = 0, p = 0; b < resamples; b++) {
     counts.fill(0);
-    for (let j = 0; j < n; j++) counts[Math.min(n - 1, Math.floor(rng.uniform() * n))]++;
+    for (let j = 0; j < n; j++) counts[Math.min(n - 1, Math.floor(draws[b * n + j] * n))]++;
     for (let i = 0; i < n; i++) {
       if (counts[i] === 0) continue;
       drawn[p] = i;

@@ -1,4 +1,4 @@
-import { splitmix64At, SplitMix64 } from "./splitmix64";
+import { splitmix64At, SplitMix64, uniforms } from "./splitmix64";
 import { averageRanks, spearman } from "./spearman";
 import { bestIndex, confidenceOf, pickConfidence, pickSurvival } from "./pickConfidence";
 import { probabilityStats } from "./imageStats";
@@ -9,6 +9,17 @@ describe("splitmix64", () => {
     const g = new SplitMix64(0n);
     expect(g.next()).toBe(0xe220a8397b1dcdafn);
     expect(g.uniform()).toBe(Number(0x6e789e6aa1b965f4n >> 11n) / 2 ** 53);
+  });
+});
+
+describe("uniforms (splitmix64 on 32-bit halves)", () => {
+  it("gives SplitMix64.uniform()'s numbers, bit for bit, for seeds across the 64-bit range", () => {
+    for (const seed of [0n, 1n, 42n, 0xffffffffn, 0x100000000n, (1n << 63n) + 12345n, (1n << 64n) - 1n, -7n]) {
+      const g = new SplitMix64(seed);
+      const fast = uniforms(seed, 5000);
+      const slow = Array.from({ length: 5000 }, () => g.uniform());
+      expect(Array.from(fast)).toEqual(slow);
+    }
   });
 });
 
