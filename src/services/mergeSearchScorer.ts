@@ -6,6 +6,7 @@ import { measureOf, objectiveValue, statsLength, sumStats, type ImageStats } fro
 import type { ArtifactStore } from "../storage/artifactStore";
 import type { ThreadPool } from "../threads/threadPool";
 import type { MergeModelRef, RunMergePayload } from "../threads/runMerge";
+import { unpackStats } from "../threads/packedStats";
 import type { ParsedModel } from "../core/structure/types";
 import type { SearchImageSet } from "../runtime/search/searchImages";
 import type { DatasetClass } from "./datasetService";
@@ -184,7 +185,10 @@ export class MergeSearchScorer {
   }
 
   private scoreOne(item: WorkItem, settings: MergeSearchSettings, inputs: SearchInputs, dir: string, signal: AbortSignal): Promise<{ objective: ImageStats[]; audit: ImageStats[] | null; seconds: number }> {
-    return withSignal(signal, (s) => this.pool.run("scoreSearchCandidate", this.candidatePayload(item, settings, inputs, dir), { signal: s }));
+    return withSignal(signal, async (s) => {
+      const packed = await this.pool.run("scoreSearchCandidate", this.candidatePayload(item, settings, inputs, dir), { signal: s });
+      return { objective: unpackStats(packed.objective), audit: packed.audit ? unpackStats(packed.audit) : null, seconds: packed.seconds };
+    });
   }
 
   private async record(searchId: string, c: WorkItem, settings: MergeSearchSettings, scores: { objective: ImageStats[]; audit: ImageStats[] | null; seconds: number }) {

@@ -34,7 +34,8 @@ function graphIoOf(metadata: { inputs?: GraphValue[]; outputs?: GraphValue[] }):
  */
 export type EvaluatePayload = Omit<EvaluateModelOptions, "onProgress" | "signal" | "decoder"> & { checkpoint?: { path: string; scratchDir: string; order?: WriteGraphWithWeightsOptions["order"] } };
 import type { SearchImageSet } from "../runtime/search/searchImages";
-import type { CandidateScores, ScoreCandidateOptions } from "../runtime/search/scoreCandidate";
+import type { ScoreCandidateOptions } from "../runtime/search/scoreCandidate";
+import { packStats, type PackedCandidateScores } from "./packedStats";
 import type { RuntimeContract } from "../runtime/runtimeContract";
 import { pickSurvival, type ObjectiveKind, type OutputActivation, type PickSurvival, type StatsMeasure } from "../core/search";
 
@@ -160,7 +161,7 @@ export const threadJobs = {
    * One merge search candidate: a merge is written to scratch space (no artifact, no model row),
    * scored straight from there and removed; a single model is scored from its artifact's file.
    */
-  async scoreSearchCandidate(payload: { merge: RunMergePayload | null; score: Omit<ScoreCandidateOptions, "signal"> }, _progress?: unknown, signal?: AbortSignal): Promise<CandidateScores & { seconds: number }> {
+  async scoreSearchCandidate(payload: { merge: RunMergePayload | null; score: Omit<ScoreCandidateOptions, "signal"> }, _progress?: unknown, signal?: AbortSignal): Promise<PackedCandidateScores> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { scoreCandidate } = require("../runtime/search/scoreCandidate") as typeof import("../runtime/search/scoreCandidate");
     const started = performance.now();
@@ -169,7 +170,7 @@ export const threadJobs = {
       // A merge without outFile is made in memory and handed to onnxruntime as bytes.
       const merged = payload.merge ? await runMerge(payload.merge, () => undefined) : null;
       const scores = await scoreCandidate({ ...payload.score, modelBytes: merged?.bytes, signal });
-      return { ...scores, seconds: (performance.now() - started) / 1000 };
+      return { objective: packStats(scores.objective), audit: scores.audit ? packStats(scores.audit) : null, seconds: (performance.now() - started) / 1000 };
     } finally {
       if (outFile) fs.rmSync(outFile, { force: true });
     }
