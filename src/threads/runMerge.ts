@@ -8,8 +8,7 @@ import { parseModelFile } from "../core/formats/parseModelFile";
 import { openExternalData } from "../core/formats/onnx/externalData";
 import { readTensorBytes } from "../core/formats/onnx/readTensorBytes";
 import { planOnnxRewrite } from "../core/formats/onnx/planOnnxRewrite";
-import { readOnnxModel } from "../core/formats/onnx/readOnnxModel";
-import type { OnnxModelRecord } from "../core/formats/onnx/onnxModelRecord";
+import { cachedOnnxRecords } from "./anchorRecords";
 import { writeOnnxRewrite } from "../core/formats/onnx/writeOnnxRewrite";
 import { rewriteSafetensors } from "../core/formats/safetensors/rewriteSafetensors";
 import { writeSafetensorsFrom } from "../core/formats/safetensors/writeSafetensorsFrom";
@@ -177,29 +176,6 @@ function readAt(fd: number, into: Uint8Array, position: number, file: string): P
   });
 }
 
-/**
- * The anchor files' ONNX records (readOnnxModel) on this thread, by file identity: a merge search
- * merges onto the same few anchors hundreds of times, and reading a small model's headers again
- * was a tenth of its merge. A file is known by path, inode, size and modification time (artifact
- * files are written once; a file replaced or rewritten in place is read again).
- */
-const anchorRecordCache = new Map<string, OnnxModelRecord>();
-const ANCHOR_RECORDS_KEPT = 8;
-
-function anchorRecords(anchor: OpenModel): OnnxModelRecord | undefined {
-  if (anchor.fd < 0) return undefined;
-  const st = fs.fstatSync(anchor.fd);
-  const key = `${anchor.source.path}\0${st.ino}\0${st.size}\0${st.mtimeMs}`;
-  let records = anchorRecordCache.get(key);
-  if (records) {
-    anchorRecordCache.delete(key);
-  } else {
-    records = readOnnxModel(anchor.source);
-    if (anchorRecordCache.size >= ANCHOR_RECORDS_KEPT) anchorRecordCache.delete(anchorRecordCache.keys().next().value!);
-  }
-  anchorRecordCache.set(key, records);
-  return records;
-}
 
 /** Progress crosses a thread boundary; a few updates a second are plenty for a progress bar. */
 const PROGRESS_INTERVAL_MS = 100;
@@ -241,7 +217,7 @@ export async function runMerge(payload: RunMergePayload, onProgress: (p: { fract
     });
     const model = (index: number) => (index === BASE_MODEL_INDEX ? base! : all[index]);
     const merged = new Set(plan.tensors.filter((t) => t.action === "merge").map((t) => t.tensor.name));
-    const rewrite = anchor.parsed.format === "onnx" ? planOnnxRewrite(anchor.source, anchor.parsed, merged, payload.metadata, { openExternal: anchor.external, records: anchorRecords(anchor) }) : null;
+    const rewrite = anchor.parsed.format === "onnx" ? planOnnxRewrite(anchor.source, anchor.parsed, merged, payload.metadata, { openExternal: anchor.external, records: anchor.fd < 0 ? undefined : cachedOnnxRecords(anchor.source, anchor.fd) }) : null;
     // The writers ask for merged tensors in output order: ONNX in its rewrite sites' order,
     // safetensors by data offset, a checkpoint's safetensors in its tensor order.
     const requestOrder = rewrite
