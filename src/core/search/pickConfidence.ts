@@ -1,6 +1,6 @@
 import { invariant } from "../errors";
 import { ImageStats } from "./imageStats";
-import { StatsMeasure, objectiveValue, statsLength } from "./objectives";
+import { StatsMeasure, objectiveValue, statsLength, sumStats } from "./objectives";
 import { uniforms } from "./splitmix64";
 
 export const BOOTSTRAP_RESAMPLES = 1000;
@@ -62,7 +62,7 @@ export function pickSurvival(kind: StatsMeasure, classes: number, images: Readon
   const n = images[0].length;
   const length = statsLength(kind, classes);
   images.forEach((c) => invariant(c.length === n, "every candidate has statistics for every image"));
-  const full = images.map((c) => objectiveValue(kind, sum(c, length, null), classes));
+  const full = images.map((c) => objectiveValue(kind, sumStats(c, length), classes));
   const pick = bestIndex(full);
   if (pick < 0 || n === 0) return null;
   // One contiguous block per candidate keeps the inner loop on one array.
@@ -122,13 +122,4 @@ export function pickSurvival(kind: StatsMeasure, classes: number, images: Readon
     }
   }
   return { pick, survives: first };
-}
-
-function sum(stats: readonly ImageStats[], length: number, counts: Float64Array | null): Float64Array {
-  const total = new Float64Array(length);
-  stats.forEach((s, i) => {
-    const w = counts ? counts[i] : 1;
-    for (let k = 0; k < length; k++) total[k] += w * s[k];
-  });
-  return total;
 }
