@@ -10,6 +10,7 @@ import { blocks, twoLayerNet } from "./support/searchFixtures";
 import { colourNet } from "../src/runtime/testing/evalFixtures";
 import { main } from "../src/cli/main";
 import { runOnnx } from "./support/ortRun";
+import { pickConfidence, statsLength } from "../src/core/search";
 
 const CLASSES = [
   { id: 0, name: "red", isThing: false },
@@ -81,6 +82,14 @@ describe.each(databaseKinds)("merge search through GraphQL (%s)", (kind) => {
     expect(search.pickIsSingle).toBe(nodes[0].isSingle);
     expect(search.pickConfidence).toBeGreaterThan(0);
     expect(search.pickConfidence).toBeLessThanOrEqual(1);
+    // Resampled on the candidates' threads as they were scored: the same as core's bootstrap over the stored statistics.
+    const stored = await db.mergeSearchCandidate.findMany({ where: { searchId: search.id }, orderBy: { position: "asc" } });
+    const L = statsLength("INFO_MAX", CLASSES.length);
+    const perImage = stored.map((row) => {
+      const all = new Float64Array(new Uint8Array(row.imageStats).buffer);
+      return Array.from({ length: all.length / L }, (_, i) => all.subarray(i * L, (i + 1) * L));
+    });
+    expect(search.pickConfidence).toBe(pickConfidence("INFO_MAX", CLASSES.length, perImage, 5n)!.confidence);
     expect(search.spearman).not.toBeNull();
     expect(Math.abs(search.spearman)).toBeLessThanOrEqual(1);
     expect(search.summary).toMatch(/16 candidates scored/);

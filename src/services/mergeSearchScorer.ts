@@ -88,8 +88,10 @@ export class MergeSearchScorer {
    * `stop` says so); every candidate started has settled when this returns, so a cancelled
    * search is removed only once none of this process's rows can still be on its way. Returns how
    * many this call scored. A candidate that fails is given back to the list and the error thrown.
+   * `resampled` (the search's owner): each candidate whose row this call writes adds its objective
+   * on every bootstrap resample, computed on its thread (pickConfidence then only compares).
    */
-  async scoreClaimed(searchId: string, settings: MergeSearchSettings, inputs: SearchInputs, dir: string, signal: AbortSignal, stop: () => boolean, scored: () => void): Promise<number> {
+  async scoreClaimed(searchId: string, settings: MergeSearchSettings, inputs: SearchInputs, dir: string, signal: AbortSignal, stop: () => boolean, scored: () => void, resampled?: Map<string, Float64Array>): Promise<number> {
     const held = new Set<string>();
     const beat = setInterval(() => void this.work.renew(searchId, [...held]).catch(() => undefined), this.renewMs);
     beat.unref();
@@ -129,7 +131,7 @@ export class MergeSearchScorer {
           }
           let scores: Awaited<ReturnType<typeof this.scoreOne>> | null;
           try {
-            scores = exists ? null : await this.scoreOne(item, settings, inputs, dir, signal);
+            scores = exists ? null : await this.scoreOne(item, settings, inputs, dir, signal, !!resampled);
           } catch (error) {
             held.delete(item.key);
             if (!signal.aborted) await this.work.release(searchId, item.key).catch(() => undefined);
@@ -139,7 +141,8 @@ export class MergeSearchScorer {
           written = (async () => {
             try {
               if (scores) {
-                await this.record(searchId, item, settings, scores);
+                const written = await this.record(searchId, item, settings, scores);
+                if (written && resampled && scores.resampled) resampled.set(item.key, scores.resampled);
                 count++;
               }
               await this.work.done(searchId, item.key);
@@ -184,14 +187,16 @@ export class MergeSearchScorer {
     }
   }
 
-  private scoreOne(item: WorkItem, settings: MergeSearchSettings, inputs: SearchInputs, dir: string, signal: AbortSignal): Promise<{ objective: ImageStats[]; audit: ImageStats[] | null; seconds: number }> {
+  private scoreOne(item: WorkItem, settings: MergeSearchSettings, inputs: SearchInputs, dir: string, signal: AbortSignal, resample: boolean): Promise<{ objective: ImageStats[]; audit: ImageStats[] | null; resampled: Float64Array | null; seconds: number }> {
     return withSignal(signal, async (s) => {
-      const packed = await this.pool.run("scoreSearchCandidate", this.candidatePayload(item, settings, inputs, dir), { signal: s });
-      return { objective: unpackStats(packed.objective), audit: packed.audit ? unpackStats(packed.audit) : null, seconds: packed.seconds };
+      const payload = { ...this.candidatePayload(item, settings, inputs, dir), resample: resample ? { kind: measureOf(settings.objective.kind, settings.metric), classes: settings.numClasses, seed: settings.objective.seed } : null };
+      const packed = await this.pool.run("scoreSearchCandidate", payload, { signal: s });
+      return { objective: unpackStats(packed.objective), audit: packed.audit ? unpackStats(packed.audit) : null, resampled: packed.resampled, seconds: packed.seconds };
     });
   }
 
-  private async record(searchId: string, c: WorkItem, settings: MergeSearchSettings, scores: { objective: ImageStats[]; audit: ImageStats[] | null; seconds: number }) {
+  /** Writes the candidate's row; false when it was there already (the first row stands) or the search is gone. */
+  private async record(searchId: string, c: WorkItem, settings: MergeSearchSettings, scores: { objective: ImageStats[]; audit: ImageStats[] | null; seconds: number }): Promise<boolean> {
     const measure = measureOf(settings.objective.kind, settings.metric);
     const auditMeasure = measureOf("SCORE", settings.metric);
     const length = statsLength(measure, settings.numClasses);
@@ -201,10 +206,12 @@ export class MergeSearchScorer {
     scores.objective.forEach((s, i) => bytes.set(s, i * length));
     try {
       await this.work.writeScore(searchId, { key: c.key, position: c.position, recipe: c.recipe, objective, audit, seconds: scores.seconds, imageStats: new Uint8Array(bytes.buffer) });
+      return true;
     } catch (error) {
       // Computed twice (its first process died before taking it off the list): the first row
       // stands. The search is gone (cancelled meanwhile): nothing to write into.
       if (!isUniqueViolation(error) && !isForeignKeyViolation(error)) throw error;
+      return false;
     }
   }
 

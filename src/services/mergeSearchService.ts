@@ -2,7 +2,7 @@ import * as fsp from "node:fs/promises";
 import type { Db } from "../persistence/database";
 import type { DirectSql } from "../persistence/directSql";
 import { badInput, DomainError, notFound } from "../core/errors";
-import { bestIndex, confidenceOf, measureOf, spearman, statsLength } from "../core/search";
+import { bestIndex, confidenceFromResampled, measureOf, spearman, statsLength, type PickConfidence } from "../core/search";
 import type { ArtifactStore } from "../storage/artifactStore";
 import type { ThreadPool } from "../threads/threadPool";
 import type { JobContext, JobOutcome, JobProgress } from "../jobs/jobTypes";
@@ -21,8 +21,8 @@ import { MergeSearchWork, type WorkItem } from "./mergeSearchWork";
 
 /** How often a participant looks at the work list when it has nothing to claim. */
 const POLL_MS = 250;
-/** Rivals per thread below which the pick's bootstrap is not split between threads. */
-const MIN_RIVALS_PER_PART = 16;
+/** Candidates per thread below which resampling the rest at a search's end is not split between threads. */
+const MIN_RESAMPLED_PER_PART = 16;
 /** Progress reports while candidates are scored: at most one per this interval. */
 const REPORT_MS = 100;
 /** How long a joined worker stays with an empty work list (EVOLUTION lists a generation at a time). */
@@ -177,6 +177,8 @@ export class MergeSearchService {
       const workDir = await this.scratch.create(ctx.jobId, ctx.attempt);
       dir = workDir;
       const prepared = inputs;
+      /** The bootstrap resamples of the candidates this process scores, by key (the rest are computed at the end). */
+      const resampled = new Map<string, Float64Array>();
       const planned = settings.plan.length + (settings.evolutionBudget ?? 0);
       const doneAtStart = await this.db.mergeSearchCandidate.count({ where: { searchId: search.id } });
       const started = Date.now();
@@ -226,7 +228,7 @@ export class MergeSearchService {
         }
         for (;;) {
           clock ??= Date.now();
-          await this.scorer.scoreClaimed(search.id, settings, prepared, workDir, ctx.signal, outOfTime, reportSoon);
+          await this.scorer.scoreClaimed(search.id, settings, prepared, workDir, ctx.signal, outOfTime, reportSoon, resampled);
           if (ctx.signal.aborted) throw cancelled();
           if (outOfTime()) await this.work.dropUnclaimed(search.id);
           if ((await this.work.left(search.id)) === 0) break;
@@ -243,7 +245,7 @@ export class MergeSearchService {
         const keyOf = await candidateKeys(this.catalog, this.merges, await this.db.model.findMany({ where: { id: { in: settings.modelIds }, deletedAt: null, artifactId: { not: null }, structureId: { not: null } }, select: { id: true, structureId: true, name: true, version: true } }));
         await evolveSchedules({ db: this.db, catalog: this.catalog, searchId: search.id, settings, keyOf, outOfTime, score: (items) => scoreAll(items) });
       }
-      const summary = await this.summarize(search.id, settings);
+      const summary = await this.summarize(search.id, settings, resampled);
       const kept = await this.keep(search.id, settings, summary);
       const result = { ...summary, kept, stoppedByTime };
       await this.db.mergeSearch.update({ where: { id: search.id }, data: { result: result as object, finishedAt: new Date(), truncated: search.truncated || stoppedByTime } });
@@ -307,7 +309,7 @@ export class MergeSearchService {
   }
 
   /** best, spearman, pickConfidence and the margin over the best single model, from the stored rows. */
-  private async summarize(searchId: string, settings: MergeSearchSettings) {
+  private async summarize(searchId: string, settings: MergeSearchSettings, resampled: ReadonlyMap<string, Float64Array>) {
     const rows = await this.work.summaryRows(searchId);
     const measure = measureOf(settings.objective.kind, settings.metric);
     const length = statsLength(measure, settings.numClasses);
@@ -317,12 +319,19 @@ export class MergeSearchService {
     const bestSingle = singles.length ? singles[bestIndex(singles.map((i) => values[i]))] : -1;
     const both = rows.filter((r) => r.objective !== null && r.audit !== null);
     const rho = settings.audit ? spearman(both.map((r) => r.objective!), both.map((r) => r.audit!)) : null;
-    // The bootstrap recomputes every candidate's objective 1,000 times: the pool threads' work,
-    // the rivals dealt out between them (the search waits for it at its end).
-    const blocks = rows.map((r) => new Float64Array(new Uint8Array(r.imageStats).buffer));
-    const parts = Math.max(1, Math.min(this.concurrency, Math.floor(rows.length / MIN_RIVALS_PER_PART)));
-    const survivals = pick >= 0 ? await Promise.all(Array.from({ length: parts }, (_, part) => this.pool.run("searchPickSurvival", { kind: measure, classes: settings.numClasses, length, blocks, seed: settings.objective.seed, part, parts }))) : [];
-    const confidence = survivals.length && survivals.every((x) => x !== null) ? confidenceOf(survivals[0]!.pick, survivals.map((x) => x!.survives)) : null;
+    // The bootstrap recomputes every candidate's objective 1,000 times. This process's candidates
+    // did so on their threads as they were scored; those scored by other processes, or by an
+    // earlier attempt, are resampled here, dealt out between the pool's threads.
+    let confidence: PickConfidence | null = null;
+    if (pick >= 0 && rows[pick].imageStats.byteLength > 0) {
+      const missing = rows.map((r, i) => (resampled.has(r.key) ? -1 : i)).filter((i) => i >= 0);
+      const parts = Math.max(1, Math.min(this.concurrency, Math.ceil(missing.length / MIN_RESAMPLED_PER_PART)));
+      const share = (part: number) => missing.filter((_, j) => j % parts === part);
+      const computed = missing.length === 0 ? [] : await Promise.all(Array.from({ length: parts }, (_, part) => this.pool.run("searchResampled", { kind: measure, classes: settings.numClasses, seed: settings.objective.seed, length, blocks: share(part).map((i) => new Float64Array(new Uint8Array(rows[i].imageStats).buffer)) })));
+      const vectors = rows.map((r) => resampled.get(r.key) ?? null);
+      computed.forEach((vs, part) => share(part).forEach((i, j) => (vectors[i] = vs[j])));
+      confidence = confidenceFromResampled(pick, vectors as Float64Array[]);
+    }
     const best = pick >= 0 ? rows[pick] : null;
     const pickIsSingle = best ? (best.recipe as unknown as CandidateRecipe).modelIds.length === 0 : false;
     const margin = best && bestSingle >= 0 && rows[bestSingle].objective !== null ? best.objective! - rows[bestSingle].objective! : null;

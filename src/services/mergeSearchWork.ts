@@ -98,7 +98,8 @@ export class MergeSearchWork {
       recipe: (typeof r.recipe === "string" ? JSON.parse(r.recipe) : r.recipe) as CandidateRecipe,
       objective: r.objective === null ? null : Number(r.objective),
       audit: r.audit === null ? null : Number(r.audit),
-      imageStats: r.imageStats as Uint8Array,
+      // SQLite's reader gives bytes; PostgreSQL's adapter gives them as an array of numbers.
+      imageStats: r.imageStats instanceof Uint8Array ? r.imageStats : Uint8Array.from(r.imageStats as number[]),
     }));
   }
 

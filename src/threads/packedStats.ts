@@ -11,6 +11,8 @@ export interface PackedStats {
 export interface PackedCandidateScores {
   objective: PackedStats;
   audit: PackedStats | null;
+  /** The objective on each of the search's bootstrap resamples, when asked for. */
+  resampled: Float64Array | null;
   seconds: number;
 }
 

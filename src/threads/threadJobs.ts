@@ -37,7 +37,7 @@ import type { SearchImageSet } from "../runtime/search/searchImages";
 import type { ScoreCandidateOptions } from "../runtime/search/scoreCandidate";
 import { packStats, type PackedCandidateScores } from "./packedStats";
 import type { RuntimeContract } from "../runtime/runtimeContract";
-import { pickSurvival, type ObjectiveKind, type OutputActivation, type PickSurvival, type StatsMeasure } from "../core/search";
+import { bootstrapDraws, resampledObjectives, type BootstrapDraws, type ObjectiveKind, type OutputActivation, type StatsMeasure } from "../core/search";
 
 export interface ModelIdentity {
   format: ParsedModel["format"];
@@ -55,6 +55,23 @@ export interface ModelIdentity {
  * Every thread job a pool thread can run: name → handler. The pool's `run` is typed from this
  * map, so a thread job's name and its payload cannot drift apart.
  */
+/** What a search's bootstrap needs to resample a candidate's objective (pickConfidence). */
+export interface ResampleSettings {
+  kind: StatsMeasure;
+  classes: number;
+  /** The objective's seed, as a decimal string. */
+  seed: string;
+}
+
+/** The last bootstrap draws made on this thread: every candidate of a search uses the same. */
+let lastDraws: { key: string; draws: BootstrapDraws } | null = null;
+
+function drawsFor(seed: string, images: number): BootstrapDraws {
+  const key = `${seed}/${images}`;
+  if (lastDraws?.key !== key) lastDraws = { key, draws: bootstrapDraws(BigInt(seed), images) };
+  return lastDraws.draws;
+}
+
 export const threadJobs = {
   async parseModelFile(payload: { file: string; options: ParseModelFileOptions }): Promise<ParsedModel> {
     return parseModelFile(payload.file, payload.options);
@@ -161,7 +178,7 @@ export const threadJobs = {
    * One merge search candidate: a merge is written to scratch space (no artifact, no model row),
    * scored straight from there and removed; a single model is scored from its artifact's file.
    */
-  async scoreSearchCandidate(payload: { merge: RunMergePayload | null; score: Omit<ScoreCandidateOptions, "signal"> }, _progress?: unknown, signal?: AbortSignal): Promise<PackedCandidateScores> {
+  async scoreSearchCandidate(payload: { merge: RunMergePayload | null; score: Omit<ScoreCandidateOptions, "signal">; resample?: ResampleSettings | null }, _progress?: unknown, signal?: AbortSignal): Promise<PackedCandidateScores> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { scoreCandidate } = require("../runtime/search/scoreCandidate") as typeof import("../runtime/search/scoreCandidate");
     const started = performance.now();
@@ -170,18 +187,21 @@ export const threadJobs = {
       // A merge without outFile is made in memory and handed to onnxruntime as bytes.
       const merged = payload.merge ? await runMerge(payload.merge, () => undefined) : null;
       const scores = await scoreCandidate({ ...payload.score, modelBytes: merged?.bytes, signal });
-      return { objective: packStats(scores.objective), audit: scores.audit ? packStats(scores.audit) : null, seconds: (performance.now() - started) / 1000 };
+      const objective = packStats(scores.objective);
+      // The bootstrap's share of this candidate, here while the next candidate waits on no one.
+      const r = payload.resample;
+      const resampled = r && objective.length > 0 ? resampledObjectives(r.kind, r.classes, objective.data, objective.length, drawsFor(r.seed, scores.objective.length)) : null;
+      return { objective, audit: scores.audit ? packStats(scores.audit) : null, resampled, seconds: (performance.now() - started) / 1000 };
     } finally {
       if (outFile) fs.rmSync(outFile, { force: true });
     }
   },
   /**
-   * One part of a search's pickConfidence bootstrap (pickSurvival): `blocks[c]` holds candidate
-   * c's per-image statistics, `length` each; the parts run on the pool's threads side by side.
+   * The resampled objectives (pickConfidence's bootstrap) of candidates scored elsewhere: `blocks[c]`
+   * holds candidate c's per-image statistics, `length` each.
    */
-  async searchPickSurvival(payload: { kind: StatsMeasure; classes: number; length: number; blocks: Float64Array[]; seed: string; part: number; parts: number }): Promise<PickSurvival | null> {
-    const images = payload.blocks.map((all) => Array.from({ length: all.length / payload.length }, (_, i) => all.subarray(i * payload.length, (i + 1) * payload.length)));
-    return pickSurvival(payload.kind, payload.classes, images, BigInt(payload.seed), { part: payload.part, parts: payload.parts });
+  async searchResampled(payload: { blocks: Float64Array[]; length: number } & ResampleSettings): Promise<Float64Array[]> {
+    return payload.blocks.map((block) => resampledObjectives(payload.kind, payload.classes, block, payload.length, drawsFor(payload.seed, block.length / payload.length)));
   },
   async sleep(payload: { ms: number }): Promise<number> {
     // Used by tests to show that the pool keeps the caller's event loop free.

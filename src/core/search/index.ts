@@ -10,7 +10,7 @@ export { ensemblePseudoLabels } from "./ensemblePseudoLabels";
 export { OBJECTIVE_KINDS, LABEL_FREE_KINDS, resolveObjectiveKind, measureOf, usesProbabilities, statsLength, objectiveValue, sumStats, type ObjectiveKind, type StatsMeasure } from "./objectives";
 export { panopticStats, panopticStatsLength, panopticQualityOf } from "./panopticStats";
 export { averageRanks, spearman } from "./spearman";
-export { BOOTSTRAP_RESAMPLES, bestIndex, confidenceOf, pickConfidence, pickSurvival, type PickConfidence, type PickSurvival } from "./pickConfidence";
+export { BOOTSTRAP_RESAMPLES, bestIndex, bootstrapDraws, confidenceFromResampled, pickConfidence, resampledObjectives, type BootstrapDraws, type PickConfidence } from "./pickConfidence";
 export { candidateKey, type TensorMix } from "./candidateKey";
 export { combinations, enumerateCandidates, enumerateCandidatesAsync, recipesInPlanOrder, type CandidatePlan, type EnumeratedCandidate, type SearchRecipe, type SearchSpace } from "./enumerateCandidates";
 export { CMA_SIGMA0, CmaEs, clipUnit, cmaPopulationSize } from "./cmaEs";

@@ -1,6 +1,6 @@
 import { splitmix64At, SplitMix64, uniforms } from "./splitmix64";
 import { averageRanks, spearman } from "./spearman";
-import { bestIndex, confidenceOf, pickConfidence, pickSurvival } from "./pickConfidence";
+import { bestIndex, bootstrapDraws, confidenceFromResampled, pickConfidence, resampledObjectives } from "./pickConfidence";
 import { probabilityStats } from "./imageStats";
 
 describe("splitmix64", () => {
@@ -114,21 +114,34 @@ describe("pickConfidence", () => {
     const pick = full.indexOf(Math.max(...full));
     expect(got.pick).toBe(pick);
     let stays = 0;
+    const reference: number[][] = [];
     for (let b = 0; b < 300; b++) {
       const counts = new Array(images).fill(0);
       for (let j = 0; j < images; j++) counts[Math.floor((Number(splitmix64At(seed + 1n, BigInt(b * images + j + 1)) >> 11n) / 2 ** 53) * images)]++;
       const v = candidates.map((c) => miou(c, counts));
+      reference.push(v);
       if (v.every((x, c) => c === pick || x <= v[pick])) stays++;
     }
     expect(got.confidence).toBe(stays / 300);
     expect(got.confidence).toBeGreaterThan(0);
     expect(got.confidence).toBeLessThan(1);
-    // The rivals dealt out in 2, 3 and 5 parts (as the pool's threads share it): the same answer.
-    for (const parts of [2, 3, 5]) {
-      const survivals = Array.from({ length: parts }, (_, part) => pickSurvival("SCORE", classes, candidates, seed, { part, parts }, 300)!);
-      expect(survivals.every((x) => x.pick === pick)).toBe(true);
-      expect(confidenceOf(pick, survivals.map((x) => x.survives)).confidence).toBe(stays / 300);
-    }
+    // Each candidate's resampled objectives, computed on their own (as a search's threads do as
+    // candidates are scored), against the reference's; and the confidence from them.
+    const draws = bootstrapDraws(seed, images, 300);
+    const vectors = candidates.map((c) => {
+      const block = new Float64Array(images * 3 * classes);
+      c.forEach((s, i) => block.set(s, i * 3 * classes));
+      return resampledObjectives("SCORE", classes, block, 3 * classes, draws);
+    });
+    vectors.forEach((v, c) => v.forEach((x, b) => expect(x).toBeCloseTo(reference[b][c], 12)));
+    expect(confidenceFromResampled(pick, vectors).confidence).toBe(stays / 300);
+  });
+
+  it("counts a resample only when the pick has an objective on it", () => {
+    const pick = Float64Array.from([0.5, Number.NaN, 0.4, 0.7]);
+    const rival = Float64Array.from([0.4, 0.3, Number.NaN, 0.8]);
+    // resample 0: stays; 1: the pick has none; 2: the rival has none (stays); 3: beaten.
+    expect(confidenceFromResampled(0, [pick, rival])).toEqual({ pick: 0, confidence: 0.5, resamples: 4 });
   });
 
   it("is 1 for a candidate better on every image, and ties keep the first", () => {
