@@ -183,9 +183,11 @@ const PROGRESS_INTERVAL_MS = 100;
 /**
  * One merge, start to finish, in a pool thread: parse every input, plan, then stream
  * the anchor's file to `outFile` with merged tensors computed one at a time. Memory is bounded
- * by the tensors in flight, not by the number or size of the models.
+ * by the tensors in flight, not by the number or size of the models. `outputBuffer`: memory for
+ * an in-memory output (outFile null) that the caller reuses; the result's `bytes` are then a view
+ * of it, valid until the caller writes there again.
  */
-export async function runMerge(payload: RunMergePayload, onProgress: (p: { fraction: number; message: string }) => void): Promise<RunMergeResult> {
+export async function runMerge(payload: RunMergePayload, onProgress: (p: { fraction: number; message: string }) => void, options: { outputBuffer?: Uint8Array } = {}): Promise<RunMergeResult> {
   const opened: OpenModel[] = [];
   const openTracked = (ref: MergeModelRef): OpenModel => {
     const m = open(ref);
@@ -268,7 +270,7 @@ export async function runMerge(payload: RunMergePayload, onProgress: (p: { fract
     if (payload.outFile === null && payload.hash) throw new Error("an in-memory merge output is not hashed");
     const sink =
       payload.outFile === null
-        ? openMemorySink(rewrite?.outputSize ?? anchor.source.size, { onReleased })
+        ? openMemorySink(rewrite?.outputSize ?? anchor.source.size, { onReleased, buffer: options.outputBuffer })
         : await openFileSink(payload.outFile, undefined, { onReleased, maxPendingBytes: 4 << 20, sync: !payload.scratch, sha256: payload.hash ?? false });
     const anchorTensor = (name: string) => {
       const t = byName.get(name);

@@ -72,6 +72,25 @@ function drawsFor(seed: string, images: number): BootstrapDraws {
   return lastDraws.draws;
 }
 
+/** The largest in-memory candidate whose buffer a thread keeps between candidates. */
+const KEPT_CANDIDATE_BYTES = 16 << 20;
+let keptCandidate: Uint8Array | null = null;
+
+/**
+ * Memory for an in-memory candidate's merge, kept by this thread from one candidate to the next:
+ * onnxruntime has read the bytes once the session is open, before the thread takes its next job.
+ * A fresh half-megabyte buffer per candidate of the demo pool set off a full (mark-compact) GC
+ * every few candidates, whose concurrent marking took a third of a core from the candidates.
+ */
+function candidateBuffer(merge: RunMergePayload): Uint8Array | undefined {
+  if (merge.outFile !== null || !merge.anchor.file) return undefined;
+  // Room for a rewrite a little larger than its anchor (the merge's metadata).
+  const room = fs.statSync(merge.anchor.file).size + 4096;
+  if (room > KEPT_CANDIDATE_BYTES) return undefined;
+  if (!keptCandidate || keptCandidate.byteLength < room) keptCandidate = Buffer.allocUnsafe(Math.min(KEPT_CANDIDATE_BYTES, room + (room >> 3)));
+  return keptCandidate;
+}
+
 export const threadJobs = {
   async parseModelFile(payload: { file: string; options: ParseModelFileOptions }): Promise<ParsedModel> {
     return parseModelFile(payload.file, payload.options);
@@ -185,7 +204,7 @@ export const threadJobs = {
     const outFile = payload.merge?.outFile ?? null;
     try {
       // A merge without outFile is made in memory and handed to onnxruntime as bytes.
-      const merged = payload.merge ? await runMerge(payload.merge, () => undefined) : null;
+      const merged = payload.merge ? await runMerge(payload.merge, () => undefined, { outputBuffer: candidateBuffer(payload.merge) }) : null;
       const scores = await scoreCandidate({ ...payload.score, modelBytes: merged?.bytes, signal });
       const objective = packStats(scores.objective);
       // The bootstrap's share of this candidate, here while the next candidate waits on no one.

@@ -15,6 +15,23 @@ describe("openMemorySink", () => {
     await expect(sink.write(Uint8Array.of(9))).rejects.toThrow(/closed/);
   });
 
+  it("writes into the caller's buffer when it is large enough, and into its own when not", async () => {
+    const mine = new Uint8Array(8).fill(9);
+    const sink = openMemorySink(4, { buffer: mine });
+    await sink.write(Uint8Array.of(1, 2, 3));
+    await sink.close();
+    expect(sink.bytes.buffer).toBe(mine.buffer);
+    expect(Array.from(sink.bytes)).toEqual([1, 2, 3]);
+    expect(Array.from(mine)).toEqual([1, 2, 3, 9, 9, 9, 9, 9]);
+    const small = new Uint8Array(2).fill(7);
+    const other = openMemorySink(4, { buffer: small });
+    await other.write(Uint8Array.of(1, 2, 3, 4));
+    await other.close();
+    expect(other.bytes.buffer).not.toBe(small.buffer);
+    expect(Array.from(other.bytes)).toEqual([1, 2, 3, 4]);
+    expect(Array.from(small)).toEqual([7, 7]);
+  });
+
   it("is empty after abort", async () => {
     const sink = openMemorySink(4);
     await sink.write(Uint8Array.of(1, 2, 3, 4));

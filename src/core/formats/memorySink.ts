@@ -13,11 +13,16 @@ export interface MemorySink {
   readonly bytes: Uint8Array;
 }
 
-/** `expectedBytes`: the output's size when known (an ONNX rewrite plans it), so the buffer is allocated once. */
-export function openMemorySink(expectedBytes: number, options: { onReleased?(chunk: Uint8Array): void } = {}): MemorySink {
+/**
+ * `expectedBytes`: the output's size when known (an ONNX rewrite plans it), so the buffer is
+ * allocated once. `buffer`: the caller's memory to write into when it is large enough (its bytes
+ * are then the sink's until the caller lets go of `bytes`); a larger output gets a buffer of its own.
+ */
+export function openMemorySink(expectedBytes: number, options: { onReleased?(chunk: Uint8Array): void; buffer?: Uint8Array } = {}): MemorySink {
   // Unzeroed: every byte handed out is written first (and a zeroed buffer costs a candidate as
   // much as copying into it).
-  let buffer: Uint8Array = Buffer.allocUnsafe(Math.max(0, expectedBytes));
+  const size = Math.max(0, expectedBytes);
+  let buffer: Uint8Array = options.buffer && options.buffer.byteLength >= size ? options.buffer : Buffer.allocUnsafe(size);
   let used = 0;
   let closed = false;
   return {

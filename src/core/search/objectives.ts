@@ -42,7 +42,8 @@ export function statsLength(kind: StatsMeasure, classes: number): number {
  * the classes with TP + FP + FN > 0 (0 when none has, as evaluation's PQ). Float64 throughout.
  */
 export function objectiveValue(kind: StatsMeasure, total: ImageStats, classes: number): number | null {
-  invariant(total.length === statsLength(kind, classes), `objectiveValue: ${total.length} statistics for ${kind} over ${classes} classes`);
+  // The message is built only on failure: a search's bootstrap calls this a thousand times per candidate.
+  if (total.length !== statsLength(kind, classes)) invariant(false, `objectiveValue: ${total.length} statistics for ${kind} over ${classes} classes`);
   if (kind === "PQ") return panopticQualityOf(total, classes);
   if (usesProbabilities(kind)) {
     const pixels = total[classes + 1];
