@@ -7,7 +7,7 @@
  * is reported too: the model alone on the whole machine. Also peak RSS.
  *
  * Run: node scripts/bench-eval.js   (env: BENCH_IMAGES=200, BENCH_ROUNDS=2, BENCH_THREADS, BENCH_BATCH=1,
- * BENCH_SPIN=1 lets onnxruntime threads spin, BENCH_KEEP=1 keeps the data). Prints the figures and writes them to bench/results/eval-<date>.json.
+ * BENCH_WARMUP_RUNS=5, BENCH_SPIN=1 lets onnxruntime threads spin, BENCH_KEEP=1 keeps the data). Prints the figures and writes them to bench/results/eval-<date>.json.
  *
  * On a shared machine other processes take CPU at random, so each round runs the bare loops,
  * full 1× and full 2× back to back; the best round of each is reported, the ratios within each
@@ -30,6 +30,8 @@ import { buildBenchNet, CLASSES, SIZE, writeBenchImages } from "./benchNet";
 const IMAGES = Number(process.env.BENCH_IMAGES ?? 200);
 const BATCH = Number(process.env.BENCH_BATCH ?? 1);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+/** Untimed runs before a bare loop is timed (env BENCH_WARMUP_RUNS). */
+const WARMUP_RUNS = Number(process.env.BENCH_WARMUP_RUNS ?? 5);
 const threads = sessionThreads(process.env.BENCH_THREADS ? Number(process.env.BENCH_THREADS) : undefined, process.env.BENCH_SPIN === "1");
 /** The model alone on every core: the same settings with intra-op threads = cores. */
 const allCores: SessionThreads = { ...threads, intraOpNumThreads: availableParallelism() };
@@ -75,11 +77,18 @@ async function bareLoop(modelPath: string, dataset: DatasetSpec, settings: Sessi
     }
     feeds.push(new ort.Tensor("float32", data, [BATCH, 3, SIZE, SIZE]));
   }
-  await session.run({ image: feeds[0] }, ["logits"]); // warm-up: first run allocates
+  // The outputs go into one pre-allocated tensor, as the evaluation's inference thread writes into
+  // recycled buffers: with a fresh output per run, onnxruntime's 20 MB logits of a 512² net cost
+  // page faults on a third to half of the runs (30 vs 85 ms each, measured here), and the floor
+  // came out slower than the evaluation's own inference thread.
+  const logits = await session.run({ image: feeds[0] }, ["logits"]);
+  const out = logits.logits as ort.Tensor;
+  const fetches = { logits: new ort.Tensor("float32", new Float32Array(out.data.length), out.dims) };
+  for (let i = 0; i < WARMUP_RUNS; i++) await session.run({ image: feeds[i % feeds.length] }, fetches);
   const runs = Math.ceil(IMAGES / BATCH);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  for (let i = 0; i < runs; i++) await session.run({ image: feeds[i % feeds.length] }, ["logits"]);
+  for (let i = 0; i < runs; i++) await session.run({ image: feeds[i % feeds.length] }, fetches);
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   await session.release();

@@ -4,7 +4,7 @@ import { sessionThreads } from "../openSession";
 import type { RuntimeContract } from "../runtimeContract";
 import { OutputReducer } from "./outputReducer";
 import { reduceOutput, type OutputReduction, type SemanticOutput } from "./outputReduction";
-import { classesAtImageSize, SearchSession } from "./searchSession";
+import { classesAtImageSize, recycleOutput, recycleOutputBuffer, SearchSession } from "./searchSession";
 import type { SearchImageSet, SharedImage } from "./searchImages";
 import { resolvePanopticPostprocess } from "../../core/eval";
 import { definedOnly } from "../evaluateModel";
@@ -88,11 +88,13 @@ export async function scoreCandidate(options: ScoreCandidateOptions): Promise<Ca
       const bytes = out.map.data.byteLength;
       if (bytes <= INLINE_REDUCE_BYTES) {
         pending.push(Promise.resolve(reduceOutput(out, reduction)));
+        recycleOutput(out);
         sentBytes.set(pending.length - 1, 0);
         return;
       }
       reducer ??= OutputReducer.get();
-      const p = reducer.reduce(out, reduction);
+      // The reducer sends the output's memory back with its statistics, for a later session.run.
+      const p = reducer.reduce(out, reduction, recycleOutputBuffer);
       p.catch(() => undefined); // awaited below, in order
       pending.push(p);
       sentBytes.set(pending.length - 1, bytes);
@@ -120,8 +122,11 @@ export async function scoreCandidate(options: ScoreCandidateOptions): Promise<Ca
         await reduce(out, { kind: "agreement", ...size, reference: img.label!, ignoreIndex: objective.set.ignoreIndex });
       } else if (kind === "CONSISTENCY") {
         const clean = classesAtImageSize(out, img.height, img.width);
+        recycleOutput(out);
         const copy = perturbImage(img, objective.draws![i]);
-        const perturbed = classesAtImageSize(await session.run(copy), img.height, img.width);
+        const perturbedOut = await session.run(copy);
+        const perturbed = classesAtImageSize(perturbedOut, img.height, img.width);
+        recycleOutput(perturbedOut);
         pending.push(Promise.resolve(agreementStats(flipClassMap(perturbed as Uint16Array, img.height, img.width), clean, C)));
       } else {
         await reduce(out, { kind: "agreement", ...size, reference: objective.pseudoLabels![i], ignoreIndex: -1 });

@@ -9,6 +9,7 @@ import { planModelIo, type ModelIo } from "../planModelIo";
 import { readHeadOutputs, type FloatMap, type ItemPrediction } from "../readHeadOutputs";
 import type { OutputKindName, RuntimeContract } from "../runtimeContract";
 import type { SemanticOutput } from "./outputReduction";
+import { OutputBuffers } from "./outputBuffers";
 
 export { classesAtImageSize, scoresAtImageSize, type SemanticOutput } from "./outputReduction";
 
@@ -116,6 +117,17 @@ export class PreprocessedInputs {
 }
 
 const preprocessed = new PreprocessedInputs();
+const outputBuffers = new OutputBuffers();
+
+/** Gives an output's memory back once it has been reduced (searchSession's outputs are written into recycled buffers). */
+export function recycleOutput(out: SemanticOutput): void {
+  if (out.kind === "scores") outputBuffers.give(out.map.data.buffer);
+}
+
+/** Gives back memory an output had, by its buffer (one the reducer thread sent back). */
+export function recycleOutputBuffer(buffer: ArrayBufferLike): void {
+  outputBuffers.give(buffer);
+}
 
 /**
  * One model for a merge search, on the calling (worker) thread: a candidate's thread runs one
@@ -124,13 +136,23 @@ const preprocessed = new PreprocessedInputs();
  * (SEMANTIC_LOGITS, SEMANTIC_IDS, or a Panoptic-DeepLab model's PANOPTIC_SEMANTIC).
  */
 export class SearchSession {
+  /**
+   * The outputs' shapes by input shape, once seen: later runs of that shape write into recycled
+   * buffers (OutputBuffers). Only for a single float32 score output (SEMANTIC_LOGITS).
+   */
+  private readonly outputDims = new Map<string, number[]>();
+  /** False once onnxruntime refused a recycled output (a shape that depends on the data). */
+  private reuse: boolean;
+
   private constructor(
     private readonly session: ort.InferenceSession,
     private readonly io: ModelIo,
     private readonly contract: RuntimeContract,
     private readonly numClasses: number,
     private readonly modelPath: string,
-  ) {}
+  ) {
+    this.reuse = io.head.kind === "logits" && io.fetches.length === 1;
+  }
 
   /**
    * `panoptic`: the session also reads a Panoptic-DeepLab model's center and offset heads
@@ -138,7 +160,7 @@ export class SearchSession {
    * made in memory), `modelPath` then names it in messages.
    */
   static async open(modelPath: string, contract: RuntimeContract, numClasses: number, threads: SessionThreads, panoptic = false, bytes?: Uint8Array): Promise<SearchSession> {
-    const session = await openSession(modelPath, threads, bytes);
+    const session = await openSession(modelPath, threads, bytes, { shortLived: true });
     try {
       const shape = {
         inputNames: session.inputNames,
@@ -194,11 +216,19 @@ export class SearchSession {
       d.set(input);
       return d;
     })();
+    const feeds = { [this.io.inputName]: new ort.Tensor("float32", data, [n, 3, plan.height, plan.width]) };
+    const shapeKey = `${n}x${plan.height}x${plan.width}`;
+    const dims = this.reuse ? this.outputDims.get(shapeKey) : undefined;
     let result: ort.InferenceSession.OnnxValueMapType;
     try {
-      result = await this.session.run({ [this.io.inputName]: new ort.Tensor("float32", data, [n, 3, plan.height, plan.width]) }, this.io.fetches);
+      result = dims ? await this.runInto(feeds, dims) : await this.session.run(feeds, this.io.fetches);
     } catch (e) {
       throw badInput(`onnxruntime could not run model ${this.modelPath}: ${(e as Error).message}`, "inference", { file: this.modelPath });
+    }
+    if (this.reuse && !dims) {
+      const t = result[this.io.fetches[0]] as ort.Tensor;
+      if (t.type === "float32") this.outputDims.set(shapeKey, [...t.dims]);
+      else this.reuse = false;
     }
     const outputs: Record<string, OutputValue> = {};
     for (const name of this.io.fetches) {
@@ -208,6 +238,27 @@ export class SearchSession {
     const kinds = new Map<string, OutputKindName>(this.contract.outputs.map((o) => [o.name, o.kind]));
     const [p] = readHeadOutputs(outputs, this.io.head, kinds, n, this.numClasses, this.modelPath);
     return p;
+  }
+
+  /**
+   * session.run with the output written into a recycled buffer, which is the one returned
+   * (onnxruntime-node 1.30 fills a pre-allocated output tensor but returns a copy of it: dropped
+   * here). An output whose shape onnxruntime refuses (it depends on the data) is computed again
+   * into fresh memory, and this session recycles no more.
+   */
+  private async runInto(feeds: Record<string, ort.Tensor>, dims: number[]): Promise<ort.InferenceSession.OnnxValueMapType> {
+    const name = this.io.fetches[0];
+    const count = dims.reduce((a, b) => a * b, 1);
+    const memory = outputBuffers.take(count * 4);
+    try {
+      const into = new ort.Tensor("float32", new Float32Array(memory), dims);
+      await this.session.run(feeds, { [name]: into });
+      return { [name]: into };
+    } catch {
+      outputBuffers.give(memory);
+      this.reuse = false;
+      return this.session.run(feeds, this.io.fetches);
+    }
   }
 
   release(): Promise<void> {
