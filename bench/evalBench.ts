@@ -169,7 +169,7 @@ async function main(): Promise<void> {
     console.log(`generated 2 × ${IMAGES} image/label pairs (${SIZE}² and ${2 * SIZE}²) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     console.log(`model: ${SIZE}×${SIZE} input, ${((2 * macs) / 1e9).toFixed(2)} GFLOPs/image; session: ${JSON.stringify(threads)}, batch ${BATCH}; ${cpus().length} × ${cpus()[0]?.model}`);
 
-    console.log(`intra-op threads: ${threads.intraOpNumThreads} (bare loop and full evaluation); second bare loop: ${allCores.intraOpNumThreads} (= cores)`);
+    console.log(`intra-op threads: ${threads.intraOpNumThreads} (bare loop and full evaluation); second bare loop: ${allCores.intraOpNumThreads} (= cores); allocator: ${process.env.GLIBC_TUNABLES ?? "glibc defaults"}`);
     const rounds: Array<{ bare: Figures; bareAllCores: Figures; full1: Awaited<ReturnType<typeof fullEvaluation>>; full2: Awaited<ReturnType<typeof fullEvaluation>>; loadavg: number[] }> = [];
     for (let round = 1; round <= ROUNDS; round++) {
       console.log(`round ${round} (load average ${loadavg().map((v) => v.toFixed(1)).join(" ")})`);
@@ -211,7 +211,7 @@ async function main(): Promise<void> {
 
     const result = {
       date: new Date().toISOString(),
-      machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, onnxruntime: ort.env.versions?.node ?? "1.30.0" },
+      machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, onnxruntime: ort.env.versions?.node ?? "1.30.0", glibcTunables: process.env.GLIBC_TUNABLES ?? null },
       session: threads,
       batchSize: BATCH,
       images: IMAGES,

@@ -303,7 +303,7 @@ async function main(): Promise<void> {
     return server;
   };
   try {
-    console.log(`commit ${gitCommit()}, ${os.cpus().length} × ${os.cpus()[0]?.model}, load average ${loadAtStart.join(" ")}`);
+    console.log(`commit ${gitCommit()}, ${os.cpus().length} × ${os.cpus()[0]?.model}, load average ${loadAtStart.join(" ")}; allocator: ${process.env.GLIBC_TUNABLES ?? "glibc defaults"}`);
     let demo = null;
     if (!process.env.BENCH_SKIP_DEMO) {
       const s = await start(SEARCH_THREADS);
@@ -318,7 +318,7 @@ async function main(): Promise<void> {
     const result = {
       date: new Date().toISOString(),
       commit: gitCommit(),
-      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadAverageAtStart: loadAtStart, loadAverageAtEnd: load() },
+      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadAverageAtStart: loadAtStart, loadAverageAtEnd: load(), glibcTunables: process.env.GLIBC_TUNABLES ?? null },
       workers: WORKERS,
       searchThreads,
       netThreads: NET_THREADS,

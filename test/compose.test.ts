@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { exposure, loadConfig } from "../src/config/config";
+import { JOB_ALLOCATOR_TUNABLES } from "../src/jobs/allocatorTuning";
 
 /*
  * No Docker engine runs here, so the compose file is checked by reading it: every service the
@@ -26,6 +27,8 @@ describe("docker-compose.yml", () => {
     expect(compose.services.worker.command).toEqual(["node", "bin/layermerge.js", "worker"]);
     expect(compose.services.api.command).toEqual(["node", "bin/layermerge.js", "serve"]);
     expect(compose.services.api.ports).toContain("4000:4000");
+    // Workers run jobs with the job processes' allocator settings (as `serve` starts its runner).
+    expect(envOf("worker").GLIBC_TUNABLES).toBe(JOB_ALLOCATOR_TUNABLES);
   });
 
   test("API and workers get a configuration the app accepts, pointing at the services in the file", () => {

@@ -7,6 +7,7 @@ import { watchJob } from "./support/subscribe";
 import { upload } from "./support/http";
 import { openDatabase, type Database } from "../src/persistence/database";
 import { pidScope } from "../src/jobs/processIdentity";
+import { JOB_ALLOCATOR_TUNABLES } from "../src/jobs/allocatorTuning";
 import { blockImage, colourNet, writeSemanticSample } from "../src/runtime/testing/evalFixtures";
 import { writeOnnxModel } from "../src/core/formats/onnx/testing/onnxModelWriter";
 
@@ -117,13 +118,20 @@ describe("embedded shape: jobs in a job-runner child process (SQLite)", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test("the runner is a child of the API, 5 nice steps ahead of it (the default LAYERMERGE_JOB_PRIORITY)", async () => {
+  test("the runner is a child of the API, 5 nice steps ahead of it (the default LAYERMERGE_JOB_PRIORITY), with the job processes' allocator settings", async () => {
     const runner = await runnerOf(server);
     // It sets its priority first thing; once it says it started, it is set.
     await server.waitFor(/"msg":"job runner started"/, 60_000);
     // The tests run as root here, so raising the priority is permitted.
     expect(process.getuid?.()).toBe(0);
     expect(niceOf(runner)).toBe(Math.max(-20, niceOf(server.child.pid!) - 5));
+    // …and started with the job processes' allocator settings (glibc reads them at start-up and
+    // rewrites the variable in place as it parses it: /proc shows the setting up to the first ':').
+    const environ = fs.readFileSync(`/proc/${runner}/environ`, "utf8").split("\0");
+    const tunables = environ.filter((e) => e.startsWith("GLIBC_TUNABLES="));
+    expect(tunables).toHaveLength(1);
+    expect(`${JOB_ALLOCATOR_TUNABLES}:`.startsWith(`${tunables[0]!.slice("GLIBC_TUNABLES=".length)}:`)).toBe(true);
+    expect(tunables[0]).toMatch(/^GLIBC_TUNABLES=glibc\.malloc\.mmap_threshold=33554432/);
   });
 
   test("a merge runs in the runner process, its progress reaching a subscription on the API", async () => {

@@ -4,6 +4,7 @@ import type { Logger } from "../logging";
 import type { JobEvents, JobEventMessage } from "./jobEvents";
 import type { JobRunner } from "./jobRunner";
 import { markCancelled } from "./embeddedJobRunner";
+import { withAllocatorTuning } from "./allocatorTuning";
 
 /** What the API process tells its job-runner child over IPC. */
 export type ToRunner = { type: "config"; config: unknown } | { type: "enqueue" } | { type: "cancel"; jobId: string } | { type: "stop" };
@@ -116,7 +117,9 @@ export class ChildJobRunner implements JobRunner {
   }
 
   private spawn(): Promise<void> {
-    const child = fork(this.options.entry, [], { execArgv: this.options.execArgv ?? [], stdio: "inherit", serialization: "advanced" });
+    // The runner's allocator keeps freed memory mapped (allocatorTuning): each merge search
+    // candidate's onnxruntime session reuses the last one's pages instead of faulting in new ones.
+    const child = fork(this.options.entry, [], { execArgv: this.options.execArgv ?? [], stdio: "inherit", serialization: "advanced", env: withAllocatorTuning(process.env) });
     this.child = child;
     this.childReady = false;
     child.send({ type: "config", config: this.options.config } satisfies ToRunner, (error) => {
