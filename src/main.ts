@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Config, ConfigError, exposure, loadConfig, redact } from "./config/config";
+import { withAllocatorTuning } from "./config/allocatorTuning";
 import { openDatabase } from "./persistence/database";
 import { createInfrastructure, createServices } from "./services/services";
 import { startServer } from "./http/server";
@@ -70,7 +71,9 @@ export async function startApp(config: Config = loadConfig()) {
   const database = await openDatabaseOrExplain(config.databaseUrl);
   if (config.redisUrl) await checkRedis(config.redisUrl);
   const childRunner = !config.redisUrl && config.jobProcess === "child";
-  const services = createServices(config, await createInfrastructure(config, database), logger, childRunner ? { jobProcess: jobProcessEntry() } : {});
+  // The job runner starts with the job processes' allocator settings (config/allocatorTuning):
+  // each merge-search candidate's onnxruntime session reuses the last one's pages.
+  const services = createServices(config, await createInfrastructure(config, database), logger, childRunner ? { jobProcess: { ...jobProcessEntry(), env: withAllocatorTuning(process.env) } } : {});
   const disconnectEvents = config.redisUrl ? await connectRedisJobEvents(services.events, config.redisUrl, `${config.queuePrefix}:job-events`, services.outages.redis) : null;
   await services.runner.start();
   const server = await startServer(config, services, logger);

@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { exposure, loadConfig } from "../src/config/config";
-import { JOB_ALLOCATOR_TUNABLES } from "../src/jobs/allocatorTuning";
+import { JOB_ALLOCATOR_TUNABLES } from "../src/config/allocatorTuning";
 
 /*
  * No Docker engine runs here, so the compose file is checked by reading it: every service the

@@ -7,7 +7,7 @@ import { watchJob } from "./support/subscribe";
 import { upload } from "./support/http";
 import { openDatabase, type Database } from "../src/persistence/database";
 import { pidScope } from "../src/jobs/processIdentity";
-import { JOB_ALLOCATOR_TUNABLES } from "../src/jobs/allocatorTuning";
+import { JOB_ALLOCATOR_TUNABLES } from "../src/config/allocatorTuning";
 import { blockImage, colourNet, writeSemanticSample } from "../src/runtime/testing/evalFixtures";
 import { writeOnnxModel } from "../src/core/formats/onnx/testing/onnxModelWriter";
 

@@ -4,7 +4,6 @@ import type { Logger } from "../logging";
 import type { JobEvents, JobEventMessage } from "./jobEvents";
 import type { JobRunner } from "./jobRunner";
 import { markCancelled } from "./embeddedJobRunner";
-import { withAllocatorTuning } from "./allocatorTuning";
 
 /** What the API process tells its job-runner child over IPC. */
 export type ToRunner = { type: "config"; config: unknown } | { type: "enqueue" } | { type: "cancel"; jobId: string } | { type: "stop" };
@@ -25,6 +24,8 @@ export interface ChildRunnerOptions {
   config: unknown;
   /** Node options for the child (a TypeScript hook when running from sources). */
   execArgv?: string[];
+  /** The child's environment (default: this process's), e.g. with the job processes' allocator settings. */
+  env?: NodeJS.ProcessEnv;
   /** How long `start` waits for the child to say it is ready. */
   readyTimeoutMs?: number;
   /** How long `stop` waits for the child to exit before killing it. */
@@ -117,9 +118,7 @@ export class ChildJobRunner implements JobRunner {
   }
 
   private spawn(): Promise<void> {
-    // The runner's allocator keeps freed memory mapped (allocatorTuning): each merge search
-    // candidate's onnxruntime session reuses the last one's pages instead of faulting in new ones.
-    const child = fork(this.options.entry, [], { execArgv: this.options.execArgv ?? [], stdio: "inherit", serialization: "advanced", env: withAllocatorTuning(process.env) });
+    const child = fork(this.options.entry, [], { execArgv: this.options.execArgv ?? [], stdio: "inherit", serialization: "advanced", env: this.options.env });
     this.child = child;
     this.childReady = false;
     child.send({ type: "config", config: this.options.config } satisfies ToRunner, (error) => {

@@ -2,7 +2,7 @@ import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import type { Db } from "../persistence/database";
 import { badInput } from "../core/errors";
-import { measureOf, objectiveValue, statsLength, sumStats, type ImageStats } from "../core/search";
+import { confidenceFromResampled, measureOf, objectiveValue, statsLength, sumStats, type ImageStats, type PickConfidence } from "../core/search";
 import type { ArtifactStore } from "../storage/artifactStore";
 import type { ThreadPool } from "../threads/threadPool";
 import type { MergeModelRef, RunMergePayload } from "../threads/runMerge";
@@ -22,6 +22,8 @@ import type { MergeSearchWork, WorkItem } from "./mergeSearchWork";
  * holds one copy of a candidate (onnxruntime's) rather than two.
  */
 const IN_MEMORY_MERGE_BYTES = 64 << 20;
+/** Candidates per thread below which resampling the rest at a search's end is not split between threads. */
+const MIN_RESAMPLED_PER_PART = 16;
 
 type PoolModels = Map<string, { ref: MergeModelRef; contract: never; inMemory: boolean }>;
 
@@ -185,6 +187,25 @@ export class MergeSearchScorer {
     } finally {
       clearInterval(beat);
     }
+  }
+
+  /**
+   * pickConfidence of `pick` among `rows` (the search's rows in plan order). The bootstrap
+   * recomputes every candidate's objective 1,000 times: this process's candidates did so on their
+   * threads as they were scored (`resampled`); those scored by other processes, or by an earlier
+   * attempt, are resampled here, dealt out between the pool's threads. Null without images.
+   */
+  async pickConfidence(rows: ReadonlyArray<{ key: string; imageStats: Uint8Array }>, pick: number, resampled: ReadonlyMap<string, Float64Array>, settings: MergeSearchSettings): Promise<PickConfidence | null> {
+    if (rows[pick].imageStats.byteLength === 0) return null;
+    const kind = measureOf(settings.objective.kind, settings.metric);
+    const length = statsLength(kind, settings.numClasses);
+    const missing = rows.map((r, i) => (resampled.has(r.key) ? -1 : i)).filter((i) => i >= 0);
+    const parts = Math.max(1, Math.min(this.concurrency, Math.ceil(missing.length / MIN_RESAMPLED_PER_PART)));
+    const share = (part: number) => missing.filter((_, j) => j % parts === part);
+    const computed = missing.length === 0 ? [] : await Promise.all(Array.from({ length: parts }, (_, part) => this.pool.run("searchResampled", { kind, classes: settings.numClasses, seed: settings.objective.seed, length, blocks: share(part).map((i) => new Float64Array(new Uint8Array(rows[i].imageStats).buffer)) })));
+    const vectors = rows.map((r) => resampled.get(r.key) ?? null);
+    computed.forEach((vs, part) => share(part).forEach((i, j) => (vectors[i] = vs[j])));
+    return confidenceFromResampled(pick, vectors as Float64Array[]);
   }
 
   private scoreOne(item: WorkItem, settings: MergeSearchSettings, inputs: SearchInputs, dir: string, signal: AbortSignal, resample: boolean): Promise<{ objective: ImageStats[]; audit: ImageStats[] | null; resampled: Float64Array | null; seconds: number }> {

@@ -2,7 +2,7 @@ import * as fsp from "node:fs/promises";
 import type { Db } from "../persistence/database";
 import type { DirectSql } from "../persistence/directSql";
 import { badInput, DomainError, notFound } from "../core/errors";
-import { bestIndex, confidenceFromResampled, measureOf, spearman, statsLength, type PickConfidence } from "../core/search";
+import { bestIndex, spearman } from "../core/search";
 import type { ArtifactStore } from "../storage/artifactStore";
 import type { ThreadPool } from "../threads/threadPool";
 import type { JobContext, JobOutcome, JobProgress } from "../jobs/jobTypes";
@@ -21,8 +21,6 @@ import { MergeSearchWork, type WorkItem } from "./mergeSearchWork";
 
 /** How often a participant looks at the work list when it has nothing to claim. */
 const POLL_MS = 250;
-/** Candidates per thread below which resampling the rest at a search's end is not split between threads. */
-const MIN_RESAMPLED_PER_PART = 16;
 /** Progress reports while candidates are scored: at most one per this interval. */
 const REPORT_MS = 100;
 /** How long a joined worker stays with an empty work list (EVOLUTION lists a generation at a time). */
@@ -311,27 +309,13 @@ export class MergeSearchService {
   /** best, spearman, pickConfidence and the margin over the best single model, from the stored rows. */
   private async summarize(searchId: string, settings: MergeSearchSettings, resampled: ReadonlyMap<string, Float64Array>) {
     const rows = await this.work.summaryRows(searchId);
-    const measure = measureOf(settings.objective.kind, settings.metric);
-    const length = statsLength(measure, settings.numClasses);
     const values = rows.map((r) => r.objective);
     const pick = bestIndex(values);
     const singles = rows.map((r, i) => ((r.recipe as unknown as CandidateRecipe).modelIds.length === 0 ? i : -1)).filter((i) => i >= 0);
     const bestSingle = singles.length ? singles[bestIndex(singles.map((i) => values[i]))] : -1;
     const both = rows.filter((r) => r.objective !== null && r.audit !== null);
     const rho = settings.audit ? spearman(both.map((r) => r.objective!), both.map((r) => r.audit!)) : null;
-    // The bootstrap recomputes every candidate's objective 1,000 times. This process's candidates
-    // did so on their threads as they were scored; those scored by other processes, or by an
-    // earlier attempt, are resampled here, dealt out between the pool's threads.
-    let confidence: PickConfidence | null = null;
-    if (pick >= 0 && rows[pick].imageStats.byteLength > 0) {
-      const missing = rows.map((r, i) => (resampled.has(r.key) ? -1 : i)).filter((i) => i >= 0);
-      const parts = Math.max(1, Math.min(this.concurrency, Math.ceil(missing.length / MIN_RESAMPLED_PER_PART)));
-      const share = (part: number) => missing.filter((_, j) => j % parts === part);
-      const computed = missing.length === 0 ? [] : await Promise.all(Array.from({ length: parts }, (_, part) => this.pool.run("searchResampled", { kind: measure, classes: settings.numClasses, seed: settings.objective.seed, length, blocks: share(part).map((i) => new Float64Array(new Uint8Array(rows[i].imageStats).buffer)) })));
-      const vectors = rows.map((r) => resampled.get(r.key) ?? null);
-      computed.forEach((vs, part) => share(part).forEach((i, j) => (vectors[i] = vs[j])));
-      confidence = confidenceFromResampled(pick, vectors as Float64Array[]);
-    }
+    const confidence = pick >= 0 ? await this.scorer.pickConfidence(rows, pick, resampled, settings) : null;
     const best = pick >= 0 ? rows[pick] : null;
     const pickIsSingle = best ? (best.recipe as unknown as CandidateRecipe).modelIds.length === 0 : false;
     const margin = best && bestSingle >= 0 && rows[bestSingle].objective !== null ? best.objective! - rows[bestSingle].objective! : null;

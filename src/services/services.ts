@@ -70,7 +70,7 @@ export interface ServiceOptions {
    * Embedded shape: run jobs in a job-runner child process started from this script (the API
    * process), instead of in this process.
    */
-  jobProcess?: Pick<ChildRunnerOptions, "entry" | "execArgv">;
+  jobProcess?: Pick<ChildRunnerOptions, "entry" | "execArgv" | "env">;
   /** Where this process's job durations go instead of its own /metrics (a job-runner child sends them to its API). */
   observeJobs?: (kind: string, end: string, seconds: number) => void;
 }
