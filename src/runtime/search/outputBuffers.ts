@@ -1,3 +1,5 @@
+import { IdleSweep } from "./idleSweep";
+
 /** What a thread keeps of spare output memory. */
 const SPARE_BYTES = 128 << 20;
 /** How long spare memory is kept unused. */
@@ -15,18 +17,18 @@ const SPARE_IDLE_MS = 30_000;
 export class OutputBuffers {
   private readonly spare = new Map<number, ArrayBuffer[]>();
   private bytes = 0;
-  private usedAt = 0;
-  private sweep: ReturnType<typeof setTimeout> | null = null;
+  private readonly idle: IdleSweep;
 
   constructor(
     private readonly maxBytes = SPARE_BYTES,
-    private readonly idleMs = SPARE_IDLE_MS,
-  ) {}
+    idleMs = SPARE_IDLE_MS,
+  ) {
+    this.idle = new IdleSweep(idleMs, () => this.clear());
+  }
 
   /** A buffer of `byteLength` bytes: a spare one when there is one (its old contents left in it). */
   take(byteLength: number): ArrayBuffer {
-    this.usedAt = performance.now();
-    this.scheduleSweep();
+    this.idle.touch();
     const b = this.spare.get(byteLength)?.pop();
     if (!b) return new ArrayBuffer(byteLength);
     this.bytes -= byteLength;
@@ -57,18 +59,6 @@ export class OutputBuffers {
   clear(): void {
     this.spare.clear();
     this.bytes = 0;
-    if (this.sweep) clearTimeout(this.sweep);
-    this.sweep = null;
-  }
-
-  /** Clears once nothing was taken during idleMs (a timer that does not keep the thread alive). */
-  private scheduleSweep(): void {
-    if (this.sweep) return;
-    this.sweep = setTimeout(() => {
-      this.sweep = null;
-      if (performance.now() - this.usedAt >= this.idleMs) this.clear();
-      else this.scheduleSweep();
-    }, this.idleMs);
-    this.sweep.unref?.();
+    this.idle.cancel();
   }
 }

@@ -10,6 +10,7 @@ import { readHeadOutputs, type FloatMap, type ItemPrediction } from "../readHead
 import type { OutputKindName, RuntimeContract } from "../runtimeContract";
 import type { SemanticOutput } from "./outputReduction";
 import { OutputBuffers } from "./outputBuffers";
+import { IdleSweep } from "./idleSweep";
 
 export { classesAtImageSize, scoresAtImageSize, type SemanticOutput } from "./outputReduction";
 
@@ -50,33 +51,21 @@ const PREPROCESSED_IDLE_MS = 30_000;
 export class PreprocessedInputs {
   private readonly sets = new Map<string, Map<string, Float32Array>>();
   private bytes = 0;
-  private usedAt = 0;
-  private sweep: ReturnType<typeof setTimeout> | null = null;
+  private readonly idle: IdleSweep;
 
   constructor(
     private readonly maxBytes = PREPROCESSED_BYTES,
     private readonly maxSets = PREPROCESSED_SETS,
-    private readonly idleMs = PREPROCESSED_IDLE_MS,
-  ) {}
+    idleMs = PREPROCESSED_IDLE_MS,
+  ) {
+    this.idle = new IdleSweep(idleMs, () => this.clear());
+  }
 
   /** Lets go of every kept input. */
   clear(): void {
     this.sets.clear();
     this.bytes = 0;
-    if (this.sweep) clearTimeout(this.sweep);
-    this.sweep = null;
-  }
-
-  /** Clears once nothing was asked for during idleMs (a timer that does not keep the thread alive). */
-  private scheduleSweep(): void {
-    if (this.sweep) return;
-    this.sweep = setTimeout(() => {
-      this.sweep = null;
-      const idle = performance.now() - this.usedAt;
-      if (idle >= this.idleMs) this.clear();
-      else this.scheduleSweep();
-    }, this.idleMs);
-    this.sweep.unref?.();
+    this.idle.cancel();
   }
 
   /** Bytes of inputs held. */
@@ -86,8 +75,7 @@ export class PreprocessedInputs {
 
   get(image: SearchPixels, options: PreprocessOptions): Float32Array {
     if (image.id === undefined) return fastPreprocess(image as PixelImage, options);
-    this.usedAt = performance.now();
-    this.scheduleSweep();
+    this.idle.touch();
     const slash = image.id.lastIndexOf("/");
     const setId = image.id.slice(0, slash);
     let set = this.sets.get(setId);
