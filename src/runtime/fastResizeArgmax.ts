@@ -1,5 +1,6 @@
 import { bilinearTaps, semanticArgmax, type BilinearTaps, type ClassIdArray } from "../core/eval";
 import { badInput } from "../core/errors";
+import { BlendRows } from "../core/eval/simd/classKernels";
 
 /**
  * Same result as core's resizeArgmax (argmax of the bilinearly resized logits, half-pixel
@@ -70,6 +71,8 @@ class Scratch {
   arg2 = new Uint16Array(0);
   rowA = new Float32Array(0);
   rowB = new Float32Array(0);
+  /** The SIMD row blend with its own memory (made on first use; null without WebAssembly SIMD). */
+  blend: BlendRows | null | undefined = undefined;
   /** Bilinear taps by size pair (a model's output and a dataset's image sizes: a handful). */
   taps = new Map<string, BilinearTaps>();
 
@@ -108,9 +111,16 @@ function resizeRows(w: Scratch, logits: Float32Array, channels: number, inH: num
   const out = wide ? w.out16 : w.out8;
   const ty = w.tapsOf(inH, outH);
   const tx = w.tapsOf(inW, outW);
-  w.rowA = grown(w.rowA, channels * outW);
-  w.rowB = grown(w.rowB, channels * outW);
-  const rows = new RowCache(logits, channels, plane, inW, tx, outW, w.rowA, w.rowB);
+  // Whole-row blends run on a WebAssembly SIMD kernel (same bits) when the classes fit a byte:
+  // the resampled source rows are then written straight into its memory.
+  if (!wide && w.blend === undefined) w.blend = BlendRows.create();
+  const kernel = wide ? null : (w.blend ?? null);
+  const simd = kernel !== null && kernel.reserve(channels, inW, tx);
+  if (!simd) {
+    w.rowA = grown(w.rowA, channels * outW);
+    w.rowB = grown(w.rowB, channels * outW);
+  }
+  const rows = simd ? new RowCache(logits, channels, plane, inW, tx, outW, kernel.rowA, kernel.rowB, kernel) : new RowCache(logits, channels, plane, inW, tx, outW, w.rowA, w.rowB, null);
   // cell[x]: the class the four source pixels (r0 | r1) × (x | x + 1) share, or -1 (at the last
   // column, the two of column x). A pixel's taps are columns i0 and i1 = i0 + 1 (or i0 at the
   // right edge), so its four-tap test is one lookup, cell[i0]. Rebuilt when the row pair changes:
@@ -126,6 +136,8 @@ function resizeRows(w: Scratch, logits: Float32Array, channels: number, inH: num
   const best2 = (w.best2 = grown(w.best2, outW));
   const arg2 = (w.arg2 = grown(w.arg2, outW));
   let blendedAhead = -1;
+  /** Where the row blended ahead keeps its classes (arg2, or the kernel's). */
+  let aheadIds: Uint8Array | Uint16Array = arg2;
   for (let oy = 0; oy < outH; oy++) {
     const r0 = ty.i0[oy] * inW;
     const r1 = ty.i1[oy] * inW;
@@ -152,7 +164,20 @@ function resizeRows(w: Scratch, logits: Float32Array, channels: number, inH: num
       else mixedAt[mixed++] = ox;
     }
     if (blendedAhead === oy) {
-      for (let m = 0; m < mixed; m++) out[mixedAt[m]] = arg2[mixedAt[m]];
+      for (let m = 0; m < mixed; m++) out[mixedAt[m]] = aheadIds[mixedAt[m]];
+    } else if (mixed * 4 > outW && simd) {
+      const a = rows.row(ty.i0[oy]);
+      const b = rows.row(ty.i1[oy], a);
+      const next = oy + 1;
+      if (next < outH && ty.i0[next] === ty.i0[oy] && ty.i1[next] === ty.i1[oy]) {
+        kernel.blend2(a, b, wy0, wy1, ty.w0[next], ty.w1[next]);
+        aheadIds = kernel.arg2;
+        blendedAhead = next;
+      } else {
+        kernel.blend(a, b, wy0, wy1);
+      }
+      const blended = kernel.arg;
+      for (let m = 0; m < mixed; m++) out[mixedAt[m]] = blended[mixedAt[m]];
     } else if (mixed * 4 > outW) {
       const a = rows.row(ty.i0[oy]);
       const b = rows.row(ty.i1[oy], a);
@@ -183,6 +208,7 @@ function resizeRows(w: Scratch, logits: Float32Array, channels: number, inH: num
           }
         }
         blendedAhead = next;
+        aheadIds = arg2;
       } else {
         for (let k = 0; k < channels; k++) {
           const base = k * outW;
@@ -237,7 +263,8 @@ class RowCache {
   private readonly data: [Float32Array, Float32Array];
   private next = 0;
 
-  constructor(private readonly logits: Float32Array, private readonly channels: number, private readonly plane: number, private readonly inW: number, private readonly tx: BilinearTaps, private readonly outW: number, a: Float32Array, b: Float32Array) {
+  /** `kernel`: resizes the rows (a and b are its rowA and rowB) instead of the loop below, same bits. */
+  constructor(private readonly logits: Float32Array, private readonly channels: number, private readonly plane: number, private readonly inW: number, private readonly tx: BilinearTaps, private readonly outW: number, a: Float32Array, b: Float32Array, private readonly kernel: BlendRows | null) {
     this.data = [a, b];
   }
 
@@ -249,6 +276,10 @@ class RowCache {
     this.next = 1 - slot;
     this.keys[slot] = y;
     const out = this.data[slot];
+    if (this.kernel) {
+      this.kernel.resample(this.logits, this.plane, y, out);
+      return out;
+    }
     const { logits, outW, plane } = this;
     const { i0, i1, w0, w1 } = this.tx;
     for (let k = 0; k < this.channels; k++) {

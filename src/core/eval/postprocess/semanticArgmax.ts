@@ -1,12 +1,14 @@
 import { badInput } from "../../errors";
 import { ClassIdArray } from "../resize/resizeArgmax";
+import { simdArgmax } from "../simd/classKernels";
 
 /**
  * Class map of float32 [C, H, W] logits: per pixel the channel with the largest value, ties to the
  * lowest channel (torch.argmax). For logits at another resolution than the labels use
  * resizeArgmax, which resizes first: predictions are compared at label resolution, as
  * mmsegmentation does (docs/CONVENTIONS.md, Metrics). `winners` (optional, at least H·W long)
- * receives each pixel's winning logit.
+ * receives each pixel's winning logit. Class ids in bytes are found by a WebAssembly SIMD kernel
+ * with the same bits (simd/classKernels.ts) where the runtime has one.
  */
 export function semanticArgmax(logits: Float32Array, channels: number, height: number, width: number, out?: ClassIdArray, winners?: Float32Array): ClassIdArray {
   const plane = height * width;
@@ -17,6 +19,12 @@ export function semanticArgmax(logits: Float32Array, channels: number, height: n
   if (dst.length < plane) throw badInput(`output buffer holds ${dst.length} values, needs ${plane}`);
   // `winners`, when given, is the working array and keeps each pixel's winning logit.
   if (winners && winners.length < plane) throw badInput(`winners buffer holds ${winners.length} values, needs ${plane}`);
+  if (dst instanceof Uint8Array && simdArgmax(logits, channels, plane, dst, winners ?? null)) return dst;
+  return scalarArgmax(logits, channels, plane, dst, winners);
+}
+
+/** semanticArgmax in JavaScript (any class count and id array); exported for the tests that hold the SIMD kernel to it. */
+export function scalarArgmax(logits: Float32Array, channels: number, plane: number, dst: ClassIdArray, winners?: Float32Array): ClassIdArray {
   const best = winners ? winners.subarray(0, plane) : logits.slice(0, plane);
   if (winners) best.set(logits.subarray(0, plane));
   dst.fill(0, 0, plane);
