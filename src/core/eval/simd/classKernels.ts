@@ -1,4 +1,5 @@
 import { instantiateWasm } from "../../wasmModules";
+import type { BilinearTaps } from "../resize/bilinearTaps";
 import { CLASS_KERNELS_WASM_BASE64 } from "./classKernelsWasm";
 
 interface Kernels {
@@ -9,13 +10,6 @@ interface Kernels {
   resample(src: number, inBytes: number, classes: number, count: number, taps: number, dst: number): void;
 }
 
-/** Source taps of a 1-D linear resize (core's BilinearTaps). */
-export interface RowTaps {
-  i0: Int32Array;
-  i1: Int32Array;
-  w0: Float32Array;
-  w1: Float32Array;
-}
 
 const PAGE = 65536;
 /** Pixels per argmax block: 19 class rows of it (152 KiB) stay in a core's L2 between the copy and the kernel. */
@@ -87,7 +81,7 @@ export class BlendRows {
   private classes = 0;
   private inWidth = 0;
   private width = 0;
-  private taps: RowTaps | null = null;
+  private taps: BilinearTaps | null = null;
   private ptrB = 0;
   private ptrArg = 0;
   private ptrArg2 = 0;
@@ -101,7 +95,7 @@ export class BlendRows {
    * Sizes the areas for `classes` (≤ 256) source rows of `inWidth` resized to `taps` (one per
    * output pixel); false when the classes do not fit a byte.
    */
-  reserve(classes: number, inWidth: number, taps: RowTaps): boolean {
+  reserve(classes: number, inWidth: number, taps: BilinearTaps): boolean {
     if (classes < 1 || classes > 256) return false;
     const width = taps.i0.length;
     if (classes === this.classes && inWidth === this.inWidth && taps === this.taps && this.rowA.buffer === this.k.memory.buffer) return true;
