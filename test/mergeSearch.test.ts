@@ -11,6 +11,7 @@ import { colourNet } from "../src/runtime/testing/evalFixtures";
 import { main } from "../src/cli/main";
 import { runOnnx } from "./support/ortRun";
 import { pickConfidence, statsLength } from "../src/core/search";
+import { executeJob } from "../src/jobs/executeJob";
 
 const CLASSES = [
   { id: 0, name: "red", isThing: false },
@@ -343,5 +344,21 @@ describe.each(databaseKinds)("merge search through GraphQL (%s)", (kind) => {
     expect(await db.mergeSearch.count()).toBe(searchesBefore);
     expect(await db.mergeSearchCandidate.count({ where: { searchId } })).toBe(0);
     expect(fs.readdirSync(server.app.services.store.scratchDir).filter((f) => f.includes(running))).toEqual([]);
+  });
+
+  test("a search job claimed with its cancel already asked ends CANCELLED and leaves no search row", async () => {
+    // cancelJob found the job queued and set the flag, but a runner claimed it in between, so the
+    // job is RUNNING when the runner's executeJob reads it: its handler never runs. The job row is
+    // owned by another (live) worker here, so this server's runner leaves it alone.
+    const { prisma: db } = server.app.services.database;
+    const searchesBefore = await db.mergeSearch.count();
+    const job = await db.job.create({ data: { kind: "MERGE_SEARCH", status: "RUNNING", payload: {}, cancelRequested: true, worker: "another-host:1", heartbeatAt: new Date() } });
+    const search = await db.mergeSearch.create({ data: { jobId: job.id, settings: {}, planned: 0 } });
+    await db.job.update({ where: { id: job.id }, data: { payload: { searchId: search.id } } });
+    const { handlers, events, logger } = server.app.services;
+    const end = await executeJob(db, handlers, events, logger, job.id, { worker: "test", signal: new AbortController().signal, mayRetry: false, isShuttingDown: () => false });
+    expect(end).toBe("CANCELLED");
+    expect((await db.job.findUniqueOrThrow({ where: { id: job.id } })).status).toBe("CANCELLED");
+    expect(await db.mergeSearch.count()).toBe(searchesBefore);
   });
 });

@@ -3,7 +3,7 @@ import { DomainError } from "../core/errors";
 import { isDatabaseUnreachable } from "../persistence/databaseErrors";
 import type { Logger } from "../logging";
 import type { JobEvents } from "./jobEvents";
-import { runHandler, type JobHandlers, type JobKind, type JobProgress, type JobStatus } from "./jobTypes";
+import { runDiscard, runHandler, type JobHandlers, type JobKind, type JobProgress, type JobStatus } from "./jobTypes";
 
 const PERSIST_EVERY_MS = 500;
 
@@ -44,6 +44,9 @@ async function executeJobOnce(db: Db, handlers: JobHandlers, events: JobEvents, 
   setKind(job.kind);
   const log = logger.child({ jobId, kind: job.kind, worker: options.worker });
   if (job.cancelRequested) {
+    // What its start made goes first: a crash in between leaves a job that is cancelled (and
+    // discarded, again) when it is next claimed, never a cancelled job with rows behind it.
+    await runDiscard(handlers, job.kind as JobKind, job.payload);
     await finish(db, events, jobId, "CANCELLED", { message: "cancelled before it started", progress: job.progress });
     return "CANCELLED";
   }

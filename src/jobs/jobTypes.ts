@@ -35,7 +35,18 @@ export interface JobOutcome {
 }
 
 export type JobHandler<K extends JobKind> = (payload: JobPayloads[K], context: JobContext) => Promise<JobOutcome>;
-export type JobHandlers = { readonly [K in JobKind]: JobHandler<K> };
+/**
+ * What a job of a kind made when it was queued (a merge search's row), removed when the job is
+ * cancelled before its handler runs — a running handler removes it itself as it stops.
+ */
+export type JobDiscards = { readonly [K in JobKind]?: (payload: JobPayloads[K]) => Promise<void> };
+export type JobHandlers = { readonly [K in JobKind]: JobHandler<K> } & { readonly discard?: JobDiscards };
+
+/** Removes what a job of `kind` made when it was queued, if its kind has a discard. */
+export async function runDiscard<K extends JobKind>(handlers: JobHandlers, kind: K, payload: unknown): Promise<void> {
+  const discard = handlers.discard?.[kind] as ((payload: JobPayloads[K]) => Promise<void>) | undefined;
+  await discard?.(payload as JobPayloads[K]);
+}
 
 /** Runs the handler of a job's kind on its stored payload (JSON written by the service that queued it). */
 export function runHandler<K extends JobKind>(handlers: JobHandlers, kind: K, payload: unknown, context: JobContext): Promise<JobOutcome> {

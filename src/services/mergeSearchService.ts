@@ -144,6 +144,11 @@ export class MergeSearchService {
     return true;
   }
 
+  /** A search whose job was cancelled before it ran: its row (and with it its work list and candidate rows) goes. */
+  async discard(searchId: string): Promise<void> {
+    await this.db.mergeSearch.deleteMany({ where: { id: searchId } });
+  }
+
   /**
    * The MERGE_SEARCH job handler, run by the search's owner. The plan goes to the search's work
    * list; the owner scores from it on its threads and asks idle workers to join (`hints`, the

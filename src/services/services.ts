@@ -105,6 +105,7 @@ export function createServices(config: Config, infra: Infrastructure, logger: Lo
     MERGE: (payload, ctx) => merges.run(payload, ctx),
     EVALUATE: (payload, ctx) => evaluations.run(payload, ctx),
     MERGE_SEARCH: (payload, ctx) => searches.run(payload, ctx),
+    discard: { MERGE_SEARCH: (payload) => searches.discard(payload.searchId) },
   };
   const metrics = new Metrics(db);
   const observe = (kind: string, end: string, seconds: number) => metrics.jobDuration.observe({ kind, status: end }, seconds);
