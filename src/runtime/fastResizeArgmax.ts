@@ -120,7 +120,7 @@ function resizeRows(w: Scratch, logits: Float32Array, channels: number, inH: num
     w.rowA = grown(w.rowA, channels * outW);
     w.rowB = grown(w.rowB, channels * outW);
   }
-  const rows = simd ? new RowCache(logits, channels, plane, inW, tx, outW, kernel.rowA, kernel.rowB, kernel) : new RowCache(logits, channels, plane, inW, tx, outW, w.rowA, w.rowB, null);
+  const rows = new RowCache(logits, channels, plane, inW, tx, outW, simd ? kernel.rowA : w.rowA, simd ? kernel.rowB : w.rowB, simd ? kernel : null);
   // cell[x]: the class the four source pixels (r0 | r1) × (x | x + 1) share, or -1 (at the last
   // column, the two of column x). A pixel's taps are columns i0 and i1 = i0 + 1 (or i0 at the
   // right edge), so its four-tap test is one lookup, cell[i0]. Rebuilt when the row pair changes:

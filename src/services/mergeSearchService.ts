@@ -144,7 +144,7 @@ export class MergeSearchService {
     return true;
   }
 
-  /** A search whose job was cancelled before it ran: its row (and with it its work list and candidate rows) goes. */
+  /** A cancelled search's row goes, and with it its work list and candidate rows (whether its job ran or not). */
   async discard(searchId: string): Promise<void> {
     await this.db.mergeSearch.deleteMany({ where: { id: searchId } });
   }
@@ -258,7 +258,7 @@ export class MergeSearchService {
     } catch (error) {
       // A cancelled search leaves nothing: its candidate rows, its work list and the search go
       // with it (a joined worker's row arriving later finds no search and is dropped).
-      if (ctx.signal.aborted) await this.db.mergeSearch.deleteMany({ where: { id: search.id } });
+      if (ctx.signal.aborted) await this.discard(search.id);
       throw error;
     } finally {
       stopReports();
