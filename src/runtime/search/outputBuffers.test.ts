@@ -8,9 +8,9 @@ import { writeOnnxModel } from "../../core/formats/onnx/testing/onnxModelWriter"
 import { colourNet } from "../testing/evalFixtures";
 
 describe("output buffers", () => {
-  it("hands a given buffer out again for its size only, within the byte bound; never a shared or detached one", () => {
+  it("hands a buffer it gave out again for its size only, within the byte bound; never a foreign, shared or detached one", () => {
     const pool = new OutputBuffers(100, 60_000);
-    const a = new ArrayBuffer(40);
+    const a = pool.take(40);
     pool.give(a);
     pool.give(a); // twice: kept once
     expect(pool.heldBytes).toBe(40);
@@ -18,11 +18,16 @@ describe("output buffers", () => {
     expect(pool.take(40)).toBe(a);
     expect(pool.take(40)).not.toBe(a); // none left: a new one
     expect(pool.heldBytes).toBe(0);
-    pool.give(new ArrayBuffer(60));
-    pool.give(new ArrayBuffer(60)); // over the bound: not kept
+    pool.give(new ArrayBuffer(40)); // not one of the pool's (a copy onnxruntime made)
+    expect(pool.heldBytes).toBe(0);
+    pool.give(pool.take(60));
+    pool.give(pool.take(60)); // the first given back is handed out again; then one over the bound
+    const [b, c] = [pool.take(60), pool.take(60)];
+    pool.give(b);
+    pool.give(c); // over the bound: not kept
     expect(pool.heldBytes).toBe(60);
     pool.give(new SharedArrayBuffer(8));
-    const detached = new ArrayBuffer(8);
+    const detached = pool.take(8);
     structuredClone(detached, { transfer: [detached] });
     pool.give(detached);
     expect(pool.heldBytes).toBe(60);
@@ -52,7 +57,7 @@ describe("a search session's outputs in recycled memory", () => {
   const contract = { inputName: "image", width: 2, height: 2, resize: { mode: "FIXED" as const }, channelOrder: "RGB" as const, mean: [0, 0, 0], std: [1, 1, 1], outputs: [{ name: "logits", kind: "SEMANTIC_LOGITS" as const }] };
   const planar = (base: number) => [0, 1, 2].flatMap((c) => [0, 1, 2, 3].map((p) => base + p * 3 + c));
 
-  it("writes a run into a buffer given back after the previous one was reduced, with the values a fresh run gives", async () => {
+  it("runs into recycled memory and hands out onnxruntime's copy, which keeps its values and is never recycled", async () => {
     const file = path.join(dir, "colour.onnx");
     fs.writeFileSync(file, writeOnnxModel(colourNet()).bytes);
     const hook = path.resolve(__dirname, "..", "..", "..", "scripts", "ts-hook.js");
@@ -64,23 +69,24 @@ describe("a search session's outputs in recycled memory", () => {
     });
     await worker.terminate();
     expect(result.error).toBeUndefined();
-    // The first run of an input shape learns the output's shape (onnxruntime's own memory); the
-    // third writes into the memory the second's output gave back; the fourth, with nothing given
-    // back, into other memory. Every run's values are the image's own, planar.
-    expect(result.values).toEqual([planar(10), planar(50), planar(90), planar(130)]);
-    // outputs not given back keep their values
-    expect(result.atEnd).toEqual([planar(10), planar(90)]);
-    expect(result.thirdReusedSecond).toBe(true);
-    expect(result.fourthReusedSecond).toBe(false);
+    // Every run's values are the image's own, planar, read right after the run and again after
+    // all four: no later run writes into an earlier output.
+    const values = [planar(10), planar(50), planar(90), planar(130)];
+    expect(result.values).toEqual(values);
+    expect(result.atEnd).toEqual(values);
+    expect(result.distinctBuffers).toBe(4);
+    // The first run of an input shape learns the output's shape; from the second on, the pool's
+    // one buffer of the output's size (3 planes of 2 × 2 float32) is written and kept, and giving
+    // an output back adds nothing (it is onnxruntime's copy, not the pool's memory).
+    expect(result.sparePerRun).toEqual([0, 48, 48, 48]);
+    expect(result.spareAfterGivingBack).toBe(48);
   });
 
-  it("gets an output's memory back from the reducer thread once reduced", async () => {
+  it("has the reducer thread reduce an output whose memory it takes and keeps", async () => {
     const data = Float32Array.from([0, 2, 0, 0, 0, 1]);
-    const back: ArrayBuffer[] = [];
-    const stats = await OutputReducer.get().reduce({ kind: "scores", map: { data, channels: 2, height: 1, width: 3 } }, { kind: "agreement", height: 1, width: 3, classes: 2, reference: Uint8Array.from([0, 1, 1]), ignoreIndex: 255 }, (b) => back.push(b));
+    const stats = await OutputReducer.get().reduce({ kind: "scores", map: { data, channels: 2, height: 1, width: 3 } }, { kind: "agreement", height: 1, width: 3, classes: 2, reference: Uint8Array.from([0, 1, 1]), ignoreIndex: 255 });
+    // (label, prediction) counts: pixel 0 → class 0 (0 vs 0), pixel 1 → class 0 (2 vs 0), pixel 2 → class 1 (0 vs 1)
     expect([...stats]).toEqual([1, 1, 1, 2, 2, 1]);
     expect(data.byteLength).toBe(0); // transferred
-    expect(back).toHaveLength(1);
-    expect(Array.from(new Float32Array(back[0]))).toEqual([0, 2, 0, 0, 0, 1]);
   });
 });

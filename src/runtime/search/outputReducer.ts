@@ -28,15 +28,14 @@ export class OutputReducer {
 
   private readonly worker: Worker;
   private next = 0;
-  private readonly waiting = new Map<number, { resolve: (s: ImageStats) => void; reject: (e: Error) => void; returned?: (buffer: ArrayBuffer) => void }>();
+  private readonly waiting = new Map<number, { resolve: (s: ImageStats) => void; reject: (e: Error) => void }>();
 
   private constructor() {
     this.worker = startReducer();
     this.worker.unref();
-    this.worker.on("message", (m: { id: number; stats?: ImageStats; buffer?: ArrayBuffer; error?: string }) => {
+    this.worker.on("message", (m: { id: number; stats?: ImageStats; error?: string }) => {
       const w = this.waiting.get(m.id);
       this.waiting.delete(m.id);
-      if (m.buffer) w?.returned?.(m.buffer);
       if (m.error !== undefined) w?.reject(new Error(m.error));
       else w?.resolve(m.stats!);
     });
@@ -51,13 +50,13 @@ export class OutputReducer {
 
   /**
    * The output's statistics; its buffer is handed to the reducer (the caller must not read it
-   * after). `returned`: gets the buffer back once the reducer is done with it (a transferred one).
+   * after), which lets go of it once reduced.
    */
-  reduce(out: SemanticOutput, reduction: OutputReduction, returned?: (buffer: ArrayBuffer) => void): Promise<ImageStats> {
+  reduce(out: SemanticOutput, reduction: OutputReduction): Promise<ImageStats> {
     const id = this.next++;
     const buffer = out.map.data.buffer;
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject, returned });
+      this.waiting.set(id, { resolve, reject });
       const message = { id, out, reduction };
       try {
         // (A SharedArrayBuffer is shared as it is; tag check: instanceof fails across realms.)

@@ -4,7 +4,7 @@ import { sessionThreads } from "../openSession";
 import type { RuntimeContract } from "../runtimeContract";
 import { OutputReducer } from "./outputReducer";
 import { reduceOutput, type OutputReduction, type SemanticOutput } from "./outputReduction";
-import { classesAtImageSize, recycleOutput, recycleOutputBuffer, SearchSession } from "./searchSession";
+import { classesAtImageSize, recycleOutput, SearchSession } from "./searchSession";
 import type { SearchImageSet, SharedImage } from "./searchImages";
 import { resolvePanopticPostprocess } from "../../core/eval";
 import { definedOnly } from "../evaluateModel";
@@ -93,8 +93,7 @@ export async function scoreCandidate(options: ScoreCandidateOptions): Promise<Ca
         return;
       }
       reducer ??= OutputReducer.get();
-      // The reducer sends the output's memory back with its statistics, for a later session.run.
-      const p = reducer.reduce(out, reduction, recycleOutputBuffer);
+      const p = reducer.reduce(out, reduction);
       p.catch(() => undefined); // awaited below, in order
       pending.push(p);
       sentBytes.set(pending.length - 1, bytes);

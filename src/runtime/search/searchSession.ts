@@ -107,14 +107,14 @@ export class PreprocessedInputs {
 const preprocessed = new PreprocessedInputs();
 const outputBuffers = new OutputBuffers();
 
-/** Gives an output's memory back once it has been reduced (searchSession's outputs are written into recycled buffers). */
-export function recycleOutput(out: SemanticOutput): void {
-  if (out.kind === "scores") outputBuffers.give(out.map.data.buffer);
+/** Bytes of recycled output memory this thread keeps. */
+export function spareOutputBytes(): number {
+  return outputBuffers.heldBytes;
 }
 
-/** Gives back memory an output had, by its buffer (one the reducer thread sent back). */
-export function recycleOutputBuffer(buffer: ArrayBufferLike): void {
-  outputBuffers.give(buffer);
+/** Gives an output's memory back once it has been reduced, when it is this thread's recycled memory. */
+export function recycleOutput(out: SemanticOutput): void {
+  if (out.kind === "scores") outputBuffers.give(out.map.data.buffer);
 }
 
 /**
@@ -229,24 +229,34 @@ export class SearchSession {
   }
 
   /**
-   * session.run with the output written into a recycled buffer, which is the one returned
-   * (onnxruntime-node 1.30 fills a pre-allocated output tensor but returns a copy of it: dropped
-   * here). An output whose shape onnxruntime refuses (it depends on the data) is computed again
-   * into fresh memory, and this session recycles no more.
+   * session.run with the output written into this thread's recycled memory. onnxruntime-node
+   * 1.30 fills a pre-allocated output and returns a copy of it: the copy is the output (left to
+   * the garbage collector once reduced) and the memory goes back to the pool for the next run.
+   * Handing the recycled memory itself out instead, to the reducer thread and back, made every
+   * output an old-generation buffer: a major collection per image on the candidate's thread
+   * (bench:search, 512² net). Should a run return the memory itself, that is the output. An
+   * output whose shape onnxruntime refuses (it depends on the data) is computed again into fresh
+   * memory, and this session recycles no more.
    */
   private async runInto(feeds: Record<string, ort.Tensor>, dims: number[]): Promise<ort.InferenceSession.OnnxValueMapType> {
     const name = this.io.fetches[0];
     const count = dims.reduce((a, b) => a * b, 1);
     const memory = outputBuffers.take(count * 4);
+    let result: ort.InferenceSession.OnnxValueMapType;
+    const into = new ort.Tensor("float32", new Float32Array(memory), dims);
     try {
-      const into = new ort.Tensor("float32", new Float32Array(memory), dims);
-      await this.session.run(feeds, { [name]: into });
-      return { [name]: into };
+      result = await this.session.run(feeds, { [name]: into });
     } catch {
       outputBuffers.give(memory);
       this.reuse = false;
       return this.session.run(feeds, this.io.fetches);
     }
+    const returned = result[name] as ort.Tensor | undefined;
+    if (returned && (returned.data as Float32Array).buffer !== memory) {
+      outputBuffers.give(memory);
+      return { [name]: returned };
+    }
+    return { [name]: into };
   }
 
   release(): Promise<void> {
