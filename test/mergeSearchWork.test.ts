@@ -80,6 +80,38 @@ describe.each(databaseKinds)("merge search work list (%s)", (kind) => {
     expect(rows.map((r) => r.key)).toEqual(["k0", "k1", "k2", "k4"]);
   });
 
+  test("a plan of 1,203 candidates (longer than one INSERT's rows, more keys than SQLite takes parameters) is listed whole, each recipe as given", async () => {
+    const list = new MergeSearchWork(database.prisma, database.direct, "w", 60_000);
+    const plan = items(1203).map((item, i) => ({ ...item, recipe: { ...item.recipe, modelIds: [`m${i}`, "m-x"], weights: [i / 1203, 1 - i / 1203], schedule: { kind: "LINEAR" as const } } }));
+    await list.add(searchId, plan);
+    const rows = await database.prisma.mergeSearchWork.findMany({ where: { searchId }, orderBy: { position: "asc" } });
+    expect(rows).toHaveLength(1203);
+    expect(rows.map((r) => [r.key, r.position, r.worker, r.leaseUntil])).toEqual(plan.map((i) => [i.key, i.position, null, null]));
+    expect(new Set(rows.map((r) => r.id)).size).toBe(1203);
+    for (const at of [0, 499, 500, 1000, 1202]) expect(rows[at]!.recipe).toEqual(plan[at]!.recipe);
+    const first = await list.claim(searchId);
+    expect(first).toEqual(plan[0]);
+  });
+
+  test("rows another owner listed between the check and the insert: the rest are added one by one, nothing twice", async () => {
+    const list = new MergeSearchWork(database.prisma, database.direct, "w", 60_000);
+    const plan = items(6);
+    // The other owner's rows appear once this owner has looked for listed rows and found none.
+    const query = database.direct.query.bind(database.direct);
+    const spy = jest.spyOn(database.direct, "query").mockImplementationOnce(async (text) => {
+      const found = await query(text);
+      await new MergeSearchWork(database.prisma, database.direct, "other", 60_000).add(searchId, [plan[1]!, plan[4]!]);
+      return found;
+    });
+    try {
+      await list.add(searchId, plan);
+    } finally {
+      spy.mockRestore();
+    }
+    const rows = await database.prisma.mergeSearchWork.findMany({ where: { searchId }, orderBy: { position: "asc" } });
+    expect(rows.map((r) => r.key)).toEqual(plan.map((i) => i.key));
+  });
+
   test("at the time budget, candidates nobody holds are dropped, held ones stay", async () => {
     const list = new MergeSearchWork(database.prisma, database.direct, "w", 60_000);
     await list.add(searchId, items(3));
