@@ -15,6 +15,14 @@ type MergeInputRow = Awaited<ReturnType<Db["mergeInput"]["findFirstOrThrow"]>>;
 const afterLoopPass = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
+ * Keys per query. A page of 500 models whose relations fan out (each one's parents, and their
+ * artifacts) asks for more keys in one tick than a statement takes parameters — Prisma allows
+ * 999 on SQLite — so larger batches are split into queries of this many.
+ */
+const BATCH_KEYS = 500;
+const batchOptions = { maxBatchSize: BATCH_KEYS } as const;
+
+/**
  * Per-request batching: every field resolver that needs a related row goes through one of
  * these, so a page of N models costs a fixed number of queries, not N per field.
  */
@@ -25,7 +33,7 @@ export function createLoaders(db: Db, reads: ModelReads) {
       const rows = await fetch([...ids]);
       const map = new Map(rows.map((r) => [r.id, r]));
       return ids.map((id) => map.get(id) ?? null);
-    });
+    }, batchOptions);
   const groupBy = <T>(key: keyof T & string, fetch: (ids: string[]) => Promise<T[]>) =>
     new DataLoader<string, T[]>(async (ids) => {
       await afterLoopPass();
@@ -38,7 +46,7 @@ export function createLoaders(db: Db, reads: ModelReads) {
         list.push(row);
       }
       return ids.map((id) => map.get(id) ?? []);
-    });
+    }, batchOptions);
 
   return {
     // The relations a dashboard's page of models asks for on every request are read past
@@ -55,7 +63,7 @@ export function createLoaders(db: Db, reads: ModelReads) {
       const rows = await db.merge.findMany({ where: { outputModelId: { in: [...ids] } } });
       const map = new Map(rows.map((r) => [r.outputModelId!, r]));
       return ids.map((id) => map.get(id) ?? null);
-    }),
+    }, batchOptions),
     mergeInputs: groupBy<MergeInputRow>("mergeId", (ids) => db.mergeInput.findMany({ where: { mergeId: { in: ids } }, orderBy: { position: "asc" } })),
     evaluation: byId((ids) => db.evaluation.findMany({ where: { id: { in: ids } } })),
     /**
@@ -77,7 +85,7 @@ export function createLoaders(db: Db, reads: ModelReads) {
       );
       const map = new Map<string, number>(found.flat());
       return keys.map((k) => map.get(k) ?? null);
-    }),
+    }, batchOptions),
     tags: groupBy<{ modelId: string; tag: string }>("modelId", (ids) => reads.tags(ids)),
     parentEdges: groupBy<EdgeRow>("childId", (ids) => reads.edges("childId", ids)),
     childEdges: groupBy<EdgeRow>("parentId", (ids) => reads.edges("parentId", ids)),
