@@ -25,6 +25,8 @@ export interface LineageArgs {
 
 export const DEFAULT_LINEAGE_DEPTH = 3;
 export const MAX_LINEAGE_DEPTH = 50;
+/** Model ids a lineage edge query binds at most (see edgesAlong). */
+const EDGE_QUERY_IDS = 500;
 
 export type LineageEdgeRow = Awaited<ReturnType<Db["lineageEdge"]["findFirstOrThrow"]>>;
 
@@ -123,11 +125,36 @@ export class LineageService {
     const upIds = [...up, root.id];
     const downIds = [...down, root.id];
     const list = (values: string[]) => (values.length ? joinSql(values.map((v) => sql`${v}`), ", ") : sql`NULL`);
+    const relationFilter = relations ? sql`AND "relation" IN (${list(relations)})` : sql``;
+    const ups = direction !== LineageDirection.DESCENDANTS;
+    const downs = direction !== LineageDirection.ANCESTORS;
+    if ((ups ? upIds.length + up.size : 0) + (downs ? downIds.length + down.size : 0) > 2 * EDGE_QUERY_IDS) {
+      return { nodeIds: ids, edges: await this.edgesAlong(ups ? { ends: upIds, others: up } : null, downs ? { ends: downIds, others: down } : null, relationFilter) };
+    }
     const along: SqlText[] = [];
-    if (direction !== LineageDirection.DESCENDANTS) along.push(sql`("childId" IN (${list(upIds)}) AND "parentId" IN (${list([...up])}))`);
-    if (direction !== LineageDirection.ANCESTORS) along.push(sql`("parentId" IN (${list(downIds)}) AND "childId" IN (${list([...down])}))`);
-    const edges = await this.reads.edgesWhere(sql`(${joinSql(along, " OR ")}) ${relations ? sql`AND "relation" IN (${list(relations)})` : sql``}`);
+    if (ups) along.push(sql`("childId" IN (${list(upIds)}) AND "parentId" IN (${list([...up])}))`);
+    if (downs) along.push(sql`("parentId" IN (${list(downIds)}) AND "childId" IN (${list([...down])}))`);
+    const edges = await this.reads.edgesWhere(sql`(${joinSql(along, " OR ")}) ${relationFilter}`);
     return { nodeIds: ids, edges };
+  }
+
+  /**
+   * lineage()'s edges when its models are too many for one statement's parameters (a hub's
+   * popular base can have tens of thousands of descendants; SQLite takes 32,766 parameters,
+   * PostgreSQL 65,535): ancestor-side edges by their child, descendant-side edges by their parent,
+   * EDGE_QUERY_IDS ids a query, the other end checked here; then in lineage()'s order (creation
+   * time, then id).
+   */
+  private async edgesAlong(up: { ends: string[]; others: Set<string> } | null, down: { ends: string[]; others: Set<string> } | null, relationFilter: SqlText): Promise<LineageEdgeRow[]> {
+    const found = new Map<string, LineageEdgeRow>();
+    const ids = (values: string[]) => joinSql(values.map((v) => sql`${v}`), ", ");
+    for (let i = 0; up && i < up.ends.length; i += EDGE_QUERY_IDS) {
+      for (const e of await this.reads.edgesWhere(sql`"childId" IN (${ids(up.ends.slice(i, i + EDGE_QUERY_IDS))}) ${relationFilter}`)) if (up.others.has(e.parentId)) found.set(e.id, e);
+    }
+    for (let i = 0; down && i < down.ends.length; i += EDGE_QUERY_IDS) {
+      for (const e of await this.reads.edgesWhere(sql`"parentId" IN (${ids(down.ends.slice(i, i + EDGE_QUERY_IDS))}) ${relationFilter}`)) if (down.others.has(e.childId)) found.set(e.id, e);
+    }
+    return [...found.values()].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   /** The lineage subgraph with its models loaded (through the request's loader). */
