@@ -1,5 +1,5 @@
-import { createTestDatabase, databaseKinds, TestDatabase } from "./support/testDatabase";
-import { openDatabase, type Database } from "../src/persistence/database";
+import { databaseKinds } from "./support/testDatabase";
+import { openedDatabase } from "./support/openedDatabase";
 import { joinSql, sql } from "../src/persistence/directSql";
 import { LineageService } from "../src/services/lineageService";
 import { ModelReads } from "../src/services/modelReads";
@@ -11,13 +11,11 @@ import { LineageDirection } from "../src/domain/enums";
  * must still come back whole, its edges in creation order.
  */
 describe.each(databaseKinds)("the lineage of a model with 20,000 children (%s)", (kind) => {
-  let db: TestDatabase;
-  let database: Database;
   const CHILDREN = 20_000;
+  const opened = openedDatabase(kind);
 
   beforeAll(async () => {
-    db = await createTestDatabase(kind);
-    database = await openDatabase(db.url);
+    const database = opened();
     const task = await database.prisma.task.create({ data: { key: "seg", name: "Segmentation", kind: "SEMANTIC", primaryMetric: "MIOU" } });
     const now = Date.now();
     const models = [{ id: "grandparent", name: "grandparent" }, { id: "root", name: "root" }, ...Array.from({ length: CHILDREN }, (_, i) => ({ id: `child-${String(i).padStart(5, "0")}`, name: `child-${i}` }))];
@@ -32,15 +30,11 @@ describe.each(databaseKinds)("the lineage of a model with 20,000 children (%s)",
       await database.direct.execute(sql`INSERT INTO "LineageEdge" ("id", "parentId", "childId", "relation", "createdAt") VALUES ${joinSql(rows, ", ")}`);
     }
   }, 120_000);
-  afterAll(async () => {
-    await database?.close();
-    await db?.cleanup();
-  });
 
-  const service = () => new LineageService(database.prisma, database.provider, new ModelReads(database.direct));
+  const service = () => new LineageService(opened().prisma, opened().provider, new ModelReads(opened().direct));
   /** The edges' expected order: creation time, then id. */
   const expectedEdgeIds = async (where: object) =>
-    (await database.prisma.lineageEdge.findMany({ where, orderBy: [{ createdAt: "asc" }, { id: "asc" }], select: { id: true } })).map((e) => e.id);
+    (await opened().prisma.lineageEdge.findMany({ where, orderBy: [{ createdAt: "asc" }, { id: "asc" }], select: { id: true } })).map((e) => e.id);
 
   test("both directions from the base: the grandparent, all 20,000 children and every edge between them", async () => {
     const { nodeIds, edges } = await service().lineage({ modelId: "root", depth: 1, direction: LineageDirection.BOTH });

@@ -1,5 +1,5 @@
-import { createTestDatabase, databaseKinds, TestDatabase } from "./support/testDatabase";
-import { openDatabase, type Database } from "../src/persistence/database";
+import { databaseKinds } from "./support/testDatabase";
+import { openedDatabase } from "./support/openedDatabase";
 import { createLoaders } from "../src/services/loaders";
 import { ModelReads } from "../src/services/modelReads";
 
@@ -10,19 +10,10 @@ import { ModelReads } from "../src/services/modelReads";
  * answer every key.
  */
 describe.each(databaseKinds)("request loaders with more keys than one statement takes (%s)", (kind) => {
-  let db: TestDatabase;
-  let database: Database;
-
-  beforeAll(async () => {
-    db = await createTestDatabase(kind);
-    database = await openDatabase(db.url);
-  });
-  afterAll(async () => {
-    await database?.close();
-    await db?.cleanup();
-  });
+  const opened = openedDatabase(kind);
 
   test("1,203 jobs asked for in one tick, with 40 unknown ids among them: every one answered", async () => {
+    const database = opened();
     await database.prisma.job.createMany({ data: Array.from({ length: 1203 }, (_, i) => ({ kind: "MERGE", payload: { n: i }, message: `job ${i}` })) });
     const jobs = await database.prisma.job.findMany({ select: { id: true, message: true } });
     expect(jobs).toHaveLength(1203);
