@@ -61,4 +61,33 @@ describe("candidate keys", () => {
     expect(await keyOf(recipe("a", "c"))).toBe(expected("a", "c"));
     expect(calls).toEqual(["ab", "read:ac"]);
   });
+
+  it("singles keep their key (a model's own tensors at weight 1)", async () => {
+    const keyOf = await candidateKeys(catalog, merges, pool(["a", "t"]));
+    const single = (id: string): CandidateRecipe => ({ anchorId: id, modelIds: [], method: null, schedule: null, weights: null, params: null, baseModelId: null });
+    expect(await keyOf(single("a"))).toBe(candidateKey("S", "", [{ name: "bb", parts: [{ modelId: "a", weight: 1 }] }, { name: "head", parts: [{ modelId: "a", weight: 1 }] }]));
+    expect(await keyOf(single("t"))).toBe(candidateKey("T", "", [{ name: "bb", parts: [{ modelId: "t", weight: 1 }] }, { name: "head2", parts: [{ modelId: "t", weight: 1 }] }]));
+  });
+
+  it("gives the event loop turns while it keys a large plan", async () => {
+    // 400 tensors a plan, 3,000 recipes: far more keying than one turn of the loop should hold.
+    const wide = { planModel: async () => ({ tensors: Array.from({ length: 400 }, (_, i) => ({ name: `t${i}` })) }) } as unknown as StructureCatalog;
+    const widePlan = { method: "LAYERWISE", params: {}, tensors: Array.from({ length: 400 }, (_, i) => ({ tensor: { name: `t${i}` }, action: "merge", inputs: [{ model: 0, weight: 0.5 + i / 1000 }, { model: 1, weight: 0.5 - i / 1000 }] })) };
+    const wideMerges = { plan: (async () => ({ plan: widePlan, inputs: {} })) as unknown as MergeService["plan"], planFor: (async () => widePlan) as unknown as MergeService["planFor"] };
+    const ids = Array.from({ length: 60 }, (_, i) => `m${i}`);
+    const keyOf = await candidateKeys(wide, wideMerges, ids.map((id) => ({ id, structureId: "W", name: id, version: "1" })));
+    let turns = 0;
+    let keyed = 0;
+    const tick = () => setImmediate(() => {
+      turns++;
+      if (keyed < 3000) tick();
+    });
+    tick();
+    for (const a of ids) for (const b of ids) if (a !== b && keyed < 3000) {
+      await keyOf(recipe(a, b));
+      keyed++;
+    }
+    expect(keyed).toBe(3000);
+    expect(turns).toBeGreaterThan(1);
+  });
 });

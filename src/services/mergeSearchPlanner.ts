@@ -1,7 +1,7 @@
 import type { Db } from "../persistence/database";
 import { badInput } from "../core/errors";
 import { MERGE_METHOD_NAMES, MERGE_METHODS, resolveSchedule, type MergeMethodName, type MergeSchedule } from "../core/merge";
-import { candidateKey, enumerateCandidatesAsync, expandParamGrids, type ParamGridInput, LABEL_FREE_KINDS, perturbationDraw, resolveObjectiveKind, type CandidatePlan, type ObjectiveKind, type PerturbationDraw, type SearchRecipe, type TensorMix } from "../core/search";
+import { enumerateCandidatesAsync, prepareMixes, preparedCandidateKey, type PreparedMixes, expandParamGrids, type ParamGridInput, LABEL_FREE_KINDS, perturbationDraw, resolveObjectiveKind, type CandidatePlan, type ObjectiveKind, type PerturbationDraw, type SearchRecipe } from "../core/search";
 import type { MergeService } from "./mergeService";
 import type { StructureCatalog } from "./structureCatalog";
 import type { DatasetClass } from "./datasetService";
@@ -71,6 +71,8 @@ export const DEFAULT_SEARCH_SCHEDULES: MergeSchedule[] = [
 ];
 const MAX_POOL = 32;
 const MAX_CANDIDATES = 10_000;
+/** How long keying a plan runs before it lets the event loop take a turn. */
+const YIELD_MS = 10;
 
 /**
  * Checks a MergeSearchInput against the registry and plans its candidates (GRID): every recipe is
@@ -212,17 +214,25 @@ function toRecipe(r: SearchRecipe<string, MergeSchedule>, baseModelId: string | 
  * have the same structures in the same order: its inputs are renamed to the recipe's models.
   */
 export async function candidateKeys(catalog: StructureCatalog, merges: Pick<MergeService, "plan" | "planFor">, models: ReadonlyArray<{ id: string; structureId: string | null; name: string; version: string }>): Promise<(r: CandidateRecipe) => Promise<string>> {
-  const single = new Map<string, TensorMix[]>();
+  const single = new Map<string, PreparedMixes>();
   for (const m of models) {
     const s = await catalog.planModel(m.structureId!);
-    single.set(m.id, s.tensors.map((t) => ({ name: t.name, parts: [{ modelId: m.id, weight: 1 }] })));
+    single.set(m.id, prepareMixes(s.tensors.map((t) => ({ name: t.name, parts: [{ index: 0, weight: 1 }] }))));
   }
   const structureOf = new Map(models.map((m) => [m.id, m.structureId!]));
   const given = new Map(models.map((m) => [m.id, m]));
-  /** Per structure tuple and recipe settings: each tensor's (input index, weight) pairs, index 0 the anchor. */
-  const plans = new Map<string, Promise<{ method: string; tensors: Array<{ name: string; parts: Array<{ index: number; weight: number }> }> }>>();
+  /** Per structure tuple and recipe settings: each tensor's (input index, weight) pairs, index 0 the anchor, prepared for keying. */
+  const plans = new Map<string, Promise<{ method: string; mixes: PreparedMixes }>>();
+  // Keying is CPU work on the caller's event loop (a plan of thousands of candidates over
+  // hundreds of tensors each): it gives the loop a turn every YIELD_MS, so the API's other
+  // requests are answered meanwhile.
+  let ranSince = performance.now();
   return async (r) => {
-    if (r.modelIds.length === 0) return candidateKey(structureOf.get(r.anchorId)!, "", single.get(r.anchorId)!);
+    if (performance.now() - ranSince > YIELD_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      ranSince = performance.now();
+    }
+    if (r.modelIds.length === 0) return preparedCandidateKey(structureOf.get(r.anchorId)!, "", single.get(r.anchorId)!, [r.anchorId]);
     const ids = [r.anchorId, ...r.modelIds];
     const shape = JSON.stringify([ids.map((id) => structureOf.get(id) ?? id), r.method, r.schedule, r.weights, r.params, r.baseModelId]);
     let planned = plans.get(shape);
@@ -237,15 +247,14 @@ export async function candidateKeys(catalog: StructureCatalog, merges: Pick<Merg
       planned = plan.then((p) => ({
         method: p.method === "LAYERWISE" ? "" : `${p.method} ${JSON.stringify(Object.entries(p.params).sort())} base=${r.baseModelId}`,
         // The plan's inputs are [anchor, ...modelIds] in the request's order.
-        tensors: p.tensors.map((t) => ({ name: t.tensor.name, parts: t.action === "copy" ? [{ index: 0, weight: 1 }] : t.inputs.map((x) => ({ index: x.model, weight: x.weight })) })),
+        mixes: prepareMixes(p.tensors.map((t) => ({ name: t.tensor.name, parts: t.action === "copy" ? [{ index: 0, weight: 1 }] : t.inputs.map((x) => ({ index: x.model, weight: x.weight })) }))),
       }));
       plans.set(shape, planned);
       // A failed plan (a bad base model, say) is not kept: the next recipe asks again.
       planned.catch(() => plans.delete(shape));
     }
-    const { method, tensors } = await planned;
-    const mixes: TensorMix[] = tensors.map((t) => ({ name: t.name, parts: t.parts.map((x) => ({ modelId: ids[x.index], weight: x.weight })) }));
-    return candidateKey(structureOf.get(r.anchorId)!, method, mixes);
+    const { method, mixes } = await planned;
+    return preparedCandidateKey(structureOf.get(r.anchorId)!, method, mixes, ids);
   };
 }
 

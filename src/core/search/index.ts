@@ -11,7 +11,7 @@ export { OBJECTIVE_KINDS, LABEL_FREE_KINDS, resolveObjectiveKind, measureOf, use
 export { panopticStats, panopticStatsLength, panopticQualityOf } from "./panopticStats";
 export { averageRanks, spearman } from "./spearman";
 export { BOOTSTRAP_RESAMPLES, bestIndex, bootstrapDraws, confidenceFromResampled, pickConfidence, resampledObjectives, type BootstrapDraws, type PickConfidence } from "./pickConfidence";
-export { candidateKey, type TensorMix } from "./candidateKey";
+export { candidateKey, prepareMixes, preparedCandidateKey, type PreparedMixes, type TensorMix } from "./candidateKey";
 export { combinations, enumerateCandidates, enumerateCandidatesAsync, recipesInPlanOrder, type CandidatePlan, type EnumeratedCandidate, type SearchRecipe, type SearchSpace } from "./enumerateCandidates";
 export { CMA_SIGMA0, CmaEs, clipUnit, cmaPopulationSize } from "./cmaEs";
 export { symmetricEigen } from "./symmetricEigen";
