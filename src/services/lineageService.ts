@@ -28,6 +28,9 @@ export const MAX_LINEAGE_DEPTH = 50;
 /** Model ids a lineage edge query binds at most (see edgesAlong). */
 const EDGE_QUERY_IDS = 500;
 
+/** Values as a parenthesised list's contents, NULL for none (`IN (NULL)` matches nothing). */
+const valueList = (values: readonly string[]) => (values.length ? joinSql(values.map((v) => sql`${v}`), ", ") : sql`NULL`);
+
 export type LineageEdgeRow = Awaited<ReturnType<Db["lineageEdge"]["findFirstOrThrow"]>>;
 
 /** The PostgreSQL advisory lock that serialises lineage edge inserts (any constant works; these bytes spell "line"). */
@@ -124,16 +127,15 @@ export class LineageService {
     // ancestors (or the root), a descendant-side edge its parent among the descendants.
     const upIds = [...up, root.id];
     const downIds = [...down, root.id];
-    const list = (values: string[]) => (values.length ? joinSql(values.map((v) => sql`${v}`), ", ") : sql`NULL`);
-    const relationFilter = relations ? sql`AND "relation" IN (${list(relations)})` : sql``;
+    const relationFilter = relations ? sql`AND "relation" IN (${valueList(relations)})` : sql``;
     const ups = direction !== LineageDirection.DESCENDANTS;
     const downs = direction !== LineageDirection.ANCESTORS;
     if ((ups ? upIds.length + up.size : 0) + (downs ? downIds.length + down.size : 0) > 2 * EDGE_QUERY_IDS) {
       return { nodeIds: ids, edges: await this.edgesAlong(ups ? { ends: upIds, others: up } : null, downs ? { ends: downIds, others: down } : null, relationFilter) };
     }
     const along: SqlText[] = [];
-    if (ups) along.push(sql`("childId" IN (${list(upIds)}) AND "parentId" IN (${list([...up])}))`);
-    if (downs) along.push(sql`("parentId" IN (${list(downIds)}) AND "childId" IN (${list([...down])}))`);
+    if (ups) along.push(sql`("childId" IN (${valueList(upIds)}) AND "parentId" IN (${valueList([...up])}))`);
+    if (downs) along.push(sql`("parentId" IN (${valueList(downIds)}) AND "childId" IN (${valueList([...down])}))`);
     const edges = await this.reads.edgesWhere(sql`(${joinSql(along, " OR ")}) ${relationFilter}`);
     return { nodeIds: ids, edges };
   }
@@ -147,12 +149,11 @@ export class LineageService {
    */
   private async edgesAlong(up: { ends: string[]; others: Set<string> } | null, down: { ends: string[]; others: Set<string> } | null, relationFilter: SqlText): Promise<LineageEdgeRow[]> {
     const found = new Map<string, LineageEdgeRow>();
-    const ids = (values: string[]) => joinSql(values.map((v) => sql`${v}`), ", ");
     for (let i = 0; up && i < up.ends.length; i += EDGE_QUERY_IDS) {
-      for (const e of await this.reads.edgesWhere(sql`"childId" IN (${ids(up.ends.slice(i, i + EDGE_QUERY_IDS))}) ${relationFilter}`)) if (up.others.has(e.parentId)) found.set(e.id, e);
+      for (const e of await this.reads.edgesWhere(sql`"childId" IN (${valueList(up.ends.slice(i, i + EDGE_QUERY_IDS))}) ${relationFilter}`)) if (up.others.has(e.parentId)) found.set(e.id, e);
     }
     for (let i = 0; down && i < down.ends.length; i += EDGE_QUERY_IDS) {
-      for (const e of await this.reads.edgesWhere(sql`"parentId" IN (${ids(down.ends.slice(i, i + EDGE_QUERY_IDS))}) ${relationFilter}`)) if (down.others.has(e.childId)) found.set(e.id, e);
+      for (const e of await this.reads.edgesWhere(sql`"parentId" IN (${valueList(down.ends.slice(i, i + EDGE_QUERY_IDS))}) ${relationFilter}`)) if (down.others.has(e.childId)) found.set(e.id, e);
     }
     return [...found.values()].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }

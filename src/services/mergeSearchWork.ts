@@ -4,6 +4,9 @@ import { cuid } from "../persistence/cuid";
 import { isUniqueViolation } from "./prismaErrors";
 import type { CandidateRecipe } from "./mergeSearchPlanner";
 
+/** Work rows per INSERT: five parameters each, well under SQLite's and PostgreSQL's limits. */
+const ADD_ROWS = 500;
+
 export interface WorkItem {
   key: string;
   recipe: CandidateRecipe;
@@ -22,9 +25,6 @@ export interface WorkItem {
  * to the driver (persistence/directSql): through Prisma's query engine those statements cost a
  * small model's candidate more CPU than its merge (bench:search).
  */
-/** Work rows per INSERT: five parameters each, well under SQLite's and PostgreSQL's limits. */
-const ADD_ROWS = 500;
-
 export class MergeSearchWork {
   constructor(
     private readonly db: Db,
