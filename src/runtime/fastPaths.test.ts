@@ -255,6 +255,33 @@ describe("SampleScorer.addLogits (rows counted as they are resized, no predictio
     expect(Array.from(scorer.cm.counts)).toEqual(Array.from(expected.counts));
   });
 
+  // Labels in blocks, as real ones come (long runs of one label value beside one predicted
+  // class: the rows are counted a run at a time, four pixels per step where aligned), laid at a
+  // byte offset of 0, 4 (aligned) or 1 (not aligned).
+  it.each([
+    [19, 32, 40, 64, 80, 0],
+    [19, 32, 40, 64, 80, 1],
+    [5, 16, 16, 48, 48, 4],
+    [7, 20, 12, 40, 26, 0],
+    [3, 12, 12, 12, 12, 0],
+  ] as const)("%i classes, %i×%i → %i×%i, labels in blocks at byte offset %i: the same confusion matrix as resizeArgmax + add", (c, inH, inW, outH, outW, offset) => {
+    const scorer = new SampleScorer(c, 255, [], false, {}, "m.onnx");
+    const expected = new ConfusionMatrix(c, 255);
+    for (let image = 0; image < 2; image++) {
+      const logits = regionLogits(c, inH, inW, c * 7 + image);
+      const label = new Uint8Array(offset + outH * outW).subarray(offset);
+      for (let y = 0; y < outH; y++) for (let x = 0; x < outW; x++) {
+        const v = ((y >> 3) * 7 + (x >> 3) * 3 + image) % (c + 1);
+        label[y * outW + x] = v === c ? 255 : v;
+      }
+      scorer.addLogits(sample(label, outH, outW), { data: logits, channels: c, height: inH, width: inW });
+      expected.add(resizeArgmax(logits, c, inH, inW, outH, outW), label);
+    }
+    expect(Array.from(scorer.cm.counts)).toEqual(Array.from(expected.counts));
+    // runs of agreement were counted: some cell holds far more than a block's share of pixels
+    expect(Math.max(...Array.from(scorer.cm.counts))).toBeGreaterThan(64);
+  });
+
   it("16-bit labels take the prediction-map path and count the same", () => {
     const random = prng(5);
     const logits = regionLogits(4, 8, 8, 9);

@@ -33,8 +33,9 @@ export function fastResizeArgmax(logits: Float32Array, channels: number, inH: nu
 
 /**
  * fastResizeArgmax one output row at a time: `emit(oy, row)` gets row oy's class ids (a buffer
- * reused for the next row, so the caller copies or consumes it at once). Lets a caller score the
- * rows against the label without the full-size map.
+ * reused for the next row, so the caller copies or consumes it at once, and never writes to it:
+ * a row from the same source rows as the one before keeps its agreeing pixels). Lets a caller
+ * score the rows against the label without the full-size map.
  */
 export function resizeArgmaxRows(logits: Float32Array, channels: number, inH: number, inW: number, outH: number, outW: number, emit: (oy: number, row: Uint8Array | Uint16Array) => void): void {
   if (logits.length !== channels * inH * inW) throw badInput(`logits hold ${logits.length} values, expected ${channels}×${inH}×${inW} = ${channels * inH * inW}`);
@@ -138,30 +139,39 @@ function resizeRows(w: Scratch, logits: Float32Array, channels: number, inH: num
   let blendedAhead = -1;
   /** Where the row blended ahead keeps its classes (arg2, or the kernel's). */
   let aheadIds: Uint8Array | Uint16Array = arg2;
+  // `out` holds the agreeing pixels of the source row pair `laidOut` and `mixedAt` its `mixed`
+  // pixels: an output row with the same two source rows as the row before needs neither again
+  // (emit only reads `out`; the mixed pixels are overwritten below for each row).
+  let laidOut = -1;
+  let mixed = 0;
   for (let oy = 0; oy < outH; oy++) {
     const r0 = ty.i0[oy] * inW;
     const r1 = ty.i1[oy] * inW;
     const wy0 = ty.w0[oy];
     const wy1 = ty.w1[oy];
-    if (!shortcut) cell.fill(-1);
-    else if (cellRows !== r0 * (inH + 1) + r1) {
-      cellRows = r0 * (inH + 1) + r1;
-      let right = src[r0 + inW - 1] === src[r1 + inW - 1] ? src[r0 + inW - 1] : -1;
-      cell[inW - 1] = right;
-      for (let x = inW - 2; x >= 0; x--) {
-        const c = src[r0 + x];
-        const left = c === src[r1 + x] ? c : -1;
-        cell[x] = left === right ? left : -1;
-        right = left;
+    const pair = r0 * (inH + 1) + r1;
+    if (laidOut !== pair) {
+      laidOut = pair;
+      if (!shortcut) cell.fill(-1);
+      else if (cellRows !== pair) {
+        cellRows = pair;
+        let right = src[r0 + inW - 1] === src[r1 + inW - 1] ? src[r0 + inW - 1] : -1;
+        cell[inW - 1] = right;
+        for (let x = inW - 2; x >= 0; x--) {
+          const c = src[r0 + x];
+          const left = c === src[r1 + x] ? c : -1;
+          cell[x] = left === right ? left : -1;
+          right = left;
+        }
       }
-    }
-    // the class all four taps share, else the pixel is mixed and blended below
-    let mixed = 0;
-    const i0 = tx.i0;
-    for (let ox = 0; ox < outW; ox++) {
-      const c = cell[i0[ox]];
-      if (c >= 0) out[ox] = c;
-      else mixedAt[mixed++] = ox;
+      // the class all four taps share, else the pixel is mixed and blended below
+      mixed = 0;
+      const i0 = tx.i0;
+      for (let ox = 0; ox < outW; ox++) {
+        const c = cell[i0[ox]];
+        if (c >= 0) out[ox] = c;
+        else mixedAt[mixed++] = ox;
+      }
     }
     if (blendedAhead === oy) {
       for (let m = 0; m < mixed; m++) out[mixedAt[m]] = aheadIds[mixedAt[m]];
@@ -222,6 +232,41 @@ function resizeRows(w: Scratch, logits: Float32Array, channels: number, inH: num
         }
       }
       for (let m = 0; m < mixed; m++) out[mixedAt[m]] = arg[mixedAt[m]];
+    } else if (oy + 1 < outH && ty.i0[oy + 1] === ty.i0[oy] && ty.i1[oy + 1] === ty.i1[oy]) {
+      // this row and the next, from the same source rows: each pixel's horizontal taps once, two
+      // vertical blends with each row's own weights (the next row's classes go to arg2)
+      const wz0 = ty.w0[oy + 1];
+      const wz1 = ty.w1[oy + 1];
+      for (let m = 0; m < mixed; m++) {
+        const ox = mixedAt[m];
+        const x0 = tx.i0[ox];
+        const x1 = tx.i1[ox];
+        const wx0 = tx.w0[ox];
+        const wx1 = tx.w1[ox];
+        let bestV = -Infinity;
+        let bestK = 0;
+        let bestU = -Infinity;
+        let bestJ = 0;
+        for (let k = 0; k < channels; k++) {
+          const base = k * plane;
+          const a = Math.fround(logits[base + r0 + x0] * wx0 + logits[base + r0 + x1] * wx1);
+          const b = Math.fround(logits[base + r1 + x0] * wx0 + logits[base + r1 + x1] * wx1);
+          const v = a * wy0 + b * wy1;
+          if (v > bestV) {
+            bestV = v;
+            bestK = k;
+          }
+          const u = a * wz0 + b * wz1;
+          if (u > bestU) {
+            bestU = u;
+            bestJ = k;
+          }
+        }
+        out[ox] = bestK;
+        arg2[ox] = bestJ;
+      }
+      blendedAhead = oy + 1;
+      aheadIds = arg2;
     } else {
       for (let m = 0; m < mixed; m++) {
         const ox = mixedAt[m];
