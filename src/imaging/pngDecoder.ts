@@ -59,18 +59,44 @@ export function decodePng(file: Uint8Array): DecodedImage | null {
   const expected = height * (stride + 1);
   let raw: Buffer;
   try {
-    raw = inflateSync(idat.length === 1 ? idat[0] : Buffer.concat(idat), { chunkSize: Math.max(64, Math.min(expected + 1, 2 ** 30)), maxOutputLength: expected });
+    raw = inflateSync(joined(idat), { chunkSize: Math.max(64, Math.min(expected + 1, 2 ** 30)), maxOutputLength: expected });
   } catch {
     return null;
   }
   if (raw.length !== expected) return null;
-  const out = new Uint8Array(height * stride);
-  if (!unfilter(raw, out, height, stride, channels)) return null;
-  return { width, height, channels, data: out };
+  if (!unfilter(raw, height, stride, channels)) return null;
+  return { width, height, channels, data: raw.subarray(0, height * stride) };
 }
 
-/** Undoes PNG's per-row filters (None, Sub, Up, Average, Paeth) from `raw` (a filter byte per row) into `out`. */
-function unfilter(raw: Uint8Array, out: Uint8Array, height: number, stride: number, bpp: number): boolean {
+/**
+ * The stream of a file's IDAT chunks in one piece (encoders write it in chunks of a few KiB),
+ * gathered into memory kept for the next file: a fresh buffer per image cost more than the copy.
+ * Streams over KEPT_IDAT_BYTES get a buffer of their own.
+ */
+const KEPT_IDAT_BYTES = 64 * 2 ** 20;
+let idatScratch: Buffer = Buffer.alloc(0);
+function joined(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  let total = 0;
+  for (const c of chunks) total += c.length;
+  if (total > KEPT_IDAT_BYTES) return Buffer.concat(chunks, total);
+  if (idatScratch.length < total) idatScratch = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (const c of chunks) {
+    idatScratch.set(c, at);
+    at += c.length;
+  }
+  return idatScratch.subarray(0, total);
+}
+
+/**
+ * Undoes PNG's per-row filters (None, Sub, Up, Average, Paeth) in place: `raw` holds a filter byte
+ * and `stride` filtered bytes per row, and row y's pixels end at y · stride, before its own bytes
+ * in `raw`; every byte overwritten has been read already (rows top to bottom, bytes left to right,
+ * the row above in place before the row that reads it).
+ */
+function unfilter(raw: Uint8Array, height: number, stride: number, bpp: number): boolean {
+  const out = raw;
   for (let y = 0; y < height; y++) {
     const filter = raw[y * (stride + 1)];
     const s = y * (stride + 1) + 1;
@@ -78,14 +104,14 @@ function unfilter(raw: Uint8Array, out: Uint8Array, height: number, stride: numb
     const u = o - stride; // the row above; absent (zeros) on the first row
     switch (filter) {
       case 0:
-        out.set(raw.subarray(s, s + stride), o);
+        out.copyWithin(o, s, s + stride);
         break;
       case 1:
         for (let i = 0; i < bpp; i++) out[o + i] = raw[s + i];
         for (let i = bpp; i < stride; i++) out[o + i] = (raw[s + i] + out[o + i - bpp]) & 255;
         break;
       case 2:
-        if (y === 0) out.set(raw.subarray(s, s + stride), o);
+        if (y === 0) out.copyWithin(o, s, s + stride);
         else for (let i = 0; i < stride; i++) out[o + i] = (raw[s + i] + out[u + i]) & 255;
         break;
       case 3:

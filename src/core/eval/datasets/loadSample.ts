@@ -59,7 +59,37 @@ function semanticLabel(img: DecodedImage, lookup: ClassLookup, rel: string): Lab
   const out = newLabelMap(lookup, n);
   const table = lookup.table8;
   let bad: Map<number, number> | undefined;
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  if (out instanceof Uint8Array && (img.data.byteOffset & 3) === 0) {
+    // Labels come in runs: four values at a time, a group equal to the one before written as that
+    // group's classes; any other group goes value by value (and is checked) below.
+    const src32 = new Uint32Array(img.data.buffer, img.data.byteOffset, n >> 2);
+    const out32 = new Uint32Array(out.buffer, out.byteOffset, n >> 2);
+    let last = -1;
+    let lastOut = 0;
+    for (let q = 0; q < src32.length; q++) {
+      const w = src32[q];
+      if (w === last) {
+        out32[q] = lastOut;
+        continue;
+      }
+      let ok = true;
+      for (let j = q << 2, end = j + 4; j < end; j++) {
+        const v = table[img.data[j]];
+        if (v < 0) {
+          bad ??= new Map();
+          bad.set(img.data[j], (bad.get(img.data[j]) ?? 0) + 1);
+          ok = false;
+        } else out[j] = v;
+      }
+      if (ok) {
+        last = w;
+        lastOut = out32[q];
+      }
+    }
+    i = src32.length << 2;
+  }
+  for (; i < n; i++) {
     const v = table[img.data[i]];
     if (v < 0) {
       bad ??= new Map();
