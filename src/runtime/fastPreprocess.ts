@@ -27,25 +27,41 @@ export function fastPreprocess(image: PixelImage, options: PreprocessOptions, ou
   const plane = width * height;
   const dst = out ?? new Float32Array(3 * plane);
   if (dst.length < offset + 3 * plane) return preprocessImage(image, options, out, offset); // lets core report it
-  for (let c = 0; c < 3; c++) {
-    const srcChannel = channels === 1 ? 0 : channelOrder === "RGB" ? c : 2 - c;
-    const o = offset + c * plane;
-    if (same) {
+  const srcChannel = (c: number) => (channels === 1 ? 0 : channelOrder === "RGB" ? c : 2 - c);
+  if (same) {
+    for (let c = 0; c < 3; c++) {
+      const o = offset + c * plane;
       const table = normalizationTable(mean[c], std[c], normalization);
-      for (let i = 0, s = srcChannel; i < plane; i++, s += channels) dst[o + i] = table[data[s]];
-      continue;
+      for (let i = 0, s = srcChannel(c); i < plane; i++, s += channels) dst[o + i] = table[data[s]];
     }
+    return dst;
+  }
+  const blockTable = (c: number) => {
     const n = channelNormalization(mean[c], std[c], normalization);
     const table = new Float32Array(1021);
     for (let sum = 0; sum <= 1020; sum++) table[sum] = normalizeSample(sum / 4, n);
-    const rowStride = image.width * channels;
-    for (let y = 0; y < height; y++) {
-      let s0 = 2 * y * rowStride + srcChannel;
-      let s1 = s0 + rowStride;
-      const row = o + y * width;
-      for (let x = 0; x < width; x++, s0 += 2 * channels, s1 += 2 * channels) {
-        dst[row + x] = table[data[s0] + data[s0 + channels] + data[s1] + data[s1 + channels]];
-      }
+    return table;
+  };
+  // The three output channels in one pass over the image: each 2 × 2 block's bytes are read once,
+  // close together, instead of once per channel a whole image apart.
+  const t0 = blockTable(0);
+  const t1 = blockTable(1);
+  const t2 = blockTable(2);
+  const c0 = srcChannel(0);
+  const c1 = srcChannel(1);
+  const c2 = srcChannel(2);
+  const step = 2 * channels;
+  const rowStride = image.width * channels;
+  for (let y = 0; y < height; y++) {
+    let s0 = 2 * y * rowStride;
+    let s1 = s0 + rowStride;
+    const o0 = offset + y * width;
+    const o1 = o0 + plane;
+    const o2 = o1 + plane;
+    for (let x = 0; x < width; x++, s0 += step, s1 += step) {
+      dst[o0 + x] = t0[data[s0 + c0] + data[s0 + c0 + channels] + data[s1 + c0] + data[s1 + c0 + channels]];
+      dst[o1 + x] = t1[data[s0 + c1] + data[s0 + c1 + channels] + data[s1 + c1] + data[s1 + c1 + channels]];
+      dst[o2 + x] = t2[data[s0 + c2] + data[s0 + c2 + channels] + data[s1 + c2] + data[s1 + c2 + channels]];
     }
   }
   return dst;
