@@ -36,20 +36,20 @@ export function sessionThreads(threads?: number, allowSpinning = false): Session
  * instead: onnxruntime-node's session.run blocks the thread that calls it.
  *
  * `bytes`: the model itself (a merge search's candidate, merged in memory), which onnxruntime
- * parses as it would the file; `modelPath` then only names it in messages. `shortLived`: a
- * session for a few dozen runs (see below).
+ * parses as it would the file; `modelPath` then only names it in messages.
  */
-export async function openSession(modelPath: string, threads: SessionThreads, bytes?: Uint8Array, options: { shortLived?: boolean } = {}): Promise<ort.InferenceSession> {
+export async function openSession(modelPath: string, threads: SessionThreads, bytes?: Uint8Array): Promise<ort.InferenceSession> {
   try {
     const { allowSpinning, ...counts } = threads;
     const settings: ort.InferenceSession.SessionOptions = {
       ...counts,
       graphOptimizationLevel: "all",
-      // A short-lived session (a merge search's candidate: a few dozen runs) skips onnxruntime's
-      // memory pattern, which its first runs spend planning and growing into (on the 512²
-      // benchmark net the first two runs of a new session took 300–650 ms against 35 steady,
-      // 200–460 without it; the outputs are the same bits either way).
-      ...(options.shortLived ? { enableMemPattern: false } : {}),
+      // No memory pattern: onnxruntime spends a new session's first runs planning it and growing
+      // into it, which no steady run paid back here. On the 512² benchmark net, in a fresh
+      // inference thread, the second run took 126–183 ms with it and 29–111 without, the steady
+      // runs 28–35 ms either way; a merge search's candidate (a few dozen runs) lost most. The
+      // outputs are the same bits either way.
+      enableMemPattern: false,
       extra: { session: { intra_op: { allow_spinning: allowSpinning ? "1" : "0" } } },
     };
     return await (bytes ? ort.InferenceSession.create(bytes, settings) : ort.InferenceSession.create(modelPath, settings));

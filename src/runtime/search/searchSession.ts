@@ -148,7 +148,7 @@ export class SearchSession {
    * made in memory), `modelPath` then names it in messages.
    */
   static async open(modelPath: string, contract: RuntimeContract, numClasses: number, threads: SessionThreads, panoptic = false, bytes?: Uint8Array): Promise<SearchSession> {
-    const session = await openSession(modelPath, threads, bytes, { shortLived: true });
+    const session = await openSession(modelPath, threads, bytes);
     try {
       const shape = {
         inputNames: session.inputNames,
