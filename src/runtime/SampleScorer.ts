@@ -60,45 +60,34 @@ export class SampleScorer {
     let row32: Uint32Array | null = null;
     resizeArgmaxRows(data, channels, height, width, sample.height, W, (oy, row) => {
       const o = oy * W;
-      let key = (label[o] << 8) | row[0];
-      let run = 0;
-      let x = 0;
+      let r32: Uint32Array | null = null;
       if (label32 && (row.byteOffset & 3) === 0) {
         if (rowBuffer !== row.buffer || row32!.byteOffset !== row.byteOffset) {
           rowBuffer = row.buffer;
           row32 = new Uint32Array(row.buffer, row.byteOffset, W >> 2);
         }
-        const r32 = row32!;
-        const l0 = o >> 2;
-        let l4 = label[o] * 0x01010101;
-        let p4 = row[0] * 0x01010101;
-        for (let q = 0; q < W >> 2; q++) {
-          if (label32[l0 + q] === l4 && r32[q] === p4) {
-            run += 4;
-            continue;
-          }
-          for (let x = q << 2, end = x + 4; x < end; x++) {
-            const k = (label[o + x] << 8) | row[x];
-            if (k === key) run++;
-            else {
-              pairs[key] += run;
-              key = k;
-              run = 1;
-            }
-          }
-          l4 = (key >> 8) * 0x01010101;
-          p4 = (key & 255) * 0x01010101;
-        }
-        x = W;
+        r32 = row32;
       }
-      for (; x < W; x++) {
+      let key = (label[o] << 8) | row[0];
+      let l4 = (key >> 8) * 0x01010101;
+      let p4 = (key & 255) * 0x01010101;
+      let run = 0;
+      for (let x = 0; x < W; ) {
+        if (r32 !== null && (x & 3) === 0 && label32![(o + x) >> 2] === l4 && r32[x >> 2] === p4) {
+          run += 4;
+          x += 4;
+          continue;
+        }
         const k = (label[o + x] << 8) | row[x];
         if (k === key) run++;
         else {
           pairs[key] += run;
           key = k;
           run = 1;
+          l4 = (k >> 8) * 0x01010101;
+          p4 = (k & 255) * 0x01010101;
         }
+        x++;
       }
       pairs[key] += run;
     });

@@ -232,11 +232,13 @@ function resizeRows(w: Scratch, logits: Float32Array, channels: number, inH: num
         }
       }
       for (let m = 0; m < mixed; m++) out[mixedAt[m]] = arg[mixedAt[m]];
-    } else if (oy + 1 < outH && ty.i0[oy + 1] === ty.i0[oy] && ty.i1[oy + 1] === ty.i1[oy]) {
-      // this row and the next, from the same source rows: each pixel's horizontal taps once, two
-      // vertical blends with each row's own weights (the next row's classes go to arg2)
-      const wz0 = ty.w0[oy + 1];
-      const wz1 = ty.w1[oy + 1];
+    } else {
+      // Mixed pixels one by one. When the next row has the same source rows, it is blended here
+      // too: each pixel's horizontal taps once, two vertical blends with each row's own weights
+      // (the next row's classes go to arg2).
+      const both = oy + 1 < outH && ty.i0[oy + 1] === ty.i0[oy] && ty.i1[oy + 1] === ty.i1[oy];
+      const wz0 = both ? ty.w0[oy + 1] : 0;
+      const wz1 = both ? ty.w1[oy + 1] : 0;
       for (let m = 0; m < mixed; m++) {
         const ox = mixedAt[m];
         const x0 = tx.i0[ox];
@@ -256,37 +258,20 @@ function resizeRows(w: Scratch, logits: Float32Array, channels: number, inH: num
             bestV = v;
             bestK = k;
           }
-          const u = a * wz0 + b * wz1;
-          if (u > bestU) {
-            bestU = u;
-            bestJ = k;
+          if (both) {
+            const u = a * wz0 + b * wz1;
+            if (u > bestU) {
+              bestU = u;
+              bestJ = k;
+            }
           }
         }
         out[ox] = bestK;
         arg2[ox] = bestJ;
       }
-      blendedAhead = oy + 1;
-      aheadIds = arg2;
-    } else {
-      for (let m = 0; m < mixed; m++) {
-        const ox = mixedAt[m];
-        const x0 = tx.i0[ox];
-        const x1 = tx.i1[ox];
-        const wx0 = tx.w0[ox];
-        const wx1 = tx.w1[ox];
-        let bestV = -Infinity;
-        let bestK = 0;
-        for (let k = 0; k < channels; k++) {
-          const base = k * plane;
-          const a = Math.fround(logits[base + r0 + x0] * wx0 + logits[base + r0 + x1] * wx1);
-          const b = Math.fround(logits[base + r1 + x0] * wx0 + logits[base + r1 + x1] * wx1);
-          const v = a * wy0 + b * wy1;
-          if (v > bestV) {
-            bestV = v;
-            bestK = k;
-          }
-        }
-        out[ox] = bestK;
+      if (both) {
+        blendedAhead = oy + 1;
+        aheadIds = arg2;
       }
     }
     emit(oy, out);
