@@ -14,7 +14,7 @@ import { TransientRuntimeError } from "./runtimeFailure";
 export class SessionThread {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (o: Record<string, OutputValue>) => void; reject: (e: Error) => void }>();
-  private exited: Promise<void>;
+  private readonly exited: Promise<void>;
   private failure: Error | null = null;
   /** Input buffers the thread handed back, by length, for the next batches (no 3 MB allocation per image). */
   private readonly spare = new Map<number, Float32Array[]>();
@@ -29,30 +29,47 @@ export class SessionThread {
     readonly inputMetadata: readonly ValueMetadata[],
     readonly outputMetadata: readonly ValueMetadata[],
   ) {
-    this.exited = new Promise((resolve) => thread.once("exit", () => resolve()));
-    thread.on("message", (m: FromThread) => {
-      if (m.type === "ready") return;
-      const id = m.id;
-      invariant(id !== null, "thread replies to runs carry their id");
-      const p = this.pending.get(id);
-      invariant(p, `a pending run ${id}`);
-      this.pending.delete(id);
-      if (m.type === "result") {
-        const list = this.spare.get(m.input.length) ?? [];
-        if (list.length < 4) list.push(m.input);
-        this.spare.set(m.input.length, list);
-        p.resolve(m.outputs);
-      }
-      else p.reject(m.transient ? new TransientRuntimeError(m.message) : new Error(m.message));
-    });
+    this.exited = new Promise((resolve) => (this.onExit = resolve));
     const fail = (e: Error) => {
       this.failure = e;
       for (const p of this.pending.values()) p.reject(e);
       this.pending.clear();
     };
-    // The thread itself failing (its heap exhausted, a native crash) says nothing about the model.
-    thread.on("error", (e) => fail(new TransientRuntimeError(`the inference thread failed: ${e.message}`, { cause: e })));
-    thread.on("exit", (code) => fail(new TransientRuntimeError(`the inference thread exited (code ${code})`)));
+    this.listeners = {
+      message: (m: FromThread) => {
+        if (m.type === "ready") return;
+        if (m.type === "released") return this.onReleased?.();
+        const id = m.id;
+        invariant(id !== null, "thread replies to runs carry their id");
+        const p = this.pending.get(id);
+        invariant(p, `a pending run ${id}`);
+        this.pending.delete(id);
+        if (m.type === "result") {
+          const list = this.spare.get(m.input.length) ?? [];
+          if (list.length < 4) list.push(m.input);
+          this.spare.set(m.input.length, list);
+          p.resolve(m.outputs);
+        } else p.reject(m.transient ? new TransientRuntimeError(m.message) : new Error(m.message));
+      },
+      // The thread itself failing (its heap exhausted, a native crash) says nothing about the model.
+      error: (e: Error) => fail(new TransientRuntimeError(`the inference thread failed: ${e.message}`, { cause: e })),
+      exit: (code: number) => {
+        fail(new TransientRuntimeError(`the inference thread exited (code ${code})`));
+        this.onExit();
+      },
+    };
+    thread.on("message", this.listeners.message);
+    thread.on("error", this.listeners.error);
+    thread.on("exit", this.listeners.exit);
+  }
+
+  private onExit: () => void = () => undefined;
+  private onReleased: (() => void) | null = null;
+  private readonly listeners: { message: (m: FromThread) => void; error: (e: Error) => void; exit: (code: number) => void };
+
+  /** The inference thread's id (a thread kept idle between sessions serves the next one). */
+  get threadId(): number {
+    return this.thread.threadId;
   }
 
   /**
@@ -60,15 +77,30 @@ export class SessionThread {
    * named; a lack of resources or a thread that fails to start is a TransientRuntimeError.
    */
   static async open(modelPath: string, threads: SessionThreads): Promise<SessionThread> {
-    const thread = startThread();
+    const thread = takeIdleThread() ?? startThread();
     const ready = await new Promise<Extract<FromThread, { type: "ready" }>>((resolve, reject) => {
-      thread.once("message", (m: FromThread) => {
+      const onMessage = (m: FromThread) => {
+        done();
         if (m.type === "ready") resolve(m);
         else if (m.type === "error" && m.transient) reject(new TransientRuntimeError(m.message));
         else reject(new Error(m.type === "error" ? m.message : "unexpected message"));
-      });
-      thread.once("error", (e) => reject(new TransientRuntimeError(`the inference thread failed to start: ${e.message}`, { cause: e })));
-      thread.once("exit", (code) => reject(new TransientRuntimeError(`the inference thread exited (code ${code}) before opening ${modelPath}`)));
+      };
+      const onError = (e: Error) => {
+        done();
+        reject(new TransientRuntimeError(`the inference thread failed to start: ${e.message}`, { cause: e }));
+      };
+      const onExit = (code: number) => {
+        done();
+        reject(new TransientRuntimeError(`the inference thread exited (code ${code}) before opening ${modelPath}`));
+      };
+      const done = () => {
+        thread.off("message", onMessage);
+        thread.off("error", onError);
+        thread.off("exit", onExit);
+      };
+      thread.on("message", onMessage);
+      thread.on("error", onError);
+      thread.on("exit", onExit);
       thread.postMessage({ type: "open", modelPath, threads } satisfies ToThread);
     }).catch(async (e: Error) => {
       await thread.terminate();
@@ -117,11 +149,65 @@ export class SessionThread {
     this.spareOutputs.set(key, list);
   }
 
-  /** Releases the session and ends the thread, after the runs already sent. */
+  /**
+   * Releases the session after the runs already sent. The thread is then kept for the next
+   * session this process opens (see keepIdleThread); a thread that failed is not.
+   */
   async release(): Promise<void> {
-    if (!this.failure) this.thread.postMessage({ type: "release" } satisfies ToThread);
-    await this.exited;
+    if (this.failure) {
+      await this.thread.terminate();
+      return;
+    }
+    const released = new Promise<boolean>((resolve) => (this.onReleased = () => resolve(true)));
+    this.thread.postMessage({ type: "release" } satisfies ToThread);
+    const ok = await Promise.race([released, this.exited.then(() => false)]);
+    this.thread.off("message", this.listeners.message);
+    this.thread.off("error", this.listeners.error);
+    this.thread.off("exit", this.listeners.exit);
+    if (ok) keepIdleThread(this.thread);
+    else await this.thread.terminate();
   }
+}
+
+/**
+ * How long a released inference thread waits for the next session. Starting one and loading
+ * onnxruntime in it took ~50–60 ms here, as much as a few images; a job runner evaluating model
+ * after model opens its next session within this. An idle thread does not keep the process alive.
+ */
+const IDLE_THREAD_MS = 30_000;
+let idle: { thread: Worker; timer: NodeJS.Timeout; onGone: () => void } | null = null;
+
+function keepIdleThread(thread: Worker): void {
+  if (idle) {
+    void thread.terminate(); // one kept is enough
+    return;
+  }
+  const onGone = () => {
+    if (idle?.thread === thread) {
+      clearTimeout(idle.timer);
+      idle = null;
+    }
+  };
+  thread.once("exit", onGone);
+  thread.once("error", onGone);
+  const timer = setTimeout(() => {
+    onGone();
+    void thread.terminate();
+  }, IDLE_THREAD_MS);
+  timer.unref();
+  thread.unref();
+  idle = { thread, timer, onGone };
+}
+
+function takeIdleThread(): Worker | null {
+  if (!idle) return null;
+  const { thread, timer, onGone } = idle;
+  idle = null;
+  clearTimeout(timer);
+  thread.off("exit", onGone);
+  thread.off("error", onGone);
+  thread.ref();
+  return thread;
 }
 
 function startThread(): Worker {

@@ -17,11 +17,14 @@ export type ToThread =
    * the type and dims they had; onnxruntime writes into them instead of allocating new ones.
    */
   | { type: "run"; id: number; inputName: string; data: Float32Array; dims: number[]; fetches: string[]; reuse?: Record<string, OutputValue> }
-  | { type: "release" };
+  /** Releases the session; the thread answers `released` and waits for the next `open`. */
+  | { type: "release" }
+  | { type: "exit" };
 
 export type FromThread =
   | { type: "ready"; inputNames: string[]; outputNames: string[]; inputMetadata: ValueMetadata[]; outputMetadata: ValueMetadata[] }
   /** `input` is the run's input buffer handed back for reuse. */
   | { type: "result"; id: number; outputs: Record<string, OutputValue>; input: Float32Array }
+  | { type: "released" }
   /** `transient`: a resource ran out (see runtimeFailure.ts), as opposed to a fault of the model or input. */
   | { type: "error"; id: number | null; message: string; transient: boolean };

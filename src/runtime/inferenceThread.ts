@@ -9,6 +9,7 @@ import { isResourceExhaustion, TransientRuntimeError } from "./runtimeFailure";
  * but computes synchronously on the calling thread (1.30: `setImmediate` → native `run`), so run
  * on the main thread it would block decoding, preprocessing and scoring; here it blocks only this
  * thread. Requests queue in the port while a run executes, so the next batch starts at once.
+ * After `release` the thread waits for another `open` (SessionThread keeps one idle thread).
  */
 const port = parentPort!;
 let session: ort.InferenceSession | null = null;
@@ -24,6 +25,7 @@ const send = (message: FromThread, transfer: ArrayBuffer[] = []) => {
 port.on("message", async (message: ToThread) => {
   try {
     if (message.type === "open") {
+      reuseRejected = false;
       session = await openSession(message.modelPath, message.threads);
       send({
         type: "ready",
@@ -43,9 +45,11 @@ port.on("message", async (message: ToThread) => {
         if (t.data instanceof Object && "buffer" in t.data && t.data.buffer instanceof ArrayBuffer) transfer.push(t.data.buffer);
       }
       send({ type: "result", id: message.id, outputs, input: message.data }, transfer);
-    } else {
+    } else if (message.type === "release") {
       await session?.release();
       session = null;
+      send({ type: "released" });
+    } else {
       port.close();
     }
   } catch (e) {
