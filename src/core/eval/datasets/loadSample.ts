@@ -59,10 +59,21 @@ function semanticLabel(img: DecodedImage, lookup: ClassLookup, rel: string): Lab
   const out = newLabelMap(lookup, n);
   const table = lookup.table8;
   let bad: Map<number, number> | undefined;
+  /** Maps value j to its class; a value outside the class list is counted for the error instead. */
+  const mapValue = (j: number): boolean => {
+    const v = table[img.data[j]];
+    if (v >= 0) {
+      out[j] = v;
+      return true;
+    }
+    bad ??= new Map();
+    bad.set(img.data[j], (bad.get(img.data[j]) ?? 0) + 1);
+    return false;
+  };
   let i = 0;
   if (out instanceof Uint8Array && (img.data.byteOffset & 3) === 0) {
     // Labels come in runs: four values at a time, a group equal to the one before written as that
-    // group's classes; any other group goes value by value (and is checked) below.
+    // group's classes; any other group goes value by value.
     const src32 = new Uint32Array(img.data.buffer, img.data.byteOffset, n >> 2);
     const out32 = new Uint32Array(out.buffer, out.byteOffset, n >> 2);
     let last = -1;
@@ -74,14 +85,7 @@ function semanticLabel(img: DecodedImage, lookup: ClassLookup, rel: string): Lab
         continue;
       }
       let ok = true;
-      for (let j = q << 2, end = j + 4; j < end; j++) {
-        const v = table[img.data[j]];
-        if (v < 0) {
-          bad ??= new Map();
-          bad.set(img.data[j], (bad.get(img.data[j]) ?? 0) + 1);
-          ok = false;
-        } else out[j] = v;
-      }
+      for (let j = q << 2, end = j + 4; j < end; j++) if (!mapValue(j)) ok = false;
       if (ok) {
         last = w;
         lastOut = out32[q];
@@ -89,15 +93,7 @@ function semanticLabel(img: DecodedImage, lookup: ClassLookup, rel: string): Lab
     }
     i = src32.length << 2;
   }
-  for (; i < n; i++) {
-    const v = table[img.data[i]];
-    if (v < 0) {
-      bad ??= new Map();
-      bad.set(img.data[i], (bad.get(img.data[i]) ?? 0) + 1);
-      continue;
-    }
-    out[i] = v;
-  }
+  for (; i < n; i++) mapValue(i);
   if (bad) {
     const list = [...bad].sort((a, b) => a[0] - b[0]).map(([v, c]) => `${v} (${c} px)`);
     throw badInput(`${rel} has label values outside the class list that are not the ignore index ${lookup.ignoreIndex}: ${list.slice(0, 10).join(", ")}${list.length > 10 ? ", …" : ""}`, undefined, { file: rel, values: [...bad.keys()] });
