@@ -94,33 +94,51 @@ export async function writeOnnxRewrite(
   edits.sort((a, b) => a.start - b.start || a.end - b.end);
 
   // 3. Stream.
-  let written = 0;
-  const emit = async (chunk: Uint8Array) => {
-    if (chunk.length === 0) return;
-    await sink.write(chunk);
-    written += chunk.length;
-  };
-  let pos = 0;
-  const copyTo = async (end: number) => {
-    for (; pos < end; ) {
-      const n = Math.min(COPY_CHUNK, end - pos);
-      await emit(plan.source.read(pos, n));
-      pos += n;
-    }
-  };
+  const out = new RewriteOutput(plan.source, sink);
   for (const edit of edits) {
-    invariant(edit.start >= pos, `rewrite edits overlap at byte ${edit.start}`);
-    await copyTo(edit.start);
+    invariant(edit.start >= out.pos, `rewrite edits overlap at byte ${edit.start}`);
+    await out.copyTo(edit.start);
     const rendered = edit.render();
-    if (Symbol.asyncIterator in rendered) for await (const chunk of rendered) await emit(chunk);
-    else for (const chunk of await rendered) await emit(chunk);
-    pos = edit.end;
+    if (Symbol.asyncIterator in rendered) for await (const chunk of rendered) await out.emit(chunk);
+    else for (const chunk of await rendered) await out.emit(chunk);
+    out.pos = edit.end;
   }
-  await copyTo(plan.source.size);
+  await out.copyTo(plan.source.size);
   for (const [key, value] of plan.metadata) {
-    await emit(new ProtoWriter().messageField(14, (e) => e.stringField(1, key).stringField(2, value)).finish());
+    await out.emit(new ProtoWriter().messageField(14, (e) => e.stringField(1, key).stringField(2, value)).finish());
   }
-  return written;
+  return out.written;
+}
+
+/**
+ * The output side of a rewrite: where the copy of the source has got to and what was written. A
+ * class rather than closures of each call, so its methods (called for every piece of every
+ * merge's output) are optimized once per thread.
+ */
+class RewriteOutput {
+  /** Source bytes before this are copied or replaced. */
+  pos = 0;
+  written = 0;
+
+  constructor(
+    private readonly source: OnnxRewritePlan["source"],
+    private readonly sink: ByteSink,
+  ) {}
+
+  async emit(chunk: Uint8Array): Promise<void> {
+    if (chunk.length === 0) return;
+    await this.sink.write(chunk);
+    this.written += chunk.length;
+  }
+
+  /** Copies the source's unchanged bytes up to `end`, in large chunks. */
+  async copyTo(end: number): Promise<void> {
+    while (this.pos < end) {
+      const n = Math.min(COPY_CHUNK, end - this.pos);
+      await this.emit(this.source.read(this.pos, n));
+      this.pos += n;
+    }
+  }
 }
 
 /** The byte range of a replaced tensor whose new data is written as it is, in one run. */
