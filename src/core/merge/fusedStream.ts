@@ -1,7 +1,7 @@
 import { badInput } from "../errors";
 import type { TensorInfo } from "../structure/types";
 import { DTYPE_BYTES } from "../structure/types";
-import type { LayerwiseAccumulator } from "./layerwiseAccumulator";
+import { READ_SLOTS, type LayerwiseAccumulator, type MixInput } from "./layerwiseAccumulator";
 import type { RangeReader } from "./mergeIo";
 import type { FusedWeightedSum } from "./methods/mergeMethod";
 import type { OutputPool } from "./outputPool";
@@ -44,7 +44,7 @@ interface LayerwiseReads {
 
 /**
  * The streaming of a fused weighted sum (LAYERWISE's fast kernel): reads issued ahead of the
- * arithmetic into two alternating read slots, across tensors too, and results handed out in
+ * arithmetic into the accumulator's read slots, across tensors too, and results handed out in
  * output slots of the accumulator's memory.
  *
  * A class, not closures made per merge: its methods (the merge's hottest JavaScript) are then
@@ -55,8 +55,8 @@ export class FusedStream {
   // reused: two chunks of reads in flight and one accumulator, whatever the number of models.
   private accumulator: LayerwiseAccumulator | undefined;
   private accumulatorKernel: FusedWeightedSum | undefined;
-  // Reads alternate between the two read slots across tensors: one is computed on while the
-  // other is filled, including the first read of the next tensor (`ahead`).
+  // Reads go round the read slots across tensors: one is computed on while the others are
+  // filled, including the first read of the next tensor (`ahead`).
   private readSeq = 0;
   private ahead: { name: string; reads: LayerwiseReads; first: Promise<Uint8Array> } | null = null;
   // Output slots handed out by `chunks` with handOut (views of the shared accumulator's memory)
@@ -91,7 +91,7 @@ export class FusedStream {
     const reader = reads.readers[input];
     let read: Promise<Uint8Array>;
     if (reader) {
-      const into = reads.acc.readBuffer((this.readSeq++ & 1) as 0 | 1, count * byteWidth(x.tensor));
+      const into = reads.acc.readBuffer(this.readSeq++ % READ_SLOTS, count * byteWidth(x.tensor));
       read = reader(start, count, into).then(() => into);
     } else read = this.s.fetchFresh(x.model, x.tensor, start, count);
     // Settled later by the await that uses it, or dropped when an earlier job throws.
@@ -125,18 +125,26 @@ export class FusedStream {
     const s = this.s;
     const t = p.tensor;
     let reads: LayerwiseReads;
-    let next: Promise<Uint8Array>;
+    let first: Promise<Uint8Array>;
     const ahead = this.ahead;
     if (ahead && ahead.name === t.name) {
-      ({ reads, first: next } = ahead);
+      ({ reads, first } = ahead);
       this.ahead = null;
     } else {
       await this.dropAhead();
       reads = this.layerwiseReads(p, kernel);
-      next = this.issue(reads, 0);
+      first = this.issue(reads, 0);
     }
     const { acc, jobs } = reads;
     const shared = acc === this.accumulator;
+    const inputs = p.inputs.length;
+    // With few inputs, a chunk's reads are all kept until its last one has come and the chunk is
+    // computed in one pass (mixInSlot); more inputs are added one at a time as they come.
+    const mixed: MixInput[] | null = inputs < READ_SLOTS ? [] : null;
+    // Reads in flight, in job order (pending[0] is the next job's), with the reads kept for the
+    // chunk and the one being used, fill at most READ_SLOTS slots.
+    const pending: Array<Promise<Uint8Array>> = [first];
+    let issued = 1;
     let settled = false;
     let slot = 0;
     try {
@@ -144,10 +152,11 @@ export class FusedStream {
         s.checkCancelled();
         const { start, count, input } = jobs[j];
         const x = p.inputs[input];
-        const bytes = await next;
+        const bytes = await pending[0];
+        pending.shift();
         s.checkCancelled();
-        if (j + 1 < jobs.length) next = this.issue(reads, j + 1);
-        else {
+        while (issued < jobs.length && pending.length + (mixed?.length ?? 0) < READ_SLOTS - 1) pending.push(this.issue(reads, issued++));
+        if (j + 1 === jobs.length) {
           const following = s.nextRequested.get(t.name);
           const followingKernel = following && s.fusedOf(following);
           if (following && followingKernel) {
@@ -159,11 +168,17 @@ export class FusedStream {
         if (bytes.byteLength !== expected) {
           throw badInput(`${s.modelName(x.model)}: tensor ${JSON.stringify(x.tensor.name)} gave ${bytes.byteLength} bytes of data where ${count} ${x.tensor.dtype} elements need ${expected}`);
         }
-        if (input === 0) acc.useSlot((slot = handOut && shared ? this.slots.free(acc.outputSlots) : 0));
-        acc.add(bytes, x.tensor.dtype, x.weight, input === 0);
         s.counted(bytes.byteLength, t);
-        if (input < p.inputs.length - 1) continue;
-        const encoded = acc.finishInSlot(t.dtype);
+        if (mixed) {
+          mixed.push({ bytes, dtype: x.tensor.dtype, weight: x.weight });
+          if (input < inputs - 1) continue;
+          acc.useSlot((slot = handOut && shared ? this.slots.free(acc.outputSlots) : 0));
+        } else {
+          if (input === 0) acc.useSlot((slot = handOut && shared ? this.slots.free(acc.outputSlots) : 0));
+          acc.add(bytes, x.tensor.dtype, x.weight, input === 0);
+          if (input < inputs - 1) continue;
+        }
+        const encoded = mixed ? acc.mixInSlot(mixed.splice(0), t.dtype) : acc.finishInSlot(t.dtype);
         if (encoded.nonFinite) await s.refuseChunk(p, start, count, encoded.bytes);
         let out = encoded.bytes;
         if (slot !== 0) this.slots.handOut(slot, out);
@@ -174,7 +189,7 @@ export class FusedStream {
     } finally {
       if (!settled) {
         // A read still in flight would land in a buffer the next tensor uses.
-        await next.catch(() => undefined);
+        await Promise.all(pending.map((read) => read.catch(() => undefined)));
         await this.dropAhead();
       }
     }

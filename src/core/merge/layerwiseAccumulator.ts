@@ -16,10 +16,10 @@ export interface LayerwiseAccumulator {
   readonly capacity: number;
   readonly kind: "simd" | "js";
   /**
-   * A reusable buffer for reading an input chunk: slot 0 or 1 (one being computed on while the
-   * other is filled). Its contents are valid until the slot is requested again.
+   * A reusable buffer for reading an input chunk: slot 0..READ_SLOTS-1 (one being computed on
+   * while the next ones are filled). Its contents are valid until the slot is requested again.
    */
-  readBuffer(slot: 0 | 1, byteLength: number): Uint8Array;
+  readBuffer(slot: number, byteLength: number): Uint8Array;
   /**
    * acc = (first ? 0 : acc) + w · x over the chunk, x decoded from `bytes` in `dtype` (any
    * floating dtype; F64 rounds to float32 first). Every input of a chunk has the same length.
@@ -43,6 +43,25 @@ export interface LayerwiseAccumulator {
    * is the accumulator itself: nothing is copied.
    */
   finishInSlot(dtype: DType): { bytes: Uint8Array; nonFinite: boolean };
+  /**
+   * The whole chunk at once: `add` of every input in order (the first with `first`), then
+   * `finishInSlot(dtype)`, with the same bits; the SIMD accumulator does it in one pass where
+   * every input lies in its read slots and the dtypes allow.
+   */
+  mixInSlot(inputs: readonly MixInput[], dtype: DType): { bytes: Uint8Array; nonFinite: boolean };
+}
+
+/** One input of a chunk: its bytes, their dtype and its weight. */
+export interface MixInput {
+  bytes: Uint8Array;
+  dtype: DType;
+  weight: number;
+}
+
+/** `mixInSlot` as its definition: every input added in order, then the chunk encoded. */
+export function mixByAdding(acc: LayerwiseAccumulator, inputs: readonly MixInput[], dtype: DType): { bytes: Uint8Array; nonFinite: boolean } {
+  inputs.forEach((x, i) => acc.add(x.bytes, x.dtype, x.weight, i === 0));
+  return acc.finishInSlot(dtype);
 }
 
 /**
@@ -51,6 +70,14 @@ export interface LayerwiseAccumulator {
  * float32 or 17 16-bit chunks.
  */
 export const OUTPUT_SLOTS = 25;
+
+/**
+ * Read slots: the chunk being computed on and the reads in flight ahead of it. Reads are done by
+ * another thread when the slots are shared memory, and a request served a few chunks ahead
+ * hides the time that thread takes to wake; four ahead kept the merge from waiting on reads
+ * (bench:merge, 3 × 106 MB fp16) where one ahead left it waiting ~250 ms a merge.
+ */
+export const READ_SLOTS = 5;
 
 /**
  * Accumulators given back by finished merges, for the next merge on this thread: a fresh one is
@@ -96,7 +123,7 @@ export function createLayerwiseAccumulator(capacity: number, kind?: "simd" | "js
 
 /** Scalar kernels (mergeKernels.ts, encodeFloats.ts) on plain typed arrays. */
 export function jsLayerwiseAccumulator(capacity: number): LayerwiseAccumulator {
-  const reads: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0)];
+  const reads: Uint8Array[] = Array.from({ length: READ_SLOTS }, () => new Uint8Array(0));
   const accs: Float32Array[] = [new Float32Array(capacity)];
   const halves: Uint16Array[] = [];
   let slot = 0;
@@ -116,6 +143,7 @@ export function jsLayerwiseAccumulator(capacity: number): LayerwiseAccumulator {
     kind: "js",
     outputSlots: OUTPUT_SLOTS,
     readBuffer(slot, byteLength) {
+      invariant(slot >= 0 && slot < READ_SLOTS, `accumulator: no read slot ${slot}`);
       if (reads[slot].byteLength < byteLength) reads[slot] = new Uint8Array(byteLength);
       return reads[slot].subarray(0, byteLength);
     },
@@ -141,6 +169,9 @@ export function jsLayerwiseAccumulator(capacity: number): LayerwiseAccumulator {
         bytes = new Uint8Array(halves[slot].buffer, 0, count * 2);
       }
       return { bytes, nonFinite: encode(bytes, dtype) };
+    },
+    mixInSlot(inputs, dtype) {
+      return mixByAdding(this, inputs, dtype);
     },
   };
 }

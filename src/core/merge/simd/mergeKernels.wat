@@ -8,7 +8,7 @@
 ;; multiple of 8 (callers zero the padding lanes). No function calls inside loops: V8 does not
 ;; inline WebAssembly calls, and a call per vector cost more than the arithmetic.
 (module
-  (memory (export "memory") 1)
+  (memory (export "memory") 1 65536 shared)
 
   ;; acc[i] = (first ? +0 : acc[i]) + w·x[i], x float32.
   (func (export "accF32") (param $acc i32) (param $x i32) (param $n i32) (param $w f32) (param $first i32)
@@ -113,6 +113,121 @@
             (v128.const i32x4 0x00800000 0x00800000 0x00800000 0x00800000))))
         (local.set $p (i32.add (local.get $p) (i32.const 16)))
         (br_if $next (i32.lt_u (local.get $p) (local.get $end)))))
+    (v128.any_true (v128.and (local.get $flags) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))))
+
+  ;; The same sums with every input of a chunk at once, the result kept in registers and encoded
+  ;; as it is made: no float32 accumulator goes through memory, and each input is read once.
+  ;; $list holds $count records of 8 bytes: an i32 pointer to the input's chunk and its f32
+  ;; weight. The lanes see exactly the operations of acc* for each input in order, from +0
+  ;; (adding to +0 first, as `first` does), then of encodeF16 / the float32 store, so the bits
+  ;; are theirs. Both return 1 when the chunk is to be refused, as the separate kernels'
+  ;; flags say (an fp16 input Inf or NaN, or a result not finite in the output's dtype).
+
+  ;; fp16 inputs (weights w·2^112, as accF16) → fp16 dst, 8 values a step.
+  (func (export "mixF16") (param $dst i32) (param $list i32) (param $count i32) (param $n i32) (result i32)
+    (local $off i32) (local $end i32) (local $rec i32) (local $recEnd i32)
+    (local $lo v128) (local $hi v128) (local $h v128) (local $wv v128) (local $flags v128)
+    (local $abs v128) (local $e0 v128) (local $e1 v128)
+    (local.set $end (i32.shl (local.get $n) (i32.const 1)))
+    (local.set $recEnd (i32.add (local.get $list) (i32.shl (local.get $count) (i32.const 3))))
+    (block $done
+      (br_if $done (i32.ge_u (local.get $off) (local.get $end)))
+      (loop $next
+        (local.set $lo (v128.const i32x4 0 0 0 0))
+        (local.set $hi (v128.const i32x4 0 0 0 0))
+        (local.set $rec (local.get $list))
+        (loop $input
+          (local.set $h (v128.load (i32.add (i32.load (local.get $rec)) (local.get $off))))
+          (local.set $wv (f32x4.splat (f32.load offset=4 (local.get $rec))))
+          (local.set $flags (v128.or (local.get $flags)
+            (i16x8.gt_u (v128.and (local.get $h) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff))
+                        (v128.const i16x8 0x7bff 0x7bff 0x7bff 0x7bff 0x7bff 0x7bff 0x7bff 0x7bff))))
+          (local.set $lo (f32x4.add (local.get $lo)
+            (f32x4.mul (local.get $wv)
+              (v128.and
+                (i32x4.shr_s
+                  (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (v128.const i32x4 0 0 0 0) (local.get $h))
+                  (i32.const 3))
+                (v128.const i32x4 0x8fffffff 0x8fffffff 0x8fffffff 0x8fffffff)))))
+          (local.set $hi (f32x4.add (local.get $hi)
+            (f32x4.mul (local.get $wv)
+              (v128.and
+                (i32x4.shr_s
+                  (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (v128.const i32x4 0 0 0 0) (local.get $h))
+                  (i32.const 3))
+                (v128.const i32x4 0x8fffffff 0x8fffffff 0x8fffffff 0x8fffffff)))))
+          (local.set $rec (i32.add (local.get $rec) (i32.const 8)))
+          (br_if $input (i32.lt_u (local.get $rec) (local.get $recEnd))))
+        (local.set $abs (v128.and (local.get $lo) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $e0
+          (i32x4.min_u
+            (i32x4.shr_u
+              (i32x4.add
+                (i32x4.add (i32x4.sub (local.get $abs) (v128.const i32x4 0x38000000 0x38000000 0x38000000 0x38000000))
+                           (v128.const i32x4 0xfff 0xfff 0xfff 0xfff))
+                (v128.and (i32x4.shr_u (local.get $abs) (i32.const 13)) (v128.const i32x4 1 1 1 1)))
+              (i32.const 13))
+            (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00)))
+        (local.set $e0 (v128.bitselect
+          (i32x4.sub (f32x4.add (local.get $abs) (v128.const f32x4 0.5 0.5 0.5 0.5))
+                     (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000))
+          (local.get $e0)
+          (i32x4.lt_u (local.get $abs) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))))
+        (local.set $flags (v128.or (local.get $flags) (i32x4.eq (local.get $e0) (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $e0 (v128.or (local.get $e0)
+          (v128.and (i32x4.shr_u (local.get $lo) (i32.const 16)) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000))))
+        (local.set $abs (v128.and (local.get $hi) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $e1
+          (i32x4.min_u
+            (i32x4.shr_u
+              (i32x4.add
+                (i32x4.add (i32x4.sub (local.get $abs) (v128.const i32x4 0x38000000 0x38000000 0x38000000 0x38000000))
+                           (v128.const i32x4 0xfff 0xfff 0xfff 0xfff))
+                (v128.and (i32x4.shr_u (local.get $abs) (i32.const 13)) (v128.const i32x4 1 1 1 1)))
+              (i32.const 13))
+            (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00)))
+        (local.set $e1 (v128.bitselect
+          (i32x4.sub (f32x4.add (local.get $abs) (v128.const f32x4 0.5 0.5 0.5 0.5))
+                     (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000))
+          (local.get $e1)
+          (i32x4.lt_u (local.get $abs) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))))
+        (local.set $flags (v128.or (local.get $flags) (i32x4.eq (local.get $e1) (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $e1 (v128.or (local.get $e1)
+          (v128.and (i32x4.shr_u (local.get $hi) (i32.const 16)) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000))))
+        (v128.store (i32.add (local.get $dst) (local.get $off)) (i16x8.narrow_i32x4_u (local.get $e0) (local.get $e1)))
+        (local.set $off (i32.add (local.get $off) (i32.const 16)))
+        (br_if $next (i32.lt_u (local.get $off) (local.get $end)))))
+    (v128.any_true (local.get $flags)))
+
+  ;; float32 inputs → float32 dst, 8 values a step; the flag as anyNonFinite32's.
+  (func (export "mixF32") (param $dst i32) (param $list i32) (param $count i32) (param $n i32) (result i32)
+    (local $off i32) (local $end i32) (local $rec i32) (local $recEnd i32) (local $x i32)
+    (local $lo v128) (local $hi v128) (local $wv v128) (local $flags v128)
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $recEnd (i32.add (local.get $list) (i32.shl (local.get $count) (i32.const 3))))
+    (block $done
+      (br_if $done (i32.ge_u (local.get $off) (local.get $end)))
+      (loop $next
+        (local.set $lo (v128.const i32x4 0 0 0 0))
+        (local.set $hi (v128.const i32x4 0 0 0 0))
+        (local.set $rec (local.get $list))
+        (loop $input
+          (local.set $x (i32.add (i32.load (local.get $rec)) (local.get $off)))
+          (local.set $wv (f32x4.splat (f32.load offset=4 (local.get $rec))))
+          (local.set $lo (f32x4.add (local.get $lo) (f32x4.mul (local.get $wv) (v128.load (local.get $x)))))
+          (local.set $hi (f32x4.add (local.get $hi) (f32x4.mul (local.get $wv) (v128.load offset=16 (local.get $x)))))
+          (local.set $rec (i32.add (local.get $rec) (i32.const 8)))
+          (br_if $input (i32.lt_u (local.get $rec) (local.get $recEnd))))
+        (v128.store (i32.add (local.get $dst) (local.get $off)) (local.get $lo))
+        (v128.store offset=16 (i32.add (local.get $dst) (local.get $off)) (local.get $hi))
+        (local.set $flags (v128.or (local.get $flags)
+          (v128.or
+            (i32x4.add (v128.and (local.get $lo) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
+                       (v128.const i32x4 0x00800000 0x00800000 0x00800000 0x00800000))
+            (i32x4.add (v128.and (local.get $hi) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
+                       (v128.const i32x4 0x00800000 0x00800000 0x00800000 0x00800000)))))
+        (local.set $off (i32.add (local.get $off) (i32.const 32)))
+        (br_if $next (i32.lt_u (local.get $off) (local.get $end)))))
     (v128.any_true (v128.and (local.get $flags) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))))
 
   ;; float32 src → fp16 dst, round-to-nearest-even (halfPrecision.f32BitsToF16Bits) for every

@@ -2,7 +2,7 @@ import { invariant } from "../../errors";
 import type { DType } from "../../structure/types";
 import { DTYPE_BYTES } from "../../structure/types";
 import { decodeToFloat32 } from "../decodeFloats";
-import { OUTPUT_SLOTS, type LayerwiseAccumulator } from "../layerwiseAccumulator";
+import { OUTPUT_SLOTS, READ_SLOTS, mixByAdding, type LayerwiseAccumulator, type MixInput } from "../layerwiseAccumulator";
 import { instantiateWasm } from "../../wasmModules";
 import { MERGE_KERNELS_WASM_BASE64 } from "./mergeKernelsWasm";
 
@@ -15,6 +15,9 @@ interface Kernels {
   anyNonFinite32(p: number, n: number): number;
   encodeF16(src: number, dst: number, n: number): number;
   encodeBF16(src: number, dst: number, n: number): number;
+  /** dst = encoded Σ w·x over `count` records of (i32 pointer, f32 weight) at `list`; 1 when the chunk is to be refused. */
+  mixF16(dst: number, list: number, count: number, n: number): number;
+  mixF32(dst: number, list: number, count: number, n: number): number;
 }
 
 /** Chunks are padded to a multiple of 8 elements (the kernels step by 4; 8 keeps 16-bit rows 16-byte aligned). */
@@ -22,13 +25,18 @@ const LANES = 8;
 const roundUp = (n: number) => Math.ceil(n / LANES) * LANES;
 const PAGE = 65536;
 
+/** Most inputs `mixInSlot` takes in one pass (more are added one at a time). */
+const MIX_INPUTS = 16;
+
 /**
  * LayerwiseAccumulator on the kernels of mergeKernels.wat: 4 float32 lanes per instruction, the
- * same bits as the scalar kernels (see the .wat). Its WebAssembly memory holds two read slots
+ * same bits as the scalar kernels (see the .wat). Its WebAssembly memory holds the read slots
  * (so file reads land where the kernels read them), a staging area for bytes that arrive in
- * other buffers, and per output slot a float32 accumulator and a 16-bit output: about 20 MiB at
- * the default chunk of 2^17 elements, allocated once and never grown (growing would
- * detach the buffers reads are landing in and writes are reading from).
+ * other buffers, and per output slot a float32 accumulator and a 16-bit output: about 22 MiB at
+ * the default chunk of 2^17 elements, allocated once and never grown (a grown memory would be a
+ * new buffer, while reads are landing in the old one and writes reading from it). The memory is
+ * shared (a SharedArrayBuffer), so another thread can read files into the read slots and hash
+ * the outputs where they lie.
  *
  * Elements past the chunk up to the next multiple of 8 are zeroed before each call, so the
  * padding lanes compute 0 and never raise the non-finite flag.
@@ -38,13 +46,17 @@ export function simdLayerwiseAccumulator(capacity: number): LayerwiseAccumulator
   if (!k) return null;
   const wide = roundUp(capacity) * 4;
   const half = wide / 2;
-  const accAt = (slot: number) => 3 * wide + slot * wide;
-  const out16At = (slot: number) => 3 * wide + OUTPUT_SLOTS * wide + slot * half;
-  const layout = { read0: 0, read1: wide, staging: 2 * wide };
-  const bytesNeeded = out16At(OUTPUT_SLOTS);
+  const staging = READ_SLOTS * wide;
+  // The input records of mixInSlot (pointer and weight), after the output slots.
+  const listAt = (READ_SLOTS + 1) * wide + OUTPUT_SLOTS * wide + OUTPUT_SLOTS * half;
+  const accAt = (slot: number) => (READ_SLOTS + 1) * wide + slot * wide;
+  const out16At = (slot: number) => (READ_SLOTS + 1) * wide + OUTPUT_SLOTS * wide + slot * half;
+  const bytesNeeded = listAt + MIX_INPUTS * 8;
   const pages = Math.ceil(bytesNeeded / PAGE) - k.memory.buffer.byteLength / PAGE;
   if (pages > 0) k.memory.grow(pages);
-  const memory = new Uint8Array(k.memory.buffer);
+  const buffer = k.memory.buffer;
+  const memory = new Uint8Array(buffer);
+  const list = new DataView(buffer, listAt, MIX_INPUTS * 8);
   let count = 0;
   let slot = 0;
   /** Set when a kernel saw an Inf or NaN input in the current chunk (its lanes are then not exact). */
@@ -55,8 +67,8 @@ export function simdLayerwiseAccumulator(capacity: number): LayerwiseAccumulator
     let at: number;
     if (bytes.buffer === k.memory.buffer) at = bytes.byteOffset;
     else {
-      memory.set(bytes, layout.staging);
-      at = layout.staging;
+      memory.set(bytes, staging);
+      at = staging;
     }
     memory.fill(0, at + count * width, at + roundUp(count) * width);
     return at;
@@ -80,7 +92,8 @@ export function simdLayerwiseAccumulator(capacity: number): LayerwiseAccumulator
     readBuffer(readSlot, byteLength) {
       // Only F32 / F16 / BF16 chunks fit a slot; wider data (F64) is read elsewhere and decoded.
       if (byteLength > wide) return new Uint8Array(byteLength);
-      const start = readSlot === 0 ? layout.read0 : layout.read1;
+      invariant(readSlot >= 0 && readSlot < READ_SLOTS, `accumulator: no read slot ${readSlot}`);
+      const start = readSlot * wide;
       return memory.subarray(start, start + byteLength);
     },
     useSlot(next) {
@@ -119,5 +132,35 @@ export function simdLayerwiseAccumulator(capacity: number): LayerwiseAccumulator
       const { at, nonFinite } = encode(dtype);
       return { bytes: memory.subarray(at, at + count * DTYPE_BYTES[dtype]), nonFinite };
     },
+    mixInSlot(inputs, dtype) {
+      const kind = mixKind(inputs, dtype);
+      if (!kind) return mixByAdding(this, inputs, dtype);
+      const width = DTYPE_BYTES[dtype];
+      const n = inputs[0].bytes.byteLength / width;
+      invariant(n <= capacity, `accumulator: ${n} elements where the capacity is ${capacity}`);
+      count = n;
+      inputNonFinite = false;
+      inputs.forEach((x, i) => {
+        invariant(x.bytes.byteLength === n * width, `accumulator: input ${i} has ${x.bytes.byteLength} bytes where the chunk has ${n * width}`);
+        list.setInt32(8 * i, place(x.bytes, width), true);
+        const w = Math.fround(x.weight);
+        list.setFloat32(8 * i + 4, kind === "F16" ? w * 2 ** 112 : w, true);
+      });
+      const padded = roundUp(n);
+      const at = dtype === "F16" ? out16At(slot) : accAt(slot);
+      const bad = (kind === "F16" ? k.mixF16 : k.mixF32)(at, listAt, inputs.length, padded);
+      return { bytes: memory.subarray(at, at + n * width), nonFinite: bad !== 0 };
+    },
   };
+
+  /** Which one-pass kernel serves these inputs, or null: all in the read slots, one dtype, the output's. */
+  function mixKind(inputs: readonly MixInput[], dtype: DType): "F16" | "F32" | null {
+    if (inputs.length === 0 || inputs.length > MIX_INPUTS || (dtype !== "F16" && dtype !== "F32")) return null;
+    for (const x of inputs) {
+      if (x.dtype !== dtype || x.bytes.buffer !== buffer || x.bytes.byteOffset + roundUp(x.bytes.byteLength / DTYPE_BYTES[dtype]) * DTYPE_BYTES[dtype] > staging) return null;
+      // The fp16 kernel scales the weight by 2^112, exact below 2^15 (see the .wat).
+      if (dtype === "F16" && !(Math.abs(Math.fround(x.weight)) < 2 ** 15)) return null;
+    }
+    return dtype;
+  }
 }
