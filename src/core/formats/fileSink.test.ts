@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { createHash } from "node:crypto";
+import { createCipheriv, createHash } from "node:crypto";
 import { openFileSink } from "./fileSink";
 
 describe("openFileSink", () => {
@@ -41,6 +41,22 @@ describe("openFileSink", () => {
     const plain = await openFileSink(path.join(dir, "plain.bin"));
     await plain.close();
     expect(() => plain.sha256).toThrow(/sha256 option/);
+  });
+
+  it("hashes chunks of shared memory where they lie, and hands each back only once written and hashed", async () => {
+    const file = path.join(dir, "shared.bin");
+    const memory = new Uint8Array(new SharedArrayBuffer(32 << 20));
+    memory.set(createCipheriv("aes-128-ctr", Buffer.alloc(16, 3), Buffer.alloc(16)).update(Buffer.alloc(memory.length)));
+    const expected = Buffer.from(memory);
+    const released: Uint8Array[] = [];
+    // Scribbled over when handed back: handed back before it was hashed, it would change the hash.
+    const sink = await openFileSink(file, 4096, { sha256: true, onReleased: (c) => (released.push(c), c.fill(0xee)) });
+    const chunks = [memory.subarray(0, 100), memory.subarray(100, 8 << 20), memory.subarray(8 << 20, (8 << 20) + 3000), memory.subarray((8 << 20) + 3000)];
+    for (const c of chunks) await sink.write(c);
+    await sink.close();
+    expect(fs.readFileSync(file).equals(expected)).toBe(true);
+    expect(sink.sha256).toBe(createHash("sha256").update(expected).digest("hex"));
+    expect(new Set(released)).toEqual(new Set(chunks));
   });
 
   it("writes large chunks from the caller's memory, many per writev, releasing each only once written, with bounded pending bytes", async () => {

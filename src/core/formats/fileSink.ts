@@ -1,5 +1,5 @@
 import * as fsp from "node:fs/promises";
-import { createHash, type Hash } from "node:crypto";
+import { startBackgroundSha256, type BackgroundSha256 } from "./backgroundSha256";
 
 export interface FileSinkOptions {
   /**
@@ -26,8 +26,9 @@ export interface FileSinkOptions {
   sync?: boolean;
   /**
    * Hash the bytes as they are accepted (sha256, in file order), so `sha256` gives the file's
-   * hash once closed without reading it back. Each chunk is hashed when `write` takes it, while
-   * it is still in the CPU caches of whoever just produced it.
+   * hash once closed without reading it back. The hashing runs on a thread of its own
+   * (backgroundSha256.ts): chunks in shared memory are hashed where they lie (and handed back by
+   * `onReleased` once written and hashed), smaller or other chunks are copied to it.
    */
   sha256?: boolean;
 }
@@ -45,6 +46,8 @@ interface Queued {
   bytes: Uint8Array;
   /** Set for copies in the sink's own arena (nobody to hand back). */
   copy?: boolean;
+  /** For a chunk hashed in place: its hashing ticket (it is handed back once hashed too). */
+  ticket?: number;
 }
 
 /**
@@ -77,7 +80,9 @@ export class FileSink {
   private readonly maxPending: number;
   private readonly durable: boolean;
   private readonly syncEvery: number;
-  private readonly hash: Hash | null;
+  private readonly hash: BackgroundSha256 | null;
+  /** Written chunks whose hashing (in place) is not done yet: handed back once it is. */
+  private awaitingHash: Queued[] = [];
   private digest: string | null = null;
 
   // Small chunks are copied into the arena, bump-allocated; a full arena is left to the garbage
@@ -111,7 +116,7 @@ export class FileSink {
     this.maxPending = Math.max(bufferBytes, options.maxPendingBytes ?? 2 * bufferBytes);
     this.durable = options.sync ?? true;
     this.syncEvery = this.durable ? options.syncEveryBytes ?? 32 << 20 : 0;
-    this.hash = options.sha256 ? createHash("sha256") : null;
+    this.hash = options.sha256 ? startBackgroundSha256() : null;
   }
 
   private wake(): void {
@@ -173,7 +178,7 @@ export class FileSink {
       .then(
         () => {
           this.pending -= bytes;
-          for (const q of items) if (!q.copy) this.released(q.bytes);
+          for (const q of items) if (!q.copy) this.release(q);
           this.maybeSync(bytes);
         },
         (error: unknown) => {
@@ -196,16 +201,38 @@ export class FileSink {
   private readonly drained = (): boolean => this.pending <= this.maxPending;
   private readonly idle = (): boolean => !this.writing && this.queue.length === 0;
 
+  /** Hands a written chunk back, or keeps it until it is hashed. */
+  private release(q: Queued): void {
+    if (q.ticket !== undefined && (this.awaitingHash.length > 0 || !this.hash!.hashed(q.ticket))) this.awaitingHash.push(q);
+    else this.released(q.bytes);
+  }
+
+  /** Hands back the written chunks whose hashing is done, in order. */
+  private releaseHashed(all = false): void {
+    let i = 0;
+    while (i < this.awaitingHash.length && (all || this.hash!.hashed(this.awaitingHash[i].ticket!))) this.released(this.awaitingHash[i++].bytes);
+    if (i > 0) this.awaitingHash.splice(0, i);
+  }
+
   async write(chunk: Uint8Array): Promise<void> {
     if (this.failure) throw this.failure;
     const n = chunk.byteLength;
-    this.hash?.update(chunk);
+    const small = n < this.copyBelow;
+    // A large chunk in shared memory is hashed where it lies, and handed back once hashed too.
+    const inPlace = !small && chunk.buffer instanceof SharedArrayBuffer;
+    let ticket: number | undefined;
+    if (this.hash) {
+      if (this.awaitingHash.length > 0) this.releaseHashed();
+      const queued = this.hash.update(chunk, inPlace);
+      if (inPlace) ticket = typeof queued === "number" ? queued : await queued;
+      else if (typeof queued !== "number") await queued;
+    }
     this.accepted += n;
     this.pending += n;
-    if (n < this.copyBelow) {
+    if (small) {
       this.enqueueCopy(chunk);
       this.released(chunk);
-    } else this.queue.push({ bytes: chunk });
+    } else this.queue.push({ bytes: chunk, ticket });
     // While a write is in flight, chunks gather in the queue: the next writev takes them all.
     this.pump();
     if (!this.drained()) await this.until(this.drained);
@@ -233,17 +260,26 @@ export class FileSink {
   }
 
   async close(): Promise<void> {
-    this.pump();
-    await this.until(this.idle);
-    const syncFailure = await this.synced;
-    if (syncFailure) throw syncFailure;
-    if (this.durable) await this.handle.sync();
-    await this.handle.close();
-    if (this.hash) this.digest = this.hash.digest("hex");
+    try {
+      this.pump();
+      await this.until(this.idle);
+      const syncFailure = await this.synced;
+      if (syncFailure) throw syncFailure;
+      if (this.durable) await this.handle.sync();
+      await this.handle.close();
+      if (this.hash) {
+        this.digest = await this.hash.digest();
+        this.releaseHashed(true);
+      }
+    } catch (error) {
+      this.hash?.abort();
+      throw error;
+    }
     this.arena = Buffer.allocUnsafe(0);
   }
 
   async abort(): Promise<void> {
+    this.hash?.abort();
     this.queue = [];
     await this.until(() => !this.writing).catch(() => undefined);
     await this.synced;
