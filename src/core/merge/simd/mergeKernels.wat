@@ -5,7 +5,7 @@
 ;; ../encodeFloats.ts: WebAssembly float32 arithmetic is IEEE 754 binary32 with round-to-nearest-
 ;; even and no flush-to-zero, which is what Math.fround after every operation computes.
 ;; Pointers are byte offsets into the exported memory; n counts elements, 4 per step, and is a
-;; multiple of 8 (callers zero the padding lanes). No function calls inside loops: V8 does not
+;; multiple of 16 (callers zero the padding lanes). No function calls inside loops: V8 does not
 ;; inline WebAssembly calls, and a call per vector cost more than the arithmetic.
 (module
   (memory (export "memory") 1 65536 shared)
@@ -123,11 +123,14 @@
   ;; are theirs. Both return 1 when the chunk is to be refused, as the separate kernels'
   ;; flags say (an fp16 input Inf or NaN, or a result not finite in the output's dtype).
 
-  ;; fp16 inputs (weights w·2^112, as accF16) → fp16 dst, 8 values a step.
+  ;; fp16 inputs (weights w·2^112, as accF16) → fp16 dst, 16 values a step (two vectors of
+  ;; each input per record read: the record's load and the loop cost less per value). An input's
+  ;; Inf or NaN is found from the largest magnitude seen, compared once at the end.
   (func (export "mixF16") (param $dst i32) (param $list i32) (param $count i32) (param $n i32) (result i32)
     (local $off i32) (local $end i32) (local $rec i32) (local $recEnd i32)
     (local $lo v128) (local $hi v128) (local $h v128) (local $wv v128) (local $flags v128)
-    (local $abs v128) (local $e0 v128) (local $e1 v128)
+    (local $abs v128) (local $e0 v128) (local $e1 v128) (local $most v128)
+    (local $x i32) (local $h2 v128) (local $lo2 v128) (local $hi2 v128)
     (local.set $end (i32.shl (local.get $n) (i32.const 1)))
     (local.set $recEnd (i32.add (local.get $list) (i32.shl (local.get $count) (i32.const 3))))
     (block $done
@@ -135,13 +138,16 @@
       (loop $next
         (local.set $lo (v128.const i32x4 0 0 0 0))
         (local.set $hi (v128.const i32x4 0 0 0 0))
+        (local.set $lo2 (v128.const i32x4 0 0 0 0))
+        (local.set $hi2 (v128.const i32x4 0 0 0 0))
         (local.set $rec (local.get $list))
         (loop $input
-          (local.set $h (v128.load (i32.add (i32.load (local.get $rec)) (local.get $off))))
+          (local.set $x (i32.add (i32.load (local.get $rec)) (local.get $off)))
+          (local.set $h (v128.load (local.get $x)))
+          (local.set $h2 (v128.load offset=16 (local.get $x)))
           (local.set $wv (f32x4.splat (f32.load offset=4 (local.get $rec))))
-          (local.set $flags (v128.or (local.get $flags)
-            (i16x8.gt_u (v128.and (local.get $h) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff))
-                        (v128.const i16x8 0x7bff 0x7bff 0x7bff 0x7bff 0x7bff 0x7bff 0x7bff 0x7bff))))
+          (local.set $most (i16x8.max_u (local.get $most)
+            (v128.and (local.get $h) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff))))
           (local.set $lo (f32x4.add (local.get $lo)
             (f32x4.mul (local.get $wv)
               (v128.and
@@ -154,6 +160,22 @@
               (v128.and
                 (i32x4.shr_s
                   (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (v128.const i32x4 0 0 0 0) (local.get $h))
+                  (i32.const 3))
+                (v128.const i32x4 0x8fffffff 0x8fffffff 0x8fffffff 0x8fffffff)))))
+          (local.set $most (i16x8.max_u (local.get $most)
+            (v128.and (local.get $h2) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff))))
+          (local.set $lo2 (f32x4.add (local.get $lo2)
+            (f32x4.mul (local.get $wv)
+              (v128.and
+                (i32x4.shr_s
+                  (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (v128.const i32x4 0 0 0 0) (local.get $h2))
+                  (i32.const 3))
+                (v128.const i32x4 0x8fffffff 0x8fffffff 0x8fffffff 0x8fffffff)))))
+          (local.set $hi2 (f32x4.add (local.get $hi2)
+            (f32x4.mul (local.get $wv)
+              (v128.and
+                (i32x4.shr_s
+                  (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (v128.const i32x4 0 0 0 0) (local.get $h2))
                   (i32.const 3))
                 (v128.const i32x4 0x8fffffff 0x8fffffff 0x8fffffff 0x8fffffff)))))
           (local.set $rec (i32.add (local.get $rec) (i32.const 8)))
@@ -195,9 +217,47 @@
         (local.set $e1 (v128.or (local.get $e1)
           (v128.and (i32x4.shr_u (local.get $hi) (i32.const 16)) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000))))
         (v128.store (i32.add (local.get $dst) (local.get $off)) (i16x8.narrow_i32x4_u (local.get $e0) (local.get $e1)))
-        (local.set $off (i32.add (local.get $off) (i32.const 16)))
+        (local.set $abs (v128.and (local.get $lo2) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $e0
+          (i32x4.min_u
+            (i32x4.shr_u
+              (i32x4.add
+                (i32x4.add (i32x4.sub (local.get $abs) (v128.const i32x4 0x38000000 0x38000000 0x38000000 0x38000000))
+                           (v128.const i32x4 0xfff 0xfff 0xfff 0xfff))
+                (v128.and (i32x4.shr_u (local.get $abs) (i32.const 13)) (v128.const i32x4 1 1 1 1)))
+              (i32.const 13))
+            (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00)))
+        (local.set $e0 (v128.bitselect
+          (i32x4.sub (f32x4.add (local.get $abs) (v128.const f32x4 0.5 0.5 0.5 0.5))
+                     (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000))
+          (local.get $e0)
+          (i32x4.lt_u (local.get $abs) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))))
+        (local.set $flags (v128.or (local.get $flags) (i32x4.eq (local.get $e0) (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $e0 (v128.or (local.get $e0)
+          (v128.and (i32x4.shr_u (local.get $lo2) (i32.const 16)) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000))))
+        (local.set $abs (v128.and (local.get $hi2) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $e1
+          (i32x4.min_u
+            (i32x4.shr_u
+              (i32x4.add
+                (i32x4.add (i32x4.sub (local.get $abs) (v128.const i32x4 0x38000000 0x38000000 0x38000000 0x38000000))
+                           (v128.const i32x4 0xfff 0xfff 0xfff 0xfff))
+                (v128.and (i32x4.shr_u (local.get $abs) (i32.const 13)) (v128.const i32x4 1 1 1 1)))
+              (i32.const 13))
+            (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00)))
+        (local.set $e1 (v128.bitselect
+          (i32x4.sub (f32x4.add (local.get $abs) (v128.const f32x4 0.5 0.5 0.5 0.5))
+                     (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000))
+          (local.get $e1)
+          (i32x4.lt_u (local.get $abs) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))))
+        (local.set $flags (v128.or (local.get $flags) (i32x4.eq (local.get $e1) (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $e1 (v128.or (local.get $e1)
+          (v128.and (i32x4.shr_u (local.get $hi2) (i32.const 16)) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000))))
+        (v128.store offset=16 (i32.add (local.get $dst) (local.get $off)) (i16x8.narrow_i32x4_u (local.get $e0) (local.get $e1)))
+        (local.set $off (i32.add (local.get $off) (i32.const 32)))
         (br_if $next (i32.lt_u (local.get $off) (local.get $end)))))
-    (v128.any_true (local.get $flags)))
+    (v128.any_true (v128.or (local.get $flags)
+      (i16x8.gt_u (local.get $most) (v128.const i16x8 0x7bff 0x7bff 0x7bff 0x7bff 0x7bff 0x7bff 0x7bff 0x7bff)))))
 
   ;; float32 inputs → float32 dst, 8 values a step; the flag as anyNonFinite32's.
   (func (export "mixF32") (param $dst i32) (param $list i32) (param $count i32) (param $n i32) (result i32)

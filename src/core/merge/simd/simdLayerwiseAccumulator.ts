@@ -20,8 +20,8 @@ interface Kernels {
   mixF32(dst: number, list: number, count: number, n: number): number;
 }
 
-/** Chunks are padded to a multiple of 8 elements (the kernels step by 4; 8 keeps 16-bit rows 16-byte aligned). */
-const LANES = 8;
+/** Chunks are padded to a multiple of 16 elements (mixF16 steps by 16, the others by 4 or 8; 16-bit rows stay 16-byte aligned). */
+const LANES = 16;
 const roundUp = (n: number) => Math.ceil(n / LANES) * LANES;
 const PAGE = 65536;
 
@@ -38,7 +38,7 @@ const MIX_INPUTS = 16;
  * shared (a SharedArrayBuffer), so another thread can read files into the read slots and hash
  * the outputs where they lie.
  *
- * Elements past the chunk up to the next multiple of 8 are zeroed before each call, so the
+ * Elements past the chunk up to the next multiple of 16 are zeroed before each call, so the
  * padding lanes compute 0 and never raise the non-finite flag.
  */
 export function simdLayerwiseAccumulator(capacity: number): LayerwiseAccumulator | null {
