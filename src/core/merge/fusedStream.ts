@@ -52,7 +52,7 @@ interface LayerwiseReads {
  */
 export class FusedStream {
   // The fused weighted-sum path's arithmetic and read buffers, made at its first tensor and
-  // reused: two chunks of reads in flight and one accumulator, whatever the number of models.
+  // reused: its read slots and one accumulator, whatever the number of models.
   private accumulator: LayerwiseAccumulator | undefined;
   private accumulatorKernel: FusedWeightedSum | undefined;
   // Reads go round the read slots across tensors: one is computed on while the others are

@@ -72,10 +72,9 @@ export function mixByAdding(acc: LayerwiseAccumulator, inputs: readonly MixInput
 export const OUTPUT_SLOTS = 25;
 
 /**
- * Read slots: the chunk being computed on and the reads in flight ahead of it. Reads are done by
- * another thread when the slots are shared memory, and a request served a few chunks ahead
- * hides the time that thread takes to wake; four ahead kept the merge from waiting on reads
- * (bench:merge, 3 × 106 MB fp16) where one ahead left it waiting ~250 ms a merge.
+ * Read slots: the input chunk being used, the chunks kept for it (a chunk of up to
+ * READ_SLOTS - 1 inputs is summed in one pass once all have been read: `mixInSlot`) and the
+ * reads issued ahead of it.
  */
 export const READ_SLOTS = 5;
 

@@ -35,8 +35,8 @@ const MIX_INPUTS = 16;
  * other buffers, and per output slot a float32 accumulator and a 16-bit output: about 22 MiB at
  * the default chunk of 2^17 elements, allocated once and never grown (a grown memory would be a
  * new buffer, while reads are landing in the old one and writes reading from it). The memory is
- * shared (a SharedArrayBuffer), so another thread can read files into the read slots and hash
- * the outputs where they lie.
+ * shared (a SharedArrayBuffer), so the file sink's hashing thread hashes the outputs where they
+ * lie (core/formats/backgroundSha256.ts).
  *
  * Elements past the chunk up to the next multiple of 16 are zeroed before each call, so the
  * padding lanes compute 0 and never raise the non-finite flag.
