@@ -38,6 +38,13 @@ describe("simdLayerwiseAccumulator", () => {
     expect(simd.kind).toBe("simd");
   });
 
+  it("declines a chunk too large for its shared memory's fixed maximum (4 GiB), which the scalar accumulator then takes", () => {
+    // 30M elements: five read slots, the staging area and 25 output slots of float32, plus 25 of 16 bits, exceed 4 GiB.
+    expect((5 + 1 + 25) * 4 * 30e6 + 25 * 2 * 30e6).toBeGreaterThan(2 ** 32);
+    expect(simdLayerwiseAccumulator(30_000_000)).toBeNull();
+    expect(simdLayerwiseAccumulator(1 << 20)?.kind).toBe("simd");
+  });
+
   it.each(["F16", "BF16"] as const)("encodes float32 to %s bit for bit like the scalar codec wherever the result is finite, and flags the rest (65,536 patterns, 7 chunks of odd sizes)", (dtype) => {
     const bits = randomBits(65_536, dtype === "F16" ? 7 : 8);
     const values = new Float32Array(bits.buffer);

@@ -24,6 +24,8 @@ interface Kernels {
 const LANES = 16;
 const roundUp = (n: number) => Math.ceil(n / LANES) * LANES;
 const PAGE = 65536;
+/** The memory's maximum in pages, as mergeKernels.wat declares it (4 GiB). */
+const MAX_PAGES = 65536;
 
 /** Most inputs `mixInSlot` takes in one pass (more are added one at a time). */
 const MIX_INPUTS = 16;
@@ -52,6 +54,9 @@ export function simdLayerwiseAccumulator(capacity: number): LayerwiseAccumulator
   const accAt = (slot: number) => (READ_SLOTS + 1) * wide + slot * wide;
   const out16At = (slot: number) => (READ_SLOTS + 1) * wide + OUTPUT_SLOTS * wide + slot * half;
   const bytesNeeded = listAt + MIX_INPUTS * 8;
+  // The memory is shared, so its maximum is fixed in the module; a chunk too large for it is left
+  // to the scalar accumulator.
+  if (Math.ceil(bytesNeeded / PAGE) > MAX_PAGES) return null;
   const pages = Math.ceil(bytesNeeded / PAGE) - k.memory.buffer.byteLength / PAGE;
   if (pages > 0) k.memory.grow(pages);
   const buffer = k.memory.buffer;
