@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { Worker } from "worker_threads";
 import { badInput, invariant } from "../core/errors";
+import { KeptForReuse } from "../core/keptForReuse";
 import type { FromThread, OutputValue, ToThread, ValueMetadata } from "./inferenceProtocol";
 import type { SessionThreads } from "./openSession";
 import { TransientRuntimeError } from "./runtimeFailure";
@@ -175,39 +176,24 @@ export class SessionThread {
  * after model opens its next session within this. An idle thread does not keep the process alive.
  */
 const IDLE_THREAD_MS = 30_000;
-let idle: { thread: Worker; timer: NodeJS.Timeout; onGone: () => void } | null = null;
+/** This JavaScript thread's idle inference thread, with the listener that forgets it should it end. */
+const idle = new KeptForReuse<{ thread: Worker; onGone: () => void }>(IDLE_THREAD_MS, ({ thread }) => void thread.terminate());
 
 function keepIdleThread(thread: Worker): void {
-  if (idle) {
-    void thread.terminate(); // one kept is enough
-    return;
-  }
-  const onGone = () => {
-    if (idle?.thread === thread) {
-      clearTimeout(idle.timer);
-      idle = null;
-    }
-  };
-  thread.once("exit", onGone);
-  thread.once("error", onGone);
-  const timer = setTimeout(() => {
-    onGone();
-    void thread.terminate();
-  }, IDLE_THREAD_MS);
-  timer.unref();
+  const kept = { thread, onGone: () => idle.forget(kept) };
+  thread.once("exit", kept.onGone);
+  thread.once("error", kept.onGone);
   thread.unref();
-  idle = { thread, timer, onGone };
+  idle.keep(kept); // one kept is enough: a second is terminated
 }
 
 function takeIdleThread(): Worker | null {
-  if (!idle) return null;
-  const { thread, timer, onGone } = idle;
-  idle = null;
-  clearTimeout(timer);
-  thread.off("exit", onGone);
-  thread.off("error", onGone);
-  thread.ref();
-  return thread;
+  const kept = idle.take();
+  if (!kept) return null;
+  kept.thread.off("exit", kept.onGone);
+  kept.thread.off("error", kept.onGone);
+  kept.thread.ref();
+  return kept.thread;
 }
 
 function startThread(): Worker {

@@ -1,4 +1,5 @@
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
+import { KeptForReuse } from "../keptForReuse";
 
 /**
  * SHA-256 of a byte stream, computed on a thread of its own.
@@ -100,7 +101,7 @@ class Hasher implements BackgroundSha256 {
     });
     this.worker.once("exit", () => {
       this.gone ??= new Error("the hashing thread ended");
-      if (kept?.hasher === this) forgetKept();
+      kept.forget(this);
     });
     this.put = 0;
   }
@@ -259,35 +260,21 @@ class Hasher implements BackgroundSha256 {
   }
 }
 
-let kept: { hasher: Hasher; timer: NodeJS.Timeout } | null = null;
-
-function forgetKept(): void {
-  if (!kept) return;
-  clearTimeout(kept.timer);
-  kept = null;
-}
+/** The hasher kept for this thread's next stream. */
+const kept = new KeptForReuse<Hasher>(IDLE_MS, (hasher) => void hasher.worker.terminate());
 
 /** A hasher for one stream: the kept one of this thread when there is one, else a new thread. */
 export function startBackgroundSha256(): BackgroundSha256 {
-  const reuse = kept?.hasher;
-  forgetKept();
+  const reuse = kept.take();
   return (reuse && !reuse.gone ? reuse : new Hasher()).begin();
 }
 
-/** Keeps a hasher whose stream is over for the next one; one kept is enough. */
+/** Keeps a hasher whose stream is over for the next one (not one that holds many buffers). */
 function keep(hasher: Hasher): void {
   hasher.worker.unref();
   if (hasher.gone) return;
-  if (kept || hasher.knownBuffers > MAX_BUFFERS) {
-    void hasher.worker.terminate();
-    return;
-  }
-  const timer = setTimeout(() => {
-    if (kept?.hasher === hasher) kept = null;
-    void hasher.worker.terminate();
-  }, IDLE_MS);
-  timer.unref();
-  kept = { hasher, timer };
+  if (hasher.knownBuffers > MAX_BUFFERS) void hasher.worker.terminate();
+  else kept.keep(hasher);
 }
 
 /**

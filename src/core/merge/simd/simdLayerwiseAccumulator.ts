@@ -70,7 +70,7 @@ export function simdLayerwiseAccumulator(capacity: number): LayerwiseAccumulator
   /** Places `bytes` (count elements of `width`) in WebAssembly memory; returns its offset. */
   const place = (bytes: Uint8Array, width: number): number => {
     let at: number;
-    if (bytes.buffer === k.memory.buffer) at = bytes.byteOffset;
+    if (bytes.buffer === buffer) at = bytes.byteOffset;
     else {
       memory.set(bytes, staging);
       at = staging;
