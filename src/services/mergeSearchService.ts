@@ -199,10 +199,13 @@ export class MergeSearchService {
       const doneAtStart = await this.db.mergeSearchCandidate.count({ where: { searchId: search.id } });
       const started = Date.now();
       let stoppedByTime = false;
-      // The time budget counts from the first claim (after the images are decoded and the plan listed).
+      // The time budget counts from the first claim (after the images are decoded and the plan
+      // listed), and stops nothing before this process has scored a candidate: a budget shorter
+      // than one candidate still gives an answer.
       let clock: number | null = null;
+      let scoredHere = false;
       const outOfTime = () => {
-        if (settings.budget.maxSeconds !== null && clock !== null && (Date.now() - clock) / 1000 > settings.budget.maxSeconds) stoppedByTime = true;
+        if (settings.budget.maxSeconds !== null && clock !== null && scoredHere && (Date.now() - clock) / 1000 > settings.budget.maxSeconds) stoppedByTime = true;
         return stoppedByTime;
       };
       // Progress counts the rows every participant wrote: done / planned, with an ETA from the
@@ -236,6 +239,10 @@ export class MergeSearchService {
         if (reportTimer) clearTimeout(reportTimer);
         reportTimer = null;
       };
+      const scored = () => {
+        scoredHere = true;
+        reportSoon();
+      };
       /** Lists `items` (unless listed already), invites workers, and returns once every listed candidate is scored. */
       const scoreAll = async (items: WorkItem[], listed = false) => {
         if (!listed) {
@@ -244,7 +251,7 @@ export class MergeSearchService {
         }
         for (;;) {
           clock ??= Date.now();
-          await this.scorer.scoreClaimed(search.id, settings, prepared, workDir, ctx.signal, outOfTime, reportSoon, resampled);
+          await this.scorer.scoreClaimed(search.id, settings, prepared, workDir, ctx.signal, outOfTime, scored, resampled);
           if (ctx.signal.aborted) throw cancelled();
           if (outOfTime()) await this.work.dropUnclaimed(search.id);
           if ((await this.work.left(search.id)) === 0) break;

@@ -38,7 +38,7 @@ export class MergeSearchAuditInput {
 @InputType()
 export class MergeSearchBudgetInput {
   @Field(() => Int, { nullable: true, description: "Default 200: singles first, then pairs, then triples, in pool order." }) maxCandidates?: number;
-  @Field(() => Float, { nullable: true, description: "Stop starting candidates after this long." }) maxSeconds?: number;
+  @Field(() => Float, { nullable: true, description: "Stop starting candidates after this long, counted from the first claim; a search scores at least one candidate." }) maxSeconds?: number;
 }
 
 @InputType()
